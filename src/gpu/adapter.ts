@@ -1,0 +1,22 @@
+/** What the platform module (`#adapter`: Dawn in Node, navigator.gpu in browsers) must provide. */
+export type Backend = 'vulkan' | 'opengles' | 'metal' | 'd3d12' | 'd3d11' | 'null';
+
+export interface AdapterOptions {
+  /** Node only: Dawn's backend. Default: the platform's best; `GRADLENS_BACKEND` on the CLI. */
+  backend?: Backend;
+  /** Node only: pick the adapter whose name contains this text (Dawn's `adapter=` toggle); `GRADLENS_ADAPTER`. */
+  adapter?: string;
+  powerPreference?: GPUPowerPreference;
+  /** `compatibility` runs on OpenGL ES and older devices; it is implied by the `opengles` backend. */
+  featureLevel?: 'core' | 'compatibility';
+}
+
+export interface FoundAdapter {
+  adapter: GPUAdapter;
+  /** Which backend served it, as far as the platform can tell ('browser' where the browser chose). */
+  backend: Backend | 'browser';
+  /** Set when the runtime had to pick a software driver itself (no hardware adapter answered). */
+  note?: string;
+  /** What must stay referenced while the adapter lives (Dawn's instance: collecting it crashes the process). */
+  keepAlive?: unknown;
+}

@@ -1,0 +1,88 @@
+import { GradlensError, fromGpuError } from './errors.ts';
+import type { BoundKernel } from './kernels.ts';
+
+type Step =
+  | { kind: 'dispatch'; bound: BoundKernel; workgroups: [number, number, number] }
+  | { kind: 'copy'; source: GPUBuffer; target: GPUBuffer; size: number };
+
+let debugDispatch = readDebugSwitch();
+
+/** The one debug switch: print each dispatch's kernel, overrides and workgroup counts (or GRADLENS_DEBUG=dispatch). */
+export function setDebugDispatch(on: boolean): void {
+  debugDispatch = on;
+}
+
+/**
+ * Steps recorded into one command buffer and submitted once. Validation and out-of-memory errors of
+ * the whole batch come back from `submit` as one thrown error that names the kernels.
+ */
+export class CommandBatch {
+  private readonly steps: Step[] = [];
+
+  constructor(
+    private readonly device: GPUDevice,
+    readonly label: string,
+  ) {}
+
+  dispatch(bound: BoundKernel, workgroups: number | readonly number[]): this {
+    const [x = 1, y = 1, z = 1] = typeof workgroups === 'number' ? [workgroups] : workgroups;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (Math.max(x, y, z) > max || Math.min(x, y, z) < 0) {
+      throw new GradlensError('BAD_PARAMS', `kernel ${bound.kernel.name}: ${x}×${y}×${z} workgroups exceeds this device's ${max} per dimension`);
+    }
+    this.steps.push({ kind: 'dispatch', bound, workgroups: [x, y, z] });
+    return this;
+  }
+
+  copy(source: GPUBuffer, target: GPUBuffer, size = source.size): this {
+    this.steps.push({ kind: 'copy', source, target, size });
+    return this;
+  }
+
+  /** Encodes the steps; reusable, so a fixed schedule is recorded once and submitted per chunk. */
+  encode(): GPUCommandBuffer {
+    const encoder = this.device.createCommandEncoder({ label: this.label });
+    let pass: GPUComputePassEncoder | undefined;
+    for (const step of this.steps) {
+      if (step.kind === 'copy') {
+        pass?.end();
+        pass = undefined;
+        encoder.copyBufferToBuffer(step.source, 0, step.target, 0, step.size);
+        continue;
+      }
+      pass ??= encoder.beginComputePass({ label: this.label });
+      const { kernel, bindGroups } = step.bound;
+      if (debugDispatch) console.error(`[gradlens] dispatch ${kernel.name} ${JSON.stringify(kernel.overrides)} workgroups ${step.workgroups.join('×')}`);
+      pass.setPipeline(kernel.pipeline);
+      bindGroups.forEach((group, index) => pass!.setBindGroup(index, group));
+      pass.dispatchWorkgroups(...step.workgroups);
+    }
+    pass?.end();
+    return encoder.finish();
+  }
+
+  async submit(): Promise<void> {
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit([this.encode()]);
+    const [invalid, outOfMemory] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
+    const error = invalid ?? outOfMemory;
+    if (error) throw fromGpuError(error, `${this.label} (kernels ${this.kernelNames().join(', ')})`);
+  }
+
+  private kernelNames(): string[] {
+    return [...new Set(this.steps.flatMap((step) => (step.kind === 'dispatch' ? [step.bound.kernel.name] : [])))];
+  }
+}
+
+/** Workgroups for one invocation per element, as a 2-D grid when one dimension's 65535 is not enough. */
+export function gridFor(count: number, workgroupSize: number, maxPerDimension = 65535): [number, number, number] {
+  const groups = Math.ceil(count / workgroupSize);
+  if (groups <= maxPerDimension) return [Math.max(groups, 1), 1, 1];
+  return [maxPerDimension, Math.ceil(groups / maxPerDimension), 1];
+}
+
+function readDebugSwitch(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return (env?.GRADLENS_DEBUG ?? '').split(',').includes('dispatch');
+}

@@ -1,0 +1,132 @@
+import { findAdapter } from '#adapter';
+import type { AdapterOptions, FoundAdapter } from './adapter.ts';
+import { GradlensError } from './errors.ts';
+import { KernelRegistry } from './kernels.ts';
+
+/** Limits taken at the adapter's maximum instead of WebGPU's defaults: the batch sizes depend on them. */
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'maxBindGroups',
+] as const;
+
+/** Used when present; each changes how kernels may be built. */
+const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
+
+const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
+
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  software: boolean;
+  featureLevel: 'core' | 'compatibility';
+  /** Optional features this device was created with. */
+  features: string[];
+  limits: Record<string, number>;
+  note?: string;
+}
+
+/** One WebGPU device with its kernels. Replaced as a whole when the device is lost. */
+export class GpuContext {
+  readonly kernels: KernelRegistry;
+  lostInfo: GPUDeviceLostInfo | undefined;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapter: GPUAdapter,
+    readonly report: AdapterReport,
+    private readonly keepAlive: unknown,
+  ) {
+    this.kernels = new KernelRegistry(device);
+    device.lost.then((info) => {
+      this.lostInfo = info;
+    });
+  }
+
+  static async open(options: AdapterOptions = {}): Promise<GpuContext> {
+    const found = await findAdapter(options);
+    const { adapter } = found;
+    const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name));
+    const requiredLimits: Record<string, number> = {};
+    for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
+    let device: GPUDevice;
+    try {
+      device = await adapter.requestDevice({ label: 'gradlens', requiredFeatures, requiredLimits });
+    } catch (cause) {
+      throw new GradlensError(
+        'DEVICE_REQUEST_FAILED',
+        `The adapter refused a device (${String(cause)}). Update the GPU driver or choose another adapter.`,
+        { cause },
+      );
+    }
+    return new GpuContext(device, adapter, describe(found, device, options), found.keepAlive);
+  }
+
+  get isLost(): boolean {
+    return this.lostInfo !== undefined;
+  }
+
+  destroy(): void {
+    this.device.destroy();
+  }
+}
+
+function describe(found: FoundAdapter, device: GPUDevice, options: AdapterOptions): AdapterReport {
+  const info = found.adapter.info;
+  const limits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) limits[name] = device.limits[name];
+  const names = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
+  const report: AdapterReport = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    backend: found.backend,
+    software: Boolean(info.isFallbackAdapter) || SOFTWARE_ADAPTERS.test(names),
+    featureLevel: found.adapter.features.has('core-features-and-limits') ? 'core' : (options.featureLevel ?? 'compatibility'),
+    features: [...device.features].filter((name) => (OPTIONAL_FEATURES as readonly string[]).includes(name)),
+    limits,
+  };
+  if (found.note) report.note = found.note;
+  return report;
+}
+
+/**
+ * The device a caller should use now: opened on first use, opened afresh after a loss.
+ * Work in flight when the device goes is lost with it; the next call starts clean.
+ */
+export class GpuRuntime {
+  private opening: Promise<GpuContext> | undefined;
+  private closed = false;
+
+  constructor(private readonly options: AdapterOptions = {}) {}
+
+  async context(): Promise<GpuContext> {
+    if (this.closed) throw new GradlensError('DEVICE_LOST', 'This gradlens runtime was closed; create a new one.');
+    const current = await this.opening;
+    if (current && !current.isLost) return current;
+    this.opening = GpuContext.open(this.options);
+    try {
+      return await this.opening;
+    } catch (error) {
+      this.opening = undefined;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const current = await this.opening?.catch(() => undefined);
+    current?.destroy();
+  }
+}

@@ -1,0 +1,188 @@
+import { ResourceType, WgslReflect, type StructInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { GradlensError } from './errors.ts';
+import { shaderSources } from './shader-sources.ts';
+import { packUniform, type UniformValues } from './uniforms.ts';
+
+export type Overrides = Readonly<Record<string, number>>;
+
+interface Binding {
+  name: string;
+  group: number;
+  binding: number;
+  type: 'uniform' | 'storage' | 'read-only-storage';
+  struct: StructInfo | undefined;
+}
+
+interface CompiledModule {
+  module: GPUShaderModule;
+  reflection: WgslReflect;
+}
+
+/** A compiled entry point with its bindings known by name. Made by KernelRegistry.kernel. */
+export class Kernel {
+  constructor(
+    readonly name: string,
+    readonly overrides: Overrides,
+    readonly pipeline: GPUComputePipeline,
+    readonly bindings: ReadonlyMap<string, Binding>,
+  ) {}
+
+  /**
+   * Bind group(s) from resources given by binding name: a buffer for storage, a buffer or the
+   * member values (packed by reflection into a fresh uniform buffer) for uniforms.
+   */
+  bind(device: GPUDevice, resources: Readonly<Record<string, GPUBuffer | UniformValues>>): BoundKernel {
+    for (const name of Object.keys(resources)) {
+      if (!this.bindings.has(name)) {
+        throw new GradlensError('BAD_PARAMS', `kernel ${this.name}: no binding "${name}" (has ${[...this.bindings.keys()].join(', ')})`);
+      }
+    }
+    const groups: GPUBindGroupEntry[][] = [];
+    const uniforms: GPUBuffer[] = [];
+    for (const binding of this.bindings.values()) {
+      const given = resources[binding.name];
+      if (given === undefined) throw new GradlensError('BAD_PARAMS', `kernel ${this.name}: binding "${binding.name}" not given`);
+      let buffer: GPUBuffer;
+      if (isBuffer(given)) {
+        buffer = given;
+      } else {
+        if (!binding.struct) throw new GradlensError('BAD_PARAMS', `kernel ${this.name}: "${binding.name}" needs a buffer`);
+        const bytes = packUniform(binding.struct, given, `kernel ${this.name}`);
+        buffer = device.createBuffer({ label: `${this.name}.${binding.name}`, size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+        device.queue.writeBuffer(buffer, 0, bytes);
+        uniforms.push(buffer);
+      }
+      (groups[binding.group] ??= []).push({ binding: binding.binding, resource: { buffer } });
+    }
+    const bindGroups = Array.from(groups, (entries, group) =>
+      device.createBindGroup({ label: `${this.name} group ${group}`, layout: this.pipeline.getBindGroupLayout(group), entries: entries ?? [] }),
+    );
+    return { kernel: this, bindGroups, uniforms };
+  }
+}
+
+export interface BoundKernel {
+  kernel: Kernel;
+  bindGroups: GPUBindGroup[];
+  /** Uniform buffers this binding made; they live as long as the bound kernel is used. */
+  uniforms: GPUBuffer[];
+}
+
+function isBuffer(value: unknown): value is GPUBuffer {
+  return typeof value === 'object' && value !== null && 'mapAsync' in value;
+}
+
+/** Compiles shaders/ modules on one device, reflects them, and caches pipelines by (module, entry, overrides). */
+export class KernelRegistry {
+  private readonly sources: Map<string, string>;
+  private readonly modules = new Map<string, Promise<CompiledModule>>();
+  private readonly pipelines = new Map<string, Promise<Kernel>>();
+
+  constructor(
+    readonly device: GPUDevice,
+    sources: Readonly<Record<string, string>> = shaderSources,
+  ) {
+    this.sources = new Map(Object.entries(sources));
+  }
+
+  get moduleNames(): string[] {
+    return [...this.sources.keys()];
+  }
+
+  /** Adds (or replaces) a module by name; for user kernels and tests. */
+  define(name: string, code: string): void {
+    this.sources.set(name, code);
+    this.modules.delete(name);
+    for (const key of this.pipelines.keys()) if (key.startsWith(`${name}/`)) this.pipelines.delete(key);
+  }
+
+  module(name: string): Promise<CompiledModule> {
+    let compiled = this.modules.get(name);
+    if (!compiled) {
+      compiled = this.compile(name);
+      this.modules.set(name, compiled);
+      compiled.catch(() => this.modules.delete(name));
+    }
+    return compiled;
+  }
+
+  kernel(moduleName: string, entry: string, overrides: Overrides = {}): Promise<Kernel> {
+    const key = `${moduleName}/${entry}${JSON.stringify(Object.entries(overrides).sort())}`;
+    let kernel = this.pipelines.get(key);
+    if (!kernel) {
+      kernel = this.build(moduleName, entry, overrides);
+      this.pipelines.set(key, kernel);
+      kernel.catch(() => this.pipelines.delete(key));
+    }
+    return kernel;
+  }
+
+  private async compile(name: string): Promise<CompiledModule> {
+    const code = this.sources.get(name);
+    if (code === undefined) {
+      throw new GradlensError('UNKNOWN_KERNEL', `no shader module "${name}" (known: ${this.moduleNames.join(', ')})`);
+    }
+    const module = this.device.createShaderModule({ label: name, code });
+    const info = await module.getCompilationInfo();
+    const errors = info.messages.filter((message) => message.type === 'error');
+    if (errors.length > 0) {
+      const lines = errors.map((m) => `  shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+      throw new GradlensError('SHADER_COMPILE', `kernel module "${name}" does not compile:\n${lines.join('\n')}`);
+    }
+    try {
+      return { module, reflection: new WgslReflect(code) };
+    } catch (cause) {
+      throw new GradlensError('SHADER_COMPILE', `kernel module "${name}" could not be reflected: ${String(cause)}`, { cause });
+    }
+  }
+
+  private async build(moduleName: string, entry: string, overrides: Overrides): Promise<Kernel> {
+    const { module, reflection } = await this.module(moduleName);
+    const name = `${moduleName}/${entry}`;
+    const info = reflection.entry.compute.find((candidate) => candidate.name === entry);
+    if (!info) {
+      const known = reflection.entry.compute.map((candidate) => candidate.name).join(', ');
+      throw new GradlensError('UNKNOWN_KERNEL', `shaders/${moduleName}.wgsl has no compute entry point "${entry}" (has ${known})`);
+    }
+    const declared = new Set(reflection.overrides.map((o) => o.name));
+    for (const key of Object.keys(overrides)) {
+      if (!declared.has(key)) throw new GradlensError('BAD_PARAMS', `kernel ${name}: no override constant "${key}"`);
+    }
+    const bindings = new Map(info.resources.map((resource) => [resource.name, toBinding(resource, name)]));
+    const layouts = bindGroupLayouts(this.device, name, [...bindings.values()]);
+    // createComputePipelineAsync never settles on Dawn in Node (nothing keeps its callback pumped): create
+    // synchronously under an error scope instead, which reports the same validation errors.
+    this.device.pushErrorScope('validation');
+    const pipeline = this.device.createComputePipeline({
+      label: name,
+      layout: this.device.createPipelineLayout({ label: name, bindGroupLayouts: layouts }),
+      compute: { module, entryPoint: entry, constants: { ...overrides } },
+    });
+    const error = await this.device.popErrorScope();
+    if (error) throw new GradlensError('PIPELINE_INVALID', `kernel ${name} ${JSON.stringify(overrides)}: ${error.message.trim()}`);
+    return new Kernel(name, overrides, pipeline, bindings);
+  }
+}
+
+function toBinding(resource: VariableInfo, kernel: string): Binding {
+  const base = { name: resource.name, group: resource.group, binding: resource.binding };
+  if (resource.resourceType === ResourceType.Uniform) {
+    return { ...base, type: 'uniform', struct: resource.isStruct ? (resource.type as StructInfo) : undefined };
+  }
+  if (resource.resourceType === ResourceType.Storage) {
+    return { ...base, type: resource.access === 'read' ? 'read-only-storage' : 'storage', struct: undefined };
+  }
+  throw new GradlensError('BAD_PARAMS', `kernel ${kernel}: binding "${resource.name}" is a texture or sampler; compute kernels here use buffers`);
+}
+
+function bindGroupLayouts(device: GPUDevice, name: string, bindings: Binding[]): GPUBindGroupLayout[] {
+  const count = Math.max(0, ...bindings.map((binding) => binding.group + 1));
+  return Array.from({ length: count }, (_, group) =>
+    device.createBindGroupLayout({
+      label: `${name} group ${group}`,
+      entries: bindings
+        .filter((binding) => binding.group === group)
+        .map((binding) => ({ binding: binding.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: binding.type } })),
+    }),
+  );
+}

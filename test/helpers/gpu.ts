@@ -1,0 +1,13 @@
+import { afterAll } from 'vitest';
+import { GpuContext } from '../../src/gpu/index.ts';
+
+let opened: Promise<GpuContext> | undefined;
+
+/** One device per test file (Dawn on SwiftShader when no GPU is present), destroyed after the file. */
+export function testContext(): Promise<GpuContext> {
+  if (!opened) {
+    opened = GpuContext.open();
+    afterAll(async () => (await opened)?.destroy());
+  }
+  return opened;
+}
