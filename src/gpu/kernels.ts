@@ -122,8 +122,9 @@ export class KernelRegistry {
     if (code === undefined) {
       throw new GradlensError('UNKNOWN_KERNEL', `no shader module "${name}" (known: ${this.moduleNames.join(', ')})`);
     }
+    this.device.pushErrorScope('validation'); // the messages come from getCompilationInfo; this keeps them off stderr
     const module = this.device.createShaderModule({ label: name, code });
-    const info = await module.getCompilationInfo();
+    const [info] = await Promise.all([module.getCompilationInfo(), this.device.popErrorScope()]);
     const errors = info.messages.filter((message) => message.type === 'error');
     if (errors.length > 0) {
       const lines = errors.map((m) => `  shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);

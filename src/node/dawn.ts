@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { create, globals } from 'webgpu';
 import type { AdapterOptions, Backend, FoundAdapter } from '../gpu/adapter.ts';
 import { GradlensError } from '../gpu/errors.ts';
@@ -9,6 +10,9 @@ export const SOFTWARE_VULKAN_DRIVERS = [
   '/usr/lib64/chromium/vk_swiftshader_icd.json',
   '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
 ];
+
+// Software drivers probe for a window system and complain on stderr when this is unset; headless, any private dir will do.
+process.env.XDG_RUNTIME_DIR ??= tmpdir();
 
 // Dawn's GPU* classes (GPUBufferUsage, GPUMapMode, ...) are what browser code finds on globalThis.
 Object.assign(globalThis, globals);

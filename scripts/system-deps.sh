@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs, on Debian or Ubuntu, the system packages gradlens's tests need, and only those missing:
+#   libvulkan1 + chromium   the Vulkan loader, and SwiftShader (Vulkan on the CPU, shipped inside Debian's chromium);
+#                           chromium also runs the browser tests
+#   libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri   Mesa's llvmpipe through OpenGL ES (WebGPU compatibility mode)
+set -euo pipefail
+packages=(libvulkan1 chromium libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system packages: all present"
+  exit 0
+fi
+echo "system packages: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"

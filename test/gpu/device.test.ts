@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { GpuContext, GpuRuntime, type GradlensError } from '../../src/gpu/index.ts';
+import { selfTest } from '../../src/gpu/self-test.ts';
+import { testContext } from '../helpers/gpu.ts';
+
+describe('device', () => {
+  it('reports the adapter: SwiftShader on a machine without a GPU, software, on Vulkan', async () => {
+    const { report } = await testContext();
+    expect(report.backend).toBe('vulkan');
+    if (process.env.GRADLENS_EXPECT_SOFTWARE !== '0') {
+      expect(report.software).toBe(true);
+      expect(`${report.architecture} ${report.description}`).toMatch(/swiftshader/i);
+    }
+  });
+
+  it('requests the adapter\'s own limits, not the WebGPU defaults', async () => {
+    const { adapter, device, report } = await testContext();
+    expect(device.limits.maxStorageBufferBindingSize).toBe(adapter.limits.maxStorageBufferBindingSize);
+    expect(device.limits.maxBufferSize).toBe(adapter.limits.maxBufferSize);
+    expect(device.limits.maxComputeInvocationsPerWorkgroup).toBe(adapter.limits.maxComputeInvocationsPerWorkgroup);
+    expect(report.limits.maxStorageBufferBindingSize).toBe(adapter.limits.maxStorageBufferBindingSize);
+  });
+
+  it('uses every optional feature the adapter has, and reports them', async () => {
+    const { adapter, device, report } = await testContext();
+    const offered = ['shader-f16', 'timestamp-query', 'subgroups'].filter((name) => adapter.features.has(name));
+    expect(report.features.sort()).toEqual(offered.sort());
+    for (const name of offered) expect(device.features.has(name)).toBe(true);
+  });
+
+  it('a backend with no adapter gives NO_ADAPTER with what to do', async () => {
+    const error = (await GpuContext.open({ backend: 'd3d12' }).catch((e: GradlensError) => e)) as GradlensError;
+    expect(error.code).toBe('NO_ADAPTER');
+    expect(error.message).toMatch(/d3d12.*GRADLENS_BACKEND/);
+  });
+
+  it('after the device is lost, the next call gets a fresh working device', async () => {
+    const runtime = new GpuRuntime();
+    const first = await runtime.context();
+    expect(await runtime.context()).toBe(first);
+    first.device.destroy(); // the one way to lose a device on purpose
+    await first.device.lost;
+    expect(first.isLost).toBe(true);
+    const second = await runtime.context();
+    expect(second).not.toBe(first);
+    expect((await selfTest(second)).ok).toBe(true);
+    await runtime.close();
+    await expect(runtime.context()).rejects.toMatchObject({ code: 'DEVICE_LOST' });
+  });
+});
+
+describe('compatibility mode on OpenGL ES (Mesa llvmpipe)', () => {
+  it('runs the same kernels within compatibility limits', async () => {
+    const context = await GpuContext.open({ backend: 'opengles' });
+    try {
+      expect(context.report.featureLevel).toBe('compatibility');
+      expect((await selfTest(context)).ok).toBe(true);
+    } finally {
+      context.destroy();
+    }
+  });
+});
