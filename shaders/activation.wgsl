@@ -5,6 +5,7 @@ struct Params {
   count: u32,
   alpha: f32, // LeakyRelu slope; Clip lower bound
   beta: f32,  // Clip upper bound
+  accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
 
 override OP: u32 = 0u;   // 0 Relu, 1 LeakyRelu, 2 Clip, 3 Sigmoid, 4 Tanh, 5 Gelu (erf), 6 Gelu (tanh)
@@ -97,5 +98,8 @@ fn activation_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn activation_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = flat_index(id, groups);
-  if (i < params.count) { grad_x[i] = backward(x[i], grad_y[i]); }
+  if (i < params.count) {
+    let g = backward(x[i], grad_y[i]);
+    grad_x[i] = select(g, grad_x[i] + g, params.accumulate == 1u);
+  }
 }

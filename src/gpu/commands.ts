@@ -1,6 +1,12 @@
 import { GradlensError, fromGpuError } from './errors.ts';
 import type { BoundKernel } from './kernels.ts';
 
+/** One kernel launch, bound once (at plan time) and recordable any number of times. */
+export interface Dispatch {
+  bound: BoundKernel;
+  workgroups: [number, number, number];
+}
+
 type Step =
   | { kind: 'dispatch'; bound: BoundKernel; workgroups: [number, number, number] }
   | { kind: 'copy'; source: GPUBuffer; target: GPUBuffer; size: number };
@@ -31,6 +37,12 @@ export class CommandBatch {
       throw new GradlensError('BAD_PARAMS', `kernel ${bound.kernel.name}: ${x}×${y}×${z} workgroups exceeds this device's ${max} per dimension`);
     }
     this.steps.push({ kind: 'dispatch', bound, workgroups: [x, y, z] });
+    return this;
+  }
+
+  /** Records prepared dispatches (from the kernel wrappers in src/kernels/). */
+  add(...dispatches: readonly Dispatch[]): this {
+    for (const { bound, workgroups } of dispatches) this.dispatch(bound, workgroups);
     return this;
   }
 

@@ -1,7 +1,7 @@
 import type { AdapterOptions } from '../gpu/adapter.ts';
 import { GpuContext, type AdapterReport } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { selfTest } from '../gpu/self-test.ts';
+import { selfTest } from '../kernels/self-test.ts';
 
 export interface DoctorResult {
   usable: boolean;

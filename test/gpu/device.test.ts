@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GpuContext, GpuRuntime, type GradlensError } from '../../src/gpu/index.ts';
-import { selfTest } from '../../src/gpu/self-test.ts';
+import { selfTest } from '../../src/kernels/self-test.ts';
 import { testContext } from '../helpers/gpu.ts';
 
 describe('device', () => {

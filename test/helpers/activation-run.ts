@@ -1,10 +1,9 @@
 // Runs shaders/activation.wgsl forward and backward: shared by the Node test and the browser page, so both run the same code.
-import { CommandBatch, gridFor, readFloats, upload, type GpuContext } from '../../src/gpu/index.ts';
-import { ACTIVATIONS, type Activation, type ActivationParams, type ReluRule } from '../reference/activation.ts';
+import { CommandBatch, readFloats, upload, type GpuContext } from '../../src/gpu/index.ts';
+import { activationBackward, activationForward, ACTIVATION_OPS, type ActivationOp, type ReluRule } from '../../src/kernels/activation.ts';
+import type { ActivationParams } from '../reference/activation.ts';
 
-const RULES: Record<ReluRule, number> = { standard: 0, guided: 1, deconvnet: 2 };
-export const PARAMS: ActivationParams = { alpha: -0.5, beta: 6 }; // used as slope 0.01 for leaky-relu below
-export const paramsFor = (op: Activation): ActivationParams => (op === 'leaky-relu' ? { alpha: 0.01, beta: 0 } : PARAMS);
+export const paramsFor = (op: ActivationOp): ActivationParams => (op === 'leaky-relu' ? { alpha: 0.01, beta: 0 } : { alpha: -0.5, beta: 6 });
 
 /** A deterministic input: a sweep over [-8, 8] plus edge values (zeros, tiny, huge, the clip bounds). */
 export function sampleInput(count = 1031): Float32Array {
@@ -18,30 +17,26 @@ export function upstreamGradient(count = 1031): Float32Array {
 
 export async function runActivation(
   context: GpuContext,
-  op: Activation,
+  op: ActivationOp,
   rule: ReluRule,
   x: Float32Array,
   gradY: Float32Array,
+  initialGradX = new Float32Array(x.length),
+  accumulate = false,
 ): Promise<{ y: Float32Array; gradX: Float32Array }> {
-  const { device, kernels } = context;
-  const overrides = { OP: ACTIVATIONS.indexOf(op), RULE: RULES[rule], WORKGROUP_SIZE: 64 };
-  const [forward, backward] = await Promise.all([
-    kernels.kernel('activation', 'activation_forward', overrides),
-    kernels.kernel('activation', 'activation_backward', overrides),
-  ]);
+  const { device } = context;
   const buffers = {
     x: await upload(device, 'x', x),
     y: await upload(device, 'y', new Float32Array(x.length)),
-    grad_y: await upload(device, 'grad_y', gradY),
-    grad_x: await upload(device, 'grad_x', new Float32Array(x.length)),
+    gradY: await upload(device, 'grad_y', gradY),
+    gradX: await upload(device, 'grad_x', initialGradX),
   };
-  const { alpha, beta } = paramsFor(op);
-  const params = { count: x.length, alpha, beta };
+  const dims = { count: x.length, op, ...paramsFor(op) };
   await new CommandBatch(device, `activation ${op}`)
-    .dispatch(forward.bind(device, { params, x: buffers.x, y: buffers.y }), gridFor(x.length, 64))
-    .dispatch(backward.bind(device, { params, x: buffers.x, grad_y: buffers.grad_y, grad_x: buffers.grad_x }), gridFor(x.length, 64))
+    .add(await activationForward(context, { x: buffers.x, y: buffers.y }, dims))
+    .add(await activationBackward(context, { x: buffers.x, gradY: buffers.gradY, gradX: buffers.gradX }, { ...dims, rule, accumulate }))
     .submit();
-  const [y, gradX] = await Promise.all([readFloats(device, buffers.y, x.length), readFloats(device, buffers.grad_x, x.length)]);
+  const [y, gradX] = await Promise.all([readFloats(device, buffers.y, x.length), readFloats(device, buffers.gradX, x.length)]);
   for (const buffer of Object.values(buffers)) buffer.destroy();
   return { y, gradX };
 }
@@ -51,7 +46,7 @@ export async function runAllActivations(context: GpuContext): Promise<Record<str
   const x = sampleInput();
   const g = upstreamGradient();
   const results: Record<string, { y: number[]; gradX: number[] }> = {};
-  const cases: [Activation, ReluRule][] = [...ACTIVATIONS.map((op): [Activation, ReluRule] => [op, 'standard']), ['relu', 'guided'], ['relu', 'deconvnet']];
+  const cases: [ActivationOp, ReluRule][] = [...ACTIVATION_OPS.map((op): [ActivationOp, ReluRule] => [op, 'standard']), ['relu', 'guided-backprop'], ['relu', 'deconvnet']];
   for (const [op, rule] of cases) {
     const { y, gradX } = await runActivation(context, op, rule, x, g);
     results[`${op}/${rule}`] = { y: [...y], gradX: [...gradX] };

@@ -1,7 +1,7 @@
 // Plain float64 reference of shaders/activation.wgsl: the test oracle, written from the definitions, not from the kernel.
 export const ACTIVATIONS = ['relu', 'leaky-relu', 'clip', 'sigmoid', 'tanh', 'gelu-erf', 'gelu-tanh'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
-export type ReluRule = 'standard' | 'guided' | 'deconvnet';
+export type ReluRule = 'standard' | 'guided-backprop' | 'deconvnet';
 
 export interface ActivationParams {
   alpha: number;
@@ -47,7 +47,7 @@ export function forward(op: Activation, v: number, p: ActivationParams): number 
 export function backward(op: Activation, v: number, g: number, p: ActivationParams, rule: ReluRule = 'standard'): number {
   switch (op) {
     case 'relu':
-      if (rule === 'guided') return v > 0 && g > 0 ? g : 0;
+      if (rule === 'guided-backprop') return v > 0 && g > 0 ? g : 0;
       if (rule === 'deconvnet') return Math.max(g, 0);
       return v > 0 ? g : 0;
     case 'leaky-relu': return v >= 0 ? g : p.alpha * g;

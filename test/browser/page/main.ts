@@ -1,6 +1,6 @@
 // Runs in Chromium through navigator.gpu: the same kernels and the same runner as the Node tests.
 import { GpuContext } from '../../../src/gpu/index.ts';
-import { selfTest } from '../../../src/gpu/self-test.ts';
+import { selfTest } from '../../../src/kernels/self-test.ts';
 import { runAllActivations } from '../../helpers/activation-run.ts';
 
 declare global {

@@ -1,0 +1,43 @@
+import { gridFor, type Dispatch } from '../gpu/commands.ts';
+import type { GpuContext } from '../gpu/device.ts';
+
+export const ACTIVATION_OPS = ['relu', 'leaky-relu', 'clip', 'sigmoid', 'tanh', 'gelu-erf', 'gelu-tanh'] as const;
+export type ActivationOp = (typeof ACTIVATION_OPS)[number];
+
+/** Backward rule sets for the ReLU family (Springenberg 2014; Zeiler 2014); other activations ignore them. */
+export const RELU_RULES = ['standard', 'guided-backprop', 'deconvnet'] as const;
+export type ReluRule = (typeof RELU_RULES)[number];
+
+export interface ActivationDims {
+  count: number;
+  op: ActivationOp;
+  /** LeakyRelu slope, or Clip's lower bound. */
+  alpha?: number;
+  /** Clip's upper bound. */
+  beta?: number;
+}
+
+const WORKGROUP_SIZE = 256;
+
+function overrides(op: ActivationOp, rule: ReluRule = 'standard') {
+  return { OP: ACTIVATION_OPS.indexOf(op), RULE: RELU_RULES.indexOf(rule), WORKGROUP_SIZE };
+}
+
+/** y = act(x), elementwise over `count` values. */
+export async function activationForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: ActivationDims): Promise<Dispatch> {
+  const kernel = await context.kernels.kernel('activation', 'activation_forward', overrides(dims.op));
+  const params = { count: dims.count, alpha: dims.alpha ?? 0, beta: dims.beta ?? 0, accumulate: 0 };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(dims.count, WORKGROUP_SIZE) };
+}
+
+/** grad_x (=|+=) act'(x) · grad_y, from the forward's input x; `accumulate` adds into grad_x. */
+export async function activationBackward(
+  context: GpuContext,
+  io: { x: GPUBuffer; gradY: GPUBuffer; gradX: GPUBuffer },
+  dims: ActivationDims & { rule?: ReluRule; accumulate?: boolean },
+): Promise<Dispatch> {
+  const kernel = await context.kernels.kernel('activation', 'activation_backward', overrides(dims.op, dims.rule));
+  const params = { count: dims.count, alpha: dims.alpha ?? 0, beta: dims.beta ?? 0, accumulate: Number(dims.accumulate ?? false) };
+  const bound = kernel.bind(context.device, { params, x: io.x, grad_y: io.gradY, grad_x: io.gradX });
+  return { bound, workgroups: gridFor(dims.count, WORKGROUP_SIZE) };
+}
