@@ -9,7 +9,7 @@ export interface Dispatch {
 
 type Step =
   | { kind: 'dispatch'; bound: BoundKernel; workgroups: [number, number, number] }
-  | { kind: 'copy'; source: GPUBuffer; target: GPUBuffer; size: number };
+  | { kind: 'copy'; source: GPUBuffer; target: GPUBuffer; size: number; sourceOffset: number; targetOffset: number };
 
 let debugDispatch = readDebugSwitch();
 
@@ -46,8 +46,8 @@ export class CommandBatch {
     return this;
   }
 
-  copy(source: GPUBuffer, target: GPUBuffer, size = source.size): this {
-    this.steps.push({ kind: 'copy', source, target, size });
+  copy(source: GPUBuffer, target: GPUBuffer, size = source.size, sourceOffset = 0, targetOffset = 0): this {
+    this.steps.push({ kind: 'copy', source, target, size, sourceOffset, targetOffset });
     return this;
   }
 
@@ -59,7 +59,7 @@ export class CommandBatch {
       if (step.kind === 'copy') {
         pass?.end();
         pass = undefined;
-        encoder.copyBufferToBuffer(step.source, 0, step.target, 0, step.size);
+        encoder.copyBufferToBuffer(step.source, step.sourceOffset, step.target, step.targetOffset, step.size);
         continue;
       }
       pass ??= encoder.beginComputePass({ label: this.label });

@@ -11,6 +11,10 @@ export type ErrorCode =
   | 'BUFFER_TOO_LARGE'
   | 'UNKNOWN_KERNEL'
   | 'BAD_PARAMS'
+  | 'UNSUPPORTED_OP'
+  | 'BAD_MODEL'
+  | 'BAD_INPUT'
+  | 'NAN_INPUT'
   | 'INTERNAL';
 
 /** The one error class of gradlens: a stable `code` and a message that says what to do. */

@@ -1,0 +1,100 @@
+// ONNX Softmax / LogSoftmax (opset 13) over one axis of a tensor viewed as (outer, axis_size, inner):
+// element (o, k, i) sits at (o·axis_size + k)·inner + i, and a row is one (o, i) pair.
+// ROW_THREADS invocations share a row (1 for short axes, up to a whole workgroup for long ones) and combine
+// their partial results by a fixed-order tree in workgroup memory, so results are deterministic.
+
+struct Params {
+  outer: u32,
+  axis_size: u32,
+  inner: u32,
+  accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
+}
+
+override OP: u32 = 0u; // 0 Softmax, 1 LogSoftmax
+override WORKGROUP_SIZE: u32 = 256u;
+override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read> grad_y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> grad_x: array<f32>;
+
+var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
+
+const LOWEST: f32 = -3.4028234663852886e38;
+
+struct Row {
+  base: u32,   // index of the row's first element
+  lane: u32,   // this invocation's place among the row's ROW_THREADS
+  length: u32, // 0 for the padding invocations past the last row, which only join the barriers
+}
+
+fn row_of(id: vec3<u32>, local: u32, groups: vec3<u32>) -> Row {
+  // 2-D grid (x up to 65535 workgroups); a workgroup holds whole rows since ROW_THREADS divides it.
+  let row = (id.x + id.y * groups.x * WORKGROUP_SIZE) / ROW_THREADS;
+  let o = row / params.inner;
+  let i = row % params.inner;
+  let live = row < params.outer * params.inner;
+  return Row(o * params.axis_size * params.inner + i, local % ROW_THREADS, select(0u, params.axis_size, live));
+}
+
+fn at(row: Row, k: u32) -> u32 {
+  return row.base + k * params.inner;
+}
+
+// Combine the row's partial values: max when `take_max`, else sum. Called in uniform control flow by every invocation.
+fn row_reduce(local: u32, value: f32, take_max: bool) -> f32 {
+  if (ROW_THREADS == 1u) { return value; }
+  partial[local] = value;
+  workgroupBarrier();
+  let lane = local % ROW_THREADS;
+  for (var s = ROW_THREADS / 2u; s > 0u; s = s / 2u) {
+    if (lane < s) {
+      let a = partial[local];
+      let b = partial[local + s];
+      partial[local] = select(a + b, max(a, b), take_max);
+    }
+    workgroupBarrier();
+  }
+  let total = partial[local - lane];
+  workgroupBarrier(); // everyone has read before `partial` is reused
+  return total;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn softmax_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32,
+                   @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = row_of(id, local, groups);
+  var m = LOWEST;
+  for (var k = row.lane; k < row.length; k += ROW_THREADS) { m = max(m, x[at(row, k)]); }
+  m = row_reduce(local, m, true);
+  // Subtracting the row maximum keeps every exp ≤ 1: no overflow, and the sum is ≥ 1.
+  var s = 0.0;
+  for (var k = row.lane; k < row.length; k += ROW_THREADS) { s += exp(x[at(row, k)] - m); }
+  s = row_reduce(local, s, false);
+  let log_s = log(s);
+  let inv_s = 1.0 / s;
+  for (var k = row.lane; k < row.length; k += ROW_THREADS) {
+    let shifted = x[at(row, k)] - m;
+    y[at(row, k)] = select(exp(shifted) * inv_s, shifted - log_s, OP == 1u);
+  }
+}
+
+// From the saved output y. Softmax: dx = y ⊙ (dy − Σ dy⊙y); LogSoftmax: dx = dy − exp(y) · Σ dy.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn softmax_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32,
+                    @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = row_of(id, local, groups);
+  var s = 0.0;
+  for (var k = row.lane; k < row.length; k += ROW_THREADS) {
+    let j = at(row, k);
+    s += select(grad_y[j] * y[j], grad_y[j], OP == 1u);
+  }
+  s = row_reduce(local, s, false);
+  for (var k = row.lane; k < row.length; k += ROW_THREADS) {
+    let j = at(row, k);
+    let g = select(y[j] * (grad_y[j] - s), grad_y[j] - exp(y[j]) * s, OP == 1u);
+    grad_x[j] = select(g, grad_x[j] + g, params.accumulate == 1u);
+  }
+}

@@ -1,0 +1,40 @@
+/** The model IR, in ONNX's terms: nodes named by op type, tensors by name, weights as constants. */
+export type Shape = readonly number[];
+
+/** A constant tensor (a weight, a bias): float32, row-major. */
+export interface Constant {
+  shape: Shape;
+  data: Float32Array;
+}
+
+export type AttributeValue = number | readonly number[] | string;
+
+export interface GraphNode {
+  name: string;
+  /** ONNX op type: Conv, Gemm, Relu, ... */
+  op: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  attributes: Readonly<Record<string, AttributeValue>>;
+}
+
+/**
+ * A single-input, single-output network, as attribution needs: the input's gradient of a score of the output.
+ * `inputShape` leaves out the batch dimension, which each plan chooses.
+ */
+export interface Graph {
+  name: string;
+  input: string;
+  inputShape: Shape;
+  output: string;
+  nodes: readonly GraphNode[];
+  constants: ReadonlyMap<string, Constant>;
+}
+
+export function sizeOf(shape: Shape): number {
+  return shape.reduce((product, dim) => product * dim, 1);
+}
+
+export function attribute<T extends AttributeValue>(node: GraphNode, name: string, fallback: T): T {
+  return (node.attributes[name] as T | undefined) ?? fallback;
+}

@@ -1,0 +1,322 @@
+import { CommandBatch } from '../gpu/commands.ts';
+import { GradlensError, fromGpuError } from '../gpu/errors.ts';
+import type { GraphNode, Shape } from './ir.ts';
+import { sizeOf } from './ir.ts';
+import { assignSlots, type Lifetime } from './liveness.ts';
+import type { Model } from './model.ts';
+import type { BackwardRules, OpContext, OpDefinition } from './op.ts';
+import { opDefinition } from './registry.ts';
+import { inferShapes } from './shapes.ts';
+import { fuseRelu } from './fold.ts';
+import { seedGradient, type SeedScore as ScoreKind } from '../kernels/seed.ts';
+
+export type { SeedScore as ScoreKind } from '../kernels/seed.ts';
+
+export interface PlanOptions {
+  batch: number;
+  /** Tensors whose activations (and gradients, where one flows) come back with every run. */
+  capture?: readonly string[];
+  /** Backward rule set: standard, guided-backprop or deconvnet (only the ReLU family differs). */
+  rules?: BackwardRules;
+  /**
+   * What seeds the backward pass: a score of each sample's target class, a seed tensor given with each
+   * run, or nothing (a forward-only plan).
+   */
+  seed?: ScoreKind | 'tensor' | 'none';
+  /** Fuse ReLUs into the Conv/Gemm before them (default true); tests turn it off to check both paths. */
+  fuse?: boolean;
+}
+
+export interface RunInputs {
+  /** batch × input shape, row-major. */
+  input: Float32Array;
+  /** Per sample: a class index, or 'top1'; one value applies to every sample. Default 'top1'. */
+  target?: 'top1' | number | readonly (number | 'top1')[];
+  /** With seed 'tensor': the upstream gradient at the output, batch × output shape. */
+  seed?: Float32Array;
+}
+
+export interface RunResult {
+  output: Float32Array;
+  inputGradient?: Float32Array;
+  /** The class each sample's score was taken of (top-1 resolved on the GPU). */
+  target?: Int32Array;
+  score?: Float32Array;
+  activations: Record<string, Float32Array>;
+  gradients: Record<string, Float32Array>;
+}
+
+interface Readout {
+  name: string;
+  source: GPUBuffer;
+  bytes: number;
+  offset: number;
+  kind: 'f32' | 'i32';
+}
+
+const INF = Number.POSITIVE_INFINITY;
+
+/**
+ * A fixed schedule for a graph at one batch size: shapes inferred, buffers allocated once and reused by
+ * liveness, bind groups made once. A run is one command buffer, one submit, one readback.
+ */
+export class Plan {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly model: Model,
+    readonly batch: number,
+    readonly shapes: ReadonlyMap<string, Shape>,
+    private readonly commands: CommandBatch,
+    private readonly inputBuffer: GPUBuffer,
+    private readonly seedBuffer: GPUBuffer | undefined,
+    private readonly targetBuffer: GPUBuffer | undefined,
+    private readonly staging: GPUBuffer,
+    private readonly readouts: readonly Readout[],
+    private readonly owned: readonly GPUBuffer[],
+    readonly slotBytes: number,
+  ) {}
+
+  /** Runs the schedule on one batch. Runs of one plan are queued: its buffers serve one batch at a time. */
+  run(inputs: RunInputs): Promise<RunResult> {
+    const result = this.queue.then(() => this.runNow(inputs));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  destroy(): void {
+    for (const buffer of this.owned) buffer.destroy();
+  }
+
+  private async runNow(inputs: RunInputs): Promise<RunResult> {
+    const { device } = this.model.gpu;
+    const { graph } = this.model;
+    const expected = this.batch * sizeOf(graph.inputShape);
+    if (inputs.input.length !== expected) {
+      throw new GradlensError(
+        'BAD_INPUT',
+        `input has ${inputs.input.length} values; ${graph.name} takes batch ${this.batch} × [${graph.inputShape.join(', ')}] = ${expected}`,
+      );
+    }
+    const nan = inputs.input.findIndex((v) => !Number.isFinite(v));
+    if (nan >= 0) throw new GradlensError('NAN_INPUT', `input value ${nan} is ${inputs.input[nan]}: clean the input (NaN or infinity) before explaining it`);
+    device.queue.writeBuffer(this.inputBuffer, 0, inputs.input.buffer, inputs.input.byteOffset, inputs.input.byteLength);
+    if (this.seedBuffer) {
+      const seed = inputs.seed;
+      const size = sizeOf(this.shapes.get(graph.output)!);
+      if (!seed || seed.length !== size) throw new GradlensError('BAD_INPUT', `this plan needs a seed tensor of ${size} values (batch × output), got ${seed?.length ?? 'none'}`);
+      device.queue.writeBuffer(this.seedBuffer, 0, seed.buffer, seed.byteOffset, seed.byteLength);
+    }
+    if (this.targetBuffer) device.queue.writeBuffer(this.targetBuffer, 0, this.targetIndices(inputs.target) as Int32Array<ArrayBuffer>);
+    await this.commands.submit();
+    try {
+      await this.staging.mapAsync(0x01); // GPUMapMode.READ
+    } catch (cause) {
+      throw new GradlensError('DEVICE_LOST', `reading back ${graph.name} failed (${String(cause)}): the device was lost; run again for a fresh one`, { cause });
+    }
+    const bytes = this.staging.getMappedRange().slice(0);
+    this.staging.unmap();
+    const result: RunResult = { output: new Float32Array(0), activations: {}, gradients: {} };
+    for (const readout of this.readouts) {
+      const data = readout.kind === 'i32' ? new Int32Array(bytes, readout.offset, readout.bytes / 4) : new Float32Array(bytes, readout.offset, readout.bytes / 4);
+      const [kind, name] = readout.name.split(':') as [string, string | undefined];
+      if (kind === 'activation') result.activations[name!] = data as Float32Array;
+      else if (kind === 'gradient') result.gradients[name!] = data as Float32Array;
+      else (result as unknown as Record<string, unknown>)[kind] = data;
+    }
+    return result;
+  }
+
+  private targetIndices(target: RunInputs['target'] = 'top1'): Int32Array {
+    const classes = sizeOf(this.shapes.get(this.model.graph.output)!) / this.batch;
+    const list = typeof target === 'object' ? target : Array.from({ length: this.batch }, () => target);
+    if (list.length !== this.batch) throw new GradlensError('BAD_INPUT', `${list.length} targets for a batch of ${this.batch}`);
+    return Int32Array.from(list, (t) => {
+      if (t === 'top1') return -1;
+      if (!Number.isInteger(t) || t < 0 || t >= classes) throw new GradlensError('BAD_INPUT', `target ${t} is not a class index in [0, ${classes})`);
+      return t;
+    });
+  }
+
+  static async create(model: Model, options: PlanOptions): Promise<Plan> {
+    const { gpu } = model;
+    const { device } = gpu;
+    const graph = options.fuse === false ? model.graph : fuseRelu(model.graph, new Set(options.capture ?? []));
+    const batch = options.batch;
+    if (!Number.isInteger(batch) || batch < 1) throw new GradlensError('BAD_PARAMS', `batch must be a positive integer, got ${batch}`);
+    const seedKind = options.seed ?? 'logit';
+    const shapes = inferShapes(graph, batch);
+    const capture = options.capture ?? [];
+    for (const name of capture) {
+      if (!shapes.has(name) || graph.constants.has(name)) throw new GradlensError('BAD_PARAMS', `cannot capture "${name}": no such tensor in ${graph.name}`);
+    }
+    const nodes = graph.nodes;
+    const definitions = nodes.map((node) => opDefinition(node.op));
+    const isConstant = (name: string) => graph.constants.has(name);
+    const bytesOf = (name: string) => sizeOf(shapes.get(name)!) * 4;
+
+    // Views share their input's storage, for values and for gradients alike.
+    const root = new Map<string, string>();
+    const rootOf = (name: string): string => root.get(name) ?? name;
+    nodes.forEach((node, k) => definitions[k]!.view && root.set(node.outputs[0]!, rootOf(node.inputs[0]!)));
+
+    const flow = gradientFlow(nodes, definitions, graph.input, graph.output, seedKind !== 'none');
+    const F = nodes.length;
+    const backwardStep = (k: number) => 2 * F - k; // the seed runs at step F, backward steps follow in reverse order
+
+    const lifetimes = new Map<string, Lifetime>();
+    const touch = (key: string, bytes: number, step: number) => {
+      const life = lifetimes.get(key) ?? { key, bytes, start: step, end: step };
+      life.start = Math.min(life.start, step);
+      life.end = Math.max(life.end, step);
+      lifetimes.set(key, life);
+    };
+    const value = (name: string, step: number) => !isConstant(name) && name !== '' && touch(`a:${rootOf(name)}`, bytesOf(rootOf(name)), step);
+    const grad = (name: string, step: number) => flow.hasGradient.has(name) && touch(`g:${rootOf(name)}`, bytesOf(rootOf(name)), step);
+
+    value(graph.input, -1);
+    value(graph.input, INF);
+    nodes.forEach((node, k) => [...node.inputs, ...node.outputs].forEach((name) => value(name, k)));
+    for (const name of [graph.output, ...capture]) value(name, INF);
+    if (flow.enabled) {
+      value(graph.output, F);
+      grad(graph.output, F);
+      nodes.forEach((node, k) => {
+        if (!flow.backward.has(k)) return;
+        for (const name of [...node.inputs, ...node.outputs]) {
+          value(name, backwardStep(k));
+          grad(name, backwardStep(k));
+        }
+      });
+      for (const name of [graph.input, ...capture]) grad(name, INF);
+    }
+
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const { slotOf, slots } = assignSlots([...lifetimes.values()]);
+    const slotBuffers = slots.map((slot) =>
+      device.createBuffer({ label: `${graph.name} slot ${slot.index}`, size: Math.max(slot.bytes, 4), usage: STORAGE_COPY }),
+    );
+    const owned = [...slotBuffers];
+    const valueBuffer = (name: string): GPUBuffer => model.weights.get(name) ?? slotBuffers[slotOf.get(`a:${rootOf(name)}`)!]!;
+    const gradBuffer = (name: string): GPUBuffer => slotBuffers[slotOf.get(`g:${rootOf(name)}`)!]!;
+    const makeBuffer = (label: string, bytes: number, usage = STORAGE_COPY) => {
+      const buffer = device.createBuffer({ label, size: Math.max(4, Math.ceil(bytes / 4) * 4), usage });
+      owned.push(buffer);
+      return buffer;
+    };
+
+    const saved = new Map<string, GPUBuffer>(); // what a node's forward keeps for its backward, by node and label
+    const rules = options.rules ?? 'standard';
+    const written = new Set<string>();
+    const contextFor = (node: GraphNode): OpContext => ({
+      gpu,
+      node,
+      inputShapes: node.inputs.map((name) => shapes.get(name) ?? []),
+      outputShapes: node.outputs.map((name) => shapes.get(name) ?? []),
+      input: (i) => valueBuffer(node.inputs[i]!),
+      output: (i) => valueBuffer(node.outputs[i]!),
+      isConstant: (i) => isConstant(node.inputs[i] ?? ''),
+      constantData: (i) => graph.constants.get(node.inputs[i] ?? '')?.data,
+      saved: (label, bytes) => {
+        const key = `${node.name} ${label}`;
+        if (!saved.has(key)) saved.set(key, makeBuffer(key, bytes));
+        return saved.get(key)!;
+      },
+      outputGradient: (i) => gradBuffer(node.outputs[i]!),
+      inputGradient: (i) => {
+        const name = node.inputs[i]!;
+        if (!flow.hasGradient.has(name) || isConstant(name)) return undefined;
+        const key = rootOf(name);
+        const accumulate = written.has(key);
+        written.add(key);
+        return { buffer: gradBuffer(name), accumulate };
+      },
+      rules,
+    });
+
+    const commands = new CommandBatch(device, `${graph.name} batch ${batch}`);
+    const contexts = nodes.map((node) => contextFor(node));
+    try {
+      for (let k = 0; k < F; k++) {
+        const forward = definitions[k]!.forward;
+        if (forward) commands.add(...(await forward(contexts[k]!)));
+      }
+      let seedBuffer: GPUBuffer | undefined;
+      let targetBuffer: GPUBuffer | undefined;
+      const readouts: Readout[] = [];
+      const outputShape = shapes.get(graph.output)!;
+      if (flow.enabled) {
+        written.add(rootOf(graph.output));
+        if (seedKind === 'tensor') {
+          seedBuffer = gradBuffer(graph.output);
+        } else {
+          targetBuffer = makeBuffer('targets', batch * 4);
+          const resolved = makeBuffer('resolved targets', batch * 4);
+          const scores = makeBuffer('scores', batch * 4);
+          const io = { logits: valueBuffer(graph.output), target: targetBuffer, gradLogits: gradBuffer(graph.output), resolvedTarget: resolved, score: scores };
+          commands.add(await seedGradient(gpu, io, { n: batch, k: sizeOf(outputShape) / batch, score: seedKind as ScoreKind }));
+          readouts.push({ name: 'target', source: resolved, bytes: batch * 4, offset: 0, kind: 'i32' });
+          readouts.push({ name: 'score', source: scores, bytes: batch * 4, offset: 0, kind: 'f32' });
+        }
+        for (let k = F - 1; k >= 0; k--) {
+          const backward = definitions[k]!.backward;
+          if (flow.backward.has(k) && backward) commands.add(...(await backward(contexts[k]!)));
+        }
+      }
+      readouts.push({ name: 'output', source: valueBuffer(graph.output), bytes: bytesOf(graph.output), offset: 0, kind: 'f32' });
+      if (flow.hasGradient.has(graph.input)) {
+        readouts.push({ name: 'inputGradient', source: gradBuffer(graph.input), bytes: bytesOf(graph.input), offset: 0, kind: 'f32' });
+      }
+      for (const name of capture) {
+        readouts.push({ name: `activation:${name}`, source: valueBuffer(name), bytes: bytesOf(name), offset: 0, kind: 'f32' });
+        if (flow.hasGradient.has(name)) readouts.push({ name: `gradient:${name}`, source: gradBuffer(name), bytes: bytesOf(name), offset: 0, kind: 'f32' });
+      }
+      let offset = 0;
+      for (const readout of readouts) {
+        readout.offset = offset;
+        offset += Math.ceil(readout.bytes / 4) * 4;
+      }
+      const staging = makeBuffer(`${graph.name} readback`, offset, 0x01 | 0x08); // MAP_READ | COPY_DST
+      for (const readout of readouts) commands.copy(readout.source, staging, readout.bytes, 0, readout.offset);
+      const slotBytes = slots.reduce((sum, slot) => sum + slot.bytes, 0);
+      return new Plan(model, batch, shapes, commands, valueBuffer(graph.input), seedBuffer, targetBuffer, staging, readouts, owned, slotBytes);
+    } finally {
+      const [invalid, outOfMemory] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
+      const error = outOfMemory ?? invalid;
+      if (error) throw fromGpuError(error, `planning ${graph.name} at batch ${batch}`);
+    }
+  }
+}
+
+const STORAGE_COPY = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+
+interface GradientFlow {
+  enabled: boolean;
+  /** Tensors that get a gradient: on a path from the input to the output. */
+  hasGradient: Set<string>;
+  /** Nodes whose backward runs. */
+  backward: Set<number>;
+}
+
+function gradientFlow(nodes: readonly GraphNode[], definitions: readonly OpDefinition[], input: string, output: string, enabled: boolean): GradientFlow {
+  const dependsOnInput = new Set([input]);
+  for (const node of nodes) if (node.inputs.some((name) => dependsOnInput.has(name))) node.outputs.forEach((name) => dependsOnInput.add(name));
+  const hasGradient = new Set<string>();
+  const backward = new Set<number>();
+  if (!enabled || !dependsOnInput.has(output)) return { enabled: enabled && dependsOnInput.has(output), hasGradient, backward };
+  hasGradient.add(output);
+  for (let k = nodes.length - 1; k >= 0; k--) {
+    const node = nodes[k]!;
+    if (!node.outputs.some((name) => hasGradient.has(name))) continue;
+    const differentiable = node.inputs.filter((name) => dependsOnInput.has(name));
+    if (differentiable.length === 0) continue;
+    const definition = definitions[k]!;
+    if (!definition.view && !definition.backward) {
+      throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}" has no gradient rule, and the gradient must pass through it`);
+    }
+    if (!definition.view) backward.add(k);
+    differentiable.forEach((name) => hasGradient.add(name));
+  }
+  return { enabled, hasGradient, backward };
+}
