@@ -2,13 +2,19 @@ import { GradlensError } from '../gpu/errors.ts';
 import type { Graph } from './ir.ts';
 import type { OpDefinition } from './op.ts';
 import { activationOps } from './ops/activation.ts';
+import { arithmeticOps } from './ops/arithmetic.ts';
+import { layoutOps } from './ops/layout.ts';
 import { normalizationOps } from './ops/normalization.ts';
+import { spatialOps } from './ops/spatial.ts';
 import { viewOps } from './ops/views.ts';
 
 /** Every supported op, by ONNX name: adding an op is one declaration here (and its kernel and test). */
 export const OPS: Readonly<Record<string, OpDefinition>> = {
   ...activationOps,
   ...normalizationOps,
+  ...arithmeticOps,
+  ...layoutOps,
+  ...spatialOps,
   ...viewOps,
 };
 

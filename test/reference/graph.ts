@@ -4,6 +4,11 @@ import type { Graph, GraphNode, Shape } from '../../src/graph/ir.ts';
 import { attribute, sizeOf } from '../../src/graph/ir.ts';
 import { inferShapes } from '../../src/graph/shapes.ts';
 import * as activation from './activation.ts';
+import * as binary from './binary.ts';
+import * as channel from './channel.ts';
+import * as pool from './pool.ts';
+import * as resize from './resize.ts';
+import * as tensor from './tensor.ts';
 import * as layernorm from './layernorm.ts';
 import * as softmax from './softmax.ts';
 
@@ -12,7 +17,7 @@ export type Rules = 'standard' | 'guided-backprop' | 'deconvnet';
 export interface ReferenceOp {
   forward(inputs: Float64Array[], shapes: Shape[], node: GraphNode, outShape: Shape): Float64Array;
   /** Gradients of the inputs (undefined where none is defined, e.g. weights). */
-  backward(inputs: Float64Array[], output: Float64Array, dy: Float64Array, shapes: Shape[], node: GraphNode, rules: Rules): (Float64Array | undefined)[];
+  backward(inputs: Float64Array[], output: Float64Array, dy: Float64Array, shapes: Shape[], node: GraphNode, rules: Rules, outShape: Shape): (Float64Array | undefined)[];
 }
 
 const pointwise = (op: activation.Activation, params: (node: GraphNode, inputs: Float64Array[]) => activation.ActivationParams): ReferenceOp => ({
@@ -38,7 +43,94 @@ const layerNormShape = (shape: Shape, node: GraphNode): layernorm.LayerNormShape
   return { rows: sizeOf(shape.slice(0, axis)), size: sizeOf(shape.slice(axis)), epsilon: attribute(node, 'epsilon', 1e-5) };
 };
 
+function binaryOp(op: binary.BinaryOp): ReferenceOp {
+  return {
+    forward: ([a, b], [sa, sb]) => binary.binaryForward(op, { shape: sa!, data: a! }, { shape: sb!, data: b! }),
+    backward: ([a, b], _y, dy, [sa, sb]) => {
+      const { gradA, gradB } = binary.binaryBackward(op, { shape: sa!, data: a! }, { shape: sb!, data: b! }, dy);
+      return [gradA, gradB];
+    },
+  };
+}
+
+const ints = (node: GraphNode, name: string, fallback: number[]) => [...attribute<readonly number[]>(node, name, fallback)];
+
+function poolWindow(shape: Shape, node: GraphNode): [pool.PoolShape, pool.PoolWindow] {
+  const pads = ints(node, 'pads', [0, 0, 0, 0]);
+  return [
+    { batch: shape[0]!, channels: shape[1]!, height: shape[2]!, width: shape[3]! },
+    {
+      kernelShape: ints(node, 'kernel_shape', []) as [number, number],
+      strides: ints(node, 'strides', [1, 1]) as [number, number],
+      pads: pads as [number, number, number, number],
+      dilations: ints(node, 'dilations', [1, 1]) as [number, number],
+      ceilMode: attribute<number>(node, 'ceil_mode', 0) === 1,
+    },
+  ];
+}
+
+function resizeSpec(shape: Shape, outShape: Shape, node: GraphNode): resize.ResizeSpec {
+  return {
+    batch: shape[0]!,
+    channels: shape[1]!,
+    inHeight: shape[2]!,
+    inWidth: shape[3]!,
+    outHeight: outShape[2]!,
+    outWidth: outShape[3]!,
+    mode: attribute(node, 'mode', 'nearest') as resize.ResizeSpec['mode'],
+    coordinateTransformationMode: attribute(node, 'coordinate_transformation_mode', 'half_pixel') as resize.ResizeSpec['coordinateTransformationMode'],
+    nearestMode: attribute(node, 'nearest_mode', 'round_prefer_floor') as resize.ResizeSpec['nearestMode'],
+  };
+}
+
+const batchNormParams = (inputs: Float64Array[], node: GraphNode): channel.BatchNormParams => ({
+  gamma: inputs[1]!,
+  beta: inputs[2]!,
+  mean: inputs[3]!,
+  variance: inputs[4]!,
+  epsilon: attribute(node, 'epsilon', 1e-5),
+});
+
+const reduceAxes = (node: GraphNode, inputs: Float64Array[]) => (node.inputs[1] ? [...inputs[1]!] : ints(node, 'axes', []));
+const permOf = (node: GraphNode, rank: number) => ints(node, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
+
 export const REFERENCE_OPS: Record<string, ReferenceOp> = {
+  Add: binaryOp('add'),
+  Sub: binaryOp('sub'),
+  Mul: binaryOp('mul'),
+  Div: binaryOp('div'),
+  BatchNormalization: {
+    forward: (inputs, [shape], node) => channel.batchNormForward(inputs[0]!, shape!, batchNormParams(inputs, node)),
+    backward: (inputs, _y, dy, [shape], node) => [channel.batchNormBackward(dy, shape!, batchNormParams(inputs, node))],
+  },
+  Transpose: {
+    forward: ([x], [shape], node) => tensor.transpose(x!, shape!, permOf(node, shape!.length)),
+    backward: (_i, _y, dy, [shape], node) => [tensor.transposeBackward(dy, shape!, permOf(node, shape!.length))],
+  },
+  Concat: {
+    forward: (inputs, shapes, node) => tensor.concat(inputs, shapes, attribute(node, 'axis', 0)),
+    backward: (_i, _y, dy, shapes, node) => tensor.concatBackward(dy, shapes, attribute(node, 'axis', 0)),
+  },
+  ReduceMean: {
+    forward: (inputs, [shape], node) => tensor.reduceMean(inputs[0]!, shape!, reduceAxes(node, inputs)),
+    backward: (inputs, _y, dy, [shape], node) => [tensor.reduceMeanBackward(dy, shape!, reduceAxes(node, inputs))],
+  },
+  MaxPool: {
+    forward: ([x], [shape], node) => pool.maxPool(x!, ...poolWindow(shape!, node)).y,
+    backward: ([x], _y, dy, [shape], node) => [pool.maxPoolBackward(x!, dy, ...poolWindow(shape!, node))],
+  },
+  AveragePool: {
+    forward: ([x], [shape], node) => pool.averagePool(x!, ...poolWindow(shape!, node), attribute<number>(node, 'count_include_pad', 0) === 1),
+    backward: (_i, _y, dy, [shape], node) => [pool.averagePoolBackward(dy, ...poolWindow(shape!, node), attribute<number>(node, 'count_include_pad', 0) === 1)],
+  },
+  GlobalAveragePool: {
+    forward: ([x], [shape]) => pool.globalAveragePool(x!, { batch: shape![0]!, channels: shape![1]!, height: shape![2]!, width: shape![3]! }),
+    backward: (_i, _y, dy, [shape]) => [pool.globalAveragePoolBackward(dy, { batch: shape![0]!, channels: shape![1]!, height: shape![2]!, width: shape![3]! })],
+  },
+  Resize: {
+    forward: ([x], [shape], node, outShape) => resize.resize(x!, resizeSpec(shape!, outShape, node)),
+    backward: (_i, _y, dy, [shape], node, _rules, outShape) => [resize.resizeBackward(dy, resizeSpec(shape!, outShape, node))],
+  },
   Relu: pointwise('relu', () => none),
   LeakyRelu: pointwise('leaky-relu', (node) => ({ alpha: attribute(node, 'alpha', 0.01), beta: 0 })),
   Clip: pointwise('clip', (node, inputs) => ({ alpha: inputs[1]?.[0] ?? attribute(node, 'min', -3.4e38), beta: inputs[2]?.[0] ?? attribute(node, 'max', 3.4e38) })),
@@ -84,7 +176,8 @@ export function referenceGradients(graph: Graph, values: Map<string, Float64Arra
     const dy = gradients.get(node.outputs[0]!);
     if (!dy) continue;
     const inputs = node.inputs.map((name) => values.get(name)!);
-    const parts = REFERENCE_OPS[node.op]!.backward(inputs, values.get(node.outputs[0]!)!, dy, node.inputs.map((n) => shapes.get(n)!), node, rules);
+    const shapesIn = node.inputs.map((n) => shapes.get(n)!);
+    const parts = REFERENCE_OPS[node.op]!.backward(inputs, values.get(node.outputs[0]!)!, dy, shapesIn, node, rules, shapes.get(node.outputs[0]!)!);
     node.inputs.forEach((name, i) => {
       const part = parts[i];
       if (!part || !depends.has(name)) return;

@@ -1,0 +1,143 @@
+// ONNX Add, Sub, Mul, Div with multidirectional broadcasting, and the input gradients as gathers: each element
+// of grad_x sums its partial derivative over the output elements broadcast from it. Shapes arrive coalesced
+// (extent-1 axes dropped, neighbours merged), so `rank` is often 1 to 3.
+
+struct Params {
+  count: u32,        // elements written: y's (forward) or grad_x's (backward)
+  rank: u32,
+  reduce_count: u32, // backward: output elements broadcast from each grad_x element
+  accumulate: u32,   // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
+  out_shape: array<vec4<u32>, 2>,
+  a_strides: array<vec4<u32>, 2>,  // a's element step along each output axis, 0 where a broadcasts
+  b_strides: array<vec4<u32>, 2>,
+  grad_shape: array<vec4<u32>, 2>, // backward: grad_x's shape on the output axes (1 where x broadcasts)
+}
+
+override OP: u32 = 0u;           // 0 Add, 1 Sub, 2 Mul, 3 Div
+override INPUT: u32 = 0u;        // backward: 0 gives the gradient of a, 1 of b
+override BROADCAST: bool = true; // false: a, b and y have one shape, so index i is i in all of them
+// A power of two: the cooperative sum halves it.
+override WORKGROUP_SIZE: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> grad_y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> grad_x: array<f32>;
+
+var<workgroup> partial_sums: array<f32, WORKGROUP_SIZE>;
+
+struct Offsets { y: u32, a: u32, b: u32 }
+
+const OUT_RADIX: u32 = 0u;    // an output element index
+const GRAD_RADIX: u32 = 1u;   // a grad_x element index
+const REDUCE_RADIX: u32 = 2u; // an index over the axes x broadcasts along
+
+// Offsets in y, a and b of the element whose index is written in the given mixed radix over the output axes.
+fn locate(index: u32, radix: u32) -> Offsets {
+  var n = index;
+  var o = Offsets(0u, 0u, 0u);
+  var y_stride = 1u;
+  for (var d = params.rank; d > 0u; d--) {
+    let q = (d - 1u) / 4u;
+    let r = (d - 1u) % 4u;
+    let extent = params.out_shape[q][r];
+    let grad_extent = params.grad_shape[q][r];
+    var size = extent;
+    if (radix == GRAD_RADIX) { size = grad_extent; }
+    if (radix == REDUCE_RADIX) { size = select(1u, extent, grad_extent == 1u); }
+    let digit = n % size;
+    n /= size;
+    o.y += digit * y_stride;
+    o.a += digit * params.a_strides[q][r];
+    o.b += digit * params.b_strides[q][r];
+    y_stride *= extent;
+  }
+  return o;
+}
+
+fn apply(u: f32, v: f32) -> f32 {
+  switch OP {
+    case 0u: { return u + v; }
+    case 1u: { return u - v; }
+    case 2u: { return u * v; }
+    default: { return u / v; }
+  }
+}
+
+// ∂(a op b)/∂x · dy for x = a or b, at one output element; Add and Sub never read a or b.
+fn partial(o: Offsets) -> f32 {
+  let dy = grad_y[o.y];
+  if (OP == 0u) { return dy; }
+  if (OP == 1u) { return select(-dy, dy, INPUT == 0u); }
+  if (OP == 2u) {
+    if (INPUT == 0u) { return dy * b[o.b]; }
+    return dy * a[o.a];
+  }
+  let bv = b[o.b];
+  if (INPUT == 0u) { return dy / bv; }
+  return -dy * (a[o.a] / bv) / bv; // −dy·a/b², without squaring b (no overflow for large b)
+}
+
+fn term(base: Offsets, k: u32) -> f32 {
+  let r = locate(k, REDUCE_RADIX);
+  return partial(Offsets(base.y + r.y, base.a + r.a, base.b + r.b));
+}
+
+// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
+fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return id.x + id.y * groups.x * WORKGROUP_SIZE;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn binary_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat_index(id, groups);
+  if (i >= params.count) { return; }
+  if (!BROADCAST) {
+    y[i] = apply(a[i], b[i]);
+    return;
+  }
+  let o = locate(i, OUT_RADIX);
+  y[i] = apply(a[o.a], b[o.b]);
+}
+
+// One invocation per grad_x element, summing in order: for no or short broadcast sums.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn binary_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let j = flat_index(id, groups);
+  if (j >= params.count) { return; }
+  var g = 0.0;
+  if (!BROADCAST) {
+    g = partial(Offsets(j, j, j));
+  } else {
+    let base = locate(j, GRAD_RADIX);
+    for (var k = 0u; k < params.reduce_count; k++) { g += term(base, k); }
+  }
+  grad_x[j] = select(g, grad_x[j] + g, params.accumulate == 1u);
+}
+
+// One workgroup per grad_x element for long broadcast sums: lanes read neighbouring outputs, then a
+// fixed-order tree sum (deterministic).
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn binary_backward_cooperative(
+  @builtin(workgroup_id) group: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let j = group.x + group.y * groups.x;
+  if (j >= params.count) { return; }
+  let base = locate(j, GRAD_RADIX);
+  var sum = 0.0;
+  for (var k = lane; k < params.reduce_count; k += WORKGROUP_SIZE) { sum += term(base, k); }
+  partial_sums[lane] = sum;
+  workgroupBarrier();
+  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
+    if (lane < width) { partial_sums[lane] += partial_sums[lane + width]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u) {
+    let g = partial_sums[0];
+    grad_x[j] = select(g, grad_x[j] + g, params.accumulate == 1u);
+  }
+}

@@ -1,0 +1,83 @@
+// Plain float64 references of shaders/tensor.wgsl, from the ONNX definitions of Transpose, Concat and ReduceMean,
+// each element located by its multi-index (no strides shared with the kernels).
+const count = (shape: readonly number[]) => shape.reduce((n, e) => n * e, 1);
+
+/** Calls visit(multiIndex, flatIndex) for every element of shape in row-major order. */
+function eachIndex(shape: readonly number[], visit: (index: readonly number[], flat: number) => void): void {
+  const index = new Array<number>(shape.length).fill(0);
+  for (let flat = 0; flat < count(shape); flat++) {
+    visit(index, flat);
+    for (let d = shape.length - 1; d >= 0 && ++index[d]! === shape[d]; d--) index[d] = 0;
+  }
+}
+
+const flatOf = (index: readonly number[], shape: readonly number[]) => index.reduce((n, i, d) => n * shape[d]! + i, 0);
+
+/** y[i₀, …, i_{r−1}] = x[j] with j[perm[k]] = i_k. */
+export function transpose(x: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): Float64Array {
+  const yShape = perm.map((p) => shape[p]!);
+  const y = new Float64Array(count(shape));
+  eachIndex(yShape, (index, flat) => {
+    const source = new Array<number>(shape.length);
+    perm.forEach((p, k) => (source[p] = index[k]!));
+    y[flat] = x[flatOf(source, shape)]!;
+  });
+  return y;
+}
+
+/** Transpose moves each element once, so dx[j] = dy at the element j moved to. */
+export function transposeBackward(gradY: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): Float64Array {
+  const yShape = perm.map((p) => shape[p]!);
+  const gradX = new Float64Array(count(shape));
+  eachIndex(shape, (index, flat) => (gradX[flat] = gradY[flatOf(perm.map((p) => index[p]!), yShape)]!));
+  return gradX;
+}
+
+export function concat(inputs: readonly ArrayLike<number>[], shapes: readonly (readonly number[])[], axis: number): Float64Array {
+  const a = axis < 0 ? axis + shapes[0]!.length : axis;
+  const yShape = shapes[0]!.map((e, d) => (d === a ? shapes.reduce((n, s) => n + s[d]!, 0) : e));
+  const y = new Float64Array(count(yShape));
+  let start = 0;
+  shapes.forEach((shape, k) => {
+    eachIndex(shape, (index, flat) => (y[flatOf(index.map((i, d) => (d === a ? i + start : i)), yShape)] = inputs[k]![flat]!));
+    start += shape[a]!;
+  });
+  return y;
+}
+
+/** Each input's gradient: the part of dy where its elements went. */
+export function concatBackward(gradY: ArrayLike<number>, shapes: readonly (readonly number[])[], axis: number): Float64Array[] {
+  const a = axis < 0 ? axis + shapes[0]!.length : axis;
+  const yShape = shapes[0]!.map((e, d) => (d === a ? shapes.reduce((n, s) => n + s[d]!, 0) : e));
+  let start = 0;
+  return shapes.map((shape) => {
+    const gradX = new Float64Array(count(shape));
+    eachIndex(shape, (index, flat) => (gradX[flat] = gradY[flatOf(index.map((i, d) => (d === a ? i + start : i)), yShape)]!));
+    start += shape[a]!;
+    return gradX;
+  });
+}
+
+function reduced(shape: readonly number[], axes: readonly number[]): Set<number> {
+  return new Set(axes.length ? axes.map((a) => (a < 0 ? a + shape.length : a)) : shape.map((_, d) => d));
+}
+
+/** Mean over the axes (all when empty); keepdims only changes the shape, so the output is the same array. */
+export function reduceMean(x: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): Float64Array {
+  const r = reduced(shape, axes);
+  const keptShape = shape.map((e, d) => (r.has(d) ? 1 : e));
+  const n = count(shape) / count(keptShape);
+  const y = new Float64Array(count(keptShape));
+  eachIndex(shape, (index, flat) => (y[flatOf(index.map((i, d) => (r.has(d) ? 0 : i)), keptShape)]! += x[flat]! / n));
+  return y;
+}
+
+/** dx = dy of the mean it took part in, divided by n. */
+export function reduceMeanBackward(gradY: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): Float64Array {
+  const r = reduced(shape, axes);
+  const keptShape = shape.map((e, d) => (r.has(d) ? 1 : e));
+  const n = count(shape) / count(keptShape);
+  const gradX = new Float64Array(count(shape));
+  eachIndex(shape, (index, flat) => (gradX[flat] = gradY[flatOf(index.map((i, d) => (r.has(d) ? 0 : i)), keptShape)]! / n));
+  return gradX;
+}
