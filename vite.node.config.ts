@@ -1,13 +1,16 @@
 import { defineConfig } from 'vite';
 
-// The Node CLI as one ESM file: WGSL inlined, dependencies (Dawn's native addon among them) left external.
+// The Node CLI and the benchmark as ESM files: WGSL inlined, dependencies (Dawn's native addon among them) left external.
 export default defineConfig({
   build: {
-    ssr: 'src/node/cli.ts',
+    ssr: true,
     outDir: 'dist/node',
     target: 'node20',
     emptyOutDir: true,
     sourcemap: true,
-    rollupOptions: { output: { entryFileNames: 'cli.js', banner: '#!/usr/bin/env node' } },
+    rollupOptions: {
+      input: { cli: 'src/node/cli.ts', bench: 'bench/run.ts' },
+      output: { entryFileNames: '[name].js', banner: '#!/usr/bin/env node' },
+    },
   },
 });

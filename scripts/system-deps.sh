@@ -3,8 +3,9 @@
 #   libvulkan1 + chromium   the Vulkan loader, and SwiftShader (Vulkan on the CPU, shipped inside Debian's chromium);
 #                           chromium also runs the browser tests
 #   libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri   Mesa's llvmpipe through OpenGL ES (WebGPU compatibility mode)
+#   libonnx-testdata        ONNX's backend node tests, run as a conformance suite
 set -euo pipefail
-packages=(libvulkan1 chromium libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)
+packages=(libvulkan1 chromium libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri libonnx-testdata)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

@@ -13,6 +13,9 @@ export type ErrorCode =
   | 'BAD_PARAMS'
   | 'UNSUPPORTED_OP'
   | 'BAD_MODEL'
+  | 'CORRUPT_MODEL'
+  | 'MISSING_INITIALIZER'
+  | 'EXTERNAL_DATA'
   | 'BAD_INPUT'
   | 'NAN_INPUT'
   | 'INTERNAL';

@@ -4,6 +4,7 @@ import type { OpDefinition } from './op.ts';
 import { activationOps } from './ops/activation.ts';
 import { arithmeticOps } from './ops/arithmetic.ts';
 import { layoutOps } from './ops/layout.ts';
+import { linearOps } from './ops/linear.ts';
 import { normalizationOps } from './ops/normalization.ts';
 import { spatialOps } from './ops/spatial.ts';
 import { viewOps } from './ops/views.ts';
@@ -15,6 +16,7 @@ export const OPS: Readonly<Record<string, OpDefinition>> = {
   ...arithmeticOps,
   ...layoutOps,
   ...spatialOps,
+  ...linearOps,
   ...viewOps,
 };
 

@@ -6,6 +6,10 @@ import { inferShapes } from '../../src/graph/shapes.ts';
 import * as activation from './activation.ts';
 import * as binary from './binary.ts';
 import * as channel from './channel.ts';
+import * as conv from './conv2d.ts';
+import * as gemm from './gemm.ts';
+import { gemmDims, matmulDims } from '../../src/kernels/gemm.ts';
+import { explicitPads } from '../../src/graph/ops/spatial.ts';
 import * as pool from './pool.ts';
 import * as resize from './resize.ts';
 import * as tensor from './tensor.ts';
@@ -94,7 +98,61 @@ const batchNormParams = (inputs: Float64Array[], node: GraphNode): channel.Batch
 const reduceAxes = (node: GraphNode, inputs: Float64Array[]) => (node.inputs[1] ? [...inputs[1]!] : ints(node, 'axes', []));
 const permOf = (node: GraphNode, rank: number) => ints(node, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
 
+function convShape(x: Shape, w: Shape, node: GraphNode): conv.ConvShape {
+  const strides = ints(node, 'strides', [1, 1]) as [number, number];
+  const dilations = ints(node, 'dilations', [1, 1]) as [number, number];
+  return {
+    batch: x[0]!,
+    inChannels: x[1]!,
+    height: x[2]!,
+    width: x[3]!,
+    outChannels: w[0]!,
+    kernelHeight: w[2]!,
+    kernelWidth: w[3]!,
+    strides,
+    dilations,
+    pads: explicitPads(node, [x[2]!, x[3]!], [w[2]!, w[3]!], strides, dilations),
+    group: attribute(node, 'group', 1),
+  };
+}
+
+/** Shape logic (which dims multiply) is taken from the kernel module; the arithmetic is the reference's own. */
+function gemmCase(shapes: Shape[], node: GraphNode): gemm.GemmCase {
+  const isGemm = node.op === 'Gemm';
+  const d = isGemm
+    ? gemmDims(shapes[0]!, shapes[1]!, attribute<number>(node, 'transA', 0) === 1, attribute<number>(node, 'transB', 0) === 1)
+    : matmulDims(shapes[0]!, shapes[1]!);
+  return {
+    m: d.m,
+    n: d.n,
+    k: d.k,
+    batch: d.batch ?? 1,
+    transA: d.transA ?? false,
+    transB: d.transB ?? false,
+    alpha: isGemm ? attribute(node, 'alpha', 1) : 1,
+    aBatchStride: d.aBatchStride ?? d.m * d.k,
+    bBatchStride: d.bBatchStride ?? d.k * d.n,
+    ...(isGemm && shapes[2] ? { biasShape: shapes[2] } : {}),
+    beta: isGemm ? attribute(node, 'beta', 1) : 1,
+    relu: false,
+  };
+}
+
+const linear: ReferenceOp = {
+  forward: (inputs, shapes, node) => gemm.gemmForward(gemmCase(shapes, node), inputs[0]!, inputs[1]!, inputs[2]),
+  backward: (inputs, _y, dy, shapes, node) => {
+    const { gradA, gradB } = gemm.gemmBackward(gemmCase(shapes, node), inputs[0]!, inputs[1]!, dy);
+    return [gradA, gradB];
+  },
+};
+
 export const REFERENCE_OPS: Record<string, ReferenceOp> = {
+  Conv: {
+    forward: ([x, w, bias], [sx, sw], node) => conv.conv2d(convShape(sx!, sw!, node), x!, w!, bias),
+    backward: ([, w], _y, dy, [sx, sw], node) => [conv.conv2dBackwardInput(convShape(sx!, sw!, node), dy, w!)],
+  },
+  Gemm: linear,
+  MatMul: linear,
   Add: binaryOp('add'),
   Sub: binaryOp('sub'),
   Mul: binaryOp('mul'),

@@ -1,0 +1,448 @@
+// 2-D convolution (ONNX Conv, NCHW): forward, and the input gradient as a gather (the transposed convolution).
+// The general kernels are implicit GEMMs, one per group: forward rows m = (n, oh, ow), columns co, depth
+// k = (ci, kh, kw); backward rows (n, ih, iw) of one stride phase, columns ci, depth (co, kh, kw) of the taps that
+// reach that phase. Depthwise convolutions (one input channel per group) take the direct kernels at the end.
+
+struct Params {
+  batch: u32,
+  in_channels: u32,
+  height: u32,
+  width: u32,
+  out_channels: u32,
+  out_height: u32,
+  out_width: u32,
+  group: u32,
+  kernel_height: u32,
+  kernel_width: u32,
+  stride_h: u32,
+  stride_w: u32,
+  dilation_h: u32,
+  dilation_w: u32,
+  pad_top: u32,
+  pad_left: u32,
+  m_tiles: u32,    // GEMM: row tiles (backward: of the largest stride phase)
+  n_tiles: u32,    // GEMM: column tiles per group
+  has_bias: u32,
+  accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
+}
+
+// Workgroup tile TILE_M rows × TILE_N columns, stepping TILE_K along the depth. Each invocation owns ROWS rows
+// (TILE_M / ROWS apart, so neighbouring invocations touch neighbouring positions) × 4 columns (one vec4).
+// Needs TILE_M % ROWS == 0, TILE_N % 4 == 0, TILE_K % 4 == 0; the wrapper checks the limits.
+override TILE_M: u32 = 64u;
+override TILE_N: u32 = 64u; // defaults as the wrapper's for wide layers (src/kernels/conv2d.ts, defaultTiles)
+override TILE_K: u32 = 16u;
+const ROWS: u32 = 8u;
+override WORKGROUP_SIZE: u32 = (TILE_M / ROWS) * (TILE_N / 4u);
+override ACTIVATION: u32 = 0u; // fused epilogue after the bias: 0 none, 1 relu
+override DIRECT_WORKGROUP_SIZE: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> w_vec4: array<vec4<f32>>; // the same weights, when K % 4 == 0
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read> grad_y: array<f32>;
+@group(0) @binding(7) var<storage, read_write> grad_x: array<f32>;
+
+var<workgroup> tile_a: array<f32, TILE_K * TILE_M>;            // [k][m]
+var<workgroup> tile_b: array<vec4<f32>, TILE_K * TILE_N / 4u>; // [k][n], four columns per vector
+// The A operand's indexing, decoded once per workgroup instead of per element (integer division is slow):
+// per row, its base offset and the two spatial coordinates its bounds test needs; per depth index of the current
+// and the next K tile (double-buffered), the offset and spatial shifts to add, and (backward) the weight offset.
+var<workgroup> row_info: array<vec3<i32>, TILE_M>;
+var<workgroup> k_info: array<vec4<i32>, 2u * TILE_K>;
+var<private> acc: array<vec4<f32>, ROWS>; // the invocation's block: acc[row][column]
+
+const FAR: i32 = 1 << 29; // an offset that puts a position out of bounds: marks rows past M and depths past K
+
+struct Tile {
+  m: u32,
+  n: u32,
+  group: u32,
+  phase: u32, // backward: stride phase; forward: > 0 marks workgroups past the grid
+}
+
+// Workgroups are laid out flat over (m tile, n tile, group, phase), m fastest so neighbours share weights,
+// and dispatched as a 2-D grid so the count may exceed 65535.
+fn tile_of(wid: vec3<u32>, groups: vec3<u32>) -> Tile {
+  let flat = wid.x + wid.y * groups.x;
+  let per_group = params.m_tiles * params.n_tiles;
+  let rest = flat / per_group;
+  return Tile(flat % params.m_tiles, (flat / params.m_tiles) % params.n_tiles, rest % params.group, rest / params.group);
+}
+
+fn multiply_tile(tid: u32) {
+  let tm = tid % (TILE_M / ROWS);
+  let tn = tid / (TILE_M / ROWS);
+  for (var kk = 0u; kk < TILE_K; kk++) {
+    let b = tile_b[kk * (TILE_N / 4u) + tn];
+    let a = kk * TILE_M + tm;
+    // Written out: SwiftShader keeps acc in registers only under constant indices (a loop here ran at half speed).
+    acc[0] += tile_a[a + 0u * (TILE_M / ROWS)] * b;
+    acc[1] += tile_a[a + 1u * (TILE_M / ROWS)] * b;
+    acc[2] += tile_a[a + 2u * (TILE_M / ROWS)] * b;
+    acc[3] += tile_a[a + 3u * (TILE_M / ROWS)] * b;
+    acc[4] += tile_a[a + 4u * (TILE_M / ROWS)] * b;
+    acc[5] += tile_a[a + 5u * (TILE_M / ROWS)] * b;
+    acc[6] += tile_a[a + 6u * (TILE_M / ROWS)] * b;
+    acc[7] += tile_a[a + 7u * (TILE_M / ROWS)] * b;
+  }
+}
+
+// A[m, k] = x[n, ci, ih0 + kh·dh, iw0 + kw·dw] for the current tile, zero in the padding.
+fn stage_forward_a(tid: u32, buffer: u32) {
+  for (var e = tid; e < TILE_K * TILE_M; e += WORKGROUP_SIZE) {
+    let row = row_info[e % TILE_M];
+    let info = k_info[buffer * TILE_K + e / TILE_M];
+    var v = 0.0;
+    if (u32(row.y + info.y) < params.height && u32(row.z + info.z) < params.width) { v = x[u32(row.x + info.x)]; }
+    tile_a[e] = v;
+  }
+}
+
+// A[m, k] = dy[n, co, ah − bh, aw − bw] for the current tile, zero where the tap falls outside dy.
+fn stage_backward_a(tid: u32, buffer: u32) {
+  for (var e = tid; e < TILE_K * TILE_M; e += WORKGROUP_SIZE) {
+    let row = row_info[e % TILE_M];
+    let info = k_info[buffer * TILE_K + e / TILE_M];
+    var v = 0.0;
+    if (u32(row.y - info.y) < params.out_height && u32(row.z - info.z) < params.out_width) { v = grad_y[u32(row.x + info.x)]; }
+    tile_a[e] = v;
+  }
+}
+
+fn set_b(kk: u32, nn: u32, v: f32) {
+  tile_b[kk * (TILE_N / 4u) + nn / 4u][nn % 4u] = v;
+}
+
+fn epilogue(v: f32, channel: u32) -> f32 {
+  var s = v;
+  if (params.has_bias == 1u) { s += bias[channel]; }
+  if (ACTIVATION == 1u) { s = max(s, 0.0); }
+  return s;
+}
+
+// Forward depth index k = (ci, kh, kw) of one group: x offset ci·H·W + kh·dh·W + kw·dw, and kh·dh, kw·dw.
+fn forward_k(k: u32) -> vec4<i32> {
+  let taps = params.kernel_height * params.kernel_width;
+  if (k >= (params.in_channels / params.group) * taps) { return vec4<i32>(0, FAR, FAR, 0); }
+  let ci = k / taps;
+  let kh = (k % taps) / params.kernel_width;
+  let kw = k % params.kernel_width;
+  let khd = kh * params.dilation_h;
+  let kwd = kw * params.dilation_w;
+  return vec4<i32>(i32(ci * params.height * params.width + khd * params.width + kwd), i32(khd), i32(kwd), 0);
+}
+
+// Forward row m = (n, oh, ow): x offset of (n, group's first channel, ih0, iw0), and ih0 = oh·sh − pt, iw0.
+fn forward_row(m: u32, group: u32) -> vec3<i32> {
+  let spatial = params.out_height * params.out_width;
+  if (m >= params.batch * spatial) { return vec3<i32>(0, FAR, FAR); }
+  let n = m / spatial;
+  let oh = (m % spatial) / params.out_width;
+  let ow = m % params.out_width;
+  let ih0 = i32(oh * params.stride_h) - i32(params.pad_top);
+  let iw0 = i32(ow * params.stride_w) - i32(params.pad_left);
+  let channel0 = n * params.in_channels + group * (params.in_channels / params.group);
+  return vec3<i32>(i32(channel0 * params.height * params.width) + ih0 * i32(params.width) + iw0, ih0, iw0);
+}
+
+// B[k, co] = w[group·Cout/G + co, k]: contiguous along k, so k varies fastest across invocations.
+fn stage_forward_b(tid: u32, k0: u32, n0: u32, group: u32) {
+  let k_total = (params.in_channels / params.group) * params.kernel_height * params.kernel_width;
+  let out_per_group = params.out_channels / params.group;
+  for (var e = tid; e < TILE_K * TILE_N; e += WORKGROUP_SIZE) {
+    let kk = e % TILE_K;
+    let co = n0 + e / TILE_K;
+    var v = 0.0;
+    if (co < out_per_group && k0 + kk < k_total) { v = w[(group * out_per_group + co) * k_total + k0 + kk]; }
+    set_b(kk, e / TILE_K, v);
+  }
+}
+
+// As stage_forward_b, four depths per load; legal when K % 4 == 0 (rows of w start on a vec4 boundary).
+fn stage_forward_b_vec4(tid: u32, k0: u32, n0: u32, group: u32) {
+  let k_total = (params.in_channels / params.group) * params.kernel_height * params.kernel_width;
+  let out_per_group = params.out_channels / params.group;
+  for (var e = tid; e < TILE_K * TILE_N / 4u; e += WORKGROUP_SIZE) {
+    let kq = e % (TILE_K / 4u);
+    let co = n0 + e / (TILE_K / 4u);
+    var v = vec4<f32>();
+    if (co < out_per_group && k0 + 4u * kq < k_total) { v = w_vec4[((group * out_per_group + co) * k_total + k0) / 4u + kq]; }
+    for (var j = 0u; j < 4u; j++) { set_b(4u * kq + j, e / (TILE_K / 4u), v[j]); }
+  }
+}
+
+fn store_forward(tid: u32, tile: Tile) {
+  let spatial = params.out_height * params.out_width;
+  let out_per_group = params.out_channels / params.group;
+  let col = tile.n * TILE_N + 4u * (tid / (TILE_M / ROWS));
+  for (var r = 0u; r < ROWS; r++) {
+    let m = tile.m * TILE_M + tid % (TILE_M / ROWS) + r * (TILE_M / ROWS);
+    if (m >= params.batch * spatial) { break; }
+    let n = m / spatial;
+    let s = m % spatial;
+    for (var j = 0u; j < 4u; j++) {
+      if (col + j >= out_per_group) { break; }
+      let co = tile.group * out_per_group + col + j;
+      y[(n * params.out_channels + co) * spatial + s] = epilogue(acc[r][j], co);
+    }
+  }
+}
+
+fn forward_k_tiles() -> u32 {
+  return ((params.in_channels / params.group) * params.kernel_height * params.kernel_width + TILE_K - 1u) / TILE_K;
+}
+
+// Clears the block and decodes the rows and the first K tile (the loop's first barrier publishes them).
+fn forward_start(tid: u32, tile: Tile) {
+  acc = array<vec4<f32>, ROWS>();
+  for (var i = tid; i < TILE_M; i += WORKGROUP_SIZE) { row_info[i] = forward_row(tile.m * TILE_M + i, tile.group); }
+  for (var i = tid; i < TILE_K; i += WORKGROUP_SIZE) { k_info[i] = forward_k(i); }
+}
+
+// Between the barriers every invocation has read k_info[t % 2]; the other half was last read a tile ago.
+fn forward_multiply(tid: u32, t: u32) {
+  for (var i = tid; i < TILE_K; i += WORKGROUP_SIZE) { k_info[((t + 1u) % 2u) * TILE_K + i] = forward_k((t + 1u) * TILE_K + i); }
+  multiply_tile(tid);
+}
+
+// The two forward entry points differ only in how they load weights (each binds only the view it reads).
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn conv2d_forward(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let tile = tile_of(wid, groups);
+  if (tile.phase > 0u) { return; }
+  forward_start(tid, tile);
+  for (var t = 0u; t < forward_k_tiles(); t++) {
+    workgroupBarrier();
+    stage_forward_a(tid, t % 2u);
+    stage_forward_b(tid, t * TILE_K, tile.n * TILE_N, tile.group);
+    workgroupBarrier();
+    forward_multiply(tid, t);
+  }
+  store_forward(tid, tile);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn conv2d_forward_vec4(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let tile = tile_of(wid, groups);
+  if (tile.phase > 0u) { return; }
+  forward_start(tid, tile);
+  for (var t = 0u; t < forward_k_tiles(); t++) {
+    workgroupBarrier();
+    stage_forward_a(tid, t % 2u);
+    stage_forward_b_vec4(tid, t * TILE_K, tile.n * TILE_N, tile.group);
+    workgroupBarrier();
+    forward_multiply(tid, t);
+  }
+  store_forward(tid, tile);
+}
+
+// Input gradient. dx[n, ci, ih, iw] = Σ dy[n, co, oh, ow] · w[co, ci, kh, kw] over co in ci's group and taps with
+// ih + pad − kh·dh = oh·sh (same along w). Writing ih + pad = ph + sh·a (phase ph = (ih + pad) mod sh), the taps
+// that reach ih are those with kh·dh ≡ ph (mod sh), kh = first + j·period, and then oh = a − (kh·dh − ph)/sh.
+// So each phase is a dense GEMM over only its own taps: no work on the zeros a stride would insert.
+struct Phase {
+  first_row: u32, // first ih (iw) of the phase
+  rows: u32,      // how many ih (iw) it has
+  first_tap: u32, // first kh (kw) that reaches it
+  period: u32,    // the next tap is `period` further
+  taps: u32,      // how many taps reach it
+}
+
+fn phase_of(size: u32, kernel: u32, stride: u32, dilation: u32, pad: u32, phase: u32) -> Phase {
+  let first_row = (phase + stride - pad % stride) % stride;
+  let rows = select(0u, (size - first_row + stride - 1u) / stride, first_row < size);
+  var period = 1u;
+  while ((period * dilation) % stride != 0u) { period++; }
+  var first_tap = kernel;
+  for (var t = 0u; t < min(kernel, period); t++) {
+    if ((t * dilation) % stride == phase) { first_tap = t; break; }
+  }
+  let taps = select(0u, (kernel - first_tap + period - 1u) / period, first_tap < kernel);
+  return Phase(first_row, rows, first_tap, period, taps);
+}
+
+struct Phases {
+  h: Phase,
+  w: Phase,
+  index_h: u32, // ph
+  index_w: u32,
+}
+
+// Backward depth index k = (co, jh, jw) of one phase: dy offset co·OH·OW − bh·OW − bw, bh, bw, and the w offset.
+fn backward_k(k: u32, p: Phases, group: u32) -> vec4<i32> {
+  let taps = p.h.taps * p.w.taps;
+  let out_per_group = params.out_channels / params.group;
+  if (k >= out_per_group * taps) { return vec4<i32>(0, FAR, FAR, -1); }
+  let co = k / taps;
+  let kh = p.h.first_tap + ((k % taps) / p.w.taps) * p.h.period;
+  let kw = p.w.first_tap + (k % p.w.taps) * p.w.period;
+  let bh = (kh * params.dilation_h - p.index_h) / params.stride_h;
+  let bw = (kw * params.dilation_w - p.index_w) / params.stride_w;
+  let kernel_size = params.kernel_height * params.kernel_width;
+  let w_offset = (group * out_per_group + co) * (params.in_channels / params.group) * kernel_size + kh * params.kernel_width + kw;
+  let dy_offset = i32(co * params.out_height * params.out_width) - i32(bh * params.out_width + bw);
+  return vec4<i32>(dy_offset, i32(bh), i32(bw), i32(w_offset));
+}
+
+// (ih, iw) of row m = (n, qh, qw) of the phase.
+fn backward_position(m: u32, p: Phases) -> vec2<u32> {
+  let q = m % (p.h.rows * p.w.rows);
+  return vec2<u32>(p.h.first_row + (q / p.w.rows) * params.stride_h, p.w.first_row + (q % p.w.rows) * params.stride_w);
+}
+
+// Backward row: dy offset of (n, group's first channel, ah, aw), and ah = (ih + pt − ph) / sh, aw.
+fn backward_row(m: u32, p: Phases, group: u32) -> vec3<i32> {
+  if (m >= params.batch * p.h.rows * p.w.rows) { return vec3<i32>(0, -FAR, -FAR); }
+  let n = m / (p.h.rows * p.w.rows);
+  let position = backward_position(m, p);
+  let ah = (position.x + params.pad_top - p.index_h) / params.stride_h;
+  let aw = (position.y + params.pad_left - p.index_w) / params.stride_w;
+  let channel0 = n * params.out_channels + group * (params.out_channels / params.group);
+  return vec3<i32>(i32(channel0 * params.out_height * params.out_width + ah * params.out_width + aw), i32(ah), i32(aw));
+}
+
+// B[k, ci] = w[co, ci, kh, kw] with (co, kh, kw) from k_info: a stride of KH·KW along ci, so ci varies fastest.
+fn stage_backward_b(tid: u32, n0: u32, buffer: u32) {
+  let in_per_group = params.in_channels / params.group;
+  let kernel_size = params.kernel_height * params.kernel_width;
+  for (var e = tid; e < TILE_K * TILE_N; e += WORKGROUP_SIZE) {
+    let kk = e / TILE_N;
+    let nn = e % TILE_N;
+    let w_offset = k_info[buffer * TILE_K + kk].w;
+    var v = 0.0;
+    if (w_offset >= 0 && n0 + nn < in_per_group) { v = w[u32(w_offset) + (n0 + nn) * kernel_size]; }
+    set_b(kk, nn, v);
+  }
+}
+
+fn store_backward(tid: u32, tile: Tile, p: Phases) {
+  let in_per_group = params.in_channels / params.group;
+  let col = tile.n * TILE_N + 4u * (tid / (TILE_M / ROWS));
+  for (var r = 0u; r < ROWS; r++) {
+    let m = tile.m * TILE_M + tid % (TILE_M / ROWS) + r * (TILE_M / ROWS);
+    if (m >= params.batch * p.h.rows * p.w.rows) { break; }
+    let n = m / (p.h.rows * p.w.rows);
+    let position = backward_position(m, p);
+    for (var j = 0u; j < 4u; j++) {
+      if (col + j >= in_per_group) { break; }
+      let ci = tile.group * in_per_group + col + j;
+      let index = ((n * params.in_channels + ci) * params.height + position.x) * params.width + position.y;
+      grad_x[index] = select(acc[r][j], grad_x[index] + acc[r][j], params.accumulate == 1u);
+    }
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn conv2d_backward_input(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let tile = tile_of(wid, groups);
+  if (tile.phase >= params.stride_h * params.stride_w) { return; }
+  let index_h = tile.phase / params.stride_w;
+  let index_w = tile.phase % params.stride_w;
+  let p = Phases(
+    phase_of(params.height, params.kernel_height, params.stride_h, params.dilation_h, params.pad_top, index_h),
+    phase_of(params.width, params.kernel_width, params.stride_w, params.dilation_w, params.pad_left, index_w),
+    index_h, index_w);
+  if (tile.m * TILE_M >= params.batch * p.h.rows * p.w.rows) { return; }
+  acc = array<vec4<f32>, ROWS>();
+  for (var i = tid; i < TILE_M; i += WORKGROUP_SIZE) { row_info[i] = backward_row(tile.m * TILE_M + i, p, tile.group); }
+  for (var i = tid; i < TILE_K; i += WORKGROUP_SIZE) { k_info[i] = backward_k(i, p, tile.group); }
+  let k_tiles = ((params.out_channels / params.group) * p.h.taps * p.w.taps + TILE_K - 1u) / TILE_K;
+  for (var t = 0u; t < k_tiles; t++) {
+    workgroupBarrier();
+    stage_backward_a(tid, t % 2u);
+    stage_backward_b(tid, tile.n * TILE_N, t % 2u);
+    workgroupBarrier();
+    for (var i = tid; i < TILE_K; i += WORKGROUP_SIZE) { k_info[((t + 1u) % 2u) * TILE_K + i] = backward_k((t + 1u) * TILE_K + i, p, tile.group); }
+    multiply_tile(tid);
+  }
+  store_backward(tid, tile, p);
+}
+
+// Depthwise (group == Cin, Cout = multiplier·Cin): direct kernels, one input channel per output channel, so no
+// reuse for a GEMM tile to exploit. Integer division dominates on CPU adapters, hence the blocking and the division-free
+// tap walk below.
+fn direct_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return id.x + id.y * groups.x * DIRECT_WORKGROUP_SIZE;
+}
+
+fn x_at(row: u32, iw: i32) -> f32 {
+  if (u32(iw) < params.width) { return x[row + u32(iw)]; }
+  return 0.0;
+}
+
+// Four neighbouring outputs along ow per invocation: one index decoding and one weight load serve four.
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_depthwise_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = direct_index(id, groups);
+  let blocks = (params.out_width + 3u) / 4u;
+  if (i >= params.batch * params.out_channels * params.out_height * blocks) { return; }
+  let ow0 = (i % blocks) * 4u;
+  let oh = (i / blocks) % params.out_height;
+  let nc = i / (blocks * params.out_height);
+  let co = nc % params.out_channels;
+  let plane = (nc / params.out_channels * params.in_channels + co / (params.out_channels / params.group)) * params.height;
+  let ih0 = i32(oh * params.stride_h) - i32(params.pad_top);
+  let iw0 = i32(ow0 * params.stride_w) - i32(params.pad_left);
+  let sw = i32(params.stride_w);
+  var sum = vec4<f32>();
+  for (var kh = 0u; kh < params.kernel_height; kh++) {
+    let ih = ih0 + i32(kh * params.dilation_h);
+    if (u32(ih) >= params.height) { continue; }
+    let row = (plane + u32(ih)) * params.width;
+    for (var kw = 0u; kw < params.kernel_width; kw++) {
+      let iw = iw0 + i32(kw * params.dilation_w);
+      let tap = w[(co * params.kernel_height + kh) * params.kernel_width + kw];
+      sum += tap * vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
+    }
+  }
+  let out_row = (nc * params.out_height + oh) * params.out_width;
+  for (var o = 0u; o < 4u && ow0 + o < params.out_width; o++) { y[out_row + ow0 + o] = epilogue(sum[o], co); }
+}
+
+// t = ih + pad − kh·dh as (t / stride, t mod stride), stepped to the next kh without dividing.
+fn next_tap(t: vec2<i32>, step: vec2<i32>, stride: u32) -> vec2<i32> {
+  let r = t.y - step.y;
+  return select(vec2<i32>(t.x - step.x, r), vec2<i32>(t.x - step.x - 1, r + i32(stride)), r < 0);
+}
+
+fn first_tap(position: u32, pad: u32, dilation: u32, stride: u32) -> array<vec2<i32>, 2> {
+  let t = position + pad;
+  return array<vec2<i32>, 2>(vec2<i32>(i32(t / stride), i32(t % stride)), vec2<i32>(i32(dilation / stride), i32(dilation % stride)));
+}
+
+// A tap reaches (ih, iw) when t divides by the stride, and then oh = t / stride must lie in dy.
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_depthwise_backward_input(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = direct_index(id, groups);
+  if (i >= params.batch * params.in_channels * params.height * params.width) { return; }
+  let iw = i % params.width;
+  let ih = (i / params.width) % params.height;
+  let nc = i / (params.width * params.height);
+  let ci = nc % params.in_channels;
+  let n = nc / params.in_channels;
+  let multiplier = params.out_channels / params.group;
+  let h = first_tap(ih, params.pad_top, params.dilation_h, params.stride_h);
+  let w0 = first_tap(iw, params.pad_left, params.dilation_w, params.stride_w);
+  var sum = 0.0;
+  for (var co = ci * multiplier; co < (ci + 1u) * multiplier; co++) {
+    let plane = (n * params.out_channels + co) * params.out_height;
+    var th = h[0];
+    for (var kh = 0u; kh < params.kernel_height; kh++) {
+      if (th.y == 0 && u32(th.x) < params.out_height) {
+        var tw = w0[0];
+        for (var kw = 0u; kw < params.kernel_width; kw++) {
+          if (tw.y == 0 && u32(tw.x) < params.out_width) {
+            sum += grad_y[(plane + u32(th.x)) * params.out_width + u32(tw.x)] * w[(co * params.kernel_height + kh) * params.kernel_width + kw];
+          }
+          tw = next_tap(tw, w0[1], params.stride_w);
+        }
+      }
+      th = next_tap(th, h[1], params.stride_h);
+    }
+  }
+  grad_x[i] = select(sum, grad_x[i] + sum, params.accumulate == 1u);
+}

@@ -1,0 +1,162 @@
+import { gridFor, type Dispatch } from '../gpu/commands.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { GradlensError } from '../gpu/errors.ts';
+
+/** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
+export interface Conv2dDims {
+  batch: number;
+  inChannels: number;
+  height: number;
+  width: number;
+  outChannels: number;
+  kernelHeight: number;
+  kernelWidth: number;
+  /** [h, w]; default [1, 1]. */
+  strides?: readonly [number, number];
+  /** [h, w]; default [1, 1]. */
+  dilations?: readonly [number, number];
+  /** ONNX order [top, left, bottom, right]; default zeros. */
+  pads?: readonly [number, number, number, number];
+  /** Default 1; group = inChannels is depthwise. */
+  group?: number;
+}
+
+/** Implicit-GEMM workgroup tile: m output positions × n channels, stepping k along the depth. */
+export interface Conv2dTiles {
+  m: number;
+  n: number;
+  k: number;
+}
+
+/** `auto` takes the direct kernel for depthwise convolutions and the implicit GEMM otherwise. */
+export type Conv2dPath = 'auto' | 'implicit-gemm' | 'depthwise';
+
+export interface Conv2dForwardDims extends Conv2dDims {
+  /** Fused epilogue, applied after the bias. */
+  activation?: 'none' | 'relu';
+  tiles?: Conv2dTiles;
+  path?: Conv2dPath;
+}
+
+export interface Conv2dBackwardDims extends Conv2dDims {
+  /** Add into gradX instead of overwriting it. */
+  accumulate?: boolean;
+  tiles?: Conv2dTiles;
+  path?: Conv2dPath;
+}
+
+/**
+ * Tiles by the GEMM's column count (channels per group). Measured on SwiftShader (2 shared cores; N=4, 64→64, 28×28,
+ * 3×3, pad 1, min of 12 interleaved runs): 64×64×16, 64×32×16 and 32×64×16 all ≈1.6 GFLOP/s forward and backward,
+ * within noise; 32×32×32, 128×32×16, 128×16×16, 64×16×32 were 5–30% slower. 64×64 is kept for its reuse on real
+ * GPUs. Few columns (an RGB input's gradient, small groups) get narrow, tall tiles instead of idle columns.
+ */
+function defaultTiles(columns: number): Conv2dTiles {
+  const n = Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(columns, 4)))); // powers of two: few pipelines to compile
+  return { m: n === 64 ? 64 : 128, n, k: 16 };
+}
+
+const DIRECT_WORKGROUP_SIZE = 256;
+
+/** [outHeight, outWidth] by ONNX's rule: ⌊(in + pad_begin + pad_end − dilation·(kernel − 1) − 1) / stride⌋ + 1. */
+export function conv2dOutputSize(dims: Conv2dDims): [number, number] {
+  const { strides: [sh, sw] = [1, 1], dilations: [dh, dw] = [1, 1], pads: [pt, pl, pb, pr] = [0, 0, 0, 0], group = 1 } = dims;
+  const outHeight = Math.floor((dims.height + pt + pb - dh * (dims.kernelHeight - 1) - 1) / sh) + 1;
+  const outWidth = Math.floor((dims.width + pl + pr - dw * (dims.kernelWidth - 1) - 1) / sw) + 1;
+  const positive = [dims.batch, dims.inChannels, dims.outChannels, dims.kernelHeight, dims.kernelWidth, sh, sw, dh, dw, group];
+  if (!positive.every((v) => Number.isInteger(v) && v >= 1) || ![pt, pl, pb, pr].every((v) => Number.isInteger(v) && v >= 0)) {
+    throw new GradlensError('BAD_PARAMS', `conv2d: sizes, strides, dilations and group must be positive integers and pads non-negative (${JSON.stringify(dims)})`);
+  }
+  if (dims.inChannels % group !== 0 || dims.outChannels % group !== 0) {
+    throw new GradlensError('BAD_PARAMS', `conv2d: group ${group} must divide inChannels ${dims.inChannels} and outChannels ${dims.outChannels}`);
+  }
+  if (outHeight < 1 || outWidth < 1) {
+    throw new GradlensError('BAD_PARAMS', `conv2d: output ${outHeight}×${outWidth} is empty; the dilated kernel is larger than the padded input`);
+  }
+  return [outHeight, outWidth];
+}
+
+function isDepthwise(dims: Conv2dDims, path: Conv2dPath = 'auto'): boolean {
+  const group = dims.group ?? 1;
+  const depthwise = group === dims.inChannels;
+  if (path === 'depthwise' && !depthwise) throw new GradlensError('BAD_PARAMS', `conv2d: the depthwise path needs group == inChannels (${group} ≠ ${dims.inChannels})`);
+  return path === 'depthwise' || (path === 'auto' && depthwise && group > 1);
+}
+
+const ROWS = 8; // rows of the register block per invocation, as in shaders/conv2d.wgsl
+
+function checkTiles(tiles: Conv2dTiles): void {
+  const { m, n, k } = tiles;
+  const invocations = (m / ROWS) * (n / 4);
+  const workgroupBytes = 4 * (k * m + k * n + 4 * m + 8 * k); // tile_a, tile_b, row_info, k_info
+  if (!(m > 0 && n > 0 && k > 0 && m % ROWS === 0 && n % 4 === 0 && k % 4 === 0) || invocations > 256 || workgroupBytes > 16384) {
+    throw new GradlensError('BAD_PARAMS', `conv2d: tiles ${JSON.stringify(tiles)} need m % ${ROWS}, n % 4, k % 4 == 0, (m/${ROWS})·(n/4) ≤ 256 invocations and ≤ 16 KiB of workgroup memory`);
+  }
+}
+
+/** Uniform values shared by every entry point; the GEMM tile counts are filled in by the caller. */
+function baseParams(dims: Conv2dDims) {
+  const [outHeight, outWidth] = conv2dOutputSize(dims);
+  const { strides: [sh, sw] = [1, 1], dilations: [dh, dw] = [1, 1], pads: [pt, pl] = [0, 0, 0, 0], group = 1 } = dims;
+  return {
+    batch: dims.batch, in_channels: dims.inChannels, height: dims.height, width: dims.width,
+    out_channels: dims.outChannels, out_height: outHeight, out_width: outWidth, group,
+    kernel_height: dims.kernelHeight, kernel_width: dims.kernelWidth, stride_h: sh, stride_w: sw,
+    dilation_h: dh, dilation_w: dw, pad_top: pt, pad_left: pl,
+    m_tiles: 1, n_tiles: 1, has_bias: 0, accumulate: 0,
+  };
+}
+
+/** y = act(conv(x, w) + bias); bias [outChannels] is optional. */
+export async function conv2dForward(
+  context: GpuContext,
+  io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
+  dims: Conv2dForwardDims,
+): Promise<Dispatch> {
+  const params = { ...baseParams(dims), has_bias: io.bias ? 1 : 0 };
+  const ACTIVATION = dims.activation === 'relu' ? 1 : 0;
+  // Without a bias the binding still needs a buffer; the kernel never reads it then.
+  const resources = { params, x: io.x, bias: io.bias ?? io.w, y: io.y };
+  if (isDepthwise(dims, dims.path)) {
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE });
+    const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
+    return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, DIRECT_WORKGROUP_SIZE) };
+  }
+  const tiles = dims.tiles ?? defaultTiles(params.out_channels / params.group);
+  checkTiles(tiles);
+  params.m_tiles = Math.ceil((params.batch * params.out_height * params.out_width) / tiles.m);
+  params.n_tiles = Math.ceil(params.out_channels / params.group / tiles.n);
+  // Weight rows start on 16-byte boundaries when K = (Cin/group)·KH·KW is a multiple of 4.
+  const vec4 = ((params.in_channels / params.group) * params.kernel_height * params.kernel_width) % 4 === 0;
+  const overrides = { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACTIVATION };
+  const kernel = await context.kernels.kernel('conv2d', vec4 ? 'conv2d_forward_vec4' : 'conv2d_forward', overrides);
+  const bound = kernel.bind(context.device, { ...resources, ...(vec4 ? { w_vec4: io.w } : { w: io.w }) });
+  return { bound, workgroups: gridFor(params.m_tiles * params.n_tiles * params.group, 1) };
+}
+
+/**
+ * gradX (=|+=) the input gradient of the convolution for upstream gradient gradY [batch, outChannels, outHeight,
+ * outWidth]: the transposed convolution, as a gather. A fused activation's gradient is not part of it.
+ */
+export async function conv2dBackwardInput(
+  context: GpuContext,
+  io: { gradY: GPUBuffer; w: GPUBuffer; gradX: GPUBuffer },
+  dims: Conv2dBackwardDims,
+): Promise<Dispatch> {
+  const params = { ...baseParams(dims), accumulate: Number(dims.accumulate ?? false) };
+  const resources = { params, grad_y: io.gradY, w: io.w, grad_x: io.gradX };
+  if (isDepthwise(dims, dims.path)) {
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_backward_input', { DIRECT_WORKGROUP_SIZE });
+    const count = params.batch * params.in_channels * params.height * params.width;
+    return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, DIRECT_WORKGROUP_SIZE) };
+  }
+  const tiles = dims.tiles ?? defaultTiles(params.in_channels / params.group);
+  checkTiles(tiles);
+  // One GEMM per stride phase (ih + pad_top ≡ ph mod stride_h, same along w); rows sized for the largest phase.
+  const phases = params.stride_h * params.stride_w;
+  const rows = params.batch * Math.ceil(params.height / params.stride_h) * Math.ceil(params.width / params.stride_w);
+  params.m_tiles = Math.ceil(rows / tiles.m);
+  params.n_tiles = Math.ceil(params.in_channels / params.group / tiles.n);
+  const kernel = await context.kernels.kernel('conv2d', 'conv2d_backward_input', { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k });
+  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(params.m_tiles * params.n_tiles * params.group * phases, 1) };
+}

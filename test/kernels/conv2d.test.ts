@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { conv2dBackwardInput, conv2dForward, conv2dOutputSize, type Conv2dPath, type Conv2dTiles } from '../../src/kernels/conv2d.ts';
+import { expectAllClose } from '../helpers/close.ts';
+import { testContext } from '../helpers/gpu.ts';
+import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
+import * as reference from '../reference/conv2d.ts';
+import type { ConvShape } from '../reference/conv2d.ts';
+import { numericGradient } from '../reference/finite-difference.ts';
+import { randomTensor } from '../reference/random.ts';
+
+// f32 sums of K ≤ 200 products of values in [-1, 1]: rounding error grows like √K·2⁻²⁴ times the partial sums
+// (|·| ≲ 10), about 1e-6; 2e-5 leaves margin for unlucky orderings without hiding an index error (errors of order 0.1).
+const F32_SUM = { abs: 2e-5, rel: 1e-5 };
+
+type Case = Partial<ConvShape> & Pick<ConvShape, 'batch' | 'inChannels' | 'height' | 'width' | 'outChannels' | 'kernelHeight' | 'kernelWidth'>;
+
+const shape = (c: Case): ConvShape => ({ strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], group: 1, ...c });
+
+// Odd sizes throughout, so no tile divides a dimension; the last cases span several tiles in m, n and k.
+const GRID: Record<string, Case> = {
+  '3×3 pad 1, batch 1': { batch: 1, inChannels: 3, height: 7, width: 9, outChannels: 5, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] },
+  'stride 2, asymmetric pads, batch 3': { batch: 3, inChannels: 4, height: 9, width: 11, outChannels: 6, kernelHeight: 3, kernelWidth: 3, strides: [2, 2], pads: [1, 0, 2, 1] },
+  'dilation 2': { batch: 2, inChannels: 5, height: 10, width: 8, outChannels: 7, kernelHeight: 3, kernelWidth: 3, dilations: [2, 2], pads: [2, 2, 2, 2] },
+  'stride 2 with dilation 2 (taps miss odd phases)': { batch: 1, inChannels: 3, height: 11, width: 9, outChannels: 4, kernelHeight: 3, kernelWidth: 3, strides: [2, 2], dilations: [2, 2], pads: [1, 2, 0, 1] },
+  'stride 3 over a 2-wide kernel, mixed strides and dilations': { batch: 2, inChannels: 2, height: 8, width: 13, outChannels: 3, kernelHeight: 2, kernelWidth: 4, strides: [3, 2], dilations: [1, 3], pads: [1, 3, 1, 0] },
+  '2×3 kernel, one-sided pads': { batch: 1, inChannels: 3, height: 6, width: 7, outChannels: 5, kernelHeight: 2, kernelWidth: 3, pads: [0, 2, 1, 0] },
+  'groups 2, stride (2, 1)': { batch: 3, inChannels: 6, height: 7, width: 5, outChannels: 10, kernelHeight: 3, kernelWidth: 3, strides: [2, 1], pads: [1, 1, 1, 1], group: 2 },
+  'groups 3 with 4 channels each (vec4 weights)': { batch: 2, inChannels: 12, height: 5, width: 7, outChannels: 9, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1], group: 3 },
+  'depthwise 3×3 stride 2': { batch: 2, inChannels: 8, height: 7, width: 9, outChannels: 8, kernelHeight: 3, kernelWidth: 3, strides: [2, 2], pads: [1, 1, 1, 1], group: 8 },
+  'depthwise, strides (3, 2), dilations (2, 3)': { batch: 2, inChannels: 2, height: 10, width: 11, outChannels: 2, kernelHeight: 3, kernelWidth: 3, strides: [3, 2], dilations: [2, 3], pads: [2, 0, 1, 2], group: 2 },
+  'depthwise, multiplier 2, dilation 2': { batch: 1, inChannels: 3, height: 8, width: 11, outChannels: 6, kernelHeight: 3, kernelWidth: 5, dilations: [2, 2], pads: [2, 1, 0, 3], group: 3 },
+  '1×1 kernel (vec4 weights)': { batch: 3, inChannels: 16, height: 5, width: 7, outChannels: 20, kernelHeight: 1, kernelWidth: 1 },
+  '1×1 kernel stride 2': { batch: 1, inChannels: 5, height: 9, width: 8, outChannels: 3, kernelHeight: 1, kernelWidth: 1, strides: [2, 2] },
+  '7×7 stride 2 pad 3 stem': { batch: 1, inChannels: 3, height: 15, width: 13, outChannels: 17, kernelHeight: 7, kernelWidth: 7, strides: [2, 2], pads: [3, 3, 3, 3] },
+  'several tiles in m, n and k': { batch: 2, inChannels: 20, height: 13, width: 11, outChannels: 37, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] },
+};
+
+const isDepthwise = (s: ConvShape) => s.group === s.inChannels && s.group > 1;
+const DEPTHWISE = Object.keys(GRID).filter((name) => isDepthwise(shape(GRID[name]!)));
+
+interface Options {
+  bias?: boolean;
+  activation?: 'none' | 'relu';
+  tiles?: Conv2dTiles;
+  path?: Conv2dPath;
+}
+
+function tensors(s: ConvShape) {
+  const [outHeight, outWidth] = reference.outputSize(s);
+  return {
+    x: randomTensor(s.batch * s.inChannels * s.height * s.width, 1),
+    w: randomTensor(s.outChannels * (s.inChannels / s.group) * s.kernelHeight * s.kernelWidth, 2),
+    bias: randomTensor(s.outChannels, 3),
+    gradY: randomTensor(s.batch * s.outChannels * outHeight * outWidth, 4),
+    initialGradX: randomTensor(s.batch * s.inChannels * s.height * s.width, 5),
+  };
+}
+
+async function runForward(s: ConvShape, options: Options = {}): Promise<Float32Array> {
+  const context = await testContext();
+  const t = tensors(s);
+  const [outHeight, outWidth] = reference.outputSize(s);
+  const count = s.batch * s.outChannels * outHeight * outWidth;
+  const { x, w } = await uploadAll(context, { x: t.x, w: t.w });
+  const bias = options.bias ? (await uploadAll(context, { bias: t.bias })).bias : undefined;
+  const y = await zeros(context, 'y', count);
+  await runDispatches(context, 'conv2d forward', [await conv2dForward(context, { x, w, bias, y }, { ...s, ...options })]);
+  const result = await read(context, y, count);
+  for (const buffer of [x, w, bias, y]) buffer?.destroy();
+  return result;
+}
+
+async function runBackward(s: ConvShape, options: Options & { accumulate?: boolean } = {}): Promise<Float32Array> {
+  const context = await testContext();
+  const t = tensors(s);
+  // Starts from nonzero values either way, so an element the kernel never writes shows up when overwriting.
+  const buffers = await uploadAll(context, { gradY: t.gradY, w: t.w, gradX: t.initialGradX });
+  await runDispatches(context, 'conv2d backward', [await conv2dBackwardInput(context, buffers, { ...s, ...options })]);
+  const result = await read(context, buffers.gradX, t.initialGradX.length);
+  for (const buffer of Object.values(buffers)) buffer.destroy();
+  return result;
+}
+
+describe('conv2d forward against the float64 reference', () => {
+  Object.entries(GRID).forEach(([name, c], i) => {
+    const s = shape(c);
+    const bias = i % 2 === 0;
+    it(`${name}, ${bias ? 'with' : 'without'} bias`, async () => {
+      const t = tensors(s);
+      expectAllClose(await runForward(s, { bias }), reference.conv2d(s, t.x, t.w, bias ? t.bias : undefined), F32_SUM, name);
+    });
+  });
+
+  it('relu epilogue is applied after the bias', async () => {
+    const s = shape(GRID['groups 2, stride (2, 1)']!);
+    const t = tensors(s);
+    const y = await runForward(s, { bias: true, activation: 'relu' });
+    expectAllClose(y, reference.conv2d(s, t.x, t.w, t.bias, 'relu'), F32_SUM);
+    expect(y.filter((v) => v === 0).length).toBeGreaterThan(y.length / 4); // the clamp did act
+  });
+
+  it('relu epilogue on the depthwise path', async () => {
+    const s = shape(GRID['depthwise 3×3 stride 2']!);
+    const t = tensors(s);
+    expectAllClose(await runForward(s, { bias: true, activation: 'relu' }), reference.conv2d(s, t.x, t.w, t.bias, 'relu'), F32_SUM);
+  });
+
+  it('depthwise shapes also run correctly through the implicit GEMM', async () => {
+    for (const name of DEPTHWISE) {
+      const s = shape(GRID[name]!);
+      const t = tensors(s);
+      expectAllClose(await runForward(s, { bias: true, path: 'implicit-gemm' }), reference.conv2d(s, t.x, t.w, t.bias), F32_SUM, name);
+    }
+  });
+
+  for (const tiles of [{ m: 8, n: 4, k: 4 }, { m: 32, n: 64, k: 8 }, { m: 128, n: 16, k: 16 }]) {
+    it(`other tiles ${tiles.m}×${tiles.n}×${tiles.k} cover the tails`, async () => {
+      const s = shape(GRID['several tiles in m, n and k']!);
+      const t = tensors(s);
+      expectAllClose(await runForward(s, { bias: true, tiles }), reference.conv2d(s, t.x, t.w, t.bias), F32_SUM);
+    });
+  }
+});
+
+describe('conv2d input gradient against the float64 reference', () => {
+  for (const [name, c] of Object.entries(GRID)) {
+    it(name, async () => {
+      const s = shape(c);
+      const t = tensors(s);
+      expectAllClose(await runBackward(s), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM, name);
+    });
+  }
+
+  it('depthwise shapes also run correctly through the implicit GEMM', async () => {
+    for (const name of DEPTHWISE) {
+      const s = shape(GRID[name]!);
+      const t = tensors(s);
+      expectAllClose(await runBackward(s, { path: 'implicit-gemm' }), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM, name);
+    }
+  });
+
+  it('other tiles cover the tails', async () => {
+    const s = shape({ ...GRID['several tiles in m, n and k']!, strides: [2, 3], pads: [1, 0, 1, 2] });
+    const t = tensors(s);
+    expectAllClose(await runBackward(s, { tiles: { m: 8, n: 4, k: 4 } }), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM);
+  });
+
+  for (const name of ['stride 2, asymmetric pads, batch 3', 'depthwise 3×3 stride 2']) {
+    it(`accumulate adds into the existing gradient (${isDepthwise(shape(GRID[name]!)) ? 'depthwise' : 'implicit GEMM'})`, async () => {
+      const s = shape(GRID[name]!);
+      const initial = tensors(s).initialGradX;
+      const alone = await runBackward(s);
+      const summed = await runBackward(s, { accumulate: true });
+      expect([...summed]).toEqual([...alone].map((v, i) => Math.fround(v + initial[i]!)));
+    });
+  }
+});
+
+describe('conv2d on a grid of more than 65535 workgroups', () => {
+  // 1×1 tiles of 8 rows: 66 613 workgroups, so the kernels must read the 2-D grid.
+  const s = shape({ batch: 1, inChannels: 1, height: 730, width: 730, outChannels: 1, kernelHeight: 1, kernelWidth: 1 });
+  const tiles = { m: 8, n: 4, k: 4 };
+
+  it('forward', async () => {
+    const t = tensors(s);
+    expectAllClose(await runForward(s, { bias: true, tiles }), reference.conv2d(s, t.x, t.w, t.bias), F32_SUM);
+  });
+
+  it('input gradient', async () => {
+    const t = tensors(s);
+    expectAllClose(await runBackward(s, { tiles }), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM);
+  });
+});
+
+describe('conv2d reference input gradient against central finite differences', () => {
+  // Small shapes: each finite difference runs the whole reference forward twice.
+  const small: Record<string, Case> = {
+    'stride 2, dilation 2, asymmetric pads': { batch: 2, inChannels: 2, height: 6, width: 5, outChannels: 3, kernelHeight: 3, kernelWidth: 2, strides: [2, 2], dilations: [2, 1], pads: [1, 0, 2, 1] },
+    'groups 2, stride (1, 3)': { batch: 1, inChannels: 4, height: 5, width: 7, outChannels: 2, kernelHeight: 2, kernelWidth: 3, strides: [1, 3], pads: [0, 1, 1, 1], group: 2 },
+    'depthwise, multiplier 2': { batch: 1, inChannels: 2, height: 5, width: 5, outChannels: 4, kernelHeight: 3, kernelWidth: 3, strides: [2, 1], pads: [1, 1, 1, 1], group: 2 },
+  };
+  for (const [name, c] of Object.entries(small)) {
+    it(name, () => {
+      const s = shape(c);
+      const t = tensors(s);
+      const numeric = numericGradient((x) => reference.conv2d(s, x, t.w, t.bias), t.x, t.gradY);
+      // Linear in x, so central differences are exact up to float64 rounding ~1e-16·|y|/h.
+      expectAllClose(reference.conv2dBackwardInput(s, t.gradY, t.w), numeric, { abs: 1e-8, rel: 1e-8 }, name);
+    });
+  }
+});
+
+describe('conv2d output size', () => {
+  it('follows the ONNX rule over the grid', () => {
+    for (const c of Object.values(GRID)) expect(conv2dOutputSize(shape(c))).toEqual(reference.outputSize(shape(c)));
+  });
+
+  it('refuses an empty output and a group that does not divide the channels', () => {
+    const s = shape(GRID['3×3 pad 1, batch 1']!);
+    expect(() => conv2dOutputSize({ ...s, pads: [0, 0, 0, 0], kernelHeight: 9 })).toThrow(/empty/);
+    expect(() => conv2dOutputSize({ ...s, group: 2 })).toThrow(/group/);
+  });
+});
