@@ -1,5 +1,5 @@
 // Kernel and network benchmarks on whatever adapter Dawn finds: GFLOP/s for GEMM and ResNet-18 convolutions, and
-// a full forward + backward of the ResNet-18-shaped model. Usage: node dist/node/bench.js [--out DIR] [--quick]
+// a full forward + backward of the ResNet-18-shaped model. Usage: node dist/node/bench.js [--out DIR] [--quick|--full]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,10 +19,11 @@ interface Row {
   note?: string;
 }
 
-const { values } = parseArgs({ options: { out: { type: 'string' }, quick: { type: 'boolean', default: false }, backend: { type: 'string' } } });
+const { values } = parseArgs({ options: { out: { type: 'string' }, quick: { type: 'boolean', default: false }, full: { type: 'boolean', default: false }, backend: { type: 'string' } } });
 const gpu = await GpuContext.open(values.backend ? { backend: values.backend as 'vulkan' } : {});
 const software = gpu.report.software;
-const quick = values.quick || software;
+// Full sizes (batch 32, 224×224) on hardware or with --full; reduced on a software adapter unless asked.
+const quick = values.quick || (software && !values.full);
 const rows: Row[] = [];
 
 /** Median wall time of one submit of `dispatches`, after a warm-up; every submit waits for the queue to drain. */
@@ -67,6 +68,21 @@ for (const [channels, side] of stages) {
   rows.push({ name: `conv 3×3 ${channels}→${channels} ${side}×${side} batch ${convBatch} forward`, ms: forward, gflops: flops / forward / 1e6 });
   const backward = await time([await conv2dBackwardInput(gpu, { gradY: y, w, gradX: x }, dims)], quick ? 2 : 5);
   rows.push({ name: `conv 3×3 ${channels}→${channels} ${side}×${side} batch ${convBatch} backward input`, ms: backward, gflops: flops / backward / 1e6 });
+  [x, w, y].forEach((buffer) => buffer.destroy());
+}
+
+// Layout probe: a 1×1 convolution is a plain GEMM in NHWC ([N·H·W, Cin]·[Cin, Cout]) but a strided gather in NCHW.
+{
+  const [n, cin, cout, side] = [convBatch, 64, 256, 28];
+  const flops = 2 * n * side * side * cin * cout;
+  const x = await filled('x', n * cin * side * side, 8);
+  const w = await filled('w', cout * cin, 9);
+  const y = await filled('y', n * cout * side * side, 10);
+  const dims: Conv2dDims = { batch: n, inChannels: cin, height: side, width: side, outChannels: cout, kernelHeight: 1, kernelWidth: 1 };
+  const nchw = await time([await conv2dForward(gpu, { x, w, y }, dims)], quick ? 3 : 10);
+  rows.push({ name: `1×1 conv ${cin}→${cout} ${side}×${side} batch ${n}, NCHW (conv kernel)`, ms: nchw, gflops: flops / nchw / 1e6 });
+  const nhwc = await time(await gemm(gpu, { a: x, b: w, c: y }, { m: n * side * side, n: cout, k: cin, transB: true }), quick ? 3 : 10);
+  rows.push({ name: `1×1 conv ${cin}→${cout} ${side}×${side} batch ${n}, NHWC (as GEMM)`, ms: nhwc, gflops: flops / nhwc / 1e6 });
   [x, w, y].forEach((buffer) => buffer.destroy());
 }
 

@@ -1,4 +1,4 @@
-import { CommandBatch } from '../gpu/commands.ts';
+import { CommandBatch, type Dispatch } from '../gpu/commands.ts';
 import { GradlensError, fromGpuError } from '../gpu/errors.ts';
 import type { GraphNode, Shape } from './ir.ts';
 import { sizeOf } from './ir.ts';
@@ -46,6 +46,21 @@ export interface RunResult {
   gradients: Record<string, Float32Array>;
 }
 
+/** The plan's buffers, for callers that fill inputs and consume results on the GPU (the attribution engine). */
+export interface PlanBuffers {
+  input: GPUBuffer;
+  output: GPUBuffer;
+  inputGradient?: GPUBuffer;
+  /** With seed 'tensor': where the output's upstream gradient goes. */
+  seed?: GPUBuffer;
+  /** With a score seed: the per-sample target (i32, −1 for top-1), the resolved target and the score. */
+  target?: GPUBuffer;
+  resolvedTarget?: GPUBuffer;
+  score?: GPUBuffer;
+  activations: ReadonlyMap<string, GPUBuffer>;
+  gradients: ReadonlyMap<string, GPUBuffer>;
+}
+
 interface Readout {
   name: string;
   source: GPUBuffer;
@@ -63,19 +78,23 @@ const INF = Number.POSITIVE_INFINITY;
 export class Plan {
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly commands: CommandBatch;
+
   private constructor(
     private readonly model: Model,
     readonly batch: number,
     readonly shapes: ReadonlyMap<string, Shape>,
-    private readonly commands: CommandBatch,
-    private readonly inputBuffer: GPUBuffer,
-    private readonly seedBuffer: GPUBuffer | undefined,
-    private readonly targetBuffer: GPUBuffer | undefined,
+    /** Forward, seed and backward, bound once: record them into a larger batch with CommandBatch.add. */
+    readonly dispatches: readonly Dispatch[],
+    readonly buffers: PlanBuffers,
     private readonly staging: GPUBuffer,
     private readonly readouts: readonly Readout[],
     private readonly owned: readonly GPUBuffer[],
     readonly slotBytes: number,
-  ) {}
+  ) {
+    this.commands = new CommandBatch(model.gpu.device, `${model.graph.name} batch ${batch}`).add(...dispatches);
+    for (const readout of readouts) this.commands.copy(readout.source, staging, readout.bytes, 0, readout.offset);
+  }
 
   /** Runs the schedule on one batch. Runs of one plan are queued: its buffers serve one batch at a time. */
   run(inputs: RunInputs): Promise<RunResult> {
@@ -100,14 +119,14 @@ export class Plan {
     }
     const nan = inputs.input.findIndex((v) => !Number.isFinite(v));
     if (nan >= 0) throw new GradlensError('NAN_INPUT', `input value ${nan} is ${inputs.input[nan]}: clean the input (NaN or infinity) before explaining it`);
-    device.queue.writeBuffer(this.inputBuffer, 0, inputs.input.buffer, inputs.input.byteOffset, inputs.input.byteLength);
-    if (this.seedBuffer) {
+    device.queue.writeBuffer(this.buffers.input, 0, inputs.input.buffer, inputs.input.byteOffset, inputs.input.byteLength);
+    if (this.buffers.seed) {
       const seed = inputs.seed;
       const size = sizeOf(this.shapes.get(graph.output)!);
       if (!seed || seed.length !== size) throw new GradlensError('BAD_INPUT', `this plan needs a seed tensor of ${size} values (batch × output), got ${seed?.length ?? 'none'}`);
-      device.queue.writeBuffer(this.seedBuffer, 0, seed.buffer, seed.byteOffset, seed.byteLength);
+      device.queue.writeBuffer(this.buffers.seed, 0, seed.buffer, seed.byteOffset, seed.byteLength);
     }
-    if (this.targetBuffer) device.queue.writeBuffer(this.targetBuffer, 0, this.targetIndices(inputs.target) as Int32Array<ArrayBuffer>);
+    if (this.buffers.target) device.queue.writeBuffer(this.buffers.target, 0, this.targetIndices(inputs.target) as Int32Array<ArrayBuffer>);
     await this.commands.submit();
     try {
       await this.staging.mapAsync(0x01); // GPUMapMode.READ
@@ -127,7 +146,8 @@ export class Plan {
     return result;
   }
 
-  private targetIndices(target: RunInputs['target'] = 'top1'): Int32Array {
+  /** Per-sample target indices as the seed kernel reads them (−1 for top-1); throws BAD_INPUT on a bad class. */
+  targetIndices(target: RunInputs['target'] = 'top1'): Int32Array {
     const classes = sizeOf(this.shapes.get(this.model.graph.output)!) / this.batch;
     const list = typeof target === 'object' ? target : Array.from({ length: this.batch }, () => target);
     if (list.length !== this.batch) throw new GradlensError('BAD_INPUT', `${list.length} targets for a batch of ${this.batch}`);
@@ -235,40 +255,42 @@ export class Plan {
       rules,
     });
 
-    const commands = new CommandBatch(device, `${graph.name} batch ${batch}`);
+    const dispatches: Dispatch[] = [];
     const contexts = nodes.map((node) => contextFor(node));
     try {
       for (let k = 0; k < F; k++) {
         const forward = definitions[k]!.forward;
-        if (forward) commands.add(...(await forward(contexts[k]!)));
+        if (forward) dispatches.push(...(await forward(contexts[k]!)));
       }
-      let seedBuffer: GPUBuffer | undefined;
-      let targetBuffer: GPUBuffer | undefined;
+      const buffers: PlanBuffers = { input: valueBuffer(graph.input), output: valueBuffer(graph.output), activations: new Map(), gradients: new Map() };
       const readouts: Readout[] = [];
       const outputShape = shapes.get(graph.output)!;
       if (flow.enabled) {
         written.add(rootOf(graph.output));
         if (seedKind === 'tensor') {
-          seedBuffer = gradBuffer(graph.output);
+          buffers.seed = gradBuffer(graph.output);
         } else {
-          targetBuffer = makeBuffer('targets', batch * 4);
-          const resolved = makeBuffer('resolved targets', batch * 4);
-          const scores = makeBuffer('scores', batch * 4);
-          const io = { logits: valueBuffer(graph.output), target: targetBuffer, gradLogits: gradBuffer(graph.output), resolvedTarget: resolved, score: scores };
-          commands.add(await seedGradient(gpu, io, { n: batch, k: sizeOf(outputShape) / batch, score: seedKind as ScoreKind }));
+          const target = (buffers.target = makeBuffer('targets', batch * 4));
+          const resolved = (buffers.resolvedTarget = makeBuffer('resolved targets', batch * 4));
+          const scores = (buffers.score = makeBuffer('scores', batch * 4));
+          const io = { logits: valueBuffer(graph.output), target, gradLogits: gradBuffer(graph.output), resolvedTarget: resolved, score: scores };
+          dispatches.push(await seedGradient(gpu, io, { n: batch, k: sizeOf(outputShape) / batch, score: seedKind as ScoreKind }));
           readouts.push({ name: 'target', source: resolved, bytes: batch * 4, offset: 0, kind: 'i32' });
           readouts.push({ name: 'score', source: scores, bytes: batch * 4, offset: 0, kind: 'f32' });
         }
         for (let k = F - 1; k >= 0; k--) {
           const backward = definitions[k]!.backward;
-          if (flow.backward.has(k) && backward) commands.add(...(await backward(contexts[k]!)));
+          if (flow.backward.has(k) && backward) dispatches.push(...(await backward(contexts[k]!)));
         }
       }
       readouts.push({ name: 'output', source: valueBuffer(graph.output), bytes: bytesOf(graph.output), offset: 0, kind: 'f32' });
       if (flow.hasGradient.has(graph.input)) {
+        buffers.inputGradient = gradBuffer(graph.input);
         readouts.push({ name: 'inputGradient', source: gradBuffer(graph.input), bytes: bytesOf(graph.input), offset: 0, kind: 'f32' });
       }
       for (const name of capture) {
+        (buffers.activations as Map<string, GPUBuffer>).set(name, valueBuffer(name));
+        if (flow.hasGradient.has(name)) (buffers.gradients as Map<string, GPUBuffer>).set(name, gradBuffer(name));
         readouts.push({ name: `activation:${name}`, source: valueBuffer(name), bytes: bytesOf(name), offset: 0, kind: 'f32' });
         if (flow.hasGradient.has(name)) readouts.push({ name: `gradient:${name}`, source: gradBuffer(name), bytes: bytesOf(name), offset: 0, kind: 'f32' });
       }
@@ -278,9 +300,8 @@ export class Plan {
         offset += Math.ceil(readout.bytes / 4) * 4;
       }
       const staging = makeBuffer(`${graph.name} readback`, offset, 0x01 | 0x08); // MAP_READ | COPY_DST
-      for (const readout of readouts) commands.copy(readout.source, staging, readout.bytes, 0, readout.offset);
       const slotBytes = slots.reduce((sum, slot) => sum + slot.bytes, 0);
-      return new Plan(model, batch, shapes, commands, valueBuffer(graph.input), seedBuffer, targetBuffer, staging, readouts, owned, slotBytes);
+      return new Plan(model, batch, shapes, dispatches, buffers, staging, readouts, owned, slotBytes);
     } finally {
       const [invalid, outOfMemory] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
       const error = outOfMemory ?? invalid;
