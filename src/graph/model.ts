@@ -8,6 +8,8 @@ import { inferShapes } from './shapes.ts';
 
 /** A graph on one device: weights uploaded once, shared by every plan made from it. */
 export class Model {
+  private readonly plans = new Map<string, Promise<Plan>>();
+
   private constructor(
     readonly gpu: GpuContext,
     readonly graph: Graph,
@@ -32,7 +34,21 @@ export class Model {
     return Plan.create(this, options);
   }
 
+  /** The same plan for the same options, made once: chunks of a long request reuse their buffers and bind groups. */
+  cachedPlan(options: PlanOptions): Promise<Plan> {
+    const key = JSON.stringify(options);
+    let plan = this.plans.get(key);
+    if (!plan) {
+      plan = this.plan(options);
+      this.plans.set(key, plan);
+      plan.catch(() => this.plans.delete(key));
+    }
+    return plan;
+  }
+
   destroy(): void {
+    for (const plan of this.plans.values()) plan.then((p) => p.destroy(), () => undefined);
+    this.plans.clear();
     for (const buffer of this.weights.values()) buffer.destroy();
   }
 }
