@@ -19,6 +19,7 @@ struct Params {
   per_sample: u32,    // 1: sums kept per (i, s) (a later combine squares them), 0: summed over s directly
   combine: u32,       // finalize: 0 mean, 1 mean of squares, 2 variance
   inputs: u32,        // n
+  absolute: u32,      // 1: |w·g·m| per point (a per-sample attribution when steps = 1), as Captum's Saliency(abs=True)
 }
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -142,6 +143,7 @@ fn attribution_accumulate(@builtin(global_invocation_id) id: vec3<u32>, @builtin
     var value = weight(k) * gradients[(p - params.chunk_start) * params.size + e];
     if (params.multiply == 1u) { value *= noisy_input(i, s, e); }
     if (params.multiply == 2u) { value *= noisy_input(i, s, e) - baseline(i, s, e); }
+    if (params.absolute == 1u) { value = abs(value); }
     total += value;
     squares += value * value;
   }

@@ -23,6 +23,8 @@ export interface PointSpec {
   stdev: Float32Array;
   multiply: 'none' | 'input' | 'input-minus-baseline';
   combine: 'mean' | 'mean-square' | 'variance';
+  /** Absolute value of each point's term before combining (only with steps = 1, where a point is a sample). */
+  absolute?: boolean;
   seed: number;
 }
 
@@ -65,6 +67,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const chunkSize = options.chunkSize ?? (await defaultChunkSize(model, total, options.memoryBudget ?? DEFAULT_BUDGET));
   const plan = await model.cachedPlan({ batch: chunkSize, seed: options.score, rules: options.rules ?? 'standard' });
   // Per-sample sums only when a square is taken of a multi-step sum (SmoothGrad² or VarGrad over IG).
+  if (spec.absolute && steps > 1) throw new GradlensError('BAD_PARAMS', 'an absolute value per point needs one step per sample');
   const perSample = steps > 1 && spec.combine !== 'mean';
   const slots = spec.count * (perSample ? spec.samples : 1);
   const sumFloats = slots * size * (!perSample && spec.combine !== 'mean' ? 2 : 1);
@@ -103,6 +106,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       per_sample: Number(perSample),
       combine: COMBINE[spec.combine],
       inputs: spec.count,
+      absolute: Number(spec.absolute ?? false),
     });
     const shared = { inputs, baselines, stdev, path };
     let chunks = 0;
