@@ -20,6 +20,7 @@ struct Params {
   combine: u32,       // finalize: 0 mean, 1 mean of squares, 2 variance
   inputs: u32,        // n
   absolute: u32,      // 1: |w·g·m| per point (a per-sample attribution when steps = 1), as Captum's Saliency(abs=True)
+  given_noise: u32,   // 1: ε·σ is read from `noise` (samples × inputs × size) instead of drawn
 }
 
 override WORKGROUP_SIZE: u32 = 256u;
@@ -32,6 +33,7 @@ override WORKGROUP_SIZE: u32 = 256u;
 @group(0) @binding(5) var<storage, read_write> points: array<f32>;
 @group(0) @binding(6) var<storage, read> gradients: array<f32>;
 @group(0) @binding(7) var<storage, read_write> sums: array<f32>;  // first and second moments, see attribution_accumulate
+@group(0) @binding(8) var<storage, read> noise: array<f32>;       // given noise, to compare with another library's draws
 
 // 32×32 → 64-bit product as (hi, lo) without 64-bit integers.
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {
@@ -79,6 +81,7 @@ fn choice(s: u32, i: u32) -> vec4<u32> {
 
 fn noisy_input(i: u32, s: u32, e: u32) -> f32 {
   let x = inputs[i * params.size + e];
+  if (params.given_noise == 1u) { return x + noise[(s * params.inputs + i) * params.size + e]; }
   let sigma = stdev[i];
   return select(x, x + sigma * normal(e, s, i), sigma > 0.0);
 }

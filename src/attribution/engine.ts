@@ -23,6 +23,8 @@ export interface PointSpec {
   stdev: Float32Array;
   multiply: 'none' | 'input' | 'input-minus-baseline';
   combine: 'mean' | 'mean-square' | 'variance';
+  /** Noise given instead of drawn (samples × count × size), e.g. another library's draws to compare with. */
+  noise?: Float32Array;
   /** Absolute value of each point's term before combining (only with steps = 1, where a point is a sample). */
   absolute?: boolean;
   seed: number;
@@ -75,8 +77,12 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const pathData = spec.path === 'random' ? new Float32Array(2) : interleave(spec.path.alphas, spec.path.weights);
   const [baselineData, baselineMode, setCount] =
     'perInput' in spec.baselines ? [spec.baselines.perInput, 0, 1] : [spec.baselines.set, 1, spec.baselines.setCount];
+  if (spec.noise && spec.noise.length !== spec.samples * spec.count * size) {
+    throw new GradlensError('BAD_INPUT', `given noise must have samples × inputs × size = ${spec.samples * spec.count * size} values, got ${spec.noise.length}`);
+  }
   const owned = [
     await upload(device, 'attribution inputs', spec.inputs),
+    await upload(device, 'attribution noise', spec.noise ?? new Float32Array(1)),
     await upload(device, 'attribution baselines', baselineData),
     await upload(device, 'attribution stdev', spec.stdev),
     await upload(device, 'attribution path', pathData),
@@ -85,7 +91,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       { label: 'attribution result', size: spec.count * size * 4 },
     ])),
   ];
-  const [inputs, baselines, stdev, path, sums, result] = owned as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+  const [inputs, noise, baselines, stdev, path, sums, result] = owned as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
   try {
     device.queue.writeBuffer(sums, 0, new Float32Array(sumFloats));
     const [makePoints, accumulate, finalize] = await Promise.all(
@@ -107,8 +113,9 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       combine: COMBINE[spec.combine],
       inputs: spec.count,
       absolute: Number(spec.absolute ?? false),
+      given_noise: Number(spec.noise !== undefined),
     });
-    const shared = { inputs, baselines, stdev, path };
+    const shared = { inputs, baselines, stdev, path, noise };
     let chunks = 0;
     for (let start = 0; start < total; start += chunkSize) {
       options.signal?.throwIfAborted();

@@ -4,10 +4,13 @@ import type { Model } from '../graph/model.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import type { Baseline } from './baselines.ts';
 import { METHODS, type MethodId } from './methods.ts';
+import type { CamOptions } from './methods/cam.ts';
+import type { PathOptions } from './methods/paths.ts';
+import type { RuleOptions } from './methods/rules.ts';
 import type { IntegrationRule } from './quadrature.ts';
 import { logitsOf, resolveTargets, scoresOf, type Target } from './targets.ts';
 
-export interface ExplainOptions {
+export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions {
   method: MethodId;
   /** A class index, 'top1', or one per input. Default 'top1'. */
   target?: Target;
@@ -28,6 +31,8 @@ export interface ExplainOptions {
   samples?: number;
   stdev?: number;
   stdevFraction?: number;
+  /** Noise given instead of drawn (samples × count × input size): to reproduce another library's SmoothGrad. */
+  noise?: Float32Array;
   /** Wraps the method in a noise tunnel: SmoothGrad (mean), SmoothGrad² (mean of squares) or VarGrad (variance). */
   noiseTunnel?: 'smoothgrad' | 'smoothgrad-sq' | 'vargrad';
   /** Points per GPU chunk (Captum's internal_batch_size); default from the memory budget. */

@@ -5,6 +5,9 @@ import { integrate, type PointSpec } from './engine.ts';
 import type { MethodContext, MethodResult } from './explain.ts';
 import { quadrature } from './quadrature.ts';
 import { logitsOf, scoresOf } from './targets.ts';
+import { camMethods } from './methods/cam.ts';
+import { pathMethods } from './methods/paths.ts';
+import { ruleMethods } from './methods/rules.ts';
 
 export type Method = (context: MethodContext) => Promise<MethodResult>;
 
@@ -26,7 +29,7 @@ function noise(context: MethodContext, tunnel: boolean) {
 const COMBINE = { smoothgrad: 'mean', 'smoothgrad-sq': 'mean-square', vargrad: 'variance' } as const;
 
 /** A method on the engine: its path, baseline and multiplier, optionally inside a noise tunnel. */
-function engineMethod(shape: (context: MethodContext) => Partial<PointSpec> & { rules?: BackwardRules; used?: Record<string, unknown> }, tunnel?: keyof typeof COMBINE): Method {
+export function engineMethod(shape: (context: MethodContext) => Partial<PointSpec> & { rules?: BackwardRules; used?: Record<string, unknown> }, tunnel?: keyof typeof COMBINE): Method {
   return async (context) => {
     const tunnelType = tunnel ?? context.options.noiseTunnel;
     const { rules, used: ownUsed = {}, ...parts } = shape(context);
@@ -42,6 +45,7 @@ function engineMethod(shape: (context: MethodContext) => Partial<PointSpec> & { 
       ...parts,
       samples: parts.samples ?? drawn.samples,
       stdev: parts.stdev ?? drawn.stdev,
+      ...(context.options.noise && (tunnelType || parts.samples) ? { noise: context.options.noise } : {}),
     };
     const engineOptions = {
       targets: context.targets,
@@ -58,7 +62,7 @@ function engineMethod(shape: (context: MethodContext) => Partial<PointSpec> & { 
 }
 
 /** Σ attribution − (f(x) − f(baseline)) per input (Sundararajan 2017's completeness; Captum's convergence delta). */
-async function convergenceDelta(context: MethodContext, attribution: Float32Array, baselines: Float32Array): Promise<Float32Array> {
+export async function convergenceDelta(context: MethodContext, attribution: Float32Array, baselines: Float32Array): Promise<Float32Array> {
   const classes = context.model.outputShape.reduce((a, b) => a * b, 1);
   const baselineScores = scoresOf(await logitsOf(context.model, baselines, context.count), context.targets, classes, context.score);
   return Float32Array.from({ length: context.count }, (_, i) => {
@@ -109,6 +113,17 @@ const expectedGradients = (noisy: boolean): Method =>
     };
   });
 
+/**
+ * SmoothTaylor (Goh et al. 2021): (1/n) Σ (x − z_i) ⊙ g(z_i), z_i = x + ε_i. On the engine the baseline is x itself, so
+ * the point b + 1·(x̃ − b) is z_i and the multiplier x̃ − b is ε_i; the sum is then negated.
+ */
+const smoothTaylor: Method = async (context) => {
+  const run = engineMethod((c) => ({ baselines: { perInput: c.inputs }, multiply: 'input-minus-baseline', used: {} }), 'smoothgrad');
+  const result = await run(context);
+  // 0 − v, not −v: an exact zero (a feature the model ignores) stays +0.
+  return { ...result, attribution: result.attribution.map((v) => 0 - v), used: { ...result.used, noiseTunnel: undefined } };
+};
+
 /** SmoothGrad family as methods of their own: a noise tunnel over signed vanilla gradients (PAIR's SmoothGrad). */
 const tunnelOverGradients = (type: keyof typeof COMBINE) => engineMethod(() => ({ used: {} }), type);
 
@@ -123,6 +138,10 @@ export const METHODS = {
   smoothgrad: tunnelOverGradients('smoothgrad'),
   'smoothgrad-sq': tunnelOverGradients('smoothgrad-sq'),
   vargrad: tunnelOverGradients('vargrad'),
+  'smooth-taylor': smoothTaylor,
+  ...camMethods,
+  ...pathMethods,
+  ...ruleMethods,
 } satisfies Record<string, Method>;
 
 export type MethodId = keyof typeof METHODS;

@@ -169,6 +169,20 @@ describe('noise', () => {
     expect([...(await run(graph, x, 2, { method: 'smoothgrad', samples: 2, seed: d.seed })).attribution]).toEqual([...d.attribution]);
   });
 
+  it('SmoothTaylor is the mean of (x − z) ⊙ g(z) over the seeded noisy points z', async () => {
+    const { graph: lin, row } = linear(6, 3);
+    const inputs = randomTensor(6, 81);
+    const [samples, stdev, seed] = [4, 0.5, 99];
+    const result = await run(lin, inputs, 1, { method: 'smooth-taylor', target: 2, samples, stdev, seed });
+    // g(z) = W_t on a linear model, and x − z = −σε.
+    const expected = row(2).map((w, e) => {
+      let mean = 0;
+      for (let s = 0; s < samples; s++) mean += (-stdev * engineNormal(seed, e, s, 0) * w) / samples;
+      return mean;
+    });
+    expectAllClose(result.attribution, expected, { abs: stdev * 2.8e-3 * Math.max(...row(2).map(Math.abs)), rel: 1e-5 });
+  });
+
   it('VarGrad is never negative and SmoothGrad² is at least SmoothGrad squared', async () => {
     const v = await run(graph, x, 2, { method: 'vargrad', samples: 6, seed: 3 });
     expect(Math.min(...v.attribution)).toBeGreaterThanOrEqual(0);
