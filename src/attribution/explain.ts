@@ -50,7 +50,10 @@ export interface Explanation {
   target: Int32Array;
   /** The score of each input at its target (logit, probability or log-probability). */
   score: Float32Array;
-  /** Σ attribution − (f(x) − f(baseline)) per input, where the method defines it (integrated gradients). */
+  /**
+   * A completeness residual per input, where the method defines one: Σ attribution − (f(x) − f(baseline)) for
+   * integrated gradients; Σ of FullGrad's raw terms − f(x) for FullGrad.
+   */
   delta?: Float32Array;
   seed: number;
   options: Record<string, unknown>;
