@@ -29,6 +29,11 @@ export class Model {
     return new Model(gpu, graph, weights, outputShape);
   }
 
+  /** The same graph over other weight buffers (NoiseGrad's perturbed copies); the variant owns them and its own plans. */
+  static withWeights(model: Model, weights: ReadonlyMap<string, GPUBuffer>): Model {
+    return new Model(model.gpu, model.graph, weights, model.outputShape);
+  }
+
   /** A fixed schedule for one batch size; run it as many times as needed. */
   plan(options: PlanOptions): Promise<Plan> {
     return Plan.create(this, options);

@@ -3,8 +3,25 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { ReluRule } from '../kernels/activation.ts';
 import type { GraphNode, Shape } from './ir.ts';
 
-/** Backward rule sets: which vector-Jacobian product each ReLU-family op uses (room for RectGrad and others). */
-export type BackwardRules = ReluRule;
+/**
+ * RectGrad (Kim et al. 2019): each ReLU passes its upstream gradient only where the importance a ⊙ g exceeds the
+ * percentile-th percentile of that layer's importances for the sample (src/kernels/rectgrad.ts).
+ */
+export interface RectGradRules {
+  name: 'rectgrad';
+  percentile: number;
+}
+
+/** Backward rule sets: which vector-Jacobian product each ReLU op uses. Plain 'rectgrad' means percentile 98 (Kim et al.'s code). */
+export type BackwardRules = ReluRule | 'rectgrad' | RectGradRules;
+
+export function isRectGrad(rules: BackwardRules): rules is 'rectgrad' | RectGradRules {
+  return rules === 'rectgrad' || typeof rules === 'object';
+}
+
+export function rectGradPercentile(rules: 'rectgrad' | RectGradRules): number {
+  return rules === 'rectgrad' ? 98 : rules.percentile;
+}
 
 /** What an op sees when the planner asks it for dispatches: its tensors as buffers, already sized and placed. */
 export interface OpContext {

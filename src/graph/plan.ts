@@ -16,7 +16,7 @@ export interface PlanOptions {
   batch: number;
   /** Tensors whose activations (and gradients, where one flows) come back with every run. */
   capture?: readonly string[];
-  /** Backward rule set: standard, guided-backprop or deconvnet (only the ReLU family differs). */
+  /** Backward rule set: standard, guided-backprop, deconvnet or RectGrad with its percentile (only ReLUs differ). */
   rules?: BackwardRules;
   /**
    * What seeds the backward pass: a score of each sample's target class, a seed tensor given with each

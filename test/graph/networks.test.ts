@@ -3,7 +3,7 @@ import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { Model } from '../../src/graph/model.ts';
 import { resnet18, smallCnn } from '../../src/graph/models.ts';
-import type { BackwardRules } from '../../src/graph/op.ts';
+import type { Rules } from '../reference/graph.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { referenceForward, referenceGradients } from '../reference/graph.ts';
@@ -38,7 +38,7 @@ function directionalCheck(graph: Graph, input: Float32Array, seed: Float32Array,
   }
 }
 
-async function check(graph: Graph, batch: number, options: { fuse?: boolean; rules?: BackwardRules; finiteDifferences?: boolean } = {}) {
+async function check(graph: Graph, batch: number, options: { fuse?: boolean; rules?: Rules; finiteDifferences?: boolean } = {}) {
   const model = await Model.create(await testContext(), graph);
   try {
     const plan = await model.plan({ batch, seed: 'tensor', fuse: options.fuse ?? true, rules: options.rules ?? 'standard' });

@@ -1,7 +1,8 @@
 import { GradlensError } from '../../gpu/errors.ts';
 import { activationBackward, activationForward, type ActivationDims, type ActivationOp } from '../../kernels/activation.ts';
+import { rectGradBackward } from '../../kernels/rectgrad.ts';
 import { attribute, sizeOf, type GraphNode } from '../ir.ts';
-import type { OpContext, OpDefinition } from '../op.ts';
+import { isRectGrad, rectGradPercentile, type OpContext, type OpDefinition } from '../op.ts';
 
 /** A pointwise activation: same shape out, gradient from the forward's input. */
 function pointwise(dims: (node: GraphNode, op: OpContext | undefined) => Omit<ActivationDims, 'count'>): OpDefinition {
@@ -12,7 +13,13 @@ function pointwise(dims: (node: GraphNode, op: OpContext | undefined) => Omit<Ac
       const target = op.inputGradient(0);
       if (!target) return [];
       const io = { x: op.input(0), gradY: op.outputGradient(0), gradX: target.buffer };
-      const all = { count: sizeOf(op.inputShapes[0]!), ...dims(op.node, op), rule: op.rules, accumulate: target.accumulate };
+      const count = sizeOf(op.inputShapes[0]!);
+      if (isRectGrad(op.rules) && op.node.op === 'Relu') {
+        const batch = op.inputShapes[0]![0]!;
+        const rectified = { count, batch, percentile: rectGradPercentile(op.rules), accumulate: target.accumulate };
+        return rectGradBackward(op.gpu, { ...io, threshold: op.saved('rectgrad threshold', batch * 4) }, rectified);
+      }
+      const all = { count, ...dims(op.node, op), rule: isRectGrad(op.rules) ? 'standard' : op.rules, accumulate: target.accumulate };
       return [await activationBackward(op.gpu, io, all)];
     },
   };

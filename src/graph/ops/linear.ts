@@ -3,8 +3,9 @@ import { activationBackward } from '../../kernels/activation.ts';
 import { conv2dBackwardInput, conv2dForward, conv2dOutputSize, type Conv2dDims } from '../../kernels/conv2d.ts';
 import { gemm, gemmBackwardA, gemmBackwardB, gemmDims, matmulDims } from '../../kernels/gemm.ts';
 import { GradlensError } from '../../gpu/errors.ts';
+import { rectGradBackward } from '../../kernels/rectgrad.ts';
 import { attribute, sizeOf, type GraphNode, type Shape } from '../ir.ts';
-import type { OpContext, OpDefinition } from '../op.ts';
+import { isRectGrad, rectGradPercentile, type OpContext, type OpDefinition } from '../op.ts';
 import { explicitPads } from './spatial.ts';
 
 /** Set by the planner's fusion pass (src/graph/fold.ts) when a Relu follows and nothing else reads the pre-activation. */
@@ -19,6 +20,11 @@ async function preActivationGradient(c: OpContext): Promise<{ dispatches: Dispat
   const count = sizeOf(c.outputShapes[0]!);
   const gradient = c.saved('pre-activation gradient', count * 4);
   const io = { x: c.output(0), gradY: c.outputGradient(0), gradX: gradient };
+  if (isRectGrad(c.rules)) {
+    const batch = c.outputShapes[0]![0]!;
+    const threshold = c.saved('rectgrad threshold', batch * 4);
+    return { dispatches: await rectGradBackward(c.gpu, { ...io, threshold }, { count, batch, percentile: rectGradPercentile(c.rules) }), gradient };
+  }
   return { dispatches: [await activationBackward(c.gpu, io, { count, op: 'relu', rule: c.rules })], gradient };
 }
 

@@ -1,0 +1,61 @@
+// NoiseGrad's perturbed weights (Bykov et al. 2022, "NoiseGrad — Enhancing Explanations by Introducing Stochasticity
+// to Model Weights"): w' = w · η elementwise, η ~ N(1, σ²), written into a copy so the model's own weights never change.
+// η = 1 + σ·z, z standard normal by Box–Muller on Philox4x32-10 (the generator of attribution.wgsl) counted by
+// (element, tensor, model sample, stream 2) under the seed's key: one seed gives the same perturbed models in every
+// run, on every device, and stream 2 never meets the engine's input-noise (0) and choice (1) streams.
+
+struct Params {
+  count: u32,  // elements of this weight tensor
+  tensor: u32, // the tensor's position among the model's weights
+  sample: u32, // which perturbed model (0 … M − 1)
+  seed_lo: u32,
+  seed_hi: u32,
+  stdev: f32,  // σ
+}
+
+override WORKGROUP_SIZE: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> weights: array<f32>;
+@group(0) @binding(2) var<storage, read_write> perturbed: array<f32>;
+
+const STREAM_WEIGHTS: u32 = 2u;
+
+// 32×32 → 64-bit product as (hi, lo) without 64-bit integers (as attribution.wgsl).
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+  let a_lo = a & 0xffffu; let a_hi = a >> 16u;
+  let b_lo = b & 0xffffu; let b_hi = b >> 16u;
+  let lo_lo = a_lo * b_lo;
+  let hi_lo = a_hi * b_lo;
+  let lo_hi = a_lo * b_hi;
+  let hi_hi = a_hi * b_hi;
+  let cross = (lo_lo >> 16u) + (hi_lo & 0xffffu) + (lo_hi & 0xffffu);
+  let hi = hi_hi + (hi_lo >> 16u) + (lo_hi >> 16u) + (cross >> 16u);
+  return vec2<u32>(hi, a * b);
+}
+
+fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+  var c = counter;
+  var k = key;
+  for (var round = 0u; round < 10u; round++) {
+    let p0 = mulhilo(0xD2511F53u, c.x);
+    let p1 = mulhilo(0xCD9E8D57u, c.z);
+    c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+    k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+  }
+  return c;
+}
+
+// Uniform in (0, 1]: 24 random bits, never 0 so the logarithm is finite.
+fn unit(bits: u32) -> f32 {
+  return (f32(bits >> 8u) + 1.0) / 16777216.0;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn weight_noise(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let e = id.x + id.y * groups.x * WORKGROUP_SIZE;
+  if (e >= params.count) { return; }
+  let r = philox(vec4<u32>(e, params.tensor, params.sample, STREAM_WEIGHTS), vec2<u32>(params.seed_lo, params.seed_hi));
+  let z = sqrt(-2.0 * log(unit(r.x))) * cos(6.283185307179586 * unit(r.y));
+  perturbed[e] = weights[e] * (1.0 + params.stdev * z);
+}
