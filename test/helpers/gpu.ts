@@ -3,7 +3,10 @@ import { GpuContext } from '../../src/gpu/index.ts';
 
 let opened: Promise<GpuContext> | undefined;
 
-/** One device per test file (Dawn on SwiftShader when no GPU is present), destroyed after the file. */
+/**
+ * One device per test file (Dawn on SwiftShader when no GPU is present), destroyed after the block that first asked
+ * for it: call it at the top level of a file whose describe blocks share one device.
+ */
 export function testContext(): Promise<GpuContext> {
   if (!opened) {
     opened = GpuContext.open();

@@ -198,6 +198,9 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Identity: view,
   Flatten: view,
   Reshape: view,
+  Squeeze: view,
+  Unsqueeze: view,
+  Dropout: view,
   Softmax: softmaxOp('softmax'),
   LogSoftmax: softmaxOp('log-softmax'),
   LayerNormalization: {

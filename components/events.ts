@@ -1,0 +1,53 @@
+import type { Explanation, GradlensError, LensModel } from '../src/index.ts';
+import type { ErrorCode } from '../src/index.ts';
+
+export interface GradlensLoadDetail {
+  model: LensModel;
+  inputShape: readonly number[];
+}
+export interface GradlensProgressDetail {
+  done: number;
+  total: number;
+  /** done / total, in [0, 1]. */
+  fraction: number;
+}
+export interface GradlensResultDetail {
+  explanation: Explanation;
+  /** Milliseconds from the run's start to the attribution read back. */
+  ms: number;
+}
+export interface GradlensErrorDetail {
+  code: ErrorCode;
+  message: string;
+  error: GradlensError;
+}
+
+export type GradlensLoadEvent = CustomEvent<GradlensLoadDetail>;
+export type GradlensProgressEvent = CustomEvent<GradlensProgressDetail>;
+export type GradlensResultEvent = CustomEvent<GradlensResultDetail>;
+export type GradlensErrorEvent = CustomEvent<GradlensErrorDetail>;
+
+declare global {
+  interface HTMLElementEventMap {
+    'gradlens-load': GradlensLoadEvent;
+    'gradlens-progress': GradlensProgressEvent;
+    'gradlens-result': GradlensResultEvent;
+    'gradlens-error': GradlensErrorEvent;
+  }
+}
+
+type EventDetails = {
+  'gradlens-load': GradlensLoadDetail;
+  'gradlens-progress': GradlensProgressDetail;
+  'gradlens-result': GradlensResultDetail;
+  'gradlens-error': GradlensErrorDetail;
+};
+
+/** Dispatches one of the gradlens events: bubbling and composed, so a page hears it through shadow roots. */
+export function fire<K extends keyof EventDetails>(target: EventTarget, type: K, detail: EventDetails[K]): void {
+  target.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+}
+
+export function errorDetail(error: GradlensError): GradlensErrorDetail {
+  return { code: error.code, message: error.message, error };
+}

@@ -1,0 +1,279 @@
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
+import type { PreprocessOptions } from '../src/io/preprocess.ts';
+import type { ColormapName, Sign } from '../src/render/index.ts';
+import { errorDetail, fire } from './events.ts';
+import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
+import './gradlens-heatmap.ts';
+import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
+import { layerCandidates, METHOD_IDS, optionsOf, runOptions, type BaselineName } from './method-options.ts';
+import { themeStyles } from './styles.ts';
+import { controlStyles, errorView, predictionList, progressView } from './views.ts';
+
+const MODEL_OPTIONS = ['model'] as const;
+const INPUT_OPTIONS = ['src', 'image', 'tensor', 'preprocess'] as const;
+const RUN_OPTIONS = ['method', 'steps', 'samples', 'noise', 'baseline', 'layer', 'target', 'seed', 'baselines', 'chunkSize'] as const;
+
+/**
+ * Explains an image classifier's decision: the input with the attribution drawn over it, a method picker, the
+ * top-k predictions (choose one to explain it), colormap, sign, opacity and a legend. Runs as soon as it has a
+ * model and an input; a new input or option aborts the run in flight.
+ *
+ * ```html
+ * <gradlens-explainer model="models/digits.onnx" src="samples/digits/7_0028.png"></gradlens-explainer>
+ * ```
+ *
+ * @event gradlens-load - The model is loaded: `{ model, inputShape }`.
+ * @event gradlens-progress - A chunk of the run is done: `{ done, total, fraction }`.
+ * @event gradlens-result - The attribution is ready: `{ explanation, ms }`.
+ * @event gradlens-error - Loading, reading the input or running failed: `{ code, message, error }`.
+ * @csspart controls - The method and display options.
+ * @csspart predictions - The top-k predictions (buttons).
+ * @csspart progress - The progress bar and cancel button while a run is going.
+ * @csspart heatmap - The `<gradlens-heatmap>`; its `canvas` and `legend` parts are exported.
+ * @csspart canvas - The overlay.
+ * @csspart legend - The colour scale.
+ * @csspart status - The state line: loading, error, WebGPU unavailable.
+ * @cssproperty --gradlens-accent - Focus rings, the chosen prediction and the progress bar.
+ * @cssproperty --gradlens-heatmap-size - The overlay's displayed width.
+ * @cssproperty --gradlens-fg - Text colour.
+ * @cssproperty --gradlens-bg - Background colour.
+ * @cssproperty --gradlens-border - Borders.
+ * @cssproperty --gradlens-error - Error text.
+ */
+@customElement('gradlens-explainer')
+export class GradlensExplainer extends LitElement {
+  static override styles = [
+    themeStyles,
+    controlStyles,
+    css`
+      .layout {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 12px;
+        align-items: flex-start;
+      }
+      .side {
+        display: flex;
+        flex-direction: column;
+        gap: 8px;
+        min-width: 12em;
+      }
+    `,
+  ];
+
+  /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
+  @property() model: ModelSource | undefined;
+  /** The image's URL. */
+  @property() src: string | undefined;
+  /** The image as an ImageBitmap, <img>, canvas or OffscreenCanvas (property; wins over `src`). */
+  @property({ attribute: false }) image: ImageInput | undefined;
+  /** The input as a tensor of the model's input shape (property; wins over images). */
+  @property({ attribute: false }) tensor: Float32Array | undefined;
+  /** How the image becomes the input beyond size and channels (scale, mean, std, order); default values / 255. */
+  @property({ attribute: false }) preprocess: Partial<PreprocessOptions> = {};
+  /** The method id, kebab-case. */
+  @property({ reflect: true }) method: MethodId = 'integrated-gradients';
+  /** Path steps (integrated gradients and the path methods). */
+  @property({ type: Number }) steps = 16;
+  /** Noise samples (SmoothGrad family, expected gradients). */
+  @property({ type: Number }) samples = 8;
+  /** Noise σ as a fraction of the input's range (absolute σ for GradientSHAP). */
+  @property({ type: Number }) noise = 0.15;
+  /** Where the integrated-gradients path starts: 'zeros', 'uniform' or 'blur'. */
+  @property() baseline: BaselineName = 'zeros';
+  /** The layer of the Grad-CAM family; default the last convolution's. */
+  @property() layer: string | undefined;
+  /** The class to explain; default the top prediction. */
+  @property({ type: Number }) target: number | undefined;
+  /** Seeds every random draw, so runs repeat. */
+  @property({ type: Number }) seed = 0;
+  /** Points per GPU chunk (default: from the memory budget); smaller chunks report progress more often. */
+  @property({ type: Number, attribute: 'chunk-size' }) chunkSize: number | undefined;
+  /** Expected gradients / GradientSHAP: the baseline set (k × input size); default zeros and the input's mean. */
+  @property({ attribute: false }) baselines: Float32Array | undefined;
+  /** Class names, comma-separated (attribute) or an array (property). */
+  @property({ converter: (value) => value?.split(',').map((s) => s.trim()) }) labels: string[] = [];
+  /** How many predictions to list. */
+  @property({ type: Number, attribute: 'top-k' }) topK = 3;
+  @property({ reflect: true }) colormap: ColormapName = 'viridis';
+  @property({ reflect: true }) sign: Sign = 'abs';
+  @property({ type: Number }) opacity = 0.6;
+  /** Hides the option pickers (the predictions stay). */
+  @property({ type: Boolean, attribute: 'no-controls' }) noControls = false;
+
+  /** The widget's model and runs, free of the DOM. */
+  readonly controller = new ExplainController({
+    onStatus: () => this.requestUpdate(),
+    onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }),
+    onProgress: ({ done, total }) => {
+      this.requestUpdate();
+      fire(this, 'gradlens-progress', { done, total, fraction: total > 0 ? done / total : 0 });
+    },
+    onResult: (explanation) => fire(this, 'gradlens-result', { explanation, ms: explanation.timing.ms }),
+    onError: (error) => this.fail(error),
+  });
+
+  @state() private prepared: PreparedInput | undefined;
+  @state() private predictions: Prediction[] = [];
+  @state() private failure: GradlensError | undefined;
+  @state() private phase: 'idle' | 'reading' = 'idle';
+  private generation = 0;
+  private loadingModel: Promise<unknown> = Promise.resolve();
+
+  /** Settles when the work started by the latest change is over (done, failed or superseded). */
+  settled: Promise<void> = Promise.resolve();
+
+  /** Stops the run in flight. */
+  cancel(): void {
+    this.controller.cancel();
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    const has = (names: readonly string[]) => names.some((name) => changed.has(name as keyof GradlensExplainer));
+    if (has(MODEL_OPTIONS)) this.settled = this.refresh('model');
+    else if (has(INPUT_OPTIONS)) this.settled = this.refresh('input');
+    else if (has(RUN_OPTIONS)) this.settled = this.refresh('run');
+  }
+
+  private async refresh(from: 'model' | 'input' | 'run'): Promise<void> {
+    const generation = ++this.generation;
+    const stale = () => generation !== this.generation;
+    this.controller.cancel();
+    await Promise.resolve(); // out of updated(): the state set below schedules the next update
+    this.failure = undefined;
+    try {
+      if (from === 'model') {
+        this.prepared = undefined;
+        this.predictions = [];
+        if (this.model === undefined || this.model === '') return;
+        this.loadingModel = this.controller.load(this.model);
+      }
+      await this.loadingModel;
+      const model = this.controller.model;
+      if (stale() || !model) return;
+      if (from !== 'run' || !this.prepared) {
+        this.prepared = undefined;
+        this.predictions = [];
+        const source = this.image ?? this.src;
+        if (!this.tensor && !source) return;
+        this.phase = 'reading';
+        const prepared = this.tensor ? prepareTensor(this.tensor, model.inputShape) : await prepareImage(source!, model.inputShape, this.preprocess);
+        if (stale()) return;
+        const predictions = await this.controller.predict(prepared.tensor, this.topK, this.labels);
+        if (stale()) return;
+        [this.prepared, this.predictions, this.phase] = [prepared, predictions, 'idle'];
+      }
+      const options = runOptions(this, this.prepared.tensor, model.inputShape, this.baselines);
+      await this.controller.run(this.prepared.tensor, options);
+    } catch (error) {
+      if (stale()) return;
+      if (error !== this.controller.error) this.fail(asGradlensError(error));
+    } finally {
+      if (!stale()) this.phase = 'idle';
+    }
+  }
+
+  private fail(error: GradlensError): void {
+    this.failure = error;
+    this.phase = 'idle';
+    fire(this, 'gradlens-error', errorDetail(error));
+  }
+
+  private choose(index: number): void {
+    this.target = index;
+  }
+
+  protected override render() {
+    const controller = this.controller;
+    const result = this.prepared ? controller.result : undefined;
+    const targetIndex = result?.target[0];
+    const label = (i: number | undefined) => (i === undefined ? '' : (this.labels[i] ?? String(i)));
+    return html`
+      ${this.noControls ? nothing : this.controls()}
+      <div class="layout">
+        ${result
+          ? html`<gradlens-heatmap
+              part="heatmap"
+              exportparts="canvas, legend"
+              .attribution=${result.attribution}
+              .shape=${result.shape}
+              .image=${this.prepared?.image}
+              colormap=${this.colormap}
+              sign=${this.sign}
+              .opacity=${this.opacity}
+              label="${this.method} for ${label(targetIndex)}"
+            ></gradlens-heatmap>`
+          : nothing}
+        <div class="side">
+          ${predictionList(this.predictions, targetIndex ?? this.target, (i) => this.choose(i))}
+          ${controller.status === 'running' ? progressView(controller.progress, () => this.cancel()) : nothing}
+          ${this.statusLine()}
+        </div>
+      </div>
+    `;
+  }
+
+  private statusLine() {
+    if (this.failure) return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(this.controller.model ? 'input' : 'model')));
+    const status = this.controller.status;
+    const text =
+      this.model === undefined ? 'Set a model to explain.'
+      : status === 'loading' ? 'Loading the model…'
+      : this.phase === 'reading' ? 'Reading the input…'
+      : status === 'ready' && !this.prepared ? 'Set an input to explain.'
+      : status === 'done' && this.controller.result ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
+      : '';
+    return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
+  }
+
+  private controls() {
+    const shown = optionsOf(this.method);
+    const layers = this.controller.model ? layerCandidates(this.controller.model.graph.nodes) : [];
+    const set = <K extends keyof this>(key: K, parse: (v: string) => unknown) => (event: Event) => {
+      (this as Record<K, unknown>)[key] = parse((event.target as HTMLInputElement | HTMLSelectElement).value);
+    };
+    const number = (v: string) => Number(v);
+    return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
+      <label>Method
+        <select @change=${set('method', String)}>
+          ${METHOD_IDS.map((id) => html`<option value=${id} ?selected=${id === this.method}>${id}</option>`)}
+        </select>
+      </label>
+      ${shown.steps ? html`<label>Steps <input type="number" min="1" max="512" .value=${String(this.steps)} @change=${set('steps', number)} /></label>` : nothing}
+      ${shown.samples ? html`<label>Samples <input type="number" min="1" max="256" .value=${String(this.samples)} @change=${set('samples', number)} /></label>` : nothing}
+      ${shown.noise ? html`<label>Noise <input type="number" min="0" step="0.05" .value=${String(this.noise)} @change=${set('noise', number)} /></label>` : nothing}
+      ${shown.baseline
+        ? html`<label>Baseline
+            <select @change=${set('baseline', String)}>
+              ${['zeros', 'uniform', 'blur'].map((b) => html`<option ?selected=${b === this.baseline}>${b}</option>`)}
+            </select></label>`
+        : nothing}
+      ${shown.layer
+        ? html`<label>Layer
+            <select @change=${set('layer', (v) => v || undefined)}>
+              <option value="">default (last conv)</option>
+              ${layers.map((l) => html`<option ?selected=${l === this.layer}>${l}</option>`)}
+            </select></label>`
+        : nothing}
+      <label>Colormap
+        <select @change=${set('colormap', String)}>
+          ${['viridis', 'turbo', 'rdbu-r', 'gray'].map((c) => html`<option ?selected=${c === this.colormap}>${c}</option>`)}
+        </select>
+      </label>
+      <label>Sign
+        <select @change=${set('sign', String)}>
+          ${['abs', 'positive', 'negative', 'signed'].map((s) => html`<option ?selected=${s === this.sign}>${s}</option>`)}
+        </select>
+      </label>
+      <label>Opacity <input type="range" min="0" max="1" step="0.05" .value=${String(this.opacity)} @input=${set('opacity', number)} /></label>
+    </form>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'gradlens-explainer': GradlensExplainer;
+  }
+}

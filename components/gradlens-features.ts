@@ -1,0 +1,240 @@
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
+import { errorDetail, fire } from './events.ts';
+import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
+import { prepareTensor } from './image-input.ts';
+import { runOptions } from './method-options.ts';
+import { themeStyles } from './styles.ts';
+import { featureSummary, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
+import { controlStyles, errorView, predictionList, progressView } from './views.ts';
+
+const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad', 'expected-gradients', 'gradient-shap'];
+
+/**
+ * Why a tabular model decided what it did: each feature's signed contribution as a bar, largest first, with the
+ * feature's name and value. Give it a model and a row (`values`), or an `attribution` directly to only draw it.
+ *
+ * ```html
+ * <gradlens-features model="models/tabular.onnx" labels="malignant,benign"></gradlens-features>
+ * <script>features.values = row; features.featureNames = header;</script>
+ * ```
+ *
+ * @event gradlens-load - The model is loaded: `{ model, inputShape }`.
+ * @event gradlens-progress - A chunk of the run is done: `{ done, total, fraction }`.
+ * @event gradlens-result - The attribution is ready: `{ explanation, ms }`.
+ * @event gradlens-error - Loading or running failed: `{ code, message, error }`.
+ * @csspart controls - The method picker.
+ * @csspart predictions - The predictions (buttons: choose the class to explain).
+ * @csspart bars - The list of features (role="img" is not used: it is a real list, read row by row).
+ * @csspart bar - One feature's bar.
+ * @csspart status - The state line.
+ * @cssproperty --gradlens-positive - Bars that raise the target's score (default ColorBrewer red).
+ * @cssproperty --gradlens-negative - Bars that lower it (default ColorBrewer blue).
+ * @cssproperty --gradlens-fg - Text colour.
+ * @cssproperty --gradlens-bg - Background colour.
+ */
+@customElement('gradlens-features')
+export class GradlensFeatures extends LitElement {
+  static override styles = [
+    themeStyles,
+    controlStyles,
+    css`
+      .bars {
+        display: grid;
+        grid-template-columns: minmax(8em, max-content) max-content minmax(8em, 1fr) max-content;
+        gap: 2px 8px;
+        align-items: center;
+        margin: 0;
+        padding: 0;
+      }
+      .row {
+        display: contents;
+      }
+      .value,
+      .contribution {
+        font-variant-numeric: tabular-nums;
+        text-align: right;
+      }
+      .track {
+        position: relative;
+        height: 12px;
+        border-left: 1px solid transparent;
+      }
+      .track::before {
+        content: '';
+        position: absolute;
+        left: 50%;
+        top: -2px;
+        bottom: -2px;
+        border-left: 1px solid var(--_border);
+      }
+      [part='bar'] {
+        position: absolute;
+        top: 0;
+        bottom: 0;
+        border-radius: 2px;
+      }
+      .positive {
+        background: var(--_positive);
+      }
+      .negative {
+        background: var(--_negative);
+      }
+      .top {
+        display: flex;
+        gap: 16px;
+        flex-wrap: wrap;
+        align-items: flex-start;
+      }
+    `,
+  ];
+
+  /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
+  @property() model: ModelSource | undefined;
+  /** The row to explain, one value per feature, in the model's order. */
+  @property({ attribute: false }) values: ArrayLike<number> | undefined;
+  /** Feature names, comma-separated (attribute) or an array (property). */
+  @property({ attribute: 'feature-names', converter: (v) => v?.split(',').map((s) => s.trim()) }) featureNames: string[] = [];
+  /** An attribution to draw without a model (presentational use). */
+  @property({ attribute: false }) attribution: ArrayLike<number> | undefined;
+  @property({ reflect: true }) method: MethodId = 'integrated-gradients';
+  @property({ type: Number }) steps = 32;
+  @property({ type: Number }) samples = 8;
+  @property({ type: Number }) noise = 0.15;
+  /** Where the path starts (integrated gradients): a row, e.g. the training means; default zeros. */
+  @property({ attribute: false }) baseline: Float32Array | undefined;
+  /** Baseline rows for expected gradients / GradientSHAP (k × features). */
+  @property({ attribute: false }) baselines: Float32Array | undefined;
+  @property({ type: Number }) target: number | undefined;
+  @property({ type: Number }) seed = 0;
+  @property({ converter: (value) => value?.split(',').map((s) => s.trim()) }) labels: string[] = [];
+  /** How many features to show, largest contributions first. */
+  @property({ type: Number, attribute: 'max-features' }) maxFeatures = 10;
+  @property({ type: Boolean, attribute: 'no-controls' }) noControls = false;
+
+  readonly controller = new ExplainController({
+    onStatus: () => this.requestUpdate(),
+    onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }),
+    onProgress: ({ done, total }) => {
+      this.requestUpdate();
+      fire(this, 'gradlens-progress', { done, total, fraction: total > 0 ? done / total : 0 });
+    },
+    onResult: (explanation) => fire(this, 'gradlens-result', { explanation, ms: explanation.timing.ms }),
+    onError: (error) => this.fail(error),
+  });
+
+  @state() private predictions: Prediction[] = [];
+  @state() private failure: GradlensError | undefined;
+  private generation = 0;
+  private loadingModel: Promise<unknown> = Promise.resolve();
+  settled: Promise<void> = Promise.resolve();
+
+  cancel(): void {
+    this.controller.cancel();
+  }
+
+  /** The features in the order shown, with their contributions. */
+  get ranked(): FeatureContribution[] {
+    const attribution = this.attribution ?? this.controller.result?.attribution;
+    if (!attribution) return [];
+    return rankFeatures(this.featureNames, this.values ?? [], attribution);
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    const has = (names: string[]) => names.some((name) => changed.has(name as keyof GradlensFeatures));
+    if (has(['model'])) this.settled = this.refresh(true);
+    else if (has(['values', 'method', 'steps', 'samples', 'noise', 'baseline', 'baselines', 'target', 'seed'])) this.settled = this.refresh(false);
+  }
+
+  private async refresh(reload: boolean): Promise<void> {
+    const generation = ++this.generation;
+    const stale = () => generation !== this.generation;
+    this.controller.cancel();
+    await Promise.resolve();
+    this.failure = undefined;
+    try {
+      if (reload && this.model !== undefined && this.model !== '') this.loadingModel = this.controller.load(this.model);
+      await this.loadingModel;
+      const model = this.controller.model;
+      if (stale() || !model || !this.values) return;
+      const { tensor } = prepareTensor(Float32Array.from(this.values), model.inputShape);
+      this.predictions = await this.controller.predict(tensor, this.labels.length || 3, this.labels);
+      if (stale()) return;
+      const main = { method: this.method, steps: this.steps, samples: this.samples, noise: this.noise, target: this.target, seed: this.seed };
+      const options = runOptions(main, tensor, model.inputShape, this.baselines);
+      if (this.method === 'integrated-gradients' && this.baseline) options.baseline = this.baseline;
+      await this.controller.run(tensor, options);
+    } catch (error) {
+      if (!stale() && error !== this.controller.error) this.fail(asGradlensError(error));
+    }
+  }
+
+  private fail(error: GradlensError): void {
+    this.failure = error;
+    fire(this, 'gradlens-error', errorDetail(error));
+  }
+
+  protected override render() {
+    const ranked = this.ranked.slice(0, this.maxFeatures);
+    const scale = Math.max(...ranked.map((f) => Math.abs(f.contribution)), 1e-30);
+    const result = this.controller.result;
+    const target = result?.target[0] ?? this.target;
+    const targetName = target === undefined ? 'the prediction' : (this.labels[target] ?? `class ${target}`);
+    return html`
+      ${this.noControls || this.attribution ? nothing : this.controls()}
+      <div class="top">
+        ${predictionList(this.predictions, target, (i) => (this.target = i))}
+        ${this.controller.status === 'running' ? progressView(this.controller.progress, () => this.cancel()) : nothing}
+      </div>
+      ${ranked.length
+        ? html`<p class="visually-hidden" id="summary">Towards ${targetName}: ${featureSummary(ranked)}</p>
+            <ol part="bars" class="bars" aria-describedby="summary" aria-label="Feature contributions towards ${targetName}">
+              ${ranked.map((f) => this.bar(f, scale))}
+            </ol>`
+        : nothing}
+      ${this.statusLine()}
+    `;
+  }
+
+  private bar(feature: FeatureContribution, scale: number) {
+    const width = (50 * Math.abs(feature.contribution)) / scale;
+    const positive = feature.contribution >= 0;
+    const style = positive ? `left: 50%; width: ${width}%` : `left: ${50 - width}%; width: ${width}%`;
+    return html`<li class="row">
+      <span class="name">${feature.name}</span>
+      <span class="value muted">${formatNumber(feature.value)}</span>
+      <span class="track" aria-hidden="true"><span part="bar" class=${positive ? 'positive' : 'negative'} style=${style}></span></span>
+      <span class="contribution">${formatSigned(feature.contribution)}</span>
+    </li>`;
+  }
+
+  private statusLine() {
+    if (this.failure) return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(!this.controller.model)));
+    const status = this.controller.status;
+    const text =
+      this.attribution ? ''
+      : this.model === undefined ? 'Set a model to explain.'
+      : status === 'loading' ? 'Loading the model…'
+      : status === 'ready' && !this.values ? 'Set the values of a row to explain.'
+      : status === 'done' && this.controller.result ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
+      : '';
+    return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
+  }
+
+  private controls() {
+    return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
+      <label>Method
+        <select @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId)}>
+          ${TABULAR_METHODS.map((id) => html`<option ?selected=${id === this.method}>${id}</option>`)}
+        </select>
+      </label>
+    </form>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'gradlens-features': GradlensFeatures;
+  }
+}

@@ -1,0 +1,147 @@
+import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
+import { customElement, property, state } from 'lit/decorators.js';
+import { legendStops, type GradlensError } from '../src/index.ts';
+import type { RgbaImage } from '../src/io/preprocess.ts';
+import type { ColormapName, Heatmap, Sign } from '../src/render/index.ts';
+import { errorDetail, fire } from './events.ts';
+import { asGradlensError, heatmapOf } from './explain-controller.ts';
+import { themeStyles } from './styles.ts';
+import { formatNumber, regionSummary } from './summary.ts';
+
+/**
+ * An attribution drawn over its image: presentational, it computes nothing but the picture (on the shared GPU
+ * device). Resizing the element scales the canvas; it does not render again.
+ *
+ * @event gradlens-error - The attribution could not be drawn (bad shape, NaN values, no WebGPU).
+ * @csspart canvas - The overlay (role="img", its label summarises where the attribution is).
+ * @csspart legend - The colour scale with its values.
+ * @cssproperty --gradlens-heatmap-size - The overlay's displayed width (default 224px).
+ * @cssproperty --gradlens-fg - Text colour.
+ * @cssproperty --gradlens-bg - Background colour.
+ */
+@customElement('gradlens-heatmap')
+export class GradlensHeatmap extends LitElement {
+  static override styles = [
+    themeStyles,
+    css`
+      figure {
+        margin: 0;
+        display: inline-flex;
+        flex-direction: column;
+        gap: 4px;
+        width: var(--gradlens-heatmap-size, 224px);
+        max-width: 100%;
+      }
+      canvas {
+        width: 100%;
+        height: auto;
+        image-rendering: pixelated;
+        border-radius: var(--_radius);
+        background: var(--_border);
+      }
+      .bar {
+        height: 10px;
+        border-radius: 3px;
+      }
+      .ticks {
+        display: flex;
+        justify-content: space-between;
+        font-size: 0.8em;
+        color: var(--_muted);
+      }
+    `,
+  ];
+
+  /** The attribution, row-major in `shape` ([C, H, W], [H, W]; a leading batch of 1 is allowed). */
+  @property({ attribute: false }) attribution: Float32Array | undefined;
+  @property({ attribute: false }) shape: readonly number[] = [];
+  /** The image under the map, RGBA8; its size is the overlay's size. */
+  @property({ attribute: false }) image: RgbaImage | undefined;
+  /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' (default when signed), 'gray'. */
+  @property({ reflect: true }) colormap: ColormapName | undefined;
+  /** 'abs' (default), 'positive', 'negative' or 'signed'. */
+  @property({ reflect: true }) sign: Sign = 'abs';
+  /** The map's opacity over the image, 0 to 1. */
+  @property({ type: Number }) opacity = 0.5;
+  /** The percentile of |map| the colormap's end stands for. */
+  @property({ type: Number }) percentile = 99;
+  /** What the map is of, read before the summary: e.g. "Integrated gradients for 7". */
+  @property() label = 'Attribution';
+
+  @state() private heatmap: Heatmap | undefined;
+  @state() private error: GradlensError | undefined;
+  private renders = 0;
+
+  /** A short description of where the attribution lies, as the overlay's accessible name gives it. */
+  get summary(): string {
+    return this.attribution ? `${this.label}: ${regionSummary(this.attribution, this.shape)}` : `${this.label}: nothing to show yet`;
+  }
+
+  /** Resolves when the picture for the current inputs is drawn (or failed). */
+  rendered: Promise<void> = Promise.resolve();
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    const inputs = ['attribution', 'shape', 'image', 'colormap', 'sign', 'opacity', 'percentile'] as const;
+    if (inputs.some((name) => changed.has(name))) this.rendered = this.draw();
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    if (changed.has('heatmap' as keyof GradlensHeatmap) && this.heatmap) this.paint(this.heatmap);
+  }
+
+  private async draw(): Promise<void> {
+    const attribution = this.attribution;
+    const render = ++this.renders;
+    await Promise.resolve(); // out of willUpdate: the state set below schedules the next update
+    if (!attribution) {
+      this.heatmap = undefined;
+      return;
+    }
+    try {
+      const heatmap = await heatmapOf(attribution, this.shape, {
+        sign: this.sign,
+        opacity: this.opacity,
+        percentile: this.percentile,
+        ...(this.colormap ? { colormap: this.colormap } : {}),
+        ...(this.image ? { overlay: this.image } : {}),
+      });
+      if (render !== this.renders) return;
+      this.error = undefined;
+      this.heatmap = heatmap;
+      await this.updateComplete;
+    } catch (error) {
+      if (render !== this.renders) return;
+      this.error = asGradlensError(error);
+      fire(this, 'gradlens-error', errorDetail(this.error));
+    }
+  }
+
+  private paint(heatmap: Heatmap): void {
+    const canvas = this.renderRoot.querySelector('canvas');
+    if (!canvas) return;
+    [canvas.width, canvas.height] = [heatmap.width, heatmap.height];
+    canvas.getContext('2d')?.putImageData(new ImageData(new Uint8ClampedArray(heatmap.rgba), heatmap.width, heatmap.height), 0, 0);
+  }
+
+  protected override render() {
+    const colormap = this.colormap ?? (this.sign === 'signed' ? 'rdbu-r' : 'viridis');
+    const range = this.heatmap?.range ?? (this.sign === 'signed' ? [-1, 1] : [0, 1]);
+    const stops = legendStops(colormap, 9, range);
+    const gradient = `linear-gradient(to right, ${stops.map((s) => `${s.color} ${(100 * s.offset).toFixed(1)}%`).join(', ')})`;
+    const ticks = [stops[0]!, stops[4]!, stops[8]!];
+    return html`<figure>
+      <canvas part="canvas" role="img" aria-label=${this.summary} width="1" height="1"></canvas>
+      ${this.error ? html`<p class="error" role="alert">${this.error.message}</p>` : nothing}
+      <div part="legend" aria-label="colour scale from ${formatNumber(range[0])} to ${formatNumber(range[1])}">
+        <div class="bar" style="background: ${gradient}"></div>
+        <div class="ticks">${ticks.map((t) => html`<span>${formatNumber(t.value)}</span>`)}</div>
+      </div>
+    </figure>`;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'gradlens-heatmap': GradlensHeatmap;
+  }
+}

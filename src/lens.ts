@@ -1,0 +1,90 @@
+import type { AdapterOptions } from './gpu/adapter.ts';
+import { GpuRuntime, type GpuContext } from './gpu/device.ts';
+import { GradlensError } from './gpu/errors.ts';
+import { explain, type ExplainOptions, type Explanation } from './attribution/explain.ts';
+import { logitsOf } from './attribution/targets.ts';
+import type { Graph, Shape } from './graph/ir.ts';
+import { sizeOf } from './graph/ir.ts';
+import { Model } from './graph/model.ts';
+import { loadOnnx } from './onnx/load.ts';
+
+export type ModelSource = Uint8Array | ArrayBuffer | Graph | string | URL;
+
+/** The entry point: one device (Dawn in Node, navigator.gpu in browsers), opened on first use, reopened after a loss. */
+export async function createLens(options: AdapterOptions = {}): Promise<Lens> {
+  return new Lens(new GpuRuntime(options));
+}
+
+export class Lens {
+  constructor(readonly runtime: GpuRuntime) {}
+
+  /** An ONNX model from bytes or a URL (fetched), or a graph built in TypeScript. */
+  async load(source: ModelSource, options: { name?: string; signal?: AbortSignal } = {}): Promise<LensModel> {
+    return new LensModel(this.runtime, await toGraph(source, options));
+  }
+
+  /** What the device is: vendor, backend, software or hardware, limits and features. */
+  async adapter() {
+    return (await this.runtime.context()).report;
+  }
+
+  close(): Promise<void> {
+    return this.runtime.close();
+  }
+}
+
+/** A model ready to explain; survives device loss by re-uploading its weights to the new device. */
+export class LensModel {
+  private model: Promise<Model> | undefined;
+  private context: GpuContext | undefined;
+
+  constructor(
+    private readonly runtime: GpuRuntime,
+    readonly graph: Graph,
+  ) {}
+
+  get inputShape(): Shape {
+    return this.graph.inputShape;
+  }
+
+  /** Explains `count` inputs (count × input shape; default: as many as `input` holds). */
+  async explain(input: Float32Array, options: ExplainOptions & { count?: number }): Promise<Explanation> {
+    const { count = input.length / sizeOf(this.graph.inputShape), ...rest } = options;
+    return explain(await this.current(), input, count, rest);
+  }
+
+  /** Logits of `count` inputs. */
+  async predict(input: Float32Array, count = input.length / sizeOf(this.graph.inputShape)): Promise<Float32Array> {
+    return logitsOf(await this.current(), input, count);
+  }
+
+  async destroy(): Promise<void> {
+    (await this.model?.catch(() => undefined))?.destroy();
+    this.model = undefined;
+  }
+
+  private async current(): Promise<Model> {
+    const context = await this.runtime.context();
+    if (context !== this.context || !this.model) {
+      this.context = context;
+      this.model = Model.create(context, this.graph);
+    }
+    return this.model;
+  }
+}
+
+async function toGraph(source: ModelSource, options: { name?: string; signal?: AbortSignal }): Promise<Graph> {
+  if (typeof source === 'string' || source instanceof URL) {
+    let response: Response;
+    try {
+      response = await fetch(source, options.signal ? { signal: options.signal } : {});
+    } catch (cause) {
+      throw new GradlensError('BAD_MODEL', `could not fetch the model at ${String(source)}: ${String(cause)}`, { cause });
+    }
+    if (!response.ok) throw new GradlensError('BAD_MODEL', `could not fetch the model at ${String(source)}: HTTP ${response.status}`);
+    return loadOnnx(new Uint8Array(await response.arrayBuffer()), { name: options.name ?? String(source).split('/').pop()! });
+  }
+  if (source instanceof Uint8Array) return loadOnnx(source, options.name ? { name: options.name } : {});
+  if (source instanceof ArrayBuffer) return loadOnnx(new Uint8Array(source), options.name ? { name: options.name } : {});
+  return source;
+}

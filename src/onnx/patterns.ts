@@ -1,0 +1,203 @@
+// Subgraphs that exporters emit for ops older opsets lack, fused back into the op: GELU (torch before opset 20),
+// LayerNorm (torch before opset 17), and a zero Pad in front of a Conv or an AveragePool (torch's F.pad and
+// AvgPool2d(padding, count_include_pad=True)). A match needs every intermediate read by the pattern alone.
+import type { Constant, GraphNode, Shape } from '../graph/ir.ts';
+
+export interface PatternGraph {
+  nodes: GraphNode[];
+  constants: Map<string, Constant>;
+  /** Shapes at one batch size: the LayerNorm match needs ranks. */
+  shapes: ReadonlyMap<string, Shape>;
+  output: string;
+}
+
+class Index {
+  readonly producer = new Map<string, GraphNode>();
+  readonly readers = new Map<string, GraphNode[]>();
+
+  constructor(readonly graph: PatternGraph) {
+    for (const node of graph.nodes) {
+      for (const name of node.outputs) this.producer.set(name, node);
+      for (const name of node.inputs) if (name) this.readers.set(name, [...(this.readers.get(name) ?? []), node]);
+    }
+  }
+
+  /** The one node that reads `name`, if it is the only reader and `name` is not the graph's output. */
+  soleReader(name: string, op: string): GraphNode | undefined {
+    const readers = this.readers.get(name) ?? [];
+    return readers.length === 1 && readers[0]!.op === op && name !== this.graph.output ? readers[0] : undefined;
+  }
+
+  producedBy(name: string, op: string): GraphNode | undefined {
+    const node = this.producer.get(name);
+    return node?.op === op ? node : undefined;
+  }
+
+  scalar(name: string | undefined): number | undefined {
+    const constant = name ? this.graph.constants.get(name) : undefined;
+    return constant?.data.length === 1 ? constant.data[0] : undefined;
+  }
+
+  /** For a two-input node, the input other than `name`, when `name` is one of them. */
+  other(node: GraphNode, name: string): string | undefined {
+    if (node.inputs.length !== 2) return undefined;
+    if (node.inputs[0] === name) return node.inputs[1];
+    if (node.inputs[1] === name) return node.inputs[0];
+    return undefined;
+  }
+}
+
+const near = (value: number | undefined, target: number) => value !== undefined && Math.abs(value - target) <= 1e-4 * Math.abs(target);
+
+/** Replaces `matched` nodes by `fused`, placed where the last of them was (its inputs all come earlier). */
+function replace(graph: PatternGraph, matched: readonly GraphNode[], fused: GraphNode): void {
+  const gone = new Set(matched);
+  const last = Math.max(...matched.map((node) => graph.nodes.indexOf(node)));
+  graph.nodes = graph.nodes.flatMap((node, i) => (i === last ? [fused] : gone.has(node) ? [] : [node]));
+}
+
+/**
+ * x·½·(1 + erf(x/√2)) → Gelu(x): Div by √2 or Mul by 1/√2, Add 1 in either order, and the three factors x, ½ and
+ * (1 + erf) multiplied in any order and grouping.
+ */
+export function fuseGelu(graph: PatternGraph): void {
+  for (const erf of graph.nodes.filter((node) => node.op === 'Erf')) {
+    const index = new Index(graph);
+    const scaled = erf.inputs[0]!;
+    const div = index.producedBy(scaled, 'Div');
+    const mul = index.producedBy(scaled, 'Mul');
+    let x: string | undefined;
+    if (div && near(index.scalar(div.inputs[1]), Math.SQRT2)) x = div.inputs[0];
+    else if (mul) x = mul.inputs.find((name) => near(index.scalar(index.other(mul, name)), Math.SQRT1_2));
+    const first = div ?? mul;
+    if (!x || !first || index.soleReader(scaled, 'Erf') !== erf) continue;
+    const add = index.soleReader(erf.outputs[0]!, 'Add');
+    if (!add || !near(index.scalar(index.other(add, erf.outputs[0]!)), 1)) continue;
+    const onePlus = add.outputs[0]!;
+    const product = index.soleReader(onePlus, 'Mul');
+    if (!product) continue;
+    const partner = index.other(product, onePlus)!;
+    let matched: GraphNode[] | undefined;
+    if (partner === x) {
+      const half = index.soleReader(product.outputs[0]!, 'Mul'); // (x·s)·½
+      if (half && near(index.scalar(index.other(half, product.outputs[0]!)), 0.5)) matched = [product, half];
+    } else if (near(index.scalar(partner), 0.5)) {
+      const outer = index.soleReader(product.outputs[0]!, 'Mul'); // x·(s·½)
+      if (outer && index.other(outer, product.outputs[0]!) === x) matched = [product, outer];
+    } else {
+      const halfX = index.producedBy(partner, 'Mul'); // (x·½)·s
+      if (halfX && index.soleReader(partner, 'Mul') === product && index.other(halfX, x) !== undefined && near(index.scalar(index.other(halfX, x)), 0.5)) {
+        matched = [halfX, product];
+      }
+    }
+    if (!matched) continue;
+    const end = matched[matched.length - 1]!;
+    replace(graph, [first, erf, add, ...matched], { name: `${erf.name}:gelu`, op: 'Gelu', inputs: [x], outputs: [end.outputs[0]!], attributes: {} });
+  }
+}
+
+const axesOf = (node: GraphNode, rank: number): number[] | undefined => {
+  const axes = node.attributes.axes as readonly number[] | undefined;
+  if (node.inputs[1] || (node.attributes.keepdims as number | undefined) === 0) return undefined;
+  return (axes ?? Array.from({ length: rank }, (_, i) => i)).map((a) => (a < 0 ? a + rank : a)).sort((a, b) => a - b);
+};
+
+/** A per-element affine constant (γ or β) for the trailing dims `dims`: equal dims, right-aligned, leading ones. */
+function affine(constant: Constant | undefined, dims: Shape): boolean {
+  if (!constant) return false;
+  const shape = constant.shape;
+  const extra = shape.length - dims.length;
+  return shape.every((d, i) => (i < extra ? d === 1 : d === dims[i - extra])) && constant.data.length === dims.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * ReduceMean, Sub, Pow 2, ReduceMean, Add ε, Sqrt, Div (then Mul γ, Add β) over the trailing axes →
+ * LayerNormalization(axis = −k).
+ */
+export function fuseLayerNorm(graph: PatternGraph): void {
+  for (const mean of graph.nodes.filter((node) => node.op === 'ReduceMean')) {
+    const index = new Index(graph);
+    if (!graph.nodes.includes(mean)) continue;
+    const x = mean.inputs[0]!;
+    const shape = graph.shapes.get(x);
+    if (!shape) continue;
+    const rank = shape.length;
+    const axes = axesOf(mean, rank);
+    if (!axes || axes.length === 0 || axes.some((a, i) => a !== rank - axes.length + i)) continue;
+    const centre = index.soleReader(mean.outputs[0]!, 'Sub');
+    if (!centre || centre.inputs[0] !== x || centre.inputs[1] !== mean.outputs[0]) continue;
+    const d = centre.outputs[0]!;
+    const readers = index.readers.get(d) ?? [];
+    const pow = readers.find((node) => node.op === 'Pow');
+    const div = readers.find((node) => node.op === 'Div');
+    if (readers.length !== 2 || !pow || !div || d === graph.output || pow.inputs[0] !== d || index.scalar(pow.inputs[1]) !== 2 || div.inputs[0] !== d) continue;
+    const variance = index.soleReader(pow.outputs[0]!, 'ReduceMean');
+    const varianceAxes = variance && axesOf(variance, rank);
+    if (!variance || !varianceAxes || varianceAxes.join() !== axes.join()) continue;
+    const addEpsilon = index.soleReader(variance.outputs[0]!, 'Add');
+    const epsilon = addEpsilon && index.scalar(index.other(addEpsilon, variance.outputs[0]!));
+    if (!addEpsilon || epsilon === undefined) continue;
+    const sqrt = index.soleReader(addEpsilon.outputs[0]!, 'Sqrt');
+    if (!sqrt || index.soleReader(sqrt.outputs[0]!, 'Div') !== div || div.inputs[1] !== sqrt.outputs[0]) continue;
+    const matched = [mean, centre, pow, variance, addEpsilon, sqrt, div];
+    const dims = shape.slice(rank - axes.length);
+    let end = div;
+    let scale: string | undefined;
+    let bias: string | undefined;
+    const scaleNode = index.soleReader(div.outputs[0]!, 'Mul');
+    const gamma = scaleNode && index.other(scaleNode, div.outputs[0]!);
+    if (scaleNode && gamma && affine(graph.constants.get(gamma), dims)) {
+      matched.push(scaleNode);
+      end = scaleNode;
+      scale = gamma;
+      const biasNode = index.soleReader(scaleNode.outputs[0]!, 'Add');
+      const beta = biasNode && index.other(biasNode, scaleNode.outputs[0]!);
+      if (biasNode && beta && affine(graph.constants.get(beta), dims)) {
+        matched.push(biasNode);
+        end = biasNode;
+        bias = beta;
+      }
+    }
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (!scale) {
+      scale = `${mean.name}:ones`;
+      graph.constants.set(scale, { shape: dims, data: new Float32Array(size).fill(1) });
+    }
+    const fused: GraphNode = {
+      name: `${mean.name}:layernorm`,
+      op: 'LayerNormalization',
+      inputs: bias ? [x, scale, bias] : [x, scale],
+      outputs: [end.outputs[0]!],
+      attributes: { axis: -axes.length, epsilon },
+    };
+    replace(graph, matched, fused);
+  }
+}
+
+/**
+ * Pad(constant 0) on the spatial axes of an NCHW tensor → the pads of the Conv or AveragePool that alone reads it
+ * (an AveragePool then counts the padding, as it counted the padded zeros); MaxPool takes a Pad of −∞.
+ */
+export function fusePad(graph: PatternGraph): void {
+  for (const pad of graph.nodes.filter((node) => node.op === 'Pad')) {
+    const index = new Index(graph);
+    const pads = pad.attributes.pads as readonly number[] | undefined;
+    const value = pad.attributes.value as number | undefined;
+    if (pad.attributes.mode !== 'constant' || !pads || pads.length !== 8 || pads.some((p) => p < 0) || pads[0] || pads[1] || pads[4] || pads[5]) continue;
+    const readers = index.readers.get(pad.outputs[0]!) ?? [];
+    const reader = readers[0];
+    if (readers.length !== 1 || !reader || pad.outputs[0] === graph.output || reader.inputs[0] !== pad.outputs[0]) continue;
+    const a = reader.attributes;
+    if ((a.auto_pad as string | undefined) !== undefined && a.auto_pad !== 'NOTSET') continue;
+    const own = (a.pads as readonly number[] | undefined) ?? [0, 0, 0, 0];
+    const attributes = { ...a, pads: [own[0]! + pads[2]!, own[1]! + pads[3]!, own[2]! + pads[6]!, own[3]! + pads[7]!] };
+    const countsPadding = (a.count_include_pad as number | undefined) === 1 || own.every((p) => p === 0);
+    const fits =
+      (reader.op === 'Conv' && value === 0) ||
+      (reader.op === 'AveragePool' && value === 0 && countsPadding && !(a.ceil_mode as number | undefined)) ||
+      (reader.op === 'MaxPool' && value === Number.NEGATIVE_INFINITY);
+    if (!fits) continue;
+    const fused = { ...reader, inputs: [pad.inputs[0]!, ...reader.inputs.slice(1)], attributes: reader.op === 'AveragePool' ? { ...attributes, count_include_pad: 1 } : attributes };
+    graph.nodes = graph.nodes.flatMap((node) => (node === pad ? [] : node === reader ? [fused] : [node]));
+  }
+}
