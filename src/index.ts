@@ -13,3 +13,4 @@ export type { Graph } from './graph/ir.ts';
 export { renderHeatmap, colormap, legendStops } from './render/index.ts';
 export { preprocess, type PreprocessOptions } from './io/preprocess.ts';
 export { readNpy, writeNpy } from './io/npy.ts';
+export * as metrics from './metrics/index.ts';

@@ -1,67 +1,92 @@
 import { parseArgs } from 'node:util';
-import type { AdapterOptions, Backend } from '../gpu/adapter.ts';
+import { isGradlensError } from '../gpu/errors.ts';
+import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
+import { runDemo } from './demo.ts';
 import { doctor, formatDoctor } from './doctor.ts';
+import { evaluateCommand } from './evaluate-command.ts';
+import { formatSummary, runExplain } from './explain-command.ts';
+import { EXPLAIN_USAGE, toRun } from './explain-options.ts';
+import { EXIT } from './exit-codes.ts';
+import { writeReport } from './report.ts';
 
-/** Exit codes, documented in the README: 0 done, 1 some inputs failed, 2 usage error, 3 no GPU or device lost. */
-export const EXIT = { ok: 0, someFailed: 1, usage: 2, noGpu: 3 } as const;
-
-const BACKENDS: readonly Backend[] = ['vulkan', 'opengles', 'metal', 'd3d12', 'd3d11', 'null'];
+export { EXIT };
 
 const USAGE = `gradlens: gradient-based attribution on WebGPU
 
 usage: gradlens <command> [options]
 
 commands
-  doctor        find the GPU adapter, run a test kernel, print what it offers and a verdict
+  doctor                     find the GPU adapter, run a test kernel, print what it offers and a verdict
+  explain MODEL INPUTS...    explain many inputs (images, .npy, CSV rows) with one method; see gradlens explain --help
+  evaluate MODEL INPUTS...   run methods and metrics (deletion/insertion, infidelity, sanity checks, ...);
+                             writes metrics.jsonl, a summary table and SVG charts; see gradlens evaluate --help
+  report OUT_DIR             write OUT_DIR/report.html, a static page of the results in OUT_DIR (and its subfolders)
+  demo [--out DIR]           the bundled digit model on the sample digits with four methods, overlays and a report
+                             (default DIR gradlens-demo)
 
 options (every command)
   --backend B   vulkan | opengles | metal | d3d12 | d3d11   (env GRADLENS_BACKEND)
   --adapter S   use the adapter whose name contains S        (env GRADLENS_ADAPTER)
   --json        print machine-readable JSON
-  -h, --help    this text`;
+  -h, --help    this text
+
+exit codes
+  0 all done; 1 some inputs failed (each recorded with its error in results.jsonl); 2 usage error;
+  3 no usable GPU adapter, or the device was lost; 130 interrupted (Ctrl-C: finished batches are kept)`;
+
+function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options } });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        backend: { type: 'string' },
-        adapter: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    return EXIT.usage;
-  }
-  const { values, positionals } = parsed;
-  const [command] = positionals;
-  if (values.help || !command) {
+  const command = argv[0]?.startsWith('-') ? undefined : argv[0];
+  const rest = command ? argv.slice(1) : argv;
+  const help = rest.includes('--help') || rest.includes('-h');
+  if (!command || (help && command !== 'explain' && command !== 'evaluate')) {
     console.log(USAGE);
-    return values.help ? EXIT.ok : EXIT.usage;
+    return help ? EXIT.ok : EXIT.usage;
   }
-  const backend = values.backend ?? process.env.GRADLENS_BACKEND;
-  if (backend !== undefined && !BACKENDS.includes(backend as Backend)) {
-    console.error(`unknown backend "${backend}"; choose one of ${BACKENDS.join(', ')}`);
-    return EXIT.usage;
-  }
-  const options: AdapterOptions = {};
-  if (backend) options.backend = backend as Backend;
-  const adapter = values.adapter ?? process.env.GRADLENS_ADAPTER;
-  if (adapter) options.adapter = adapter;
-
   switch (command) {
     case 'doctor': {
-      const result = await doctor(options);
+      const { values, positionals } = parse(rest, {});
+      if (positionals.length) throw new UsageError(`doctor takes no arguments, got ${positionals.join(' ')}`);
+      const result = await doctor(adapterOptions(values, process.env));
       console.log(values.json ? JSON.stringify(result, null, 2) : formatDoctor(result));
       return result.usable ? EXIT.ok : EXIT.noGpu;
     }
+    case 'explain': {
+      if (help) {
+        console.log(EXPLAIN_USAGE);
+        return EXIT.ok;
+      }
+      const run = toRun(rest, process.env);
+      const { code, summary } = await runExplain(run, (line) => console.error(line));
+      if (summary) console.log(run.json ? JSON.stringify({ event: 'summary', ...summary }) : formatSummary(summary));
+      return code;
+    }
+    case 'evaluate':
+      return evaluateCommand(rest, (line) => console.error(line));
+    case 'report': {
+      const { values, positionals } = parse(rest, {});
+      adapterOptions(values, process.env);
+      if (positionals.length !== 1) throw new UsageError('report needs one argument: the output folder of gradlens explain');
+      const report = await writeReport(positionals[0]!).catch((error: Error) => {
+        throw new UsageError(error.message);
+      });
+      console.log(values.json ? JSON.stringify(report) : `report: ${report.path} (${report.inputs} inputs)`);
+      return EXIT.ok;
+    }
+    case 'demo': {
+      const { values, positionals } = parse(rest, { out: { type: 'string', short: 'o', default: 'gradlens-demo' } });
+      if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.join(' ')}`);
+      return runDemo(values.out, adapterOptions(values, process.env));
+    }
     default:
-      console.error(`unknown command "${command}"\n\n${USAGE}`);
-      return EXIT.usage;
+      throw new UsageError(`unknown command "${command}"`);
   }
 }
 
@@ -71,7 +96,12 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(error instanceof Error ? error.stack : error);
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\nsee gradlens --help`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    console.error(isGradlensError(error) ? `[${error.code}] ${error.message}` : error instanceof Error ? error.stack : error);
     process.exitCode = EXIT.noGpu;
   },
 );

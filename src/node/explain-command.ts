@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { isGradlensError } from '../gpu/errors.ts';
+import type { Explanation } from '../attribution/explain.ts';
+import { createLens, type Lens, type LensModel } from '../lens.ts';
+import { EXIT } from './exit-codes.ts';
+import { UsageError } from './common-options.ts';
+import { preprocessingFor, type ExplainRun } from './explain-options.ts';
+import { writeOutputs } from './explain-outputs.ts';
+import { listInputs, loadInput, type InputRef, type LoadedInput } from './inputs.ts';
+import { Progress } from './progress.ts';
+import { appendResults, readResults, type ResultRecord } from './results.ts';
+import { inShard } from './shard.ts';
+
+interface Item {
+  ref: InputRef;
+  loaded?: LoadedInput;
+  error?: unknown;
+  loadMs: number;
+}
+
+export interface ExplainSummary {
+  inputs: number;
+  done: number;
+  failed: number;
+  skipped: number;
+  seconds: number;
+  inputsPerSecond: number;
+  pointsPerSecond: number;
+  adapter: string;
+  out: string;
+  interrupted: boolean;
+}
+
+const errorOf = (error: unknown) =>
+  isGradlensError(error) ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+
+const deviceGone = (error: unknown) => isGradlensError(error, 'DEVICE_LOST') || isGradlensError(error, 'NO_ADAPTER') || isGradlensError(error, 'NO_WEBGPU') || isGradlensError(error, 'DEVICE_REQUEST_FAILED');
+
+/** `gradlens explain`: every input of this shard through one method, in batches; returns the exit code. */
+/** `shared`: a lens to use and keep open (the demo runs several methods on one device, compiling kernels once). */
+export async function runExplain(run: ExplainRun, log: (line: string) => void = console.log, shared?: Lens): Promise<{ code: number; summary?: ExplainSummary }> {
+  const modelBytes = await readFile(run.model).catch((error: Error) => {
+    throw new UsageError(`cannot read the model ${run.model}: ${error.message}`);
+  });
+  const sha256 = createHash('sha256').update(modelBytes).digest('hex');
+  const refs = (await listInputs(run.inputs).catch((error: Error) => {
+    throw new UsageError(error.message);
+  })).filter((ref) => inShard(ref.id, run.shard));
+  await mkdir(run.out, { recursive: true });
+  const done = run.resume ? new Set([...(await readResults(run.out)).values()].filter((r) => r.status === 'ok').map((r) => r.input)) : new Set<string>();
+  const todo = refs.filter((ref) => !done.has(ref.id));
+
+  const lens = shared ?? (await createLens(run.adapter));
+  const close = () => (shared ? Promise.resolve() : lens.close());
+  let model: LensModel;
+  let adapterName: string;
+  try {
+    const report = await lens.adapter();
+    adapterName = `${report.description || report.device || 'unnamed adapter'} (${report.backend}${report.software ? ', software' : ''})`;
+    model = await lens.load(new Uint8Array(modelBytes), { name: run.model });
+  } catch (error) {
+    await close();
+    if (isGradlensError(error) && ['BAD_MODEL', 'CORRUPT_MODEL', 'UNSUPPORTED_OP', 'MISSING_INITIALIZER', 'EXTERNAL_DATA'].includes(error.code)) {
+      throw new UsageError(`${run.model}: ${error.message}`);
+    }
+    throw error;
+  }
+  const seed = run.method.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const batcher = new Batcher(run, lens, model, { path: run.model, sha256 }, seed);
+  try {
+    return await batcher.all(todo, refs.length - todo.length, adapterName, log);
+  } finally {
+    await model.destroy();
+    await close();
+  }
+}
+
+class Batcher {
+  private readonly controller = new AbortController();
+  private failed = 0;
+  private explained = 0;
+  private points = 0;
+  private readonly preprocessing;
+
+  constructor(
+    private readonly run: ExplainRun,
+    private readonly lens: Lens,
+    private readonly model: LensModel,
+    private readonly modelId: { path: string; sha256: string },
+    private readonly seed: number,
+  ) {
+    this.preprocessing = preprocessingFor(model.inputShape, run.preprocess);
+  }
+
+  async all(todo: InputRef[], skipped: number, adapter: string, log: (line: string) => void) {
+    const started = performance.now();
+    const progress = new Progress(todo.length);
+    let interrupts = 0;
+    // First Ctrl-C: abandon the batch in flight (its files are never started) and stop; a second one ends at once.
+    const onSigint = () => {
+      if (++interrupts > 1) process.exit(130);
+      this.controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    let lost = false;
+    try {
+      const batches = Array.from({ length: Math.ceil(todo.length / this.run.batch) }, (_, b) => todo.slice(b * this.run.batch, (b + 1) * this.run.batch));
+      // Decoding of the next batch starts before this one's GPU work is awaited, so the two overlap.
+      let next = batches.length ? this.load(batches[0]!) : undefined;
+      for (let b = 0; b < batches.length && next && !this.controller.signal.aborted; b++) {
+        const items = await next;
+        next = b + 1 < batches.length ? this.load(batches[b + 1]!) : undefined;
+        try {
+          await this.batch(items);
+        } catch (error) {
+          if (this.controller.signal.aborted) break;
+          if (deviceGone(error)) {
+            lost = true;
+            log(`the GPU device was lost: ${(error as Error).message}`);
+            break;
+          }
+          throw error;
+        }
+        progress.update(this.explained + this.failed, this.failed);
+      }
+    } finally {
+      process.off('SIGINT', onSigint);
+      progress.finish();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const summary: ExplainSummary = {
+      inputs: todo.length + skipped,
+      done: this.explained,
+      failed: this.failed,
+      skipped,
+      seconds,
+      inputsPerSecond: (this.explained + this.failed) / seconds,
+      pointsPerSecond: this.points / seconds,
+      adapter,
+      out: this.run.out,
+      interrupted: this.controller.signal.aborted,
+    };
+    const code = lost ? EXIT.noGpu : summary.interrupted ? EXIT.interrupted : this.failed > 0 ? EXIT.someFailed : EXIT.ok;
+    return { code, summary };
+  }
+
+  private load(refs: InputRef[]): Promise<Item[]> {
+    return Promise.all(
+      refs.map(async (ref) => {
+        const started = performance.now();
+        try {
+          return { ref, loaded: await loadInput(ref, this.model.inputShape, this.preprocessing), loadMs: performance.now() - started };
+        } catch (error) {
+          return { ref, error, loadMs: performance.now() - started };
+        }
+      }),
+    );
+  }
+
+  /** One explain() call for the batch's good inputs; if the batch as a whole is refused (a NaN input), each alone. */
+  private async batch(items: Item[]): Promise<void> {
+    const good = items.filter((item) => item.loaded);
+    const failure = (item: Item, error: unknown): ResultRecord => ({ input: item.ref.id, status: 'error', error: errorOf(error) });
+    const records = items.filter((item) => !item.loaded).map((item) => failure(item, item.error));
+    // An error of the inputs or options is recorded; an abort, a lost device or a bug stops the run.
+    const recordable = (error: unknown) => !this.controller.signal.aborted && !deviceGone(error) && isGradlensError(error);
+    if (good.length) {
+      try {
+        records.push(...(await this.explainAndWrite(good)));
+      } catch (error) {
+        if (!recordable(error)) throw error;
+        if (good.length === 1) records.push(failure(good[0]!, error));
+        else {
+          for (const item of good) {
+            try {
+              records.push(...(await this.explainAndWrite([item])));
+            } catch (single) {
+              if (!recordable(single)) throw single;
+              records.push(failure(item, single));
+            }
+          }
+        }
+      }
+    }
+    this.failed += records.filter((r) => r.status === 'error').length;
+    await appendResults(this.run.out, records);
+  }
+
+  private async explainAndWrite(items: Item[]): Promise<ResultRecord[]> {
+    const size = items[0]!.loaded!.data.length;
+    const inputs = new Float32Array(items.length * size);
+    items.forEach((item, i) => inputs.set(item.loaded!.data, i * size));
+    const result: Explanation = await this.model.explain(inputs, { ...this.run.method, seed: this.seed, signal: this.controller.signal });
+    const context = await this.lens.runtime.context();
+    const explainMs = result.timing.ms;
+    const records: ResultRecord[] = [];
+    // Rendering and writing are short; once the GPU work is done the batch is finished, not abandoned, even on Ctrl-C.
+    for (const [i, item] of items.entries()) {
+      const started = performance.now();
+      const record: ResultRecord = {
+        input: item.ref.id,
+        status: 'ok',
+        model: this.modelId,
+        method: result.method,
+        options: result.options,
+        seed: result.seed,
+        target: result.target[i]!,
+        score: result.score[i]!,
+        ...(result.delta ? { delta: result.delta[i]! } : {}),
+        batch: { size: items.length, position: i },
+      };
+      const job = {
+        outDir: this.run.out,
+        id: item.ref.id,
+        attribution: result.attribution.subarray(i * size, (i + 1) * size),
+        shape: this.model.inputShape,
+        formats: this.run.formats,
+        heatmap: this.run.heatmap,
+        layout: this.preprocessing.layout ?? 'chw',
+        ...(item.loaded!.image ? { image: item.loaded!.image } : {}),
+      };
+      const timing = () => ({ loadMs: round(item.loadMs), explainMs: round(explainMs), writeMs: round(performance.now() - started), points: result.timing.points });
+      record.files = await writeOutputs(context, job, () => ({ ...record, timing: timing() }));
+      record.timing = timing();
+      records.push(record);
+    }
+    this.explained += items.length;
+    this.points += result.timing.points;
+    return records;
+  }
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
+
+export function formatSummary(s: ExplainSummary): string {
+  const lines = [
+    `${s.done} explained, ${s.failed} failed, ${s.skipped} skipped (already done) of ${s.inputs} inputs in ${s.seconds.toFixed(1)} s` +
+      `${s.interrupted ? ' (interrupted: finished batches are kept)' : ''}`,
+    `${s.inputsPerSecond.toFixed(2)} inputs/s, ${Math.round(s.pointsPerSecond).toLocaleString('en-US')} points/s on ${s.adapter}`,
+    `results: ${s.out}/results.jsonl`,
+  ];
+  return lines.join('\n');
+}
+

@@ -1,0 +1,235 @@
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import type { Baseline } from '../attribution/baselines.ts';
+import type { ExplainOptions } from '../attribution/explain.ts';
+import { METHODS, type MethodId } from '../attribution/methods.ts';
+import { INTEGRATION_RULES, type IntegrationRule } from '../attribution/quadrature.ts';
+import type { PreprocessOptions } from '../io/preprocess.ts';
+import { readNpy, toFloat32 } from '../io/npy.ts';
+import type { HeatmapOptions } from '../render/heatmap.ts';
+import { COLORMAPS, type ColormapName } from '../render/colormaps.ts';
+import { SIGNS, type Sign } from '../render/kernels.ts';
+import { parseShard, type Shard } from './shard.ts';
+import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
+import type { AdapterOptions } from '../gpu/adapter.ts';
+
+export const FORMATS = ['png', 'npy', 'json'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** The image preprocessing flags; sizes and channels default from the model's input shape. */
+export interface PreprocessFlags {
+  size?: [number, number];
+  channels?: 1 | 3;
+  order?: 'rgb' | 'bgr';
+  scale?: number;
+  mean?: number[];
+  std?: number[];
+  layout?: 'chw' | 'hwc';
+}
+
+export interface ExplainRun {
+  model: string;
+  inputs: string[];
+  method: Omit<ExplainOptions, 'signal' | 'onProgress'>;
+  preprocess: PreprocessFlags;
+  heatmap: HeatmapOptions;
+  out: string;
+  formats: Set<Format>;
+  batch: number;
+  resume: boolean;
+  shard: Shard;
+  json: boolean;
+  adapter: AdapterOptions;
+}
+
+export const EXPLAIN_OPTIONS = {
+  method: { type: 'string', default: 'integrated-gradients' },
+  steps: { type: 'string' },
+  samples: { type: 'string' },
+  stdev: { type: 'string' },
+  'stdev-fraction': { type: 'string' },
+  baseline: { type: 'string' },
+  baselines: { type: 'string' },
+  rule: { type: 'string' },
+  'noise-tunnel': { type: 'string' },
+  layer: { type: 'string' },
+  target: { type: 'string' },
+  score: { type: 'string' },
+  seed: { type: 'string' },
+  size: { type: 'string' },
+  mean: { type: 'string' },
+  std: { type: 'string' },
+  channels: { type: 'string' },
+  order: { type: 'string' },
+  scale: { type: 'string' },
+  layout: { type: 'string' },
+  out: { type: 'string', short: 'o', default: 'gradlens-out' },
+  format: { type: 'string', default: 'png,npy' },
+  batch: { type: 'string', default: '16' },
+  resume: { type: 'boolean', default: false },
+  shard: { type: 'string' },
+  'shard-count': { type: 'string' },
+  colormap: { type: 'string' },
+  sign: { type: 'string' },
+} as const;
+
+export const EXPLAIN_USAGE = `gradlens explain MODEL.onnx INPUTS... [options]
+  INPUTS       files, folders or quoted globs ('data/**/*.png'): PNG/JPEG images and .npy arrays (one input each;
+               folders are searched recursively for these), CSV files named or globbed (one input per row after a
+               header row; a 'label' column is ignored)
+  --method M            any method id (default integrated-gradients): ${Object.keys(METHODS).join(', ')}
+  --steps N --samples N --stdev X --stdev-fraction F --rule R --noise-tunnel smoothgrad|smoothgrad-sq|vargrad
+  --baseline zeros|uniform|constant:V|blur:SIGMA|FILE.npy   --baselines FILE.npy (a k×input set, expected gradients)
+  --layer NAME          Grad-CAM family: the layer (default: the last convolution's output)
+  --target top1|K       the class explained (default top1)     --score logit|probability|log-probability
+  --seed N              seeds every random draw (default: a fresh one, recorded in results.jsonl)
+  images: --size H,W --channels 1|3 --order rgb|bgr --scale S (default 1/255) --mean a,b,c --std a,b,c --layout chw|hwc
+          (size and channels default from the model's input shape)
+  --out DIR             where outputs go (default gradlens-out)
+  --format png,npy,json per input: heat-map overlay PNG, attribution .npy, record .json (default png,npy);
+                        every input always gets a line in DIR/results.jsonl
+  --batch N             inputs per explain() call, packed into the same GPU chunks (default 16)
+  --resume              skip inputs already done in DIR/results.jsonl (failed ones are tried again)
+  --shard K/N           only the inputs whose path hash falls in shard K of N (K from 0); default K from
+                        JOB_COMPLETION_INDEX with N from --shard-count or GRADLENS_SHARD_COUNT
+  --colormap ${COLORMAPS.join('|')}   --sign ${SIGNS.join('|')}   (the heat maps)`;
+
+function number(name: string, text: string | undefined, check: (n: number) => boolean = Number.isFinite): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !check(value)) throw new UsageError(`--${name} must be ${check === Number.isFinite ? 'a number' : 'a positive integer'}, got "${text}"`);
+  return value;
+}
+
+const positiveInteger = (n: number) => Number.isInteger(n) && n > 0;
+
+function list(name: string, text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const values = text.split(',').map(Number);
+  if (!values.every(Number.isFinite)) throw new UsageError(`--${name} must be numbers separated by commas, got "${text}"`);
+  return values;
+}
+
+function oneOf<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T | undefined {
+  if (text === undefined) return undefined;
+  if (!allowed.includes(text as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${text}"`);
+  return text as T;
+}
+
+function readArray(name: string, file: string): Float32Array {
+  try {
+    const bytes = readFileSync(file);
+    return toFloat32(readNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
+  } catch (error) {
+    throw new UsageError(`--${name} ${file}: ${(error as Error).message}`);
+  }
+}
+
+function baselineOf(text: string | undefined): Baseline | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'zeros' || text === 'uniform') return text;
+  const [kind, value] = text.split(':');
+  if ((kind === 'constant' || kind === 'blur') && value !== undefined && Number.isFinite(Number(value))) {
+    return kind === 'constant' ? { constant: Number(value) } : { blur: Number(value) };
+  }
+  if (text.endsWith('.npy')) return readArray('baseline', text);
+  throw new UsageError(`--baseline must be zeros, uniform, constant:V, blur:SIGMA or a .npy file, got "${text}"`);
+}
+
+type Values = ReturnType<typeof parseExplainArgs>['values'];
+
+export function parseExplainArgs(argv: string[]) {
+  return parseArgs({ args: argv, allowPositionals: true, strict: true, options: { ...EXPLAIN_OPTIONS, ...COMMON_OPTIONS } });
+}
+
+/** The method's options from the flags; every flag given is passed on, none is invented. */
+export function methodOptions(values: Values): ExplainRun['method'] {
+  const method = values.method as MethodId;
+  if (!(method in METHODS)) throw new UsageError(`unknown method "${values.method}"; choose one of ${Object.keys(METHODS).join(', ')}`);
+  const options: ExplainRun['method'] = { method };
+  const set = <K extends keyof ExplainRun['method']>(key: K, value: ExplainRun['method'][K] | undefined) => {
+    if (value !== undefined) options[key] = value;
+  };
+  set('steps', number('steps', values.steps, positiveInteger));
+  set('samples', number('samples', values.samples, positiveInteger));
+  set('stdev', number('stdev', values.stdev));
+  set('stdevFraction', number('stdev-fraction', values['stdev-fraction']));
+  set('rule', oneOf<IntegrationRule>('rule', values.rule, INTEGRATION_RULES));
+  set('noiseTunnel', oneOf('noise-tunnel', values['noise-tunnel'], ['smoothgrad', 'smoothgrad-sq', 'vargrad'] as const));
+  set('baseline', baselineOf(values.baseline));
+  if (values.baselines !== undefined) options.baselines = readArray('baselines', values.baselines);
+  set('layer', values.layer);
+  set('score', oneOf('score', values.score, ['logit', 'probability', 'log-probability'] as const));
+  if (values.target !== undefined) options.target = values.target === 'top1' ? 'top1' : number('target', values.target, (n) => Number.isInteger(n) && n >= 0)!;
+  set('seed', number('seed', values.seed, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 53));
+  return options;
+}
+
+export function toRun(argv: string[], env: NodeJS.ProcessEnv): ExplainRun {
+  let parsed;
+  try {
+    parsed = parseExplainArgs(argv);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [model, ...inputs] = positionals;
+  if (!model || inputs.length === 0) throw new UsageError('explain needs a model and at least one input');
+  const size = list('size', values.size);
+  if (size && (size.length !== 2 || !size.every(positiveInteger))) throw new UsageError(`--size must be H,W, got "${values.size}"`);
+  const channels = oneOf('channels', values.channels, ['1', '3'] as const);
+  const formats = values.format.split(',').map((f) => oneOf('format', f.trim(), FORMATS)!);
+  const preprocess: PreprocessFlags = {};
+  if (size) preprocess.size = [size[0]!, size[1]!];
+  if (channels) preprocess.channels = Number(channels) as 1 | 3;
+  const order = oneOf('order', values.order, ['rgb', 'bgr'] as const);
+  if (order) preprocess.order = order;
+  const scale = number('scale', values.scale);
+  if (scale !== undefined) preprocess.scale = scale;
+  const mean = list('mean', values.mean);
+  if (mean) preprocess.mean = mean;
+  const std = list('std', values.std);
+  if (std) preprocess.std = std;
+  const layout = oneOf('layout', values.layout, ['chw', 'hwc'] as const);
+  if (layout) preprocess.layout = layout;
+  const heatmap: HeatmapOptions = {};
+  const colormap = oneOf<ColormapName>('colormap', values.colormap, COLORMAPS);
+  if (colormap) heatmap.colormap = colormap;
+  const sign = oneOf<Sign>('sign', values.sign, SIGNS);
+  if (sign) heatmap.sign = sign;
+  let shard;
+  try {
+    shard = parseShard(values.shard, values['shard-count'], env);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return {
+    model,
+    inputs,
+    method: methodOptions(values),
+    preprocess,
+    heatmap,
+    out: values.out,
+    formats: new Set(formats),
+    batch: number('batch', values.batch, positiveInteger)!,
+    resume: values.resume,
+    shard,
+    json: values.json,
+    adapter: adapterOptions(values, env),
+  };
+}
+
+/** Image preprocessing for the model: [C, H, W] (or [H, W, C] with --layout hwc) fills in channels and size. */
+export function preprocessingFor(inputShape: readonly number[], flags: PreprocessFlags): PreprocessOptions {
+  const layout = flags.layout ?? 'chw';
+  const dims = inputShape.length === 3 ? (layout === 'chw' ? inputShape : [inputShape[2]!, inputShape[0]!, inputShape[1]!]) : undefined;
+  const channels = flags.channels ?? (dims && (dims[0] === 1 || dims[0] === 3) ? (dims[0] as 1 | 3) : 3);
+  const options: PreprocessOptions = { channels, layout };
+  const size = flags.size ?? (dims ? ([dims[1]!, dims[2]!] as [number, number]) : undefined);
+  if (size) options.size = size;
+  if (flags.order) options.order = flags.order;
+  if (flags.scale !== undefined) options.scale = flags.scale;
+  if (flags.mean) options.mean = flags.mean;
+  if (flags.std) options.std = flags.std;
+  return options;
+}
