@@ -3,7 +3,8 @@ import { sizeOf, type Shape } from '../graph/ir.ts';
 import type { Model } from '../graph/model.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import type { Baseline } from './baselines.ts';
-import { METHODS, type MethodId } from './methods.ts';
+import { METHODS, TUNNEL_NATIVE, type MethodId } from './methods.ts';
+import { tunnelAround } from './tunnel.ts';
 import type { CamOptions } from './methods/cam.ts';
 import type { PathOptions } from './methods/paths.ts';
 import type { RuleOptions } from './methods/rules.ts';
@@ -100,7 +101,8 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
   const logits = await logitsOf(model, inputs, count);
   const targets = resolveTargets(options.target ?? 'top1', logits, count, classes);
   const scores = scoresOf(logits, targets, classes, score);
-  const result = await method({ model, inputs, count, size, targets, scores, score, seed, options });
+  const context = { model, inputs, count, size, targets, scores, score, seed, options };
+  const result = options.noiseTunnel && !TUNNEL_NATIVE.has(options.method) ? await tunnelAround(method, context) : await method(context);
   const explanation: Explanation = {
     method: options.method,
     attribution: result.attribution,

@@ -145,3 +145,8 @@ export const METHODS = {
 } satisfies Record<string, Method>;
 
 export type MethodId = keyof typeof METHODS;
+
+/** Methods whose noise tunnel runs inside the engine, noisy points batched with the method's own; others get tunnel.ts. */
+export const TUNNEL_NATIVE: ReadonlySet<string> = new Set([
+  'saliency', 'gradient-x-input', 'guided-backprop', 'deconvnet', 'integrated-gradients', 'smoothgrad', 'smoothgrad-sq', 'vargrad',
+]);
