@@ -1,7 +1,31 @@
+import { cpSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
+
+/** The demo fetches models/*.onnx and samples/ by relative URL: put them beside the built page. */
+function demoAssets(): Plugin {
+  let root = process.cwd();
+  let outDir = 'dist';
+  return {
+    name: 'gradlens-demo-assets',
+    apply: 'build',
+    configResolved(config) {
+      root = config.root;
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    closeBundle() {
+      for (const name of readdirSync(join(root, 'models')).filter((f) => f.endsWith('.onnx'))) cpSync(join(root, 'models', name), join(outDir, 'models', name));
+      cpSync(join(root, 'samples'), join(outDir, 'samples'), { recursive: true });
+    },
+  };
+}
 
 // The web build (demo page, widgets) and the test projects. The Node CLI is built by vite.node.config.ts.
 export default defineConfig({
+  // Relative asset URLs: the built demo works from any folder of a static host.
+  base: './',
+  plugins: [demoAssets()],
   test: {
     // Software adapters are slow and each test file opens its own device: keep files from starving each other.
     maxWorkers: 2,

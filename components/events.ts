@@ -1,5 +1,6 @@
 import type { Explanation, GradlensError, LensModel } from '../src/index.ts';
 import type { ErrorCode } from '../src/index.ts';
+import type { CurveSeries } from './curve.ts';
 
 export interface GradlensLoadDetail {
   model: LensModel;
@@ -22,10 +23,18 @@ export interface GradlensErrorDetail {
   error: GradlensError;
 }
 
+export interface GradlensCurveDetail {
+  /** The curves drawn, one per mode, each with its AUC. */
+  series: CurveSeries[];
+  /** Milliseconds to compute them. */
+  ms: number;
+}
+
 export type GradlensLoadEvent = CustomEvent<GradlensLoadDetail>;
 export type GradlensProgressEvent = CustomEvent<GradlensProgressDetail>;
 export type GradlensResultEvent = CustomEvent<GradlensResultDetail>;
 export type GradlensErrorEvent = CustomEvent<GradlensErrorDetail>;
+export type GradlensCurveEvent = CustomEvent<GradlensCurveDetail>;
 
 declare global {
   interface HTMLElementEventMap {
@@ -33,6 +42,7 @@ declare global {
     'gradlens-progress': GradlensProgressEvent;
     'gradlens-result': GradlensResultEvent;
     'gradlens-error': GradlensErrorEvent;
+    'gradlens-curve': GradlensCurveEvent;
   }
 }
 
@@ -41,6 +51,7 @@ type EventDetails = {
   'gradlens-progress': GradlensProgressDetail;
   'gradlens-result': GradlensResultDetail;
   'gradlens-error': GradlensErrorDetail;
+  'gradlens-curve': GradlensCurveDetail;
 };
 
 /** Dispatches one of the gradlens events: bubbling and composed, so a page hears it through shadow roots. */

@@ -18,10 +18,10 @@ import { controlStyles, errorView, progressView } from './views.ts';
  * <gradlens-compare model="models/digits.onnx" src="samples/digits/3_0000.png" methods="saliency integrated-gradients smoothgrad"></gradlens-compare>
  * ```
  *
- * @event gradlens-load - The model is loaded.
- * @event gradlens-progress - A chunk of the current method's run is done.
- * @event gradlens-result - One method's attribution is ready (one event per method, in order).
- * @event gradlens-error - Loading, reading the input or a run failed.
+ * @event {GradlensLoadEvent} gradlens-load - The model is loaded.
+ * @event {GradlensProgressEvent} gradlens-progress - A chunk of the current method's run is done.
+ * @event {GradlensResultEvent} gradlens-result - One method's attribution is ready (one event per method, in order).
+ * @event {GradlensErrorEvent} gradlens-error - Loading, reading the input or a run failed.
  * @csspart grid - The row of heat maps.
  * @csspart heatmap - Each `<gradlens-heatmap>`.
  * @csspart progress - Progress and cancel.
@@ -51,20 +51,33 @@ export class GradlensCompare extends LitElement {
     `,
   ];
 
+  /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
   @property() model: ModelSource | undefined;
+  /** The image's URL. */
   @property() src: string | undefined;
+  /** The image as an ImageBitmap, <img>, canvas or OffscreenCanvas (property; wins over `src`). */
   @property({ attribute: false }) image: ImageInput | undefined;
+  /** The input as a tensor of the model's input shape (property; wins over images). */
   @property({ attribute: false }) tensor: Float32Array | undefined;
+  /** How the image becomes the input beyond size and channels (scale, mean, std, order); default values / 255. */
   @property({ attribute: false }) preprocess: Partial<PreprocessOptions> = {};
   /** Method ids, space-separated (attribute) or an array (property). */
   @property({ converter: (v) => v?.split(/[\s,]+/).filter(Boolean) }) methods: MethodId[] = ['saliency', 'integrated-gradients', 'smoothgrad'];
+  /** Path steps of the path methods. */
   @property({ type: Number }) steps = 16;
+  /** Noise samples of the SmoothGrad family and expected gradients. */
   @property({ type: Number }) samples = 8;
+  /** Noise σ as a fraction of the input's range. */
   @property({ type: Number }) noise = 0.15;
+  /** The class every method explains; default the top prediction. */
   @property({ type: Number }) target: number | undefined;
+  /** Seeds every random draw, so runs repeat. */
   @property({ type: Number }) seed = 0;
+  /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' or 'gray'. */
   @property({ reflect: true }) colormap: ColormapName = 'viridis';
+  /** 'abs' (default), 'positive', 'negative' or 'signed'. */
   @property({ reflect: true }) sign: Sign = 'abs';
+  /** The maps' opacity over the image, 0 to 1. */
   @property({ type: Number }) opacity = 0.6;
 
   private loader = new ExplainController({ onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }) });
@@ -73,8 +86,10 @@ export class GradlensCompare extends LitElement {
   @state() private failure: GradlensError | undefined;
   @state() private current: ExplainController | undefined;
   private generation = 0;
+  /** Settles when the work started by the latest change is over (done, failed or superseded). */
   settled: Promise<void> = Promise.resolve();
 
+  /** Stops the run in flight and the methods after it. */
   cancel(): void {
     this.generation++;
     this.current?.cancel();

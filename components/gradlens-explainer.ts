@@ -24,10 +24,10 @@ const RUN_OPTIONS = ['method', 'steps', 'samples', 'noise', 'baseline', 'layer',
  * <gradlens-explainer model="models/digits.onnx" src="samples/digits/7_0028.png"></gradlens-explainer>
  * ```
  *
- * @event gradlens-load - The model is loaded: `{ model, inputShape }`.
- * @event gradlens-progress - A chunk of the run is done: `{ done, total, fraction }`.
- * @event gradlens-result - The attribution is ready: `{ explanation, ms }`.
- * @event gradlens-error - Loading, reading the input or running failed: `{ code, message, error }`.
+ * @event {GradlensLoadEvent} gradlens-load - The model is loaded: `{ model, inputShape }`.
+ * @event {GradlensProgressEvent} gradlens-progress - A chunk of the run is done: `{ done, total, fraction }`.
+ * @event {GradlensResultEvent} gradlens-result - The attribution is ready: `{ explanation, ms }`.
+ * @event {GradlensErrorEvent} gradlens-error - Loading, reading the input or running failed: `{ code, message, error }`.
  * @csspart controls - The method and display options.
  * @csspart predictions - The top-k predictions (buttons).
  * @csspart progress - The progress bar and cancel button while a run is going.
@@ -97,8 +97,11 @@ export class GradlensExplainer extends LitElement {
   @property({ converter: (value) => value?.split(',').map((s) => s.trim()) }) labels: string[] = [];
   /** How many predictions to list. */
   @property({ type: Number, attribute: 'top-k' }) topK = 3;
+  /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' or 'gray'. */
   @property({ reflect: true }) colormap: ColormapName = 'viridis';
+  /** 'abs' (default), 'positive', 'negative' or 'signed' (use 'rdbu-r' with it). */
   @property({ reflect: true }) sign: Sign = 'abs';
+  /** The map's opacity over the image, 0 to 1. */
   @property({ type: Number }) opacity = 0.6;
   /** Hides the option pickers (the predictions stay). */
   @property({ type: Boolean, attribute: 'no-controls' }) noControls = false;
@@ -124,6 +127,11 @@ export class GradlensExplainer extends LitElement {
 
   /** Settles when the work started by the latest change is over (done, failed or superseded). */
   settled: Promise<void> = Promise.resolve();
+
+  /** The model's input for the current image or tensor (after preprocessing); undefined until it is read. */
+  get preparedInput(): Float32Array | undefined {
+    return this.prepared?.tensor;
+  }
 
   /** Stops the run in flight. */
   cancel(): void {

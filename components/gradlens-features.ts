@@ -20,10 +20,10 @@ const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input',
  * <script>features.values = row; features.featureNames = header;</script>
  * ```
  *
- * @event gradlens-load - The model is loaded: `{ model, inputShape }`.
- * @event gradlens-progress - A chunk of the run is done: `{ done, total, fraction }`.
- * @event gradlens-result - The attribution is ready: `{ explanation, ms }`.
- * @event gradlens-error - Loading or running failed: `{ code, message, error }`.
+ * @event {GradlensLoadEvent} gradlens-load - The model is loaded: `{ model, inputShape }`.
+ * @event {GradlensProgressEvent} gradlens-progress - A chunk of the run is done: `{ done, total, fraction }`.
+ * @event {GradlensResultEvent} gradlens-result - The attribution is ready: `{ explanation, ms }`.
+ * @event {GradlensErrorEvent} gradlens-error - Loading or running failed: `{ code, message, error }`.
  * @csspart controls - The method picker.
  * @csspart predictions - The predictions (buttons: choose the class to explain).
  * @csspart bars - The list of features (role="img" is not used: it is a real list, read row by row).
@@ -98,21 +98,30 @@ export class GradlensFeatures extends LitElement {
   @property({ attribute: 'feature-names', converter: (v) => v?.split(',').map((s) => s.trim()) }) featureNames: string[] = [];
   /** An attribution to draw without a model (presentational use). */
   @property({ attribute: false }) attribution: ArrayLike<number> | undefined;
+  /** The method id, kebab-case. */
   @property({ reflect: true }) method: MethodId = 'integrated-gradients';
+  /** Path steps (integrated gradients). */
   @property({ type: Number }) steps = 32;
+  /** Noise samples (SmoothGrad, GradientSHAP, expected gradients). */
   @property({ type: Number }) samples = 8;
+  /** Noise σ as a fraction of the input's range. */
   @property({ type: Number }) noise = 0.15;
   /** Where the path starts (integrated gradients): a row, e.g. the training means; default zeros. */
   @property({ attribute: false }) baseline: Float32Array | undefined;
   /** Baseline rows for expected gradients / GradientSHAP (k × features). */
   @property({ attribute: false }) baselines: Float32Array | undefined;
+  /** The class to explain; default the top prediction. */
   @property({ type: Number }) target: number | undefined;
+  /** Seeds every random draw, so runs repeat. */
   @property({ type: Number }) seed = 0;
+  /** Class names, comma-separated (attribute) or an array (property). */
   @property({ converter: (value) => value?.split(',').map((s) => s.trim()) }) labels: string[] = [];
   /** How many features to show, largest contributions first. */
   @property({ type: Number, attribute: 'max-features' }) maxFeatures = 10;
+  /** Hides the method picker. */
   @property({ type: Boolean, attribute: 'no-controls' }) noControls = false;
 
+  /** The widget's model and runs, free of the DOM. */
   readonly controller = new ExplainController({
     onStatus: () => this.requestUpdate(),
     onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }),
@@ -128,8 +137,10 @@ export class GradlensFeatures extends LitElement {
   @state() private failure: GradlensError | undefined;
   private generation = 0;
   private loadingModel: Promise<unknown> = Promise.resolve();
+  /** Settles when the work started by the latest change is over (done, failed or superseded). */
   settled: Promise<void> = Promise.resolve();
 
+  /** Stops the run in flight. */
   cancel(): void {
     this.controller.cancel();
   }

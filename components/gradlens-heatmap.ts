@@ -12,7 +12,7 @@ import { formatNumber, regionSummary } from './summary.ts';
  * An attribution drawn over its image: presentational, it computes nothing but the picture (on the shared GPU
  * device). Resizing the element scales the canvas; it does not render again.
  *
- * @event gradlens-error - The attribution could not be drawn (bad shape, NaN values, no WebGPU).
+ * @event {GradlensErrorEvent} gradlens-error - The attribution could not be drawn (bad shape, NaN values, no WebGPU).
  * @csspart canvas - The overlay (role="img", its label summarises where the attribution is).
  * @csspart legend - The colour scale with its values.
  * @cssproperty --gradlens-heatmap-size - The overlay's displayed width (default 224px).
@@ -54,6 +54,7 @@ export class GradlensHeatmap extends LitElement {
 
   /** The attribution, row-major in `shape` ([C, H, W], [H, W]; a leading batch of 1 is allowed). */
   @property({ attribute: false }) attribution: Float32Array | undefined;
+  /** The attribution's shape. */
   @property({ attribute: false }) shape: readonly number[] = [];
   /** The image under the map, RGBA8; its size is the overlay's size. */
   @property({ attribute: false }) image: RgbaImage | undefined;

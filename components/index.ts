@@ -5,3 +5,5 @@ export { ExplainController, lens, releaseLens, topK, type ExplainStatus, type Pr
 export type * from './events.ts';
 export { GradlensFeatures } from './gradlens-features.ts';
 export { GradlensCompare } from './gradlens-compare.ts';
+export { GradlensCurve } from './gradlens-curve.ts';
+export { areaUnder, computeCurves, type CurveMode, type CurveSeries } from './curve.ts';

@@ -20,10 +20,19 @@ for (const name of DIGITS) {
   digits.append(button);
 }
 
+const curve = document.querySelector('gradlens-curve')!;
+
 explainer.addEventListener('gradlens-result', ({ detail }) => {
-  heatmap.shape = detail.explanation.shape;
-  heatmap.attribution = detail.explanation.attribution;
-  heatmap.label = `${detail.explanation.method}, signed`;
+  const { explanation } = detail;
+  heatmap.shape = explanation.shape;
+  heatmap.attribution = explanation.attribution;
+  heatmap.label = `${explanation.method}, signed`;
+  // The curve scores the class explained, removing pixels in the order this attribution ranks them.
+  curve.model = explainer.controller.model;
+  curve.input = explainer.preparedInput;
+  curve.target = explanation.target[0];
+  curve.attribution = explanation.attribution;
+  curve.label = `${explanation.method} for ${explanation.target[0]}`;
 });
 
 /** samples/tabular.csv: a header of feature names, then rows whose last column is the true label. */

@@ -1,5 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'puppeteer-core';
+import { build, preview } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExplainController, releaseLens } from '../../components/explain-controller.ts';
 import { runOptions } from '../../components/method-options.ts';
@@ -7,6 +10,7 @@ import { loadImage } from '../../src/node/image.ts';
 import { startBrowserRig, type BrowserRig } from './chromium.ts';
 
 const OUTPUT = new URL('../../test-output/', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
 const DIGITS = '/models/digits.onnx';
 const SEVEN = '/samples/digits/7_0028.png';
 
@@ -16,6 +20,7 @@ interface Recorded {
   attribution?: number[];
   target?: number;
   results: number;
+  curves?: { label: string; fractions: number[]; scores: number[]; auc: number }[];
 }
 
 /** The events without repeats: load, progress, result rather than load, progress × n, result. */
@@ -208,6 +213,110 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
     await shot('compare-saliency-gradient-x-input');
   });
 
+  it('curve: draws given series as SVG paths over its frame, AUC in the legend, with a keyboard readout', async () => {
+    await page.evaluate(() =>
+      window.widgetTest.mount('gradlens-curve', { label: 'Deletion' }, {
+        curves: [
+          { label: 'ig', fractions: [0, 0.5, 1], scores: [1, 0.25, 0] },
+          { label: 'saliency', fractions: [0, 0.5, 1], scores: [0.2, 0.6, 0.9], auc: 0.5 },
+        ],
+      }),
+    );
+    const drawn = await page.evaluate(async () => {
+      const widget = window.widgetTest.widget() as HTMLElement & { updateComplete: Promise<boolean> };
+      await widget.updateComplete;
+      const root = widget.shadowRoot!;
+      const frame = root.querySelector('rect.frame')!;
+      return {
+        frame: ['x', 'y', 'width', 'height'].map((a) => Number(frame.getAttribute(a))),
+        paths: [...root.querySelectorAll('path[part=line]')].map((p) => p.getAttribute('d')!),
+        label: root.querySelector('svg')!.getAttribute('aria-label'),
+        role: root.querySelector('svg')!.getAttribute('role'),
+      };
+    });
+    const [x, y, width, height] = drawn.frame as [number, number, number, number];
+    const points = (d: string) => [...d.matchAll(/[ML]([\d.]+) ([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    // Scores within [0, 1] are drawn on a [0, 1] axis: fraction f at x + f·width, score s at y + (1 − s)·height.
+    const expected = (scores: number[]) => [0, 0.5, 1].map((f, k) => [x + f * width, y + (1 - scores[k]!) * height]);
+    for (const [path, scores] of [[drawn.paths[0]!, [1, 0.25, 0]], [drawn.paths[1]!, [0.2, 0.6, 0.9]]] as const) {
+      const got = points(path);
+      expect(got).toHaveLength(3);
+      got.forEach(([px, py], k) => {
+        expect(px).toBeCloseTo(expected([...scores])[k]![0]!, 1);
+        expect(py).toBeCloseTo(expected([...scores])[k]![1]!, 1);
+      });
+    }
+    expect(width).toBeGreaterThan(100);
+    expect(drawn.role).toBe('img');
+    // Trapezoids of the first: ½·(1 + 0.25)/2 + ½·(0.25 + 0)/2 = 0.375; the second's AUC is given.
+    expect(drawn.label).toBe('Deletion: ig: AUC 0.375, score 1 at 0 % to 0 at 100 %; saliency: AUC 0.5, score 0.2 at 0 % to 0.9 at 100 %');
+    expect(await text()).toMatch(/ig\s*AUC 0\.375\s*saliency\s*AUC 0\.5/);
+    await page.focus('#stage > gradlens-curve');
+    await page.evaluate(() => (window.widgetTest.widget().shadowRoot!.querySelector('svg') as SVGSVGElement).focus());
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    const readout = () => page.evaluate(() => window.widgetTest.widget().shadowRoot!.querySelector('[part=readout]')!.textContent);
+    await page.waitForFunction(() => window.widgetTest.widget().shadowRoot!.querySelector('[part=readout]')!.textContent !== '');
+    expect(await readout()).toBe('at 50 % removed: ig 0.25, saliency 0.6');
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => window.widgetTest.widget().shadowRoot!.querySelector('[part=readout]')!.textContent!.includes('100'));
+    expect(await readout()).toBe('at 100 % removed: ig 0, saliency 0.9');
+    await shot('curve-given');
+  });
+
+  it('curve: computes a deletion curve from a model, an input and an attribution', async () => {
+    const lines = readFileSync(new URL('../../samples/tabular.csv', import.meta.url), 'utf8').trim().split('\n');
+    const row = lines[1]!.split(',').slice(0, -1).map(Number);
+    // Relevance falls with the feature's index: point k of 5 zeroes the first 6k features.
+    const attribution = row.map((_, i) => 30 - i);
+    await page.evaluate(
+      (r, a) => window.widgetTest.mount('gradlens-curve', { model: '/models/tabular.onnx', mode: 'deletion', steps: '5' }, { input: Float32Array.from(r), attribution: Float32Array.from(a) }),
+      row,
+      attribution,
+    );
+    const record = await until('result');
+    expect(record.error).toBeUndefined();
+    expect(phases(record.events)).toEqual(['gradlens-load', 'gradlens-curve']);
+    const [curve] = record.curves!;
+    expect(curve!.label).toBe('deletion');
+    expect(curve!.fractions).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    const before = await page.evaluate((r) => window.widgetTest.probabilities('/models/tabular.onnx', r), row);
+    const top = before.indexOf(Math.max(...before));
+    for (let k = 0; k <= 5; k++) {
+      const deleted = row.map((v, i) => (i < 6 * k ? 0 : v));
+      const p = await page.evaluate((d) => window.widgetTest.probabilities('/models/tabular.onnx', d), deleted);
+      expect(curve!.scores[k]).toBeCloseTo(p[top]!, 4);
+    }
+    const paths = await page.evaluate(() => [...window.widgetTest.widget().shadowRoot!.querySelectorAll('path[part=line]')].map((p) => p.getAttribute('d')!));
+    expect(paths).toHaveLength(1);
+    expect(paths[0]!.match(/[ML]/g)).toHaveLength(6);
+    expect(await text()).toMatch(/deletion\s*AUC \d/);
+    await shot('curve-computed');
+  });
+
+  it('explainer: a device lost mid-run is a readable error, and the next run opens a new device and works', async () => {
+    await mount('gradlens-explainer', { model: DIGITS, src: SEVEN, method: 'integrated-gradients', steps: '256', 'chunk-size': '8' });
+    await page.waitForFunction(() => window.widgetTest.record().events.includes('gradlens-progress'), { timeout: 60_000 });
+    const requests = await page.evaluate(() => window.gradlensAdapterRequests!);
+    await page.evaluate(() => window.widgetTest.loseDevice());
+    const record = await until('error');
+    expect(record.error?.code).toBe('DEVICE_LOST');
+    expect(record.error?.message).toMatch(/device was lost/);
+    expect(await text()).toMatch(/DEVICE_LOST: .*device was lost/);
+    await shot('explainer-device-lost');
+    expect(await page.evaluate(() => Boolean(window.widgetTest.widget().shadowRoot!.querySelector('[part=status] .retry')))).toBe(true);
+    // The person's next step: another method on the same input.
+    await page.evaluate(() => {
+      delete window.widgetTest.record().error;
+      window.widgetTest.widget().setAttribute('method', 'saliency');
+    });
+    const after = await until('result');
+    expect(after.error).toBeUndefined();
+    expect(after.results).toBe(1);
+    expect(after.target).toBe(7);
+    expect(await page.evaluate(() => window.gradlensAdapterRequests!)).toBe(requests + 1);
+  });
+
   it('gives the same SmoothGrad attribution in Chromium as the same call in Node with the same seed', async () => {
     await mount('gradlens-explainer', { model: DIGITS, src: SEVEN, method: 'smoothgrad', samples: '4', noise: '0.15', seed: '1234' });
     const fromBrowser = await until('result');
@@ -227,6 +336,56 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
       expect(fromNode!.target[0]).toBe(fromBrowser.target);
     } finally {
       await releaseLens();
+    }
+  });
+  it('the demo page built to static files finds its models and runs every widget; its explainer is the README screenshot', async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'gradlens-demo-'));
+    await build({ root: ROOT, configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+    const server = await preview({ root: ROOT, configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+    const demo = await rig.browser.newPage();
+    try {
+      const address = server.httpServer.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const missing: string[] = [];
+      demo.on('response', (response) => response.status() >= 400 && !response.url().endsWith('/favicon.ico') && missing.push(response.url()));
+      await demo.setViewport({ width: 1000, height: 900 });
+      // Listening before the page's own scripts: every widget's events, by tag.
+      await demo.evaluateOnNewDocument(() => {
+        const seen: Record<string, string[]> = {};
+        (window as unknown as { demoEvents: typeof seen }).demoEvents = seen;
+        for (const type of ['gradlens-result', 'gradlens-curve', 'gradlens-error']) {
+          document.addEventListener(type, (event) => {
+            const detail = (event as CustomEvent).detail;
+            (seen[(event.target as Element).localName] ??= []).push(type === 'gradlens-error' ? `error ${detail.code}: ${detail.message}` : type);
+          });
+        }
+      });
+      await demo.goto(`http://127.0.0.1:${port}/`);
+      const events = () => demo.evaluate(() => (window as unknown as { demoEvents: Record<string, string[]> }).demoEvents);
+      await demo.waitForFunction(
+        () => {
+          const seen = (window as unknown as { demoEvents: Record<string, string[]> }).demoEvents;
+          const errored = Object.values(seen).flat().some((e) => e.startsWith('error'));
+          return errored || (seen['gradlens-explainer']?.length && seen['gradlens-features']?.length && (seen['gradlens-compare']?.length ?? 0) >= 3 && seen['gradlens-curve']?.length);
+        },
+        { timeout: 150_000, polling: 200 },
+      );
+      const seen = await events();
+      expect(Object.values(seen).flat().filter((e) => e.startsWith('error'))).toEqual([]);
+      expect(missing).toEqual([]);
+      expect(seen['gradlens-curve']).toEqual(['gradlens-curve']);
+      const explainer = await demo.$('#explainer');
+      await demo.evaluate(() => (document.querySelector('#explainer') as HTMLElement & { updateComplete: Promise<boolean> }).updateComplete);
+      // The README's picture is refreshed only on request, so ordinary runs leave the tracked file alone.
+      const screenshot = process.env.GRADLENS_UPDATE_SCREENSHOT ? join(ROOT, 'docs/screenshot-explainer.png') : `${OUTPUT}screenshot-explainer.png`;
+      await explainer!.screenshot({ path: screenshot });
+      await demo.screenshot({ path: `${OUTPUT}demo-page.png`, fullPage: true });
+      expect(statSync(screenshot).size).toBeLessThan(200_000);
+      expect(await demo.evaluate(() => document.querySelector('#explainer')!.shadowRoot!.querySelector('[part=status]')!.textContent)).toMatch(/Done in \d+ ms/);
+    } finally {
+      await demo.close();
+      await new Promise((resolve) => server.httpServer.close(resolve));
+      rmSync(outDir, { recursive: true, force: true });
     }
   });
 });

@@ -1,5 +1,5 @@
 // The widgets for the browser tests; the tests build elements on this page through `window.widgetTest`.
-import '../../../components/index.ts';
+import { lens } from '../../../components/index.ts';
 
 interface Recorded {
   events: string[];
@@ -7,6 +7,7 @@ interface Recorded {
   attribution?: number[];
   target?: number;
   results: number;
+  curves?: { label: string; fractions: number[]; scores: number[]; auc: number }[];
 }
 
 declare global {
@@ -28,7 +29,7 @@ if (gpu) {
   };
 }
 
-const EVENTS = ['gradlens-load', 'gradlens-progress', 'gradlens-result', 'gradlens-error'] as const;
+const EVENTS = ['gradlens-load', 'gradlens-progress', 'gradlens-result', 'gradlens-error', 'gradlens-curve'] as const;
 const recorded = new Map<Element, Recorded>();
 
 const widgetTest = {
@@ -87,6 +88,21 @@ const widgetTest = {
   text(): string {
     return deepText(widgetTest.widget());
   },
+  /** Destroys the page's shared WebGPU device, as a driver reset or a lost GPU process would. */
+  async loseDevice(): Promise<void> {
+    const context = await (await lens()).runtime.context();
+    context.device.destroy();
+    await context.device.lost;
+  },
+  /** Softmax probabilities of one input by a plain forward pass on the shared device. */
+  async probabilities(url: string, input: number[]): Promise<number[]> {
+    const model = await (await lens()).load(url);
+    const logits = Array.from(await model.predict(Float32Array.from(input), 1));
+    const max = Math.max(...logits);
+    const exps = logits.map((v) => Math.exp(v - max));
+    const sum = exps.reduce((a, b) => a + b, 0);
+    return exps.map((e) => e / sum);
+  },
   /** Clicks the first element matching `selector` in the widget's shadow tree. */
   click(selector: string): boolean {
     const target = find(widgetTest.widget(), selector) as HTMLElement | null;
@@ -107,6 +123,10 @@ for (const type of EVENTS) {
       record.results++;
       record.attribution = Array.from(detail.explanation.attribution as Float32Array);
       record.target = detail.explanation.target[0];
+    }
+    if (type === 'gradlens-curve') {
+      record.results++;
+      record.curves = detail.series.map((c: { label: string; fractions: ArrayLike<number>; scores: ArrayLike<number>; auc: number }) => ({ label: c.label, fractions: Array.from(c.fractions), scores: Array.from(c.scores), auc: c.auc }));
     }
   });
 }
