@@ -9,7 +9,7 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
     rollupOptions: {
-      input: { cli: 'src/node/cli.ts', bench: 'bench/run.ts' },
+      input: { cli: 'src/node/cli.ts', bench: 'bench/run.ts', attribution: 'bench/attribution.ts' },
       output: { entryFileNames: '[name].js', banner: '#!/usr/bin/env node' },
     },
   },
