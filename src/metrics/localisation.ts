@@ -53,3 +53,28 @@ export function relevanceRank(attribution: ArrayLike<number>, mask: ArrayLike<nu
   const top = Array.from({ length: map.length }, (_, p) => p).sort((p, q) => map[q]! - map[p]! || p - q).slice(0, size);
   return top.filter((p) => mask[p]).length / size;
 }
+
+/**
+ * One height × width mask per input from boxes given per input: each entry a box or a list of boxes (their union),
+ * as a list in input order or an object keyed by input name.
+ */
+export function boxMasks(entries: unknown, names: readonly string[], height: number, width: number): Uint8Array[] {
+  const isBox = (b: unknown): b is Box => typeof b === 'object' && b !== null && ['x0', 'y0', 'x1', 'y1'].every((k) => Number.isFinite((b as Record<string, unknown>)[k]));
+  const lookup = (i: number): unknown => {
+    if (Array.isArray(entries)) return entries[i];
+    if (typeof entries === 'object' && entries !== null) {
+      const byName = entries as Record<string, unknown>;
+      return byName[names[i]!] ?? byName[names[i]!.split('/').pop()!];
+    }
+    return undefined;
+  };
+  if (Array.isArray(entries) && entries.length !== names.length) throw new GradlensError('BAD_INPUT', `${entries.length} box entries for ${names.length} inputs`);
+  return names.map((name, i) => {
+    const entry = lookup(i);
+    const boxes = Array.isArray(entry) ? entry : [entry];
+    if (entry === undefined || !boxes.every(isBox)) throw new GradlensError('BAD_INPUT', `no box {x0, y0, x1, y1} (or list of boxes) for input ${name}`);
+    const mask = new Uint8Array(height * width);
+    for (const box of boxes) boxMask(box, height, width).forEach((v, p) => (mask[p] ||= v));
+    return mask;
+  });
+}

@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
     case 'report': {
       const { values, positionals } = parse(rest, {});
       adapterOptions(values, process.env);
-      if (positionals.length !== 1) throw new UsageError('report needs one argument: the output folder of gradlens explain');
+      if (positionals.length !== 1) throw new UsageError('report needs one argument: an output folder of gradlens explain or evaluate');
       const report = await writeReport(positionals[0]!).catch((error: Error) => {
         throw new UsageError(error.message);
       });

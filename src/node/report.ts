@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative, resolve } from 'node:path';
 import { readResults, RESULTS_FILE, writeAtomic, type ResultRecord } from './results.ts';
 
@@ -22,18 +22,19 @@ export async function writeReport(outDir: string): Promise<{ path: string; input
     if (!existsSync(join(outDir, folder, RESULTS_FILE))) continue;
     sections.push({ folder, records: [...(await readResults(join(outDir, folder))).values()] });
   }
-  if (sections.length === 0) throw new Error(`no ${RESULTS_FILE} in ${outDir} or its subfolders: run gradlens explain --out ${outDir} first`);
+  const evaluations = await readEvaluations(outDir, folders);
+  if (sections.length === 0 && evaluations.length === 0) throw new Error(`no ${RESULTS_FILE} or ${EVALUATION_FILE} in ${outDir} or its subfolders: run gradlens explain --out ${outDir} (or gradlens evaluate --out ${outDir}) first`);
   const path = join(outDir, REPORT_FILE);
-  await writeAtomic(path, page(outDir, sections));
-  return { path, inputs: sections.reduce((n, s) => n + s.records.length, 0) };
+  await writeAtomic(path, page(outDir, sections, evaluations));
+  return { path, inputs: sections.reduce((n, s) => n + s.records.length, 0) + evaluations.reduce((n, e) => n + e.run.inputs, 0) };
 }
 
 const escape = (text: unknown) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const link = (...parts: string[]) => parts.filter((p) => p !== '.').join('/').split('/').map(encodeURIComponent).join('/');
 const fixed = (n: number | undefined, digits = 4) => (n === undefined ? '' : Number(n).toFixed(digits));
 
-function page(outDir: string, sections: Section[]): string {
-  const body = sections.map((section) => sectionHtml(outDir, section)).join('\n');
+function page(outDir: string, sections: Section[], evaluations: Evaluation[] = []): string {
+  const body = [...sections.map((section) => sectionHtml(outDir, section)), ...evaluations.map(evaluationHtml)].join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -54,6 +55,10 @@ function page(outDir: string, sections: Section[]): string {
   dl { display: grid; grid-template-columns: auto 1fr; gap: 0 8px; margin: 4px 0 0; }
   dt { opacity: 0.7; }
   dd { margin: 0; font-variant-numeric: tabular-nums; }
+  table.metrics { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 0.85rem; }
+  table.metrics th, table.metrics td { border: 1px solid #8884; padding: 3px 8px; text-align: right; }
+  table.metrics th:first-child, table.metrics td:first-child { text-align: left; }
+  .charts img { max-width: 100%; }
 </style>
 </head>
 <body>
@@ -98,4 +103,63 @@ function card(outDir: string, folder: string, record: ResultRecord): string {
   if (record.delta !== undefined) rows.push(['delta', fixed(record.delta, 5)]);
   if (record.files?.npy) rows.push(['data', `<a href="${link(folder, record.files.npy)}">.npy</a>`]);
   return `<figure>${images.join('')}<figcaption>${escape(record.input)}<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${k === 'data' ? v : escape(v)}</dd>`).join('')}</dl></figcaption></figure>`;
+}
+
+// The output of gradlens evaluate: summary.json (the table) and the SVG charts it lists.
+const EVALUATION_FILE = 'summary.json';
+
+interface EvaluationRun {
+  model?: string;
+  inputs: number;
+  seed?: number;
+  totalMs: number;
+  timing: Record<string, { explainMs: number; metricsMs: number }>;
+  summary: Record<string, Record<string, { mean: number; standardError: number; n: number }>>;
+  charts?: string[];
+}
+
+interface Evaluation {
+  folder: string;
+  run: EvaluationRun;
+}
+
+async function readEvaluations(outDir: string, folders: string[]): Promise<Evaluation[]> {
+  const evaluations: Evaluation[] = [];
+  for (const folder of folders) {
+    const file = join(outDir, folder, EVALUATION_FILE);
+    if (!existsSync(file)) continue;
+    const run = JSON.parse(await readFile(file, 'utf8')) as EvaluationRun;
+    // Another tool's summary.json is not an evaluation: it needs the per-method table and timings.
+    if (typeof run?.summary !== 'object' || typeof run?.timing !== 'object') continue;
+    const charts = (run.charts ?? []).filter((chart) => chart.endsWith('.svg') && !chart.includes('/') && existsSync(join(outDir, folder, chart)));
+    evaluations.push({ folder, run: { ...run, charts } });
+  }
+  return evaluations;
+}
+
+function evaluationHtml({ folder, run }: Evaluation): string {
+  const methods = Object.keys(run.summary);
+  const metrics = [...new Set(methods.flatMap((method) => Object.keys(run.summary[method]!)))];
+  const cell = (method: string, metric: string) => {
+    const value = run.summary[method]![metric];
+    return value ? `${fixed(value.mean, 3)} ± ${fixed(value.standardError, 3)}` : '–';
+  };
+  const rows = methods.map(
+    (method) =>
+      `<tr><td>${escape(method)}</td>${metrics.map((metric) => `<td>${escape(cell(method, metric))}</td>`).join('')}<td>${fixed(run.timing[method]?.explainMs, 0)}</td><td>${fixed(run.timing[method]?.metricsMs, 0)}</td></tr>`,
+  );
+  const charts = (run.charts ?? []).map((chart) => `<img src="${link(folder, chart)}" alt="${escape(chart.replace(/\.svg$/, ''))} chart">`);
+  return `<section class="evaluation">
+<h2>evaluation${folder !== '.' ? ` <small>(${escape(folder)}/)</small>` : ''}</h2>
+<p class="options">${run.model ? `model ${escape(run.model)}<br>` : ''}${escape(run.inputs)} inputs, seed ${escape(run.seed ?? 0)}, ${(run.totalMs / 1000).toFixed(1)} s in all; mean ± standard error per method and metric</p>
+<table class="metrics">
+<thead><tr><th>method</th>${metrics.map((metric) => `<th>${escape(metric)}</th>`).join('')}<th>explain ms</th><th>metrics ms</th></tr></thead>
+<tbody>
+${rows.join('\n')}
+</tbody>
+</table>
+<div class="charts">
+${charts.join('\n')}
+</div>
+</section>`;
 }
