@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative, resolve } from 'node:path';
+import { COMPONENTS_SCRIPT, componentsBundle, CONTROLS_HTML, copyComponents, ENHANCE_SCRIPT, InlineBudget, liveMap, type LiveMap } from './report-assets.ts';
 import { readResults, RESULTS_FILE, writeAtomic, type ResultRecord } from './results.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -9,23 +10,38 @@ interface Section {
   /** The folder of the results, relative to the report. */
   folder: string;
   records: ResultRecord[];
+  /** Per input, the data for a live heat map where it could be inlined. */
+  live: Map<ResultRecord, LiveMap>;
 }
 
 /**
  * `gradlens report OUT_DIR`: one static page of the results in OUT_DIR and in its direct subfolders (one per run, as
- * the demo writes them). Self-contained: inline CSS, images by relative links, no script. Returns the page's path.
+ * the demo writes them). Inline CSS, images by relative links. Static PNGs first; where the widgets' bundle is built,
+ * it is copied beside the page and, in a browser with WebGPU, small inputs are redrawn live by <gradlens-heatmap>
+ * from their inlined attribution. Returns the page's path.
  */
 export async function writeReport(outDir: string): Promise<{ path: string; inputs: number }> {
   const folders = ['.', ...(await readdir(outDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()];
   const sections: Section[] = [];
+  const bundle = componentsBundle();
+  const budget = new InlineBudget();
   for (const folder of folders) {
     if (!existsSync(join(outDir, folder, RESULTS_FILE))) continue;
-    sections.push({ folder, records: [...(await readResults(join(outDir, folder))).values()] });
+    const records = [...(await readResults(join(outDir, folder))).values()];
+    const live = new Map<ResultRecord, LiveMap>();
+    for (const record of bundle ? records.filter((r) => r.status === 'ok') : []) {
+      // A broken .npy or image costs the input its live map, not the report.
+      const map = await liveMap(join(outDir, folder), record, budget).catch(() => undefined);
+      if (map) live.set(record, map);
+    }
+    sections.push({ folder, records, live });
   }
   const evaluations = await readEvaluations(outDir, folders);
   if (sections.length === 0 && evaluations.length === 0) throw new Error(`no ${RESULTS_FILE} or ${EVALUATION_FILE} in ${outDir} or its subfolders: run gradlens explain --out ${outDir} (or gradlens evaluate --out ${outDir}) first`);
   const path = join(outDir, REPORT_FILE);
-  await writeAtomic(path, page(outDir, sections, evaluations));
+  const enhanced = bundle !== undefined && sections.some((s) => s.live.size > 0);
+  if (enhanced) await copyComponents(bundle, outDir);
+  await writeAtomic(path, page(outDir, sections, evaluations, enhanced));
   return { path, inputs: sections.reduce((n, s) => n + s.records.length, 0) + evaluations.reduce((n, e) => n + e.run.inputs, 0) };
 }
 
@@ -33,7 +49,7 @@ const escape = (text: unknown) => String(text).replace(/[&<>"']/g, (c) => `&#${c
 const link = (...parts: string[]) => parts.filter((p) => p !== '.').join('/').split('/').map(encodeURIComponent).join('/');
 const fixed = (n: number | undefined, digits = 4) => (n === undefined ? '' : Number(n).toFixed(digits));
 
-function page(outDir: string, sections: Section[], evaluations: Evaluation[] = []): string {
+function page(outDir: string, sections: Section[], evaluations: Evaluation[] = [], enhanced = false): string {
   const body = [...sections.map((section) => sectionHtml(outDir, section)), ...evaluations.map(evaluationHtml)].join('\n');
   return `<!doctype html>
 <html lang="en">
@@ -59,17 +75,20 @@ function page(outDir: string, sections: Section[], evaluations: Evaluation[] = [
   table.metrics th, table.metrics td { border: 1px solid #8884; padding: 3px 8px; text-align: right; }
   table.metrics th:first-child, table.metrics td:first-child { text-align: left; }
   .charts img { max-width: 100%; }
+  .controls { display: flex; flex-wrap: wrap; gap: 16px; font-size: 0.85rem; }
+  .controls[hidden] { display: none; }
+  figure gradlens-heatmap { display: block; --gradlens-heatmap-size: 100%; font-size: 0.75rem; }
 </style>
 </head>
 <body>
 <h1>gradlens report</h1>
-${body}
-</body>
+${enhanced ? `${CONTROLS_HTML}\n` : ''}${body}
+${enhanced ? `<script src="${COMPONENTS_SCRIPT}"></script>\n<script>\n${ENHANCE_SCRIPT}\n</script>\n` : ''}</body>
 </html>
 `;
 }
 
-function sectionHtml(outDir: string, { folder, records }: Section): string {
+function sectionHtml(outDir: string, { folder, records, live }: Section): string {
   const first = records.find((r) => r.status === 'ok');
   const failed = records.filter((r) => r.status === 'error').length;
   const title = first ? `${first.method}` : folder;
@@ -79,12 +98,12 @@ function sectionHtml(outDir: string, { folder, records }: Section): string {
 <h2>${escape(title)}${folder !== '.' ? ` <small>(${escape(folder)}/)</small>` : ''}</h2>
 <p class="options">${escape(model)}<br>${escape(options)}<br>${records.length} inputs, ${failed} failed</p>
 <div class="grid">
-${records.map((record) => card(outDir, folder, record)).join('\n')}
+${records.map((record) => card(outDir, folder, record, live.get(record))).join('\n')}
 </div>
 </section>`;
 }
 
-function card(outDir: string, folder: string, record: ResultRecord): string {
+function card(outDir: string, folder: string, record: ResultRecord, live?: LiveMap): string {
   if (record.status === 'error') {
     return `<figure><figcaption>${escape(record.input)}<p class="error">${escape(record.error?.code)}: ${escape(record.error?.message)}</p></figcaption></figure>`;
   }
@@ -95,14 +114,31 @@ function card(outDir: string, folder: string, record: ResultRecord): string {
     images.push(`<img src="${link(relative(resolve(outDir), resolve(source)).split('\\').join('/'))}" alt="input ${escape(record.input)}">`);
   }
   const strip = record.input.includes('#');
-  if (record.files?.png) images.push(`<img${strip ? ' class="strip"' : ''} src="${link(folder, record.files.png)}" alt="attribution of ${escape(record.input)}">`);
+  if (record.files?.png) images.push(`<img class="attribution${strip ? ' strip' : ''}" src="${link(folder, record.files.png)}" alt="attribution of ${escape(record.input)}">`);
   const rows: [string, string][] = [
     ['target', String(record.target)],
     ['score', fixed(record.score)],
   ];
   if (record.delta !== undefined) rows.push(['delta', fixed(record.delta, 5)]);
   if (record.files?.npy) rows.push(['data', `<a href="${link(folder, record.files.npy)}">.npy</a>`]);
-  return `<figure>${images.join('')}<figcaption>${escape(record.input)}<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${k === 'data' ? v : escape(v)}</dd>`).join('')}</dl></figcaption></figure>`;
+  return `<figure${live ? liveAttributes(live) : ''}>${images.join('')}<figcaption>${escape(record.input)}<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${k === 'data' ? v : escape(v)}</dd>`).join('')}</dl></figcaption></figure>`;
+}
+
+/** The card's data for the enhancement script (ENHANCE_SCRIPT reads these names). */
+function liveAttributes(live: LiveMap): string {
+  const attributes: Record<string, string | undefined> = {
+    'data-attribution': live.attribution,
+    'data-shape': live.shape.join(','),
+    'data-image': live.image?.data,
+    'data-image-size': live.image ? `${live.image.width},${live.image.height}` : undefined,
+    'data-sign': live.sign,
+    'data-colormap': live.colormap,
+    'data-label': live.label,
+  };
+  return Object.entries(attributes)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => ` ${name}="${escape(value)}"`)
+    .join('');
 }
 
 // The output of gradlens evaluate: summary.json (the table) and the SVG charts it lists.

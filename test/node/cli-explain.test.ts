@@ -159,7 +159,9 @@ describe('gradlens explain', () => {
     expect(stdout).toContain('report.html');
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html).toContain('<style>');
-    expect(html).not.toMatch(/<script|<link|https?:\/\//);
+    // Nothing fetched from elsewhere: the only scripts are the widgets' bundle copied beside it and the inline enhancer.
+    expect(html).not.toMatch(/<link|https?:\/\//);
+    expect([...html.matchAll(/<script src="([^"]*)"/g)].map((m) => m[1]).every((src) => src === 'gradlens-components.js')).toBe(true);
     for (const line of await results(out)) {
       expect(html).toContain(`src="${line.files!.png}"`);
       expect(html).toContain(`<dt>target</dt><dd>${line.target}</dd>`);
