@@ -2,7 +2,7 @@
 // combine the sums into attributions. A point p of the virtual batch is (input i, noise sample s, path step k):
 //   point = b + α (x̃ − b),   x̃ = x + σ_i·ε(seed, i, s, e),   b = baseline of i, or a random member of a set.
 // Noise and random choices come from Philox4x32-10 (Salmon et al. 2011) keyed by the seed and counted by
-// (element, sample, input, stream), so the reducer regenerates x̃ and b instead of storing them.
+// (element, sample, the input's stream id, stream), so the reducer regenerates x̃ and b instead of storing them.
 
 struct Params {
   size: u32,          // elements per input
@@ -34,6 +34,7 @@ override WORKGROUP_SIZE: u32 = 256u;
 @group(0) @binding(6) var<storage, read> gradients: array<f32>;
 @group(0) @binding(7) var<storage, read_write> sums: array<f32>;  // first and second moments, see attribution_accumulate
 @group(0) @binding(8) var<storage, read> noise: array<f32>;       // given noise, to compare with another library's draws
+@group(0) @binding(9) var<storage, read> streams: array<u32>;     // each input's stream id: its draws, whatever its batch
 
 // 32×32 → 64-bit product as (hi, lo) without 64-bit integers.
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {
@@ -70,13 +71,13 @@ const STREAM_CHOICE: u32 = 1u;
 
 // Standard normal for (element, sample, input) by Box–Muller on two Philox words.
 fn normal(e: u32, s: u32, i: u32) -> f32 {
-  let r = philox(vec4<u32>(e, s, i, STREAM_NOISE), vec2<u32>(params.seed_lo, params.seed_hi));
+  let r = philox(vec4<u32>(e, s, streams[i], STREAM_NOISE), vec2<u32>(params.seed_lo, params.seed_hi));
   return sqrt(-2.0 * log(unit(r.x))) * cos(6.283185307179586 * unit(r.y));
 }
 
 // One draw per (input, sample): which baseline of the set, and α.
 fn choice(s: u32, i: u32) -> vec4<u32> {
-  return philox(vec4<u32>(0u, s, i, STREAM_CHOICE), vec2<u32>(params.seed_lo, params.seed_hi));
+  return philox(vec4<u32>(0u, s, streams[i], STREAM_CHOICE), vec2<u32>(params.seed_lo, params.seed_hi));
 }
 
 fn noisy_input(i: u32, s: u32, e: u32) -> f32 {

@@ -23,6 +23,8 @@ export interface PointSpec {
   stdev: Float32Array;
   multiply: 'none' | 'input' | 'input-minus-baseline';
   combine: 'mean' | 'mean-square' | 'variance';
+  /** Each input's noise stream id (default its index): a stable id keeps an input's draws whatever its batch. */
+  streams?: Uint32Array;
   /** Noise given instead of drawn (samples × count × size), e.g. another library's draws to compare with. */
   noise?: Float32Array;
   /** Absolute value of each point's term before combining (only with steps = 1, where a point is a sample). */
@@ -83,6 +85,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const owned = [
     await upload(device, 'attribution inputs', spec.inputs),
     await upload(device, 'attribution noise', spec.noise ?? new Float32Array(1)),
+    await upload(device, 'attribution streams', streamIds(spec.streams, spec.count)),
     await upload(device, 'attribution baselines', baselineData),
     await upload(device, 'attribution stdev', spec.stdev),
     await upload(device, 'attribution path', pathData),
@@ -91,7 +94,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       { label: 'attribution result', size: spec.count * size * 4 },
     ])),
   ];
-  const [inputs, noise, baselines, stdev, path, sums, result] = owned as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+  const [inputs, noise, streams, baselines, stdev, path, sums, result] = owned as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
   try {
     device.queue.writeBuffer(sums, 0, new Float32Array(sumFloats));
     const [makePoints, accumulate, finalize] = await Promise.all(
@@ -115,7 +118,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       absolute: Number(spec.absolute ?? false),
       given_noise: Number(spec.noise !== undefined),
     });
-    const shared = { inputs, baselines, stdev, path, noise };
+    const shared = { inputs, baselines, stdev, path, noise, streams };
     let chunks = 0;
     for (let start = 0; start < total; start += chunkSize) {
       options.signal?.throwIfAborted();
@@ -139,6 +142,13 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   } finally {
     owned.forEach((buffer) => buffer.destroy());
   }
+}
+
+/** Stream ids, one per input: the given ones, or the inputs' indices. */
+export function streamIds(streams: ArrayLike<number> | undefined, count: number): Uint32Array {
+  if (streams === undefined) return Uint32Array.from({ length: count }, (_, i) => i);
+  if (streams.length !== count) throw new GradlensError('BAD_INPUT', `${streams.length} noise streams for ${count} inputs`);
+  return Uint32Array.from(streams);
 }
 
 function interleave(alphas: ArrayLike<number>, weights: ArrayLike<number>): Float32Array {

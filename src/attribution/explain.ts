@@ -32,6 +32,11 @@ export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions {
   samples?: number;
   stdev?: number;
   stdevFraction?: number;
+  /**
+   * One noise stream id per input (default: its index in this call). Give each input a stable id (a hash of its
+   * name, say) and its draws no longer depend on which inputs share its call.
+   */
+  streams?: readonly number[];
   /** Noise given instead of drawn (samples × count × input size): to reproduce another library's SmoothGrad. */
   noise?: Float32Array;
   /** Wraps the method in a noise tunnel: SmoothGrad (mean), SmoothGrad² (mean of squares) or VarGrad (variance). */

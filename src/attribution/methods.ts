@@ -46,6 +46,7 @@ export function engineMethod(shape: (context: MethodContext) => Partial<PointSpe
       samples: parts.samples ?? drawn.samples,
       stdev: parts.stdev ?? drawn.stdev,
       ...(context.options.noise && (tunnelType || parts.samples) ? { noise: context.options.noise } : {}),
+      ...(context.options.streams ? { streams: Uint32Array.from(context.options.streams) } : {}),
     };
     const engineOptions = {
       targets: context.targets,

@@ -2,6 +2,7 @@ import { GradlensError } from '../gpu/errors.ts';
 import { range } from './baselines.ts';
 import type { MethodContext, MethodResult } from './explain.ts';
 import type { Method } from './methods.ts';
+import { streamIds } from './engine.ts';
 import { normal } from './philox.ts';
 
 /**
@@ -25,9 +26,10 @@ export async function tunnelAround(method: Method, context: MethodContext): Prom
   let chunks = 0;
   let last: MethodResult | undefined;
   const { noiseTunnel, ...inner } = options;
+  const streams = streamIds(options.streams, count);
   for (let s = 0; s < samples; s++) {
     options.signal?.throwIfAborted();
-    const noisy = Float32Array.from(inputs, (x, flat) => x + stdev[Math.floor(flat / size)]! * normal(seed, flat % size, s, Math.floor(flat / size)));
+    const noisy = Float32Array.from(inputs, (x, flat) => x + stdev[Math.floor(flat / size)]! * normal(seed, flat % size, s, streams[Math.floor(flat / size)]!));
     // Each sample's own random draws (if the method has any) get their own seed.
     last = await method({ ...context, inputs: noisy, seed: (seed + (s + 1) * 0x9e3779b9) % 2 ** 52, options: inner });
     last.attribution.forEach((a, i) => {

@@ -191,7 +191,9 @@ class Batcher {
     const size = items[0]!.loaded!.data.length;
     const inputs = new Float32Array(items.length * size);
     items.forEach((item, i) => inputs.set(item.loaded!.data, i * size));
-    const result: Explanation = await this.model.explain(inputs, { ...this.run.method, seed: this.seed, signal: this.controller.signal });
+    // A stream id from each input's name: its noise is the same whatever batch, shard or resumed run it falls in.
+    const streams = items.map((item) => streamId(item.ref.id));
+    const result: Explanation = await this.model.explain(inputs, { ...this.run.method, seed: this.seed, streams, signal: this.controller.signal });
     const context = await this.lens.runtime.context();
     const explainMs = result.timing.ms;
     const records: ResultRecord[] = [];
@@ -243,3 +245,9 @@ export function formatSummary(s: ExplainSummary): string {
   return lines.join('\n');
 }
 
+/** FNV-1a, 32 bits: a stable noise stream id from an input's name. */
+function streamId(name: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return hash;
+}

@@ -185,6 +185,15 @@ describe('noise', () => {
     expectAllClose(result.attribution, expected, { abs: stdev * 2.8e-3 * Math.max(...row(2).map(Math.abs)), rel: 1e-5 });
   });
 
+  it("with stream ids, an input's noise does not depend on the other inputs of its call", async () => {
+    const both = await run(graph, x, 2, { method: 'smoothgrad', samples: 3, seed: 4, streams: [70, 71] });
+    const alone = await run(graph, x.slice(64), 1, { method: 'smoothgrad', samples: 3, seed: 4, streams: [71] });
+    // Same points, same gradients; only a different batch's kernel tiling may change the last bits.
+    expectAllClose(alone.attribution, both.attribution.slice(64), { abs: 1e-6, rel: 1e-5 });
+    const shifted = await run(graph, x.slice(64), 1, { method: 'smoothgrad', samples: 3, seed: 4 });
+    expect([...shifted.attribution]).not.toEqual([...alone.attribution]); // default stream = index 0, a different draw
+  });
+
   it('VarGrad is never negative and SmoothGrad² is at least SmoothGrad squared', async () => {
     const v = await run(graph, x, 2, { method: 'vargrad', samples: 6, seed: 3 });
     expect(Math.min(...v.attribution)).toBeGreaterThanOrEqual(0);
