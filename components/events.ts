@@ -1,6 +1,7 @@
 import type { Explanation, GradlensError, LensModel } from '../src/index.ts';
 import type { ErrorCode } from '../src/index.ts';
 import type { CurveSeries } from './curve.ts';
+import type { ControllerHost } from './explain-controller.ts';
 
 export interface GradlensLoadDetail {
   model: LensModel;
@@ -61,4 +62,18 @@ export function fire<K extends keyof EventDetails>(target: EventTarget, type: K,
 
 export function errorDetail(error: GradlensError): GradlensErrorDetail {
   return { code: error.code, message: error.message, error };
+}
+
+/** Controller callbacks for a widget: every state change re-renders it; load, progress and result become its events. */
+export function widgetEvents(host: HTMLElement & { requestUpdate(): void }, onError: (error: GradlensError) => void): ControllerHost {
+  return {
+    onStatus: () => host.requestUpdate(),
+    onLoad: (model) => fire(host, 'gradlens-load', { model, inputShape: model.inputShape }),
+    onProgress: ({ done, total }) => {
+      host.requestUpdate();
+      fire(host, 'gradlens-progress', { done, total, fraction: total > 0 ? done / total : 0 });
+    },
+    onResult: (explanation) => fire(host, 'gradlens-result', { explanation, ms: explanation.timing.ms }),
+    onError,
+  };
 }

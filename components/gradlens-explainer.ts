@@ -3,7 +3,7 @@ import { customElement, property, state } from 'lit/decorators.js';
 import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
 import type { PreprocessOptions } from '../src/io/preprocess.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
-import { errorDetail, fire } from './events.ts';
+import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
 import './gradlens-heatmap.ts';
 import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
@@ -107,16 +107,7 @@ export class GradlensExplainer extends LitElement {
   @property({ type: Boolean, attribute: 'no-controls' }) noControls = false;
 
   /** The widget's model and runs, free of the DOM. */
-  readonly controller = new ExplainController({
-    onStatus: () => this.requestUpdate(),
-    onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }),
-    onProgress: ({ done, total }) => {
-      this.requestUpdate();
-      fire(this, 'gradlens-progress', { done, total, fraction: total > 0 ? done / total : 0 });
-    },
-    onResult: (explanation) => fire(this, 'gradlens-result', { explanation, ms: explanation.timing.ms }),
-    onError: (error) => this.fail(error),
-  });
+  readonly controller = new ExplainController(widgetEvents(this, (error) => this.fail(error)));
 
   @state() private prepared: PreparedInput | undefined;
   @state() private predictions: Prediction[] = [];

@@ -1,7 +1,7 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
-import { errorDetail, fire } from './events.ts';
+import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
 import { prepareTensor } from './image-input.ts';
 import { runOptions } from './method-options.ts';
@@ -122,16 +122,7 @@ export class GradlensFeatures extends LitElement {
   @property({ type: Boolean, attribute: 'no-controls' }) noControls = false;
 
   /** The widget's model and runs, free of the DOM. */
-  readonly controller = new ExplainController({
-    onStatus: () => this.requestUpdate(),
-    onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }),
-    onProgress: ({ done, total }) => {
-      this.requestUpdate();
-      fire(this, 'gradlens-progress', { done, total, fraction: total > 0 ? done / total : 0 });
-    },
-    onResult: (explanation) => fire(this, 'gradlens-result', { explanation, ms: explanation.timing.ms }),
-    onError: (error) => this.fail(error),
-  });
+  readonly controller = new ExplainController(widgetEvents(this, (error) => this.fail(error)));
 
   @state() private predictions: Prediction[] = [];
   @state() private failure: GradlensError | undefined;
