@@ -1,6 +1,6 @@
 import { ResourceType, WgslReflect, type StructInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { GradlensError } from './errors.ts';
-import { shaderSources } from './shader-sources.ts';
+import { shaderSources, withLibraries } from './shader-sources.ts';
 import { packUniform, type UniformValues } from './uniforms.ts';
 
 export type Overrides = Readonly<Record<string, number>>;
@@ -91,7 +91,7 @@ export class KernelRegistry {
 
   /** Adds (or replaces) a module by name; for user kernels and tests. */
   define(name: string, code: string): void {
-    this.sources.set(name, code);
+    this.sources.set(name, withLibraries(code));
     this.modules.delete(name);
     for (const key of this.pipelines.keys()) if (key.startsWith(`${name}/`)) this.pipelines.delete(key);
   }

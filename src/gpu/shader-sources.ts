@@ -1,9 +1,25 @@
 /**
  * Every WGSL file in shaders/, inlined by Vite at build time (browser bundle, Node CLI and tests alike):
- * the .wgsl files stay the single source and no call site reads the file system.
+ * the .wgsl files stay the single source and no call site reads the file system. WGSL has no imports, so a module
+ * that says `// uses: NAME` gets shaders/lib/NAME.wgsl appended; appended, not prepended, so error line numbers
+ * still point into the module as written.
  */
 const files = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
+const libraries = import.meta.glob('../../shaders/lib/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
+
+const nameOf = (path: string) => path.replace(/^.*\/(.+)\.wgsl$/, '$1');
+const library = new Map(Object.entries(libraries).map(([path, code]) => [nameOf(path), code]));
+
+/** The module with the libraries its `// uses:` lines name appended. */
+export function withLibraries(code: string): string {
+  const used = [...code.matchAll(/^\/\/ uses: ([a-z0-9-]+)/gm)].map((match) => match[1]!);
+  return [code, ...used.map((name) => {
+    const source = library.get(name);
+    if (source === undefined) throw new Error(`WGSL library "${name}" not found in shaders/lib/`);
+    return source;
+  })].join('\n');
+}
 
 export const shaderSources: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(files).map(([path, code]) => [path.replace(/^.*\/(.+)\.wgsl$/, '$1'), code]),
+  Object.entries(files).map(([path, code]) => [nameOf(path), withLibraries(code)]),
 );
