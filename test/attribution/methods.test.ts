@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { explain, type ExplainOptions } from '../../src/attribution/explain.ts';
+import type { ExplainOptions } from '../../src/attribution/explain.ts';
 import { METHODS } from '../../src/attribution/methods.ts';
 import { quadrature } from '../../src/attribution/quadrature.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
@@ -10,6 +10,7 @@ import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { engineNormal } from '../reference/philox.ts';
 import { randomTensor } from '../reference/random.ts';
+import { explainGraph, tinyRelu } from '../helpers/explain.ts';
 
 const EXACT = { abs: 1e-5, rel: 1e-5 };
 
@@ -20,14 +21,7 @@ function linear(features: number, classes: number, seed = 4) {
   return { graph, row: (t: number) => Array.from(weight.slice(t * features, (t + 1) * features)) };
 }
 
-async function run(graph: Graph, inputs: Float32Array, count: number, options: ExplainOptions) {
-  const model = await Model.create(await testContext(), graph);
-  try {
-    return await explain(model, inputs, count, options);
-  } finally {
-    model.destroy();
-  }
-}
+const run = explainGraph;
 
 describe('methods on a linear model, where each has a closed form', () => {
   const { graph, row } = linear(6, 3);
@@ -82,15 +76,6 @@ describe('quadrature', () => {
   });
 });
 
-/** A tiny ReLU net worked out by hand: h = relu(A x), f = c · h. */
-function tinyRelu(): Graph {
-  const b = new GraphBuilder('tiny', 1);
-  const x = b.input([2]);
-  const A = b.constant(Float32Array.of(1, -1, 2, 1), [2, 2], 'A'); // h1 = x1 − x2, h2 = 2 x1 + x2
-  const c = b.constant(Float32Array.of(3, -2), [1, 2], 'c');
-  const h = b.node('Relu', [b.node('Gemm', [x, A], { transB: 1 })]);
-  return b.build(b.node('Gemm', [h, c], { transB: 1 }));
-}
 
 describe('a tiny ReLU net by hand', () => {
   it('saliency: only active units pass gradient', async () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { explain, type ExplainOptions } from '../../src/attribution/explain.ts';
-import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { Model } from '../../src/graph/model.ts';
 import { smallCnn } from '../../src/graph/models.ts';
@@ -13,6 +12,7 @@ import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
 import { REFERENCE_OPS, referenceForward } from '../reference/graph.ts';
 import { philox4x32 } from '../reference/philox.ts';
 import { randomTensor } from '../reference/random.ts';
+import { explainGraph, tinyRelu } from '../helpers/explain.ts';
 
 /** The q-th percentile as numpy's default ('linear') defines it: s[h] interpolated, h = (n − 1)·q/100 over sorted s. */
 function percentile(values: ArrayLike<number>, q: number): number {
@@ -111,24 +111,8 @@ describe('RectGrad: the percentile mask at one ReLU', () => {
   });
 });
 
-/** h = relu(A x), f = c · h, worked out by hand (as test/attribution/methods.test.ts). */
-function tinyRelu(): Graph {
-  const b = new GraphBuilder('tiny', 1);
-  const x = b.input([2]);
-  const A = b.constant(Float32Array.of(1, -1, 2, 1), [2, 2], 'A'); // h1 = x1 − x2, h2 = 2 x1 + x2
-  const c = b.constant(Float32Array.of(3, -2), [1, 2], 'c');
-  const h = b.node('Relu', [b.node('Gemm', [x, A], { transB: 1 })]);
-  return b.build(b.node('Gemm', [h, c], { transB: 1 }));
-}
 
-async function run(graph: Graph, inputs: Float32Array, count: number, options: ExplainOptions) {
-  const model = await Model.create(await testContext(), graph);
-  try {
-    return await explain(model, inputs, count, options);
-  } finally {
-    model.destroy();
-  }
-}
+const run = explainGraph;
 
 describe('RectGrad by hand on a two-unit ReLU layer', () => {
   it('passes only the units whose a·g clears τ; the attribution is R⁽⁰⁾ ⊙ x unless timesInput is false', async () => {
