@@ -1,5 +1,17 @@
 import { css } from 'lit';
 
+/** The dark palette, used by the system preference and by theme="dark" alike (one CSS selector cannot say both). */
+const darkPalette = css`
+  --_fg: var(--gradlens-fg, #e6edf3);
+  --_bg: var(--gradlens-bg, #0d1117);
+  --_muted: var(--gradlens-muted, #9aa5b1);
+  --_border: var(--gradlens-border, #30363d);
+  --_accent: var(--gradlens-accent, #7ad151);
+  --_error: var(--gradlens-error, #ff8a80);
+  --_positive: var(--gradlens-positive, #f4a582);
+  --_negative: var(--gradlens-negative, #92c5de);
+`;
+
 /** Theme defaults every widget shares; pages override the --gradlens-* properties. */
 export const themeStyles = css`
   :host {
@@ -20,25 +32,11 @@ export const themeStyles = css`
   }
   @media (prefers-color-scheme: dark) {
     :host(:not([theme='light'])) {
-      --_fg: var(--gradlens-fg, #e6edf3);
-      --_bg: var(--gradlens-bg, #0d1117);
-      --_muted: var(--gradlens-muted, #9aa5b1);
-      --_border: var(--gradlens-border, #30363d);
-      --_accent: var(--gradlens-accent, #7ad151);
-      --_error: var(--gradlens-error, #ff8a80);
-      --_positive: var(--gradlens-positive, #f4a582);
-      --_negative: var(--gradlens-negative, #92c5de);
+      ${darkPalette}
     }
   }
   :host([theme='dark']) {
-    --_fg: var(--gradlens-fg, #e6edf3);
-    --_bg: var(--gradlens-bg, #0d1117);
-    --_muted: var(--gradlens-muted, #9aa5b1);
-    --_border: var(--gradlens-border, #30363d);
-    --_accent: var(--gradlens-accent, #7ad151);
-    --_error: var(--gradlens-error, #ff8a80);
-    --_positive: var(--gradlens-positive, #f4a582);
-    --_negative: var(--gradlens-negative, #92c5de);
+    ${darkPalette}
   }
   :host([hidden]) {
     display: none;
