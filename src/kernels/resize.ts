@@ -68,7 +68,7 @@ export async function resizeForward(context: GpuContext, io: { x: GPUBuffer; y: 
   const { params, overrides } = setup(dims, false);
   const kernel = await context.kernels.kernel('resize', 'resize_forward', overrides);
   const bound = kernel.bind(context.device, { params, x: io.x, y: io.y });
-  return { bound, workgroups: gridFor(params.planes * dims.outHeight * dims.outWidth, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.planes * dims.outHeight * dims.outWidth, WORKGROUP_SIZE), iterations: 0 };
 }
 
 /** gradX (=|+=) Σ gradY · interpolation weight over the outputs that read each input element. */
@@ -80,5 +80,8 @@ export async function resizeBackward(
   const { params, overrides } = setup(dims, dims.accumulate ?? false);
   const kernel = await context.kernels.kernel('resize', 'resize_backward', overrides);
   const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(params.planes * dims.inHeight * dims.inWidth, WORKGROUP_SIZE) };
+  // candidate_outputs() spans two input steps of outputs and one more at each end (all outputs when one input feeds all).
+  const candidates = (out: number, input: number) => (input === 1 ? out : 2 * Math.ceil(out / input) + 4);
+  const iterations = candidates(dims.outHeight, dims.inHeight) * (candidates(dims.outWidth, dims.inWidth) + 1);
+  return { bound, workgroups: gridFor(params.planes * dims.inHeight * dims.inWidth, WORKGROUP_SIZE), iterations };
 }
