@@ -56,8 +56,8 @@ export interface EngineResult {
 const MULTIPLY = { none: 0, input: 1, 'input-minus-baseline': 2 } as const;
 const COMBINE = { mean: 0, 'mean-square': 1, variance: 2 } as const;
 const WORKGROUP = 256;
-/** Loop iterations of attribution_points (up to 4 Philox draws of 10 rounds) and per point of attribution_accumulate. */
-const POINTS_ITERATIONS = 40;
+/** Loop guard cost of attribution_points (up to 4 Philox draws of 10 rounds) and per point of attribution_accumulate. */
+const POINTS_ITERATIONS = 48;
 const ACCUMULATE_ITERATIONS_PER_POINT = 1 + POINTS_ITERATIONS;
 const DEFAULT_BUDGET = 256 * 2 ** 20;
 
@@ -146,7 +146,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       }
     }
     await new CommandBatch(device, 'attribution finalize')
-      .dispatch(finalize!.bind(device, { params: params(0, 0), sums, points: result }), gridFor(spec.count * size, WORKGROUP), spec.samples)
+      .dispatch(finalize!.bind(device, { params: params(0, 0), sums, points: result }), gridFor(spec.count * size, WORKGROUP), spec.samples + 1)
       .submit();
     return { attribution: await readFloats(device, result, spec.count * size), points: total, chunks, chunkSize };
   } finally {

@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 import { axisSlots, coalesceAxes, contiguousStrides, COOPERATIVE_FROM, elementCount } from './tensor.ts';
 
 /** ONNX Add, Sub, Mul, Div. */
@@ -68,7 +68,7 @@ export async function binaryForward(context: GpuContext, io: { a: GPUBuffer; b: 
   const geometry = layout(dims);
   const kernel = await context.kernels.kernel('binary', 'binary_forward', overrides(dims.op, geometry.broadcast));
   const params = uniformParams(geometry, geometry.count, 1, geometry.shape, false);
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(geometry.count, WORKGROUP_SIZE), iterations: 3 * params.rank };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(geometry.count, WORKGROUP_SIZE), iterations: 3 * loopIterations(params.rank) };
 }
 
 /**
@@ -101,5 +101,5 @@ export async function binaryBackward(
   // locate() walks the rank once for the element and once per term of the sum.
   const rank = geometry.shape.length;
   const terms = cooperative ? stridedIterations(reduceCount, workgroupSize) + treeIterations(workgroupSize) : geometry.broadcast ? reduceCount : 1;
-  return { bound, workgroups: cooperative ? gridFor(count, 1) : gridFor(count, WORKGROUP_SIZE), iterations: (terms + 1) * (rank + 1) };
+  return { bound, workgroups: cooperative ? gridFor(count, 1) : gridFor(count, WORKGROUP_SIZE), iterations: (terms + 1) * (loopIterations(rank) + 1) };
 }

@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** A chunk of samples' NCHW tensors at one layer: `spatial` = h·w. */
 export interface LayerDims {
@@ -44,7 +44,7 @@ export async function camWeights(
   const kernel = await context.kernels.kernel('cam', 'cam_weights', { WORKGROUP_SIZE, WEIGHTING: weighting });
   // Grad-CAM never reads A: bind it anyway (the binding is used by the ++ branch of the same entry point).
   const bound = kernel.bind(context.device, { params: params(dims), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.channels, WORKGROUP_SIZE), iterations: (weighting + 1) * dims.spatial };
+  return { bound, workgroups: gridFor(dims.count * dims.channels, WORKGROUP_SIZE), iterations: (weighting + 1) * loopIterations(dims.spatial) };
 }
 
 /** map[n, 0, i, j] = Σ_k weights[n, k] · A[n, k, i, j], ReLU'd when asked. */
@@ -55,7 +55,7 @@ export async function camMap(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('cam', 'cam_map', { WORKGROUP_SIZE });
   const bound = kernel.bind(context.device, { params: params(dims, { relu: dims.relu }), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE), iterations: dims.channels };
+  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE), iterations: loopIterations(dims.channels) };
 }
 
 /**
@@ -94,7 +94,7 @@ export async function fullGradMap(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('cam', 'fullgrad_map', { WORKGROUP_SIZE, FACTOR: dims.factor === 'channel' ? 0 : 1 });
   const bound = kernel.bind(context.device, { params: params(dims, dims), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE), iterations: dims.channels };
+  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE), iterations: loopIterations(dims.channels) };
 }
 
 /** total (=|+=) upsampled, both [count, 1, H, W] with `spatial` = H·W. */

@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { stridedIterations } from '../gpu/limits.ts';
+import { loopIterations, stridedIterations } from '../gpu/limits.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
 export interface Conv2dDims {
@@ -96,9 +96,10 @@ const ROWS = 8; // rows of the register block per invocation, as in shaders/conv
  */
 function implicitGemmIterations(tiles: Conv2dTiles, kTiles: number, vec4: boolean, extra = 0): number {
   const threads = (tiles.m / ROWS) * (tiles.n / 4);
-  const stageB = vec4 ? 5 * stridedIterations((tiles.k * tiles.n) / 4, threads) : stridedIterations(tiles.k * tiles.n, threads);
-  const perTile = 1 + stridedIterations(tiles.k * tiles.m, threads) + stageB + stridedIterations(tiles.k, threads) + tiles.k;
-  return stridedIterations(tiles.m, threads) + stridedIterations(tiles.k, threads) + kTiles * perTile + ROWS * 5 + extra;
+  const stageB = vec4 ? 6 * stridedIterations((tiles.k * tiles.n) / 4, threads) : stridedIterations(tiles.k * tiles.n, threads);
+  const perTile = 1 + stridedIterations(tiles.k * tiles.m, threads) + stageB + stridedIterations(tiles.k, threads) + loopIterations(tiles.k);
+  const store = loopIterations(ROWS) + ROWS * loopIterations(4);
+  return stridedIterations(tiles.m, threads) + stridedIterations(tiles.k, threads) + loopIterations(kTiles) + kTiles * perTile + store + extra;
 }
 
 function checkTiles(tiles: Conv2dTiles): void {
@@ -136,7 +137,7 @@ export async function conv2dForward(
   if (isDepthwise(dims, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
-    const iterations = params.kernel_height * (params.kernel_width + 1) + 4;
+    const iterations = loopIterations(params.kernel_height) + params.kernel_height * loopIterations(params.kernel_width) + loopIterations(4);
     return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, DIRECT_WORKGROUP_SIZE), iterations };
   }
   const tiles = dims.tiles ?? defaultTiles(params.out_channels / params.group, params.batch * params.out_height * params.out_width);
@@ -166,7 +167,8 @@ export async function conv2dBackwardInput(
   if (isDepthwise(dims, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_backward_input', { DIRECT_WORKGROUP_SIZE });
     const count = params.batch * params.in_channels * params.height * params.width;
-    const iterations = (params.out_channels / params.group) * (params.kernel_height * (params.kernel_width + 1) + 1);
+    const taps = loopIterations(params.kernel_height) + params.kernel_height * loopIterations(params.kernel_width);
+    const iterations = loopIterations(params.out_channels / params.group) * (taps + 1);
     return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, DIRECT_WORKGROUP_SIZE), iterations };
   }
   // One GEMM per stride phase (ih + pad_top ≡ ph mod stride_h, same along w); rows sized for the largest phase.

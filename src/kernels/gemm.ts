@@ -1,7 +1,7 @@
 import type { Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { loopBudget } from '../gpu/limits.ts';
+import { loopBudget, loopIterations, stridedIterations } from '../gpu/limits.ts';
 
 export const GEMM_ACTIVATIONS = ['none', 'relu'] as const;
 export type GemmActivation = (typeof GEMM_ACTIVATIONS)[number];
@@ -116,13 +116,15 @@ function tileOf(dims: GemmDims): GemmTile {
 }
 
 /**
- * Loop iterations of one gemm_tiled invocation over `r` reduce terms and `k` depths: per K step, the two strided
- * tile loads and the TILE_K multiply-adds; then the 4×(4+4) epilogue loops.
+ * The loop guard's cost of one gemm_tiled invocation over `r` reduce terms and `k` depths (src/gpu/limits.ts): per K
+ * step, the two strided tile loads and the TILE_K multiply-adds; then the 4 × 4 epilogue loops.
  */
 function gemmIterations(tile: GemmTile, r: number, k: number): number {
   const threads = tile.workgroupX * tile.workgroupY;
-  const perStep = 1 + Math.ceil((BLOCK * tile.workgroupY * tile.tileK) / threads) + Math.ceil((BLOCK * tile.workgroupX * tile.tileK) / threads) + tile.tileK;
-  return r * (1 + Math.ceil(k / tile.tileK) * perStep) + 4 * 20;
+  const loadA = stridedIterations(BLOCK * tile.workgroupY * tile.tileK, threads);
+  const loadB = stridedIterations(BLOCK * tile.workgroupX * tile.tileK, threads);
+  const perStep = 1 + loadA + loadB + loopIterations(tile.tileK);
+  return loopIterations(r) + r * (1 + Math.ceil(k / tile.tileK) * perStep) + 4 * (loopIterations(4) + 4 * loopIterations(4));
 }
 
 /**
@@ -132,9 +134,11 @@ function gemmIterations(tile: GemmTile, r: number, k: number): number {
 function parts(l: Launch, budget: number): { r: [number, number]; k: [number, number] }[] {
   const { tileK } = l.tile;
   const steps = Math.max(1, Math.ceil(l.k / tileK));
-  let kSteps = steps;
-  while (kSteps > 1 && gemmIterations(l.tile, 1, kSteps * tileK) > budget) kSteps = Math.ceil(kSteps / 2);
-  const rCount = Math.max(1, Math.floor(budget / gemmIterations(l.tile, 1, kSteps * tileK)));
+  // The cost is linear in the K steps: the most one part may take, from the cost of one step and of none.
+  const perStep = gemmIterations(l.tile, 1, tileK) - gemmIterations(l.tile, 1, 0);
+  const kSteps = Math.min(steps, Math.max(1, Math.floor((budget - gemmIterations(l.tile, 1, 0)) / perStep)));
+  let rCount = Math.max(1, Math.floor(budget / gemmIterations(l.tile, 1, kSteps * tileK)));
+  while (rCount > 1 && gemmIterations(l.tile, rCount, kSteps * tileK) > budget) rCount--;
   const result: { r: [number, number]; k: [number, number] }[] = [];
   for (let r = 0; r < l.reduceCount; r += rCount) {
     for (let step = 0; step < steps; step += kSteps) {

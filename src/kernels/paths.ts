@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** u32 words per point descriptor in shaders/paths.wgsl's `info` (two vec4<u32>). */
 export const POINT_WORDS = 8;
@@ -93,8 +93,8 @@ export async function pathBlurPoints(
   });
   // Each pass walks its taps, clipped to the axis: at most the axis's length.
   return [
-    { bound: height, workgroups, iterations: dims.axes.height },
-    { bound: width, workgroups, iterations: dims.axes.width },
+    { bound: height, workgroups, iterations: loopIterations(dims.axes.height) },
+    { bound: width, workgroups, iterations: loopIterations(dims.axes.width) },
   ];
 }
 
@@ -127,7 +127,7 @@ export async function pathAccumulate(
 ): Promise<Dispatch> {
   const bound = (await kernel(context, 'paths_accumulate')).bind(context.device, { params: params(dims), ...io });
   // Two binary searches for the input's points, then its points (at most the chunk's).
-  const iterations = 2 * (treeIterations(dims.chunkCount) + 1) + dims.chunkCount;
+  const iterations = 2 * (treeIterations(dims.chunkCount) + 1) + loopIterations(dims.chunkCount);
   return { bound, workgroups: gridFor(dims.chunkInputs * dims.size, WORKGROUP_SIZE), iterations };
 }
 

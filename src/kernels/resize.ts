@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { loopIterations } from '../gpu/limits.ts';
 
 /** ONNX Resize attribute values, spelt as ONNX spells them. */
 export const RESIZE_MODES = ['nearest', 'linear'] as const;
@@ -82,6 +83,7 @@ export async function resizeBackward(
   const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX });
   // candidate_outputs() spans two input steps of outputs and one more at each end (all outputs when one input feeds all).
   const candidates = (out: number, input: number) => (input === 1 ? out : 2 * Math.ceil(out / input) + 4);
-  const iterations = candidates(dims.outHeight, dims.inHeight) * (candidates(dims.outWidth, dims.inWidth) + 1);
+  const rows = candidates(dims.outHeight, dims.inHeight);
+  const iterations = loopIterations(rows) + rows * loopIterations(candidates(dims.outWidth, dims.inWidth));
   return { bound, workgroups: gridFor(params.planes * dims.inHeight * dims.inWidth, WORKGROUP_SIZE), iterations };
 }

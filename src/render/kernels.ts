@@ -71,7 +71,7 @@ export function selectionState(pixels: number, scale: { percentile: number } | {
 /** reduced[p] = sign(reduction over channels of attribution at p); counts non-finite elements into selection. */
 export async function reduceDispatch(context: GpuContext, io: { attribution: GPUBuffer; reduced: GPUBuffer; selection: GPUBuffer }, p: RenderParams): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('render', 'render_reduce', { WORKGROUP_SIZE });
-  return { bound: kernel.bind(context.device, { params: uniforms(p), ...io }), workgroups: gridFor(p.pixels, WORKGROUP_SIZE), iterations: p.channels };
+  return { bound: kernel.bind(context.device, { params: uniforms(p), ...io }), workgroups: gridFor(p.pixels, WORKGROUP_SIZE), iterations: p.channels + 1 };
 }
 
 /** Four histogram + select pairs: selection.lo/hi become the range whose end is the percentile of |reduced|. */
@@ -91,7 +91,7 @@ export async function percentileDispatches(context: GpuContext, io: { reduced: G
   const select: Dispatch = {
     bound: choose.bind(context.device, { params, histogram: io.histogram, selection: io.selection }),
     workgroups: [1, 1, 1],
-    iterations: 4 * BINS + 4, // a scan of each of the two histograms, then clearing both
+    iterations: 4 * BINS + 8, // a scan of each of the two histograms, then clearing both
   };
   return [histogram, select, histogram, select, histogram, select, histogram, select];
 }
