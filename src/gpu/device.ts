@@ -39,6 +39,20 @@ export interface AdapterReport {
   note?: string;
 }
 
+/** Which adapter, in which mode, produced a result: recorded beside every result so a wrong adapter can be traced. */
+export interface AdapterIdentity {
+  name: string;
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
+  software: boolean;
+  loopBudget: number | null;
+}
+
+export function adapterIdentity(report: AdapterReport): AdapterIdentity {
+  const name = report.description || report.device || report.architecture || 'unnamed adapter';
+  return { name, backend: report.backend, featureLevel: report.featureLevel, software: report.software, loopBudget: report.loopBudget };
+}
+
 /** One WebGPU device with its kernels. Replaced as a whole when the device is lost. */
 export class GpuContext {
   readonly kernels: KernelRegistry;

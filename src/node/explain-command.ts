@@ -1,3 +1,4 @@
+import { adapterIdentity } from '../gpu/device.ts';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { isGradlensError } from '../gpu/errors.ts';
@@ -57,7 +58,8 @@ export async function runExplain(run: ExplainRun, log: (line: string) => void = 
   let adapterName: string;
   try {
     const report = await lens.adapter();
-    adapterName = `${report.description || report.device || 'unnamed adapter'} (${report.backend}${report.software ? ', software' : ''})`;
+    const identity = adapterIdentity(report);
+    adapterName = `${identity.name} (${identity.backend}, ${identity.featureLevel}${identity.software ? ', software' : ''})`;
     model = await lens.load(new Uint8Array(modelBytes), { name: run.model });
   } catch (error) {
     await close();
@@ -211,6 +213,7 @@ class Batcher {
         score: result.score[i]!,
         ...(result.delta ? { delta: result.delta[i]! } : {}),
         batch: { size: items.length, position: i },
+        adapter: adapterIdentity(context.report),
       };
       const job = {
         outDir: this.run.out,

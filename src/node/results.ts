@@ -1,3 +1,4 @@
+import type { AdapterIdentity } from '../gpu/device.ts';
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -16,6 +17,8 @@ export interface ResultRecord {
   delta?: number;
   /** The input's place in its GPU batch: noise methods draw per batch position, so this with the seed reproduces it. */
   batch?: { size: number; position: number };
+  /** The adapter and mode that computed it. */
+  adapter?: AdapterIdentity;
   files?: Record<string, string>;
   timing?: { loadMs: number; explainMs: number; writeMs: number; points: number };
   error?: { code: string; message: string };

@@ -6,6 +6,8 @@ import { GALLIVM_LOOP_ITERATIONS } from '../../src/gpu/limits.ts';
 import { activationForward } from '../../src/kernels/activation.ts';
 import { conv2dForward, type Conv2dDims } from '../../src/kernels/conv2d.ts';
 import { gemm } from '../../src/kernels/gemm.ts';
+import { maxPoolForward } from '../../src/kernels/pool.ts';
+import { softmaxForward } from '../../src/kernels/softmax.ts';
 import { SOFTWARE_ADAPTERS } from '../helpers/adapters.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { read, runDispatches, uploadAll } from '../helpers/run.ts';
@@ -94,6 +96,44 @@ for (const adapter of SOFTWARE_ADAPTERS) {
       expectAllClose(await read(context, io.y, 36), conv2d(shape, x, w), F32_SUM);
       await expectDeviceLimit(runDispatches(context, 'conv just above', [await conv2dForward(context, io, dims(high))]));
       Object.values(io).forEach((buffer) => buffer.destroy());
+    });
+
+    it('pooling windows: a 254×254 window (the most within the loop budget) is right, a 255×255 one refused', async () => {
+      for (const k of [254, 255]) {
+        const x = randomTensor(k * k, k);
+        const io = await uploadAll(context, { x, y: [0], argmax: [0] });
+        const dispatch = await maxPoolForward(context, io, { batch: 1, channels: 1, height: k, width: k, kernelShape: [k, k] });
+        if (k === 255) {
+          await expectDeviceLimit(runDispatches(context, 'pool just above', [dispatch]));
+        } else {
+          await runDispatches(context, 'pool just below', [dispatch]);
+          expect((await read(context, io.y, 1))[0]).toBe(x.reduce((m, v) => Math.max(m, v), -Infinity));
+        }
+        Object.values(io).forEach((buffer) => buffer.destroy());
+      }
+    });
+
+    it('softmax rows: the longest row within the loop budget is right, one more block of 256 refused', async () => {
+      // 256 invocations per row, each walking its share 3 times (max, sum, write) after 2 tree reductions.
+      const blocks = Math.floor((GALLIVM_LOOP_ITERATIONS - 2 * 9 - 3) / 3);
+      for (const axisSize of [blocks * 256, (blocks + 1) * 256]) {
+        const x = randomTensor(axisSize, 9, 4);
+        const io = await uploadAll(context, { x, y: new Float32Array(axisSize) });
+        const dispatch = await softmaxForward(context, io, { outer: 1, axisSize, inner: 1, op: 'softmax' });
+        if (axisSize > blocks * 256) {
+          await expectDeviceLimit(runDispatches(context, 'softmax just above', [dispatch]));
+        } else {
+          await runDispatches(context, 'softmax just below', [dispatch]);
+          const y = await read(context, io.y, axisSize);
+          let max = -Infinity;
+          for (const v of x) max = Math.max(max, v);
+          let total = 0;
+          for (const v of x) total += Math.exp(v - max);
+          // The last elements are the ones a truncated walk would miss.
+          for (const i of [0, axisSize - 1, axisSize - 2]) expect(y[i]! / (Math.exp(x[i]! - max) / total)).toBeCloseTo(1, 3);
+        }
+        Object.values(io).forEach((buffer) => buffer.destroy());
+      }
     });
 
     it('workgroups per dimension: a 1-D grid up to the limit, a 2-D grid beyond it, a raw dispatch over it refused', async () => {
