@@ -1,5 +1,6 @@
 // Pointwise activations: forward, and the input gradient from the forward's input (what the forward saved).
 // One pipeline per (OP, RULE): the compiler folds the switch away.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   count: u32,
@@ -8,9 +9,20 @@ struct Params {
   accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
 
-override OP: u32 = 0u;   // 0 Relu, 1 LeakyRelu, 2 Clip, 3 Sigmoid, 4 Tanh, 5 Gelu (erf), 6 Gelu (tanh)
-override RULE: u32 = 0u; // ReLU-family backward: 0 standard, 1 Guided Backprop, 2 Deconvnet
-override WORKGROUP_SIZE: u32 = 256u;
+// Enums: declared here only; src/kernels/wgsl.ts reads the codes by name (OP_LEAKY_RELU is 'leaky-relu').
+const OP_RELU: u32 = 0u;
+const OP_LEAKY_RELU: u32 = 1u;
+const OP_CLIP: u32 = 2u;
+const OP_SIGMOID: u32 = 3u;
+const OP_TANH: u32 = 4u;
+const OP_GELU_ERF: u32 = 5u;
+const OP_GELU_TANH: u32 = 6u;
+const RULE_STANDARD: u32 = 0u;        // ReLU-family backward rules
+const RULE_GUIDED_BACKPROP: u32 = 1u;
+const RULE_DECONVNET: u32 = 2u;
+
+override OP: u32 = OP_RELU;
+override RULE: u32 = RULE_STANDARD;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -49,44 +61,39 @@ fn sigmoid(v: f32) -> f32 {
 
 fn activate(v: f32) -> f32 {
   switch OP {
-    case 0u: { return max(v, 0.0); }
-    case 1u: { return select(params.alpha * v, v, v >= 0.0); }
-    case 2u: { return clamp(v, params.alpha, params.beta); }
-    case 3u: { return sigmoid(v); }
-    case 4u: { return safe_tanh(v); }
-    case 5u: { return v * normal_cdf(v); }
+    case OP_RELU: { return max(v, 0.0); }
+    case OP_LEAKY_RELU: { return select(params.alpha * v, v, v >= 0.0); }
+    case OP_CLIP: { return clamp(v, params.alpha, params.beta); }
+    case OP_SIGMOID: { return sigmoid(v); }
+    case OP_TANH: { return safe_tanh(v); }
+    case OP_GELU_ERF: { return v * normal_cdf(v); }
     // 0.5 (1 + tanh u) = sigmoid(2u): no cancellation in the left tail.
-    default: { return v * sigmoid(2.0 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)); }
+    case OP_GELU_TANH, default: { return v * sigmoid(2.0 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)); }
   }
 }
 
 // d activate / dv, times the upstream gradient g, under the selected rule.
 fn backward(v: f32, g: f32) -> f32 {
   switch OP {
-    case 0u: {
-      if (RULE == 1u) { return select(0.0, g, v > 0.0 && g > 0.0); } // guided: forward mask and positive gradient
-      if (RULE == 2u) { return max(g, 0.0); }                         // deconvnet: ignore the forward mask
+    case OP_RELU: {
+      if (RULE == RULE_GUIDED_BACKPROP) { return select(0.0, g, v > 0.0 && g > 0.0); } // forward mask and positive gradient
+      if (RULE == RULE_DECONVNET) { return max(g, 0.0); }                               // ignore the forward mask
       return select(0.0, g, v > 0.0);
     }
-    case 1u: { return select(params.alpha * g, g, v >= 0.0); }
-    case 2u: { return select(0.0, g, v >= params.alpha && v <= params.beta); }
-    case 3u: { let s = sigmoid(v); return g * s * (1.0 - s); }
-    case 4u: { let t = safe_tanh(v); return g * (1.0 - t * t); }
-    case 5u: {
+    case OP_LEAKY_RELU: { return select(params.alpha * g, g, v >= 0.0); }
+    case OP_CLIP: { return select(0.0, g, v >= params.alpha && v <= params.beta); }
+    case OP_SIGMOID: { let s = sigmoid(v); return g * s * (1.0 - s); }
+    case OP_TANH: { let t = safe_tanh(v); return g * (1.0 - t * t); }
+    case OP_GELU_ERF: {
       let pdf = 0.3989422804014327 * exp(-0.5 * v * v);
       return g * (normal_cdf(v) + v * pdf);
     }
-    default: {
+    case OP_GELU_TANH, default: {
       let s = sigmoid(2.0 * SQRT_2_OVER_PI * (v + 0.044715 * v * v * v));
       let du = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * v * v);
       return g * (s + 2.0 * v * s * (1.0 - s) * du);
     }
   }
-}
-
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -1,6 +1,7 @@
 // ONNX Add, Sub, Mul, Div with multidirectional broadcasting, and the input gradients as gathers: each element
 // of grad_x sums its partial derivative over the output elements broadcast from it. Shapes arrive coalesced
 // (extent-1 axes dropped, neighbours merged), so `rank` is often 1 to 3.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   count: u32,        // elements written: y's (forward) or grad_x's (backward)
@@ -13,11 +14,18 @@ struct Params {
   grad_shape: array<vec4<u32>, 2>, // backward: grad_x's shape on the output axes (1 where x broadcasts)
 }
 
-override OP: u32 = 0u;           // 0 Add, 1 Sub, 2 Mul, 3 Div
-override INPUT: u32 = 0u;        // backward: 0 gives the gradient of a, 1 of b
+// Enums: declared here only; src/kernels/wgsl.ts reads the codes by name.
+const OP_ADD: u32 = 0u;
+const OP_SUB: u32 = 1u;
+const OP_MUL: u32 = 2u;
+const OP_DIV: u32 = 3u;
+const INPUT_A: u32 = 0u; // backward: the gradient of a
+const INPUT_B: u32 = 1u; // backward: the gradient of b
+
+override OP: u32 = OP_ADD;
+override INPUT: u32 = INPUT_A;
 override BROADCAST: bool = true; // false: a, b and y have one shape, so index i is i in all of them
 // A power of two: the cooperative sum halves it.
-override WORKGROUP_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -59,9 +67,9 @@ fn locate(index: u32, radix: u32) -> Offsets {
 
 fn apply(u: f32, v: f32) -> f32 {
   switch OP {
-    case 0u: { return u + v; }
-    case 1u: { return u - v; }
-    case 2u: { return u * v; }
+    case OP_ADD: { return u + v; }
+    case OP_SUB: { return u - v; }
+    case OP_MUL: { return u * v; }
     default: { return u / v; }
   }
 }
@@ -69,25 +77,20 @@ fn apply(u: f32, v: f32) -> f32 {
 // ∂(a op b)/∂x · dy for x = a or b, at one output element; Add and Sub never read a or b.
 fn partial(o: Offsets) -> f32 {
   let dy = grad_y[o.y];
-  if (OP == 0u) { return dy; }
-  if (OP == 1u) { return select(-dy, dy, INPUT == 0u); }
-  if (OP == 2u) {
-    if (INPUT == 0u) { return dy * b[o.b]; }
+  if (OP == OP_ADD) { return dy; }
+  if (OP == OP_SUB) { return select(-dy, dy, INPUT == INPUT_A); }
+  if (OP == OP_MUL) {
+    if (INPUT == INPUT_A) { return dy * b[o.b]; }
     return dy * a[o.a];
   }
   let bv = b[o.b];
-  if (INPUT == 0u) { return dy / bv; }
+  if (INPUT == INPUT_A) { return dy / bv; }
   return -dy * (a[o.a] / bv) / bv; // −dy·a/b², without squaring b (no overflow for large b)
 }
 
 fn term(base: Offsets, k: u32) -> f32 {
   let r = locate(k, REDUCE_RADIX);
   return partial(Offsets(base.y + r.y, base.a + r.a, base.b + r.b));
-}
-
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

@@ -1,6 +1,7 @@
 // Layout ops as strided copies: Transpose, Concat and the backwards of Transpose, Concat and ReduceMean.
 // ReduceMean's forward is a strided sum. An element index of the contiguous side is written in the mixed
 // radix `shape`; its digits times `strides` (plus `offset`) locate the element on the strided side.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   count: u32,        // elements of the contiguous side (ReduceMean: of the output)
@@ -17,7 +18,6 @@ struct Params {
 }
 
 // A power of two: the cooperative sum halves it.
-override WORKGROUP_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> source: array<f32>;
@@ -45,11 +45,6 @@ fn reduced_offset(index: u32) -> u32 {
     n /= extent;
   }
   return offset;
-}
-
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
 }
 
 // destination[i] (=|+=) scale · source[offset + strided(i)]: a gather, so each invocation owns its output.

@@ -5,6 +5,7 @@ import type { Model } from '../graph/model.ts';
 import type { BackwardRules } from '../graph/op.ts';
 import type { Plan, ScoreKind } from '../graph/plan.ts';
 import { sizeOf } from '../graph/ir.ts';
+import { WORKGROUP_SIZE } from '../kernels/wgsl.ts';
 
 /**
  * The virtual batch: for each of `count` inputs, `samples` noise samples × `steps` path points,
@@ -54,7 +55,6 @@ export interface EngineResult {
 
 const MULTIPLY = { none: 0, input: 1, 'input-minus-baseline': 2 } as const;
 const COMBINE = { mean: 0, 'mean-square': 1, variance: 2 } as const;
-const WORKGROUP = 256;
 const DEFAULT_BUDGET = 256 * 2 ** 20;
 
 /** Runs the points through the model in chunks, accumulating on the GPU; reads back one attribution per input. */
@@ -98,7 +98,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   try {
     device.queue.writeBuffer(sums, 0, new Float32Array(sumFloats));
     const [makePoints, accumulate, finalize] = await Promise.all(
-      ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) => gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE: WORKGROUP })),
+      ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) => gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE })),
     );
     const params = (chunkStart: number, chunkCount: number) => ({
       size,
@@ -125,9 +125,9 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       const count = Math.min(chunkSize, total - start);
       writeTargets(device, plan, options.targets, start, count, spec.samples * steps);
       const batch = new CommandBatch(device, `attribution chunk ${chunks}`)
-        .dispatch(makePoints!.bind(device, { params: params(start, count), ...shared, points: plan.buffers.input }), gridFor(count * size, WORKGROUP))
+        .dispatch(makePoints!.bind(device, { params: params(start, count), ...shared, points: plan.buffers.input }), gridFor(count * size, WORKGROUP_SIZE))
         .add(...plan.dispatches)
-        .dispatch(accumulate!.bind(device, { params: params(start, count), ...shared, gradients: plan.buffers.inputGradient!, sums }), gridFor(slots * size, WORKGROUP));
+        .dispatch(accumulate!.bind(device, { params: params(start, count), ...shared, gradients: plan.buffers.inputGradient!, sums }), gridFor(slots * size, WORKGROUP_SIZE));
       await batch.submit();
       chunks++;
       if (options.onProgress) {
@@ -136,7 +136,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       }
     }
     await new CommandBatch(device, 'attribution finalize')
-      .dispatch(finalize!.bind(device, { params: params(0, 0), sums, points: result }), gridFor(spec.count * size, WORKGROUP))
+      .dispatch(finalize!.bind(device, { params: params(0, 0), sums, points: result }), gridFor(spec.count * size, WORKGROUP_SIZE))
       .submit();
     return { attribution: await readFloats(device, result, spec.count * size), points: total, chunks, chunkSize };
   } finally {

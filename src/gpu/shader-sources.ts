@@ -8,7 +8,8 @@ const files = import.meta.glob('../../shaders/*.wgsl', { query: '?raw', import: 
 const libraries = import.meta.glob('../../shaders/lib/*.wgsl', { query: '?raw', import: 'default', eager: true }) as Record<string, string>;
 
 const nameOf = (path: string) => path.replace(/^.*\/(.+)\.wgsl$/, '$1');
-const library = new Map(Object.entries(libraries).map(([path, code]) => [nameOf(path), code]));
+/** shaders/lib/ modules by name, as written (without libraries of their own). */
+export const library: ReadonlyMap<string, string> = new Map(Object.entries(libraries).map(([path, code]) => [nameOf(path), code]));
 
 /** The module with the libraries its `// uses:` lines name appended. */
 export function withLibraries(code: string): string {

@@ -1,5 +1,6 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 
 export const ACTIVATION_OPS = ['relu', 'leaky-relu', 'clip', 'sigmoid', 'tanh', 'gelu-erf', 'gelu-tanh'] as const;
 export type ActivationOp = (typeof ACTIVATION_OPS)[number];
@@ -17,10 +18,8 @@ export interface ActivationDims {
   beta?: number;
 }
 
-const WORKGROUP_SIZE = 256;
-
 function overrides(op: ActivationOp, rule: ReluRule = 'standard') {
-  return { OP: ACTIVATION_OPS.indexOf(op), RULE: RELU_RULES.indexOf(rule), WORKGROUP_SIZE };
+  return { OP: wgslEnum('activation', 'OP', op), RULE: wgslEnum('activation', 'RULE', rule), WORKGROUP_SIZE };
 }
 
 /** y = act(x), elementwise over `count` values. */

@@ -2,6 +2,7 @@ import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { axisSlots, coalesceAxes, contiguousStrides, COOPERATIVE_FROM, elementCount } from './tensor.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 
 /** ONNX Add, Sub, Mul, Div. */
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
@@ -13,7 +14,6 @@ export interface BinaryDims {
   bShape: readonly number[];
 }
 
-const WORKGROUP_SIZE = 256;
 const COOPERATIVE_WORKGROUP_SIZE = 64;
 
 /** numpy / ONNX multidirectional broadcasting: shapes padded with 1s on the left, each axis equal or 1. */
@@ -58,8 +58,8 @@ function uniformParams(geometry: ReturnType<typeof layout>, count: number, reduc
   };
 }
 
-function overrides(op: BinaryOp, broadcast: boolean, input = 0, workgroupSize = WORKGROUP_SIZE) {
-  return { OP: BINARY_OPS.indexOf(op), INPUT: input, BROADCAST: Number(broadcast), WORKGROUP_SIZE: workgroupSize };
+function overrides(op: BinaryOp, broadcast: boolean, input: 'a' | 'b' = 'a', workgroupSize = WORKGROUP_SIZE) {
+  return { OP: wgslEnum('binary', 'OP', op), INPUT: wgslEnum('binary', 'INPUT', input), BROADCAST: Number(broadcast), WORKGROUP_SIZE: workgroupSize };
 }
 
 /** y = a op b, broadcast; a plain elementwise pass when a and b have one shape. */
@@ -93,7 +93,7 @@ export async function binaryBackward(
   const cooperative = geometry.broadcast && reduceCount >= COOPERATIVE_FROM;
   const workgroupSize = cooperative ? COOPERATIVE_WORKGROUP_SIZE : WORKGROUP_SIZE;
   const entry = cooperative ? 'binary_backward_cooperative' : 'binary_backward';
-  const kernel = await context.kernels.kernel('binary', entry, overrides(dims.op, geometry.broadcast, dims.input === 'a' ? 0 : 1, workgroupSize));
+  const kernel = await context.kernels.kernel('binary', entry, overrides(dims.op, geometry.broadcast, dims.input, workgroupSize));
   const params = uniformParams(geometry, count, reduceCount, gradShape, dims.accumulate ?? false);
   // An input the rule never reads is still a binding of the entry point: grad_y stands in for it.
   const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, a: io.a ?? io.gradY, b: io.b ?? io.gradY });

@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 
 /** What is differentiated per sample: the target's logit, its softmax probability, or its log-probability. */
 export const SEED_SCORES = ['logit', 'probability', 'log-probability'] as const;
@@ -20,8 +21,6 @@ export interface SeedDims {
   /** Add into gradLogits instead of overwriting it. */
   accumulate?: boolean;
 }
-
-const WORKGROUP_SIZE = 256;
 
 /** One invocation per row up to 64 classes (no barriers); beyond that a power of two giving each about 8, up to 256. */
 export function seedRowThreads(k: number): number {
@@ -45,7 +44,7 @@ export async function seedGradient(
     throw new GradlensError('BAD_PARAMS', `seed_gradient: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
   if (dims.k < 1) throw new GradlensError('BAD_PARAMS', `seed_gradient: the logits need at least one class, got k = ${dims.k}`);
-  const kernel = await context.kernels.kernel('seed', 'seed_gradient', { SCORE: SEED_SCORES.indexOf(dims.score), WORKGROUP_SIZE, ROW_THREADS: rowThreads });
+  const kernel = await context.kernels.kernel('seed', 'seed_gradient', { SCORE: wgslEnum('seed', 'SCORE', dims.score), WORKGROUP_SIZE, ROW_THREADS: rowThreads });
   const params = { n: dims.n, k: dims.k, accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, logits: io.logits, target_class: io.target, grad_logits: io.gradLogits, resolved_target: io.resolvedTarget, score: io.score };
   return { bound: kernel.bind(context.device, resources), workgroups: gridFor(dims.n * rowThreads, WORKGROUP_SIZE) };

@@ -1,12 +1,12 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE } from './wgsl.ts';
 
 /** Axes a uniform `array<vec4<u32>, 2>` holds: any rank ≤ 6 fits, and more once coalesced. */
 export const MAX_AXES = 8;
 /** From this many terms per output, one workgroup sums each output (neighbouring reads, a tree sum). */
 export const COOPERATIVE_FROM = 64;
-const WORKGROUP_SIZE = 256;
 const COOPERATIVE_WORKGROUP_SIZE = 64;
 
 export const elementCount = (shape: readonly number[]): number => shape.reduce((n, extent) => n * extent, 1);

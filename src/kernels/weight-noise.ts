@@ -1,5 +1,6 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { WORKGROUP_SIZE } from './wgsl.ts';
 
 export interface WeightNoiseDims {
   /** Elements of the weight tensor. */
@@ -12,8 +13,6 @@ export interface WeightNoiseDims {
   /** σ of the multiplicative noise η ~ N(1, σ²). */
   stdev: number;
 }
-
-const WORKGROUP_SIZE = 256;
 
 /** perturbed = weights ⊙ η, η ~ N(1, σ²) from the seeded Philox stream 2 (NoiseGrad, Bykov et al. 2022). */
 export async function weightNoise(context: GpuContext, io: { weights: GPUBuffer; perturbed: GPUBuffer }, dims: WeightNoiseDims): Promise<Dispatch> {

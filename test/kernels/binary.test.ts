@@ -8,6 +8,7 @@ import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
 import { BINARY_OPS, binaryBackward as referenceBackward, binaryForward as referenceForward, outputShape, type BinaryOp } from '../reference/binary.ts';
 import { numericGradient } from '../reference/finite-difference.ts';
 import { randomTensor } from '../reference/random.ts';
+import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 
 // One f32 operation per element: correctly rounded for + − ×, and WGSL allows 2.5 ulp for ÷ (2.5·2⁻²³ ≈ 3e-7).
 const FORWARD = { abs: 1e-7, rel: 3e-7 };
@@ -146,7 +147,7 @@ describe('binary kernels on a 2-D grid of workgroups', () => {
   it('one invocation per element covers every gradient element', async () => {
     const data = inputs('div', [4, 5, 7, 9], [5, 1, 1], 5);
     const expected = referenceBackward('div', { shape: [4, 5, 7, 9], data: data.a }, { shape: [5, 1, 1], data: data.b }, data.gradY).gradA;
-    const gradA = await backwardOnGpu(await testContext(), 'div', [4, 5, 7, 9], [5, 1, 1], data, 'a', undefined, narrow(256));
+    const gradA = await backwardOnGpu(await testContext(), 'div', [4, 5, 7, 9], [5, 1, 1], data, 'a', undefined, narrow(WORKGROUP_SIZE));
     expectAllClose(gradA, expected, BACKWARD);
   });
 

@@ -20,6 +20,7 @@ import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
 import { numericGradient } from '../reference/finite-difference.ts';
 import { randomTensor } from '../reference/random.ts';
 import * as reference from '../reference/tensor.ts';
+import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 
 // Transpose and Concat move f32 values without arithmetic: exact.
 // ReduceMean forward: an f32 sum of up to 210 values in [−1, 1], times 1/n: ≲ √n·2⁻²⁴ of the mean magnitude, under 1e-6.
@@ -223,21 +224,21 @@ describe('tensor kernels on a 2-D grid of workgroups', () => {
   const x = randomTensor(size(shape), 9);
 
   it('a strided read (transpose) covers every element', async () => {
-    const y = await transposeOnGpu(await testContext(), shape, [3, 1, 0, 2], x, narrow(256, x.length));
+    const y = await transposeOnGpu(await testContext(), shape, [3, 1, 0, 2], x, narrow(WORKGROUP_SIZE, x.length));
     expect([...y]).toEqual([...reference.transpose(x, shape, [3, 1, 0, 2])]);
   });
 
   it('a strided write (concat) covers every element', async () => {
     const shapes = [shape, [4, 5, 8, 2]];
     const inputs = [x, randomTensor(4 * 5 * 8 * 2, 10)];
-    const y = await concatOnGpu(await testContext(), shapes, -1, inputs, (dispatch) => ({ ...dispatch, workgroups: [3, 2, 1] }));
+    const y = await concatOnGpu(await testContext(), shapes, -1, inputs, narrow(WORKGROUP_SIZE, x.length + inputs[1]!.length));
     expect([...y]).toEqual([...reference.concat(inputs, shapes, -1)]);
   });
 
   it('one invocation per mean covers every output', async () => {
-    const dims = { shape: [2, 8, 10, 12], axes: [0] }; // 960 outputs: 4 workgroups
+    const dims = { shape: [2, 8, 10, 12], axes: [0] }; // 960 outputs: several workgroups
     const input = randomTensor(2 * 960, 11);
-    const y = await reduceMeanOnGpu(await testContext(), dims, input, narrow(256, 960));
+    const y = await reduceMeanOnGpu(await testContext(), dims, input, narrow(WORKGROUP_SIZE, 960));
     expectAllClose(y, reference.reduceMean(input, dims.shape, [0]), MEAN);
   });
 
