@@ -5,7 +5,7 @@ import type { GraphNode, Shape } from './ir.ts';
 
 /**
  * RectGrad (Kim et al. 2019): each ReLU passes its upstream gradient only where the importance a ⊙ g exceeds the
- * percentile-th percentile of that layer's importances for the sample (src/kernels/rectgrad.ts).
+ * percentile-th percentile of that layer's importances for the sample (src/kernels/attribution/rectgrad.ts).
  */
 export interface RectGradRules {
   name: 'rectgrad';

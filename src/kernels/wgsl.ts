@@ -1,6 +1,6 @@
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { GradlensError } from '../gpu/errors.ts';
-import { library, shaderSources } from '../gpu/shader-sources.ts';
+import { library, shaderFiles, shaderSources } from '../gpu/shader-sources.ts';
 
 const constants = new Map<string, ReadonlyMap<string, number>>();
 
@@ -24,7 +24,7 @@ const memberName = (prefix: string, name: string) => `${prefix}_${name.toUpperCa
  */
 export function wgslEnum(module: string, prefix: string, name: string): number {
   const value = constantsOf(module).get(memberName(prefix, name));
-  if (value === undefined) throw new GradlensError('BAD_PARAMS', `shaders/${module}.wgsl declares no ${memberName(prefix, name)}`);
+  if (value === undefined) throw new GradlensError('BAD_PARAMS', `shaders/${shaderFiles[module]} declares no ${memberName(prefix, name)}`);
   return value;
 }
 

@@ -9,7 +9,7 @@ import * as channel from './channel.ts';
 import * as conv from './conv2d.ts';
 import * as gemm from './gemm.ts';
 import { gemmDims, matmulDims } from '../../src/kernels/gemm.ts';
-import { explicitPads } from '../../src/graph/ops/spatial.ts';
+import { explicitPads } from '../../src/graph/ops/window.ts';
 import * as pool from './pool.ts';
 import * as resize from './resize.ts';
 import * as tensor from './tensor.ts';

@@ -1,6 +1,6 @@
 import { GradlensError } from '../../gpu/errors.ts';
 import { activationBackward, activationForward, type ActivationDims, type ActivationOp } from '../../kernels/activation.ts';
-import { rectGradBackward } from '../../kernels/rectgrad.ts';
+import { rectGradBackward } from '../../kernels/attribution/rectgrad.ts';
 import { attribute, sizeOf, type GraphNode } from '../ir.ts';
 import { isRectGrad, rectGradPercentile, type OpContext, type OpDefinition } from '../op.ts';
 

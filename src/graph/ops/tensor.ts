@@ -57,7 +57,7 @@ const reduceMean: OpDefinition = {
   },
 };
 
-export const layoutOps: Record<string, OpDefinition> = {
+export const tensorOps: Record<string, OpDefinition> = {
   Transpose: transpose,
   Concat: concat,
   ReduceMean: reduceMean,

@@ -1,6 +1,6 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { WORKGROUP_SIZE } from './wgsl.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { WORKGROUP_SIZE } from '../wgsl.ts';
 
 export interface WeightNoiseDims {
   /** Elements of the weight tensor. */

@@ -1,7 +1,7 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { GradlensError } from '../gpu/errors.ts';
-import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { GradlensError } from '../../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../wgsl.ts';
 
 /** Channel weights: Grad-CAM's spatial mean of the gradient, or Grad-CAM++'s. */
 export const CAM_WEIGHTINGS = ['grad-cam', 'grad-cam-plus-plus'] as const;

@@ -1,7 +1,7 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { GradlensError } from '../gpu/errors.ts';
-import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { GradlensError } from '../../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../wgsl.ts';
 
 /** u32 words per point descriptor in shaders/paths.wgsl's `info` (two vec4<u32>). */
 export const POINT_WORDS = 8;

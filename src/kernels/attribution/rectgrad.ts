@@ -1,7 +1,7 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { GradlensError } from '../gpu/errors.ts';
-import { WORKGROUP_SIZE } from './wgsl.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { GradlensError } from '../../gpu/errors.ts';
+import { WORKGROUP_SIZE } from '../wgsl.ts';
 
 export interface RectGradDims {
   /** Elements of the layer over the whole batch. */

@@ -1,7 +1,7 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { GradlensError } from '../gpu/errors.ts';
-import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { GradlensError } from '../../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../wgsl.ts';
 
 /** What is differentiated per sample: the target's logit, its softmax probability, or its log-probability. */
 export const SEED_SCORES = ['logit', 'probability', 'log-probability'] as const;

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { gridFor } from '../../src/gpu/commands.ts';
-import { readback, upload } from '../../src/gpu/index.ts';
-import { seedGradient, seedRowThreads, SEED_SCORES, type SeedDims, type SeedScore } from '../../src/kernels/seed.ts';
-import { expectAllClose } from '../helpers/close.ts';
-import { testContext } from '../helpers/gpu.ts';
-import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
-import { numericGradient } from '../reference/finite-difference.ts';
-import { randomTensor } from '../reference/random.ts';
-import * as reference from '../reference/seed.ts';
-import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
+import { gridFor } from '../../../src/gpu/commands.ts';
+import { readback, upload } from '../../../src/gpu/index.ts';
+import { seedGradient, seedRowThreads, SEED_SCORES, type SeedDims, type SeedScore } from '../../../src/kernels/attribution/seed.ts';
+import { expectAllClose } from '../../helpers/close.ts';
+import { testContext } from '../../helpers/gpu.ts';
+import { read, runDispatches, uploadAll, zeros } from '../../helpers/run.ts';
+import { numericGradient } from '../../reference/finite-difference.ts';
+import { randomTensor } from '../../reference/random.ts';
+import * as reference from '../../reference/seed.ts';
+import { WORKGROUP_SIZE } from '../../../src/kernels/wgsl.ts';
 
 interface Case {
   name: string;
