@@ -1,4 +1,4 @@
-// ONNX Add, Sub, Mul, Div with multidirectional broadcasting, and the input gradients as gathers: each element
+// ONNX Add, Sub, Mul, Div, Min, Max (two inputs) and PRelu with multidirectional broadcasting, and the input gradients as gathers: each element
 // of grad_x sums its partial derivative over the output elements broadcast from it. Shapes arrive coalesced
 // (extent-1 axes dropped, neighbours merged), so `rank` is often 1 to 3.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
@@ -19,6 +19,9 @@ const OP_ADD: u32 = 0u;
 const OP_SUB: u32 = 1u;
 const OP_MUL: u32 = 2u;
 const OP_DIV: u32 = 3u;
+const OP_MIN: u32 = 4u;
+const OP_MAX: u32 = 5u;
+const OP_PRELU: u32 = 6u; // a ≥ 0 ? a : b·a, b the slope
 const INPUT_A: u32 = 0u; // backward: the gradient of a
 const INPUT_B: u32 = 1u; // backward: the gradient of b
 
@@ -70,7 +73,10 @@ fn apply(u: f32, v: f32) -> f32 {
     case OP_ADD: { return u + v; }
     case OP_SUB: { return u - v; }
     case OP_MUL: { return u * v; }
-    default: { return u / v; }
+    case OP_MIN: { return min(u, v); }
+    case OP_MAX: { return max(u, v); }
+    case OP_PRELU: { return select(v * u, u, u >= 0.0); }
+    case OP_DIV, default: { return u / v; }
   }
 }
 
@@ -78,6 +84,18 @@ fn apply(u: f32, v: f32) -> f32 {
 fn partial(o: Offsets) -> f32 {
   let dy = grad_y[o.y];
   if (OP == OP_ADD) { return dy; }
+  if (OP == OP_MIN || OP == OP_MAX) {
+    // The selected input takes dy; a tie splits it evenly (PyTorch's choice, and the central difference's).
+    let mine = select(b[o.b], a[o.a], INPUT == INPUT_A);
+    let other = select(a[o.a], b[o.b], INPUT == INPUT_A);
+    let wins = select(mine > other, mine < other, OP == OP_MIN);
+    return select(select(0.0, dy, wins), 0.5 * dy, mine == other);
+  }
+  if (OP == OP_PRELU) {
+    let u = a[o.a];
+    if (INPUT == INPUT_A) { return select(dy * b[o.b], dy, u >= 0.0); }
+    return select(dy * u, 0.0, u >= 0.0);
+  }
   if (OP == OP_SUB) { return select(-dy, dy, INPUT == INPUT_A); }
   if (OP == OP_MUL) {
     if (INPUT == INPUT_A) { return dy * b[o.b]; }

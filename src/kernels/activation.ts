@@ -2,7 +2,11 @@ import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 
-export const ACTIVATION_OPS = ['relu', 'leaky-relu', 'clip', 'sigmoid', 'tanh', 'gelu-erf', 'gelu-tanh'] as const;
+/** The pointwise ops of shaders/activation.wgsl, named as its OP_* constants are. */
+export const ACTIVATION_OPS = [
+  'relu', 'leaky-relu', 'clip', 'sigmoid', 'tanh', 'gelu-erf', 'gelu-tanh', 'hard-sigmoid', 'hard-swish', 'sqrt', 'exp', 'log', 'neg', 'abs',
+  'reciprocal', 'erf', 'pow', 'softplus', 'elu', 'selu', 'mish',
+] as const;
 export type ActivationOp = (typeof ACTIVATION_OPS)[number];
 
 /** Backward rule sets for the ReLU family (Springenberg 2014; Zeiler 2014); other activations ignore them. */
@@ -12,9 +16,9 @@ export type ReluRule = (typeof RELU_RULES)[number];
 export interface ActivationDims {
   count: number;
   op: ActivationOp;
-  /** LeakyRelu slope, or Clip's lower bound. */
+  /** LeakyRelu's slope, Clip's lower bound, HardSigmoid's, Elu's and Selu's α, Pow's exponent. */
   alpha?: number;
-  /** Clip's upper bound. */
+  /** Clip's upper bound, HardSigmoid's β, Selu's γ. */
   beta?: number;
 }
 

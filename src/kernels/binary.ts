@@ -4,8 +4,8 @@ import { GradlensError } from '../gpu/errors.ts';
 import { axisSlots, coalesceAxes, contiguousStrides, COOPERATIVE_FROM, elementCount } from './tensor.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 
-/** ONNX Add, Sub, Mul, Div. */
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
+/** ONNX Add, Sub, Mul, Div, Min and Max of two inputs, PRelu (b the slope). */
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'min', 'max', 'prelu'] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
 export interface BinaryDims {
@@ -70,20 +70,30 @@ export async function binaryForward(context: GpuContext, io: { a: GPUBuffer; b: 
   return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(geometry.count, WORKGROUP_SIZE) };
 }
 
+/** The forward inputs each op's gradient of a and of b reads. */
+const READS: Record<BinaryOp, { a: readonly ('a' | 'b')[]; b: readonly ('a' | 'b')[] }> = {
+  add: { a: [], b: [] },
+  sub: { a: [], b: [] },
+  mul: { a: ['b'], b: ['a'] },
+  div: { a: ['b'], b: ['a', 'b'] },
+  min: { a: ['a', 'b'], b: ['a', 'b'] },
+  max: { a: ['a', 'b'], b: ['a', 'b'] },
+  prelu: { a: ['a', 'b'], b: ['a'] },
+};
+
 /**
  * grad_x (=|+=) the gradient of input `input` (x = a or b): Σ over the outputs broadcast from each of its
- * elements of dy (Add; Sub: −dy for b), dy·b / dy·a (Mul), dy/b / −dy·a/b² (Div).
- * Needs the forward inputs Mul and Div read (b for a's gradient, a — and for Div b — for b's); Add and Sub need neither.
+ * elements of dy (Add; Sub: −dy for b), dy·b / dy·a (Mul), dy/b / −dy·a/b² (Div), dy where x is the one
+ * selected and dy/2 on a tie (Min, Max), dy or dy·b below 0 / dy·a below 0 (PRelu). Needs the forward inputs in READS.
  */
 export async function binaryBackward(
   context: GpuContext,
   io: { gradY: GPUBuffer; gradX: GPUBuffer; a?: GPUBuffer; b?: GPUBuffer },
   dims: BinaryDims & { input: 'a' | 'b'; accumulate?: boolean },
 ): Promise<Dispatch> {
-  const needsA = (dims.op === 'mul' || dims.op === 'div') && dims.input === 'b';
-  const needsB = (dims.op === 'mul' && dims.input === 'a') || dims.op === 'div';
-  if ((needsA && !io.a) || (needsB && !io.b)) {
-    throw new GradlensError('BAD_PARAMS', `${dims.op} backward for ${dims.input} needs the forward input(s) ${[needsA && 'a', needsB && 'b'].filter(Boolean).join(' and ')}`);
+  const reads = READS[dims.op][dims.input];
+  if (reads.some((name) => !io[name])) {
+    throw new GradlensError('BAD_PARAMS', `${dims.op} backward for ${dims.input} needs the forward input(s) ${reads.join(' and ')}`);
   }
   const geometry = layout(dims);
   const xStrides = dims.input === 'a' ? geometry.aStrides : geometry.bStrides;

@@ -55,3 +55,42 @@ describe('every op family through the planner, against the float64 interpreter',
     model.destroy();
   });
 });
+
+/**
+ * The unary elementwise family and its constants through the planner: LayerNorm as exported (Pow, Sqrt, Reciprocal),
+ * MobileNetV3's HardSwish and HardSigmoid gate, and the rest chained so each one's gradient flows through the others.
+ */
+function elementwiseGraph(): Graph {
+  const b = new GraphBuilder('elementwise', 6);
+  const x = b.input([3, 7]);
+  const centred = b.node('Sub', [x, b.node('ReduceMean', [x], { axes: [2], keepdims: 1 })]);
+  const variance = b.node('ReduceMean', [b.node('Pow', [centred, b.constant(Float32Array.of(2), [], 'two')])], { axes: [2], keepdims: 1 });
+  const inverse = b.node('Reciprocal', [b.node('Sqrt', [b.node('Add', [variance, b.constant(Float32Array.of(1e-5), [], 'eps')])])]);
+  const normed = b.node('Mul', [centred, inverse], {}, 'normed');
+  const gate = b.node('HardSigmoid', [b.node('HardSwish', [normed])], { alpha: 0.25, beta: 0.4 });
+  const gated = b.node('Mul', [normed, gate], {}, 'gated');
+  const curved = b.node('Mish', [b.node('Selu', [b.node('Elu', [gated], { alpha: 0.7 })])]);
+  const soft = b.node('Softplus', [b.node('Neg', [curved])]);
+  const logged = b.node('Log', [b.node('Add', [b.node('Exp', [b.node('Abs', [soft])]), b.node('Erf', [gated])])]);
+  return b.build(b.node('Mul', [logged, b.node('Pow', [normed, b.constant(Float32Array.of(3), [1], 'three')])], {}, 'logits'));
+}
+
+describe('the elementwise family through the planner, against the float64 interpreter', () => {
+  const batch = 3;
+  const graph = elementwiseGraph();
+
+  it('forward values and input gradient of a seed tensor', async () => {
+    const model = await Model.create(await testContext(), graph);
+    const plan = await model.plan({ batch, seed: 'tensor', capture: ['normed', 'gated'] });
+    const input = randomTensor(batch * 3 * 7, 31, 2);
+    const seed = randomTensor(batch * 3 * 7, 32);
+    const values = referenceForward(graph, input, batch);
+    const gradients = referenceGradients(graph, values, seed, batch);
+    const result = await plan.run({ input, seed });
+    expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
+    expectAllClose(result.activations.gated!, values.get('gated')!, TOLERANCE, 'gated');
+    expectAllClose(result.gradients.normed!, gradients.get('normed')!, TOLERANCE, 'normed gradient (four readers)');
+    expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
+    model.destroy();
+  });
+});

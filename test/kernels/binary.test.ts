@@ -121,6 +121,26 @@ describe('binary input gradients against the float64 reference', () => {
   });
 });
 
+describe('min and max at ties', () => {
+  // Every other element of b equals a's: the gradient splits evenly there (PyTorch's choice and the mean of the
+  // one-sided derivatives, which is what the central difference measures).
+  const aShape = [3, 5];
+  const a = randomTensor(15, 70);
+  const b = Float32Array.from(a, (v, i) => (i % 2 === 0 ? v : v + 0.3 * Math.sign(i % 4 - 2)));
+  const gradY = randomTensor(15, 71);
+  for (const op of ['min', 'max'] as const) {
+    it(`${op}: kernel against the reference, and the reference against central differences`, async () => {
+      const context = await testContext();
+      const expected = referenceBackward(op, { shape: aShape, data: a }, { shape: aShape, data: b }, gradY);
+      expect(expected.gradA.filter((_, i) => i % 2 === 0)).toEqual(Float64Array.from(gradY.filter((_, i) => i % 2 === 0), (g) => g / 2));
+      expectAllClose(await backwardOnGpu(context, op, aShape, aShape, { a, b, gradY }, 'a'), expected.gradA, BACKWARD, `${op} grad a`);
+      expectAllClose(await backwardOnGpu(context, op, aShape, aShape, { a, b, gradY }, 'b'), expected.gradB, BACKWARD, `${op} grad b`);
+      const numericA = numericGradient((z) => referenceForward(op, { shape: aShape, data: z }, { shape: aShape, data: b }), a, gradY);
+      expectAllClose(expected.gradA, numericA, { abs: 1e-7, rel: 1e-6 }, `${op} finite differences`);
+    });
+  }
+});
+
 describe('binary backward with accumulate adds into the existing gradient', () => {
   for (const [label, aShape, bShape] of [
     ['one invocation per element', [2, 3, 5, 7], [3, 1, 1]],

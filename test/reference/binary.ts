@@ -1,6 +1,6 @@
-// Plain float64 reference of shaders/binary.wgsl, from the ONNX definitions of Add, Sub, Mul, Div with numpy
-// broadcasting. The backward scatters each output's partials onto the inputs it was broadcast from.
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div'] as const;
+// Plain float64 reference of shaders/binary.wgsl, from the ONNX definitions of Add, Sub, Mul, Div, Min, Max and PRelu
+// with numpy broadcasting. The backward scatters each output's partials onto the inputs it was broadcast from.
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'min', 'max', 'prelu'] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
 export interface Tensor {
@@ -44,11 +44,27 @@ function apply(op: BinaryOp, u: number, v: number): number {
     case 'sub': return u - v;
     case 'mul': return u * v;
     case 'div': return u / v;
+    case 'min': return Math.min(u, v);
+    case 'max': return Math.max(u, v);
+    case 'prelu': return u >= 0 ? u : v * u;
   }
 }
 
 export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Float64Array {
   return Float64Array.from(broadcastPairs(a.shape, b.shape), ([ia, ib]) => apply(op, a.data[ia]!, b.data[ib]!));
+}
+
+/** ∂y/∂a and ∂y/∂b at one element. Min and Max split a tie evenly: the mean of the one-sided derivatives. */
+function partials(op: BinaryOp, u: number, v: number): [number, number] {
+  switch (op) {
+    case 'add': return [1, 1];
+    case 'sub': return [1, -1];
+    case 'mul': return [v, u];
+    case 'div': return [1 / v, -u / (v * v)];
+    case 'min': return u === v ? [0.5, 0.5] : u < v ? [1, 0] : [0, 1];
+    case 'max': return u === v ? [0.5, 0.5] : u > v ? [1, 0] : [0, 1];
+    case 'prelu': return u >= 0 ? [1, 0] : [v, u];
+  }
 }
 
 /** dL/da and dL/db for upstream gradient gradY. */
@@ -59,7 +75,7 @@ export function binaryBackward(op: BinaryOp, a: Tensor, b: Tensor, gradY: ArrayL
     const g = gradY[i]!;
     const u = a.data[ia]!;
     const v = b.data[ib]!;
-    const [da, db] = op === 'add' ? [1, 1] : op === 'sub' ? [1, -1] : op === 'mul' ? [v, u] : [1 / v, -u / (v * v)];
+    const [da, db] = partials(op, u, v);
     gradA[ia]! += g * da;
     gradB[ib]! += g * db;
   });

@@ -25,7 +25,7 @@ export interface ReferenceOp {
 }
 
 const pointwise = (op: activation.Activation, params: (node: GraphNode, inputs: Float64Array[]) => activation.ActivationParams): ReferenceOp => ({
-  forward: ([x], _s, node, _o) => x!.map((v) => activation.forward(op, v, params(node, [x!]))),
+  forward: (inputs, _s, node, _o) => inputs[0]!.map((v) => activation.forward(op, v, params(node, inputs))),
   backward: (inputs, _y, dy, _s, node, rules) => [inputs[0]!.map((v, i) => activation.backward(op, v, dy[i]!, params(node, inputs), op === 'relu' ? rules : 'standard'))],
 });
 const none = { alpha: 0, beta: 0 };
@@ -157,6 +157,9 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Sub: binaryOp('sub'),
   Mul: binaryOp('mul'),
   Div: binaryOp('div'),
+  Min: binaryOp('min'),
+  Max: binaryOp('max'),
+  PRelu: binaryOp('prelu'),
   BatchNormalization: {
     forward: (inputs, [shape], node) => channel.batchNormForward(inputs[0]!, shape!, batchNormParams(inputs, node)),
     backward: (inputs, _y, dy, [shape], node) => [channel.batchNormBackward(dy, shape!, batchNormParams(inputs, node))],
@@ -195,6 +198,20 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Sigmoid: pointwise('sigmoid', () => none),
   Tanh: pointwise('tanh', () => none),
   Gelu: pointwise('gelu-erf', () => none),
+  HardSigmoid: pointwise('hard-sigmoid', (node) => ({ alpha: attribute(node, 'alpha', 0.2), beta: attribute(node, 'beta', 0.5) })),
+  HardSwish: pointwise('hard-swish', () => none),
+  Sqrt: pointwise('sqrt', () => none),
+  Exp: pointwise('exp', () => none),
+  Log: pointwise('log', () => none),
+  Neg: pointwise('neg', () => none),
+  Abs: pointwise('abs', () => none),
+  Reciprocal: pointwise('reciprocal', () => none),
+  Erf: pointwise('erf', () => none),
+  Pow: pointwise('pow', (_node, inputs) => ({ alpha: inputs[1]![0]!, beta: 0 })),
+  Softplus: pointwise('softplus', () => none),
+  Elu: pointwise('elu', (node) => ({ alpha: attribute(node, 'alpha', 1), beta: 0 })),
+  Selu: pointwise('selu', (node) => ({ alpha: attribute(node, 'alpha', 1.67326319217681884765625), beta: attribute(node, 'gamma', 1.05070102214813232421875) })),
+  Mish: pointwise('mish', () => none),
   Identity: view,
   Flatten: view,
   Reshape: view,

@@ -1,7 +1,8 @@
+import { GradlensError } from '../../gpu/errors.ts';
 import { binaryBackward, binaryForward, broadcastShape, type BinaryOp } from '../../kernels/binary.ts';
 import type { OpContext, OpDefinition } from '../op.ts';
 
-/** Add, Sub, Mul, Div with numpy broadcasting; each input's gradient is summed over the axes it was broadcast along. */
+/** Two-input elementwise ops with numpy broadcasting; each input's gradient is summed over the axes it was broadcast along. */
 function binary(op: BinaryOp): OpDefinition {
   const dims = (c: OpContext) => ({ op, aShape: c.inputShapes[0]!, bShape: c.inputShapes[1]! });
   return {
@@ -25,4 +26,17 @@ export const binaryOps: Record<string, OpDefinition> = {
   Sub: binary('sub'),
   Mul: binary('mul'),
   Div: binary('div'),
+  // Min and Max of more inputs arrive as chains of two (src/onnx/opsets.ts).
+  Min: binary('min'),
+  Max: binary('max'),
+  PRelu: {
+    ...binary('prelu'),
+    // The slope broadcasts to x one way only (ONNX's unidirectional broadcasting).
+    shape: ([x, slope], node) => {
+      if (broadcastShape(x!, slope!).join() !== x!.join()) {
+        throw new GradlensError('BAD_MODEL', `PRelu "${node.name}": slope of shape [${slope}] does not broadcast to [${x}]`);
+      }
+      return [x!];
+    },
+  },
 };
