@@ -244,6 +244,7 @@ export class Plan {
         return saved.get(key)!;
       },
       outputGradient: (i) => gradBuffer(node.outputs[i]!),
+      hasOutputGradient: (i) => flow.hasGradient.has(node.outputs[i] ?? ''),
       inputGradient: (i) => {
         const name = node.inputs[i]!;
         if (!flow.hasGradient.has(name) || isConstant(name)) return undefined;

@@ -5,6 +5,7 @@ import { activationOps } from './ops/activation.ts';
 import { binaryOps } from './ops/binary.ts';
 import { channelOps } from './ops/channel.ts';
 import { conv2dOps } from './ops/conv2d.ts';
+import { gatherOps } from './ops/gather.ts';
 import { gemmOps } from './ops/gemm.ts';
 import { layerNormOps } from './ops/layernorm.ts';
 import { poolOps } from './ops/pool.ts';
@@ -19,6 +20,7 @@ export const OPS: Readonly<Record<string, OpDefinition>> = {
   ...binaryOps,
   ...channelOps,
   ...conv2dOps,
+  ...gatherOps,
   ...gemmOps,
   ...layerNormOps,
   ...poolOps,

@@ -94,3 +94,62 @@ describe('the elementwise family through the planner, against the float64 interp
     model.destroy();
   });
 });
+
+/** Channel split and shuffle (ShuffleNetV2), a class-token gather, reflect and edge padding, tiling and expanding. */
+function movingGraph(): Graph {
+  const b = new GraphBuilder('moving', 7);
+  const x = b.input([6, 5, 5]);
+  const padded = b.node('Pad', [x], { pads: [0, 0, 1, 2, 0, 0, 2, 1], mode: 'reflect', value: 0 }, 'padded'); // [6,8,8]
+  const low = b.node('Slice', [padded, ...[[0], [3], [1], [1]].map((v, k) => b.constant(Float32Array.from(v), [1], `s${k}`))]); // [3,8,8]
+  const high = b.node('Slice', [padded, ...[[-1], [2], [1], [-1]].map((v, k) => b.constant(Float32Array.from(v), [1], `h${k}`))]); // [3,8,8]
+  const shuffled = b.node('Gather', [b.node('Add', [low, high]), b.constant(Float32Array.of(2, 0, 1, 1), [4], 'order')], { axis: 1 }, 'shuffled');
+  const edged = b.node('Pad', [shuffled], { pads: [0, 0, 0, 1, 0, 0, 0, 2], mode: 'edge', value: 0 }); // [4,8,11]
+  const tiled = b.node('Tile', [edged, b.constant(Float32Array.of(1, 2, 1, 1), [4], 'repeats')], {}, 'tiled'); // [8,8,11]
+  const pooled = b.node('ReduceMean', [tiled], { axes: [2], keepdims: 1 }); // [8,1,11]
+  const spread = b.node('Expand', [pooled, b.constant(Float32Array.of(1, 8, 3, 11), [4], 'target')]);
+  return b.build(b.node('Mul', [spread, b.node('Slice', [tiled, ...[[0], [3], [2]].map((v, k) => b.constant(Float32Array.from(v), [1], `t${k}`))])], {}, 'logits'));
+}
+
+describe('the moving ops through the planner, against the float64 interpreter', () => {
+  it('forward values and input gradient of a seed tensor', async () => {
+    const batch = 2;
+    const graph = movingGraph();
+    const model = await Model.create(await testContext(), graph);
+    const plan = await model.plan({ batch, seed: 'tensor', capture: ['shuffled', 'tiled'] });
+    const input = randomTensor(batch * 150, 41, 2);
+    const values = referenceForward(graph, input, batch);
+    const seed = randomTensor(values.get('logits')!.length, 42);
+    const gradients = referenceGradients(graph, values, seed, batch);
+    const result = await plan.run({ input, seed });
+    expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
+    expectAllClose(result.activations.tiled!, values.get('tiled')!, TOLERANCE, 'tiled');
+    expectAllClose(result.gradients.shuffled!, gradients.get('shuffled')!, TOLERANCE, 'shuffled gradient');
+    expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
+    model.destroy();
+  });
+
+  it('Split equals the Slices it stands for, with one output unused', async () => {
+    const build = (split: boolean) => {
+      const b = new GraphBuilder(split ? 'split' : 'slices', 8);
+      const x = b.input([7, 3]);
+      const parts = split
+        ? b.nodeOutputs('Split', [x, b.constant(Float32Array.of(2, 1, 4), [3], 'extents')], { axis: 1 }, 3)
+        : [[0, 2], [2, 3], [3, 7]].map(([s, e], k) => b.node('Slice', [x, ...[[s!], [e!], [1]].map((v, j) => b.constant(Float32Array.from(v), [1], `c${k}${j}`))]));
+      return b.build(b.node('Concat', [b.node('Sigmoid', [parts[2]!]), b.node('Mul', [parts[0]!, parts[0]!])], { axis: 1 }, 'logits'));
+    };
+    const batch = 3;
+    const input = randomTensor(batch * 21, 43, 2);
+    const seed = randomTensor(batch * 18, 44);
+    const runs = await Promise.all(
+      [true, false].map(async (split) => {
+        const model = await Model.create(await testContext(), build(split));
+        const plan = await model.plan({ batch, seed: 'tensor' });
+        const result = await plan.run({ input, seed });
+        model.destroy();
+        return result;
+      }),
+    );
+    expectAllClose(runs[0]!.output, runs[1]!.output, { abs: 0, rel: 0 }, 'output');
+    expectAllClose(runs[0]!.inputGradient!, runs[1]!.inputGradient!, { abs: 0, rel: 0 }, 'input gradient');
+  });
+});

@@ -7,6 +7,7 @@ import * as activation from './activation.ts';
 import * as binary from './binary.ts';
 import * as channel from './channel.ts';
 import * as conv from './conv2d.ts';
+import * as gather from './gather.ts';
 import * as gemm from './gemm.ts';
 import { gemmDims, matmulDims } from '../../src/kernels/gemm.ts';
 import { explicitPads } from '../../src/graph/ops/window.ts';
@@ -146,7 +147,24 @@ const linear: ReferenceOp = {
   },
 };
 
+/** An op that only moves elements (reference/gather.ts), from its shapes, constants and attributes. */
+function moving(of: (shape: Shape, inputs: Float64Array[], node: GraphNode) => gather.Moved, value = (_node: GraphNode) => 0): ReferenceOp {
+  return {
+    forward: (inputs, [shape], node) => gather.forward(of(shape!, inputs, node), inputs[0]!, value(node)),
+    backward: (inputs, _y, dy, [shape], node) => [gather.backward(of(shape!, inputs, node), dy, inputs[0]!.length)],
+  };
+}
+const list = (data: Float64Array | undefined) => (data ? [...data] : undefined);
+
 export const REFERENCE_OPS: Record<string, ReferenceOp> = {
+  Slice: moving((shape, inputs, node) => {
+    const starts = list(inputs[1]) ?? ints(node, 'starts', []);
+    return gather.slice(shape, starts, list(inputs[2]) ?? ints(node, 'ends', []), list(inputs[3]) ?? ints(node, 'axes', starts.map((_, d) => d)), list(inputs[4]) ?? starts.map(() => 1));
+  }),
+  Gather: moving((shape, inputs, node) => gather.gather(shape, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length])),
+  Expand: moving((shape, inputs) => gather.expand(shape, [...inputs[1]!])),
+  Tile: moving((shape, inputs) => gather.tile(shape, [...inputs[1]!])),
+  Pad: moving((shape, _inputs, node) => gather.pad(shape, ints(node, 'pads', []), attribute(node, 'mode', 'constant') as 'constant'), (node) => attribute(node, 'value', 0)),
   Conv: {
     forward: ([x, w, bias], [sx, sw], node) => conv.conv2d(convShape(sx!, sw!, node), x!, w!, bias),
     backward: ([, w], _y, dy, [sx, sw], node) => [conv.conv2dBackwardInput(convShape(sx!, sw!, node), dy, w!)],
