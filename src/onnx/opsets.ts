@@ -155,10 +155,15 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
     case 'Squeeze':
     case 'Unsqueeze':
       return [withAxes(node, 1, c)];
-    case 'ReduceMean': {
+    case 'ReduceMean':
+    case 'ReduceSum':
+    case 'ReduceL2':
+    case 'ReduceMax':
+    case 'ReduceMin': {
+      // noop_with_empty_axes (ReduceSum from opset 13, the others from 18): no axes means no reduction.
       const rewritten = withAxes(node, 1, c);
       const axes = rewritten.attributes.axes as number[] | undefined;
-      if (c.opset >= 18 && (node.attributes.noop_with_empty_axes as number | undefined) === 1 && (!axes || axes.length === 0) && !rewritten.inputs[1]) {
+      if ((node.attributes.noop_with_empty_axes as number | undefined) === 1 && (!axes || axes.length === 0) && !rewritten.inputs[1]) {
         return [{ ...node, op: 'Identity', inputs: [node.inputs[0]!], attributes: {} }];
       }
       return [rewritten];

@@ -9,6 +9,7 @@ import { PATH_FOLDS } from '../../src/kernels/attribution/paths.ts';
 import { NEAREST_MODES, RESIZE_MODES } from '../../src/kernels/resize.ts';
 import { SEED_SCORES } from '../../src/kernels/attribution/seed.ts';
 import { SOFTMAX_OPS } from '../../src/kernels/softmax.ts';
+import { REDUCE_OPS } from '../../src/kernels/tensor.ts';
 import { wgslEnum, wgslEnumMembers, WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 import { REDUCTIONS, SIGNS } from '../../src/render/kernels.ts';
 
@@ -19,6 +20,7 @@ const ENUMS: [module: string, prefix: string, members: readonly string[], separa
   ['binary', 'OP', BINARY_OPS],
   ['binary', 'INPUT', ['a', 'b']],
   ['softmax', 'OP', SOFTMAX_OPS],
+  ['tensor', 'REDUCTION', REDUCE_OPS],
   ['seed', 'SCORE', SEED_SCORES],
   ['gemm', 'ACTIVATION', GEMM_ACTIVATIONS],
   ['conv2d', 'ACTIVATION', GEMM_ACTIVATIONS],

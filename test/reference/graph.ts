@@ -97,6 +97,10 @@ const batchNormParams = (inputs: Float64Array[], node: GraphNode): channel.Batch
 });
 
 const reduceAxes = (node: GraphNode, inputs: Float64Array[]) => (node.inputs[1] ? [...inputs[1]!] : ints(node, 'axes', []));
+const reduction = (op: tensor.Reduction): ReferenceOp => ({
+  forward: (inputs, [shape], node) => tensor.reduce(op, inputs[0]!, shape!, reduceAxes(node, inputs)),
+  backward: (inputs, _y, dy, [shape], node) => [tensor.reduceBackward(op, inputs[0]!, dy, shape!, reduceAxes(node, inputs))],
+});
 const permOf = (node: GraphNode, rank: number) => ints(node, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
 
 function convShape(x: Shape, w: Shape, node: GraphNode): conv.ConvShape {
@@ -190,10 +194,11 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
     forward: (inputs, shapes, node) => tensor.concat(inputs, shapes, attribute(node, 'axis', 0)),
     backward: (_i, _y, dy, shapes, node) => tensor.concatBackward(dy, shapes, attribute(node, 'axis', 0)),
   },
-  ReduceMean: {
-    forward: (inputs, [shape], node) => tensor.reduceMean(inputs[0]!, shape!, reduceAxes(node, inputs)),
-    backward: (inputs, _y, dy, [shape], node) => [tensor.reduceMeanBackward(dy, shape!, reduceAxes(node, inputs))],
-  },
+  ReduceMean: reduction('mean'),
+  ReduceSum: reduction('sum'),
+  ReduceL2: reduction('l2'),
+  ReduceMax: reduction('max'),
+  ReduceMin: reduction('min'),
   MaxPool: {
     forward: ([x], [shape], node) => pool.maxPool(x!, ...poolWindow(shape!, node)).y,
     backward: ([x], _y, dy, [shape], node) => [pool.maxPoolBackward(x!, dy, ...poolWindow(shape!, node))],
