@@ -1,4 +1,5 @@
-// ONNX Add, Sub, Mul, Div, Min, Max (two inputs) and PRelu with multidirectional broadcasting, and the input gradients as gathers: each element
+// ONNX Add, Sub, Mul, Div, Min, Max (two inputs), PRelu and Where (a constant condition choosing between a and b)
+// with multidirectional broadcasting, and the input gradients as gathers: each element
 // of grad_x sums its partial derivative over the output elements broadcast from it. Shapes arrive coalesced
 // (extent-1 axes dropped, neighbours merged), so `rank` is often 1 to 3.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
@@ -11,6 +12,7 @@ struct Params {
   out_shape: array<vec4<u32>, 2>,
   a_strides: array<vec4<u32>, 2>,  // a's element step along each output axis, 0 where a broadcasts
   b_strides: array<vec4<u32>, 2>,
+  c_strides: array<vec4<u32>, 2>,  // Where's condition
   grad_shape: array<vec4<u32>, 2>, // backward: grad_x's shape on the output axes (1 where x broadcasts)
 }
 
@@ -22,6 +24,7 @@ const OP_DIV: u32 = 3u;
 const OP_MIN: u32 = 4u;
 const OP_MAX: u32 = 5u;
 const OP_PRELU: u32 = 6u; // a ≥ 0 ? a : b·a, b the slope
+const OP_WHERE: u32 = 7u; // condition ≠ 0 ? a : b
 const INPUT_A: u32 = 0u; // backward: the gradient of a
 const INPUT_B: u32 = 1u; // backward: the gradient of b
 
@@ -36,10 +39,11 @@ override BROADCAST: bool = true; // false: a, b and y have one shape, so index i
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad_x: array<f32>;
+@group(0) @binding(6) var<storage, read> condition: array<f32>; // Where only; other ops bind any buffer
 
 var<workgroup> partial_sums: array<f32, WORKGROUP_SIZE>;
 
-struct Offsets { y: u32, a: u32, b: u32 }
+struct Offsets { y: u32, a: u32, b: u32, c: u32 }
 
 const OUT_RADIX: u32 = 0u;    // an output element index
 const GRAD_RADIX: u32 = 1u;   // a grad_x element index
@@ -48,7 +52,7 @@ const REDUCE_RADIX: u32 = 2u; // an index over the axes x broadcasts along
 // Offsets in y, a and b of the element whose index is written in the given mixed radix over the output axes.
 fn locate(index: u32, radix: u32) -> Offsets {
   var n = index;
-  var o = Offsets(0u, 0u, 0u);
+  var o = Offsets(0u, 0u, 0u, 0u);
   var y_stride = 1u;
   for (var d = params.rank; d > 0u; d--) {
     let q = (d - 1u) / 4u;
@@ -63,13 +67,15 @@ fn locate(index: u32, radix: u32) -> Offsets {
     o.y += digit * y_stride;
     o.a += digit * params.a_strides[q][r];
     o.b += digit * params.b_strides[q][r];
+    o.c += digit * params.c_strides[q][r];
     y_stride *= extent;
   }
   return o;
 }
 
-fn apply(u: f32, v: f32) -> f32 {
+fn apply(u: f32, v: f32, o: Offsets) -> f32 {
   switch OP {
+    case OP_WHERE: { return select(v, u, condition[o.c] != 0.0); }
     case OP_ADD: { return u + v; }
     case OP_SUB: { return u - v; }
     case OP_MUL: { return u * v; }
@@ -84,6 +90,7 @@ fn apply(u: f32, v: f32) -> f32 {
 fn partial(o: Offsets) -> f32 {
   let dy = grad_y[o.y];
   if (OP == OP_ADD) { return dy; }
+  if (OP == OP_WHERE) { return select(0.0, dy, (condition[o.c] != 0.0) == (INPUT == INPUT_A)); }
   if (OP == OP_MIN || OP == OP_MAX) {
     // The selected input takes dy; a tie splits it evenly (PyTorch's choice, and the central difference's).
     let mine = select(b[o.b], a[o.a], INPUT == INPUT_A);
@@ -108,7 +115,7 @@ fn partial(o: Offsets) -> f32 {
 
 fn term(base: Offsets, k: u32) -> f32 {
   let r = locate(k, REDUCE_RADIX);
-  return partial(Offsets(base.y + r.y, base.a + r.a, base.b + r.b));
+  return partial(Offsets(base.y + r.y, base.a + r.a, base.b + r.b, base.c + r.c));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -116,11 +123,11 @@ fn binary_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_wor
   let i = flat_index(id, groups);
   if (i >= params.count) { return; }
   if (!BROADCAST) {
-    y[i] = apply(a[i], b[i]);
+    y[i] = apply(a[i], b[i], Offsets(i, i, i, i));
     return;
   }
   let o = locate(i, OUT_RADIX);
-  y[i] = apply(a[o.a], b[o.b]);
+  y[i] = apply(a[o.a], b[o.b], o);
 }
 
 // One invocation per grad_x element, summing in order: for no or short broadcast sums.
@@ -130,7 +137,7 @@ fn binary_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_wo
   if (j >= params.count) { return; }
   var g = 0.0;
   if (!BROADCAST) {
-    g = partial(Offsets(j, j, j));
+    g = partial(Offsets(j, j, j, j));
   } else {
     let base = locate(j, GRAD_RADIX);
     for (var k = 0u; k < params.reduce_count; k++) { g += term(base, k); }

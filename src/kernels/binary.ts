@@ -4,14 +4,16 @@ import { GradlensError } from '../gpu/errors.ts';
 import { axisSlots, coalesceAxes, contiguousStrides, COOPERATIVE_FROM, elementCount } from './tensor.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 
-/** ONNX Add, Sub, Mul, Div, Min and Max of two inputs, PRelu (b the slope). */
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'min', 'max', 'prelu'] as const;
+/** ONNX Add, Sub, Mul, Div, Min and Max of two inputs, PRelu (b the slope), Where (condition ? a : b). */
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'min', 'max', 'prelu', 'where'] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
 export interface BinaryDims {
   op: BinaryOp;
   aShape: readonly number[];
   bShape: readonly number[];
+  /** Where's condition; it may not enlarge the output beyond a and b's broadcast. */
+  conditionShape?: readonly number[];
 }
 
 const COOPERATIVE_WORKGROUP_SIZE = 64;
@@ -39,9 +41,14 @@ function layout(dims: BinaryDims) {
   };
   const a = stridesOf(dims.aShape);
   const b = stridesOf(dims.bShape);
-  const { shape, strides } = coalesceAxes(out, a.strides, b.strides);
-  const broadcast = a.padded.some((extent, d) => extent !== b.padded[d]);
-  return { count: elementCount(out), shape, aStrides: strides[0]!, bStrides: strides[1]!, broadcast };
+  const condition = dims.conditionShape ?? out;
+  if (broadcastShape(out, condition).join() !== out.join()) {
+    throw new GradlensError('BAD_PARAMS', `Where: a condition of shape [${condition}] would enlarge [${out}]`);
+  }
+  const c = stridesOf(condition);
+  const { shape, strides } = coalesceAxes(out, a.strides, b.strides, c.strides);
+  const broadcast = [b, c].some((other) => a.padded.some((extent, d) => extent !== other.padded[d]));
+  return { count: elementCount(out), shape, aStrides: strides[0]!, bStrides: strides[1]!, cStrides: strides[2]!, broadcast };
 }
 
 function uniformParams(geometry: ReturnType<typeof layout>, count: number, reduceCount: number, gradShape: number[], accumulate: boolean) {
@@ -54,6 +61,7 @@ function uniformParams(geometry: ReturnType<typeof layout>, count: number, reduc
     out_shape: axisSlots(geometry.shape, what),
     a_strides: axisSlots(geometry.aStrides, what),
     b_strides: axisSlots(geometry.bStrides, what),
+    c_strides: axisSlots(geometry.cStrides, what),
     grad_shape: axisSlots(gradShape, what),
   };
 }
@@ -62,12 +70,23 @@ function overrides(op: BinaryOp, broadcast: boolean, input: 'a' | 'b' = 'a', wor
   return { OP: wgslEnum('binary', 'OP', op), INPUT: wgslEnum('binary', 'INPUT', input), BROADCAST: Number(broadcast), WORKGROUP_SIZE: workgroupSize };
 }
 
-/** y = a op b, broadcast; a plain elementwise pass when a and b have one shape. */
-export async function binaryForward(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; y: GPUBuffer }, dims: BinaryDims): Promise<Dispatch> {
+/** Where's condition, or a stand-in for the other ops (the entry points bind it either way). */
+function conditionOf(dims: BinaryDims, condition: GPUBuffer | undefined, standIn: GPUBuffer): GPUBuffer {
+  if (dims.op === 'where' && !condition) throw new GradlensError('BAD_PARAMS', 'where needs its condition');
+  return condition ?? standIn;
+}
+
+/** y = a op b, broadcast; a plain elementwise pass when a, b (and Where's condition) have one shape. */
+export async function binaryForward(
+  context: GpuContext,
+  io: { a: GPUBuffer; b: GPUBuffer; y: GPUBuffer; condition?: GPUBuffer },
+  dims: BinaryDims,
+): Promise<Dispatch> {
   const geometry = layout(dims);
   const kernel = await context.kernels.kernel('binary', 'binary_forward', overrides(dims.op, geometry.broadcast));
   const params = uniformParams(geometry, geometry.count, 1, geometry.shape, false);
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(geometry.count, WORKGROUP_SIZE) };
+  const bound = kernel.bind(context.device, { params, a: io.a, b: io.b, y: io.y, condition: conditionOf(dims, io.condition, io.a) });
+  return { bound, workgroups: gridFor(geometry.count, WORKGROUP_SIZE) };
 }
 
 /** The forward inputs each op's gradient of a and of b reads. */
@@ -79,6 +98,7 @@ const READS: Record<BinaryOp, { a: readonly ('a' | 'b')[]; b: readonly ('a' | 'b
   min: { a: ['a', 'b'], b: ['a', 'b'] },
   max: { a: ['a', 'b'], b: ['a', 'b'] },
   prelu: { a: ['a', 'b'], b: ['a'] },
+  where: { a: [], b: [] },
 };
 
 /**
@@ -88,7 +108,7 @@ const READS: Record<BinaryOp, { a: readonly ('a' | 'b')[]; b: readonly ('a' | 'b
  */
 export async function binaryBackward(
   context: GpuContext,
-  io: { gradY: GPUBuffer; gradX: GPUBuffer; a?: GPUBuffer; b?: GPUBuffer },
+  io: { gradY: GPUBuffer; gradX: GPUBuffer; a?: GPUBuffer; b?: GPUBuffer; condition?: GPUBuffer },
   dims: BinaryDims & { input: 'a' | 'b'; accumulate?: boolean },
 ): Promise<Dispatch> {
   const reads = READS[dims.op][dims.input];
@@ -106,6 +126,7 @@ export async function binaryBackward(
   const kernel = await context.kernels.kernel('binary', entry, overrides(dims.op, geometry.broadcast, dims.input, workgroupSize));
   const params = uniformParams(geometry, count, reduceCount, gradShape, dims.accumulate ?? false);
   // An input the rule never reads is still a binding of the entry point: grad_y stands in for it.
-  const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, a: io.a ?? io.gradY, b: io.b ?? io.gradY });
+  const standIns = { a: io.a ?? io.gradY, b: io.b ?? io.gradY, condition: conditionOf(dims, io.condition, io.gradY) };
+  const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, ...standIns });
   return { bound, workgroups: cooperative ? gridFor(count, 1) : gridFor(count, WORKGROUP_SIZE) };
 }

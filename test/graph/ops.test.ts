@@ -153,3 +153,36 @@ describe('the moving ops through the planner, against the float64 interpreter', 
     expectAllClose(runs[0]!.inputGradient!, runs[1]!.inputGradient!, { abs: 0, rel: 0 }, 'input gradient');
   });
 });
+
+/** A masked softmax as attention exports it (Where with a constant mask), PRelu's per-channel slope, Min and Max. */
+function maskedGraph(): Graph {
+  const b = new GraphBuilder('masked', 9);
+  const x = b.input([3, 7]);
+  const scores = b.node('Mul', [x, x]);
+  const mask = b.constant(Float32Array.from({ length: 7 }, (_, i) => Number(i % 3 !== 1)), [1, 7], 'mask');
+  const masked = b.node('Where', [mask, scores, b.constant(Float32Array.of(-30), [], 'floor')], {}, 'masked');
+  const weights = b.node('Softmax', [masked], { axis: -1 });
+  const slope = b.constant(Float32Array.of(0.1, -0.2, 0.3), [3, 1], 'slope');
+  const leaky = b.node('PRelu', [x, slope], {}, 'leaky');
+  const low = b.node('Min', [leaky, b.node('Neg', [weights])]);
+  return b.build(b.node('Max', [low, b.node('Mul', [x, b.constant(Float32Array.of(0.5), [], 'half')])], {}, 'logits'));
+}
+
+describe('Where, PRelu, Min and Max through the planner, against the float64 interpreter', () => {
+  it('forward values and input gradient of a seed tensor', async () => {
+    const batch = 2;
+    const graph = maskedGraph();
+    const model = await Model.create(await testContext(), graph);
+    const plan = await model.plan({ batch, seed: 'tensor', capture: ['masked', 'leaky'] });
+    const input = randomTensor(batch * 21, 51, 2);
+    const seed = randomTensor(batch * 21, 52);
+    const values = referenceForward(graph, input, batch);
+    const gradients = referenceGradients(graph, values, seed, batch);
+    const result = await plan.run({ input, seed });
+    expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
+    expectAllClose(result.activations.masked!, values.get('masked')!, TOLERANCE, 'masked');
+    expectAllClose(result.gradients.leaky!, gradients.get('leaky')!, TOLERANCE, 'leaky gradient');
+    expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
+    model.destroy();
+  });
+});

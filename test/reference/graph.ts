@@ -182,6 +182,13 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Min: binaryOp('min'),
   Max: binaryOp('max'),
   PRelu: binaryOp('prelu'),
+  Where: {
+    forward: ([c, a, b], [sc, sa, sb]) => binary.binaryForward('where', { shape: sa!, data: a! }, { shape: sb!, data: b! }, { shape: sc!, data: c! }),
+    backward: ([c, a, b], _y, dy, [sc, sa, sb]) => {
+      const { gradA, gradB } = binary.binaryBackward('where', { shape: sa!, data: a! }, { shape: sb!, data: b! }, dy, { shape: sc!, data: c! });
+      return [undefined, gradA, gradB];
+    },
+  },
   BatchNormalization: {
     forward: (inputs, [shape], node) => channel.batchNormForward(inputs[0]!, shape!, batchNormParams(inputs, node)),
     backward: (inputs, _y, dy, [shape], node) => [channel.batchNormBackward(dy, shape!, batchNormParams(inputs, node))],
