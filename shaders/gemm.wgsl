@@ -43,7 +43,9 @@ struct Params {
 
 override TRANS_A: bool = false; // A stored K×M
 override TRANS_B: bool = false; // B stored N×K
-override ACTIVATION: u32 = 0u;  // 0 none, 1 relu (after the bias)
+const ACTIVATION_NONE: u32 = 0u; // enum codes, read by name in src/kernels/wgsl.ts
+const ACTIVATION_RELU: u32 = 1u; // after the bias
+override ACTIVATION: u32 = ACTIVATION_NONE;
 override WORKGROUP_X: u32 = 8u;
 override WORKGROUP_Y: u32 = 8u;
 override TILE_K: u32 = 16u;
@@ -165,7 +167,7 @@ fn store_block(z: u32, i0: u32, j0: u32, acc: mat4x4<f32>) {
           if (params.has_bias == 1u) {
             v += params.beta * bias[z * params.bias_batch_stride + i * params.bias_row_stride + j * params.bias_col_stride];
           }
-          if (ACTIVATION == 1u) { v = max(v, 0.0); }
+          if (ACTIVATION == ACTIVATION_RELU) { v = max(v, 0.0); }
         }
         if (params.accumulate == 1u) { v += c[index]; }
         c[index] = v;

@@ -6,6 +6,7 @@ import type { Model } from '../graph/model.ts';
 import type { BackwardRules } from '../graph/op.ts';
 import type { Plan, ScoreKind } from '../graph/plan.ts';
 import { sizeOf } from '../graph/ir.ts';
+import { WORKGROUP_SIZE } from '../kernels/wgsl.ts';
 
 /**
  * The virtual batch: for each of `count` inputs, `samples` noise samples × `steps` path points,
@@ -55,7 +56,6 @@ export interface EngineResult {
 
 const MULTIPLY = { none: 0, input: 1, 'input-minus-baseline': 2 } as const;
 const COMBINE = { mean: 0, 'mean-square': 1, variance: 2 } as const;
-const WORKGROUP = 256;
 /** Loop guard cost of attribution_points (up to 4 Philox draws of 10 rounds) and per point of attribution_accumulate. */
 const POINTS_ITERATIONS = 48;
 const ACCUMULATE_ITERATIONS_PER_POINT = 1 + POINTS_ITERATIONS;
@@ -104,7 +104,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   try {
     device.queue.writeBuffer(sums, 0, new Float32Array(sumFloats));
     const [makePoints, accumulate, finalize] = await Promise.all(
-      ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) => gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE: WORKGROUP })),
+      ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) => gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE })),
     );
     const params = (chunkStart: number, chunkCount: number) => ({
       size,
@@ -131,11 +131,11 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       const count = Math.min(chunkSize, total - start);
       writeTargets(device, plan, options.targets, start, count, spec.samples * steps);
       const batch = new CommandBatch(device, `attribution chunk ${chunks}`)
-        .dispatch(makePoints!.bind(device, { params: params(start, count), ...shared, points: plan.buffers.input }), gridFor(count * size, WORKGROUP), POINTS_ITERATIONS)
+        .dispatch(makePoints!.bind(device, { params: params(start, count), ...shared, points: plan.buffers.input }), gridFor(count * size, WORKGROUP_SIZE), POINTS_ITERATIONS)
         .add(...plan.dispatches)
         .dispatch(
           accumulate!.bind(device, { params: params(start, count), ...shared, gradients: plan.buffers.inputGradient!, sums }),
-          gridFor(slots * size, WORKGROUP),
+          gridFor(slots * size, WORKGROUP_SIZE),
           count * ACCUMULATE_ITERATIONS_PER_POINT,
         );
       await batch.submit();
@@ -146,7 +146,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       }
     }
     await new CommandBatch(device, 'attribution finalize')
-      .dispatch(finalize!.bind(device, { params: params(0, 0), sums, points: result }), gridFor(spec.count * size, WORKGROUP), spec.samples + 1)
+      .dispatch(finalize!.bind(device, { params: params(0, 0), sums, points: result }), gridFor(spec.count * size, WORKGROUP_SIZE), spec.samples + 1)
       .submit();
     return { attribution: await readFloats(device, result, spec.count * size), points: total, chunks, chunkSize };
   } finally {

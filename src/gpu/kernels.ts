@@ -1,6 +1,6 @@
 import { ResourceType, WgslReflect, type StructInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { GradlensError } from './errors.ts';
-import { shaderSources, withLibraries } from './shader-sources.ts';
+import { shaderFiles, shaderSources, withLibraries } from './shader-sources.ts';
 import { packUniform, type UniformValues } from './uniforms.ts';
 
 export type Overrides = Readonly<Record<string, number>>;
@@ -139,7 +139,7 @@ export class KernelRegistry {
     const [info] = await Promise.all([module.getCompilationInfo(), this.device.popErrorScope()]);
     const errors = info.messages.filter((message) => message.type === 'error');
     if (errors.length > 0) {
-      const lines = errors.map((m) => `  shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+      const lines = errors.map((m) => `  ${fileOf(name)}:${m.lineNum}:${m.linePos}: ${m.message}`);
       throw new GradlensError('SHADER_COMPILE', `kernel module "${name}" does not compile:\n${lines.join('\n')}`);
     }
     try {
@@ -155,7 +155,7 @@ export class KernelRegistry {
     const info = reflection.entry.compute.find((candidate) => candidate.name === entry);
     if (!info) {
       const known = reflection.entry.compute.map((candidate) => candidate.name).join(', ');
-      throw new GradlensError('UNKNOWN_KERNEL', `shaders/${moduleName}.wgsl has no compute entry point "${entry}" (has ${known})`);
+      throw new GradlensError('UNKNOWN_KERNEL', `${fileOf(moduleName)} has no compute entry point "${entry}" (has ${known})`);
     }
     const declared = new Set(reflection.overrides.map((o) => o.name));
     for (const key of Object.keys(overrides)) {
@@ -177,6 +177,9 @@ export class KernelRegistry {
     return new Kernel(name, overrides, pipeline, bindings);
   }
 }
+
+/** Where a module's source is, for messages (a module defined at run time has no file). */
+const fileOf = (name: string) => `shaders/${shaderFiles[name] ?? `${name}.wgsl`}`;
 
 function toBinding(resource: VariableInfo, kernel: string): Binding {
   const base = { name: resource.name, group: resource.group, binding: resource.binding };

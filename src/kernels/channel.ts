@@ -1,13 +1,12 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE } from './wgsl.ts';
 
 export interface BatchNormDims {
   /** x's shape: [N, C, ...], channels at axis 1, rank ≥ 2. */
   shape: readonly number[];
 }
-
-const WORKGROUP_SIZE = 256;
 
 /**
  * Inference BatchNormalization as a per-channel affine map: scale = γ/√(σ² + ε), shift = β − μ·scale,

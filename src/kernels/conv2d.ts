@@ -1,6 +1,8 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
+import type { GemmActivation } from './gemm.ts';
 import { loopIterations, stridedIterations } from '../gpu/limits.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
@@ -34,7 +36,7 @@ export type Conv2dPath = 'auto' | 'implicit-gemm' | 'depthwise';
 
 export interface Conv2dForwardDims extends Conv2dDims {
   /** Fused epilogue, applied after the bias. */
-  activation?: 'none' | 'relu';
+  activation?: GemmActivation;
   tiles?: Conv2dTiles;
   path?: Conv2dPath;
 }
@@ -59,8 +61,6 @@ function defaultTiles(columns: number, rows: number): Conv2dTiles {
   const n = Math.min(64, pow2(columns, 4));
   return { m: Math.min(n === 64 ? 64 : 128, pow2(rows, 8)), n, k: 16 };
 }
-
-const DIRECT_WORKGROUP_SIZE = 256;
 
 /** [outHeight, outWidth] by ONNX's rule: ⌊(in + pad_begin + pad_end − dilation·(kernel − 1) − 1) / stride⌋ + 1. */
 export function conv2dOutputSize(dims: Conv2dDims): [number, number] {
@@ -131,14 +131,14 @@ export async function conv2dForward(
   dims: Conv2dForwardDims,
 ): Promise<Dispatch> {
   const params = { ...baseParams(dims), has_bias: io.bias ? 1 : 0 };
-  const ACTIVATION = dims.activation === 'relu' ? 1 : 0;
+  const ACTIVATION = wgslEnum('conv2d', 'ACTIVATION', dims.activation ?? 'none');
   // Without a bias the binding still needs a buffer; the kernel never reads it then.
   const resources = { params, x: io.x, bias: io.bias ?? io.w, y: io.y };
   if (isDepthwise(dims, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE });
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
     const iterations = loopIterations(params.kernel_height) + params.kernel_height * loopIterations(params.kernel_width) + loopIterations(4);
-    return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, DIRECT_WORKGROUP_SIZE), iterations };
+    return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   const tiles = dims.tiles ?? defaultTiles(params.out_channels / params.group, params.batch * params.out_height * params.out_width);
   checkTiles(tiles);
@@ -165,11 +165,11 @@ export async function conv2dBackwardInput(
   const params = { ...baseParams(dims), accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, grad_y: io.gradY, w: io.w, grad_x: io.gradX };
   if (isDepthwise(dims, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_backward_input', { DIRECT_WORKGROUP_SIZE });
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.in_channels * params.height * params.width;
     const taps = loopIterations(params.kernel_height) + params.kernel_height * loopIterations(params.kernel_width);
     const iterations = loopIterations(params.out_channels / params.group) * (taps + 1);
-    return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, DIRECT_WORKGROUP_SIZE), iterations };
+    return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   // One GEMM per stride phase (ih + pad_top ≡ ph mod stride_h, same along w); rows sized for the largest phase.
   const phases = params.stride_h * params.stride_w;

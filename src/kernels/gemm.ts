@@ -2,6 +2,7 @@ import type { Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { loopBudget, loopIterations, stridedIterations } from '../gpu/limits.ts';
+import { wgslEnum } from './wgsl.ts';
 
 export const GEMM_ACTIVATIONS = ['none', 'relu'] as const;
 export type GemmActivation = (typeof GEMM_ACTIVATIONS)[number];
@@ -160,7 +161,7 @@ async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bia
   const kernel = await context.kernels.kernel('gemm', 'gemm_tiled', {
     TRANS_A: Number(l.transA),
     TRANS_B: Number(l.transB),
-    ACTIVATION: GEMM_ACTIVATIONS.indexOf(l.activation),
+    ACTIVATION: wgslEnum('gemm', 'ACTIVATION', l.activation),
     WORKGROUP_X: tile.workgroupX,
     WORKGROUP_Y: tile.workgroupY,
     TILE_K: tile.tileK,

@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE } from './wgsl.ts';
 import { stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** `rows` rows of `size` elements each: the tensor split at ONNX's `axis`, see `layerNormDims`. */
@@ -13,8 +14,6 @@ export interface LayerNormDims {
   /** Invocations per row, a power of two ≤ 256; default `layerNormRowThreads(size)`. */
   rowThreads?: number;
 }
-
-const WORKGROUP_SIZE = 256;
 
 /** Rows and row size for ONNX's `axis` (default −1; negative counts from the end) of a tensor of `shape`. */
 export function layerNormDims(shape: readonly number[], axis = -1): { rows: number; size: number } {

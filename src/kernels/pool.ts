@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE } from './wgsl.ts';
 import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** An NCHW input and a 2-D pooling window, with ONNX's attributes (explicit pads; auto_pad is the importer's to resolve). */
@@ -36,7 +37,6 @@ export interface BackwardFlags {
   accumulate?: boolean;
 }
 
-const WORKGROUP_SIZE = 256;
 /** Planes at least this large get a workgroup each for GlobalAveragePool; smaller ones an invocation each. */
 export const GLOBAL_POOL_REDUCE_FROM = 256;
 

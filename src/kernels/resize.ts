@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import { loopIterations } from '../gpu/limits.ts';
 
 /** ONNX Resize attribute values, spelt as ONNX spells them. */
@@ -40,8 +41,6 @@ export function coordinateMapping(inSize: number, outSize: number, mode: Coordin
   }
 }
 
-const WORKGROUP_SIZE = 256;
-
 function setup(dims: ResizeDims, accumulate: boolean) {
   const sizes = [dims.batch, dims.channels, dims.inHeight, dims.inWidth, dims.outHeight, dims.outWidth];
   if (!sizes.every((v) => Number.isInteger(v) && v >= 1)) throw new GradlensError('BAD_PARAMS', `resize: sizes must be positive integers (got ${sizes.join(', ')})`);
@@ -60,7 +59,9 @@ function setup(dims: ResizeDims, accumulate: boolean) {
     coord_den: [h.den, w.den],
     accumulate: Number(accumulate),
   };
-  const overrides = { MODE: RESIZE_MODES.indexOf(dims.mode ?? 'nearest'), NEAREST_MODE: NEAREST_MODES.indexOf(dims.nearestMode ?? 'round_prefer_floor'), WORKGROUP_SIZE };
+  const overrides = { MODE: wgslEnum('resize', 'MODE', dims.mode ?? 'nearest'),
+    NEAREST_MODE: wgslEnum('resize', 'NEAREST_MODE', dims.nearestMode ?? 'round_prefer_floor'),
+    WORKGROUP_SIZE };
   return { params, overrides };
 }
 

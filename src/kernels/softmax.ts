@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import { stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 export const SOFTMAX_OPS = ['softmax', 'log-softmax'] as const;
@@ -15,8 +16,6 @@ export interface SoftmaxDims {
   /** Invocations per row, a power of two ≤ 256; default `softmaxRowThreads(axisSize)`. */
   rowThreads?: number;
 }
-
-const WORKGROUP_SIZE = 256;
 
 /** (outer, axisSize, inner) for ONNX's `axis` (negative counts from the end) of a tensor of `shape`. */
 export function softmaxDims(shape: readonly number[], axis: number, op: SoftmaxOp): SoftmaxDims {
@@ -40,7 +39,7 @@ function plan(entry: string, dims: SoftmaxDims) {
   if (!Number.isInteger(Math.log2(rowThreads)) || rowThreads > WORKGROUP_SIZE) {
     throw new GradlensError('BAD_PARAMS', `${entry}: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
-  const overrides = { OP: SOFTMAX_OPS.indexOf(dims.op), WORKGROUP_SIZE, ROW_THREADS: rowThreads };
+  const overrides = { OP: wgslEnum('softmax', 'OP', dims.op), WORKGROUP_SIZE, ROW_THREADS: rowThreads };
   // Each invocation walks its share of the row at most 3 times, with a tree reduction after each of the first 2.
   const iterations = 3 * stridedIterations(dims.axisSize, rowThreads) + 2 * treeIterations(rowThreads);
   return { overrides, workgroups: gridFor(dims.outer * dims.inner * rowThreads, WORKGROUP_SIZE), iterations };

@@ -1,5 +1,6 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../kernels/wgsl.ts';
 import { stridedIterations } from '../gpu/limits.ts';
 
 export const REDUCTIONS = ['sum', 'max-abs', 'l1', 'l2'] as const;
@@ -27,7 +28,6 @@ export interface RenderParams {
 /** Bytes of the `selection` struct: prefix[2], rank[2], shift, non_finite (u32) and lo, hi (f32). */
 export const SELECTION_BYTES = 32;
 
-const WORKGROUP_SIZE = 256;
 // The histogram loops over the map with a fixed grid, so each pass adds at most this many workgroups' counts globally.
 const HISTOGRAM_WORKGROUPS = 64;
 const BINS = 256; // per radix digit, as shaders/render.wgsl
@@ -38,8 +38,8 @@ function uniforms(p: RenderParams) {
     channels: p.channels,
     pixel_stride: p.layout === 'chw' ? 1 : p.channels,
     channel_stride: p.layout === 'chw' ? p.pixels : 1,
-    reduction: REDUCTIONS.indexOf(p.reduction),
-    sign: SIGNS.indexOf(p.sign),
+    reduction: wgslEnum('render', 'REDUCTION', p.reduction),
+    sign: wgslEnum('render', 'SIGN', p.sign),
     fraction: p.fraction,
     signed_range: Number(p.signedRange),
     out_pixels: p.outPixels,

@@ -8,6 +8,7 @@ import { conv2dForward, type Conv2dDims } from '../../src/kernels/conv2d.ts';
 import { gemm } from '../../src/kernels/gemm.ts';
 import { maxPoolForward } from '../../src/kernels/pool.ts';
 import { softmaxForward } from '../../src/kernels/softmax.ts';
+import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 import { SOFTWARE_ADAPTERS } from '../helpers/adapters.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { read, runDispatches, uploadAll } from '../helpers/run.ts';
@@ -113,14 +114,15 @@ for (const adapter of SOFTWARE_ADAPTERS) {
       }
     });
 
-    it('softmax rows: the longest row within the loop budget is right, one more block of 256 refused', async () => {
-      // 256 invocations per row, each walking its share 3 times (max, sum, write) after 2 tree reductions.
-      const blocks = Math.floor((GALLIVM_LOOP_ITERATIONS - 2 * 9 - 3) / 3);
-      for (const axisSize of [blocks * 256, (blocks + 1) * 256]) {
+    it('softmax rows: the longest row within the loop budget is right, one more block refused', async () => {
+      // A workgroup of invocations per row, each walking its share 3 times (max, sum, write), with 2 tree reductions.
+      const tree = Math.log2(WORKGROUP_SIZE) + 1;
+      const blocks = Math.floor((GALLIVM_LOOP_ITERATIONS - 2 * tree - 3) / 3);
+      for (const axisSize of [blocks * WORKGROUP_SIZE, (blocks + 1) * WORKGROUP_SIZE]) {
         const x = randomTensor(axisSize, 9, 4);
         const io = await uploadAll(context, { x, y: new Float32Array(axisSize) });
         const dispatch = await softmaxForward(context, io, { outer: 1, axisSize, inner: 1, op: 'softmax' });
-        if (axisSize > blocks * 256) {
+        if (axisSize > blocks * WORKGROUP_SIZE) {
           await expectDeviceLimit(runDispatches(context, 'softmax just above', [dispatch]));
         } else {
           await runDispatches(context, 'softmax just below', [dispatch]);
@@ -138,13 +140,13 @@ for (const adapter of SOFTWARE_ADAPTERS) {
 
     it('workgroups per dimension: a 1-D grid up to the limit, a 2-D grid beyond it, a raw dispatch over it refused', async () => {
       const max = context.device.limits.maxComputeWorkgroupsPerDimension;
-      for (const count of [max * 256, max * 256 + 1]) {
+      for (const count of [max * WORKGROUP_SIZE, max * WORKGROUP_SIZE + 1]) {
         const x = new Float32Array(count);
         x[count - 1] = -2;
         x[count - 2] = 3;
         const io = await uploadAll(context, { x, y: new Float32Array(count).fill(7) });
         const dispatch = await activationForward(context, io, { count, op: 'relu' });
-        expect(dispatch.workgroups[1], `${count} elements`).toBe(count > max * 256 ? 2 : 1);
+        expect(dispatch.workgroups[1], `${count} elements`).toBe(count > max * WORKGROUP_SIZE ? 2 : 1);
         await runDispatches(context, 'wide relu', [dispatch]);
         const y = await read(context, io.y, count);
         expect([y[0], y[count - 2], y[count - 1]]).toEqual([0, 3, 0]);
@@ -159,7 +161,7 @@ for (const adapter of SOFTWARE_ADAPTERS) {
       if (context.device.limits.maxBufferSize > context.device.limits.maxStorageBufferBindingSize) {
         // llvmpipe: buffers may be larger than a binding; binding one is refused before any submit.
         const big = context.device.createBuffer({ size: context.device.limits.maxStorageBufferBindingSize + 4, usage: GPUBufferUsage.STORAGE });
-        const kernel = await context.kernels.kernel('activation', 'activation_forward', { OP: 0, RULE: 0, WORKGROUP_SIZE: 256 });
+        const kernel = await context.kernels.kernel('activation', 'activation_forward', { OP: 0, RULE: 0 });
         const y = (await uploadAll(context, { y: [0] })).y;
         expect(() => kernel.bind(context.device, { params: { count: 1, alpha: 0, beta: 0, accumulate: 0 }, x: big, y })).toThrowError(
           expect.objectContaining({ code: 'DEVICE_LIMIT' }),

@@ -1,6 +1,7 @@
 // The gradient seed at a classifier's output: for logits [N, K] and one target class per sample, the gradient of
 // L = Σ_n score_n with respect to the logits, plus the resolved target and the score, for the caller to read back.
 // ROW_THREADS invocations share a sample's row and combine partial results by a fixed-order tree in workgroup memory.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   n: u32,
@@ -8,8 +9,10 @@ struct Params {
   accumulate: u32, // 1 adds into grad_logits, 0 overwrites
 }
 
-override SCORE: u32 = 0u; // 0 logit, 1 softmax probability, 2 log-softmax probability
-override WORKGROUP_SIZE: u32 = 256u;
+const SCORE_LOGIT: u32 = 0u; // enum codes, read by name in src/kernels/wgsl.ts
+const SCORE_PROBABILITY: u32 = 1u; // softmax probability
+const SCORE_LOG_PROBABILITY: u32 = 2u; // log-softmax probability
+override SCORE: u32 = SCORE_LOGIT;
 override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -84,7 +87,7 @@ fn seed_gradient(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
 
   // Softmax denominator with the maximum subtracted: every exp ≤ 1, the sum ≥ 1.
   var s = 0.0;
-  if (SCORE != 0u) {
+  if (SCORE != SCORE_LOGIT) {
     for (var k = lane; k < length; k += ROW_THREADS) { s += exp(logits[base + k] - m); }
     s = row_sum(local, s);
   }
@@ -99,14 +102,14 @@ fn seed_gradient(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_in
     let onehot = select(0.0, 1.0, k == t);
     let p = exp(logits[base + k] - m) / s;
     var g = onehot; // d logit_t
-    if (SCORE == 1u) { g = p_t * (onehot - p); } // d p_t = p_t (δ_tk − p_k)
-    if (SCORE == 2u) { g = onehot - p; }         // d log p_t = δ_tk − p_k
+    if (SCORE == SCORE_PROBABILITY) { g = p_t * (onehot - p); } // d p_t = p_t (δ_tk − p_k)
+    if (SCORE == SCORE_LOG_PROBABILITY) { g = onehot - p; }         // d log p_t = δ_tk − p_k
     g = select(0.0, g, valid); // an out-of-range target seeds nothing
     grad_logits[base + k] = select(g, grad_logits[base + k] + g, params.accumulate == 1u);
   }
   if (lane == 0u) {
     resolved_target[row] = select(-1, i32(t), valid);
-    let value = select(x_t, select(x_t - m - log(s), p_t, SCORE == 1u), SCORE != 0u);
+    let value = select(x_t, select(x_t - m - log(s), p_t, SCORE == SCORE_PROBABILITY), SCORE != SCORE_LOGIT);
     score[row] = select(0.0, value, valid);
   }
 }

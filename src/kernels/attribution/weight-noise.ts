@@ -1,5 +1,6 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { WORKGROUP_SIZE } from '../wgsl.ts';
 
 export interface WeightNoiseDims {
   /** Elements of the weight tensor. */
@@ -13,7 +14,6 @@ export interface WeightNoiseDims {
   stdev: number;
 }
 
-const WORKGROUP_SIZE = 256;
 const PHILOX_ROUNDS = 11; // one Philox4x32-10 draw per invocation: 10 rounds and the loop's exit
 
 /** perturbed = weights ⊙ η, η ~ N(1, σ²) from the seeded Philox stream 2 (NoiseGrad, Bykov et al. 2022). */

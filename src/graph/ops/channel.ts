@@ -1,27 +1,7 @@
-import { binaryBackward, binaryForward, broadcastShape, type BinaryOp } from '../../kernels/binary.ts';
-import { batchNormBackward, batchNormForward, batchNormToAffine } from '../../kernels/channel.ts';
 import { GradlensError } from '../../gpu/errors.ts';
+import { batchNormBackward, batchNormForward, batchNormToAffine } from '../../kernels/channel.ts';
 import { attribute } from '../ir.ts';
-import type { OpContext, OpDefinition } from '../op.ts';
-
-/** Add, Sub, Mul, Div with numpy broadcasting; each input's gradient is summed over the axes it was broadcast along. */
-function binary(op: BinaryOp): OpDefinition {
-  const dims = (c: OpContext) => ({ op, aShape: c.inputShapes[0]!, bShape: c.inputShapes[1]! });
-  return {
-    shape: ([a, b]) => [broadcastShape(a!, b!)],
-    forward: async (c) => [await binaryForward(c.gpu, { a: c.input(0), b: c.input(1), y: c.output(0) }, dims(c))],
-    backward: async (c) => {
-      const dispatches = [];
-      for (const [index, input] of [[0, 'a'], [1, 'b']] as const) {
-        const target = c.inputGradient(index);
-        if (!target) continue;
-        const io = { gradY: c.outputGradient(0), gradX: target.buffer, a: c.input(0), b: c.input(1) };
-        dispatches.push(await binaryBackward(c.gpu, io, { ...dims(c), input, accumulate: target.accumulate }));
-      }
-      return dispatches;
-    },
-  };
-}
+import type { OpDefinition } from '../op.ts';
 
 /**
  * BatchNormalization in inference form, where it could not be folded into a Conv or Gemm: a per-channel affine map
@@ -49,10 +29,6 @@ const batchNormalization: OpDefinition = {
   },
 };
 
-export const arithmeticOps: Record<string, OpDefinition> = {
-  Add: binary('add'),
-  Sub: binary('sub'),
-  Mul: binary('mul'),
-  Div: binary('div'),
+export const channelOps: Record<string, OpDefinition> = {
   BatchNormalization: batchNormalization,
 };

@@ -3,6 +3,7 @@
 // η = 1 + σ·z, z standard normal by Box–Muller on Philox4x32-10 (the generator of attribution.wgsl) counted by
 // (element, tensor, model sample, stream 2) under the seed's key: one seed gives the same perturbed models in every
 // run, on every device, and stream 2 never meets the engine's input-noise (0) and choice (1) streams.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   count: u32,  // elements of this weight tensor
@@ -12,8 +13,6 @@ struct Params {
   seed_hi: u32,
   stdev: f32,  // σ
 }
-
-override WORKGROUP_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;

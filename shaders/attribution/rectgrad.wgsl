@@ -4,6 +4,7 @@
 // a dead unit (a = 0) passes when τ < 0, as in the authors' code.
 // τ is found exactly by counting: a radix select (8 bits a pass) over order-preserving u32 keys, one workgroup per
 // sample, then linear interpolation between the two order statistics around rank h = (n − 1)·q/100.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   count: u32,      // elements of the layer, whole batch
@@ -12,8 +13,6 @@ struct Params {
   fraction: f32,   // h − ⌊h⌋: τ = s[⌊h⌋] + fraction·(s[⌊h⌋ + 1] − s[⌊h⌋]), s the sample's sorted importances
   accumulate: u32, // 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
-
-override WORKGROUP_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>; // the ReLU's input or output: a = max(x, 0) either way

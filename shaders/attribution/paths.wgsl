@@ -4,6 +4,7 @@
 // vec4<u32> in `info`, and a chunk's points are sorted by input:
 //   info[2p]     = (input, bits of α, bits of weight, next)   next = 1: point p + 1 is the following point of p's path
 //   info[2p + 1] = (taps offset at σ, radius at σ, taps offset at σ + grad_step, radius at σ + grad_step)
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   size: u32,         // elements per input
@@ -12,13 +13,16 @@ struct Params {
   width: u32,
   blur_height: u32,  // blur: 1 blurs along height as well as width (inputs of rank ≥ 2)
   second: u32,       // blur: 0 blurs with the σ taps into `points`, 1 with the σ + grad_step taps into `direction`
-  fold: u32,         // accumulate: 0 adds w·g, 1 adds g·direction (Blur IG), 2 adds c·g² (IDGI)
+  fold: u32,         // accumulate: one of FOLD_*
   first_input: u32,  // accumulate: the chunk's first input
   chunk_inputs: u32, // accumulate: how many inputs the chunk's points belong to
   inputs: u32,       // finalize: inputs of the call
 }
 
-override WORKGROUP_SIZE: u32 = 256u;
+// Enum codes of params.fold, read by name in src/kernels/wgsl.ts.
+const FOLD_GRADIENT: u32 = 0u;  // adds w·g
+const FOLD_DIRECTION: u32 = 1u; // adds g·direction (Blur IG)
+const FOLD_IDGI: u32 = 2u;      // adds c·g² (IDGI)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> inputs: array<f32>;             // n × size
@@ -35,11 +39,6 @@ override WORKGROUP_SIZE: u32 = 256u;
 @group(0) @binding(12) var<storage, read_write> sums: array<f32>;        // n × size
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
-
-// Dispatched as a 2-D grid when one dimension's 65535 workgroups are not enough.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
-}
 
 fn point_input(p: u32) -> u32 { return info[2u * p].x; }
 fn point_alpha(p: u32) -> f32 { return bitcast<f32>(info[2u * p].y); }
@@ -167,9 +166,9 @@ fn paths_accumulate(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_w
   var total = 0.0;
   for (var p = begin; p < end; p++) {
     let g = gradients[p * params.size + e];
-    if (params.fold == 0u) { total += point_weight(p) * g; }
-    if (params.fold == 1u) { total += g * direction[p * params.size + e]; }
-    if (params.fold == 2u) { total += coefficients[p] * g * g; }
+    if (params.fold == FOLD_GRADIENT) { total += point_weight(p) * g; }
+    if (params.fold == FOLD_DIRECTION) { total += g * direction[p * params.size + e]; }
+    if (params.fold == FOLD_IDGI) { total += coefficients[p] * g * g; }
   }
   if (begin < end) { sums[i * params.size + e] += total; }
 }

@@ -1,6 +1,7 @@
 // Layer attribution maps: Grad-CAM / Grad-CAM++ channel weights and weighted sums (Selvaraju 2017, Chattopadhay 2018),
 // FullGrad's per-layer terms ψ(∂f/∂b ⊙ b) and ψ(∇x f ⊙ x) (Srinivas 2019), and the broadcast of a map over the
 // input's channels. Layer tensors are NCHW with `spatial` = h·w; samples of a chunk are contiguous.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   count: u32,    // samples in this chunk
@@ -13,9 +14,13 @@ struct Params {
   accumulate: u32, // fullgrad_accumulate: 1 adds into `total`, 0 overwrites
 }
 
-override WORKGROUP_SIZE: u32 = 256u;
-override WEIGHTING: u32 = 0u; // cam_weights: 0 Grad-CAM (spatial mean of g), 1 Grad-CAM++
-override FACTOR: u32 = 0u;    // FullGrad: 0 the factor is a bias per channel, 1 it is a tensor like the gradient (x)
+// Enum codes, read by name in src/kernels/wgsl.ts.
+const WEIGHTING_GRAD_CAM: u32 = 0u;           // cam_weights: the spatial mean of g
+const WEIGHTING_GRAD_CAM_PLUS_PLUS: u32 = 1u;
+const FACTOR_CHANNEL: u32 = 0u; // FullGrad: the factor is a bias per channel
+const FACTOR_ELEMENT: u32 = 1u; // FullGrad: the factor is a tensor like the gradient (x)
+override WEIGHTING: u32 = WEIGHTING_GRAD_CAM;
+override FACTOR: u32 = FACTOR_CHANNEL;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> activation: array<f32>;   // A [n, K, h, w]
@@ -31,11 +36,6 @@ override FACTOR: u32 = 0u;    // FullGrad: 0 the factor is a bias per channel, 1
 
 var<workgroup> partial: array<vec3<f32>, WORKGROUP_SIZE>;
 
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
-}
-
 // One invocation per (sample, channel). Grad-CAM: α_k = (1/hw) Σ_ij g_ij. Grad-CAM++ (Chattopadhay 2018, Eq. 19 with
 // the exponential score): α_ij = g²/(2g² + Σ_ab A_ab · g³) = 1/(2 + S·g) where g ≠ 0, and w_k = Σ_ij α_ij relu(g_ij).
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -43,7 +43,7 @@ fn cam_weights(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgr
   let i = flat_index(id, groups);
   if (i >= params.count * params.channels) { return; }
   let base = i * params.spatial;
-  if (WEIGHTING == 0u) {
+  if (WEIGHTING == WEIGHTING_GRAD_CAM) {
     var sum = 0.0;
     for (var p = 0u; p < params.spatial; p++) { sum += gradient[base + p]; }
     weights[i] = sum / f32(params.spatial);
@@ -96,7 +96,7 @@ fn cam_expand_guided(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_
 // FullGrad's raw term at element e of sample n: g ⊙ b (b per channel) or g ⊙ x.
 fn term(n: u32, e: u32) -> f32 {
   let j = n * params.channels * params.spatial + e;
-  if (FACTOR == 0u) { return gradient[j] * factor[e / params.spatial]; }
+  if (FACTOR == FACTOR_CHANNEL) { return gradient[j] * factor[e / params.spatial]; }
   return gradient[j] * factor[j];
 }
 

@@ -5,13 +5,14 @@
 //   render_colorize   value → t ∈ [0, 1] → colormap entry ⌊256·t⌋, alpha-blended over the image when overlaid.
 // |x| of a float orders as its bits read as u32, so the select runs on integers; its atomics are integer counts,
 // so the result does not depend on the order of the additions.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   pixels: u32,         // values in the reduced map: H·W
   channels: u32,
   pixel_stride: u32,   // attribution elements between neighbouring pixels: 1 for CHW, C for HWC
   channel_stride: u32, // between channels of one pixel: H·W for CHW, 1 for HWC
-  reduction: u32,      // 0 sum, 1 max-abs (signed value of the largest |a|), 2 L1, 3 L2
+  reduction: u32,      // one of REDUCTION_*
   sign: u32,           // 0 abs, 1 positive, 2 negative (magnitude of the negative part), 3 signed
   fraction: f32,       // numpy's linear percentile: weight of the upper order statistic
   signed_range: u32,   // 1: the normalised range is [−s, s], else [0, s]
@@ -30,9 +31,17 @@ struct Selection {
   hi: f32,
 }
 
-override WORKGROUP_SIZE: u32 = 256u;
-
 const BINS: u32 = 256u;
+
+// Enum codes of params.reduction and params.sign, read by name in src/render/kernels.ts.
+const REDUCTION_SUM: u32 = 0u;
+const REDUCTION_MAX_ABS: u32 = 1u; // the signed value of the largest |a|
+const REDUCTION_L1: u32 = 2u;
+const REDUCTION_L2: u32 = 3u;
+const SIGN_ABS: u32 = 0u;
+const SIGN_POSITIVE: u32 = 1u;
+const SIGN_NEGATIVE: u32 = 2u;
+const SIGN_SIGNED: u32 = 3u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> attribution: array<f32>;
@@ -43,11 +52,6 @@ const BINS: u32 = 256u;
 @group(0) @binding(6) var<storage, read_write> pixels: array<u32>;            // packed RGBA8, R in the low byte
 
 var<workgroup> local_counts: array<atomic<u32>, 512>; // 2 × BINS
-
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any image fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
-}
 
 // By the bits: a shader may assume NaN and ∞ never occur, so a float comparison could be folded away.
 fn is_finite(a: f32) -> bool {
@@ -74,16 +78,16 @@ fn render_reduce(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_work
   if (bad > 0u) { atomicAdd(&selection.non_finite, bad); }
   var v = sum;
   switch params.reduction {
-    case 1u: { v = largest; }
-    case 2u: { v = l1; }
-    case 3u: { v = sqrt(squares); }
-    default: {}
+    case REDUCTION_MAX_ABS: { v = largest; }
+    case REDUCTION_L1: { v = l1; }
+    case REDUCTION_L2: { v = sqrt(squares); }
+    case REDUCTION_SUM, default: {}
   }
   switch params.sign {
-    case 0u: { v = abs(v); }
-    case 1u: { v = max(v, 0.0); }
-    case 2u: { v = max(-v, 0.0); }
-    default: {}
+    case SIGN_ABS: { v = abs(v); }
+    case SIGN_POSITIVE: { v = max(v, 0.0); }
+    case SIGN_NEGATIVE: { v = max(-v, 0.0); }
+    case SIGN_SIGNED, default: {}
   }
   reduced[p] = v;
 }

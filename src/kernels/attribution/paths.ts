@@ -1,7 +1,8 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { GradlensError } from '../gpu/errors.ts';
-import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { GradlensError } from '../../gpu/errors.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../../gpu/limits.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../wgsl.ts';
 
 /** u32 words per point descriptor in shaders/paths.wgsl's `info` (two vec4<u32>). */
 export const POINT_WORDS = 8;
@@ -28,8 +29,6 @@ interface ParamValues {
   inputs?: number;
 }
 
-const WORKGROUP_SIZE = 256;
-
 /** Every member of the WGSL `Params`, those an entry point does not read left at 0. */
 function params(values: ParamValues) {
   return {
@@ -39,7 +38,7 @@ function params(values: ParamValues) {
     width: values.axes?.width ?? 1,
     blur_height: Number(values.axes?.blurHeight ?? false),
     second: Number(values.second ?? false),
-    fold: PATH_FOLDS.indexOf(values.fold ?? 'gradient'),
+    fold: wgslEnum('paths', 'FOLD', values.fold ?? 'gradient'),
     first_input: values.firstInput ?? 0,
     chunk_inputs: values.chunkInputs ?? 0,
     inputs: values.inputs ?? 0,

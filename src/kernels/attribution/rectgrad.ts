@@ -1,7 +1,8 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { GradlensError } from '../gpu/errors.ts';
-import { loopIterations, stridedIterations } from '../gpu/limits.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { GradlensError } from '../../gpu/errors.ts';
+import { loopIterations, stridedIterations } from '../../gpu/limits.ts';
+import { WORKGROUP_SIZE } from '../wgsl.ts';
 
 export interface RectGradDims {
   /** Elements of the layer over the whole batch. */
@@ -12,8 +13,6 @@ export interface RectGradDims {
   percentile: number;
   accumulate?: boolean;
 }
-
-const WORKGROUP_SIZE = 256;
 
 /**
  * Where the q-th percentile of n values lies among them sorted: rank h = (n − 1)·q/100, interpolated linearly

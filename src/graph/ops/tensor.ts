@@ -2,15 +2,16 @@ import {
   concatBackward,
   concatForward,
   concatShape,
-  reduceMeanBackward,
-  reduceMeanForward,
-  reduceMeanShape,
+  reduceBackward,
+  reduceForward,
+  reduceShape,
+  type ReduceOp,
   transposeBackward,
   transposeForward,
   transposeShape,
 } from '../../kernels/tensor.ts';
 import { attribute, type GraphNode, type Shape } from '../ir.ts';
-import type { OpDefinition } from '../op.ts';
+import type { OpContext, OpDefinition } from '../op.ts';
 
 const perm = (node: GraphNode) => node.attributes.perm as readonly number[] | undefined;
 
@@ -40,25 +41,34 @@ const concat: OpDefinition = {
   },
 };
 
-/** ReduceMean: axes from the attribute (opset < 18) or a constant input 1 (opset 18). */
-function reduceDims(shape: Shape, node: GraphNode, constant: (index: number) => Float32Array | undefined) {
+/** Reduce*: axes from the attribute (opset < 18; ReduceSum < 13) or a constant input 1. */
+function reduceDims(shape: Shape, node: GraphNode, constant: (index: number) => Float32Array | undefined, op: ReduceOp) {
   const axes = node.inputs[1] ? Array.from(constant(1) ?? []) : (node.attributes.axes as readonly number[] | undefined);
-  return { shape, keepdims: attribute<number>(node, 'keepdims', 1) === 1, ...(axes ? { axes } : {}) };
+  return { shape, op, keepdims: attribute<number>(node, 'keepdims', 1) === 1, ...(axes ? { axes } : {}) };
 }
 
-const reduceMean: OpDefinition = {
-  shape: ([x], node, constant) => [reduceMeanShape(reduceDims(x!, node, constant))],
-  forward: async (c) => [await reduceMeanForward(c.gpu, { x: c.input(0), y: c.output(0) }, reduceDims(c.inputShapes[0]!, c.node, c.constantData))],
-  backward: async (c) => {
-    const target = c.inputGradient(0);
-    if (!target) return [];
-    const dims = { ...reduceDims(c.inputShapes[0]!, c.node, c.constantData), accumulate: target.accumulate };
-    return [await reduceMeanBackward(c.gpu, { gradY: c.outputGradient(0), gradX: target.buffer }, dims)];
-  },
-};
+/** A reduction; Max, Min and L2 keep their output and the tie counts for the backward. */
+function reduce(op: ReduceOp): OpDefinition {
+  const dims = (c: OpContext) => reduceDims(c.inputShapes[0]!, c.node, c.constantData, op);
+  const ties = (c: OpContext) => c.saved('ties', c.outputShapes[0]!.reduce((a, b) => a * b, 1) * 4);
+  return {
+    shape: ([x], node, constant) => [reduceShape(reduceDims(x!, node, constant, op))],
+    forward: async (c) => [await reduceForward(c.gpu, { x: c.input(0), y: c.output(0), ties: ties(c) }, dims(c))],
+    backward: async (c) => {
+      const target = c.inputGradient(0);
+      if (!target) return [];
+      const io = { gradY: c.outputGradient(0), gradX: target.buffer, x: c.input(0), y: c.output(0), ties: ties(c) };
+      return [await reduceBackward(c.gpu, io, { ...dims(c), accumulate: target.accumulate })];
+    },
+  };
+}
 
-export const layoutOps: Record<string, OpDefinition> = {
+export const tensorOps: Record<string, OpDefinition> = {
   Transpose: transpose,
   Concat: concat,
-  ReduceMean: reduceMean,
+  ReduceMean: reduce('mean'),
+  ReduceSum: reduce('sum'),
+  ReduceL2: reduce('l2'),
+  ReduceMax: reduce('max'),
+  ReduceMin: reduce('min'),
 };

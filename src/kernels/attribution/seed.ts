@@ -1,7 +1,8 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { GradlensError } from '../gpu/errors.ts';
-import { stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { GradlensError } from '../../gpu/errors.ts';
+import { stridedIterations, treeIterations } from '../../gpu/limits.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../wgsl.ts';
 
 /** What is differentiated per sample: the target's logit, its softmax probability, or its log-probability. */
 export const SEED_SCORES = ['logit', 'probability', 'log-probability'] as const;
@@ -21,8 +22,6 @@ export interface SeedDims {
   /** Add into gradLogits instead of overwriting it. */
   accumulate?: boolean;
 }
-
-const WORKGROUP_SIZE = 256;
 
 /** One invocation per row up to 64 classes (no barriers); beyond that a power of two giving each about 8, up to 256. */
 export function seedRowThreads(k: number): number {
@@ -46,7 +45,7 @@ export async function seedGradient(
     throw new GradlensError('BAD_PARAMS', `seed_gradient: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
   if (dims.k < 1) throw new GradlensError('BAD_PARAMS', `seed_gradient: the logits need at least one class, got k = ${dims.k}`);
-  const kernel = await context.kernels.kernel('seed', 'seed_gradient', { SCORE: SEED_SCORES.indexOf(dims.score), WORKGROUP_SIZE, ROW_THREADS: rowThreads });
+  const kernel = await context.kernels.kernel('seed', 'seed_gradient', { SCORE: wgslEnum('seed', 'SCORE', dims.score), WORKGROUP_SIZE, ROW_THREADS: rowThreads });
   const params = { n: dims.n, k: dims.k, accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, logits: io.logits, target_class: io.target, grad_logits: io.gradLogits, resolved_target: io.resolvedTarget, score: io.score };
   // Up to 3 walks over the invocation's share of the row, each followed by a tree reduction.

@@ -1,7 +1,15 @@
-import { gridFor, type Dispatch } from '../gpu/commands.ts';
-import type { GpuContext } from '../gpu/device.ts';
-import { GradlensError } from '../gpu/errors.ts';
-import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { gridFor, type Dispatch } from '../../gpu/commands.ts';
+import type { GpuContext } from '../../gpu/device.ts';
+import { GradlensError } from '../../gpu/errors.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../../gpu/limits.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../wgsl.ts';
+
+/** Channel weights: Grad-CAM's spatial mean of the gradient, or Grad-CAM++'s. */
+export const CAM_WEIGHTINGS = ['grad-cam', 'grad-cam-plus-plus'] as const;
+export type CamWeighting = (typeof CAM_WEIGHTINGS)[number];
+/** FullGrad's bias factor: one value per channel, or a tensor shaped like the gradient. */
+export const FULLGRAD_FACTORS = ['channel', 'element'] as const;
+export type FullGradFactor = (typeof FULLGRAD_FACTORS)[number];
 
 /** A chunk of samples' NCHW tensors at one layer: `spatial` = h·w. */
 export interface LayerDims {
@@ -16,8 +24,6 @@ export interface TermSlot {
   slot: number;
   terms: number;
 }
-
-const WORKGROUP_SIZE = 256;
 
 function params(dims: LayerDims, extra: Partial<{ first: number; relu: boolean; slot: number; terms: number; accumulate: boolean }> = {}) {
   const sizes = [dims.count, dims.channels, dims.spatial];
@@ -38,13 +44,12 @@ function params(dims: LayerDims, extra: Partial<{ first: number; relu: boolean; 
 export async function camWeights(
   context: GpuContext,
   io: { activation: GPUBuffer; gradient: GPUBuffer; weights: GPUBuffer },
-  dims: LayerDims & { weighting: 'grad-cam' | 'grad-cam-plus-plus' },
+  dims: LayerDims & { weighting: CamWeighting },
 ): Promise<Dispatch> {
-  const weighting = dims.weighting === 'grad-cam' ? 0 : 1;
-  const kernel = await context.kernels.kernel('cam', 'cam_weights', { WORKGROUP_SIZE, WEIGHTING: weighting });
+  const kernel = await context.kernels.kernel('cam', 'cam_weights', { WORKGROUP_SIZE, WEIGHTING: wgslEnum('cam', 'WEIGHTING', dims.weighting) });
   // Grad-CAM never reads A: bind it anyway (the binding is used by the ++ branch of the same entry point).
   const bound = kernel.bind(context.device, { params: params(dims), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.channels, WORKGROUP_SIZE), iterations: (weighting + 1) * loopIterations(dims.spatial) };
+  return { bound, workgroups: gridFor(dims.count * dims.channels, WORKGROUP_SIZE), iterations: (dims.weighting === 'grad-cam' ? 1 : 2) * loopIterations(dims.spatial) };
 }
 
 /** map[n, 0, i, j] = Σ_k weights[n, k] · A[n, k, i, j], ReLU'd when asked. */
@@ -77,10 +82,10 @@ export async function camExpand(
 export async function fullGradStatistics(
   context: GpuContext,
   io: { gradient: GPUBuffer; factor: GPUBuffer; statistics: GPUBuffer },
-  dims: LayerDims & TermSlot & { factor: 'channel' | 'element' },
+  dims: LayerDims & TermSlot & { factor: FullGradFactor },
 ): Promise<Dispatch> {
   if (dims.count > 65535) throw new GradlensError('BAD_PARAMS', `fullgrad: at most 65535 samples per chunk, got ${dims.count}`);
-  const kernel = await context.kernels.kernel('cam', 'fullgrad_statistics', { WORKGROUP_SIZE, FACTOR: dims.factor === 'channel' ? 0 : 1 });
+  const kernel = await context.kernels.kernel('cam', 'fullgrad_statistics', { WORKGROUP_SIZE, FACTOR: wgslEnum('cam', 'FACTOR', dims.factor) });
   const bound = kernel.bind(context.device, { params: params(dims, dims), ...io });
   const iterations = stridedIterations(dims.channels * dims.spatial, WORKGROUP_SIZE) + treeIterations(WORKGROUP_SIZE);
   return { bound, workgroups: [dims.count, 1, 1], iterations };
@@ -90,9 +95,9 @@ export async function fullGradStatistics(
 export async function fullGradMap(
   context: GpuContext,
   io: { gradient: GPUBuffer; factor: GPUBuffer; statistics: GPUBuffer; map: GPUBuffer },
-  dims: LayerDims & TermSlot & { factor: 'channel' | 'element' },
+  dims: LayerDims & TermSlot & { factor: FullGradFactor },
 ): Promise<Dispatch> {
-  const kernel = await context.kernels.kernel('cam', 'fullgrad_map', { WORKGROUP_SIZE, FACTOR: dims.factor === 'channel' ? 0 : 1 });
+  const kernel = await context.kernels.kernel('cam', 'fullgrad_map', { WORKGROUP_SIZE, FACTOR: wgslEnum('cam', 'FACTOR', dims.factor) });
   const bound = kernel.bind(context.device, { params: params(dims, dims), ...io });
   return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE), iterations: loopIterations(dims.channels) };
 }

@@ -2,6 +2,7 @@
 // source[p] and, for each element, the feature it belongs to (a pixel across channels, a patch, or the element
 // itself); the feature is replaced when its rank in row order[p] is below limit[p] (deletion), or kept only then
 // (insertion). Deletion and insertion curves, pixel flipping and random-subset metrics are all this one rule.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   size: u32,       // elements per input
@@ -10,8 +11,6 @@ struct Params {
   chunk_count: u32,
   insert: u32,     // 1: features below the limit come from the input, the rest from the replacement
 }
-
-override WORKGROUP_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> inputs: array<f32>;       // inputs × size

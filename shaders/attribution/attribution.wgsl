@@ -3,6 +3,7 @@
 //   point = b + α (x̃ − b),   x̃ = x + σ_i·ε(seed, i, s, e),   b = baseline of i, or a random member of a set.
 // Noise and random choices come from Philox4x32-10 (Salmon et al. 2011) keyed by the seed and counted by
 // (element, sample, the input's stream id, stream), so the reducer regenerates x̃ and b instead of storing them.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   size: u32,          // elements per input
@@ -22,8 +23,6 @@ struct Params {
   absolute: u32,      // 1: |w·g·m| per point (a per-sample attribution when steps = 1), as Captum's Saliency(abs=True)
   given_noise: u32,   // 1: ε·σ is read from `noise` (samples × inputs × size) instead of drawn
 }
-
-override WORKGROUP_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> inputs: array<f32>;      // n × size

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { gridFor } from '../../src/gpu/commands.ts';
-import { readback, upload } from '../../src/gpu/index.ts';
-import { seedGradient, seedRowThreads, SEED_SCORES, type SeedDims, type SeedScore } from '../../src/kernels/seed.ts';
-import { expectAllClose } from '../helpers/close.ts';
-import { testContext } from '../helpers/gpu.ts';
-import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
-import { numericGradient } from '../reference/finite-difference.ts';
-import { randomTensor } from '../reference/random.ts';
-import * as reference from '../reference/seed.ts';
+import { gridFor } from '../../../src/gpu/commands.ts';
+import { readback, upload } from '../../../src/gpu/index.ts';
+import { seedGradient, seedRowThreads, SEED_SCORES, type SeedDims, type SeedScore } from '../../../src/kernels/attribution/seed.ts';
+import { expectAllClose } from '../../helpers/close.ts';
+import { testContext } from '../../helpers/gpu.ts';
+import { read, runDispatches, uploadAll, zeros } from '../../helpers/run.ts';
+import { numericGradient } from '../../reference/finite-difference.ts';
+import { randomTensor } from '../../reference/random.ts';
+import * as reference from '../../reference/seed.ts';
+import { WORKGROUP_SIZE } from '../../../src/kernels/wgsl.ts';
 
 interface Case {
   name: string;
@@ -24,7 +25,7 @@ const CASES: Case[] = [
   { name: '300 classes', n: 3, k: 300 },
   { name: '300 classes, one invocation per row', n: 3, k: 300, rowThreads: 1 },
   { name: '1000 classes (ImageNet)', n: 2, k: 1000 },
-  { name: '256 invocations on 33 classes', n: 5, k: 33, rowThreads: 256 },
+  { name: `${WORKGROUP_SIZE} invocations on 33 classes`, n: 5, k: 33, rowThreads: WORKGROUP_SIZE },
 ];
 
 /** Alternating top-1 and explicit classes, the explicit ones spread over [0, k). */
@@ -44,7 +45,7 @@ async function runSeed(c: Case, score: SeedScore, logits: Float32Array, targets:
   const dims: SeedDims = { n: c.n, k: c.k, score, rowThreads: c.rowThreads, accumulate: initial !== undefined };
   const dispatch = await seedGradient(context, io, dims);
   // `width` narrows the grid to take the 2-D path (needed past 65535 workgroups) at a small size.
-  const workgroups = width ? gridFor(c.n * (c.rowThreads ?? seedRowThreads(c.k)), 256, width) : dispatch.workgroups;
+  const workgroups = width ? gridFor(c.n * (c.rowThreads ?? seedRowThreads(c.k)), WORKGROUP_SIZE, width) : dispatch.workgroups;
   await runDispatches(context, `seed ${c.name}`, [{ ...dispatch, workgroups }]);
   return {
     gradLogits: await read(context, io.gradLogits, logits.length),
@@ -121,7 +122,7 @@ describe('seed kernel against the float64 reference', () => {
     expect([...summed.gradLogits]).toEqual([...alone.gradLogits].map((v, i) => Math.fround(v + initial[i]!)));
   });
 
-  for (const { rowThreads, n, width } of [{ rowThreads: 1, n: 700, width: 2 }, { rowThreads: 256, n: 10, width: 3 }]) {
+  for (const { rowThreads, n, width } of [{ rowThreads: 1, n: 700, width: 2 }, { rowThreads: WORKGROUP_SIZE, n: 10, width: 3 }]) {
     it(`indexes samples through a 2-D grid with ${rowThreads} invocation(s) per row`, async () => {
       const c: Case = { name: '2-D grid', n, k: 5, rowThreads };
       const logits = randomTensor(n * 5, 48, 3);
@@ -130,8 +131,8 @@ describe('seed kernel against the float64 reference', () => {
     });
   }
 
-  it('gives up to 64 classes one invocation per row and more a power of two up to 256', () => {
-    expect([1, 64, 65, 300, 1000, 5000].map(seedRowThreads)).toEqual([1, 1, 16, 64, 128, 256]);
+  it('gives up to 64 classes one invocation per row and more a power of two up to the workgroup size', () => {
+    expect([1, 64, 65, 300, 1000, 5000].map(seedRowThreads)).toEqual([1, 1, 16, 64, 128, 256].map((n) => Math.min(n, WORKGROUP_SIZE)));
   });
 });
 
