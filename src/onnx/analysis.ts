@@ -1,11 +1,12 @@
 import { GradlensError, isGradlensError } from '../gpu/errors.ts';
 import type { Constant, GraphNode, Shape } from '../graph/ir.ts';
 import { OPS } from '../graph/registry.ts';
-import { FOLDABLE, TooLarge, broadcast, evaluate, reshapeShape } from './evaluate.ts';
+import { FOLDABLE, TooLarge, broadcast, evaluate, reshapeShape, type FoldBudget } from './evaluate.ts';
 import type { WorkNode } from './nodes.ts';
 import { normalise, type RewriteContext } from './opsets.ts';
 import { fuseGelu, fuseLayerNorm, fusePad } from './patterns.ts';
 import { tensorValue, toConstant, type TensorValue } from './tensor.ts';
+import { checkAxes } from './validate.ts';
 
 /**
  * Ops the runtime lacks whose output has their input's shape (or the broadcast of their inputs'): analysis continues
@@ -48,6 +49,7 @@ export class Analysis {
     inputShape: Shape,
     private readonly output: string,
     private readonly nodes: readonly WorkNode[],
+    private readonly budget: FoldBudget,
   ) {
     for (const [name, value] of known) this.values.set(name, batches.map(() => value));
     this.shapes.set(input, batches.map((b) => [b, ...inputShape]));
@@ -164,6 +166,7 @@ export class Analysis {
       if (isGradlensError(error)) throw error;
       throw new GradlensError('BAD_MODEL', `${node.op} "${node.name}" cannot be evaluated: ${(error as Error).message}`, { cause: error });
     }
+    this.budget.charge(node, results.reduce((sum, value) => sum + value.data.length, 0));
     if (node.outputs[0]) this.values.set(node.outputs[0], results);
     return true;
   }
@@ -179,6 +182,7 @@ export class Analysis {
     const shapes = inputs.map((name) => (name ? this.shapesOf(name) : this.batches.map(() => [] as Shape)));
     if (this.rejected.has(node.name) || shapes.some((s) => !s)) return;
     const perBatch = this.batches.map((_, b) => shapes.map((s) => s![b]!));
+    if (perBatch[0]![0]) checkAxes(emitted, perBatch[0]![0].length);
     let outputs: Shape[][] | undefined;
     if (OPS[node.op]) outputs = this.runtimeShapes(emitted, perBatch);
     else if (ELEMENTWISE.has(node.op)) {
@@ -256,19 +260,22 @@ export class Analysis {
   }
 
   private checkSupported(nodes: readonly GraphNode[]): void {
-    const missing = new Map<string, string[]>();
-    const reasons: string[] = [];
+    const missing = new Map<string, { count: number; example: string }>();
+    const reasons = new Map<string, string>(); // one reason per op type: a model repeats the same one per layer
     for (const node of nodes) {
       const reason = this.rejected.get(node.name);
       if (OPS[node.op] && reason === undefined) continue;
-      missing.set(node.op, [...(missing.get(node.op) ?? []), node.name]);
-      if (reason) reasons.push(reason.replace(/\.$/, ''));
+      const seen = missing.get(node.op);
+      if (seen) seen.count++;
+      else missing.set(node.op, { count: 1, example: node.name });
+      if (reason && !reasons.has(node.op)) reasons.set(node.op, reason.replace(/\.$/, ''));
     }
     if (missing.size === 0) return;
-    const list = [...missing].map(([op, names]) => `${op} (${names.join(', ')})`).join('; ');
+    const list = [...missing].map(([op, { count, example }]) => `${op} ×${count} (e.g. "${example}")`).join('; ');
+    const why = [...reasons.values()];
     throw new GradlensError(
       'UNSUPPORTED_OP',
-      `unsupported ops: ${list}.${reasons.length ? ` ${reasons.join('. ')}.` : ''} Supported: ${Object.keys(OPS).sort().join(', ')}`,
+      `unsupported ops: ${list}.${why.length ? ` ${why.join('. ')}.` : ''} Supported: ${Object.keys(OPS).sort().join(', ')}`,
     );
   }
 }

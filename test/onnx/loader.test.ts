@@ -221,7 +221,7 @@ describe('folding at load', () => {
     expectError(
       () => loadOnnx(model([{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], attributes: { mode: 'reflect' } }], { shape: [1, 3, 3], initializers: [ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])] })),
       'UNSUPPORTED_OP',
-      /Pad \(Pad_0\)/,
+      /Pad ×1 \(e\.g\. "Pad_0"\)/,
     ));
 
   it('Resize sizes computed from the input shape keep their spatial part and work at any batch', async () => {
@@ -353,20 +353,19 @@ describe('errors', () => {
   it('a node input that is neither produced, an initializer nor the input: MISSING_INITIALIZER naming it', () =>
     expectError(() => loadOnnx(model([{ op: 'Conv', inputs: ['x', 'conv.weight'], outputs: ['y'], name: 'conv' }], { shape: [1, 4, 4] })), 'MISSING_INITIALIZER', /"conv.weight" \(read by Conv "conv"\)/));
 
-  it('unsupported ops: one UNSUPPORTED_OP listing every type with its nodes', () =>
-    expectError(
-      () =>
-        loadOnnx(
-          model([
-            { op: 'Exp', inputs: ['x'], outputs: ['a'], name: 'e1' },
-            { op: 'Relu', inputs: ['a'], outputs: ['b'] },
-            { op: 'Exp', inputs: ['b'], outputs: ['c'], name: 'e2' },
-            { op: 'FusedThing', domain: 'com.vendor', inputs: ['c'], outputs: ['y'], name: 'f' },
-          ]),
-        ),
-      'UNSUPPORTED_OP',
-      /unsupported ops: Exp \(e1, e2\); com\.vendor\.FusedThing \(f\)\. Supported: .*Relu/,
-    ));
+  it('unsupported ops: one UNSUPPORTED_OP listing every type with its count and one example node, not every name', async () => {
+    const chain: NodeSpec[] = [];
+    for (let k = 0; k < 50; k++) chain.push({ op: 'Relu', inputs: [k ? `d${k - 1}` : 'x'], outputs: [`r${k}`] }, { op: 'Det', inputs: [`r${k}`], outputs: [`d${k}`], name: `det${k}` });
+    chain.push({ op: 'FusedThing', domain: 'com.vendor', inputs: ['d49'], outputs: ['y'], name: 'f' });
+    await expectError(() => loadOnnx(model(chain)), 'UNSUPPORTED_OP', /unsupported ops: Det ×50 \(e\.g\. "det0"\); com\.vendor\.FusedThing ×1 \(e\.g\. "f"\)\. Supported: .*Relu/);
+    let message = '';
+    try {
+      loadOnnx(model(chain));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toContain('det49');
+  });
 
   it('a second input: BAD_MODEL saying to bind it; bound with options.constants it loads', () => {
     const bytes = modelBytes({
@@ -382,12 +381,6 @@ describe('errors', () => {
     expect(Array.from(graph.constants.get('mask')!.data)).toEqual([1, 0, 1, 0]);
   });
 
-  it('an input whose sizes after the batch are not fixed: BAD_MODEL', () =>
-    expectError(
-      () => loadOnnx(modelBytes({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dims: ['n', 'length'] }], outputs: [{ name: 'y' }] })),
-      'BAD_MODEL',
-      /fixed/,
-    ));
 
   it('several outputs: BAD_MODEL unless options.output chooses one', () => {
     const bytes = modelBytes({
