@@ -104,20 +104,35 @@ export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
 /** The graph at one per-sample shape, able to make itself at others (cached, a few at a time). */
 function specialisable(source: Source, shape: readonly number[]): Graph {
   const cache = new Map<string, Graph>();
-  const make = (perSample: readonly number[]): Graph => {
+  const make = (perSample: readonly number[], loaded?: Graph): Graph => {
     const key = perSample.join(',');
     let graph = cache.get(key);
     if (graph) {
       cache.delete(key); // re-inserted below: the map's order is the order of use
     } else {
-      graph = { ...specialise(source, perSample), freeAxes, specialise: (other: Shape) => make(requested(source, other)) };
+      graph = { ...specialiseFor(source, perSample, loaded), freeAxes, specialise: (other: Shape) => make(requested(source, other), first) };
       if (cache.size >= SPECIALISATIONS_KEPT) cache.delete(cache.keys().next().value!);
     }
     cache.set(key, graph);
     return graph;
   };
   const freeAxes = source.dims.flatMap((d, i) => (d === undefined ? [i] : []));
-  return make(shape);
+  const first = make(shape);
+  return first;
+}
+
+/** A specialisation asked for after loading: a shape the model cannot take is the input's fault, not the file's. */
+function specialiseFor(source: Source, shape: readonly number[], loaded: Graph | undefined): Graph {
+  try {
+    return specialise(source, shape);
+  } catch (error) {
+    if (!loaded || !isGradlensError(error, 'BAD_MODEL')) throw error;
+    throw new GradlensError(
+      'BAD_INPUT',
+      `${source.name} cannot take an input of [${shape.join(', ')}] (${error.message}); it loaded at [${loaded.inputShape.join(', ')}], which it takes`,
+      { cause: error },
+    );
+  }
 }
 
 /** A per-sample shape asked for by the caller: the file's rank, its fixed dims kept, the free ones positive. */
