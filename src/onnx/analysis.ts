@@ -120,6 +120,7 @@ export class Analysis {
   private visit(node: WorkNode): void {
     if (node.op === 'Constant') return this.constantNode(node);
     if (node.op === 'Shape' && node.inputs[0] && this.shapesOf(node.inputs[0])) return this.shapeNode(node);
+    if (node.op === 'Size' && node.inputs[0] && this.shapesOf(node.inputs[0])) return this.sizeNode(node);
     const inputsKnown = node.inputs.every((name) => !name || this.values.has(name));
     if (FOLDABLE.has(node.op) && inputsKnown && node.inputs.length > 0 && this.fold(node)) return;
     for (const rewritten of normalise(node, this.context())) this.runtimeNode(rewritten);
@@ -150,6 +151,11 @@ export class Analysis {
       const dims = slice(shape);
       return { dtype: 'int', shape: [dims.length], data: Float64Array.from(dims) };
     });
+    if (node.outputs[0]) this.values.set(node.outputs[0], values);
+  }
+
+  private sizeNode(node: WorkNode): void {
+    const values = this.shapesOf(node.inputs[0]!)!.map((shape): TensorValue => ({ dtype: 'int', shape: [], data: Float64Array.of(shape.reduce((a, b) => a * b, 1)) }));
     if (node.outputs[0]) this.values.set(node.outputs[0], values);
   }
 

@@ -148,6 +148,15 @@ function binary(f: (a: number, b: number, integer: boolean) => number, result?: 
   };
 }
 
+/** Min and Max: any number of broadcast operands. */
+function variadic(f: (...values: number[]) => number): Evaluator {
+  return (inputs, node) => {
+    const present = inputs.filter((v): v is TensorValue => v !== undefined);
+    if (present.length === 0) throw bad(node, 'needs an input');
+    return elementwise(present, node, present[0]!.dtype, (values) => f(...values));
+  };
+}
+
 function unary(f: (a: number) => number): Evaluator {
   return (inputs, node) => {
     const [a] = need(inputs, 1, node);
@@ -351,7 +360,14 @@ const EVALUATORS: Readonly<Record<string, Evaluator>> = {
   Mul: binary((a, b) => a * b),
   Div: binary(divide),
   Pow: binary((a, b, integer) => (integer ? Math.trunc(a ** b) : a ** b)),
+  Min: variadic(Math.min),
+  Max: variadic(Math.max),
+  Mod: binary((a, b, integer) => (integer ? a - b * Math.floor(a / b) : a % b)),
   Equal: binary((a, b) => Number(a === b), 'bool'),
+  LessOrEqual: binary((a, b) => Number(a <= b), 'bool'),
+  GreaterOrEqual: binary((a, b) => Number(a >= b), 'bool'),
+  And: binary((a, b) => Number(a && b), 'bool'),
+  Or: binary((a, b) => Number(a || b), 'bool'),
   Less: binary((a, b) => Number(a < b), 'bool'),
   Greater: binary((a, b) => Number(a > b), 'bool'),
   Not: unary((a) => Number(!a)),

@@ -197,6 +197,40 @@ describe('folding at load', () => {
     expect(Array.from(graph.constants.get('f')!.data)).toEqual([-3, -1]);
   });
 
+  it('Size, Max, Min, Mod and comparisons on shape tensors are computed at load', () => {
+    const graph = loadOnnx(
+      model(
+        [
+          { op: 'Shape', inputs: ['x'], outputs: ['s'] }, // [n, 7, 2]
+          { op: 'Size', inputs: ['x'], outputs: ['size'] }, // 14n
+          { op: 'Gather', inputs: ['s', 'zero'], outputs: ['n'] },
+          { op: 'Div', inputs: ['size', 'n'], outputs: ['per'] }, // 14
+          { op: 'Max', inputs: ['per', 'three', 'two'], outputs: ['big'] }, // 14
+          { op: 'Mod', inputs: ['big', 'four'], outputs: ['rest'] }, // 2
+          { op: 'Min', inputs: ['rest', 'three'], outputs: ['small'] }, // 2
+          { op: 'LessOrEqual', inputs: ['small', 'two'], outputs: ['yes'] }, // true
+          { op: 'Where', inputs: ['yes', 'big', 'three'], outputs: ['chosen'] }, // 14
+          { op: 'Unsqueeze', inputs: ['chosen', 'zeroAxis'], outputs: ['last'] },
+          { op: 'Concat', inputs: ['minusOne', 'last'], outputs: ['target'], attributes: { axis: 0 } },
+          { op: 'Reshape', inputs: ['x', 'target'], outputs: ['y'] },
+        ],
+        {
+          shape: [7, 2],
+          initializers: [
+            { name: 'zero', dims: [], dataType: DataType.int64, values: [0] },
+            { name: 'two', dims: [], dataType: DataType.int64, values: [2] },
+            { name: 'three', dims: [], dataType: DataType.int64, values: [3] },
+            { name: 'four', dims: [], dataType: DataType.int64, values: [4] },
+            ints('zeroAxis', [0]),
+            ints('minusOne', [-1]),
+          ],
+        },
+      ),
+    );
+    expect(ops(graph)).toEqual(['Reshape']);
+    expect(Array.from(graph.constants.get(graph.nodes[0]!.inputs[1]!)!.data)).toEqual([-1, 14]);
+  });
+
   it('a batch-dependent value that reaches an op other than a Reshape target or Resize sizes is refused', () =>
     expectError(
       () =>
