@@ -39,6 +39,8 @@ export class Analysis {
   private readonly out: GraphNode[] = [];
   private readonly rejected = new Map<string, string>();
   private readonly readerCount = new Map<string, number>();
+  /** Nodes reading a tensor whose shape is unknown (made by an unsupported op): their own support cannot be judged. */
+  private readonly downstream = new Set<string>();
 
   constructor(
     private readonly batches: readonly number[],
@@ -186,6 +188,7 @@ export class Analysis {
     const emitted: GraphNode = { name: node.name, op: node.op, inputs, outputs: node.outputs, attributes: node.attributes };
     this.out.push(emitted);
     const shapes = inputs.map((name) => (name ? this.shapesOf(name) : this.batches.map(() => [] as Shape)));
+    if (shapes.some((s) => !s)) this.downstream.add(node.name);
     if (this.rejected.has(node.name) || shapes.some((s) => !s)) return;
     const perBatch = this.batches.map((_, b) => shapes.map((s) => s![b]!));
     if (perBatch[0]![0]) checkAxes(emitted, perBatch[0]![0].length);
@@ -268,9 +271,11 @@ export class Analysis {
   private checkSupported(nodes: readonly GraphNode[]): void {
     const missing = new Map<string, { count: number; example: string }>();
     const reasons = new Map<string, string>(); // one reason per op type: a model repeats the same one per layer
-    for (const node of nodes) {
+    const unsupported = nodes.filter((node) => !OPS[node.op] || this.rejected.has(node.name));
+    const primary = unsupported.filter((node) => !this.downstream.has(node.name));
+    const after = primary.length > 0 ? unsupported.filter((node) => this.downstream.has(node.name)) : [];
+    for (const node of primary.length > 0 ? primary : unsupported) {
       const reason = this.rejected.get(node.name);
-      if (OPS[node.op] && reason === undefined) continue;
       const seen = missing.get(node.op);
       if (seen) seen.count++;
       else missing.set(node.op, { count: 1, example: node.name });
@@ -279,9 +284,11 @@ export class Analysis {
     if (missing.size === 0) return;
     const list = [...missing].map(([op, { count, example }]) => `${op} ×${count} (e.g. "${example}")`).join('; ');
     const why = [...reasons.values()];
+    const types = [...new Set(after.map((node) => node.op))].join(', ');
+    const rest = after.length ? ` After them, ${after.length} nodes whose input shapes they decide could not be checked (${types}).` : '';
     throw new GradlensError(
       'UNSUPPORTED_OP',
-      `unsupported ops: ${list}.${why.length ? ` ${why.join('. ')}.` : ''} Supported: ${Object.keys(OPS).sort().join(', ')}`,
+      `unsupported ops: ${list}.${why.length ? ` ${why.join('. ')}.` : ''}${rest} Supported: ${Object.keys(OPS).sort().join(', ')}`,
     );
   }
 }
