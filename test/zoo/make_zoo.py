@@ -10,6 +10,7 @@ ONNX file is at most 5 MB goes to test/zoo/models/ (committed), a larger one to 
 made by the test when missing).
 """
 import argparse
+import copy
 import json
 import os
 
@@ -69,13 +70,25 @@ MODELS = {
 
 
 def seeded(name):
-    """The model with torchvision's own initialisation under a fixed seed, BatchNorm statistics away from identity."""
+    """The model with torchvision's own initialisation under a fixed seed, in the regime of a trained network: heads
+    that torchvision zero-initialises get small random weights, and BatchNorm statistics are measured on random
+    inputs, so activations keep their scale through the depth (with the initial statistics, deep random nets' logits
+    and gradients vanish: 1e-14 and less, a weak test)."""
     torch.manual_seed(sum(map(ord, name)))
-    model = MODELS[name][1]()
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.1, 0.1)
-            module.running_var.uniform_(0.5, 1.5)
+    family, build, shape = MODELS[name]
+    model = build()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and not module.weight.any():
+                torch.nn.init.normal_(module.weight, std=0.02)
+        norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        for module in norms:
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average over the calibration batches
+        if norms:
+            model.train()
+            for _ in range(4):
+                model(torch.randn(8, *shape))
     return model.eval()
 
 
@@ -87,11 +100,28 @@ def gradient(model, x):
     return logits.detach(), x.grad.detach(), target
 
 
+def away_from_kinks(model, shape):
+    """A seeded input whose float64 gradient does not jump when the input moves by 1e-6: no ReLU pre-activation or
+    max-pool near-tie sits within float32 rounding of it (1e-6). At such a kink float32 may legitimately take the other side
+    (one flipped ReLU moved a gradient by 0.5% of its peak in MNASNet), so it would test luck, not arithmetic."""
+    model64 = copy.deepcopy(model).double()
+    for seed in range(7, 107):
+        torch.manual_seed(seed)
+        x = torch.randn(1, *shape)
+        _, base, target = gradient(model64, x.double())
+        jumps = []
+        for _ in range(6):
+            _, moved, moved_target = gradient(model64, x.double() + 1e-6 * torch.randn_like(x.double()))
+            jumps.append(float((moved - base).abs().max()) if moved_target == target else float('inf'))
+        if max(jumps) <= 1e-4 * float(base.abs().max()):
+            return x, seed
+    raise RuntimeError('no input away from kinks in 100 seeds')
+
+
 def make(name, out):
     family, _, shape = MODELS[name]
     model = seeded(name)
-    torch.manual_seed(7)
-    x = torch.randn(1, *shape)
+    x, seed = away_from_kinks(model, shape)
     directory = os.path.join(out, name) if out else os.path.join(HERE, 'models', name)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, 'model.onnx')
@@ -111,6 +141,7 @@ def make(name, out):
     meta = {
         'family': family,
         'inputShape': shape,
+        'inputSeed': seed,
         'target': target,
         # torch's own float32 error against float64 on the same weights: the scale of what float32 can reach here
         'logitDifference32': float((logits32.double() - logits64).abs().max()),

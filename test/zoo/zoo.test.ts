@@ -13,7 +13,7 @@ import { testContext } from '../helpers/gpu.ts';
  * test/zoo/make_zoo.py with PyTorch's float64 logits and input gradient. Each supported model must load, give the
  * logits onnxruntime gives within 1e-4 of the largest, and the gradient of its top-1 logit within 3× the difference
  * between torch's own float32 and float64 gradients (measured per model by the script; deep random nets have a large
- * one). Models whose ops are not all supported yet are listed with the op types they miss: the test fails when that
+ * one), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models whose ops are not all supported yet are listed with the op types they miss: the test fails when that
  * list changes, so a model that starts to load is moved to SUPPORTED, never skipped silently.
  */
 
@@ -27,11 +27,12 @@ const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {
   swin: ['Gather'], // window partition indices
 };
 
-/** Not exported yet, and why. */
-export const NOT_YET = {
-  'ResNeXt / Wide ResNet': 'the same ops as ResNet (grouped and wider 3×3 convs); 90–250 MB files, so left to a CI job',
+/** Families not exported yet, and why: shown as to-dos in every run. */
+const NOT_YET: Readonly<Record<string, string>> = {
+  'ResNeXt / Wide ResNet': 'the ops of ResNet with grouped and wider 3×3 convs, in 90–250 MB files: for a CI job',
   'Inception v3': 'needs 75×75 inputs and 95 MB of weights; its ops are those of GoogLeNet',
-} as const;
+  'BERT-style encoder with token ids': 'needs Gather on integer ids (token embeddings), ops lane',
+};
 
 const here = fileURLToPath(new URL('./', import.meta.url));
 const script = `${here}make_zoo.py`;
@@ -105,4 +106,8 @@ describe('the zoo: planned families fail with UNSUPPORTED_OP naming exactly the 
       expect(missingOps.sort()).toEqual([...ops].sort());
     });
   }
+});
+
+describe('the zoo: families not exported yet', () => {
+  for (const [family, why] of Object.entries(NOT_YET)) it.todo(`${family}: ${why}`);
 });
