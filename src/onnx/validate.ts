@@ -68,6 +68,9 @@ const REQUIRED_INPUTS: Readonly<Record<string, number>> = {
 };
 
 const SIZE_ATTRIBUTES = new Set(['kernel_shape', 'strides', 'dilations', 'group']);
+/** Attributes ONNX defines as lists, and as single integers: the other kind is refused, not misread. */
+const LIST_ATTRIBUTES = new Set(['axes', 'perm', 'kernel_shape', 'strides', 'pads', 'dilations', 'output_padding', 'output_shape', 'starts', 'ends', 'shape', 'sizes', 'scales']);
+const INT_ATTRIBUTES = new Set(['axis', 'group', 'keepdims', 'ceil_mode', 'count_include_pad', 'transA', 'transB', 'allowzero', 'to', 'storage_order', 'select_last_index']);
 const OFFSET_ATTRIBUTES = new Set(['pads', 'output_padding', 'output_shape']);
 
 /** Refuses a node without its required inputs or output, or with an axis or size attribute no tensor can have. */
@@ -80,9 +83,11 @@ export function checkNode(node: WorkNode): void {
   }
   if (!node.outputs[0]) throw new GradlensError('BAD_MODEL', `${where} has no name for its output 0`);
   for (const [name, value] of Object.entries(node.attributes)) {
+    const bad = (range: string) => new GradlensError('BAD_MODEL', `${where}: attribute ${name} = ${fmt(value)} is outside ${range}`);
+    if (LIST_ATTRIBUTES.has(name) && !Array.isArray(value)) throw bad('the lists (ONNX defines it as a list of integers)');
+    if (INT_ATTRIBUTES.has(name) && typeof value !== 'number') throw bad('the integers (ONNX defines it as one integer)');
     if (typeof value === 'string') continue;
     const values = typeof value === 'number' ? [value] : value;
-    const bad = (range: string) => new GradlensError('BAD_MODEL', `${where}: attribute ${name} = ${fmt(value)} is outside ${range}`);
     if (values.some((v) => Number.isNaN(v))) throw bad('the numbers (NaN)');
     if ((name === 'axis' || name === 'axes' || name === 'perm') && values.some((v) => !Number.isInteger(v) || Math.abs(v) > MAX_RANK)) {
       throw bad(`[−${MAX_RANK}, ${MAX_RANK}] (no tensor has that many dimensions)`);
@@ -108,6 +113,7 @@ export function checkAxes(node: { op: string; name: string; attributes: Readonly
   if (Array.isArray(axes) && AXES_OPS.has(node.op) && axes.some((a) => !within(a, rank))) throw fail(`axes [${axes.join(', ')}]`);
 }
 
-function fmt(value: number | readonly number[]): string {
+function fmt(value: number | readonly number[] | string): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 40));
   return typeof value === 'number' ? String(value) : `[${value.slice(0, 8).join(', ')}${value.length > 8 ? ', …' : ''}]`;
 }

@@ -91,6 +91,15 @@ describe('validation at load', () => {
       expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/axis 2 is not a dimension of its rank-2 input \(allowed: -2 to 1\)/) }),
     ));
 
+  it('an attribute of the wrong kind (axes as one integer, axis as text) is BAD_MODEL, not misread', () => {
+    expect(load({ nodes: [{ op: 'ReduceMean', inputs: ['x'], outputs: ['y'], attributes: { axes: -1 } }] })).toThrow(
+      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/axes = -1 is outside the lists/) }),
+    );
+    expect(load({ nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attributes: { axis: 'last' } }] })).toThrow(
+      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/axis = "last" is outside the integers/) }),
+    );
+  });
+
   it('a Conv stride of 0 is BAD_MODEL', () =>
     expect(
       load({
