@@ -340,6 +340,17 @@ describe('patterns', () => {
     expect(graph.constants.size).toBe(0);
   });
 
+  it('a chain of 2 000 GELU subgraphs (10 000 nodes) becomes 2 000 Gelu nodes in order: each match updates the index', () => {
+    const nodes: NodeSpec[] = [];
+    for (let k = 0; k < 2000; k++) {
+      const rename = (name: string) => (name === 'x' ? (k ? `g${k - 1}` : 'x') : name === 'y' ? (k === 1999 ? 'y' : `g${k}`) : constants.some((c) => c.name === name) ? name : `${name}${k}`);
+      nodes.push(...gelu('torch').map((node) => ({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) })));
+    }
+    const graph = loadOnnx(model(nodes, { initializers: constants }));
+    expect(graph.nodes.map((node) => node.op)).toEqual(new Array(2000).fill('Gelu'));
+    expect(graph.nodes.map((node) => node.inputs[0])).toEqual(['x', ...Array.from({ length: 1999 }, (_, k) => `g${k}`)]);
+  });
+
   it('the fused Gelu computes x·Φ(x)', async () => {
     const input = randomTensor(8, 3, 3);
     const expected = Array.from(input, (v) => v * 0.5 * (1 + erf(v / Math.SQRT2)));
