@@ -319,10 +319,10 @@ function batchReshape(targets: number[][], inputs: readonly Shape[], allowZero: 
   }
 }
 
-/** The nodes the output needs, in order. */
-function prune(nodes: readonly GraphNode[], output: string): GraphNode[] {
+/** The nodes the output needs, in order: the loader's first step too, so what nothing reads is never folded. */
+export function prune<Node extends { inputs: readonly string[]; outputs: readonly string[] }>(nodes: readonly Node[], output: string): Node[] {
   const needed = new Set([output]);
-  const kept: GraphNode[] = [];
+  const kept: Node[] = [];
   for (let k = nodes.length - 1; k >= 0; k--) {
     const node = nodes[k]!;
     if (!node.outputs.some((name) => needed.has(name))) continue;

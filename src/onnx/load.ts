@@ -1,7 +1,7 @@
 import { GradlensError, isGradlensError } from '../gpu/errors.ts';
 import type { Constant, Graph, Shape } from '../graph/ir.ts';
 import { inferShapes } from '../graph/shapes.ts';
-import { Analysis, FixedBatch, type Analysed } from './analysis.ts';
+import { Analysis, FixedBatch, prune, type Analysed } from './analysis.ts';
 import { FoldBudget, FoldBudgetSpent } from './evaluate.ts';
 import { sortNodes, workNodes, type WorkNode } from './nodes.ts';
 import { decodeModel, type OnnxGraph, type OnnxValueInfo } from './proto.ts';
@@ -78,7 +78,7 @@ export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
   const output = modelOutput(graph, options.output);
   const all = workNodes(graph.nodes);
   all.forEach(checkNode);
-  const nodes = needed(sortNodes(all, known, input.name, graph.sparseInitializers), output);
+  const nodes = prune(sortNodes(all, known, input.name, graph.sparseInitializers), output);
   if (!nodes.some((node) => node.outputs.includes(output)) && output !== input.name) {
     throw new GradlensError('BAD_MODEL', `no node produces the graph's output "${output}"`);
   }
@@ -173,19 +173,6 @@ function specialise(source: Source, inputShape: readonly number[]): Graph {
     throw new GradlensError('BAD_MODEL', `the imported graph does not hold together at batch ${declared}: ${(error as Error).message}`, { cause: error });
   }
   return graph;
-}
-
-/** The nodes the output needs, in order: what nothing reads is never folded nor checked. */
-function needed(nodes: readonly WorkNode[], output: string): WorkNode[] {
-  const wanted = new Set([output]);
-  const kept: WorkNode[] = [];
-  for (let k = nodes.length - 1; k >= 0; k--) {
-    const node = nodes[k]!;
-    if (!node.outputs.some((name) => wanted.has(name))) continue;
-    kept.push(node);
-    for (const name of node.inputs) if (name) wanted.add(name);
-  }
-  return kept.reverse();
 }
 
 /** The one input that is neither an initializer nor bound: float, with a batch dimension and a rank. */
