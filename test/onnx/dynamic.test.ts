@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Model } from '../../src/graph/model.ts';
+import { smallCnn } from '../../src/graph/models.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
+import { referenceForward, referenceGradients } from '../reference/graph.ts';
 import { randomTensor } from '../reference/random.ts';
 
 // Issue 13, shapes from the input: PyTorch exports with dynamic_axes (test/onnx/models/make_dynamic.py) are
@@ -68,6 +70,20 @@ for (const opset of [13, 17]) {
       expect([...other.constants.get(resized.inputs[3]!)!.data].slice(1)).toEqual([8, 36, 12]);
     });
 
+    it('the input gradient at another size matches the float64 interpreter on the specialised graph', async () => {
+      const specialised = await (await modelOf(bytes)).at([3, 33, 17]);
+      const input = randomTensor(3 * 33 * 17, 9);
+      const plan = await specialised.cachedPlan({ batch: 1, seed: 'logit' });
+      const { output, inputGradient, target } = await plan.run({ input, target: 'top1' });
+      const graph = loadOnnx(bytes, { inputShape: [3, 33, 17] });
+      const values = referenceForward(graph, input, 1);
+      const seed = new Float64Array(output.length);
+      seed[target![0]!] = 1;
+      const expected = referenceGradients(graph, values, seed, 1).get(graph.input)!;
+      const peak = Math.max(...Array.from(expected, Math.abs));
+      expectAllClose(inputGradient!, expected, { abs: 1e-4 * peak, rel: 0 }, 'input gradient');
+    });
+
     it('keeps a specialisation once made (the same model, the same plans)', async () => {
       const model = await modelOf(bytes);
       const first = await model.at([3, 16, 16]);
@@ -83,6 +99,15 @@ for (const opset of [13, 17]) {
     }
   });
 }
+
+describe('graphs without a source to specialise from', () => {
+  it('a graph built in TypeScript takes its one input shape; another is BAD_INPUT', async () => {
+    const model = await Model.create(await testContext(), smallCnn());
+    models.push(model);
+    expect(await model.at([1, 16, 16])).toBe(model);
+    await expect(model.at([1, 20, 20])).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/takes inputs of \[1, 16, 16\] only/) });
+  });
+});
 
 describe('a model that really needs one size', () => {
   const bytes = fixture('dynamic_fixed_head_opset13');
