@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FOLD_LIMIT, FOLD_TOTAL } from '../../src/onnx/evaluate.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
-import { DataType, modelBytes, type ModelSpec, type NodeSpec, type TensorSpec } from './onnx-writer.ts';
+import { DataType, ProtoWriter, graphProto, modelBytes, type ModelSpec, type NodeSpec, type TensorSpec } from './onnx-writer.ts';
 
 // Load-time refusals (issue 16 items 2 and 8, issue 12's non-ONNX bytes): each of these loaded, or ran for minutes
 // and gigabytes, before; each must now end at load in a GradlensError with a stable code.
@@ -80,6 +80,12 @@ describe('validation at load', () => {
 
   it('opset 0 is BAD_MODEL', () =>
     expect(load({ opset: 0, nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] })).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/opset 0/) })));
+
+  it('a model importing no ONNX opset is BAD_MODEL', () => {
+    const spec: ModelSpec = { nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dims: ['n', 4] }], outputs: [{ name: 'y' }] };
+    const bytes = new ProtoWriter().int(1, 8).message(7, graphProto(spec)).message(8, new ProtoWriter().string(1, 'ai.onnx.ml').int(2, 3)).finish();
+    expect(() => loadOnnx(bytes)).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/imports no ONNX \(default-domain\) opset/) }));
+  });
 
   it('Softmax with axis 2^53 is BAD_MODEL', () =>
     expect(load({ nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attributes: { axis: 2 ** 53 } }] })).toThrow(
