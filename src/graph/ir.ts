@@ -29,6 +29,13 @@ export interface Graph {
   output: string;
   nodes: readonly GraphNode[];
   constants: ReadonlyMap<string, Constant>;
+  /** Per-sample input axes the source leaves free (dynamic height, width, sequence length), where it has any. */
+  freeAxes?: readonly number[];
+  /**
+   * The same network at another per-sample input shape, its shape sub-graph folded again (models from ONNX files);
+   * absent where the graph exists at one shape only. Throws BAD_INPUT for a shape the model cannot take.
+   */
+  specialise?(inputShape: Shape): Graph;
 }
 
 export function sizeOf(shape: Shape): number {

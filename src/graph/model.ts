@@ -1,37 +1,89 @@
 import { upload } from '../gpu/buffers.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import type { Graph, Shape } from './ir.ts';
+import { GradlensError } from '../gpu/errors.ts';
+import type { Constant, Graph, Shape } from './ir.ts';
 import { Plan, type PlanOptions } from './plan.ts';
 import { foldBatchNorm } from './fold.ts';
 import { checkSupported } from './registry.ts';
 import { inferShapes } from './shapes.ts';
 
+/** Input shapes a model keeps specialisations (graph, weights that differ, plans) for; the least recently used goes. */
+const SPECIALISATIONS_KEPT = 4;
+
 /** A graph on one device: weights uploaded once, shared by every plan made from it. */
 export class Model {
   private readonly plans = new Map<string, Promise<Plan>>();
+  private readonly specialisations = new Map<string, Promise<Model>>();
 
   private constructor(
     readonly gpu: GpuContext,
     readonly graph: Graph,
     readonly weights: ReadonlyMap<string, GPUBuffer>,
     readonly outputShape: Shape,
+    /** Weight buffers this model made and destroys (a specialisation shares the rest with the model it came from). */
+    private readonly owned: readonly GPUBuffer[],
+    /** The graph as given, before folding: what specialisations start from. */
+    private readonly source: Graph,
   ) {}
 
   static async create(gpu: GpuContext, source: Graph): Promise<Model> {
+    return Model.build(gpu, source, new Map(), new Map());
+  }
+
+  /** Uploads the constants the graph reads, reusing `shared` buffers whose constant in `sharedConstants` is the same. */
+  private static async build(gpu: GpuContext, source: Graph, shared: ReadonlyMap<string, GPUBuffer>, sharedConstants: ReadonlyMap<string, Constant>): Promise<Model> {
     checkSupported(source);
     const graph = foldBatchNorm(source);
     const outputShape = inferShapes(graph, 1).get(graph.output)!.slice(1);
     const used = new Set(graph.nodes.flatMap((node) => node.inputs));
     const weights = new Map<string, GPUBuffer>();
+    const owned: GPUBuffer[] = [];
     for (const [name, constant] of graph.constants) {
-      if (used.has(name)) weights.set(name, await upload(gpu.device, `${graph.name}:${name}`, constant.data));
+      if (!used.has(name)) continue;
+      const buffer = shared.get(name);
+      if (buffer && sameConstant(sharedConstants.get(name), constant)) {
+        weights.set(name, buffer);
+        continue;
+      }
+      const made = await upload(gpu.device, `${graph.name}:${name}`, constant.data);
+      weights.set(name, made);
+      owned.push(made);
     }
-    return new Model(gpu, graph, weights, outputShape);
+    return new Model(gpu, graph, weights, outputShape, owned, source);
   }
 
   /** The same graph over other weight buffers (NoiseGrad's perturbed copies); the variant owns them and its own plans. */
   static withWeights(model: Model, weights: ReadonlyMap<string, GPUBuffer>): Model {
-    return new Model(model.gpu, model.graph, weights, model.outputShape);
+    return new Model(model.gpu, model.graph, weights, model.outputShape, [...weights.values()], model.source);
+  }
+
+  /**
+   * The model at another per-sample input shape (an image of another height and width, a sequence of another length),
+   * as ORT does it: the graph specialised to it, its shape sub-graph folded for it, weights shared; made once per
+   * shape and kept, with its plans, beside this model. Throws BAD_INPUT for a shape the model cannot take.
+   */
+  at(inputShape: Shape): Promise<Model> {
+    const key = inputShape.join(',');
+    if (key === this.graph.inputShape.join(',')) return Promise.resolve(this);
+    let specialised = this.specialisations.get(key);
+    if (specialised) {
+      this.specialisations.delete(key); // re-inserted below: the map's order is the order of use
+    } else {
+      const specialise = this.source.specialise;
+      if (!specialise) {
+        const error = new GradlensError('BAD_INPUT', `${this.graph.name} takes inputs of [${this.graph.inputShape.join(', ')}] only, not [${inputShape.join(', ')}]`);
+        return Promise.reject(error);
+      }
+      specialised = Promise.resolve().then(() => Model.build(this.gpu, specialise(inputShape), this.weights, this.graph.constants));
+      specialised.catch(() => this.specialisations.delete(key));
+      if (this.specialisations.size >= SPECIALISATIONS_KEPT) {
+        const [oldest, model] = this.specialisations.entries().next().value!;
+        this.specialisations.delete(oldest);
+        model.then((m) => m.destroy(), () => undefined);
+      }
+    }
+    this.specialisations.set(key, specialised);
+    return specialised;
   }
 
   /** A fixed schedule for one batch size; run it as many times as needed. */
@@ -54,6 +106,14 @@ export class Model {
   destroy(): void {
     for (const plan of this.plans.values()) plan.then((p) => p.destroy(), () => undefined);
     this.plans.clear();
-    for (const buffer of this.weights.values()) buffer.destroy();
+    for (const model of this.specialisations.values()) model.then((m) => m.destroy(), () => undefined);
+    this.specialisations.clear();
+    for (const buffer of this.owned) buffer.destroy();
   }
+}
+
+/** The same values (the same array, or equal contents: folded weights are recomputed per specialisation). */
+function sameConstant(a: Constant | undefined, b: Constant): boolean {
+  if (!a || a.shape.join() !== b.shape.join()) return false;
+  return a.data === b.data || (a.data.length === b.data.length && a.data.every((v, i) => Object.is(v, b.data[i])));
 }

@@ -1,6 +1,6 @@
 import { CommandBatch, type Dispatch } from '../gpu/commands.ts';
 import { GradlensError, fromGpuError } from '../gpu/errors.ts';
-import type { GraphNode, Shape } from './ir.ts';
+import type { Graph, GraphNode, Shape } from './ir.ts';
 import { sizeOf } from './ir.ts';
 import { assignSlots, type Lifetime } from './liveness.ts';
 import type { Model } from './model.ts';
@@ -166,6 +166,7 @@ export class Plan {
     if (!Number.isInteger(batch) || batch < 1) throw new GradlensError('BAD_PARAMS', `batch must be a positive integer, got ${batch}`);
     const seedKind = options.seed ?? 'logit';
     const shapes = inferShapes(graph, batch);
+    checkDeviceFits(graph, shapes, batch, device.limits);
     const capture = options.capture ?? [];
     for (const name of capture) {
       if (!shapes.has(name) || graph.constants.has(name)) throw new GradlensError('BAD_PARAMS', `cannot capture "${name}": no such tensor in ${graph.name}`);
@@ -312,6 +313,30 @@ export class Plan {
 }
 
 const STORAGE_COPY = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
+
+/**
+ * Refuses, before anything is allocated, a tensor larger than one buffer binding: at batch 1 it is a property of the
+ * model at this input size, not of an input, and running would only fail dispatch by dispatch.
+ */
+function checkDeviceFits(graph: Graph, shapes: ReadonlyMap<string, Shape>, batch: number, limits: GPUSupportedLimits): void {
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  let largest: [string, Shape] | undefined;
+  for (const [name, shape] of shapes) {
+    if (!graph.constants.has(name) && (!largest || sizeOf(shape) > sizeOf(largest[1]))) largest = [name, shape];
+  }
+  if (!largest || sizeOf(largest[1]) * 4 <= limit) return;
+  const [name, shape] = largest;
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const perSample = (sizeOf(shape) * 4) / batch;
+  const advice =
+    batch > 1 && perSample <= limit
+      ? `use a batch of at most ${Math.floor(limit / perSample)}`
+      : `the model at input [${graph.inputShape.join(', ')}] is too large for this device: use a smaller input or a device with larger buffers`;
+  throw new GradlensError(
+    'BUFFER_TOO_LARGE',
+    `${graph.name}: tensor "${name}" [${shape.join(', ')}] needs ${mib(sizeOf(shape) * 4)} at batch ${batch}, but this device binds at most ${mib(limit)}: ${advice}`,
+  );
+}
 
 interface GradientFlow {
   enabled: boolean;

@@ -1,11 +1,12 @@
 import { GradlensError, isGradlensError } from '../gpu/errors.ts';
 import type { Constant, GraphNode, Shape } from '../graph/ir.ts';
 import { OPS } from '../graph/registry.ts';
-import { FOLDABLE, TooLarge, broadcast, evaluate, reshapeShape } from './evaluate.ts';
+import { FOLDABLE, TooLarge, broadcast, evaluate, reshapeShape, type FoldBudget } from './evaluate.ts';
 import type { WorkNode } from './nodes.ts';
 import { normalise, type RewriteContext } from './opsets.ts';
 import { fuseGelu, fuseLayerNorm, fusePad } from './patterns.ts';
 import { tensorValue, toConstant, type TensorValue } from './tensor.ts';
+import { checkAxes } from './validate.ts';
 
 /**
  * Ops the runtime lacks whose output has their input's shape (or the broadcast of their inputs'): analysis continues
@@ -38,6 +39,8 @@ export class Analysis {
   private readonly out: GraphNode[] = [];
   private readonly rejected = new Map<string, string>();
   private readonly readerCount = new Map<string, number>();
+  /** Nodes reading a tensor whose shape is unknown (made by an unsupported op): their own support cannot be judged. */
+  private readonly downstream = new Set<string>();
 
   constructor(
     private readonly batches: readonly number[],
@@ -48,6 +51,7 @@ export class Analysis {
     inputShape: Shape,
     private readonly output: string,
     private readonly nodes: readonly WorkNode[],
+    private readonly budget: FoldBudget,
   ) {
     for (const [name, value] of known) this.values.set(name, batches.map(() => value));
     this.shapes.set(input, batches.map((b) => [b, ...inputShape]));
@@ -118,6 +122,7 @@ export class Analysis {
   private visit(node: WorkNode): void {
     if (node.op === 'Constant') return this.constantNode(node);
     if (node.op === 'Shape' && node.inputs[0] && this.shapesOf(node.inputs[0])) return this.shapeNode(node);
+    if (node.op === 'Size' && node.inputs[0] && this.shapesOf(node.inputs[0])) return this.sizeNode(node);
     const inputsKnown = node.inputs.every((name) => !name || this.values.has(name));
     if (FOLDABLE.has(node.op) && inputsKnown && node.inputs.length > 0 && this.fold(node)) return;
     for (const rewritten of normalise(node, this.context())) this.runtimeNode(rewritten);
@@ -151,6 +156,11 @@ export class Analysis {
     if (node.outputs[0]) this.values.set(node.outputs[0], values);
   }
 
+  private sizeNode(node: WorkNode): void {
+    const values = this.shapesOf(node.inputs[0]!)!.map((shape): TensorValue => ({ dtype: 'int', shape: [], data: Float64Array.of(shape.reduce((a, b) => a * b, 1)) }));
+    if (node.outputs[0]) this.values.set(node.outputs[0], values);
+  }
+
   /** Evaluates the node at each batch size; false when the result is too large to fold (the runtime runs it). */
   private fold(node: WorkNode): boolean {
     const results: TensorValue[] = [];
@@ -164,6 +174,7 @@ export class Analysis {
       if (isGradlensError(error)) throw error;
       throw new GradlensError('BAD_MODEL', `${node.op} "${node.name}" cannot be evaluated: ${(error as Error).message}`, { cause: error });
     }
+    this.budget.charge(node, results.reduce((sum, value) => sum + value.data.length, 0));
     if (node.outputs[0]) this.values.set(node.outputs[0], results);
     return true;
   }
@@ -177,8 +188,10 @@ export class Analysis {
     const emitted: GraphNode = { name: node.name, op: node.op, inputs, outputs: node.outputs, attributes: node.attributes };
     this.out.push(emitted);
     const shapes = inputs.map((name) => (name ? this.shapesOf(name) : this.batches.map(() => [] as Shape)));
+    if (shapes.some((s) => !s)) this.downstream.add(node.name);
     if (this.rejected.has(node.name) || shapes.some((s) => !s)) return;
     const perBatch = this.batches.map((_, b) => shapes.map((s) => s![b]!));
+    if (perBatch[0]![0]) checkAxes(emitted, perBatch[0]![0].length);
     let outputs: Shape[][] | undefined;
     if (OPS[node.op]) outputs = this.runtimeShapes(emitted, perBatch);
     else if (ELEMENTWISE.has(node.op)) {
@@ -256,19 +269,26 @@ export class Analysis {
   }
 
   private checkSupported(nodes: readonly GraphNode[]): void {
-    const missing = new Map<string, string[]>();
-    const reasons: string[] = [];
-    for (const node of nodes) {
+    const missing = new Map<string, { count: number; example: string }>();
+    const reasons = new Map<string, string>(); // one reason per op type: a model repeats the same one per layer
+    const unsupported = nodes.filter((node) => !OPS[node.op] || this.rejected.has(node.name));
+    const primary = unsupported.filter((node) => !this.downstream.has(node.name));
+    const after = primary.length > 0 ? unsupported.filter((node) => this.downstream.has(node.name)) : [];
+    for (const node of primary.length > 0 ? primary : unsupported) {
       const reason = this.rejected.get(node.name);
-      if (OPS[node.op] && reason === undefined) continue;
-      missing.set(node.op, [...(missing.get(node.op) ?? []), node.name]);
-      if (reason) reasons.push(reason.replace(/\.$/, ''));
+      const seen = missing.get(node.op);
+      if (seen) seen.count++;
+      else missing.set(node.op, { count: 1, example: node.name });
+      if (reason && !reasons.has(node.op)) reasons.set(node.op, reason.replace(/\.$/, ''));
     }
     if (missing.size === 0) return;
-    const list = [...missing].map(([op, names]) => `${op} (${names.join(', ')})`).join('; ');
+    const list = [...missing].map(([op, { count, example }]) => `${op} ×${count} (e.g. "${example}")`).join('; ');
+    const why = [...reasons.values()];
+    const types = [...new Set(after.map((node) => node.op))].join(', ');
+    const rest = after.length ? ` After them, ${after.length} nodes whose input shapes they decide could not be checked (${types}).` : '';
     throw new GradlensError(
       'UNSUPPORTED_OP',
-      `unsupported ops: ${list}.${reasons.length ? ` ${reasons.join('. ')}.` : ''} Supported: ${Object.keys(OPS).sort().join(', ')}`,
+      `unsupported ops: ${list}.${why.length ? ` ${why.join('. ')}.` : ''}${rest} Supported: ${Object.keys(OPS).sort().join(', ')}`,
     );
   }
 }
@@ -299,10 +319,10 @@ function batchReshape(targets: number[][], inputs: readonly Shape[], allowZero: 
   }
 }
 
-/** The nodes the output needs, in order. */
-function prune(nodes: readonly GraphNode[], output: string): GraphNode[] {
+/** The nodes the output needs, in order: the loader's first step too, so what nothing reads is never folded. */
+export function prune<Node extends { inputs: readonly string[]; outputs: readonly string[] }>(nodes: readonly Node[], output: string): Node[] {
   const needed = new Set([output]);
-  const kept: GraphNode[] = [];
+  const kept: Node[] = [];
   for (let k = nodes.length - 1; k >= 0; k--) {
     const node = nodes[k]!;
     if (!node.outputs.some((name) => needed.has(name))) continue;
@@ -324,6 +344,8 @@ function dropUnread(nodes: readonly GraphNode[], output: string): GraphNode[] {
   };
   return nodes.map((node) => ({
     ...node,
+    // Split's equal parts are counted by its outputs: the count stays as opset 18's attribute when some go.
+    attributes: node.op === 'Split' && node.outputs.length > 1 ? { num_outputs: node.outputs.length, ...node.attributes } : node.attributes,
     inputs: trim([...node.inputs]),
     outputs: trim(node.outputs.map((name, i) => (i > 0 && !read.has(name) ? '' : name))),
   }));

@@ -7,7 +7,7 @@ import { DATA_TYPES, elementCount, tensorValue, type TensorValue } from './tenso
 import type { OnnxTensor } from './proto.ts';
 
 /** Results larger than this are left to the runtime (or refused) rather than computed at load. */
-export const FOLD_LIMIT = 1 << 22;
+export const FOLD_LIMIT = 1 << 20;
 
 export interface FoldNode {
   name: string;
@@ -18,6 +18,41 @@ export interface FoldNode {
 
 /** Thrown when an op's result would be too large to compute at load. */
 export class TooLarge extends Error {}
+
+/** The budget is spent: the model is refused at once, not retried at other sizes. */
+export class FoldBudgetSpent extends GradlensError {}
+
+/** Elements all folds of one analysis may produce together, and the time they may take. */
+export const FOLD_TOTAL = 1 << 23;
+export const FOLD_MS = 10_000;
+
+/**
+ * The whole load's allowance for folding, so a chain of nodes each under FOLD_LIMIT cannot add up to gigabytes or
+ * minutes: an honest model's shape arithmetic and constant subgraphs use a tiny part of it.
+ */
+export class FoldBudget {
+  private elements = 0;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly total = FOLD_TOTAL,
+    private readonly milliseconds = FOLD_MS,
+  ) {}
+
+  /** Counts a folded result; throws BAD_MODEL once the total or the time is spent. */
+  charge(node: { op: string; name: string }, count: number): void {
+    this.elements += count;
+    const over = this.elements > this.total ? `${this.elements} elements (at most ${this.total})` : undefined;
+    const late = performance.now() - this.started > this.milliseconds ? `more than ${this.milliseconds / 1000} s` : undefined;
+    if (over || late) {
+      throw new FoldBudgetSpent(
+        'BAD_MODEL',
+        `computing the model's constant parts at load took ${over ?? late} by ${node.op} "${node.name}": ` +
+          'far beyond any real network\'s shape arithmetic; the file is malformed or hostile',
+      );
+    }
+  }
+}
 
 type Inputs = readonly (TensorValue | undefined)[];
 type Evaluator = (inputs: Inputs, node: FoldNode, opset: number) => TensorValue;
@@ -63,25 +98,40 @@ export function broadcast(shapes: readonly (readonly number[])[], node: FoldNode
   });
 }
 
-/** Maps each output element of a broadcast to the flat index it reads in `shape`. */
-function broadcastIndex(shape: readonly number[], out: readonly number[]): (i: number) => number {
-  const outStrides = strides(out);
+/**
+ * The flat indices in `shape` that the output elements of a broadcast to `out` read, in output order: an odometer
+ * over the output's coordinates (make() fills in order), so each element costs a few additions, not divisions.
+ */
+function broadcastCursor(shape: readonly number[], out: readonly number[]): () => number {
+  const rank = out.length;
+  const offset = rank - shape.length;
   const inStrides = strides(shape);
-  const offset = out.length - shape.length;
-  return (i) => {
-    let index = 0;
-    for (let d = 0; d < shape.length; d++) {
-      const coordinate = Math.floor(i / outStrides[d + offset]!) % out[d + offset]!;
-      if (shape[d] !== 1) index += coordinate * inStrides[d]!;
+  const step = out.map((_, d) => (d < offset || shape[d - offset] === 1 ? 0 : inStrides[d - offset]!));
+  const coordinate = new Array<number>(rank).fill(0);
+  let index = 0;
+  let started = false;
+  return () => {
+    if (started) {
+      for (let d = rank - 1; d >= 0; d--) {
+        index += step[d]!;
+        if (++coordinate[d]! < out[d]!) break;
+        index -= step[d]! * out[d]!;
+        coordinate[d] = 0;
+      }
     }
+    started = true;
     return index;
   };
 }
 
-function elementwise(inputs: readonly TensorValue[], node: FoldNode, dtype: TensorValue['dtype'], f: (...values: number[]) => number): TensorValue {
+function elementwise(inputs: readonly TensorValue[], node: FoldNode, dtype: TensorValue['dtype'], f: (values: readonly number[]) => number): TensorValue {
   const out = broadcast(inputs.map((v) => v.shape), node);
-  const maps = inputs.map((v) => broadcastIndex(v.shape, out));
-  return make(dtype, out, (i) => f(...inputs.map((v, k) => v.data[maps[k]!(i)]!)));
+  const cursors = inputs.map((v) => broadcastCursor(v.shape, out));
+  const values = inputs.map(() => 0);
+  return make(dtype, out, () => {
+    for (let k = 0; k < inputs.length; k++) values[k] = inputs[k]!.data[cursors[k]!()]!;
+    return f(values);
+  });
 }
 
 const need = (inputs: Inputs, count: number, node: FoldNode): TensorValue[] => {
@@ -94,7 +144,16 @@ function binary(f: (a: number, b: number, integer: boolean) => number, result?: 
   return (inputs, node) => {
     const [a, b] = need(inputs, 2, node);
     const integer = a!.dtype !== 'float';
-    return elementwise([a!, b!], node, result ?? a!.dtype, (x, y) => f(x!, y!, integer));
+    return elementwise([a!, b!], node, result ?? a!.dtype, ([x, y]) => f(x!, y!, integer));
+  };
+}
+
+/** Min and Max: any number of broadcast operands. */
+function variadic(f: (...values: number[]) => number): Evaluator {
+  return (inputs, node) => {
+    const present = inputs.filter((v): v is TensorValue => v !== undefined);
+    if (present.length === 0) throw bad(node, 'needs an input');
+    return elementwise(present, node, present[0]!.dtype, (values) => f(...values));
   };
 }
 
@@ -263,7 +322,7 @@ function unsqueeze(inputs: Inputs, node: FoldNode): TensorValue {
 
 function where(inputs: Inputs, node: FoldNode): TensorValue {
   const [condition, a, b] = need(inputs, 3, node);
-  return elementwise([condition!, a!, b!], node, a!.dtype, (c, x, y) => (c ? x! : y!));
+  return elementwise([condition!, a!, b!], node, a!.dtype, ([c, x, y]) => (c ? x! : y!));
 }
 
 const divide = (a: number, b: number, integer: boolean) => (integer ? (b === 0 ? 0 : Math.trunc(a / b)) : a / b);
@@ -290,8 +349,8 @@ const EVALUATORS: Readonly<Record<string, Evaluator>> = {
   Expand: (inputs, node) => {
     const [x, shape] = need(inputs, 2, node);
     const out = broadcast([x!.shape, Array.from(shape!.data)], node);
-    const map = broadcastIndex(x!.shape, out);
-    return make(x!.dtype, out, (i) => x!.data[map(i)]!);
+    const cursor = broadcastCursor(x!.shape, out);
+    return make(x!.dtype, out, () => x!.data[cursor()]!);
   },
   ConstantOfShape: constantOfShape,
   Range: range,
@@ -301,7 +360,14 @@ const EVALUATORS: Readonly<Record<string, Evaluator>> = {
   Mul: binary((a, b) => a * b),
   Div: binary(divide),
   Pow: binary((a, b, integer) => (integer ? Math.trunc(a ** b) : a ** b)),
+  Min: variadic(Math.min),
+  Max: variadic(Math.max),
+  Mod: binary((a, b, integer) => (integer ? a - b * Math.floor(a / b) : a % b)),
   Equal: binary((a, b) => Number(a === b), 'bool'),
+  LessOrEqual: binary((a, b) => Number(a <= b), 'bool'),
+  GreaterOrEqual: binary((a, b) => Number(a >= b), 'bool'),
+  And: binary((a, b) => Number(a && b), 'bool'),
+  Or: binary((a, b) => Number(a || b), 'bool'),
   Less: binary((a, b) => Number(a < b), 'bool'),
   Greater: binary((a, b) => Number(a > b), 'bool'),
   Not: unary((a) => Number(!a)),

@@ -1,10 +1,12 @@
-import { GradlensError } from '../gpu/errors.ts';
-import type { Constant, Graph } from '../graph/ir.ts';
+import { GradlensError, isGradlensError } from '../gpu/errors.ts';
+import type { Constant, Graph, Shape } from '../graph/ir.ts';
 import { inferShapes } from '../graph/shapes.ts';
-import { Analysis, FixedBatch, type Analysed } from './analysis.ts';
-import { sortNodes, workNodes } from './nodes.ts';
+import { Analysis, FixedBatch, prune, type Analysed } from './analysis.ts';
+import { FoldBudget, FoldBudgetSpent } from './evaluate.ts';
+import { sortNodes, workNodes, type WorkNode } from './nodes.ts';
 import { decodeModel, type OnnxGraph, type OnnxValueInfo } from './proto.ts';
 import { elementCount, tensorValue, type TensorValue } from './tensor.ts';
+import { checkInputShape, checkIsOnnx, checkNode, checkOpset } from './validate.ts';
 
 export { decodeTensor } from './tensor.ts';
 
@@ -15,66 +17,156 @@ export interface LoadOptions {
   constants?: Readonly<Record<string, Constant>>;
   /** Which graph output to explain, where the model has several. */
   output?: string;
+  /**
+   * The per-sample input shape to specialise at, where the file leaves dimensions after the batch free (dynamic
+   * height, width, sequence length). Default: each free dimension at the first of PROBE_SIZES the model holds at.
+   */
+  inputShape?: Shape;
 }
 
 /** Newest default-domain opset read; each op's changes up to it are handled (src/onnx/opsets.ts). */
 export const MAX_OPSET = 18;
 
+/** Sizes tried, in order, for free input dimensions when no inputShape is given. */
+export const PROBE_SIZES = [224, 128, 64, 32, 16];
+
+/** Specialisations of one loaded model kept at once (each is a graph; weights are shared). */
+const SPECIALISATIONS_KEPT = 16;
+
 const FLOAT_INPUTS = new Set([1, 10, 11, 16]);
+
+/** What every specialisation of one model shares: the decoded, validated, sorted nodes and the known tensors. */
+interface Source {
+  name: string;
+  opset: number;
+  known: ReadonlyMap<string, TensorValue>;
+  input: string;
+  /** Per-sample dims as the file gives them: a number where fixed, undefined where free. */
+  dims: readonly (number | undefined)[];
+  /** The batch size the file declares (1 where it leaves the batch free). */
+  declaredBatch: number;
+  output: string;
+  nodes: readonly WorkNode[];
+}
 
 /**
  * An ONNX model (bytes of a .onnx file) as a gradlens Graph: one input whose first dimension is the batch, one output,
  * initializers as float32 constants. Shape arithmetic, Constant, Identity and Dropout are folded at load with the
- * batch left free; GELU and LayerNorm subgraphs become Gelu and LayerNormalization, zero Pads join the Conv or pool
- * after them. Constants may share memory with `bytes`: do not change the bytes afterwards.
+ * batch left free and every other input dimension at a concrete size; where the file leaves some free, the graph's
+ * `specialise` gives it at any other size (its shape sub-graph folded again). GELU and LayerNorm subgraphs become
+ * Gelu and LayerNormalization, zero Pads join the Conv or pool after them. Constants may share memory with `bytes`:
+ * do not change the bytes afterwards.
  * Errors: CORRUPT_MODEL, MISSING_INITIALIZER, UNSUPPORTED_OP, EXTERNAL_DATA, BAD_MODEL; BAD_PARAMS for bad options.
  */
 export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
+  checkIsOnnx(bytes);
   const model = decodeModel(bytes);
-  const opset = model.opsets.get('') ?? 1;
-  if (opset > MAX_OPSET) {
-    throw new GradlensError('UNSUPPORTED_OP', `the model uses ONNX opset ${opset}; gradlens reads opsets up to ${MAX_OPSET}: re-export it with opset_version=${MAX_OPSET} or lower`);
-  }
-  const source = model.graph;
+  const opset = checkOpset(model.opsets.get(''), MAX_OPSET);
+  const graph = model.graph;
   const known = new Map<string, TensorValue>();
-  for (const tensor of source.initializers) known.set(tensor.name, tensorValue(tensor));
+  for (const tensor of graph.initializers) known.set(tensor.name, tensorValue(tensor));
   for (const [name, constant] of Object.entries(options.constants ?? {})) {
-    if (!source.inputs.some((input) => input.name === name)) {
-      throw new GradlensError('BAD_PARAMS', `options.constants names "${name}", which is not an input of the model (inputs: ${source.inputs.map((i) => i.name).join(', ')})`);
+    if (!graph.inputs.some((input) => input.name === name)) {
+      throw new GradlensError('BAD_PARAMS', `options.constants names "${name}", which is not an input of the model (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
     }
     if (elementCount(constant.shape, `options.constants.${name}`) !== constant.data.length) {
       throw new GradlensError('BAD_PARAMS', `options.constants.${name} has ${constant.data.length} values for shape [${constant.shape.join(', ')}]`);
     }
     known.set(name, { dtype: 'float', shape: [...constant.shape], data: constant.data });
   }
-  const input = modelInput(source, known);
-  const output = modelOutput(source, options.output);
-  const nodes = sortNodes(workNodes(source.nodes), known, input.name, source.sparseInitializers);
+  const input = modelInput(graph, known);
+  const output = modelOutput(graph, options.output);
+  const all = workNodes(graph.nodes);
+  all.forEach(checkNode);
+  const nodes = prune(sortNodes(all, known, input.name, graph.sparseInitializers), output);
   if (!nodes.some((node) => node.outputs.includes(output)) && output !== input.name) {
     throw new GradlensError('BAD_MODEL', `no node produces the graph's output "${output}"`);
   }
-  const declared = typeof input.dims[0] === 'number' && input.dims[0] > 0 ? input.dims[0] : 1;
-  const inputShape = input.dims.slice(1) as number[];
-  const run = (batches: number[], repair: boolean) => new Analysis(batches, repair, opset, known, input.name, inputShape, output, nodes).run();
-  // At two batch sizes as written; failing that, with Reshape targets that spell out the export's batch read as
-  // "keep the batch"; failing that too, the graph holds only the batch it declares.
+  const declaredBatch = typeof input.dims[0] === 'number' && input.dims[0] > 0 ? input.dims[0] : 1;
+  const dims = input.dims.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : undefined));
+  const source: Source = { name: options.name ?? (graph.name || 'model'), opset, known, input: input.name, dims, declaredBatch, output, nodes };
+  if (options.inputShape) return specialisable(source, requested(source, options.inputShape));
+  if (dims.every((d) => d !== undefined)) return specialisable(source, dims as number[]);
+  // Free dimensions: the first probe size the model holds at; failing all, the first probe's error with a hint.
+  let first: unknown;
+  for (const size of PROBE_SIZES) {
+    try {
+      return specialisable(source, dims.map((d) => d ?? size));
+    } catch (error) {
+      if (!isGradlensError(error, 'BAD_MODEL') || error instanceof FoldBudgetSpent) throw error;
+      first ??= error;
+    }
+  }
+  const message = (first as Error).message;
+  throw new GradlensError('BAD_MODEL', `${message} (input dimensions the file leaves free were tried at ${PROBE_SIZES.join(', ')}: give the size the model needs as loadOnnx(bytes, { inputShape }) or --size)`, { cause: first });
+}
+
+/** The graph at one per-sample shape, able to make itself at others (cached, a few at a time). */
+function specialisable(source: Source, shape: readonly number[]): Graph {
+  const cache = new Map<string, Graph>();
+  const make = (perSample: readonly number[], loaded?: Graph): Graph => {
+    const key = perSample.join(',');
+    let graph = cache.get(key);
+    if (graph) {
+      cache.delete(key); // re-inserted below: the map's order is the order of use
+    } else {
+      graph = { ...specialiseFor(source, perSample, loaded), freeAxes, specialise: (other: Shape) => make(requested(source, other), first) };
+      if (cache.size >= SPECIALISATIONS_KEPT) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(key, graph);
+    return graph;
+  };
+  const freeAxes = source.dims.flatMap((d, i) => (d === undefined ? [i] : []));
+  const first = make(shape);
+  return first;
+}
+
+/** A specialisation asked for after loading: a shape the model cannot take is the input's fault, not the file's. */
+function specialiseFor(source: Source, shape: readonly number[], loaded: Graph | undefined): Graph {
+  try {
+    return specialise(source, shape);
+  } catch (error) {
+    if (!loaded || !isGradlensError(error, 'BAD_MODEL')) throw error;
+    throw new GradlensError(
+      'BAD_INPUT',
+      `${source.name} cannot take an input of [${shape.join(', ')}] (${error.message}); it loaded at [${loaded.inputShape.join(', ')}], which it takes`,
+      { cause: error },
+    );
+  }
+}
+
+/** A per-sample shape asked for by the caller: the file's rank, its fixed dims kept, the free ones positive. */
+function requested(source: Source, shape: Shape): number[] {
+  const fixed = source.dims.map((d) => d ?? '?').join(', ');
+  const where = `the input [${shape.join(', ')}]`;
+  if (shape.length !== source.dims.length) {
+    throw new GradlensError('BAD_INPUT', `${where} has rank ${shape.length}; ${source.name} takes [${fixed}] per sample (after the batch)`);
+  }
+  const clash = source.dims.findIndex((d, i) => d !== undefined && d !== shape[i]);
+  if (clash >= 0) {
+    throw new GradlensError('BAD_INPUT', `${where} does not fit ${source.name}, whose file fixes the input at [${fixed}] per sample: resize the input to it`);
+  }
+  checkInputShape(shape, where);
+  return [...shape];
+}
+
+/**
+ * The graph at one per-sample input shape, the batch left free: analysed at two batch sizes as written; failing that,
+ * with Reshape targets that spell out the export's batch read as "keep the batch"; failing that too, the graph holds
+ * only the batch it declares. Every attempt folds within its own budget.
+ */
+function specialise(source: Source, inputShape: readonly number[]): Graph {
+  const { declaredBatch: declared, opset, known, input, output, nodes } = source;
   let analysed: Analysed | undefined;
   for (const [batches, repair] of [[[declared, declared + 1], false], [[declared, declared + 1], true], [[declared], false]] as const) {
     try {
-      analysed = run([...batches], repair);
+      analysed = new Analysis([...batches], repair, opset, known, input, inputShape, output, nodes, new FoldBudget()).run();
       break;
     } catch (error) {
       if (!(error instanceof FixedBatch)) throw error;
     }
   }
-  const graph: Graph = {
-    name: options.name ?? (source.name || 'model'),
-    input: input.name,
-    inputShape,
-    output: analysed!.output,
-    nodes: analysed!.nodes,
-    constants: analysed!.constants,
-  };
+  const graph: Graph = { name: source.name, input, inputShape: [...inputShape], output: analysed!.output, nodes: analysed!.nodes, constants: analysed!.constants };
   try {
     inferShapes(graph, declared);
   } catch (error) {
@@ -83,7 +175,7 @@ export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
   return graph;
 }
 
-/** The one input that is neither an initializer nor bound: float, shape known after the batch dimension. */
+/** The one input that is neither an initializer nor bound: float, with a batch dimension and a rank. */
 function modelInput(graph: OnnxGraph, known: ReadonlyMap<string, TensorValue>): { name: string; dims: (number | string | undefined)[] } {
   const free = graph.inputs.filter((input) => !known.has(input.name));
   if (free.length !== 1) {
@@ -95,15 +187,14 @@ function modelInput(graph: OnnxGraph, known: ReadonlyMap<string, TensorValue>): 
   }
   const input = free[0]!;
   const where = `the model's input "${input.name}"`;
+  if (!input.name) throw new GradlensError('BAD_MODEL', "the model's input has no name");
   if (!input.isTensor || !FLOAT_INPUTS.has(input.elemType)) {
     throw new GradlensError('BAD_MODEL', `${where} is not a float tensor (element type ${input.elemType}); gradlens explains models with float inputs`);
   }
   const dims = input.dims;
   if (!dims || dims.length < 1) throw new GradlensError('BAD_MODEL', `${where} has no ${dims ? 'batch dimension' : 'shape'}; re-export the model with a shaped input whose first dimension is the batch`);
-  const rest = dims.slice(1);
-  if (!rest.every((d): d is number => typeof d === 'number' && Number.isSafeInteger(d) && d > 0)) {
-    throw new GradlensError('BAD_MODEL', `${where} has shape [${dims.map((d) => d ?? '?').join(', ')}]: the dimensions after the batch must be fixed positive sizes; re-export with a fixed input size (dynamic_axes only on the batch)`);
-  }
+  const fixed = dims.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+  checkInputShape(fixed, `${where} [${dims.map((d) => d ?? '?').join(', ')}]`);
   return { name: input.name, dims };
 }
 
@@ -118,4 +209,3 @@ function modelOutput(graph: OnnxGraph, chosen: string | undefined): string {
   }
   return names[0]!;
 }
-

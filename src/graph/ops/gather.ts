@@ -51,7 +51,7 @@ function splitOf(x: Shape, node: GraphNode, constant: Constants): IndexMap[] {
   const axis = attribute(node, 'axis', 0);
   const d = axis < 0 ? axis + x.length : axis;
   const given = node.inputs[1] ? constantInput(node, 1, constant, 'split') : (node.attributes.split as number[] | undefined);
-  const parts = node.outputs.length;
+  const parts = attribute(node, 'num_outputs', node.outputs.length);
   const even = Math.ceil(x[d]! / parts);
   const extents = given ?? Array.from({ length: parts }, (_, k) => Math.min(even, x[d]! - k * even));
   return splitMaps(x, axis, extents).map((map) => keepingBatch(map, node));
@@ -95,9 +95,13 @@ function moving(maps: (x: Shape, node: GraphNode, constant: Constants) => IndexM
   return {
     shape: (inputs, node, constant) => {
       const moves = maps(inputs[0]!, node, constant); // checks the attributes and constants once, at load
-      return shapes?.(inputs[0]!, node, inputs) ?? moves.map((map) => [...map.outShape]);
+      return (shapes?.(inputs[0]!, node, inputs) ?? moves.map((map) => [...map.outShape])).slice(0, node.outputs.length);
     },
-    forward: async (c) => Promise.all(mapsOf(c).map((map, k) => gatherForward(c.gpu, { x: c.input(0), y: c.output(k), tables: tables(c, map, k) }, map))),
+    // Outputs nothing reads were dropped at load (named '' or cut from the end): those parts are not computed.
+    forward: async (c) =>
+      Promise.all(
+        mapsOf(c).flatMap((map, k) => (c.node.outputs[k] ? [gatherForward(c.gpu, { x: c.input(0), y: c.output(k), tables: tables(c, map, k) }, map)] : [])),
+      ),
     backward: async (c) => {
       const target = c.inputGradient(0);
       if (!target) return [];
