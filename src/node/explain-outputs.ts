@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { GpuContext } from '../gpu/device.ts';
 import type { RgbaImage } from '../io/preprocess.ts';
@@ -7,9 +8,19 @@ import type { Format } from './explain-options.ts';
 import { encodePng } from './image.ts';
 import { writeAtomic, type ResultRecord } from './results.ts';
 
-/** A file name from an input id: readable, one per input (`samples/digits/3.png` → `samples_digits_3.png`). */
+/** Characters of the readable part of a name: enough to recognise the input, short of any file system's 255-byte limit. */
+const READABLE_LENGTH = 80;
+
+/**
+ * A file name (without extension) from an input id, one per id by construction: a readable stem beside a hash of the
+ * whole id, so `a b.png`, `a_b.png` and `a+b.png` never share files (`samples/digits/3.png` → `samples_digits_3-1f0c…`).
+ */
 export function outputStem(id: string): string {
-  return id.replace(/^(\.\.?\/)+|^\/+/g, '').replace(/[^A-Za-z0-9._-]+/g, '_');
+  const [path = '', row] = id.split('#');
+  const readable = `${path.replace(/^(\.\.?\/)+|^\/+/g, '').replace(/\.[A-Za-z0-9]{1,5}$/, '')}${row ? `_row${row}` : ''}`
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(-READABLE_LENGTH);
+  return `${readable}-${createHash('sha256').update(id).digest('hex').slice(0, 12)}`;
 }
 
 export interface OutputJob {

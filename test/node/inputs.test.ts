@@ -11,7 +11,7 @@ const file = async (name: string, text = '') => {
   return path;
 };
 const ids = (refs: InputRef[]) => refs.map((ref) => relative(root, ref.path));
-const load = (ref: InputRef, width: number) => loadInput(ref, [width], {});
+const load = (ref: InputRef, width: number) => loadInput(ref, [width], { channels: 1 });
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'gradlens-inputs-'));
