@@ -1,5 +1,5 @@
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 
 export const RESULTS_FILE = 'results.jsonl';
 
@@ -11,6 +11,8 @@ export interface ResultRecord {
   method?: string;
   options?: Record<string, unknown>;
   seed?: number;
+  /** The rest of what shapes the result (method options, preprocessing, heat map): --resume skips only equal ones. */
+  settings?: Record<string, unknown>;
   target?: number;
   score?: number;
   delta?: number;
@@ -24,8 +26,21 @@ export interface ResultRecord {
 /** Writes to a temporary name in the same folder, then renames: a reader (or a Ctrl-C) never sees half a file. */
 export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, data);
-  await rename(temporary, path);
+  try {
+    await writeFile(temporary, data);
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A file named in results.jsonl as a path inside `folder`, or undefined for one that leaves it (`../x`, `/etc/x`). */
+export function insideFolder(folder: string, file: unknown): string | undefined {
+  if (typeof file !== 'string' || file === '' || isAbsolute(file) || file.includes('\0')) return undefined;
+  const path = resolve(folder, file);
+  const rel = relative(resolve(folder), path);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? undefined : path;
 }
 
 /** Appends whole lines in one write each, after the files they name are in place. */
