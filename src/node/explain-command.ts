@@ -259,7 +259,9 @@ class Batcher {
         formats: this.run.formats,
         heatmap: this.run.heatmap,
         layout: this.preprocessing.layout ?? 'chw',
+        title: `${result.method} for class ${record.target}`,
         ...(item.loaded!.image ? { image: item.loaded!.image } : {}),
+        ...(item.loaded!.features ? { features: item.loaded!.features } : {}),
       };
       const timing = () => ({ loadMs: round(item.loadMs), explainMs: round(explainMs), writeMs: round(performance.now() - started), points: result.timing.points });
       try {

@@ -4,6 +4,7 @@ import { extname, isAbsolute, relative, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { GradlensError } from '../gpu/errors.ts';
+import { fitWithin } from '../io/downscale.ts';
 import type { PreprocessOptions, RgbaImage } from '../io/preprocess.ts';
 import { readNpy, toFloat32 } from '../io/npy.ts';
 import { loadImage } from './image.ts';
@@ -18,9 +19,14 @@ export interface InputRef {
 
 export interface LoadedInput {
   data: Float32Array;
-  /** The decoded pixels of an image input, for the overlay. */
+  /** The pixels of an image input for display (overlay, thumbnail), at most OVERLAY_SIDE on the longer side. */
   image?: RgbaImage;
+  /** A CSV row's column names. */
+  features?: string[];
 }
+
+/** Longest side of an overlay: a heat map over an 8000-pixel photo is drawn at a size a screen shows, not 8000². */
+export const OVERLAY_SIDE = 1024;
 
 const KINDS: Record<string, InputRef['kind'] | 'csv'> = { '.png': 'image', '.jpg': 'image', '.jpeg': 'image', '.npy': 'npy', '.csv': 'csv' };
 
@@ -131,7 +137,10 @@ export async function loadInput(ref: InputRef, inputShape: readonly number[], pr
     }
     return data;
   };
-  if (ref.kind === 'csv-row') return { data: expectSize(rowValues(ref, await readTable(ref.path)), 'the row') };
+  if (ref.kind === 'csv-row') {
+    const table = await readTable(ref.path);
+    return { data: expectSize(rowValues(ref, table), 'the row'), features: withoutLabel(table.header, table.label) };
+  }
   if (ref.kind === 'npy') {
     const bytes = await readFile(ref.path).catch((error: Error) => {
       throw new GradlensError('BAD_INPUT', `cannot read ${ref.id}: ${error.message}`);
@@ -140,5 +149,6 @@ export async function loadInput(ref: InputRef, inputShape: readonly number[], pr
     return { data: expectSize(toFloat32(array), `the array of shape [${array.shape.join(', ')}]`) };
   }
   const loaded = await loadImage(ref.path, preprocessing);
-  return { data: expectSize(loaded.data, `the image as [${loaded.shape.join(', ')}]`), image: loaded.image };
+  // The model input is made from the full image; only the copy kept for display is shrunk.
+  return { data: expectSize(loaded.data, `the image as [${loaded.shape.join(', ')}]`), image: fitWithin(loaded.image, OVERLAY_SIDE) };
 }

@@ -54,10 +54,14 @@ export async function resumeFrom(run: ExplainRun, modelSha256: string): Promise<
       );
     }
   }
-  const whole = (record: ResultRecord) =>
-    [...run.formats].every((format) => {
-      const file = record.files?.[format];
-      return file !== undefined && insideFolder(run.out, file) !== undefined && existsSync(insideFolder(run.out, file)!);
-    });
+  // Every file the record names is still there, and one for each format asked (a tabular input's picture is an .svg).
+  const whole = (record: ResultRecord) => {
+    const files = record.files ?? {};
+    const present = (file: string) => {
+      const path = insideFolder(run.out, file);
+      return path !== undefined && existsSync(path);
+    };
+    return Object.values(files).every(present) && [...run.formats].every((format) => (files[format] ?? (format === 'png' ? files.svg : undefined)) !== undefined);
+  };
   return { done: new Set(ok.filter(whole).map((record) => record.input)), ...(seed !== undefined ? { seed } : {}) };
 }
