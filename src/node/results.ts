@@ -1,4 +1,4 @@
-import { appendFile, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
 export const RESULTS_FILE = 'results.jsonl';
@@ -62,4 +62,19 @@ export async function readResults(outDir: string): Promise<Map<string, ResultRec
     }
   }
   return records;
+}
+
+/**
+ * The files a record names that really are inside `folder`, links resolved, by key; any other (`../../secret.npy`,
+ * an absolute path, a link out of the folder, a missing file) is left out: a report never reads or links it.
+ */
+export async function confinedFiles(folder: string, record: ResultRecord): Promise<Record<string, string>> {
+  const root = await realpath(folder);
+  const files: Record<string, string> = {};
+  for (const [key, file] of Object.entries(record.files ?? {})) {
+    const path = insideFolder(folder, file);
+    const real = path && (await realpath(path).catch(() => undefined));
+    if (real && insideFolder(root, relative(root, real))) files[key] = file;
+  }
+  return files;
 }
