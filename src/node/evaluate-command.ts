@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { explain, type ExplainOptions } from '../attribution/explain.ts';
@@ -22,6 +22,8 @@ import { loadOnnx } from '../onnx/load.ts';
 import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadImage } from './image.ts';
+import { lockFolder, makeFolder } from './out-folder.ts';
+import { writeAtomic } from './results.ts';
 
 const METRICS = [
   'deletion', 'insertion', 'deletion-lerf', 'road', 'infidelity', 'max-sensitivity', 'faithfulness-correlation', 'sensitivity-n', 'non-sensitivity',
@@ -99,7 +101,13 @@ export async function evaluateCommand(args: string[], log: (line: string) => voi
     const masks = metrics.some((m) => LOCALISATION.includes(m)) ? await readMasks(values.masks, values.boxes, names, graph.inputShape) : [];
     const features = featureMap(graph.inputShape, graph.inputShape.length === 3 ? 'pixel' : 'element').features;
     const sizes = subsetSizes ?? [...new Set(SENSITIVITY_N_FRACTIONS.map((f) => Math.max(1, Math.round(f * features))))];
-    const gpu = await GpuContext.open(adapterOptions(values, env));
+    // The output folder is made and taken before any compute: a bad --out is found in a second, not after the run.
+    await makeFolder(values.out!);
+    const release = await lockFolder(values.out!);
+    const gpu = await GpuContext.open(adapterOptions(values, env)).catch(async (error: unknown) => {
+      await release();
+      throw error;
+    });
     const started = performance.now();
     try {
       const model = await Model.create(gpu, graph);
@@ -173,26 +181,26 @@ export async function evaluateCommand(args: string[], log: (line: string) => voi
         timing[method] = { explainMs: t1 - t0, metricsMs: performance.now() - t1 };
       }
       const totalMs = performance.now() - started;
-      await mkdir(values.out!, { recursive: true });
-      await writeFile(join(values.out!, 'metrics.jsonl'), rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+      await writeAtomic(join(values.out!, 'metrics.jsonl'), rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
       for (const [metric, series] of Object.entries(curves)) {
-        await writeFile(join(values.out!, `${metric}.svg`), lineChart(series, { title: `${metric} curve (mean over ${count} inputs)`, xLabel: metric === 'insertion' ? 'fraction inserted' : 'fraction removed', yLabel: 'target probability' }));
+        await writeAtomic(join(values.out!, `${metric}.svg`), lineChart(series, { title: `${metric} curve (mean over ${count} inputs)`, xLabel: metric === 'insertion' ? 'fraction inserted' : 'fraction removed', yLabel: 'target probability' }));
       }
       if (sensitivitySeries.length) {
-        await writeFile(join(values.out!, 'sensitivity-n.svg'), lineChart(sensitivitySeries, { title: `sensitivity-n (mean over ${count} inputs)`, xLabel: 'subset size n', yLabel: 'Pearson Σ relevance vs drop', categories: sizes.map(String) }));
+        await writeAtomic(join(values.out!, 'sensitivity-n.svg'), lineChart(sensitivitySeries, { title: `sensitivity-n (mean over ${count} inputs)`, xLabel: 'subset size n', yLabel: 'Pearson Σ relevance vs drop', categories: sizes.map(String) }));
       }
       if (layerSeries.length) {
-        await writeFile(join(values.out!, 'randomisation.svg'), lineChart(layerSeries, { title: 'cascading randomisation', xLabel: 'randomised down to', yLabel: 'Spearman |map| vs original', categories: layerNames }));
+        await writeAtomic(join(values.out!, 'randomisation.svg'), lineChart(layerSeries, { title: 'cascading randomisation', xLabel: 'randomised down to', yLabel: 'Spearman |map| vs original', categories: layerNames }));
       }
       // The charts are listed so that gradlens report shows exactly those of this run.
       const charts = [...Object.keys(curves), ...(sensitivitySeries.length ? ['sensitivity-n'] : []), ...(layerSeries.length ? ['randomisation'] : [])].map((name) => `${name}.svg`);
       const summary = summarise(rows, timing);
-      await writeFile(join(values.out!, 'summary.json'), JSON.stringify({ model: positionals[0], inputs: count, seed, totalMs, timing, summary, charts }, null, 2));
-      await writeFile(join(values.out!, 'summary.md'), formatSummary(summary, timing, totalMs, count));
+      await writeAtomic(join(values.out!, 'summary.json'), JSON.stringify({ model: positionals[0], inputs: count, seed, totalMs, timing, summary, charts }, null, 2));
+      await writeAtomic(join(values.out!, 'summary.md'), formatSummary(summary, timing, totalMs, count));
       console.log(values.json ? JSON.stringify({ event: 'summary', totalMs, summary }) : formatSummary(summary, timing, totalMs, count));
       return EXIT.ok;
     } finally {
       gpu.destroy();
+      await release();
     }
   } catch (error) {
     if (error instanceof UsageError || isGradlensError(error, 'BAD_INPUT') || isGradlensError(error, 'BAD_PARAMS') || isGradlensError(error, 'BAD_MODEL')) {

@@ -240,6 +240,9 @@ describe('gradlens explain', () => {
       expect(stderr).toContain(`cannot use ${out} as the output folder: ${reason}`);
       expect(stderr).not.toMatch(/\n\s+at /);
     }
+    const evaluate = await gradlens(['evaluate', DIGITS, digit('3_0000'), '--out', '/proc/gradlens/out']);
+    expect(evaluate.code).toBe(2);
+    expect(evaluate.stderr).toContain('cannot use /proc/gradlens/out as the output folder');
   });
 
   it('exits 2 on a usage error: an unknown method, a bad shard, no inputs', async () => {
