@@ -32,8 +32,9 @@ options (every command)
   -h, --help    this text
 
 exit codes
-  0 all done; 1 some inputs failed (each recorded with its error in results.jsonl); 2 usage error;
-  3 no usable GPU adapter, or the device was lost; 130 interrupted (Ctrl-C: finished batches are kept)`;
+  0 all done; 1 some inputs failed (each recorded with its error in results.jsonl); 2 usage error (options, or an
+  output folder that cannot be made, written or is in use by another run); 3 no usable GPU adapter, or the device was
+  lost; 130 interrupted (Ctrl-C: finished batches are kept)`;
 
 function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>>(args: string[], options: T) {
   try {
