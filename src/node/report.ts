@@ -100,7 +100,7 @@ function sectionHtml({ folder, records, files, live }: Section): string {
   const failed = records.filter((r) => r.status === 'error').length;
   const title = first ? `${first.method}` : folder;
   const options = first ? JSON.stringify({ ...first.options, seed: first.seed }) : '';
-  const model = first?.model ? `model ${first.model.path} (sha256 ${first.model.sha256.slice(0, 12)}…)` : '';
+  const model = first?.model ? `model ${first.model.path} (sha256 ${String(first.model.sha256).slice(0, 12)}…)` : '';
   return `<section>
 <h2>${escape(title)}${folder !== '.' ? ` <small>(${escape(folder)}/)</small>` : ''}</h2>
 <p class="options">${escape(model)}<br>${escape(options)}<br>${records.length} inputs, ${failed} failed</p>

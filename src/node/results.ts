@@ -56,7 +56,8 @@ export async function readResults(outDir: string): Promise<Map<string, ResultRec
     if (!line.trim()) continue;
     try {
       const record = JSON.parse(line) as ResultRecord;
-      records.set(record.input, record);
+      // A line of another shape (edited by hand, another tool's) is no record: its input is done again too.
+      if (typeof record?.input === 'string' && (record.status === 'ok' || record.status === 'error')) records.set(record.input, record);
     } catch {
       // a line cut short by a killed process: its input is simply done again
     }
