@@ -30,7 +30,9 @@ export function checkAgainstModel(run: ExplainRun, graph: Graph): void {
     }
   }
   const flags = run.preprocess;
-  if (graph.inputShape.length === 3 && (flags.size || flags.channels)) {
+  // Only a model of fixed image shape says which size and channels it takes.
+  const fixed = graph.inputShape.every((d) => Number.isInteger(d) && d > 0);
+  if (fixed && graph.inputShape.length === 3 && (flags.size || flags.channels)) {
     const model = preprocessingFor(graph.inputShape, flags.layout ? { layout: flags.layout } : {});
     if (flags.size && model.size && (flags.size[0] !== model.size[0] || flags.size[1] !== model.size[1])) {
       throw new UsageError(`--size ${flags.size.join(',')}: the model takes ${model.size.join('×')} images (input ${shape}); drop --size or give ${model.size.join(',')}`);
