@@ -102,7 +102,7 @@ class Batcher {
   private points = 0;
   private readonly preprocessing;
   private readonly settings;
-  /** Whether a batch's files are being written: an interrupt then waits for them instead of abandoning the batch. */
+  /** Whether a batch has begun writing its files (until its records are appended): an interrupt then waits for it. */
   private writing = false;
 
   constructor(
@@ -144,7 +144,7 @@ class Batcher {
             break;
           }
         } catch (error) {
-          if (this.controller.signal.aborted) break;
+          if (this.controller.signal.aborted && !(error instanceof UsageError)) break;
           if (deviceGone(error)) {
             lost = true;
             log(`the GPU device was lost: ${(error as Error).message}`);
@@ -207,6 +207,8 @@ class Batcher {
             try {
               records.push(...(await this.explainAndWrite([item])));
             } catch (single) {
+              // Interrupted: the inputs written so far are recorded below, the rest left for --resume.
+              if (this.controller.signal.aborted) break;
               if (!recordable(single)) throw single;
               records.push(failure(item, single));
             }
@@ -219,6 +221,8 @@ class Batcher {
       await appendResults(this.run.out, records);
     } catch (error) {
       throw new UsageError(`cannot write ${join(this.run.out, RESULTS_FILE)}: ${fileSystemReason(error)}; the run stops (files of this batch may be there, unrecorded)`);
+    } finally {
+      this.writing = false;
     }
   }
 
@@ -276,7 +280,6 @@ class Batcher {
       records.push(record);
       this.explained++;
     }
-    this.writing = false;
     this.points += result.timing.points;
     return records;
   }

@@ -18,7 +18,7 @@ let root: string;
 let inputs: string[];
 
 /** An explain run as the CLI builds it, over the fake lens; the model file is real (its hash keys --resume). */
-function explain(out: string, flags: string[] = [], files = inputs, options: { hang?: boolean; shape?: number[]; model?: string } = {}) {
+function explain(out: string, flags: string[] = [], files = inputs, options: { hang?: boolean; onContext?: () => void; shape?: number[]; model?: string } = {}) {
   const fake = fakeLens(options.shape ?? [4], options);
   const run = toRun([options.model ?? MODEL, ...files, '--format', 'npy,json', '--out', out, '--seed', '1', ...flags], {});
   return { ...fake, result: runExplain(run, () => undefined, fake.lens) };
@@ -180,5 +180,20 @@ describe('explain run: Ctrl-C', () => {
     expect(summary).toMatchObject({ interrupted: true, done: 0 });
     expect((await readResults(out)).size).toBe(0);
     expect(process.listeners('SIGINT')).toEqual(before);
+  });
+
+  it('lets a batch that has begun writing finish and record its inputs, then stops with 130', async () => {
+    const out = join(root, 'sigint-writing');
+    const before = process.listeners('SIGINT');
+    const interrupt = () => (process.listeners('SIGINT').find((listener) => !before.includes(listener)) as () => void)();
+    const { result, calls } = explain(out, ['--batch', '2'], inputs, { onContext: interrupt });
+    const { code, summary } = await result;
+    expect(code).toBe(130);
+    // The first batch (2 inputs) is whole and recorded; the second is never started.
+    expect(summary).toMatchObject({ interrupted: true, done: 2 });
+    expect(calls).toHaveLength(1);
+    const records = [...(await readResults(out)).values()];
+    expect(records.map((r) => r.status)).toEqual(['ok', 'ok']);
+    for (const record of records) expect(existsSync(join(out, record.files!.npy!))).toBe(true);
   });
 });

@@ -9,9 +9,10 @@ export interface FakeCall {
 
 /**
  * A lens whose model is a graph with no nodes (output = input, so `size` classes) and whose explain() returns 2 × input,
- * or never settles (`hang`): the CLI's batching, files and signals tested without a GPU.
+ * or never settles (`hang`); `onContext` runs as a batch starts writing: the CLI's batching, files and signals tested
+ * without a GPU.
  */
-export function fakeLens(inputShape: number[], options: { hang?: boolean } = {}) {
+export function fakeLens(inputShape: number[], options: { hang?: boolean; onContext?: () => void } = {}) {
   const calls: FakeCall[] = [];
   let called: () => void = () => undefined;
   const firstCall = new Promise<void>((resolve) => (called = resolve));
@@ -40,7 +41,13 @@ export function fakeLens(inputShape: number[], options: { hang?: boolean } = {})
   const lens = {
     load: async () => model,
     adapter: async () => ({ description: 'fake adapter', backend: 'null', software: true }),
-    runtime: { context: async () => ({}) },
+    // Asked for once the GPU work of a batch is done, just before its files are written.
+    runtime: {
+      context: async () => {
+        options.onContext?.();
+        return {};
+      },
+    },
     close: async () => undefined,
   } as unknown as Lens;
   return { lens, calls, firstCall };
