@@ -1,8 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pngjs from 'pngjs';
@@ -238,11 +238,33 @@ describe('gradlens explain', () => {
       const { code, stderr } = await gradlens(['explain', DIGITS, digit('3_0000'), '--out', out]);
       expect(code).toBe(2);
       expect(stderr).toContain(`cannot use ${out} as the output folder: ${reason}`);
-      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(stderr).not.toMatch(/\n\s+at .*(\.[jt]s:\d+|node:internal)/);
     }
     const evaluate = await gradlens(['evaluate', DIGITS, digit('3_0000'), '--out', '/proc/gradlens/out']);
     expect(evaluate.code).toBe(2);
     expect(evaluate.stderr).toContain('cannot use /proc/gradlens/out as the output folder');
+  });
+
+  it('exits 2, not 3, naming results.jsonl when the disk is full, with no stack and no .tmp left', async () => {
+    const out = await outDir('full-disk');
+    await mkdir(out);
+    await symlink('/dev/full', join(out, 'results.jsonl'));
+    const { code, stderr } = await gradlens(['explain', DIGITS, digit('3_0000'), '--method', 'saliency', '--out', out]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`cannot write ${out}/results.jsonl: the disk is full (ENOSPC)`);
+    expect(stderr).not.toMatch(/\n\s+at .*(\.[jt]s:\d+|node:internal)/);
+    expect((await readdir(out)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('exits 2 when another run holds the output folder, and does none of its work', async () => {
+    const out = await outDir('held');
+    await mkdir(out);
+    // This test process stands for the other run: it is alive, on this host.
+    await writeFile(join(out, '.gradlens.lock'), JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() }));
+    const { code, stderr } = await gradlens(['explain', DIGITS, digit('3_0000'), '--out', out]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`is in use by another gradlens run (pid ${process.pid}`);
+    expect(await readdir(out)).toEqual(['.gradlens.lock']);
   });
 
   it('exits 2 on a usage error: an unknown method, a bad shard, no inputs', async () => {
