@@ -113,6 +113,9 @@ export async function featureNames(ref: InputRef): Promise<string[] | undefined>
   return withoutLabel(table.header, table.label);
 }
 
+/** Bytes a .npy header may take beyond its data (npy format 2/3 headers reach 4 GiB in principle, never in practice). */
+const NPY_HEADER_ROOM = 1 << 20;
+
 /** A plain decimal number, as a CSV of features writes it: not `0x10`, `Infinity` or an empty cell. */
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -142,6 +145,11 @@ export async function loadInput(ref: InputRef, inputShape: readonly number[], pr
     return { data: expectSize(rowValues(ref, table), 'the row'), features: withoutLabel(table.header, table.label) };
   }
   if (ref.kind === 'npy') {
+    // A file larger than the input could be in any dtype (8 bytes a value, and a header) is refused unread.
+    const { size: fileBytes } = await stat(ref.path).catch(() => ({ size: 0 }));
+    if (fileBytes > size * 8 + NPY_HEADER_ROOM) {
+      throw new GradlensError('BAD_INPUT', `${ref.id}: ${fileBytes} bytes, more than an array of ${size} values ([${inputShape.join(', ')}]) can take; it is not read`);
+    }
     const bytes = await readFile(ref.path).catch((error: Error) => {
       throw new GradlensError('BAD_INPUT', `cannot read ${ref.id}: ${error.message}`);
     });

@@ -2,6 +2,7 @@ import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { writeNpy } from '../../src/io/npy.ts';
 import { featureNames, listInputs, loadInput, type InputRef } from '../../src/node/inputs.ts';
 
 let root: string;
@@ -59,5 +60,12 @@ describe('input lists', () => {
     await mkdir(join(root, 'tree/deep'), { recursive: true });
     for (const name of ['tree/x.PNG', 'tree/deep/y.npy', 'tree/notes.txt', 'tree/labels.csv']) await file(name);
     expect(ids(await listInputs([join(root, 'tree')]))).toEqual(['tree/deep/y.npy', 'tree/x.PNG']);
+  });
+
+  it('refuses a .npy far larger than the model input without reading it', async () => {
+    const path = join(root, 'huge.npy');
+    await writeFile(path, writeNpy(new Float32Array(300_000), [300_000]));
+    const [ref] = await listInputs([path]);
+    await expect(loadInput(ref!, [4], { channels: 1 })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/more than an array of 4 values/) });
   });
 });
