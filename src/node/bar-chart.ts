@@ -19,7 +19,8 @@ export function attributionBars(values: ArrayLike<number>, features: readonly st
   const zero = labelWidth + barWidth / 2;
   const f = (v: number) => v.toFixed(1);
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ` +
+      'font-family="sans-serif" font-size="11">',
     `<title>${xml(title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="18" text-anchor="middle" font-size="13">${xml(title)}</text>`,
@@ -31,7 +32,8 @@ export function attributionBars(values: ArrayLike<number>, features: readonly st
     const x = value < 0 ? zero - length : zero;
     parts.push(
       `<text x="${labelWidth - 8}" y="${f(y + 12.5)}" text-anchor="end">${xml(label(i))}</text>`,
-      `<rect x="${f(x)}" y="${y + 3}" width="${f(length)}" height="${row - 6}" fill="${value < 0 ? NEGATIVE : POSITIVE}"><title>${xml(`${label(i)}: ${value}`)}</title></rect>`,
+      `<rect x="${f(x)}" y="${y + 3}" width="${f(length)}" height="${row - 6}" fill="${value < 0 ? NEGATIVE : POSITIVE}">` +
+        `<title>${xml(`${label(i)}: ${value}`)}</title></rect>`,
       `<text x="${labelWidth + barWidth + 6}" y="${f(y + 12.5)}">${Number.isFinite(value) ? value.toPrecision(3) : String(value)}</text>`,
     );
   }

@@ -35,7 +35,10 @@ export function checkAgainstModel(run: ExplainRun, graph: Graph): void {
   if (fixed && graph.inputShape.length === 3 && (flags.size || flags.channels)) {
     const model = preprocessingFor(graph.inputShape, flags.layout ? { layout: flags.layout } : {});
     if (flags.size && model.size && (flags.size[0] !== model.size[0] || flags.size[1] !== model.size[1])) {
-      throw new UsageError(`--size ${flags.size.join(',')}: the model takes ${model.size.join('×')} images (input ${shape}); drop --size or give ${model.size.join(',')}`);
+      throw new UsageError(
+        `--size ${flags.size.join(',')}: the model takes ${model.size.join('×')} images (input ${shape}); ` +
+          `drop --size or give ${model.size.join(',')}`,
+      );
     }
     const channels = flags.layout === 'hwc' ? graph.inputShape[2] : graph.inputShape[0];
     if (flags.channels && flags.channels !== channels) {

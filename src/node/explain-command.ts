@@ -37,20 +37,32 @@ export interface ExplainSummary {
 }
 
 const errorOf = (error: unknown) =>
-  isGradlensError(error) ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+  isGradlensError(error)
+    ? { code: error.code, message: error.message }
+    : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 
-const deviceGone = (error: unknown) => isGradlensError(error, 'DEVICE_LOST') || isGradlensError(error, 'NO_ADAPTER') || isGradlensError(error, 'NO_WEBGPU') || isGradlensError(error, 'DEVICE_REQUEST_FAILED');
+const deviceGone = (error: unknown) =>
+  isGradlensError(error, 'DEVICE_LOST') ||
+  isGradlensError(error, 'NO_ADAPTER') ||
+  isGradlensError(error, 'NO_WEBGPU') ||
+  isGradlensError(error, 'DEVICE_REQUEST_FAILED');
 
 /** `gradlens explain`: every input of this shard through one method, in batches; returns the exit code. */
 /** `shared`: a lens to use and keep open (the demo runs several methods on one device, compiling kernels once). */
-export async function runExplain(run: ExplainRun, log: (line: string) => void = console.log, shared?: Lens): Promise<{ code: number; summary?: ExplainSummary }> {
+export async function runExplain(
+  run: ExplainRun,
+  log: (line: string) => void = console.log,
+  shared?: Lens,
+): Promise<{ code: number; summary?: ExplainSummary }> {
   const modelBytes = await readFile(run.model).catch((error: Error) => {
     throw new UsageError(`cannot read the model ${run.model}: ${error.message}`);
   });
   const sha256 = createHash('sha256').update(modelBytes).digest('hex');
-  const refs = (await listInputs(run.inputs).catch((error: Error) => {
-    throw new UsageError(error.message);
-  })).filter((ref) => inShard(ref.id, run.shard));
+  const refs = (
+    await listInputs(run.inputs).catch((error: Error) => {
+      throw new UsageError(error.message);
+    })
+  ).filter((ref) => inShard(ref.id, run.shard));
   await makeFolder(run.out);
   const release = await lockFolder(run.out);
   try {
@@ -125,11 +137,15 @@ class Batcher {
       if (++interrupts > 1) process.exit(EXIT.interrupted);
       this.controller.abort();
     };
-    const interrupted = new Promise<'interrupted'>((resolve) => this.controller.signal.addEventListener('abort', () => resolve('interrupted'), { once: true }));
+    const interrupted = new Promise<'interrupted'>((resolve) =>
+      this.controller.signal.addEventListener('abort', () => resolve('interrupted'), { once: true }),
+    );
     process.on('SIGINT', onSigint);
     let lost = false;
     try {
-      const batches = Array.from({ length: Math.ceil(todo.length / this.run.batch) }, (_, b) => todo.slice(b * this.run.batch, (b + 1) * this.run.batch));
+      const batches = Array.from({ length: Math.ceil(todo.length / this.run.batch) }, (_, b) =>
+        todo.slice(b * this.run.batch, (b + 1) * this.run.batch),
+      );
       // Decoding of the next batch starts before this one's GPU work is awaited, so the two overlap.
       let next = batches.length ? this.load(batches[0]!) : undefined;
       for (let b = 0; b < batches.length && next && !this.controller.signal.aborted; b++) {
@@ -220,7 +236,9 @@ class Batcher {
     try {
       await appendResults(this.run.out, records);
     } catch (error) {
-      throw new UsageError(`cannot write ${join(this.run.out, RESULTS_FILE)}: ${fileSystemReason(error)}; the run stops (files of this batch may be there, unrecorded)`);
+      throw new UsageError(
+        `cannot write ${join(this.run.out, RESULTS_FILE)}: ${fileSystemReason(error)}; the run stops (files of this batch may be there, unrecorded)`,
+      );
     } finally {
       this.writing = false;
     }
@@ -267,13 +285,22 @@ class Batcher {
         ...(item.loaded!.image ? { image: item.loaded!.image } : {}),
         ...(item.loaded!.features ? { features: item.loaded!.features } : {}),
       };
-      const timing = () => ({ loadMs: round(item.loadMs), explainMs: round(explainMs), writeMs: round(performance.now() - started), points: result.timing.points });
+      const timing = () => ({
+        loadMs: round(item.loadMs),
+        explainMs: round(explainMs),
+        writeMs: round(performance.now() - started),
+        points: result.timing.points,
+      });
       try {
         record.files = await writeOutputs(context, job, () => ({ ...record, timing: timing() }));
       } catch (error) {
         // A file that cannot be written costs its input, not the run: the next input may well write (a folder in the way).
         if (!isFileSystemError(error)) throw error;
-        records.push({ input: item.ref.id, status: 'error', error: { code: 'WRITE_FAILED', message: `${error.path ?? this.run.out}: ${fileSystemReason(error)}` } });
+        records.push({
+          input: item.ref.id,
+          status: 'error',
+          error: { code: 'WRITE_FAILED', message: `${error.path ?? this.run.out}: ${fileSystemReason(error)}` },
+        });
         continue;
       }
       record.timing = timing();

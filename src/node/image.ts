@@ -42,7 +42,8 @@ export function decodeImage(bytes: Uint8Array, name = 'image bytes'): RgbaImage 
     throw new GradlensError(
       'BAD_INPUT',
       `${name}: ${size.width}×${size.height} = ${megapixels(size.width * size.height)} megapixels, above gradlens's limit of ` +
-        `${megapixels(MAX_IMAGE_PIXELS)} (its pixels alone would take ${Math.round((size.width * size.height * 4) / 2 ** 20)} MiB); downscale it first`,
+        `${megapixels(MAX_IMAGE_PIXELS)} (its pixels alone would take ${Math.round((size.width * size.height * 4) / 2 ** 20)} MiB); ` +
+        'downscale it first',
     );
   }
   try {
@@ -82,7 +83,7 @@ function pngSize(bytes: Uint8Array): { width: number; height: number } | undefin
 /** Width and height from the first start-of-frame marker (SOF0…SOF15 but DHT, JPG and DAC), read before any decoding. */
 function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 2; at + 9 < bytes.length; ) {
+  for (let at = 2; at + 9 < bytes.length;) {
     if (bytes[at] !== 0xff) return undefined;
     const marker = bytes[at + 1]!;
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {

@@ -122,7 +122,10 @@ const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 function rowValues(ref: InputRef, table: Table): Float32Array {
   const cells = table.rows[ref.row! - 1]!;
   if (cells.length !== table.header.length) {
-    throw new GradlensError('BAD_INPUT', `${ref.id}: the row has ${cells.length} cells, the header ${table.header.length}; fix the row (no cell is guessed)`);
+    throw new GradlensError(
+      'BAD_INPUT',
+      `${ref.id}: the row has ${cells.length} cells, the header ${table.header.length}; fix the row (no cell is guessed)`,
+    );
   }
   const header = withoutLabel(table.header, table.label);
   return Float32Array.from(withoutLabel(cells, table.label), (cell, i) => {
@@ -148,7 +151,10 @@ export async function loadInput(ref: InputRef, inputShape: readonly number[], pr
     // A file larger than the input could be in any dtype (8 bytes a value, and a header) is refused unread.
     const { size: fileBytes } = await stat(ref.path).catch(() => ({ size: 0 }));
     if (fileBytes > size * 8 + NPY_HEADER_ROOM) {
-      throw new GradlensError('BAD_INPUT', `${ref.id}: ${fileBytes} bytes, more than an array of ${size} values ([${inputShape.join(', ')}]) can take; it is not read`);
+      throw new GradlensError(
+        'BAD_INPUT',
+        `${ref.id}: ${fileBytes} bytes, more than an array of ${size} values ([${inputShape.join(', ')}]) can take; it is not read`,
+      );
     }
     const bytes = await readFile(ref.path).catch((error: Error) => {
       throw new GradlensError('BAD_INPUT', `cannot read ${ref.id}: ${error.message}`);

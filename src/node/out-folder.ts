@@ -71,7 +71,8 @@ export async function lockFolder(folder: string): Promise<() => Promise<void>> {
       await writeFile(path, JSON.stringify(me), { flag: 'wx' });
       break;
     } catch (error) {
-      if (!isFileSystemError(error) || error.code !== 'EEXIST') throw new UsageError(`cannot lock the output folder ${folder}: ${fileSystemReason(error)}`);
+      if (!isFileSystemError(error) || error.code !== 'EEXIST')
+        throw new UsageError(`cannot lock the output folder ${folder}: ${fileSystemReason(error)}`);
     }
     const text = await readFile(path, 'utf8').catch(() => '');
     const holder = parseHolder(text);

@@ -49,7 +49,12 @@ const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset
  * no .npy, a 1-D (tabular) or HWC attribution the widget does not draw, or over the size limits. `files` are the
  * record's files already confined to its folder: nothing else is read.
  */
-export async function liveMap(folderPath: string, record: ResultRecord, files: Record<string, string>, budget: InlineBudget): Promise<LiveMap | undefined> {
+export async function liveMap(
+  folderPath: string,
+  record: ResultRecord,
+  files: Record<string, string>,
+  budget: InlineBudget,
+): Promise<LiveMap | undefined> {
   if (!files.npy || !files.png || record.input.includes('#')) return undefined;
   const options = (record.options ?? {}) as Record<string, unknown>;
   const preprocess = (options.preprocess ?? {}) as Record<string, unknown>;

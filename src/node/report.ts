@@ -1,7 +1,16 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { COMPONENTS_SCRIPT, componentsBundle, CONTROLS_HTML, copyComponents, ENHANCE_SCRIPT, InlineBudget, liveMap, type LiveMap } from './report-assets.ts';
+import {
+  COMPONENTS_SCRIPT,
+  componentsBundle,
+  CONTROLS_HTML,
+  copyComponents,
+  ENHANCE_SCRIPT,
+  InlineBudget,
+  liveMap,
+  type LiveMap,
+} from './report-assets.ts';
 import { confinedFiles, readResults, RESULTS_FILE, writeAtomic, type ResultRecord } from './results.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -24,7 +33,13 @@ interface Section {
  * from their inlined attribution. Returns the page's path.
  */
 export async function writeReport(outDir: string): Promise<{ path: string; inputs: number }> {
-  const folders = ['.', ...(await readdir(outDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()];
+  const folders = [
+    '.',
+    ...(await readdir(outDir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort(),
+  ];
   const sections: Section[] = [];
   const bundle = componentsBundle();
   const budget = new InlineBudget();
@@ -42,7 +57,11 @@ export async function writeReport(outDir: string): Promise<{ path: string; input
     sections.push({ folder, records, files, live });
   }
   const evaluations = await readEvaluations(outDir, folders);
-  if (sections.length === 0 && evaluations.length === 0) throw new Error(`no ${RESULTS_FILE} or ${EVALUATION_FILE} in ${outDir} or its subfolders: run gradlens explain --out ${outDir} (or gradlens evaluate --out ${outDir}) first`);
+  if (sections.length === 0 && evaluations.length === 0)
+    throw new Error(
+      `no ${RESULTS_FILE} or ${EVALUATION_FILE} in ${outDir} or its subfolders: ` +
+        `run gradlens explain --out ${outDir} (or gradlens evaluate --out ${outDir}) first`,
+    );
   const path = join(outDir, REPORT_FILE);
   const enhanced = bundle !== undefined && sections.some((s) => s.live.size > 0);
   if (enhanced) await copyComponents(bundle, outDir);
@@ -51,7 +70,13 @@ export async function writeReport(outDir: string): Promise<{ path: string; input
 }
 
 const escape = (text: unknown) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const link = (...parts: string[]) => parts.filter((p) => p !== '.').join('/').split('/').map(encodeURIComponent).join('/');
+const link = (...parts: string[]) =>
+  parts
+    .filter((p) => p !== '.')
+    .join('/')
+    .split('/')
+    .map(encodeURIComponent)
+    .join('/');
 const fixed = (n: number | undefined, digits = 4) => (n === undefined ? '' : Number(n).toFixed(digits));
 
 function page(sections: Section[], evaluations: Evaluation[] = [], enhanced = false): string {
@@ -117,7 +142,8 @@ function card(folder: string, record: ResultRecord, files: Record<string, string
   const images: string[] = [];
   if (files.input) images.push(`<img src="${link(folder, files.input)}" alt="input ${escape(record.input)}">`);
   if (files.png) images.push(`<img class="attribution" src="${link(folder, files.png)}" alt="attribution of ${escape(record.input)}">`);
-  if (files.svg) images.push(`<img class="attribution chart" src="${link(folder, files.svg)}" alt="attribution of ${escape(record.input)} by feature">`);
+  if (files.svg)
+    images.push(`<img class="attribution chart" src="${link(folder, files.svg)}" alt="attribution of ${escape(record.input)} by feature">`);
   const refused = Object.keys(record.files ?? {}).filter((key) => !(key in files));
   const rows: [string, string][] = [
     ['target', String(record.target)],
@@ -126,7 +152,9 @@ function card(folder: string, record: ResultRecord, files: Record<string, string
   if (record.delta !== undefined) rows.push(['delta', fixed(record.delta, 5)]);
   if (files.npy) rows.push(['data', `<a href="${link(folder, files.npy)}">.npy</a>`]);
   const note = refused.length ? `<p class="refused">not shown (missing, or outside the report's folder): ${escape(refused.join(', '))}</p>` : '';
-  return `<figure${live ? liveAttributes(live) : ''}>${images.join('')}<figcaption>${escape(record.input)}<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${k === 'data' ? v : escape(v)}</dd>`).join('')}</dl>${note}</figcaption></figure>`;
+  const details = rows.map(([k, v]) => `<dt>${k}</dt><dd>${k === 'data' ? v : escape(v)}</dd>`).join('');
+  const caption = `<figcaption>${escape(record.input)}<dl>${details}</dl>${note}</figcaption>`;
+  return `<figure${live ? liveAttributes(live) : ''}>${images.join('')}${caption}</figure>`;
 }
 
 /** The card's data for the enhancement script (ENHANCE_SCRIPT reads these names). */
@@ -176,7 +204,8 @@ async function readEvaluations(outDir: string, folders: string[]): Promise<Evalu
     const summary = Object.fromEntries(Object.entries(run.summary).filter(([, metrics]) => isObject(metrics)));
     // Every field as the type it should be: a summary.json is data from elsewhere, not trusted markup or paths.
     const charts = (Array.isArray(run.charts) ? run.charts : []).filter(
-      (chart): chart is string => typeof chart === 'string' && chart.endsWith('.svg') && !chart.includes('/') && existsSync(join(outDir, folder, chart)),
+      (chart): chart is string =>
+        typeof chart === 'string' && chart.endsWith('.svg') && !chart.includes('/') && existsSync(join(outDir, folder, chart)),
     );
     evaluations.push({ folder, run: { ...run, summary, inputs: Number(run.inputs) || 0, totalMs: Number(run.totalMs) || 0, charts } });
   }

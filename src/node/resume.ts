@@ -14,7 +14,11 @@ export function runSettings(run: ExplainRun): Record<string, unknown> {
 }
 
 function canonical(value: unknown): unknown {
-  if (ArrayBuffer.isView(value)) return `sha256:${createHash('sha256').update(value as Uint8Array).digest('hex').slice(0, 16)}`;
+  if (ArrayBuffer.isView(value))
+    return `sha256:${createHash('sha256')
+      .update(value as Uint8Array)
+      .digest('hex')
+      .slice(0, 16)}`;
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === 'object') {
     return Object.fromEntries(
@@ -61,7 +65,10 @@ export async function resumeFrom(run: ExplainRun, modelSha256: string): Promise<
       const path = insideFolder(run.out, file);
       return path !== undefined && existsSync(path);
     };
-    return Object.values(files).every(present) && [...run.formats].every((format) => (files[format] ?? (format === 'png' ? files.svg : undefined)) !== undefined);
+    return (
+      Object.values(files).every(present) &&
+      [...run.formats].every((format) => (files[format] ?? (format === 'png' ? files.svg : undefined)) !== undefined)
+    );
   };
   return { done: new Set(ok.filter(whole).map((record) => record.input)), ...(seed !== undefined ? { seed } : {}) };
 }

@@ -43,7 +43,10 @@ async function gradlens(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ 
 }
 
 async function results(out: string): Promise<Line[]> {
-  return (await readFile(join(out, 'results.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Line);
+  return (await readFile(join(out, 'results.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Line);
 }
 
 let root: string;
@@ -58,7 +61,23 @@ describe('gradlens explain', () => {
   it('writes per input an .npy, an overlay PNG and a results line equal to explain() with the same seed', async () => {
     const inputs = [digit('3_0000'), digit('7_0028'), digit('9_0006')];
     const out = await outDir('match');
-    const cliRun = await gradlens(['explain', DIGITS, ...inputs, '--method', 'integrated-gradients', '--steps', '4', '--seed', '7', '--batch', '3', '--out', out, '--format', 'png,npy,json']);
+    const cliRun = await gradlens([
+      'explain',
+      DIGITS,
+      ...inputs,
+      '--method',
+      'integrated-gradients',
+      '--steps',
+      '4',
+      '--seed',
+      '7',
+      '--batch',
+      '3',
+      '--out',
+      out,
+      '--format',
+      'png,npy,json',
+    ]);
     expect(cliRun.code).toBe(0);
 
     const lens = await createLens();
@@ -69,7 +88,9 @@ describe('gradlens explain', () => {
     const expected = await model.explain(batch, { method: 'integrated-gradients', steps: 4, seed: 7 });
     await lens.close();
 
-    const sha256 = createHash('sha256').update(await readFile(DIGITS)).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(await readFile(DIGITS))
+      .digest('hex');
     const lines = await results(out);
     expect(lines.map((l) => l.input)).toEqual(inputs);
     for (const [i, line] of lines.entries()) {
@@ -122,9 +143,13 @@ describe('gradlens explain', () => {
 
   it('stops on Ctrl-C (SIGINT) with exit code 130, keeping finished inputs and no half-written file', async () => {
     const out = await outDir('sigint');
-    const child = spawn('node', [cli, 'explain', DIGITS, 'samples/digits', '--steps', '64', '--batch', '1', '--seed', '2', '--out', out, '--format', 'png,npy,json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'node',
+      [cli, 'explain', DIGITS, 'samples/digits', '--steps', '64', '--batch', '1', '--seed', '2', '--out', out, '--format', 'png,npy,json'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
@@ -186,7 +211,8 @@ describe('gradlens explain', () => {
     const { image } = await loadImage(digit('5_0014'), { channels: 1 });
     const big = new Uint8Array(2400 * 1800 * 4);
     for (let y = 0; y < 1800; y++) {
-      for (let x = 0; x < 2400; x++) big.set(image.data.subarray(...pixel(Math.floor((y * 28) / 1800) * 28 + Math.floor((x * 28) / 2400))), (y * 2400 + x) * 4);
+      for (let x = 0; x < 2400; x++)
+        big.set(image.data.subarray(...pixel(Math.floor((y * 28) / 1800) * 28 + Math.floor((x * 28) / 2400))), (y * 2400 + x) * 4);
     }
     await writeFile(join(dir, 'big.png'), encodePng(big, 2400, 1800));
     const out = await outDir('names-out');
@@ -196,7 +222,9 @@ describe('gradlens explain', () => {
     expect(lines).toHaveLength(4);
     expect(new Set(lines.map((l) => l.files!.npy)).size).toBe(4);
     // Each name keeps its own attribution: the three 28×28 digits differ, so their maps do.
-    const maps = await Promise.all(lines.filter((l) => !l.input.endsWith('big.png')).map(async (l) => Buffer.from(await readFile(join(out, l.files!.npy!))).toString('base64')));
+    const maps = await Promise.all(
+      lines.filter((l) => !l.input.endsWith('big.png')).map(async (l) => Buffer.from(await readFile(join(out, l.files!.npy!))).toString('base64')),
+    );
     expect(new Set(maps).size).toBe(3);
     expect((await readdir(out)).filter((f) => /\.png\.png$|\.npy\.npy$/.test(f))).toEqual([]);
     const overlay = pngjs.PNG.sync.read(await readFile(join(out, lines.find((l) => l.input.endsWith('big.png'))!.files!.png!)));
@@ -205,7 +233,9 @@ describe('gradlens explain', () => {
 
   it('draws a tabular input as a labelled bar chart of its features', async () => {
     const out = await outDir('bars');
-    expect((await gradlens(['explain', TABULAR, 'samples/tabular.csv', '--method', 'saliency', '--seed', '1', '--shard', '0/5', '--out', out])).code).toBe(0);
+    expect(
+      (await gradlens(['explain', TABULAR, 'samples/tabular.csv', '--method', 'saliency', '--seed', '1', '--shard', '0/5', '--out', out])).code,
+    ).toBe(0);
     const [line] = await results(out);
     const svg = await readFile(join(out, line!.files!.svg!), 'utf8');
     expect(svg.match(/<rect x/g)).toHaveLength(30);

@@ -18,7 +18,12 @@ let root: string;
 let inputs: string[];
 
 /** An explain run as the CLI builds it, over the fake lens; the model file is real (its hash keys --resume). */
-function explain(out: string, flags: string[] = [], files = inputs, options: { hang?: boolean; onContext?: () => void; shape?: number[]; model?: string } = {}) {
+function explain(
+  out: string,
+  flags: string[] = [],
+  files = inputs,
+  options: { hang?: boolean; onContext?: () => void; shape?: number[]; model?: string } = {},
+) {
   const fake = fakeLens(options.shape ?? [4], options);
   const run = toRun([options.model ?? MODEL, ...files, '--format', 'npy,json', '--out', out, '--seed', '1', ...flags], {});
   return { ...fake, result: runExplain(run, () => undefined, fake.lens) };
@@ -46,7 +51,12 @@ describe('explain run: outputs', () => {
     const records = [...(await readResults(out)).values()];
     expect(new Set(records.map((r) => r.files!.npy)).size).toBe(3);
     for (const [i, record] of records.entries()) {
-      expect(Array.from(readNpy(new Uint8Array(await readFile(join(out, record.files!.npy!)))).data as Float32Array)).toEqual([2 * i, 2 * i + 2, 2 * i + 4, 2 * i + 6]);
+      expect(Array.from(readNpy(new Uint8Array(await readFile(join(out, record.files!.npy!)))).data as Float32Array)).toEqual([
+        2 * i,
+        2 * i + 2,
+        2 * i + 4,
+        2 * i + 6,
+      ]);
     }
   });
 });
@@ -77,7 +87,10 @@ describe('explain run: file-system errors', () => {
     const { result } = explain(out);
     expect((await result).code).toBe(1);
     const records = await readResults(out);
-    expect(records.get(id)).toMatchObject({ status: 'error', error: { code: 'WRITE_FAILED', message: expect.stringMatching(/a folder is where the file should go \(EISDIR\)/) } });
+    expect(records.get(id)).toMatchObject({
+      status: 'error',
+      error: { code: 'WRITE_FAILED', message: expect.stringMatching(/a folder is where the file should go \(EISDIR\)/) },
+    });
     expect([...records.values()].filter((r) => r.status === 'ok')).toHaveLength(2);
     expect(await tmpFiles(out)).toEqual([]);
   });
@@ -152,7 +165,12 @@ describe('explain run: one run per output folder', () => {
 
 describe('explain run: options that would fail every input', () => {
   const cases: [string, string[], RegExp, number[]][] = [
-    ['expected gradients without baselines', ['--method', 'expected-gradients'], /--method expected-gradients draws its baselines from a set: give --baselines/, [4]],
+    [
+      'expected gradients without baselines',
+      ['--method', 'expected-gradients'],
+      /--method expected-gradients draws its baselines from a set: give --baselines/,
+      [4],
+    ],
     ['a target beyond the classes', ['--target', '4'], /--target 4 is not a class of this model: its output has 4 \(0 … 3\)/, [4]],
     ['a --size the model does not take', ['--size', '32,32'], /--size 32,32: the model takes 28×28 images/, [1, 28, 28]],
     ['--channels the model does not take', ['--channels', '3'], /--channels 3: the model takes 1 channels/, [1, 28, 28]],
@@ -168,19 +186,23 @@ describe('explain run: options that would fail every input', () => {
 });
 
 describe('explain run: Ctrl-C', () => {
-  it('returns 130 at once while the first batch is still busy on the GPU (compiling kernels), writing nothing of it', { timeout: 30_000 }, async () => {
-    const out = join(root, 'sigint');
-    const before = process.listeners('SIGINT');
-    const { result, firstCall } = explain(out, [], inputs, { hang: true });
-    await firstCall;
-    const handler = process.listeners('SIGINT').find((listener) => !before.includes(listener))!;
-    (handler as () => void)();
-    const { code, summary } = await result;
-    expect(code).toBe(130);
-    expect(summary).toMatchObject({ interrupted: true, done: 0 });
-    expect((await readResults(out)).size).toBe(0);
-    expect(process.listeners('SIGINT')).toEqual(before);
-  });
+  it(
+    'returns 130 at once while the first batch is still busy on the GPU (compiling kernels), writing nothing of it',
+    { timeout: 30_000 },
+    async () => {
+      const out = join(root, 'sigint');
+      const before = process.listeners('SIGINT');
+      const { result, firstCall } = explain(out, [], inputs, { hang: true });
+      await firstCall;
+      const handler = process.listeners('SIGINT').find((listener) => !before.includes(listener))!;
+      (handler as () => void)();
+      const { code, summary } = await result;
+      expect(code).toBe(130);
+      expect(summary).toMatchObject({ interrupted: true, done: 0 });
+      expect((await readResults(out)).size).toBe(0);
+      expect(process.listeners('SIGINT')).toEqual(before);
+    },
+  );
 
   it('lets a batch that has begun writing finish and record its inputs, then stops with 130', async () => {
     const out = join(root, 'sigint-writing');

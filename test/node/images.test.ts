@@ -79,8 +79,19 @@ describe('tabular pictures', () => {
 
   it('writes a tabular input’s picture as that chart (.svg), not a 480×16 strip', async () => {
     const outDir = await mkdtemp(join(tmpdir(), 'gradlens-bars-'));
-    const job = { outDir, id: 'data.csv#1', attribution: Float32Array.of(1, -2), shape: [2], formats: new Set(['png' as const]), heatmap: {}, layout: 'chw' as const };
-    const files = await writeOutputs({} as GpuContext, { ...job, features: ['height', 'weight'], title: 'saliency for class 0' }, () => ({ input: 'data.csv#1', status: 'ok' }));
+    const job = {
+      outDir,
+      id: 'data.csv#1',
+      attribution: Float32Array.of(1, -2),
+      shape: [2],
+      formats: new Set(['png' as const]),
+      heatmap: {},
+      layout: 'chw' as const,
+    };
+    const files = await writeOutputs({} as GpuContext, { ...job, features: ['height', 'weight'], title: 'saliency for class 0' }, () => ({
+      input: 'data.csv#1',
+      status: 'ok',
+    }));
     expect(Object.keys(files)).toEqual(['svg']);
     const svg = await readFile(join(outDir, files.svg!), 'utf8');
     expect(svg).toContain('>height<');

@@ -31,14 +31,18 @@ describe('CSV inputs (RFC 4180)', () => {
     const refs = await listInputs([csv]);
     expect(refs).toHaveLength(3);
     expect(Array.from((await load(refs[0]!, 3)).data)).toEqual([1, 2, 3]);
-    await expect(load(refs[1]!, 3)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/#2: the row has 3 cells, the header 4/) });
+    await expect(load(refs[1]!, 3)).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/#2: the row has 3 cells, the header 4/),
+    });
     expect(Array.from((await load(refs[2]!, 3)).data)).toEqual([7, 8, 9]);
   });
 
   it('reads only decimal numbers: 0x10, Infinity and an empty cell are errors', async () => {
     const csv = await file('hex.csv', 'a,b\n0x10,1\nInfinity,1\n,1\n1e3,-.5\n');
     const refs = await listInputs([csv]);
-    for (const ref of refs.slice(0, 3)) await expect(load(ref, 2)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/column "a"/) });
+    for (const ref of refs.slice(0, 3))
+      await expect(load(ref, 2)).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/column "a"/) });
     expect(Array.from((await load(refs[3]!, 2)).data)).toEqual([1000, -0.5]);
   });
 });
@@ -66,6 +70,9 @@ describe('input lists', () => {
     const path = join(root, 'huge.npy');
     await writeFile(path, writeNpy(new Float32Array(300_000), [300_000]));
     const [ref] = await listInputs([path]);
-    await expect(loadInput(ref!, [4], { channels: 1 })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/more than an array of 4 values/) });
+    await expect(loadInput(ref!, [4], { channels: 1 })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/more than an array of 4 values/),
+    });
   });
 });

@@ -17,7 +17,8 @@ const png = encodePng(new Uint8Array(2 * 2 * 4).fill(90), 2, 2);
 /** Every src and href of the page but the widgets' bundle, copied beside it where it is built. */
 const references = (html: string) => [...html.matchAll(/(?:src|href)="([^"]*)"/g)].map((m) => m[1]!).filter((src) => src !== COMPONENTS_SCRIPT);
 /** The page without its own scripts (present where the widgets' bundle is built). */
-const withoutOwnScripts = (html: string) => html.replace(`<script src="${COMPONENTS_SCRIPT}"></script>`, '').replace(`<script>\n${ENHANCE_SCRIPT}\n</script>`, '');
+const withoutOwnScripts = (html: string) =>
+  html.replace(`<script src="${COMPONENTS_SCRIPT}"></script>`, '').replace(`<script>\n${ENHANCE_SCRIPT}\n</script>`, '');
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'gradlens-report-'));
@@ -32,7 +33,14 @@ beforeAll(async () => {
   await writeFile(join(out, 'ok.png'), png);
   await writeFile(join(out, 'ok-input.png'), png);
   const records: ResultRecord[] = [
-    { input: 'a.png', status: 'ok', method: 'saliency', target: 1, score: 0.5, files: { npy: '../outside/secret.npy', png: join(outside, 'secret.png'), input: 'linked.npy' } },
+    {
+      input: 'a.png',
+      status: 'ok',
+      method: 'saliency',
+      target: 1,
+      score: 0.5,
+      files: { npy: '../outside/secret.npy', png: join(outside, 'secret.png'), input: 'linked.npy' },
+    },
     {
       input: join(outside, 'secret.png'),
       status: 'ok',
@@ -68,7 +76,11 @@ describe('gradlens report: confined to its folder', () => {
   });
 
   it('confines a record’s files by their real path, links resolved', async () => {
-    const record: ResultRecord = { input: 'x', status: 'ok', files: { npy: 'linked.npy', png: 'ok.png', json: 'missing.json', a: '/etc/hostname', b: '..' } };
+    const record: ResultRecord = {
+      input: 'x',
+      status: 'ok',
+      files: { npy: 'linked.npy', png: 'ok.png', json: 'missing.json', a: '/etc/hostname', b: '..' },
+    };
     expect(await confinedFiles(out, record)).toEqual({ png: 'ok.png' });
   });
 
@@ -94,7 +106,12 @@ describe('gradlens report: confined to its folder', () => {
     expect(map!.colormap).toBeUndefined();
     expect(map!.sign).toBeUndefined();
     expect(map!.image).toMatchObject({ width: 2, height: 2 });
-    const valid = await liveMap(out, { ...record, options: { colormap: 'turbo', sign: 'signed' } }, { npy: 'ok.npy', png: 'ok.png' }, new InlineBudget());
+    const valid = await liveMap(
+      out,
+      { ...record, options: { colormap: 'turbo', sign: 'signed' } },
+      { npy: 'ok.npy', png: 'ok.png' },
+      new InlineBudget(),
+    );
     expect(valid).toMatchObject({ colormap: 'turbo', sign: 'signed' });
   });
 
