@@ -9,6 +9,11 @@ export interface AdapterOptions {
   powerPreference?: GPUPowerPreference;
   /** `compatibility` runs on OpenGL ES and older devices; it is implied by the `opengles` backend. */
   featureLevel?: 'core' | 'compatibility';
+  /**
+   * Loop iterations one kernel invocation may run; default the adapter's known budget (65,535 on Mesa's llvmpipe and
+   * lavapipe, none elsewhere). Tests lower it to exercise the split paths on any adapter.
+   */
+  loopBudget?: number;
 }
 
 export interface FoundAdapter {

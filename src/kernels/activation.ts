@@ -27,7 +27,7 @@ function overrides(op: ActivationOp, rule: ReluRule = 'standard') {
 export async function activationForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: ActivationDims): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('activation', 'activation_forward', overrides(dims.op));
   const params = { count: dims.count, alpha: dims.alpha ?? 0, beta: dims.beta ?? 0, accumulate: 0 };
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(dims.count, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(dims.count, WORKGROUP_SIZE), iterations: 0 };
 }
 
 /** grad_x (=|+=) act'(x) · grad_y, from the forward's input x; `accumulate` adds into grad_x. */
@@ -39,5 +39,5 @@ export async function activationBackward(
   const kernel = await context.kernels.kernel('activation', 'activation_backward', overrides(dims.op, dims.rule));
   const params = { count: dims.count, alpha: dims.alpha ?? 0, beta: dims.beta ?? 0, accumulate: Number(dims.accumulate ?? false) };
   const bound = kernel.bind(context.device, { params, x: io.x, grad_y: io.gradY, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(dims.count, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(dims.count, WORKGROUP_SIZE), iterations: 0 };
 }

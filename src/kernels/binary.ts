@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 import { axisSlots, coalesceAxes, contiguousStrides, COOPERATIVE_FROM, elementCount } from './tensor.ts';
 
 /** ONNX Add, Sub, Mul, Div. */
@@ -67,7 +68,7 @@ export async function binaryForward(context: GpuContext, io: { a: GPUBuffer; b: 
   const geometry = layout(dims);
   const kernel = await context.kernels.kernel('binary', 'binary_forward', overrides(dims.op, geometry.broadcast));
   const params = uniformParams(geometry, geometry.count, 1, geometry.shape, false);
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(geometry.count, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(geometry.count, WORKGROUP_SIZE), iterations: 3 * loopIterations(params.rank) };
 }
 
 /**
@@ -97,5 +98,8 @@ export async function binaryBackward(
   const params = uniformParams(geometry, count, reduceCount, gradShape, dims.accumulate ?? false);
   // An input the rule never reads is still a binding of the entry point: grad_y stands in for it.
   const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, a: io.a ?? io.gradY, b: io.b ?? io.gradY });
-  return { bound, workgroups: cooperative ? gridFor(count, 1) : gridFor(count, WORKGROUP_SIZE) };
+  // locate() walks the rank once for the element and once per term of the sum.
+  const rank = geometry.shape.length;
+  const terms = cooperative ? stridedIterations(reduceCount, workgroupSize) + treeIterations(workgroupSize) : geometry.broadcast ? reduceCount : 1;
+  return { bound, workgroups: cooperative ? gridFor(count, 1) : gridFor(count, WORKGROUP_SIZE), iterations: (terms + 1) * (loopIterations(rank) + 1) };
 }

@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** A chunk of samples' NCHW tensors at one layer: `spatial` = h·w. */
 export interface LayerDims {
@@ -43,7 +44,7 @@ export async function camWeights(
   const kernel = await context.kernels.kernel('cam', 'cam_weights', { WORKGROUP_SIZE, WEIGHTING: weighting });
   // Grad-CAM never reads A: bind it anyway (the binding is used by the ++ branch of the same entry point).
   const bound = kernel.bind(context.device, { params: params(dims), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.channels, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(dims.count * dims.channels, WORKGROUP_SIZE), iterations: (weighting + 1) * loopIterations(dims.spatial) };
 }
 
 /** map[n, 0, i, j] = Σ_k weights[n, k] · A[n, k, i, j], ReLU'd when asked. */
@@ -54,7 +55,7 @@ export async function camMap(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('cam', 'cam_map', { WORKGROUP_SIZE });
   const bound = kernel.bind(context.device, { params: params(dims, { relu: dims.relu }), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE), iterations: loopIterations(dims.channels) };
 }
 
 /**
@@ -69,7 +70,7 @@ export async function camExpand(
   const entry = io.guided ? 'cam_expand_guided' : 'cam_expand';
   const kernel = await context.kernels.kernel('cam', entry, { WORKGROUP_SIZE });
   const resources = { params: params(dims, { first: dims.first }), upsampled: io.upsampled, result: io.result, ...(io.guided ? { guided: io.guided } : {}) };
-  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(dims.count * dims.channels * dims.spatial, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(dims.count * dims.channels * dims.spatial, WORKGROUP_SIZE), iterations: 0 };
 }
 
 /** FullGrad: min |t|, max |t| and Σ t per sample of t = gradient ⊙ factor (a bias per channel, or x). */
@@ -81,7 +82,8 @@ export async function fullGradStatistics(
   if (dims.count > 65535) throw new GradlensError('BAD_PARAMS', `fullgrad: at most 65535 samples per chunk, got ${dims.count}`);
   const kernel = await context.kernels.kernel('cam', 'fullgrad_statistics', { WORKGROUP_SIZE, FACTOR: dims.factor === 'channel' ? 0 : 1 });
   const bound = kernel.bind(context.device, { params: params(dims, dims), ...io });
-  return { bound, workgroups: [dims.count, 1, 1] };
+  const iterations = stridedIterations(dims.channels * dims.spatial, WORKGROUP_SIZE) + treeIterations(WORKGROUP_SIZE);
+  return { bound, workgroups: [dims.count, 1, 1], iterations };
 }
 
 /** FullGrad: map[n, 0, i, j] = Σ_c ψ(t[n, c, i, j]) with ψ the min-max normalised |t| from the statistics. */
@@ -92,7 +94,7 @@ export async function fullGradMap(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('cam', 'fullgrad_map', { WORKGROUP_SIZE, FACTOR: dims.factor === 'channel' ? 0 : 1 });
   const bound = kernel.bind(context.device, { params: params(dims, dims), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE), iterations: loopIterations(dims.channels) };
 }
 
 /** total (=|+=) upsampled, both [count, 1, H, W] with `spatial` = H·W. */
@@ -103,5 +105,5 @@ export async function fullGradAccumulate(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('cam', 'fullgrad_accumulate', { WORKGROUP_SIZE });
   const bound = kernel.bind(context.device, { params: params({ ...dims, channels: 1 }, { accumulate: dims.accumulate }), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(dims.count * dims.spatial, WORKGROUP_SIZE), iterations: 0 };
 }

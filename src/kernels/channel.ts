@@ -48,7 +48,7 @@ export async function batchNormForward(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('channel', 'channel_affine_forward', { WORKGROUP_SIZE });
   const params = uniformParams(dims.shape, false);
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE), iterations: 0 };
 }
 
 /** grad_x (=|+=) grad_y·scale[c]. */
@@ -60,5 +60,5 @@ export async function batchNormBackward(
   const kernel = await context.kernels.kernel('channel', 'channel_affine_backward', { WORKGROUP_SIZE });
   const params = uniformParams(dims.shape, dims.accumulate ?? false);
   const bound = kernel.bind(context.device, { params, grad_y: io.gradY, scale: io.scale, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(params.count, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.count, WORKGROUP_SIZE), iterations: 0 };
 }

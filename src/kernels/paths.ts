@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** u32 words per point descriptor in shaders/paths.wgsl's `info` (two vec4<u32>). */
 export const POINT_WORDS = 8;
@@ -61,7 +62,7 @@ export async function pathLinePoints(
   dims: { size: number; chunkCount: number },
 ): Promise<Dispatch> {
   const bound = (await kernel(context, 'paths_line_points')).bind(context.device, { params: params(dims), ...io });
-  return { bound, workgroups: gridFor(dims.chunkCount * dims.size, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(dims.chunkCount * dims.size, WORKGROUP_SIZE), iterations: 0 };
 }
 
 /**
@@ -90,9 +91,10 @@ export async function pathBlurPoints(
     points: io.points,
     direction: io.direction,
   });
+  // Each pass walks its taps, clipped to the axis: at most the axis's length.
   return [
-    { bound: height, workgroups },
-    { bound: width, workgroups },
+    { bound: height, workgroups, iterations: loopIterations(dims.axes.height) },
+    { bound: width, workgroups, iterations: loopIterations(dims.axes.width) },
   ];
 }
 
@@ -112,8 +114,8 @@ export async function idgiCoefficients(
     coefficients: io.coefficients,
   });
   return [
-    { bound: norms, workgroups: gridFor(dims.chunkCount, 1) },
-    { bound: coefficients, workgroups: gridFor(dims.chunkCount, WORKGROUP_SIZE) },
+    { bound: norms, workgroups: gridFor(dims.chunkCount, 1), iterations: stridedIterations(dims.size, WORKGROUP_SIZE) + treeIterations(WORKGROUP_SIZE) },
+    { bound: coefficients, workgroups: gridFor(dims.chunkCount, WORKGROUP_SIZE), iterations: 0 },
   ];
 }
 
@@ -124,7 +126,9 @@ export async function pathAccumulate(
   dims: { size: number; chunkCount: number; firstInput: number; chunkInputs: number; fold: PathFold },
 ): Promise<Dispatch> {
   const bound = (await kernel(context, 'paths_accumulate')).bind(context.device, { params: params(dims), ...io });
-  return { bound, workgroups: gridFor(dims.chunkInputs * dims.size, WORKGROUP_SIZE) };
+  // Two binary searches for the input's points, then its points (at most the chunk's).
+  const iterations = 2 * (treeIterations(dims.chunkCount) + 1) + loopIterations(dims.chunkCount);
+  return { bound, workgroups: gridFor(dims.chunkInputs * dims.size, WORKGROUP_SIZE), iterations };
 }
 
 /** sums ⊙= x − b over all inputs (integrated gradients' last factor). */
@@ -134,5 +138,5 @@ export async function pathFinalize(
   dims: { size: number; inputs: number },
 ): Promise<Dispatch> {
   const bound = (await kernel(context, 'paths_finalize')).bind(context.device, { params: params(dims), ...io });
-  return { bound, workgroups: gridFor(dims.inputs * dims.size, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(dims.inputs * dims.size, WORKGROUP_SIZE), iterations: 0 };
 }

@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { loopIterations, stridedIterations } from '../gpu/limits.ts';
 
 export interface RectGradDims {
   /** Elements of the layer over the whole batch. */
@@ -47,8 +48,11 @@ export async function rectGradBackward(
     ['rectgrad_threshold', 'rectgrad_backward'].map((entry) => context.kernels.kernel('rectgrad', entry, { WORKGROUP_SIZE })),
   );
   const shared = { params, x: io.x, grad_y: io.gradY, threshold: io.threshold };
+  // The threshold's radix select: 4 digit levels and one last pass, each clearing and scanning 256 bins and walking
+  // the invocation's share of the sample.
+  const selectIterations = loopIterations(5) + 5 * (stridedIterations(perSample, WORKGROUP_SIZE) + 2 * loopIterations(256));
   return [
-    { bound: select!.bind(context.device, shared), workgroups: gridFor(batch, 1) }, // one workgroup per sample
-    { bound: mask!.bind(context.device, { ...shared, grad_x: io.gradX }), workgroups: gridFor(count, WORKGROUP_SIZE) },
+    { bound: select!.bind(context.device, shared), workgroups: gridFor(batch, 1), iterations: selectIterations }, // one workgroup per sample
+    { bound: mask!.bind(context.device, { ...shared, grad_x: io.gradX }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations: 0 },
   ];
 }

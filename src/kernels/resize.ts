@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { loopIterations } from '../gpu/limits.ts';
 
 /** ONNX Resize attribute values, spelt as ONNX spells them. */
 export const RESIZE_MODES = ['nearest', 'linear'] as const;
@@ -68,7 +69,7 @@ export async function resizeForward(context: GpuContext, io: { x: GPUBuffer; y: 
   const { params, overrides } = setup(dims, false);
   const kernel = await context.kernels.kernel('resize', 'resize_forward', overrides);
   const bound = kernel.bind(context.device, { params, x: io.x, y: io.y });
-  return { bound, workgroups: gridFor(params.planes * dims.outHeight * dims.outWidth, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.planes * dims.outHeight * dims.outWidth, WORKGROUP_SIZE), iterations: 0 };
 }
 
 /** gradX (=|+=) Σ gradY · interpolation weight over the outputs that read each input element. */
@@ -80,5 +81,9 @@ export async function resizeBackward(
   const { params, overrides } = setup(dims, dims.accumulate ?? false);
   const kernel = await context.kernels.kernel('resize', 'resize_backward', overrides);
   const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(params.planes * dims.inHeight * dims.inWidth, WORKGROUP_SIZE) };
+  // candidate_outputs() spans two input steps of outputs and one more at each end (all outputs when one input feeds all).
+  const candidates = (out: number, input: number) => (input === 1 ? out : 2 * Math.ceil(out / input) + 4);
+  const rows = candidates(dims.outHeight, dims.inHeight);
+  const iterations = loopIterations(rows) + rows * loopIterations(candidates(dims.outWidth, dims.inWidth));
+  return { bound, workgroups: gridFor(params.planes * dims.inHeight * dims.inWidth, WORKGROUP_SIZE), iterations };
 }

@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** What is differentiated per sample: the target's logit, its softmax probability, or its log-probability. */
 export const SEED_SCORES = ['logit', 'probability', 'log-probability'] as const;
@@ -48,5 +49,7 @@ export async function seedGradient(
   const kernel = await context.kernels.kernel('seed', 'seed_gradient', { SCORE: SEED_SCORES.indexOf(dims.score), WORKGROUP_SIZE, ROW_THREADS: rowThreads });
   const params = { n: dims.n, k: dims.k, accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, logits: io.logits, target_class: io.target, grad_logits: io.gradLogits, resolved_target: io.resolvedTarget, score: io.score };
-  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(dims.n * rowThreads, WORKGROUP_SIZE) };
+  // Up to 3 walks over the invocation's share of the row, each followed by a tree reduction.
+  const iterations = 3 * (stridedIterations(dims.k, rowThreads) + treeIterations(rowThreads));
+  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(dims.n * rowThreads, WORKGROUP_SIZE), iterations };
 }

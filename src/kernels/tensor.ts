@@ -1,6 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** Axes a uniform `array<vec4<u32>, 2>` holds: any rank ≤ 6 fits, and more once coalesced. */
 export const MAX_AXES = 8;
@@ -87,7 +88,7 @@ async function copyDispatch(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('tensor', entry, { WORKGROUP_SIZE });
   const params = tensorParams(copy, what);
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE), iterations: 2 * loopIterations(params.rank) };
 }
 
 export interface TransposeDims {
@@ -223,7 +224,10 @@ export async function reduceMeanForward(context: GpuContext, io: { x: GPUBuffer;
   const entry = cooperative ? 'tensor_reduce_mean_cooperative' : 'tensor_reduce_mean';
   const kernel = await context.kernels.kernel('tensor', entry, { WORKGROUP_SIZE: workgroupSize });
   const workgroups = cooperative ? gridFor(params.count, 1) : gridFor(params.count, WORKGROUP_SIZE);
-  return { bound: kernel.bind(context.device, { params, source: io.x, destination: io.y }), workgroups };
+  // reduced_offset() walks the reduced rank per term of the sum.
+  const terms = cooperative ? stridedIterations(n, workgroupSize) + treeIterations(workgroupSize) : n;
+  const iterations = loopIterations(params.rank) + (terms + 1) * (loopIterations(params.reduced_rank) + 1);
+  return { bound: kernel.bind(context.device, { params, source: io.x, destination: io.y }), workgroups, iterations };
 }
 
 /** grad_x (=|+=) grad_y broadcast back over the reduced axes, divided by n. */

@@ -14,6 +14,7 @@ export interface WeightNoiseDims {
 }
 
 const WORKGROUP_SIZE = 256;
+const PHILOX_ROUNDS = 11; // one Philox4x32-10 draw per invocation: 10 rounds and the loop's exit
 
 /** perturbed = weights ⊙ η, η ~ N(1, σ²) from the seeded Philox stream 2 (NoiseGrad, Bykov et al. 2022). */
 export async function weightNoise(context: GpuContext, io: { weights: GPUBuffer; perturbed: GPUBuffer }, dims: WeightNoiseDims): Promise<Dispatch> {
@@ -26,5 +27,5 @@ export async function weightNoise(context: GpuContext, io: { weights: GPUBuffer;
     seed_hi: Math.floor(dims.seed / 2 ** 32) >>> 0,
     stdev: dims.stdev,
   };
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(dims.count, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(dims.count, WORKGROUP_SIZE), iterations: PHILOX_ROUNDS };
 }

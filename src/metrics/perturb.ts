@@ -59,7 +59,7 @@ export async function perturbedLogits(model: Model, set: PerturbationSet, chunk 
       const bound = kernel.bind(device, { params, inputs: inputs!, replacements: replacements!, feature: feature!, ranks: ranks!, source: source!, order: order!, limit: limit!, points: plan.buffers.input });
       uniforms.push(...bound.uniforms);
       await new CommandBatch(device, `metric points ${start}`)
-        .dispatch(bound, gridFor(count * size, WORKGROUP))
+        .dispatch(bound, gridFor(count * size, WORKGROUP), 0)
         .add(...plan.dispatches)
         .copy(plan.buffers.output, logits!, count * classes * 4, 0, start * classes * 4)
         .submit();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { adapterIdentity } from '../gpu/device.ts';
 import { isGradlensError } from '../gpu/errors.ts';
 import type { Explanation } from '../attribution/explain.ts';
 import { createLens, type Lens, type LensModel } from '../lens.ts';
@@ -84,7 +85,8 @@ async function explainInto(run: ExplainRun, refs: InputRef[], modelBytes: Uint8A
     model = await lens.load(new Uint8Array(modelBytes), { name: run.model });
     checkAgainstModel(run, model.graph);
     const report = await lens.adapter();
-    adapterName = `${report.description || report.device || 'unnamed adapter'} (${report.backend}${report.software ? ', software' : ''})`;
+    const identity = adapterIdentity(report);
+    adapterName = `${identity.name} (${identity.backend}, ${identity.featureLevel}${identity.software ? ', software' : ''})`;
   } catch (error) {
     await close();
     if (isGradlensError(error) && ['BAD_MODEL', 'CORRUPT_MODEL', 'UNSUPPORTED_OP', 'MISSING_INITIALIZER', 'EXTERNAL_DATA'].includes(error.code)) {
@@ -272,6 +274,7 @@ class Batcher {
         score: result.score[i]!,
         ...(result.delta ? { delta: result.delta[i]! } : {}),
         batch: { size: items.length, position: i },
+        adapter: adapterIdentity(context.report),
       };
       const job = {
         outDir: this.run.out,

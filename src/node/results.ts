@@ -1,5 +1,6 @@
 import { appendFile, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { AdapterIdentity } from '../gpu/device.ts';
 
 export const RESULTS_FILE = 'results.jsonl';
 
@@ -18,6 +19,8 @@ export interface ResultRecord {
   delta?: number;
   /** The input's place in its GPU batch: noise methods draw per batch position, so this with the seed reproduces it. */
   batch?: { size: number; position: number };
+  /** The adapter and mode that computed it. */
+  adapter?: AdapterIdentity;
   files?: Record<string, string>;
   timing?: { loadMs: number; explainMs: number; writeMs: number; points: number };
   error?: { code: string; message: string };

@@ -38,14 +38,15 @@ export function fakeLens(inputShape: number[], options: { hang?: boolean; onCont
     },
     destroy: async () => undefined,
   };
+  const report = { description: 'fake adapter', backend: 'null', featureLevel: 'core', software: true, loopBudget: null };
   const lens = {
     load: async () => model,
-    adapter: async () => ({ description: 'fake adapter', backend: 'null', software: true }),
+    adapter: async () => report,
     // Asked for once the GPU work of a batch is done, just before its files are written.
     runtime: {
       context: async () => {
         options.onContext?.();
-        return {};
+        return { report };
       },
     },
     close: async () => undefined,
