@@ -1,5 +1,4 @@
-import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { css, html, LitElement, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
 import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
 import type { PreprocessOptions } from '../src/io/preprocess.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
@@ -28,7 +27,6 @@ import { controlStyles, errorView, progressView } from './views.ts';
  * @csspart status - The state line.
  * @cssproperty --gradlens-heatmap-size - Each map's displayed width (default 160px here).
  */
-@customElement('gradlens-compare')
 export class GradlensCompare extends LitElement {
   static override styles = [
     themeStyles,
@@ -51,40 +49,76 @@ export class GradlensCompare extends LitElement {
     `,
   ];
 
+  static override properties: PropertyDeclarations = {
+    model: {},
+    src: {},
+    image: { attribute: false },
+    tensor: { attribute: false },
+    preprocess: { attribute: false },
+    methods: { converter: (v) => v?.split(/[\s,]+/).filter(Boolean) },
+    steps: { type: Number },
+    samples: { type: Number },
+    noise: { type: Number },
+    target: { type: Number },
+    seed: { type: Number },
+    colormap: { reflect: true },
+    sign: { reflect: true },
+    opacity: { type: Number },
+    controllers: { state: true },
+    prepared: { state: true },
+    failure: { state: true },
+    current: { state: true },
+  };
+
   /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
-  @property() model: ModelSource | undefined;
+  declare model: ModelSource | undefined;
   /** The image's URL. */
-  @property() src: string | undefined;
+  declare src: string | undefined;
   /** The image as an ImageBitmap, <img>, canvas or OffscreenCanvas (property; wins over `src`). */
-  @property({ attribute: false }) image: ImageInput | undefined;
+  declare image: ImageInput | undefined;
   /** The input as a tensor of the model's input shape (property; wins over images). */
-  @property({ attribute: false }) tensor: Float32Array | undefined;
+  declare tensor: Float32Array | undefined;
   /** How the image becomes the input beyond size and channels (scale, mean, std, order); default values / 255. */
-  @property({ attribute: false }) preprocess: Partial<PreprocessOptions> = {};
+  declare preprocess: Partial<PreprocessOptions>;
   /** Method ids, space-separated (attribute) or an array (property). */
-  @property({ converter: (v) => v?.split(/[\s,]+/).filter(Boolean) }) methods: MethodId[] = ['saliency', 'integrated-gradients', 'smoothgrad'];
+  declare methods: MethodId[];
   /** Path steps of the path methods. */
-  @property({ type: Number }) steps = 16;
+  declare steps: number;
   /** Noise samples of the SmoothGrad family and expected gradients. */
-  @property({ type: Number }) samples = 8;
+  declare samples: number;
   /** Noise σ as a fraction of the input's range. */
-  @property({ type: Number }) noise = 0.15;
+  declare noise: number;
   /** The class every method explains; default the top prediction. */
-  @property({ type: Number }) target: number | undefined;
+  declare target: number | undefined;
   /** Seeds every random draw, so runs repeat. */
-  @property({ type: Number }) seed = 0;
+  declare seed: number;
   /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' or 'gray'. */
-  @property({ reflect: true }) colormap: ColormapName = 'viridis';
+  declare colormap: ColormapName;
   /** 'abs' (default), 'positive', 'negative' or 'signed'. */
-  @property({ reflect: true }) sign: Sign = 'abs';
+  declare sign: Sign;
   /** The maps' opacity over the image, 0 to 1. */
-  @property({ type: Number }) opacity = 0.6;
+  declare opacity: number;
 
   private loader = new ExplainController({ onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }) });
-  @state() private controllers: ExplainController[] = [];
-  @state() private prepared: PreparedInput | undefined;
-  @state() private failure: GradlensError | undefined;
-  @state() private current: ExplainController | undefined;
+  declare private controllers: ExplainController[];
+  declare private prepared: PreparedInput | undefined;
+  declare private failure: GradlensError | undefined;
+  declare private current: ExplainController | undefined;
+
+  constructor() {
+    super();
+    this.preprocess = {};
+    this.methods = ['saliency', 'integrated-gradients', 'smoothgrad'];
+    this.steps = 16;
+    this.samples = 8;
+    this.noise = 0.15;
+    this.seed = 0;
+    this.colormap = 'viridis';
+    this.sign = 'abs';
+    this.opacity = 0.6;
+    this.controllers = [];
+  }
+
   private generation = 0;
   /** Settles when the work started by the latest change is over (done, failed or superseded). */
   settled: Promise<void> = Promise.resolve();
@@ -172,6 +206,8 @@ export class GradlensCompare extends LitElement {
     `;
   }
 }
+
+customElements.define('gradlens-compare', GradlensCompare);
 
 declare global {
   interface HTMLElementTagNameMap {

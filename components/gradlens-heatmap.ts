@@ -1,5 +1,4 @@
-import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { css, html, LitElement, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
 import { legendStops, type GradlensError } from '../src/index.ts';
 import type { RgbaImage } from '../src/io/preprocess.ts';
 import type { ColormapName, Heatmap, Sign } from '../src/render/index.ts';
@@ -19,7 +18,6 @@ import { formatNumber, regionSummary } from './summary.ts';
  * @cssproperty --gradlens-fg - Text colour.
  * @cssproperty --gradlens-bg - Background colour.
  */
-@customElement('gradlens-heatmap')
 export class GradlensHeatmap extends LitElement {
   static override styles = [
     themeStyles,
@@ -52,25 +50,48 @@ export class GradlensHeatmap extends LitElement {
     `,
   ];
 
-  /** The attribution, row-major in `shape` ([C, H, W], [H, W]; a leading batch of 1 is allowed). */
-  @property({ attribute: false }) attribution: Float32Array | undefined;
-  /** The attribution's shape. */
-  @property({ attribute: false }) shape: readonly number[] = [];
-  /** The image under the map, RGBA8; its size is the overlay's size. */
-  @property({ attribute: false }) image: RgbaImage | undefined;
-  /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' (default when signed), 'gray'. */
-  @property({ reflect: true }) colormap: ColormapName | undefined;
-  /** 'abs' (default), 'positive', 'negative' or 'signed'. */
-  @property({ reflect: true }) sign: Sign = 'abs';
-  /** The map's opacity over the image, 0 to 1. */
-  @property({ type: Number }) opacity = 0.5;
-  /** The percentile of |map| the colormap's end stands for. */
-  @property({ type: Number }) percentile = 99;
-  /** What the map is of, read before the summary: e.g. "Integrated gradients for 7". */
-  @property() label = 'Attribution';
+  static override properties: PropertyDeclarations = {
+    attribution: { attribute: false },
+    shape: { attribute: false },
+    image: { attribute: false },
+    colormap: { reflect: true },
+    sign: { reflect: true },
+    opacity: { type: Number },
+    percentile: { type: Number },
+    label: {},
+    heatmap: { state: true },
+    error: { state: true },
+  };
 
-  @state() private heatmap: Heatmap | undefined;
-  @state() private error: GradlensError | undefined;
+  /** The attribution, row-major in `shape` ([C, H, W], [H, W]; a leading batch of 1 is allowed). */
+  declare attribution: Float32Array | undefined;
+  /** The attribution's shape. */
+  declare shape: readonly number[];
+  /** The image under the map, RGBA8; its size is the overlay's size. */
+  declare image: RgbaImage | undefined;
+  /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' (default when signed), 'gray'. */
+  declare colormap: ColormapName | undefined;
+  /** 'abs' (default), 'positive', 'negative' or 'signed'. */
+  declare sign: Sign;
+  /** The map's opacity over the image, 0 to 1. */
+  declare opacity: number;
+  /** The percentile of |map| the colormap's end stands for. */
+  declare percentile: number;
+  /** What the map is of, read before the summary: e.g. "Integrated gradients for 7". */
+  declare label: string;
+
+  declare private heatmap: Heatmap | undefined;
+  declare private error: GradlensError | undefined;
+
+  constructor() {
+    super();
+    this.shape = [];
+    this.sign = 'abs';
+    this.opacity = 0.5;
+    this.percentile = 99;
+    this.label = 'Attribution';
+  }
+
   private renders = 0;
 
   /** A short description of where the attribution lies, as the overlay's accessible name gives it. */
@@ -140,6 +161,8 @@ export class GradlensHeatmap extends LitElement {
     </figure>`;
   }
 }
+
+customElements.define('gradlens-heatmap', GradlensHeatmap);
 
 declare global {
   interface HTMLElementTagNameMap {

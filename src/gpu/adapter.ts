@@ -20,3 +20,10 @@ export interface FoundAdapter {
   /** What must stay referenced while the adapter lives (Dawn's instance: collecting it crashes the process). */
   keepAlive?: unknown;
 }
+
+const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
+
+/** A CPU implementation rather than a GPU, by the adapter's own flag or its well-known names. */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  return Boolean(info.isFallbackAdapter) || SOFTWARE_ADAPTERS.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
+import { fromSource } from '../../vite.shared.ts';
 
 /** Debian's chromium with WebGPU on SwiftShader; CHROMIUM_PATH overrides the binary. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -30,6 +31,7 @@ export interface BrowserRig {
 /** A Vite dev server on localhost (WebGPU needs a secure context) and a headless Chromium pointed at it. */
 export async function startBrowserRig(): Promise<BrowserRig> {
   const server = await createServer({
+    ...fromSource,
     configFile: false,
     root: new URL('../..', import.meta.url).pathname,
     logLevel: 'error',
