@@ -37,11 +37,16 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'], testTimeout: 120_000, hookTimeout: 120_000 },
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**', 'test/package/**'], testTimeout: 120_000, hookTimeout: 120_000 },
       },
       {
         extends: true,
         test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000 },
+      },
+      {
+        extends: true,
+        // The packed tarball in fresh projects (npm install from the registry); GRADLENS_SKIP_PACKAGE_TESTS=1 skips it.
+        test: { name: 'package', include: ['test/package/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 600_000 },
       },
     ],
   },

@@ -64,10 +64,10 @@ export class GradlensCompare extends LitElement {
     colormap: { reflect: true },
     sign: { reflect: true },
     opacity: { type: Number },
-    controllers: { state: true },
-    prepared: { state: true },
-    failure: { state: true },
-    current: { state: true },
+    controllers: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    prepared: { state: true, attribute: false },
+    failure: { state: true, attribute: false },
+    current: { state: true, attribute: false },
   };
 
   /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */

@@ -129,10 +129,10 @@ export class GradlensCurve extends LitElement {
     xLabel: { attribute: 'x-label' },
     yLabel: { attribute: 'y-label' },
     label: {},
-    computed: { state: true },
-    computing: { state: true },
-    failure: { state: true },
-    cursor: { state: true },
+    computed: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    computing: { state: true, attribute: false },
+    failure: { state: true, attribute: false },
+    cursor: { state: true, attribute: false },
   };
 
   /** Curves to draw: one series or several, each `{ label, fractions, scores, auc? }` (property). Wins over computing. */

@@ -83,10 +83,10 @@ export class GradlensExplainer extends LitElement {
     sign: { reflect: true },
     opacity: { type: Number },
     noControls: { type: Boolean, attribute: 'no-controls' },
-    prepared: { state: true },
-    predictions: { state: true },
-    failure: { state: true },
-    phase: { state: true },
+    prepared: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    predictions: { state: true, attribute: false },
+    failure: { state: true, attribute: false },
+    phase: { state: true, attribute: false },
   };
 
   /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */

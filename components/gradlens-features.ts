@@ -104,8 +104,8 @@ export class GradlensFeatures extends LitElement {
     labels: { converter: (value) => value?.split(',').map((s) => s.trim()) },
     maxFeatures: { type: Number, attribute: 'max-features' },
     noControls: { type: Boolean, attribute: 'no-controls' },
-    predictions: { state: true },
-    failure: { state: true },
+    predictions: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    failure: { state: true, attribute: false },
   };
 
   /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */

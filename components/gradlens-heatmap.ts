@@ -59,8 +59,8 @@ export class GradlensHeatmap extends LitElement {
     opacity: { type: Number },
     percentile: { type: Number },
     label: {},
-    heatmap: { state: true },
-    error: { state: true },
+    heatmap: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    error: { state: true, attribute: false },
   };
 
   /** The attribution, row-major in `shape` ([C, H, W], [H, W]; a leading batch of 1 is allowed). */
