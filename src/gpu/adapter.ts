@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** What the platform module (`#adapter`: Dawn in Node, navigator.gpu in browsers) must provide. */
 export type Backend = 'vulkan' | 'opengles' | 'metal' | 'd3d12' | 'd3d11' | 'null';
 
