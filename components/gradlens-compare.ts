@@ -7,8 +7,10 @@ import { asGradlensError, ExplainController, isWebGpuMissing } from './explain-c
 import './gradlens-heatmap.ts';
 import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
 import { runOptions } from './method-options.ts';
-import { themeStyles } from './styles.ts';
-import { controlStyles, errorView, progressView } from './views.ts';
+import { themeStyles, type Theme } from './styles.ts';
+import { scoreUnits } from './summary.ts';
+import { commaList, controlStyles, errorView, progressView } from './views.ts';
+import type { GradlensHeatmap } from './gradlens-heatmap.ts';
 
 /**
  * Several methods on one input, side by side, one after another on the same model (one device, shared plans).
@@ -25,6 +27,7 @@ import { controlStyles, errorView, progressView } from './views.ts';
  * @csspart heatmap - Each `<gradlens-heatmap>`.
  * @csspart progress - Progress and cancel.
  * @csspart status - The state line.
+ * @csspart scale - The line that says the maps share one colour scale.
  * @cssproperty --gradlens-heatmap-size - Each map's displayed width (default 160px here).
  */
 export class GradlensCompare extends LitElement {
@@ -64,6 +67,10 @@ export class GradlensCompare extends LitElement {
     colormap: { reflect: true },
     sign: { reflect: true },
     opacity: { type: Number },
+    scale: { reflect: true },
+    labels: { converter: commaList },
+    theme: { reflect: true },
+    sharedRange: { state: true, attribute: false },
     controllers: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
     prepared: { state: true, attribute: false },
     failure: { state: true, attribute: false },
@@ -98,8 +105,18 @@ export class GradlensCompare extends LitElement {
   declare sign: Sign;
   /** The maps' opacity over the image, 0 to 1. */
   declare opacity: number;
+  /** 'shared' (default): every map on one colour scale, so their strengths compare; 'per-tile': each on its own. */
+  declare scale: 'shared' | 'per-tile';
+  /** Class names, comma-separated (attribute) or an array (property). */
+  declare labels: string[];
+  /** 'light' or 'dark' forces that palette here and in the heat maps; default the system's. */
+  declare theme: Theme;
+  declare private sharedRange: readonly [number, number] | undefined;
 
-  private loader = new ExplainController({ onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }) });
+  private loader = new ExplainController({
+    onStatus: () => this.requestUpdate(),
+    onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }),
+  });
   declare private controllers: ExplainController[];
   declare private prepared: PreparedInput | undefined;
   declare private failure: GradlensError | undefined;
@@ -116,6 +133,8 @@ export class GradlensCompare extends LitElement {
     this.colormap = 'viridis';
     this.sign = 'abs';
     this.opacity = 0.6;
+    this.scale = 'shared';
+    this.labels = [];
     this.controllers = [];
   }
 
@@ -133,6 +152,21 @@ export class GradlensCompare extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     const keys = ['model', 'src', 'image', 'tensor', 'preprocess', 'methods', 'steps', 'samples', 'noise', 'target', 'seed'];
     if (keys.some((k) => changed.has(k as keyof GradlensCompare))) this.settled = this.refresh(changed.has('model'));
+    else if (changed.has('scale') || changed.has('sign')) {
+      this.sharedRange = undefined;
+      this.settled = this.settled.then(() => this.shareScale());
+    }
+  }
+
+  /** One scale for all maps: from the lowest to the highest end of the maps' own (percentile) scales. */
+  private async shareScale(current = () => true): Promise<void> {
+    if (this.scale !== 'shared') return;
+    await this.updateComplete;
+    const maps = [...this.renderRoot.querySelectorAll<GradlensHeatmap>('gradlens-heatmap')];
+    for (const map of maps) await map.updateComplete.then(() => map.rendered);
+    const ranges = maps.map((map) => map.drawnRange).filter((range) => range !== undefined);
+    if (ranges.length === 0 || this.scale !== 'shared' || !current()) return;
+    this.sharedRange = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
   }
 
   private async refresh(reload: boolean): Promise<void> {
@@ -141,6 +175,7 @@ export class GradlensCompare extends LitElement {
     const stale = () => generation !== this.generation;
     await Promise.resolve();
     this.failure = undefined;
+    this.sharedRange = undefined;
     try {
       if (reload || !this.loader.model) {
         if (this.model === undefined || this.model === '') return;
@@ -168,7 +203,9 @@ export class GradlensCompare extends LitElement {
         await controller.run(prepared.tensor, runOptions({ method, steps: this.steps, samples: this.samples, noise: this.noise, target: this.target, seed: this.seed }, prepared.tensor, model.inputShape));
         if (controller.error) throw controller.error;
       }
-      if (!stale()) this.current = undefined;
+      if (stale()) return;
+      this.current = undefined;
+      await this.shareScale(() => !stale());
     } catch (error) {
       if (stale()) return;
       this.failure = asGradlensError(error);
@@ -177,13 +214,23 @@ export class GradlensCompare extends LitElement {
     }
   }
 
+  private statusText(): string {
+    if (this.loader.status === 'loading') return 'Loading the model…';
+    if (this.loader.model && this.controllers.length === 0) return 'Set an input to compare the methods on.';
+    return '';
+  }
+
+  private classLabel(index: number): string {
+    return this.labels[index] ?? `class ${index}`;
+  }
+
   protected override render() {
     return html`
       <div part="grid">
         ${this.controllers.map((controller, i) => {
           const result = controller.result;
           return html`<figure>
-            <figcaption>${this.methods[i]}</figcaption>
+            <figcaption>${this.methods[i]}${result ? html` <span class="muted">for ${this.classLabel(result.target[0]!)}</span>` : nothing}</figcaption>
             ${result
               ? html`<gradlens-heatmap
                   part="heatmap"
@@ -193,16 +240,22 @@ export class GradlensCompare extends LitElement {
                   colormap=${this.colormap}
                   sign=${this.sign}
                   .opacity=${this.opacity}
-                  label="${this.methods[i]} for class ${result.target[0]}"
+                  .range=${this.scale === 'shared' ? this.sharedRange : undefined}
+                  units=${scoreUnits(result)}
+                  theme=${this.theme ?? nothing}
+                  label="${this.methods[i]} for ${this.classLabel(result.target[0]!)}"
                 ></gradlens-heatmap>`
               : html`<p class="muted">${controller === this.current ? 'running…' : 'waiting'}</p>`}
           </figure>`;
         })}
       </div>
+      ${this.scale === 'shared' && this.sharedRange
+        ? html`<p part="scale" class="muted">One colour scale for every map, so their strengths compare (scale="per-tile": one each).</p>`
+        : nothing}
       ${this.current?.status === 'running' ? progressView(this.current.progress, () => this.cancel()) : nothing}
       ${this.failure
         ? errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(true)))
-        : html`<p part="status" class="muted" role="status">${this.loader.status === 'loading' ? 'Loading the model…' : ''}</p>`}
+        : html`<p part="status" class="muted" role="status">${this.statusText()}</p>`}
     `;
   }
 }

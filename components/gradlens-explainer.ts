@@ -7,8 +7,9 @@ import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } 
 import './gradlens-heatmap.ts';
 import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
 import { layerCandidates, METHOD_IDS, optionsOf, runOptions, type BaselineName } from './method-options.ts';
-import { themeStyles } from './styles.ts';
-import { controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { themeStyles, type Theme } from './styles.ts';
+import { scoreUnits } from './summary.ts';
+import { commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
 
 const MODEL_OPTIONS = ['model'] as const;
 const INPUT_OPTIONS = ['src', 'image', 'tensor', 'preprocess'] as const;
@@ -77,12 +78,13 @@ export class GradlensExplainer extends LitElement {
     seed: { type: Number },
     chunkSize: { type: Number, attribute: 'chunk-size' },
     baselines: { attribute: false },
-    labels: { converter: (value) => value?.split(',').map((s) => s.trim()) },
+    labels: { converter: commaList },
     topK: { type: Number, attribute: 'top-k' },
     colormap: { reflect: true },
     sign: { reflect: true },
     opacity: { type: Number },
     noControls: { type: Boolean, attribute: 'no-controls' },
+    theme: { reflect: true },
     prepared: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
     predictions: { state: true, attribute: false },
     failure: { state: true, attribute: false },
@@ -131,6 +133,8 @@ export class GradlensExplainer extends LitElement {
   declare opacity: number;
   /** Hides the option pickers (the predictions stay). */
   declare noControls: boolean;
+  /** 'light' or 'dark' forces that palette here and in the heat map; default the system's. */
+  declare theme: Theme;
 
   /** The widget's model and runs, free of the DOM. */
   readonly controller = new ExplainController(widgetEvents(this, (error) => this.fail(error)));
@@ -248,6 +252,8 @@ export class GradlensExplainer extends LitElement {
               colormap=${this.colormap}
               sign=${this.sign}
               .opacity=${this.opacity}
+              units=${scoreUnits(result)}
+              theme=${this.theme ?? nothing}
               label="${this.method} for ${label(targetIndex)}"
             ></gradlens-heatmap>`
           : nothing}

@@ -5,8 +5,8 @@ import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } 
 import { prepareTensor } from './image-input.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles } from './styles.ts';
-import { featureSummary, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
-import { controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { featureSummary, scoreUnits, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
+import { commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
 
 const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad', 'expected-gradients', 'gradient-shap'];
 
@@ -27,6 +27,7 @@ const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input',
  * @csspart predictions - The predictions (buttons: choose the class to explain).
  * @csspart bars - The list of features (role="img" is not used: it is a real list, read row by row).
  * @csspart bar - One feature's bar.
+ * @csspart key - What the two bar colours mean.
  * @csspart status - The state line.
  * @cssproperty --gradlens-positive - Bars that raise the target's score (default ColorBrewer red).
  * @cssproperty --gradlens-negative - Bars that lower it (default ColorBrewer blue).
@@ -46,7 +47,8 @@ export class GradlensFeatures extends LitElement {
         margin: 0;
         padding: 0;
       }
-      .row {
+      .row,
+      .header {
         display: contents;
       }
       .value,
@@ -79,6 +81,25 @@ export class GradlensFeatures extends LitElement {
       .negative {
         background: var(--_negative);
       }
+      .header > span {
+        font-size: 0.85em;
+        font-weight: 600;
+        color: var(--_muted);
+      }
+      .key {
+        display: flex;
+        gap: 16px;
+        font-size: 0.85em;
+        color: var(--_muted);
+        margin: 6px 0 0;
+      }
+      .swatch {
+        display: inline-block;
+        width: 10px;
+        height: 10px;
+        border-radius: 2px;
+        margin-right: 4px;
+      }
       .top {
         display: flex;
         gap: 16px;
@@ -91,7 +112,7 @@ export class GradlensFeatures extends LitElement {
   static override properties: PropertyDeclarations = {
     model: {},
     values: { attribute: false },
-    featureNames: { attribute: 'feature-names', converter: (v) => v?.split(',').map((s) => s.trim()) },
+    featureNames: { attribute: 'feature-names', converter: commaList },
     attribution: { attribute: false },
     method: { reflect: true },
     steps: { type: Number },
@@ -101,7 +122,7 @@ export class GradlensFeatures extends LitElement {
     baselines: { attribute: false },
     target: { type: Number },
     seed: { type: Number },
-    labels: { converter: (value) => value?.split(',').map((s) => s.trim()) },
+    labels: { converter: commaList },
     maxFeatures: { type: Number, attribute: 'max-features' },
     noControls: { type: Boolean, attribute: 'no-controls' },
     predictions: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
@@ -225,8 +246,16 @@ export class GradlensFeatures extends LitElement {
       ${ranked.length
         ? html`<p class="visually-hidden" id="summary">Towards ${targetName}: ${featureSummary(ranked)}</p>
             <ol part="bars" class="bars" aria-describedby="summary" aria-label="Feature contributions towards ${targetName}">
+              <li class="header" aria-hidden="true">
+                <span>Feature</span><span class="value">Value</span><span>Contribution to ${targetName}</span>
+                <span class="contribution">${result ? scoreUnits(result) : ''}</span>
+              </li>
               ${ranked.map((f) => this.bar(f, scale))}
-            </ol>`
+            </ol>
+            <p part="key" class="key">
+              <span><span class="swatch positive"></span>pushes towards ${targetName}</span>
+              <span><span class="swatch negative"></span>pushes away from it</span>
+            </p>`
         : nothing}
       ${this.statusLine()}
     `;

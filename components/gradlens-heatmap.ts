@@ -4,7 +4,7 @@ import type { RgbaImage } from '../src/io/preprocess.ts';
 import type { ColormapName, Heatmap, Sign } from '../src/render/index.ts';
 import { errorDetail, fire } from './events.ts';
 import { asGradlensError, heatmapOf } from './explain-controller.ts';
-import { themeStyles } from './styles.ts';
+import { themeStyles, type Theme } from './styles.ts';
 import { formatNumber, regionSummary } from './summary.ts';
 
 /**
@@ -13,7 +13,8 @@ import { formatNumber, regionSummary } from './summary.ts';
  *
  * @event {GradlensErrorEvent} gradlens-error - The attribution could not be drawn (bad shape, NaN values, no WebGPU).
  * @csspart canvas - The overlay (role="img", its label summarises where the attribution is).
- * @csspart legend - The colour scale with its values.
+ * @csspart legend - The colour scale with its title, units and values (absent while there is nothing to show).
+ * @csspart empty - The placeholder shown while there is no attribution.
  * @cssproperty --gradlens-heatmap-size - The overlay's displayed width (default 224px).
  * @cssproperty --gradlens-fg - Text colour.
  * @cssproperty --gradlens-bg - Background colour.
@@ -41,6 +42,20 @@ export class GradlensHeatmap extends LitElement {
         height: 10px;
         border-radius: 3px;
       }
+      .legend-title {
+        font-size: 0.85em;
+      }
+      .units {
+        color: var(--_muted);
+      }
+      .empty {
+        display: grid;
+        place-items: center;
+        aspect-ratio: 1;
+        border: 1px dashed var(--_border);
+        border-radius: var(--_radius);
+        margin: 0;
+      }
       .ticks {
         display: flex;
         justify-content: space-between;
@@ -59,6 +74,10 @@ export class GradlensHeatmap extends LitElement {
     opacity: { type: Number },
     percentile: { type: Number },
     label: {},
+    range: { attribute: false },
+    legendTitle: { attribute: 'legend-title' },
+    units: {},
+    theme: { reflect: true },
     heatmap: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
     error: { state: true, attribute: false },
   };
@@ -79,6 +98,14 @@ export class GradlensHeatmap extends LitElement {
   declare percentile: number;
   /** What the map is of, read before the summary: e.g. "Integrated gradients for 7". */
   declare label: string;
+  /** Fixed values for the colormap's two ends (raw attribution units), e.g. one scale shared by several maps. */
+  declare range: readonly [number, number] | undefined;
+  /** The legend's title; default from the sign: '|attribution|', 'attribution', 'positive attribution', ... */
+  declare legendTitle: string | undefined;
+  /** What the values are in, shown after the legend's title: e.g. 'logit' for attributions of a logit. */
+  declare units: string | undefined;
+  /** 'light' or 'dark' forces that palette; default the system's. */
+  declare theme: Theme;
 
   declare private heatmap: Heatmap | undefined;
   declare private error: GradlensError | undefined;
@@ -99,11 +126,16 @@ export class GradlensHeatmap extends LitElement {
     return this.attribution ? `${this.label}: ${regionSummary(this.attribution, this.shape)}` : `${this.label}: nothing to show yet`;
   }
 
+  /** The values the colormap's two ends stand for in the picture drawn (the percentile's, or `range`). */
+  get drawnRange(): readonly [number, number] | undefined {
+    return this.heatmap?.range;
+  }
+
   /** Resolves when the picture for the current inputs is drawn (or failed). */
   rendered: Promise<void> = Promise.resolve();
 
   protected override willUpdate(changed: PropertyValues<this>): void {
-    const inputs = ['attribution', 'shape', 'image', 'colormap', 'sign', 'opacity', 'percentile'] as const;
+    const inputs = ['attribution', 'shape', 'image', 'colormap', 'sign', 'opacity', 'percentile', 'range'] as const;
     if (inputs.some((name) => changed.has(name))) this.rendered = this.draw();
   }
 
@@ -125,6 +157,7 @@ export class GradlensHeatmap extends LitElement {
         opacity: this.opacity,
         percentile: this.percentile,
         ...(this.colormap ? { colormap: this.colormap } : {}),
+        ...(this.range ? { range: this.range } : {}),
         ...(this.image ? { overlay: this.image } : {}),
       });
       if (render !== this.renders) return;
@@ -146,21 +179,36 @@ export class GradlensHeatmap extends LitElement {
   }
 
   protected override render() {
+    const heatmap = this.heatmap;
+    return html`<figure>
+      <canvas part="canvas" role="img" aria-label=${this.summary} width="1" height="1" ?hidden=${!heatmap}></canvas>
+      ${heatmap || this.error ? nothing : html`<p part="empty" class="empty muted">${this.attribution ? 'drawing…' : 'no attribution yet'}</p>`}
+      ${this.error ? html`<p class="error" role="alert">${this.error.message}</p>` : nothing}
+      ${heatmap ? this.legend(heatmap.range) : nothing}
+    </figure>`;
+  }
+
+  /** The colour scale for the picture drawn: title and units, the gradient, its two ends and middle. */
+  private legend(range: readonly [number, number]) {
     const colormap = this.colormap ?? (this.sign === 'signed' ? 'rdbu-r' : 'viridis');
-    const range = this.heatmap?.range ?? (this.sign === 'signed' ? [-1, 1] : [0, 1]);
     const stops = legendStops(colormap, 9, range);
     const gradient = `linear-gradient(to right, ${stops.map((s) => `${s.color} ${(100 * s.offset).toFixed(1)}%`).join(', ')})`;
     const ticks = [stops[0]!, stops[4]!, stops[8]!];
-    return html`<figure>
-      <canvas part="canvas" role="img" aria-label=${this.summary} width="1" height="1"></canvas>
-      ${this.error ? html`<p class="error" role="alert">${this.error.message}</p>` : nothing}
-      <div part="legend" aria-label="colour scale from ${formatNumber(range[0])} to ${formatNumber(range[1])}">
-        <div class="bar" style="background: ${gradient}"></div>
-        <div class="ticks">${ticks.map((t) => html`<span>${formatNumber(t.value)}</span>`)}</div>
-      </div>
-    </figure>`;
+    const title = this.legendTitle ?? LEGEND_TITLES[this.sign];
+    return html`<div part="legend" aria-label="colour scale of ${title}${this.units ? ` in ${this.units}` : ''} from ${formatNumber(range[0])} to ${formatNumber(range[1])}">
+      <div class="legend-title">${title}${this.units ? html` <span class="units">(${this.units})</span>` : nothing}</div>
+      <div class="bar" style="background: ${gradient}"></div>
+      <div class="ticks">${ticks.map((t) => html`<span>${formatNumber(t.value)}</span>`)}</div>
+    </div>`;
   }
 }
+
+const LEGEND_TITLES: Record<Sign, string> = {
+  abs: '|attribution|',
+  signed: 'attribution',
+  positive: 'positive attribution',
+  negative: 'negative attribution',
+};
 
 customElements.define('gradlens-heatmap', GradlensHeatmap);
 
