@@ -12,7 +12,7 @@ function pointAtShipped(value) {
 }
 
 export default {
-  globs: ['components/gradlens-*.ts'],
+  globs: ['components/gradlens-*.ts', 'components/input-element.ts'],
   outdir: '.',
   litelement: true,
   plugins: [

@@ -1,11 +1,11 @@
-import { css, html, LitElement, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
-import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
-import type { PreprocessOptions } from '../src/io/preprocess.ts';
+import { css, html, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
+import type { GradlensError, MethodId } from '../src/index.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
 import { errorDetail, fire } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing } from './explain-controller.ts';
 import './gradlens-heatmap.ts';
-import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
+import { prepareImage, prepareTensor, type PreparedInput } from './image-input.ts';
+import { InputElement } from './input-element.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
 import { scoreUnits } from './summary.ts';
@@ -30,7 +30,7 @@ import type { GradlensHeatmap } from './gradlens-heatmap.ts';
  * @csspart scale - The line that says the maps share one colour scale.
  * @cssproperty --gradlens-heatmap-size - Each map's displayed width (default 160px here).
  */
-export class GradlensCompare extends LitElement {
+export class GradlensCompare extends InputElement {
   static override styles = [
     themeStyles,
     controlStyles,
@@ -53,11 +53,6 @@ export class GradlensCompare extends LitElement {
   ];
 
   static override properties: PropertyDeclarations = {
-    model: {},
-    src: {},
-    image: { attribute: false },
-    tensor: { attribute: false },
-    preprocess: { attribute: false },
     methods: { converter: (v) => v?.split(/[\s,]+/).filter(Boolean) },
     steps: { type: Number },
     samples: { type: Number },
@@ -77,16 +72,6 @@ export class GradlensCompare extends LitElement {
     current: { state: true, attribute: false },
   };
 
-  /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
-  declare model: ModelSource | undefined;
-  /** The image's URL. */
-  declare src: string | undefined;
-  /** The image as an ImageBitmap, <img>, canvas or OffscreenCanvas (property; wins over `src`). */
-  declare image: ImageInput | undefined;
-  /** The input as a tensor of the model's input shape (property; wins over images). */
-  declare tensor: Float32Array | undefined;
-  /** How the image becomes the input beyond size and channels (scale, mean, std, order); default values / 255. */
-  declare preprocess: Partial<PreprocessOptions>;
   /** Method ids, space-separated (attribute) or an array (property). */
   declare methods: MethodId[];
   /** Path steps of the path methods. */
@@ -124,7 +109,6 @@ export class GradlensCompare extends LitElement {
 
   constructor() {
     super();
-    this.preprocess = {};
     this.methods = ['saliency', 'integrated-gradients', 'smoothgrad'];
     this.steps = 16;
     this.samples = 8;

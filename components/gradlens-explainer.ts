@@ -1,11 +1,11 @@
-import { css, html, LitElement, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
-import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
-import type { PreprocessOptions } from '../src/io/preprocess.ts';
+import { css, html, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
+import type { GradlensError, MethodId } from '../src/index.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
 import './gradlens-heatmap.ts';
-import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
+import { prepareImage, prepareTensor, type PreparedInput } from './image-input.ts';
+import { InputElement } from './input-element.ts';
 import { layerCandidates, METHOD_IDS, optionsOf, runOptions, type BaselineName } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
 import { scoreUnits } from './summary.ts';
@@ -42,7 +42,7 @@ const RUN_OPTIONS = ['method', 'steps', 'samples', 'noise', 'baseline', 'layer',
  * @cssproperty --gradlens-border - Borders.
  * @cssproperty --gradlens-error - Error text.
  */
-export class GradlensExplainer extends LitElement {
+export class GradlensExplainer extends InputElement {
   static override styles = [
     themeStyles,
     controlStyles,
@@ -63,11 +63,6 @@ export class GradlensExplainer extends LitElement {
   ];
 
   static override properties: PropertyDeclarations = {
-    model: {},
-    src: {},
-    image: { attribute: false },
-    tensor: { attribute: false },
-    preprocess: { attribute: false },
     method: { reflect: true },
     steps: { type: Number },
     samples: { type: Number },
@@ -91,16 +86,6 @@ export class GradlensExplainer extends LitElement {
     phase: { state: true, attribute: false },
   };
 
-  /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
-  declare model: ModelSource | undefined;
-  /** The image's URL. */
-  declare src: string | undefined;
-  /** The image as an ImageBitmap, <img>, canvas or OffscreenCanvas (property; wins over `src`). */
-  declare image: ImageInput | undefined;
-  /** The input as a tensor of the model's input shape (property; wins over images). */
-  declare tensor: Float32Array | undefined;
-  /** How the image becomes the input beyond size and channels (scale, mean, std, order); default values / 255. */
-  declare preprocess: Partial<PreprocessOptions>;
   /** The method id, kebab-case. */
   declare method: MethodId;
   /** Path steps (integrated gradients and the path methods). */
@@ -146,7 +131,6 @@ export class GradlensExplainer extends LitElement {
 
   constructor() {
     super();
-    this.preprocess = {};
     this.method = 'integrated-gradients';
     this.steps = 16;
     this.samples = 8;
