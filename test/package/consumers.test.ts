@@ -1,5 +1,5 @@
 import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
@@ -202,6 +202,10 @@ describe.skipIf(process.env.GRADLENS_SKIP_PACKAGE_TESTS === '1')('the packed pac
       copyAssets(join(app, 'public'));
       run(process.execPath, [vite, 'build', '--logLevel', 'error'], { cwd: app });
       expect(readFileSync(join(app, 'dist/index.html'), 'utf8')).toContain('<script type="module"');
+      // The browser build took navigator.gpu's adapter: nothing of Dawn, or of Node, is in it.
+      const bundle = readdirSync(join(app, 'dist/assets')).map((file) => readFileSync(join(app, 'dist/assets', file), 'utf8')).join('\n');
+      expect(bundle).toContain('navigator');
+      expect(bundle).not.toMatch(/["']webgpu["']|node:fs|VK_ICD_FILENAMES/);
       expect(await explainsInPage(join(app, 'dist'), 'index.html', 'vite-app.png')).toEqual([7]);
     });
 
