@@ -63,7 +63,10 @@ export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAd
     return adapter ? { adapter, backend, keepAlive: instance } : undefined;
   };
   const chosen = options.backend ?? backendFromEnvironment();
-  if (chosen) return (await requestBackend(chosen, request)) ?? throwNoAdapter([chosen], options);
+  if (chosen) {
+    const found = (await requestBackend(chosen, request)) ?? throwNoAdapter([chosen], options);
+    return { ...found, note: found.note ?? `the ${chosen} backend, as asked (backend option, --backend or GRADLENS_BACKEND)` };
+  }
 
   const native = defaultBackend();
   const first = await request(native);
@@ -72,6 +75,7 @@ export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAd
 
   // No GPU answered on Vulkan. Software adapters, fastest first: `gradlens demo` took 7.1 and 14.8 s on Mesa 22.3's
   // llvmpipe through OpenGL ES, 48.1 and 56.8 s on SwiftShader 5.0 (same targets), on one busy 2-core machine.
+  // (Mesa's lavapipe, llvmpipe on Vulkan, is unmeasured: Dawn refused Mesa 22.3's; when present it is `first` here.)
   const gles = await request('opengles');
   if (gles && !isSoftwareAdapter(gles.adapter.info)) return { ...gles, note: 'no Vulkan GPU; using a GPU through OpenGL ES' };
   if (gles) {
