@@ -15,6 +15,7 @@ export default {
   globs: ['components/gradlens-*.ts', 'components/input-element.ts'],
   outdir: '.',
   litelement: true,
+  packagejson: false, // package.json's "customElements" is written by hand: the tests analyze into test-output
   plugins: [
     {
       name: 'gradlens-shipped-paths',

@@ -214,7 +214,9 @@ export class GradlensCompare extends InputElement {
         ${this.controllers.map((controller, i) => {
           const result = controller.result;
           return html`<figure>
-            <figcaption>${this.methods[i]}${result ? html` <span class="muted">for ${this.classLabel(result.target[0]!)}</span>` : nothing}</figcaption>
+            <figcaption>
+              ${this.methods[i]}${result ? html` <span class="muted">for ${this.classLabel(result.target[0]!)}</span>` : nothing}
+            </figcaption>
             ${result
               ? html`<gradlens-heatmap
                   part="heatmap"

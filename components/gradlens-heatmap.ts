@@ -195,7 +195,8 @@ export class GradlensHeatmap extends LitElement {
     const gradient = `linear-gradient(to right, ${stops.map((s) => `${s.color} ${(100 * s.offset).toFixed(1)}%`).join(', ')})`;
     const ticks = [stops[0]!, stops[4]!, stops[8]!];
     const title = this.legendTitle ?? LEGEND_TITLES[this.sign];
-    return html`<div part="legend" aria-label="colour scale of ${title}${this.units ? ` in ${this.units}` : ''} from ${formatNumber(range[0])} to ${formatNumber(range[1])}">
+    const described = `colour scale of ${title}${this.units ? ` in ${this.units}` : ''} from ${formatNumber(range[0])} to ${formatNumber(range[1])}`;
+    return html`<div part="legend" aria-label=${described}>
       <div class="legend-title">${title}${this.units ? html` <span class="units">(${this.units})</span>` : nothing}</div>
       <div class="bar" style="background: ${gradient}"></div>
       <div class="ticks">${ticks.map((t) => html`<span>${formatNumber(t.value)}</span>`)}</div>
