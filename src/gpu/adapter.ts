@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** What the platform module (`#adapter`: Dawn in Node, navigator.gpu in browsers) must provide. */
 export type Backend = 'vulkan' | 'opengles' | 'metal' | 'd3d12' | 'd3d11' | 'null';
 
@@ -24,4 +25,11 @@ export interface FoundAdapter {
   note?: string;
   /** What must stay referenced while the adapter lives (Dawn's instance: collecting it crashes the process). */
   keepAlive?: unknown;
+}
+
+const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
+
+/** A CPU implementation rather than a GPU, by the adapter's own flag or its well-known names. */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  return Boolean(info.isFallbackAdapter) || SOFTWARE_ADAPTERS.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }

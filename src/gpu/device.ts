@@ -1,5 +1,5 @@
 import { findAdapter } from '#adapter';
-import type { AdapterOptions, FoundAdapter } from './adapter.ts';
+import { isSoftwareAdapter, type AdapterOptions, type FoundAdapter } from './adapter.ts';
 import { GradlensError } from './errors.ts';
 import { KernelRegistry } from './kernels.ts';
 import { loopBudgetOf, setLoopBudget } from './limits.ts';
@@ -20,8 +20,6 @@ const RAISED_LIMITS = [
 
 /** Used when present; each changes how kernels may be built. */
 const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
-
-const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
 
 export interface AdapterReport {
   vendor: string;
@@ -104,20 +102,19 @@ function describe(found: FoundAdapter, device: GPUDevice, options: AdapterOption
   const info = found.adapter.info;
   const limits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) limits[name] = device.limits[name];
-  const names = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
   const report: AdapterReport = {
     vendor: info.vendor,
     architecture: info.architecture,
     device: info.device,
     description: info.description,
     backend: found.backend,
-    software: Boolean(info.isFallbackAdapter) || SOFTWARE_ADAPTERS.test(names),
+    software: isSoftwareAdapter(info),
     featureLevel: found.adapter.features.has('core-features-and-limits') ? 'core' : (options.featureLevel ?? 'compatibility'),
     features: [...device.features].filter((name) => (OPTIONAL_FEATURES as readonly string[]).includes(name)),
     limits,
     loopBudget: null,
   };
-  const budget = options.loopBudget ?? loopBudgetOf(names);
+  const budget = options.loopBudget ?? loopBudgetOf(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
   if (Number.isFinite(budget)) report.loopBudget = budget;
   if (found.note) report.note = found.note;
   return report;
