@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isSoftwareAdapter, type AdapterOptions, type Backend, type FoundAdapter } from '../gpu/adapter.ts';
 import { GradlensError } from '../gpu/errors.ts';
@@ -69,7 +69,7 @@ export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAd
   }
 
   const native = defaultBackend();
-  const first = await request(native);
+  const first = native === 'vulkan' && !hasGpuDevice() ? undefined : await request(native);
   if (first && !isSoftwareAdapter(first.adapter.info)) return first;
   if (native !== 'vulkan') return first ?? throwNoAdapter([native], options);
 
@@ -92,14 +92,26 @@ export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAd
 
 /** The backend asked for; on Vulkan with no driver answering, SwiftShader from Chromium's folder. */
 async function requestBackend(backend: Backend, request: (backend: Backend) => Promise<FoundAdapter | undefined>) {
-  const found = await request(backend);
-  if (found || backend !== 'vulkan') return found;
   const userChoseDriver = process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES;
   const software = SOFTWARE_VULKAN_DRIVERS.find((path) => existsSync(path));
+  // Without a GPU the system's drivers are software ones Dawn may refuse aloud (Mesa 22's lavapipe): go to SwiftShader.
+  const skipSystemDrivers = backend === 'vulkan' && !userChoseDriver && software !== undefined && !hasGpuDevice();
+  const found = skipSystemDrivers ? undefined : await request(backend);
+  if (found || backend !== 'vulkan') return found;
   if (userChoseDriver || !software) return undefined;
   process.env.VK_ICD_FILENAMES = software;
   const fallback = await request(backend);
   return fallback && { ...fallback, note: `no hardware Vulkan adapter; using SwiftShader (${software})` };
+}
+
+/**
+ * Whether the kernel exposes any GPU (DRM render nodes, NVIDIA's device files, WSL's dxg). Without one, probing the
+ * system's Vulkan drivers only finds software ones, and Dawn prints a warning for each it refuses on every run.
+ */
+function hasGpuDevice(): boolean {
+  if (process.platform !== 'linux') return true;
+  const dri = existsSync('/dev/dri') ? readdirSync('/dev/dri').some((name) => name.startsWith('renderD')) : false;
+  return dri || existsSync('/dev/nvidia0') || existsSync('/dev/dxg');
 }
 
 function backendFromEnvironment(): Backend | undefined {
