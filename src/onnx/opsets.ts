@@ -179,6 +179,9 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
       return variadic(node, node.op);
     case 'Sum':
       return variadic(node, 'Add');
+    case 'Split':
+      // Unread outputs are dropped later: how many parts there are is kept as opset 18 says it.
+      return [{ ...node, attributes: { num_outputs: node.outputs.length, ...node.attributes } }];
     case 'Reshape': {
       // allowzero = 1 (opset 14) makes a 0 in the target a zero-size dim, which the runtime does not hold.
       const target = node.inputs[1] ? c.known(node.inputs[1]) : undefined;

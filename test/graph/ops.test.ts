@@ -186,3 +186,57 @@ describe('Where, PRelu, Min and Max through the planner, against the float64 int
     model.destroy();
   });
 });
+
+describe('ConvTranspose and 1-D Conv and pooling through the planner, against the float64 interpreter', () => {
+  // [input channels, spatial, attributes, weight shape (C_in, C_out/group, kh, kw)]
+  const CASES: [string, number[], Record<string, number[] | number>, number[]][] = [
+    ['stride 2, pads, bias', [4, 5, 6], { strides: [2, 2], pads: [1, 0, 0, 1] }, [4, 3, 3, 3]],
+    ['groups 2, output_padding, dilation', [4, 3, 5], { group: 2, strides: [2, 3], output_padding: [1, 2], dilations: [1, 2] }, [4, 2, 2, 3]],
+    ['depthwise-like groups, stride 1', [3, 4, 4], { group: 3, pads: [1, 1, 1, 1] }, [3, 1, 3, 3]],
+    ['1-D, stride 2, output_padding', [3, 9], { strides: [2], output_padding: [1], pads: [1, 0] }, [3, 2, 4]],
+  ];
+  for (const [label, shape, attributes, wShape] of CASES) {
+    it(`ConvTranspose ${label}: forward values and input gradient`, async () => {
+      const b = new GraphBuilder('conv-transpose', 10);
+      const x = b.input(shape);
+      const w = b.constant(randomTensor(wShape.reduce((p, q) => p * q, 1), 60), wShape, 'w');
+      const outChannels = wShape[1]! * ((attributes.group as number | undefined) ?? 1);
+      const bias = b.constant(randomTensor(outChannels, 61), [outChannels], 'bias');
+      const up = b.node('ConvTranspose', [x, w, bias], attributes, 'up');
+      const graph = b.build(b.node('Tanh', [up], {}, 'logits'));
+      const batch = 2;
+      const model = await Model.create(await testContext(), graph);
+      const plan = await model.plan({ batch, seed: 'tensor' });
+      const input = randomTensor(batch * shape.reduce((p, q) => p * q, 1), 62);
+      const values = referenceForward(graph, input, batch);
+      const seed = randomTensor(values.get('logits')!.length, 63);
+      const gradients = referenceGradients(graph, values, seed, batch);
+      const result = await plan.run({ input, seed });
+      expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
+      expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
+      model.destroy();
+    });
+  }
+
+  it('a 1-D Conv, MaxPool, AveragePool and GlobalAveragePool (audio, text): forward values and input gradient', async () => {
+    const b = new GraphBuilder('one-d', 11);
+    const x = b.input([3, 17]);
+    const w = b.constant(randomTensor(4 * 3 * 5, 70), [4, 3, 5], 'w');
+    const conv = b.node('Conv', [x, w], { kernel_shape: [5], strides: [2], pads: [2, 1], dilations: [1] }, 'conv'); // [4, 8]
+    const pooled = b.node('MaxPool', [conv], { kernel_shape: [3], strides: [1], pads: [1, 1] });
+    const averaged = b.node('AveragePool', [pooled], { kernel_shape: [2], strides: [2], count_include_pad: 0 }); // [4, 4]
+    const graph = b.build(b.node('Mul', [averaged, b.node('GlobalAveragePool', [conv])], {}, 'logits'));
+    const batch = 2;
+    const model = await Model.create(await testContext(), graph);
+    const plan = await model.plan({ batch, seed: 'tensor', capture: ['conv'] });
+    const input = randomTensor(batch * 51, 71);
+    const values = referenceForward(graph, input, batch);
+    const seed = randomTensor(values.get('logits')!.length, 72);
+    const gradients = referenceGradients(graph, values, seed, batch);
+    const result = await plan.run({ input, seed });
+    expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
+    expectAllClose(result.activations.conv!, values.get('conv')!, TOLERANCE, 'conv');
+    expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
+    model.destroy();
+  });
+});

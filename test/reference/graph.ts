@@ -10,7 +10,7 @@ import * as conv from './conv2d.ts';
 import * as gather from './gather.ts';
 import * as gemm from './gemm.ts';
 import { gemmDims, matmulDims } from '../../src/kernels/gemm.ts';
-import { explicitPads } from '../../src/graph/ops/window.ts';
+import { explicitPads, lifted } from '../../src/graph/ops/window.ts';
 import * as pool from './pool.ts';
 import * as resize from './resize.ts';
 import * as tensor from './tensor.ts';
@@ -60,7 +60,8 @@ function binaryOp(op: binary.BinaryOp): ReferenceOp {
 
 const ints = (node: GraphNode, name: string, fallback: number[]) => [...attribute<readonly number[]>(node, name, fallback)];
 
-function poolWindow(shape: Shape, node: GraphNode): [pool.PoolShape, pool.PoolWindow] {
+function poolWindow(given: Shape, nodeGiven: GraphNode): [pool.PoolShape, pool.PoolWindow] {
+  const { shape, node } = lifted(given, nodeGiven);
   const pads = ints(node, 'pads', [0, 0, 0, 0]);
   return [
     { batch: shape[0]!, channels: shape[1]!, height: shape[2]!, width: shape[3]! },
@@ -103,7 +104,22 @@ const reduction = (op: tensor.Reduction): ReferenceOp => ({
 });
 const permOf = (node: GraphNode, rank: number) => ints(node, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
 
-function convShape(x: Shape, w: Shape, node: GraphNode): conv.ConvShape {
+/** ConvTranspose's shape: the attributes' meaning is ONNX's (pads given here; output_shape is the loader's business). */
+function convTransposeShape(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): conv.ConvTransposeShape {
+  const { shape: x, node } = lifted(xGiven, nodeGiven);
+  const w = lifted(wGiven, nodeGiven).shape;
+  const strides = ints(node, 'strides', [1, 1]) as [number, number];
+  const dilations = ints(node, 'dilations', [1, 1]) as [number, number];
+  const extra = ints(node, 'output_padding', [0, 0]);
+  const pads = ints(node, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
+  const size = (a: 0 | 1) => strides[a] * (x[2 + a]! - 1) + extra[a]! + (w[2 + a]! - 1) * dilations[a] + 1 - pads[a]! - pads[a + 2]!;
+  const group = attribute(node, 'group', 1);
+  return { batch: x[0]!, inChannels: x[1]!, height: x[2]!, width: x[3]!, outPerGroup: w[1]!, kernelHeight: w[2]!, kernelWidth: w[3]!, strides, dilations, pads, group, outHeight: size(0), outWidth: size(1) };
+}
+
+function convShape(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): conv.ConvShape {
+  const { shape: x, node } = lifted(xGiven, nodeGiven);
+  const w = lifted(wGiven, nodeGiven).shape;
   const strides = ints(node, 'strides', [1, 1]) as [number, number];
   const dilations = ints(node, 'dilations', [1, 1]) as [number, number];
   return {
@@ -173,6 +189,10 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
     forward: ([x, w, bias], [sx, sw], node) => conv.conv2d(convShape(sx!, sw!, node), x!, w!, bias),
     backward: ([, w], _y, dy, [sx, sw], node) => [conv.conv2dBackwardInput(convShape(sx!, sw!, node), dy, w!)],
   },
+  ConvTranspose: {
+    forward: ([x, w, bias], [sx, sw], node) => conv.convTranspose2d(convTransposeShape(sx!, sw!, node), x!, w!, bias),
+    backward: ([, w], _y, dy, [sx, sw], node) => [conv.convTranspose2dBackwardInput(convTransposeShape(sx!, sw!, node), dy, w!)],
+  },
   Gemm: linear,
   MatMul: linear,
   Add: binaryOp('add'),
@@ -215,8 +235,8 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
     backward: (_i, _y, dy, [shape], node) => [pool.averagePoolBackward(dy, ...poolWindow(shape!, node), attribute<number>(node, 'count_include_pad', 0) === 1)],
   },
   GlobalAveragePool: {
-    forward: ([x], [shape]) => pool.globalAveragePool(x!, { batch: shape![0]!, channels: shape![1]!, height: shape![2]!, width: shape![3]! }),
-    backward: (_i, _y, dy, [shape]) => [pool.globalAveragePoolBackward(dy, { batch: shape![0]!, channels: shape![1]!, height: shape![2]!, width: shape![3]! })],
+    forward: ([x], [shape]) => pool.globalAveragePool(x!, { batch: shape![0]!, channels: shape![1]!, height: 1, width: shape!.slice(2).reduce((p, q) => p * q, 1) }),
+    backward: (_i, _y, dy, [shape]) => [pool.globalAveragePoolBackward(dy, { batch: shape![0]!, channels: shape![1]!, height: 1, width: shape!.slice(2).reduce((p, q) => p * q, 1) })],
   },
   Resize: {
     forward: ([x], [shape], node, outShape) => resize.resize(x!, resizeSpec(shape!, outShape, node)),

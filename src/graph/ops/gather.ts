@@ -46,12 +46,15 @@ function sliceOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
   return keepingBatch(sliceMap(x, axes.map((axis, k) => ({ axis, start: starts[k]!, end: ends[k]!, step: steps[k]! }))), node);
 }
 
-/** Split: extents from input 1 (opset ≥ 13) or the `split` attribute, else equal parts (the last smaller, opset 18). */
+/**
+ * Split: extents from input 1 (opset ≥ 13) or the `split` attribute, else `num_outputs` equal parts (the last smaller,
+ * opset 18; the loader records it for older opsets before unread outputs are dropped).
+ */
 function splitOf(x: Shape, node: GraphNode, constant: Constants): IndexMap[] {
   const axis = attribute(node, 'axis', 0);
   const d = axis < 0 ? axis + x.length : axis;
   const given = node.inputs[1] ? constantInput(node, 1, constant, 'split') : (node.attributes.split as number[] | undefined);
-  const parts = node.outputs.length;
+  const parts = attribute(node, 'num_outputs', node.outputs.length);
   const even = Math.ceil(x[d]! / parts);
   const extents = given ?? Array.from({ length: parts }, (_, k) => Math.min(even, x[d]! - k * even));
   return splitMaps(x, axis, extents).map((map) => keepingBatch(map, node));
@@ -97,7 +100,10 @@ function moving(maps: (x: Shape, node: GraphNode, constant: Constants) => IndexM
       const moves = maps(inputs[0]!, node, constant); // checks the attributes and constants once, at load
       return shapes?.(inputs[0]!, node, inputs) ?? moves.map((map) => [...map.outShape]);
     },
-    forward: async (c) => Promise.all(mapsOf(c).map((map, k) => gatherForward(c.gpu, { x: c.input(0), y: c.output(k), tables: tables(c, map, k) }, map))),
+    forward: async (c) => {
+      const written = mapsOf(c).flatMap((map, k) => (c.node.outputs[k] ? [[map, k] as const] : [])); // dropped outputs are not computed
+      return Promise.all(written.map(([map, k]) => gatherForward(c.gpu, { x: c.input(0), y: c.output(k), tables: tables(c, map, k) }, map)));
+    },
     backward: async (c) => {
       const target = c.inputGradient(0);
       if (!target) return [];
