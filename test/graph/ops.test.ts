@@ -240,3 +240,31 @@ describe('ConvTranspose and 1-D Conv and pooling through the planner, against th
     model.destroy();
   });
 });
+
+describe('InstanceNormalization and GroupNormalization through the planner, against the float64 interpreter', () => {
+  for (const [op, attributes, gammaLength] of [
+    ['InstanceNormalization', { epsilon: 1e-3 }, 6],
+    ['GroupNormalization', { num_groups: 3 }, 6], // opset 21: γ per channel
+    ['GroupNormalization', { num_groups: 2, epsilon: 1e-4 }, 2], // opset 18: γ per group
+  ] as const) {
+    it(`${op} ${JSON.stringify(attributes)}, γ of ${gammaLength}: forward values and input gradient`, async () => {
+      const b = new GraphBuilder('grouped', 12);
+      const x = b.input([6, 5, 3]);
+      const gamma = b.constant(randomTensor(gammaLength, 80), [gammaLength], 'gamma');
+      const beta = b.constant(randomTensor(gammaLength, 81), [gammaLength], 'beta');
+      const normed = b.node(op, [x, gamma, beta], attributes, 'normed');
+      const graph = b.build(b.node('Mul', [normed, b.node('Sigmoid', [x])], {}, 'logits')); // x read twice: gradients add
+      const batch = 2;
+      const model = await Model.create(await testContext(), graph);
+      const plan = await model.plan({ batch, seed: 'tensor' });
+      const input = randomTensor(batch * 90, 82, 2);
+      const values = referenceForward(graph, input, batch);
+      const seed = randomTensor(batch * 90, 83);
+      const gradients = referenceGradients(graph, values, seed, batch);
+      const result = await plan.run({ input, seed });
+      expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
+      expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
+      model.destroy();
+    });
+  }
+});

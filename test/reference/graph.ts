@@ -43,6 +43,26 @@ function softmaxOp(op: softmax.SoftmaxOp): ReferenceOp {
   };
 }
 
+/** γ and β given per channel, or per group (GroupNormalization at opset 18): spread over the group's channels. */
+function groupNorm(groupsOf: (node: GraphNode, shape: Shape) => number): ReferenceOp {
+  const of = (inputs: Float64Array[], shape: Shape, node: GraphNode) => {
+    const groups = groupsOf(node, shape);
+    const channels = shape[1]!;
+    const spread = (v: Float64Array) => (v.length === channels ? v : Float64Array.from({ length: channels }, (_, c) => v[Math.floor((c * groups) / channels)]!));
+    return { s: { shape, groups, epsilon: attribute(node, 'epsilon', 1e-5) }, gamma: spread(inputs[1]!), beta: spread(inputs[2]!) };
+  };
+  return {
+    forward: (inputs, [shape], node) => {
+      const { s, gamma, beta } = of(inputs, shape!, node);
+      return layernorm.groupNormForward(inputs[0]!, gamma, beta, s);
+    },
+    backward: (inputs, _y, dy, [shape], node) => {
+      const { s, gamma } = of(inputs, shape!, node);
+      return [layernorm.groupNormBackward(inputs[0]!, gamma, dy, s)];
+    },
+  };
+}
+
 const layerNormShape = (shape: Shape, node: GraphNode): layernorm.LayerNormShape => {
   const axis = (attribute(node, 'axis', -1) + shape.length) % shape.length;
   return { rows: sizeOf(shape.slice(0, axis)), size: sizeOf(shape.slice(axis)), epsilon: attribute(node, 'epsilon', 1e-5) };
@@ -270,6 +290,8 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Dropout: view,
   Softmax: softmaxOp('softmax'),
   LogSoftmax: softmaxOp('log-softmax'),
+  InstanceNormalization: groupNorm((_node, shape) => shape[1]!),
+  GroupNormalization: groupNorm((node) => attribute(node, 'num_groups', 1)),
   LayerNormalization: {
     forward: ([x, scale, bias], [shape], node) => Float64Array.from(layernorm.layerNormForward(x!, scale!, bias, layerNormShape(shape!, node)).y),
     backward: ([x, scale, bias], _y, dy, [shape], node) => {
