@@ -73,20 +73,9 @@ export function conv2dBackwardInput(s: ConvShape, gradY: ArrayLike<number>, w: A
  * ONNX ConvTranspose from its definition: every input element x[n, ci, ih, iw] adds x·w[ci, oc, kh, kw] to
  * y[n, g·C_out/G + oc, ih·sh − pt + kh·dh, iw·sw − pl + kw·dw] where that lies inside y ([outHeight, outWidth]).
  */
-export interface ConvTransposeShape {
-  batch: number;
-  inChannels: number;
-  height: number;
-  width: number;
+export interface ConvTransposeShape extends Omit<ConvShape, 'outChannels'> {
   /** C_out / group: the weight's second axis. */
   outPerGroup: number;
-  kernelHeight: number;
-  kernelWidth: number;
-  strides: [number, number];
-  dilations: [number, number];
-  /** [top, left, bottom, right] */
-  pads: [number, number, number, number];
-  group: number;
   outHeight: number;
   outWidth: number;
 }

@@ -63,7 +63,8 @@ function convTransposeDims(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): 
   if (x[1] !== w[0]) throw new GradlensError('BAD_MODEL', `${where}: input has ${x[1]} channels, weights expect ${w[0]}`);
   const group = attribute(node, 'group', 1);
   const pair = (name: string, fallback: number) => attribute<readonly number[]>(node, name, [fallback, fallback]) as unknown as Pair;
-  const [strides, dilations, extra] = [pair('strides', 1), pair('dilations', 1), pair('output_padding', 0)];
+  const [strides, dilations] = [pair('strides', 1), pair('dilations', 1)];
+  const extra: Pair = [...pair('output_padding', 0)];
   const kernel: Pair = [w[2]!, w[3]!];
   const input: Pair = [x[2]!, x[3]!];
   const full = (a: 0 | 1) => strides[a] * (input[a] - 1) + extra[a] + (kernel[a] - 1) * dilations[a] + 1; // the size with no padding
@@ -72,7 +73,12 @@ function convTransposeDims(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): 
   let pads: [number, number, number, number];
   if (wanted || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
     const size = (a: 0 | 1) => (wanted ? wanted[wanted.length - 2 + a]! : input[a] * strides[a]);
-    const [th, tw] = [full(0) - size(0), full(1) - size(1)];
+    // An output_shape past the full size is output padding at the end (as ONNX Runtime reads it).
+    const [th, tw] = ([0, 1] as const).map((a) => {
+      const total = full(a) - size(a);
+      if (total < 0) extra[a] -= total;
+      return Math.max(total, 0);
+    }) as Pair;
     const upper = autoPad === 'SAME_UPPER';
     const split = (t: number): Pair => (upper ? [Math.floor(t / 2), t - Math.floor(t / 2)] : [t - Math.floor(t / 2), Math.floor(t / 2)]);
     const [[top, bottom], [left, right]] = [split(th), split(tw)];
