@@ -215,7 +215,9 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
     case 'ReduceSum':
     case 'ReduceL2':
     case 'ReduceMax':
-    case 'ReduceMin': {
+    case 'ReduceMin':
+    case 'ReduceL1':
+    case 'ReduceSumSquare': {
       // noop_with_empty_axes (ReduceSum from opset 13, the others from 18): no axes means no reduction.
       const rewritten = withAxes(node, 1, c);
       const axes = rewritten.attributes.axes as number[] | undefined;

@@ -246,6 +246,8 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   ReduceL2: reduction('l2'),
   ReduceMax: reduction('max'),
   ReduceMin: reduction('min'),
+  ReduceL1: reduction('l1'),
+  ReduceSumSquare: reduction('sum-square'),
   MaxPool: {
     forward: ([x], [shape], node) => pool.maxPool(x!, ...poolWindow(shape!, node)).y,
     backward: ([x], _y, dy, [shape], node) => [pool.maxPoolBackward(x!, dy, ...poolWindow(shape!, node))],
