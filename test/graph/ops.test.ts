@@ -1,4 +1,4 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import { sizeOf, type Graph } from '../../src/graph/ir.ts';
 import { Model } from '../../src/graph/model.ts';
@@ -199,4 +199,29 @@ describe('InstanceNormalization and GroupNormalization through the planner, agai
       await matchesReference(b.build(b.node('Mul', [normed, b.node('Sigmoid', [x])], {}, 'logits')), 2, { input: [82, 2], seed: 83 }); // x read twice
     });
   }
+});
+
+describe('token embeddings: ids from the input look rows up in a constant table', () => {
+  it('forward values, the gradient at the embedding output, and a zero gradient for the ids', async () => {
+    const b = new GraphBuilder('embedding', 13);
+    const ids = b.input([5]);
+    const table = b.constant(randomTensor(7 * 4, 90), [7, 4], 'table');
+    const embedded = b.node('Gather', [table, ids], { axis: 0 }, 'embedded'); // [5, 4]
+    const graph = b.build(b.node('Mul', [b.node('Tanh', [embedded]), embedded], {}, 'logits'));
+    const batch = 2;
+    const model = await Model.create(await testContext(), graph);
+    try {
+      const plan = await model.plan({ batch, seed: 'tensor', capture: ['embedded'] });
+      const input = Float32Array.of(0, 6, -1, 3, 3, 2, 5, 1, -7, 4); // negative ids count from the end
+      const values = referenceForward(graph, input, batch);
+      const seed = randomTensor(batch * 20, 91);
+      const gradients = referenceGradients(graph, values, seed, batch);
+      const result = await plan.run({ input, seed });
+      expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
+      expectAllClose(result.gradients.embedded!, gradients.get('embedded')!, TOLERANCE, 'embedding gradient');
+      expect([...result.inputGradient!]).toEqual(new Array(10).fill(0));
+    } finally {
+      model.destroy();
+    }
+  });
 });

@@ -201,7 +201,14 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
     const starts = list(inputs[1]) ?? ints(node, 'starts', []);
     return gather.slice(shape, starts, list(inputs[2]) ?? ints(node, 'ends', []), list(inputs[3]) ?? ints(node, 'axes', starts.map((_, d) => d)), list(inputs[4]) ?? starts.map(() => 1));
   }),
-  Gather: moving((shape, inputs, node) => gather.gather(shape, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length])),
+  // Constant indices into an activation, or ids (the activation) into a constant table: their gradient is zero.
+  Gather: {
+    forward: (inputs, [shape], node) => gather.forward(gather.gather(shape!, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length]), inputs[0]!),
+    backward: (inputs, _y, dy, [shape], node) => {
+      const moved = gather.gather(shape!, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length]);
+      return [gather.backward(moved, dy, inputs[0]!.length), new Float64Array(inputs[1]!.length)];
+    },
+  },
   Expand: moving((shape, inputs) => gather.expand(shape, [...inputs[1]!])),
   Tile: moving((shape, inputs) => gather.tile(shape, [...inputs[1]!])),
   Pad: moving((shape, _inputs, node) => gather.pad(shape, ints(node, 'pads', []), attribute(node, 'mode', 'constant') as 'constant'), (node) => attribute(node, 'value', 0)),
