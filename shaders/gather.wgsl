@@ -74,3 +74,31 @@ fn gather_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_wo
   }
   destination[j] = select(g, destination[j] + g, params.accumulate == 1u);
 }
+
+// Gather by indices computed at run time (token ids) from a constant table along its first axis: an embedding
+// lookup, y[k·row_size + q] = table[id_k·row_size + q]. Ids arrive as f32 (exact below 2²⁴); negative ones count from
+// the end, others out of range give 0. Ids are integers, so no gradient reaches them: their gradient is 0.
+struct Lookup {
+  count: u32,    // elements written: ids × row_size (forward), or ids (the zero gradient)
+  rows: u32,     // the table's first extent
+  row_size: u32, // elements per row
+}
+
+@group(0) @binding(4) var<uniform> lookup: Lookup;
+@group(0) @binding(5) var<storage, read> ids: array<f32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn gather_lookup_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat_index(id, groups);
+  if (i >= lookup.count) { return; }
+  let given = i32(round(ids[i / lookup.row_size]));
+  let row = select(given, given + i32(lookup.rows), given < 0);
+  let inside = row >= 0 && row < i32(lookup.rows);
+  destination[i] = select(0.0, source[u32(clamp(row, 0, i32(lookup.rows) - 1)) * lookup.row_size + i % lookup.row_size], inside);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn gather_lookup_zero(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat_index(id, groups);
+  if (i < lookup.count) { destination[i] = 0.0; }
+}

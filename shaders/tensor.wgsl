@@ -1,5 +1,5 @@
 // Layout ops as strided copies: Transpose, Concat and the backwards of Transpose, Concat, ReduceMean and ReduceSum.
-// The reductions (ReduceMean, ReduceSum, ReduceL2, ReduceMax, ReduceMin) are strided folds. An element index of the
+// The reductions (ReduceMean, ReduceSum, ReduceL2, ReduceMax, ReduceMin, ReduceL1, ReduceSumSquare) are strided folds. An element index of the
 // contiguous side is written in the mixed radix `shape`; its digits times `strides` (plus `offset`) locate the
 // element on the strided side.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
@@ -24,6 +24,8 @@ const REDUCTION_SUM: u32 = 1u;
 const REDUCTION_L2: u32 = 2u;
 const REDUCTION_MAX: u32 = 3u;
 const REDUCTION_MIN: u32 = 4u;
+const REDUCTION_L1: u32 = 5u;
+const REDUCTION_SUM_SQUARE: u32 = 6u;
 override REDUCTION: u32 = REDUCTION_MEAN;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -83,7 +85,8 @@ fn is_extreme() -> bool {
 // The fold's start and step: 0 and + for sums, the first input and max/min for the extremes.
 fn fold(acc: f32, v: f32) -> f32 {
   switch REDUCTION {
-    case REDUCTION_L2: { return acc + v * v; }
+    case REDUCTION_L2, REDUCTION_SUM_SQUARE: { return acc + v * v; }
+    case REDUCTION_L1: { return acc + abs(v); }
     case REDUCTION_MAX: { return max(acc, v); }
     case REDUCTION_MIN: { return min(acc, v); }
     case REDUCTION_MEAN, REDUCTION_SUM, default: { return acc + v; }
@@ -146,8 +149,9 @@ fn tensor_reduce_cooperative(
   if (lane == 0u) { ties[j] = partial_sums[0]; }
 }
 
-// grad_x (=|+=) the gradient of L2, Max or Min, one invocation per input: grad_y·x/y (0 where y = 0), or grad_y
-// split evenly among the inputs equal to the extreme. `strides` locate each input's output (0 on reduced axes).
+// grad_x (=|+=) the gradient of L2, Max, Min, L1 or SumSquare, one invocation per input: grad_y·x/y (0 where y = 0),
+// grad_y split evenly among the inputs equal to the extreme, grad_y·sign(x), 2·grad_y·x. `strides` locate each
+// input's output (0 on reduced axes).
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn tensor_reduce_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = flat_index(id, groups);
@@ -156,6 +160,10 @@ fn tensor_reduce_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin
   var g: f32;
   if (is_extreme()) {
     g = select(0.0, source[o] / ties[o], x[i] == y[o]);
+  } else if (REDUCTION == REDUCTION_L1) {
+    g = source[o] * sign(x[i]);
+  } else if (REDUCTION == REDUCTION_SUM_SQUARE) {
+    g = 2.0 * source[o] * x[i];
   } else {
     g = select(source[o] * x[i] / y[o], 0.0, y[o] == 0.0);
   }

@@ -182,3 +182,24 @@ export function padMap(shape: readonly number[], pads: readonly number[], mode: 
   });
   return { inShape: shape, outShape: tables.map((t) => t.length), tables, value };
 }
+
+/**
+ * Embedding lookup: y = table[ids] along the table's first axis, ids (f32 integers) computed at run time; `rows` ×
+ * `rowSize` is the table's shape folded to two axes.
+ */
+export async function lookupForward(
+  context: GpuContext,
+  io: { table: GPUBuffer; ids: GPUBuffer; y: GPUBuffer },
+  dims: { ids: number; rows: number; rowSize: number },
+): Promise<Dispatch> {
+  const kernel = await context.kernels.kernel('gather', 'gather_lookup_forward', { WORKGROUP_SIZE });
+  const lookup = { count: dims.ids * dims.rowSize, rows: dims.rows, row_size: dims.rowSize };
+  return { bound: kernel.bind(context.device, { lookup, source: io.table, ids: io.ids, destination: io.y }), workgroups: gridFor(lookup.count, WORKGROUP_SIZE), iterations: 0 };
+}
+
+/** The ids' gradient: zero (a lookup is constant between integers), written so the buffer holds no stale values. */
+export async function lookupZeroGradient(context: GpuContext, io: { gradIds: GPUBuffer }, dims: { ids: number }): Promise<Dispatch> {
+  const kernel = await context.kernels.kernel('gather', 'gather_lookup_zero', { WORKGROUP_SIZE });
+  const lookup = { count: dims.ids, rows: 0, row_size: 1 };
+  return { bound: kernel.bind(context.device, { lookup, destination: io.gradIds }), workgroups: gridFor(dims.ids, WORKGROUP_SIZE), iterations: 0 };
+}

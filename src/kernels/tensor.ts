@@ -183,8 +183,8 @@ export async function concatBackward(
   return copyDispatch(context, 'tensor_copy_from_strided', { source: io.gradY, destination: io.gradX }, copy, 'Concat backward');
 }
 
-/** ONNX ReduceMean, ReduceSum, ReduceL2, ReduceMax, ReduceMin, named as shaders/tensor.wgsl's REDUCTION_* constants. */
-export const REDUCE_OPS = ['mean', 'sum', 'l2', 'max', 'min'] as const;
+/** ONNX ReduceMean, ReduceSum, ReduceL2, ReduceMax, ReduceMin, ReduceL1, ReduceSumSquare: shaders/tensor.wgsl's REDUCTION_*. */
+export const REDUCE_OPS = ['mean', 'sum', 'l2', 'max', 'min', 'l1', 'sum-square'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 
 export interface ReduceDims {
@@ -207,7 +207,7 @@ function reducedAxes(dims: ReduceDims): Set<number> {
 }
 
 /** Which reductions' backward reads the forward's input, output and tie counts (the others scale grad_y). */
-const readsForward = (op: ReduceOp) => op === 'l2' || op === 'max' || op === 'min';
+const readsForward = (op: ReduceOp) => op !== 'mean' && op !== 'sum';
 
 export function reduceShape(dims: ReduceDims): number[] {
   const reduced = reducedAxes(dims);
@@ -246,8 +246,8 @@ export async function reduceForward(context: GpuContext, io: { x: GPUBuffer; y: 
 
 /**
  * grad_x (=|+=) the reduction's input gradient: grad_y broadcast back over the reduced axes (divided by n for the
- * mean), times x/y for L2, or split evenly among the inputs equal to the result for Max and Min (those three read
- * the forward's x, y and ties).
+ * mean), times x/y for L2, sign(x) for L1, 2x for SumSquare, or split evenly among the inputs equal to the result
+ * for Max and Min (all but the mean and the sum read the forward's x, y and ties).
  */
 export async function reduceBackward(
   context: GpuContext,

@@ -71,8 +71,8 @@ function dropout(node: WorkNode, c: RewriteContext): WorkNode[] {
 }
 
 /** Resize as the kernel has it: nearest or linear on the spatial axes, output size = input size × scale exactly. */
-function resize(node: WorkNode, c: RewriteContext): WorkNode[] {
-  const rewritten = c.opset < 11 ? { ...node, inputs: [node.inputs[0]!, '', node.inputs[1] ?? ''] } : node; // opset 10: (X, scales)
+function resize(node: WorkNode, c: RewriteContext, opset = c.opset): WorkNode[] {
+  const rewritten = opset < 11 ? { ...node, inputs: [node.inputs[0]!, '', node.inputs[1] ?? ''] } : node; // opset 10: (X, scales)
   const a = node.attributes;
   const mode = (a.mode as string | undefined) ?? 'nearest';
   const transform = (a.coordinate_transformation_mode as string | undefined) ?? 'half_pixel';
@@ -138,6 +138,62 @@ function variadic(node: WorkNode, op: string): WorkNode[] {
   });
 }
 
+/**
+ * Upsample (opsets 7–9): Resize with Upsample's coordinates, out = ⌊in × scale⌋ sampled at in = out / scale
+ * (asymmetric), nearest rounding down. Scales are an attribute at opset 7, input 1 from 9.
+ */
+function upsample(node: WorkNode, c: RewriteContext): WorkNode[] {
+  const given = node.attributes.scales as number[] | undefined;
+  const scales = given ? c.constant(`${node.name}.scales`, { shape: [given.length], data: Float32Array.from(given) }) : (node.inputs[1] ?? '');
+  const mode = (node.attributes.mode as string | undefined) ?? 'nearest';
+  const attributes = { mode, coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' };
+  return resize({ ...node, op: 'Resize', inputs: [node.inputs[0]!, '', scales], attributes }, c, 11);
+}
+
+/**
+ * Einsum of two operands in the forms attention and linear layers use (bhid,bhjd->bhij; bhij,bhjd->bhid;
+ * bqhd,bkhd->bhqk; bid,dj->bij): shared batch indices in any order, one index contracted, one free index per operand
+ * (or, against a weight without batch indices, several free indices on the left), as transposes around a MatMul.
+ */
+function einsum(node: WorkNode, c: RewriteContext): WorkNode[] {
+  const equation = String(node.attributes.equation ?? '').replace(/\s/g, '');
+  const parts = /^([a-zA-Z]+),([a-zA-Z]+)->([a-zA-Z]+)$/.exec(equation);
+  const refuse = (why: string) => {
+    c.reject(node, `equation "${equation}": ${why}`);
+    return [node];
+  };
+  if (!parts || node.inputs.length !== 2) return refuse('two operands and an explicit output are supported (as bhid,bhjd->bhij)');
+  const [a, b, out] = [parts[1]!, parts[2]!, parts[3]!];
+  if ([a, b, out].some((term) => new Set(term).size !== term.length)) return refuse('an index repeated within one term (a diagonal)');
+  const batch = [...out].filter((index) => a.includes(index) && b.includes(index));
+  const contracted = [...a].filter((index) => b.includes(index) && !out.includes(index));
+  const freeA = [...a].filter((index) => !b.includes(index));
+  const freeB = [...b].filter((index) => !a.includes(index));
+  if ([...freeA, ...freeB].some((index) => !out.includes(index)) || [...out].some((index) => !a.includes(index) && !b.includes(index))) {
+    return refuse('an index summed within one operand, or an output index of neither');
+  }
+  if (contracted.length !== 1 || freeB.length !== 1 || freeA.length === 0 || (freeA.length > 1 && batch.length > 0)) {
+    return refuse('one contracted index and one free index per operand are supported');
+  }
+  const out0 = node.outputs[0]!;
+  const nodes: WorkNode[] = [];
+  const transposed = (input: string, term: string, order: string[], tag: string) => {
+    const perm = order.map((index) => term.indexOf(index));
+    if (perm.every((p, i) => p === i)) return input;
+    const name = `${out0}:${tag}`;
+    nodes.push({ name: `${node.name}:${tag}`, op: 'Transpose', inputs: [input], outputs: [name], attributes: { perm }, tensors: {} });
+    return name;
+  };
+  const left = transposed(node.inputs[0]!, a, [...batch, ...freeA, contracted[0]!], 'a');
+  const right = transposed(node.inputs[1]!, b, [...batch, contracted[0]!, freeB[0]!], 'b');
+  const product = [...batch, ...freeA, freeB[0]!].join('');
+  const perm = [...out].map((index) => product.indexOf(index));
+  const last = perm.every((p, i) => p === i);
+  nodes.push({ name: last ? node.name : `${node.name}:matmul`, op: 'MatMul', inputs: [left, right], outputs: [last ? out0 : `${out0}:product`], attributes: {}, tensors: {} });
+  if (!last) nodes.push({ name: node.name, op: 'Transpose', inputs: [`${out0}:product`], outputs: [out0], attributes: { perm }, tensors: {} });
+  return nodes;
+}
+
 function batchNormalization(node: WorkNode, c: RewriteContext): WorkNode[] {
   if ((node.attributes.training_mode as number | undefined) === 1) c.reject(node, 'it runs in training mode (batch statistics); export the model in eval mode');
   else if ((node.attributes.spatial as number | undefined) === 0) c.reject(node, 'spatial = 0 (per-activation statistics) is not supported');
@@ -159,7 +215,9 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
     case 'ReduceSum':
     case 'ReduceL2':
     case 'ReduceMax':
-    case 'ReduceMin': {
+    case 'ReduceMin':
+    case 'ReduceL1':
+    case 'ReduceSumSquare': {
       // noop_with_empty_axes (ReduceSum from opset 13, the others from 18): no axes means no reduction.
       const rewritten = withAxes(node, 1, c);
       const axes = rewritten.attributes.axes as number[] | undefined;
@@ -170,6 +228,10 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
     }
     case 'Resize':
       return resize(node, c);
+    case 'Upsample':
+      return upsample(node, c);
+    case 'Einsum':
+      return einsum(node, c);
     case 'BatchNormalization':
       return batchNormalization(node, c);
     case 'Pad':
@@ -179,6 +241,9 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
       return variadic(node, node.op);
     case 'Sum':
       return variadic(node, 'Add');
+    case 'Split':
+      // Unread outputs are dropped later: how many parts there are is kept as opset 18 says it.
+      return [{ ...node, attributes: { num_outputs: node.outputs.length, ...node.attributes } }];
     case 'Reshape': {
       // allowzero = 1 (opset 14) makes a 0 in the target a zero-size dim, which the runtime does not hold.
       const target = node.inputs[1] ? c.known(node.inputs[1]) : undefined;

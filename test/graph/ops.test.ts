@@ -1,7 +1,8 @@
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.ts';
-import type { Graph } from '../../src/graph/ir.ts';
+import { sizeOf, type Graph } from '../../src/graph/ir.ts';
 import { Model } from '../../src/graph/model.ts';
+import { inferShapes } from '../../src/graph/shapes.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { referenceForward, referenceGradients } from '../reference/graph.ts';
@@ -9,6 +10,28 @@ import { randomTensor } from '../reference/random.ts';
 
 // Order-1 values through ~12 f32 ops, sums of ≤ 50 terms: well inside 1e-4 relative.
 const TOLERANCE = { abs: 5e-5, rel: 1e-4 };
+
+/**
+ * Runs the graph through the planner with a seed tensor and compares with the float64 interpreter: the output, the
+ * input gradient, and the named tensors' values and gradients. `input`: randomTensor's seed and scale.
+ */
+async function matchesReference(graph: Graph, batch: number, o: { input: [number, number?]; seed: number; values?: string[]; gradients?: string[] }) {
+  const model = await Model.create(await testContext(), graph);
+  try {
+    const plan = await model.plan({ batch, seed: 'tensor', capture: [...new Set([...(o.values ?? []), ...(o.gradients ?? [])])] });
+    const input = randomTensor(sizeOf(inferShapes(graph, batch).get(graph.input)!), ...o.input);
+    const values = referenceForward(graph, input, batch);
+    const seed = randomTensor(values.get(graph.output)!.length, o.seed);
+    const gradients = referenceGradients(graph, values, seed, batch);
+    const result = await plan.run({ input, seed });
+    expectAllClose(result.output, values.get(graph.output)!, TOLERANCE, 'output');
+    for (const name of o.values ?? []) expectAllClose(result.activations[name]!, values.get(name)!, TOLERANCE, name);
+    for (const name of o.gradients ?? []) expectAllClose(result.gradients[name]!, gradients.get(name)!, TOLERANCE, `${name} gradient`);
+    expectAllClose(result.inputGradient!, gradients.get(graph.input)!, TOLERANCE, 'input gradient');
+  } finally {
+    model.destroy();
+  }
+}
 
 /**
  * Every op family in one graph, with tensors read by two nodes (gradients must add up), broadcasting between two
@@ -39,21 +62,7 @@ describe('every op family through the planner, against the float64 interpreter',
   const batch = 2;
   const graph = everyOpGraph();
 
-  it('forward values and input gradient of a seed tensor', async () => {
-    const model = await Model.create(await testContext(), graph);
-    const plan = await model.plan({ batch, seed: 'tensor', capture: ['residual', 'gated'] });
-    const input = randomTensor(batch * 2 * 81, 21, 2);
-    const seed = randomTensor(batch * 20, 22);
-    const values = referenceForward(graph, input, batch);
-    const gradients = referenceGradients(graph, values, seed, batch);
-    const result = await plan.run({ input, seed });
-    expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
-    expectAllClose(result.activations.residual!, values.get('residual')!, TOLERANCE, 'residual');
-    expectAllClose(result.gradients.residual!, gradients.get('residual')!, TOLERANCE, 'residual gradient (two readers)');
-    expectAllClose(result.gradients.gated!, gradients.get('gated')!, TOLERANCE, 'gated gradient');
-    expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
-    model.destroy();
-  });
+  it('forward values and input gradient of a seed tensor', () => matchesReference(graph, batch, { input: [21, 2], seed: 22, values: ['residual'], gradients: ['residual', 'gated'] }));
 });
 
 /**
@@ -79,20 +88,7 @@ describe('the elementwise family through the planner, against the float64 interp
   const batch = 3;
   const graph = elementwiseGraph();
 
-  it('forward values and input gradient of a seed tensor', async () => {
-    const model = await Model.create(await testContext(), graph);
-    const plan = await model.plan({ batch, seed: 'tensor', capture: ['normed', 'gated'] });
-    const input = randomTensor(batch * 3 * 7, 31, 2);
-    const seed = randomTensor(batch * 3 * 7, 32);
-    const values = referenceForward(graph, input, batch);
-    const gradients = referenceGradients(graph, values, seed, batch);
-    const result = await plan.run({ input, seed });
-    expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
-    expectAllClose(result.activations.gated!, values.get('gated')!, TOLERANCE, 'gated');
-    expectAllClose(result.gradients.normed!, gradients.get('normed')!, TOLERANCE, 'normed gradient (four readers)');
-    expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
-    model.destroy();
-  });
+  it('forward values and input gradient of a seed tensor', () => matchesReference(graph, batch, { input: [31, 2], seed: 32, values: ['gated'], gradients: ['normed'] }));
 });
 
 /** Channel split and shuffle (ShuffleNetV2), a class-token gather, reflect and edge padding, tiling and expanding. */
@@ -111,22 +107,7 @@ function movingGraph(): Graph {
 }
 
 describe('the moving ops through the planner, against the float64 interpreter', () => {
-  it('forward values and input gradient of a seed tensor', async () => {
-    const batch = 2;
-    const graph = movingGraph();
-    const model = await Model.create(await testContext(), graph);
-    const plan = await model.plan({ batch, seed: 'tensor', capture: ['shuffled', 'tiled'] });
-    const input = randomTensor(batch * 150, 41, 2);
-    const values = referenceForward(graph, input, batch);
-    const seed = randomTensor(values.get('logits')!.length, 42);
-    const gradients = referenceGradients(graph, values, seed, batch);
-    const result = await plan.run({ input, seed });
-    expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
-    expectAllClose(result.activations.tiled!, values.get('tiled')!, TOLERANCE, 'tiled');
-    expectAllClose(result.gradients.shuffled!, gradients.get('shuffled')!, TOLERANCE, 'shuffled gradient');
-    expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
-    model.destroy();
-  });
+  it('forward values and input gradient of a seed tensor', () => matchesReference(movingGraph(), 2, { input: [41, 2], seed: 42, values: ['tiled'], gradients: ['shuffled'] }));
 
   it('Split equals the Slices it stands for, with one output unused', async () => {
     const build = (split: boolean) => {
@@ -169,20 +150,78 @@ function maskedGraph(): Graph {
 }
 
 describe('Where, PRelu, Min and Max through the planner, against the float64 interpreter', () => {
-  it('forward values and input gradient of a seed tensor', async () => {
+  it('forward values and input gradient of a seed tensor', () => matchesReference(maskedGraph(), 2, { input: [51, 2], seed: 52, values: ['masked'], gradients: ['leaky'] }));
+});
+
+describe('ConvTranspose and 1-D Conv and pooling through the planner, against the float64 interpreter', () => {
+  // [input channels, spatial, attributes, weight shape (C_in, C_out/group, kh, kw)]
+  const CASES: [string, number[], Record<string, number[] | number>, number[]][] = [
+    ['stride 2, pads, bias', [4, 5, 6], { strides: [2, 2], pads: [1, 0, 0, 1] }, [4, 3, 3, 3]],
+    ['groups 2, output_padding, dilation', [4, 3, 5], { group: 2, strides: [2, 3], output_padding: [1, 2], dilations: [1, 2] }, [4, 2, 2, 3]],
+    ['depthwise-like groups, stride 1', [3, 4, 4], { group: 3, pads: [1, 1, 1, 1] }, [3, 1, 3, 3]],
+    ['1-D, stride 2, output_padding', [3, 9], { strides: [2], output_padding: [1], pads: [1, 0] }, [3, 2, 4]],
+  ];
+  for (const [label, shape, attributes, wShape] of CASES) {
+    it(`ConvTranspose ${label}: forward values and input gradient`, async () => {
+      const b = new GraphBuilder('conv-transpose', 10);
+      const x = b.input(shape);
+      const w = b.constant(randomTensor(wShape.reduce((p, q) => p * q, 1), 60), wShape, 'w');
+      const outChannels = wShape[1]! * ((attributes.group as number | undefined) ?? 1);
+      const bias = b.constant(randomTensor(outChannels, 61), [outChannels], 'bias');
+      const up = b.node('ConvTranspose', [x, w, bias], attributes, 'up');
+      await matchesReference(b.build(b.node('Tanh', [up], {}, 'logits')), 2, { input: [62], seed: 63 });
+    });
+  }
+
+  it('a 1-D Conv, MaxPool, AveragePool and GlobalAveragePool (audio, text): forward values and input gradient', async () => {
+    const b = new GraphBuilder('one-d', 11);
+    const x = b.input([3, 17]);
+    const w = b.constant(randomTensor(4 * 3 * 5, 70), [4, 3, 5], 'w');
+    const conv = b.node('Conv', [x, w], { kernel_shape: [5], strides: [2], pads: [2, 1], dilations: [1] }, 'conv'); // [4, 8]
+    const pooled = b.node('MaxPool', [conv], { kernel_shape: [3], strides: [1], pads: [1, 1] });
+    const averaged = b.node('AveragePool', [pooled], { kernel_shape: [2], strides: [2], count_include_pad: 0 }); // [4, 4]
+    await matchesReference(b.build(b.node('Mul', [averaged, b.node('GlobalAveragePool', [conv])], {}, 'logits')), 2, { input: [71], seed: 72, values: ['conv'] });
+  });
+});
+
+describe('InstanceNormalization and GroupNormalization through the planner, against the float64 interpreter', () => {
+  for (const [op, attributes, gammaLength] of [
+    ['InstanceNormalization', { epsilon: 1e-3 }, 6],
+    ['GroupNormalization', { num_groups: 3 }, 6], // opset 21: γ per channel
+    ['GroupNormalization', { num_groups: 2, epsilon: 1e-4 }, 2], // opset 18: γ per group
+  ] as const) {
+    it(`${op} ${JSON.stringify(attributes)}, γ of ${gammaLength}: forward values and input gradient`, async () => {
+      const b = new GraphBuilder('grouped', 12);
+      const x = b.input([6, 5, 3]);
+      const gamma = b.constant(randomTensor(gammaLength, 80), [gammaLength], 'gamma');
+      const beta = b.constant(randomTensor(gammaLength, 81), [gammaLength], 'beta');
+      const normed = b.node(op, [x, gamma, beta], attributes, 'normed');
+      await matchesReference(b.build(b.node('Mul', [normed, b.node('Sigmoid', [x])], {}, 'logits')), 2, { input: [82, 2], seed: 83 }); // x read twice
+    });
+  }
+});
+
+describe('token embeddings: ids from the input look rows up in a constant table', () => {
+  it('forward values, the gradient at the embedding output, and a zero gradient for the ids', async () => {
+    const b = new GraphBuilder('embedding', 13);
+    const ids = b.input([5]);
+    const table = b.constant(randomTensor(7 * 4, 90), [7, 4], 'table');
+    const embedded = b.node('Gather', [table, ids], { axis: 0 }, 'embedded'); // [5, 4]
+    const graph = b.build(b.node('Mul', [b.node('Tanh', [embedded]), embedded], {}, 'logits'));
     const batch = 2;
-    const graph = maskedGraph();
     const model = await Model.create(await testContext(), graph);
-    const plan = await model.plan({ batch, seed: 'tensor', capture: ['masked', 'leaky'] });
-    const input = randomTensor(batch * 21, 51, 2);
-    const seed = randomTensor(batch * 21, 52);
-    const values = referenceForward(graph, input, batch);
-    const gradients = referenceGradients(graph, values, seed, batch);
-    const result = await plan.run({ input, seed });
-    expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
-    expectAllClose(result.activations.masked!, values.get('masked')!, TOLERANCE, 'masked');
-    expectAllClose(result.gradients.leaky!, gradients.get('leaky')!, TOLERANCE, 'leaky gradient');
-    expectAllClose(result.inputGradient!, gradients.get('input')!, TOLERANCE, 'input gradient');
-    model.destroy();
+    try {
+      const plan = await model.plan({ batch, seed: 'tensor', capture: ['embedded'] });
+      const input = Float32Array.of(0, 6, -1, 3, 3, 2, 5, 1, -7, 4); // negative ids count from the end
+      const values = referenceForward(graph, input, batch);
+      const seed = randomTensor(batch * 20, 91);
+      const gradients = referenceGradients(graph, values, seed, batch);
+      const result = await plan.run({ input, seed });
+      expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
+      expectAllClose(result.gradients.embedded!, gradients.get('embedded')!, TOLERANCE, 'embedding gradient');
+      expect([...result.inputGradient!]).toEqual(new Array(10).fill(0));
+    } finally {
+      model.destroy();
+    }
   });
 });

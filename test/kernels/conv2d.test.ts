@@ -190,6 +190,21 @@ describe('conv2d reference input gradient against central finite differences', (
   }
 });
 
+describe('conv-transpose reference input gradient against central finite differences', () => {
+  const s: reference.ConvTransposeShape = {
+    batch: 2, inChannels: 4, height: 3, width: 4, outPerGroup: 3, kernelHeight: 3, kernelWidth: 2,
+    strides: [2, 3], dilations: [1, 2], pads: [1, 0, 0, 1], group: 2, outHeight: 6, outWidth: 12,
+  };
+  it('groups 2, strides (2, 3), dilation, pads, output padding', () => {
+    const x = randomTensor(2 * 4 * 3 * 4, 90);
+    const w = randomTensor(4 * 3 * 3 * 2, 91);
+    const gradY = randomTensor(2 * 6 * 6 * 12, 92);
+    const numeric = numericGradient((z) => reference.convTranspose2d(s, z, w), x, gradY);
+    // Linear in x, so central differences are exact up to float64 rounding ~1e-16·|y|/h.
+    expectAllClose(reference.convTranspose2dBackwardInput(s, gradY, w), numeric, { abs: 1e-8, rel: 1e-8 }, 'conv transpose');
+  });
+});
+
 describe('conv2d output size', () => {
   it('follows the ONNX rule over the grid', () => {
     for (const c of Object.values(GRID)) expect(conv2dOutputSize(shape(c))).toEqual(reference.outputSize(shape(c)));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { upload } from '../../src/gpu/index.ts';
-import { expandMap, gatherBackward, gatherForward, gatherMap, packIndexMap, padMap, sliceMap, splitMaps, tileMap, type IndexMap } from '../../src/kernels/gather.ts';
+import { expandMap, gatherBackward, gatherForward, gatherMap, lookupForward, lookupZeroGradient, packIndexMap, padMap, sliceMap, splitMaps, tileMap, type IndexMap } from '../../src/kernels/gather.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
@@ -115,4 +115,20 @@ describe('gather reference backward against central finite differences', () => {
       expectAllClose(reference.backward(c.moved, seed, x.length), numeric, { abs: 1e-8, rel: 1e-8 }, c.name);
     });
   }
+});
+
+describe('embedding lookup by ids computed at run time', () => {
+  it('reads each id\'s row (negative from the end, out of range 0) and writes a zero gradient for the ids', async () => {
+    const context = await testContext();
+    const table = randomTensor(5 * 3, 20);
+    const ids = Float32Array.of(0, 4, -1, 2, 7, -6, 1);
+    const io = { ...(await uploadAll(context, { table, ids, gradIds: Float32Array.of(1, 2, 3, 4, 5, 6, 7) })), y: await zeros(context, 'y', 21) };
+    await runDispatches(context, 'lookup', [
+      await lookupForward(context, io, { ids: 7, rows: 5, rowSize: 3 }),
+      await lookupZeroGradient(context, io, { ids: 7 }),
+    ]);
+    const row = (id: number) => (id >= -5 && id < 5 ? [...table.subarray(((id + 5) % 5) * 3, ((id + 5) % 5) * 3 + 3)] : [0, 0, 0]);
+    expect([...(await read(context, io.y, 21))]).toEqual([...ids].flatMap(row));
+    expect([...(await read(context, io.gradIds, 7))]).toEqual(new Array(7).fill(0));
+  });
 });

@@ -165,3 +165,18 @@ describe('layernorm reference backward against central finite differences', () =
     expect(dx.every((v) => v === 0)).toBe(true);
   });
 });
+
+describe('group normalisation reference against central finite differences', () => {
+  // Instance normalisation (4 groups of 1 channel) and 2 groups of 2 channels; smooth in x for ε > 0.
+  for (const groups of [4, 2]) {
+    it(`${groups} groups`, () => {
+      const s = { shape: [2, 4, 5], groups, epsilon: 1e-3 };
+      const x = randomTensor(40, 120 + groups);
+      const gamma = randomTensor(4, 130);
+      const beta = randomTensor(4, 131);
+      const seed = randomTensor(40, 132);
+      const numeric = numericGradient((z) => reference.groupNormForward(z, gamma, beta, s), x, seed);
+      expectAllClose(reference.groupNormBackward(x, gamma, seed, s), numeric, { abs: 1e-7, rel: 1e-6 }, `${groups} groups`);
+    });
+  }
+});

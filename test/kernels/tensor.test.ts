@@ -191,7 +191,7 @@ describe('reduce mean against the float64 reference', () => {
   });
 });
 
-describe('reduce sum, L2, max and min against the float64 reference', () => {
+describe('reduce sum, L2, max, min, L1 and sum of squares against the float64 reference', () => {
   // Folds of up to 192 f32 terms (sums: ~√K·2⁻²⁴ relative to Σ|x|); max and min are exact.
   const FOLD = { abs: 1e-5, rel: 1e-5 };
   async function run(dims: ReduceDims, x: Float32Array, gradY: Float32Array, initial?: Float32Array) {
@@ -204,7 +204,7 @@ describe('reduce sum, L2, max and min against the float64 reference', () => {
     ]);
     return { y: await read(context, buffers.y, count), gradX: await read(context, buffers.gradX, x.length) };
   }
-  for (const op of ['sum', 'l2', 'max', 'min'] as const) {
+  for (const op of ['sum', 'l2', 'max', 'min', 'l1', 'sum-square'] as const) {
     REDUCTIONS.forEach((base, c) => {
       const dims = { ...base, op };
       it(`${op} [${dims.shape}] axes [${dims.axes ?? 'all'}]: forward and input gradient`, async () => {
@@ -313,7 +313,7 @@ describe('tensor reference backwards against central finite differences', () => 
     expectAllClose(reference.reduceMeanBackward(seed(3), shape, [0, 2]), numeric, FINITE_DIFFERENCE);
   });
 
-  for (const op of ['sum', 'l2', 'max', 'min'] as const) {
+  for (const op of ['sum', 'l2', 'max', 'min', 'l1', 'sum-square'] as const) {
     it(`reduce ${op} (no ties: the derivative exists)`, () => {
       const shape = [2, 3, 5];
       const x = randomTensor(30, 800);

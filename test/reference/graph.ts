@@ -10,7 +10,7 @@ import * as conv from './conv2d.ts';
 import * as gather from './gather.ts';
 import * as gemm from './gemm.ts';
 import { gemmDims, matmulDims } from '../../src/kernels/gemm.ts';
-import { explicitPads } from '../../src/graph/ops/window.ts';
+import { explicitPads, lifted } from '../../src/graph/ops/window.ts';
 import * as pool from './pool.ts';
 import * as resize from './resize.ts';
 import * as tensor from './tensor.ts';
@@ -43,6 +43,26 @@ function softmaxOp(op: softmax.SoftmaxOp): ReferenceOp {
   };
 }
 
+/** γ and β given per channel, or per group (GroupNormalization at opset 18): spread over the group's channels. */
+function groupNorm(groupsOf: (node: GraphNode, shape: Shape) => number): ReferenceOp {
+  const of = (inputs: Float64Array[], shape: Shape, node: GraphNode) => {
+    const groups = groupsOf(node, shape);
+    const channels = shape[1]!;
+    const spread = (v: Float64Array) => (v.length === channels ? v : Float64Array.from({ length: channels }, (_, c) => v[Math.floor((c * groups) / channels)]!));
+    return { s: { shape, groups, epsilon: attribute(node, 'epsilon', 1e-5) }, gamma: spread(inputs[1]!), beta: spread(inputs[2]!) };
+  };
+  return {
+    forward: (inputs, [shape], node) => {
+      const { s, gamma, beta } = of(inputs, shape!, node);
+      return layernorm.groupNormForward(inputs[0]!, gamma, beta, s);
+    },
+    backward: (inputs, _y, dy, [shape], node) => {
+      const { s, gamma } = of(inputs, shape!, node);
+      return [layernorm.groupNormBackward(inputs[0]!, gamma, dy, s)];
+    },
+  };
+}
+
 const layerNormShape = (shape: Shape, node: GraphNode): layernorm.LayerNormShape => {
   const axis = (attribute(node, 'axis', -1) + shape.length) % shape.length;
   return { rows: sizeOf(shape.slice(0, axis)), size: sizeOf(shape.slice(axis)), epsilon: attribute(node, 'epsilon', 1e-5) };
@@ -60,7 +80,8 @@ function binaryOp(op: binary.BinaryOp): ReferenceOp {
 
 const ints = (node: GraphNode, name: string, fallback: number[]) => [...attribute<readonly number[]>(node, name, fallback)];
 
-function poolWindow(shape: Shape, node: GraphNode): [pool.PoolShape, pool.PoolWindow] {
+function poolWindow(given: Shape, nodeGiven: GraphNode): [pool.PoolShape, pool.PoolWindow] {
+  const { shape, node } = lifted(given, nodeGiven);
   const pads = ints(node, 'pads', [0, 0, 0, 0]);
   return [
     { batch: shape[0]!, channels: shape[1]!, height: shape[2]!, width: shape[3]! },
@@ -103,7 +124,22 @@ const reduction = (op: tensor.Reduction): ReferenceOp => ({
 });
 const permOf = (node: GraphNode, rank: number) => ints(node, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
 
-function convShape(x: Shape, w: Shape, node: GraphNode): conv.ConvShape {
+/** ConvTranspose's shape: the attributes' meaning is ONNX's (pads given here; output_shape is the loader's business). */
+function convTransposeShape(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): conv.ConvTransposeShape {
+  const { shape: x, node } = lifted(xGiven, nodeGiven);
+  const w = lifted(wGiven, nodeGiven).shape;
+  const strides = ints(node, 'strides', [1, 1]) as [number, number];
+  const dilations = ints(node, 'dilations', [1, 1]) as [number, number];
+  const extra = ints(node, 'output_padding', [0, 0]);
+  const pads = ints(node, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
+  const size = (a: 0 | 1) => strides[a] * (x[2 + a]! - 1) + extra[a]! + (w[2 + a]! - 1) * dilations[a] + 1 - pads[a]! - pads[a + 2]!;
+  const group = attribute(node, 'group', 1);
+  return { batch: x[0]!, inChannels: x[1]!, height: x[2]!, width: x[3]!, outPerGroup: w[1]!, kernelHeight: w[2]!, kernelWidth: w[3]!, strides, dilations, pads, group, outHeight: size(0), outWidth: size(1) };
+}
+
+function convShape(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): conv.ConvShape {
+  const { shape: x, node } = lifted(xGiven, nodeGiven);
+  const w = lifted(wGiven, nodeGiven).shape;
   const strides = ints(node, 'strides', [1, 1]) as [number, number];
   const dilations = ints(node, 'dilations', [1, 1]) as [number, number];
   return {
@@ -165,13 +201,24 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
     const starts = list(inputs[1]) ?? ints(node, 'starts', []);
     return gather.slice(shape, starts, list(inputs[2]) ?? ints(node, 'ends', []), list(inputs[3]) ?? ints(node, 'axes', starts.map((_, d) => d)), list(inputs[4]) ?? starts.map(() => 1));
   }),
-  Gather: moving((shape, inputs, node) => gather.gather(shape, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length])),
+  // Constant indices into an activation, or ids (the activation) into a constant table: their gradient is zero.
+  Gather: {
+    forward: (inputs, [shape], node) => gather.forward(gather.gather(shape!, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length]), inputs[0]!),
+    backward: (inputs, _y, dy, [shape], node) => {
+      const moved = gather.gather(shape!, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length]);
+      return [gather.backward(moved, dy, inputs[0]!.length), new Float64Array(inputs[1]!.length)];
+    },
+  },
   Expand: moving((shape, inputs) => gather.expand(shape, [...inputs[1]!])),
   Tile: moving((shape, inputs) => gather.tile(shape, [...inputs[1]!])),
   Pad: moving((shape, _inputs, node) => gather.pad(shape, ints(node, 'pads', []), attribute(node, 'mode', 'constant') as 'constant'), (node) => attribute(node, 'value', 0)),
   Conv: {
     forward: ([x, w, bias], [sx, sw], node) => conv.conv2d(convShape(sx!, sw!, node), x!, w!, bias),
     backward: ([, w], _y, dy, [sx, sw], node) => [conv.conv2dBackwardInput(convShape(sx!, sw!, node), dy, w!)],
+  },
+  ConvTranspose: {
+    forward: ([x, w, bias], [sx, sw], node) => conv.convTranspose2d(convTransposeShape(sx!, sw!, node), x!, w!, bias),
+    backward: ([, w], _y, dy, [sx, sw], node) => [conv.convTranspose2dBackwardInput(convTransposeShape(sx!, sw!, node), dy, w!)],
   },
   Gemm: linear,
   MatMul: linear,
@@ -206,6 +253,8 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   ReduceL2: reduction('l2'),
   ReduceMax: reduction('max'),
   ReduceMin: reduction('min'),
+  ReduceL1: reduction('l1'),
+  ReduceSumSquare: reduction('sum-square'),
   MaxPool: {
     forward: ([x], [shape], node) => pool.maxPool(x!, ...poolWindow(shape!, node)).y,
     backward: ([x], _y, dy, [shape], node) => [pool.maxPoolBackward(x!, dy, ...poolWindow(shape!, node))],
@@ -215,8 +264,8 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
     backward: (_i, _y, dy, [shape], node) => [pool.averagePoolBackward(dy, ...poolWindow(shape!, node), attribute<number>(node, 'count_include_pad', 0) === 1)],
   },
   GlobalAveragePool: {
-    forward: ([x], [shape]) => pool.globalAveragePool(x!, { batch: shape![0]!, channels: shape![1]!, height: shape![2]!, width: shape![3]! }),
-    backward: (_i, _y, dy, [shape]) => [pool.globalAveragePoolBackward(dy, { batch: shape![0]!, channels: shape![1]!, height: shape![2]!, width: shape![3]! })],
+    forward: ([x], [shape]) => pool.globalAveragePool(x!, { batch: shape![0]!, channels: shape![1]!, height: 1, width: shape!.slice(2).reduce((p, q) => p * q, 1) }),
+    backward: (_i, _y, dy, [shape]) => [pool.globalAveragePoolBackward(dy, { batch: shape![0]!, channels: shape![1]!, height: 1, width: shape!.slice(2).reduce((p, q) => p * q, 1) })],
   },
   Resize: {
     forward: ([x], [shape], node, outShape) => resize.resize(x!, resizeSpec(shape!, outShape, node)),
@@ -250,6 +299,8 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Dropout: view,
   Softmax: softmaxOp('softmax'),
   LogSoftmax: softmaxOp('log-softmax'),
+  InstanceNormalization: groupNorm((_node, shape) => shape[1]!),
+  GroupNormalization: groupNorm((node) => attribute(node, 'num_groups', 1)),
   LayerNormalization: {
     forward: ([x, scale, bias], [shape], node) => Float64Array.from(layernorm.layerNormForward(x!, scale!, bias, layerNormShape(shape!, node)).y),
     backward: ([x, scale, bias], _y, dy, [shape], node) => {

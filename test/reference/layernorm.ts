@@ -55,3 +55,33 @@ export function layerNormBackward(
   }
   return dx;
 }
+
+/** ONNX GroupNormalization (InstanceNormalization: groups = channels): y = γ_c (x − μ_ng)/√(σ²_ng + ε) + β_c, per sample n and group g. */
+export interface GroupNormShape {
+  shape: readonly number[];
+  groups: number;
+  epsilon: number;
+}
+
+function groupRows(s: GroupNormShape) {
+  const count = s.shape.reduce((a, b) => a * b, 1);
+  const rows = s.shape[0]! * s.groups;
+  const channels = s.shape[1]!;
+  const spatial = count / (s.shape[0]! * channels);
+  return { rows: { rows, size: count / rows, epsilon: s.epsilon }, channelOf: (i: number) => Math.floor(i / spatial) % channels };
+}
+
+/** γ and β per channel. */
+export function groupNormForward(x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, s: GroupNormShape): Float64Array {
+  const { rows, channelOf } = groupRows(s);
+  const { y } = layerNormForward(x, new Float64Array(rows.size).fill(1), undefined, rows);
+  return y.map((v, i) => v * gamma[channelOf(i)]! + beta[channelOf(i)]!);
+}
+
+/** The chain rule through the affine: the normalisation's backward of dy·γ_c. */
+export function groupNormBackward(x: ArrayLike<number>, gamma: ArrayLike<number>, dy: ArrayLike<number>, s: GroupNormShape): Float64Array {
+  const { rows, channelOf } = groupRows(s);
+  const ones = new Float64Array(rows.size).fill(1);
+  const { mean, invStdDev } = layerNormForward(x, ones, undefined, rows);
+  return layerNormBackward(x, ones, mean, invStdDev, Float64Array.from(dy, (g, i) => g * gamma[channelOf(i)]!), rows);
+}

@@ -62,7 +62,7 @@ function reduced(shape: readonly number[], axes: readonly number[]): Set<number>
   return new Set(axes.length ? axes.map((a) => (a < 0 ? a + shape.length : a)) : shape.map((_, d) => d));
 }
 
-export type Reduction = 'mean' | 'sum' | 'l2' | 'max' | 'min';
+export type Reduction = 'mean' | 'sum' | 'l2' | 'max' | 'min' | 'l1' | 'sum-square';
 
 /** Each output's inputs (flat x indices), in x order; keepdims only changes the shape, so outputs are the same array. */
 function groups(shape: readonly number[], axes: readonly number[]): number[][] {
@@ -73,7 +73,7 @@ function groups(shape: readonly number[], axes: readonly number[]): number[][] {
   return members;
 }
 
-/** ONNX ReduceMean, ReduceSum, ReduceL2 (√Σx²), ReduceMax, ReduceMin over the axes (all when empty). */
+/** ONNX ReduceMean, ReduceSum, ReduceL2 (√Σx²), ReduceMax, ReduceMin, ReduceL1 (Σ|x|), ReduceSumSquare over the axes (all when empty). */
 export function reduce(op: Reduction, x: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): Float64Array {
   return Float64Array.from(groups(shape, axes), (group) => {
     const v = group.map((i) => x[i]!);
@@ -81,6 +81,8 @@ export function reduce(op: Reduction, x: ArrayLike<number>, shape: readonly numb
     if (op === 'mean') return sum / v.length;
     if (op === 'sum') return sum;
     if (op === 'l2') return Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+    if (op === 'l1') return v.reduce((a, b) => a + Math.abs(b), 0);
+    if (op === 'sum-square') return v.reduce((a, b) => a + b * b, 0);
     return op === 'max' ? Math.max(...v) : Math.min(...v);
   });
 }
@@ -95,6 +97,8 @@ export function reduceBackward(op: Reduction, x: ArrayLike<number>, gradY: Array
       if (op === 'mean') gradX[i] = gradY[o]! / group.length;
       else if (op === 'sum') gradX[i] = gradY[o]!;
       else if (op === 'l2') gradX[i] = y[o] === 0 ? 0 : (gradY[o]! * x[i]!) / y[o]!;
+      else if (op === 'l1') gradX[i] = gradY[o]! * Math.sign(x[i]!);
+      else if (op === 'sum-square') gradX[i] = 2 * gradY[o]! * x[i]!;
       else gradX[i] = x[i] === y[o] ? gradY[o]! / ties : 0;
     }
   });

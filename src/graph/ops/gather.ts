@@ -4,6 +4,8 @@ import {
   gatherBackward,
   gatherForward,
   gatherMap,
+  lookupForward,
+  lookupZeroGradient,
   packIndexMap,
   padMap,
   PAD_MODES,
@@ -46,7 +48,10 @@ function sliceOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
   return keepingBatch(sliceMap(x, axes.map((axis, k) => ({ axis, start: starts[k]!, end: ends[k]!, step: steps[k]! }))), node);
 }
 
-/** Split: extents from input 1 (opset ≥ 13) or the `split` attribute, else equal parts (the last smaller, opset 18). */
+/**
+ * Split: extents from input 1 (opset ≥ 13) or the `split` attribute, else `num_outputs` equal parts (the last smaller,
+ * opset 18; the loader records it for older opsets before unread outputs are dropped).
+ */
 function splitOf(x: Shape, node: GraphNode, constant: Constants): IndexMap[] {
   const axis = attribute(node, 'axis', 0);
   const d = axis < 0 ? axis + x.length : axis;
@@ -97,11 +102,10 @@ function moving(maps: (x: Shape, node: GraphNode, constant: Constants) => IndexM
       const moves = maps(inputs[0]!, node, constant); // checks the attributes and constants once, at load
       return (shapes?.(inputs[0]!, node, inputs) ?? moves.map((map) => [...map.outShape])).slice(0, node.outputs.length);
     },
-    // Outputs nothing reads were dropped at load (named '' or cut from the end): those parts are not computed.
-    forward: async (c) =>
-      Promise.all(
-        mapsOf(c).flatMap((map, k) => (c.node.outputs[k] ? [gatherForward(c.gpu, { x: c.input(0), y: c.output(k), tables: tables(c, map, k) }, map)] : [])),
-      ),
+    forward: async (c) => {
+      const written = mapsOf(c).flatMap((map, k) => (c.node.outputs[k] ? [[map, k] as const] : [])); // dropped outputs are not computed
+      return Promise.all(written.map(([map, k]) => gatherForward(c.gpu, { x: c.input(0), y: c.output(k), tables: tables(c, map, k) }, map)));
+    },
     backward: async (c) => {
       const target = c.inputGradient(0);
       if (!target) return [];
@@ -119,15 +123,45 @@ function moving(maps: (x: Shape, node: GraphNode, constant: Constants) => IndexM
 
 const one = (of: (x: Shape, node: GraphNode, constant: Constants) => IndexMap) => (x: Shape, node: GraphNode, constant: Constants) => [of(x, node, constant)];
 
+// The output keeps the indices' own axes: x.shape[:axis] + indices.shape + x.shape[axis+1:].
+const byConstantIndices = moving(one(gatherOf), (x, node, inputs) => {
+  const axis = attribute(node, 'axis', 0);
+  const d = axis < 0 ? axis + x.length : axis;
+  return [[...x.slice(0, d), ...inputs[1]!, ...x.slice(d + 1)]];
+});
+
+/** Token embeddings: ids computed from the input index rows of a constant table (axis 0). */
+const isLookup = (node: GraphNode, constant: Constants) => node.inputs[1] !== undefined && !constant(1) && constant(0) !== undefined;
+
+const byLookup: OpDefinition = {
+  shape: ([table, ids], node) => {
+    if (attribute(node, 'axis', 0) !== 0) throw new GradlensError('UNSUPPORTED_OP', `Gather "${node.name}": ids computed at run time index axis 0 of a constant table only`);
+    return [[...ids!, ...table!.slice(1)]];
+  },
+  forward: async (c) => {
+    const [table, ids] = c.inputShapes as [Shape, Shape];
+    const dims = { ids: ids.reduce((a, b) => a * b, 1), rows: table[0]!, rowSize: table.slice(1).reduce((a, b) => a * b, 1) };
+    return [await lookupForward(c.gpu, { table: c.input(0), ids: c.input(1), y: c.output(0) }, dims)];
+  },
+  // Ids are integers: the gradient stops at the embedding output (capture it there); theirs is zero.
+  backward: async (c) => {
+    const target = c.inputGradient(1);
+    if (!target || target.accumulate) return [];
+    return [await lookupZeroGradient(c.gpu, { gradIds: target.buffer }, { ids: c.inputShapes[1]!.reduce((a, b) => a * b, 1) })];
+  },
+};
+
+/** Gather by constant indices (a move of the activation), or by ids computed at run time from a constant table. */
+const gather: OpDefinition = {
+  shape: (inputs, node, constant) => (isLookup(node, constant) ? byLookup : byConstantIndices).shape(inputs, node, constant),
+  forward: (c) => (isLookup(c.node, c.constantData) ? byLookup : byConstantIndices).forward!(c),
+  backward: (c) => (isLookup(c.node, c.constantData) ? byLookup : byConstantIndices).backward!(c),
+};
+
 export const gatherOps: Record<string, OpDefinition> = {
   Slice: moving(one(sliceOf)),
   Split: moving(splitOf),
-  // The output keeps the indices' own axes: x.shape[:axis] + indices.shape + x.shape[axis+1:].
-  Gather: moving(one(gatherOf), (x, node, inputs) => {
-    const axis = attribute(node, 'axis', 0);
-    const d = axis < 0 ? axis + x.length : axis;
-    return [[...x.slice(0, d), ...inputs[1]!, ...x.slice(d + 1)]];
-  }),
+  Gather: gather,
   Expand: moving(one(expandOf)),
   Tile: moving(one(tileOf)),
   Pad: moving(one((x, node) => padOf(x, node))),

@@ -10,9 +10,10 @@ import {
 } from '../../kernels/pool.ts';
 import { attribute, type GraphNode, type Shape } from '../ir.ts';
 import type { OpDefinition } from '../op.ts';
-import { backwardOf, explicitPads, spatial, type Pair } from './window.ts';
+import { backwardOf, explicitPads, lifted, spatial, unlifted, type Pair } from './window.ts';
 
-function poolDims(shape: Shape, node: GraphNode): PoolDims {
+function poolDims(shape: Shape, given: GraphNode): PoolDims {
+  const node = lifted(shape, given).node;
   const base = spatial(shape, node);
   const kernelShape = attribute<readonly number[]>(node, 'kernel_shape', []) as unknown as Pair;
   const strides = attribute<readonly number[]>(node, 'strides', [1, 1]) as unknown as Pair;
@@ -23,7 +24,7 @@ function poolDims(shape: Shape, node: GraphNode): PoolDims {
 
 const pooledShape = ([x]: Shape[], node: GraphNode): Shape[] => {
   const dims = poolDims(x!, node);
-  return [[dims.batch, dims.channels, ...poolOutputSize(dims)]];
+  return [unlifted(x!, [dims.batch, dims.channels, ...poolOutputSize(dims)])];
 };
 
 const maxPool: OpDefinition = {
@@ -55,7 +56,7 @@ const averagePool: OpDefinition = {
 const globalAveragePool: OpDefinition = {
   shape: ([x], node) => {
     const { batch, channels } = spatial(x!, node);
-    return [[batch, channels, 1, 1]];
+    return [unlifted(x!, [batch, channels, 1, 1])];
   },
   forward: async (c) => [await globalAveragePoolForward(c.gpu, { x: c.input(0), y: c.output(0) }, spatial(c.inputShapes[0]!, c.node))],
   backward: (c) =>

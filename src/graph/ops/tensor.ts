@@ -71,4 +71,6 @@ export const tensorOps: Record<string, OpDefinition> = {
   ReduceL2: reduce('l2'),
   ReduceMax: reduce('max'),
   ReduceMin: reduce('min'),
+  ReduceL1: reduce('l1'),
+  ReduceSumSquare: reduce('sum-square'),
 };

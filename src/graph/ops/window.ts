@@ -5,6 +5,30 @@ import { attribute, type GraphNode, type Shape } from '../ir.ts';
 import type { OpContext } from '../op.ts';
 
 export type Pair = [number, number];
+
+/**
+ * A 1-D op (NCL: audio, text) as the 2-D one over NC1L, the same memory: its input shape with a height of 1 and its
+ * window attributes with a height-1 entry in front. 2-D shapes come back unchanged.
+ */
+export function lifted(shape: Shape, node: GraphNode): { shape: Shape; node: GraphNode } {
+  if (shape.length !== 3) return { shape, node };
+  const attributes = { ...node.attributes };
+  const prepend = (name: string, value: number) => {
+    const given = node.attributes[name] as readonly number[] | undefined;
+    if (given) attributes[name] = [value, ...given];
+  };
+  prepend('kernel_shape', 1);
+  prepend('strides', 1);
+  prepend('dilations', 1);
+  prepend('output_padding', 0);
+  prepend('output_shape', 1);
+  const pads = node.attributes.pads as readonly number[] | undefined;
+  if (pads) attributes.pads = [0, pads[0]!, 0, pads[1]!];
+  return { shape: [shape[0]!, shape[1]!, 1, shape[2]!], node: { ...node, attributes } };
+}
+
+/** The output shape of a lifted op, back in the input's rank. */
+export const unlifted = (input: Shape, output: Shape): Shape => (input.length === 3 ? [output[0]!, output[1]!, output[3]!] : output);
 type Pads = [number, number, number, number];
 
 /**
@@ -24,7 +48,8 @@ export function explicitPads(node: GraphNode, input: Pair, kernel: Pair, strides
   return autoPad === 'SAME_LOWER' ? [h - small(h), w - small(w), small(h), small(w)] : [small(h), small(w), h - small(h), w - small(w)];
 }
 
-export function spatial(shape: Shape, node: GraphNode): { batch: number; channels: number; height: number; width: number } {
+export function spatial(given: Shape, node: GraphNode): { batch: number; channels: number; height: number; width: number } {
+  const shape = lifted(given, node).shape;
   if (shape.length !== 4) throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}": only 2-D spatial (NCHW) inputs are supported, got rank ${shape.length}`);
   return { batch: shape[0]!, channels: shape[1]!, height: shape[2]!, width: shape[3]! };
 }
