@@ -1,8 +1,8 @@
 // gradlens: gradient-based attribution on WebGPU. The public surface; everything else is internal.
 export { createLens, Lens, LensModel, type ModelSource } from './lens.ts';
-export { explain, type ExplainOptions, type Explanation } from './attribution/explain.ts';
-export { METHODS, type MethodId } from './attribution/methods.ts';
-export type { Baseline } from './attribution/baselines.ts';
+export { explain } from './attribution/explain.ts';
+export type { ExplainOptions, Explanation, Baseline, Target } from './attribution/types.ts';
+export { METHODS, METHOD_IDS, type MethodId } from './attribution/registry.ts';
 export { GradlensError, isGradlensError, type ErrorCode } from './gpu/errors.ts';
 export type { AdapterOptions, Backend } from './gpu/adapter.ts';
 export type { AdapterReport } from './gpu/device.ts';

@@ -2,20 +2,10 @@ import { GradlensError } from '../gpu/errors.ts';
 import type { Shape } from '../graph/ir.ts';
 import { sizeOf } from '../graph/ir.ts';
 import { rng } from '../graph/random.ts';
+import type { Baseline } from './types.ts';
 
-/**
- * The reference point an integrated-gradients path starts from (Sundararajan 2017; Sturmfels et al., "Visualizing
- * the Impact of Feature Attribution Baselines", Distill 2020).
- */
-export type Baseline =
-  | 'zeros'
-  | { constant: number }
-  /** Gaussian blur of the input over its last two axes, σ in pixels. */
-  | { blur: number }
-  /** Uniform noise over the input's own range, seeded. */
-  | 'uniform'
-  /** One tensor per input (count × input size), or one shared by all. */
-  | Float32Array;
+export type { Baseline } from './types.ts';
+
 
 export function makeBaselines(baseline: Baseline, inputs: Float32Array, count: number, shape: Shape, seed: number): Float32Array {
   const size = sizeOf(shape);

@@ -69,7 +69,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   options.signal?.throwIfAborted();
 
   const chunkSize = options.chunkSize ?? (await defaultChunkSize(model, total, options.memoryBudget ?? DEFAULT_BUDGET));
-  const plan = await model.cachedPlan({ batch: chunkSize, seed: options.score, rules: options.rules ?? 'standard' });
+  const plan = await model.cachedPlan({ batch: chunkSize, objective: options.score, rules: options.rules ?? 'standard' });
   // Per-sample sums only when a square is taken of a multi-step sum (SmoothGrad² or VarGrad over IG).
   if (spec.absolute && steps > 1) throw new GradlensError('BAD_PARAMS', 'an absolute value per point needs one step per sample');
   const perSample = steps > 1 && spec.combine !== 'mean';
@@ -168,7 +168,7 @@ function writeTargets(device: GPUDevice, plan: Plan, targets: Int32Array, start:
  * copies), no tensor beyond what the device binds, and no more than the request has.
  */
 async function defaultChunkSize(model: Model, total: number, budget: number): Promise<number> {
-  const probe = await model.cachedPlan({ batch: 1, seed: 'logit' });
+  const probe = await model.cachedPlan({ batch: 1, objective: 'logit' });
   const perPoint = Math.max(probe.slotBytes, 1);
   const activations = [...probe.shapes].filter(([name]) => !model.graph.constants.has(name));
   const largest = Math.max(...activations.map(([, shape]) => sizeOf(shape) * 4));

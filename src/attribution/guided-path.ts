@@ -1,7 +1,7 @@
 /** Guided IG's adaptive path (Kapishnikov et al. 2021), step by step on the CPU with every input batched per step. */
 import { GradlensError } from '../gpu/errors.ts';
 import type { Plan } from '../graph/plan.ts';
-import type { MethodContext } from './explain.ts';
+import type { MethodContext } from './types.ts';
 import { chunkSizeFor } from './path-runner.ts';
 
 export interface GuidedSettings {
@@ -30,7 +30,7 @@ interface GuidedRun {
 export async function guidedPath(context: MethodContext, baselines: Float32Array, settings: GuidedSettings, idgi: boolean): Promise<GuidedRun> {
   const { count, size, options } = context;
   const chunkSize = await chunkSizeFor(context, count, 0, 1);
-  const plan = await context.model.cachedPlan({ batch: chunkSize, seed: context.score, rules: 'standard' });
+  const plan = await context.model.cachedPlan({ batch: chunkSize, objective: context.score, rules: 'standard' });
   const input = Float64Array.from(context.inputs);
   const baseline = Float64Array.from(baselines);
   const x = baseline.slice();

@@ -5,7 +5,7 @@ import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
 import type { Plan } from '../graph/plan.ts';
 import { blurAxes, idgiCoefficients, pathAccumulate, pathBlurPoints, pathFinalize, pathLinePoints, POINT_WORDS, type PathFold } from '../kernels/paths.ts';
-import type { MethodContext } from './explain.ts';
+import type { MethodContext } from './types.ts';
 
 const DEFAULT_BUDGET = 256 * 2 ** 20;
 
@@ -113,7 +113,7 @@ export async function runPath(context: MethodContext, spec: PathSpec): Promise<P
   const perPoint = spec.fold === 'none' ? sizeOf(model.outputShape) : 1;
   const extraBytes = (blur ? size * 4 : 0) + (spec.fold === 'direction' ? size * 4 : 0);
   const chunkSize = await chunkSizeFor(context, spec.varyingCount ? 2 ** Math.ceil(Math.log2(total)) : total, extraBytes, idgi ? 2 : 1);
-  const plan = await model.cachedPlan({ batch: chunkSize, seed: spec.fold === 'none' ? 'none' : context.score, rules: 'standard' });
+  const plan = await model.cachedPlan({ batch: chunkSize, objective: spec.fold === 'none' ? 'none' : context.score, rules: 'standard' });
   const resultFloats = count * size + total * perPoint;
   const owned = [
     await upload(device, 'path inputs', context.inputs),
@@ -202,7 +202,7 @@ export async function chunkSizeFor(context: MethodContext, total: number, extraB
     }
     return Math.min(options.chunkSize, most);
   }
-  const probe = await model.cachedPlan({ batch: 1, seed: 'logit' });
+  const probe = await model.cachedPlan({ batch: 1, objective: 'logit' });
   const perPoint = Math.max(probe.slotBytes + extraBytes, 1);
   const activations = [...probe.shapes].filter(([name]) => !model.graph.constants.has(name));
   const largest = Math.max(context.size * 4, ...activations.map(([, shape]) => sizeOf(shape) * 4));

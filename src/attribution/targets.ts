@@ -2,15 +2,16 @@ import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
 import type { Model } from '../graph/model.ts';
 import type { ScoreKind } from '../graph/plan.ts';
+import type { Target } from './types.ts';
 
-export type Target = 'top1' | number | readonly (number | 'top1')[];
+export type { Target } from './types.ts';
 
 /** Logits of `count` inputs, in chunks of a forward-only plan. */
 export async function logitsOf(model: Model, inputs: Float32Array, count: number, chunk = 64): Promise<Float32Array> {
   const size = sizeOf(model.graph.inputShape);
   const classes = sizeOf(model.outputShape);
   const batch = Math.min(count, chunk);
-  const plan = await model.cachedPlan({ batch, seed: 'none' });
+  const plan = await model.cachedPlan({ batch, objective: 'none' });
   const logits = new Float32Array(count * classes);
   for (let start = 0; start < count; start += batch) {
     const n = Math.min(batch, count - start);

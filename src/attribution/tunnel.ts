@@ -1,7 +1,6 @@
 import { GradlensError } from '../gpu/errors.ts';
 import { range } from './baselines.ts';
-import type { MethodContext, MethodResult } from './explain.ts';
-import type { Method } from './methods.ts';
+import type { Method, MethodContext, MethodResult } from './types.ts';
 import { streamIds } from './engine.ts';
 import { normal } from './philox.ts';
 

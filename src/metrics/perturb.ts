@@ -39,7 +39,7 @@ export async function perturbedLogits(model: Model, set: PerturbationSet, chunk 
   if (total === 0) return new Float32Array(0);
   const kernel = await gpu.kernels.kernel(MODULE, 'perturb_points', { WORKGROUP_SIZE: WORKGROUP });
   const batch = Math.min(chunk, total);
-  const plan = await model.cachedPlan({ batch, seed: 'none' });
+  const plan = await model.cachedPlan({ batch, objective: 'none' });
   const owned = [
     await upload(device, 'metric inputs', set.inputs),
     await upload(device, 'metric replacements', set.replacements),

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { explain, type ExplainOptions } from '../attribution/explain.ts';
-import { METHODS, type MethodId } from '../attribution/methods.ts';
+import { METHODS, type MethodId } from '../attribution/registry.ts';
 import { GpuContext } from '../gpu/device.ts';
 import { isGradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import type { Baseline } from '../attribution/baselines.ts';
 import type { ExplainOptions } from '../attribution/explain.ts';
-import { METHODS, type MethodId } from '../attribution/methods.ts';
+import { METHODS, type MethodId } from '../attribution/registry.ts';
 import { INTEGRATION_RULES, type IntegrationRule } from '../attribution/quadrature.ts';
 import type { PreprocessOptions } from '../io/preprocess.ts';
 import { readNpy, toFloat32 } from '../io/npy.ts';

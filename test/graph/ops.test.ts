@@ -41,12 +41,12 @@ describe('every op family through the planner, against the float64 interpreter',
 
   it('forward values and input gradient of a seed tensor', async () => {
     const model = await Model.create(await testContext(), graph);
-    const plan = await model.plan({ batch, seed: 'tensor', capture: ['residual', 'gated'] });
+    const plan = await model.plan({ batch, objective: 'given', capture: ['residual', 'gated'] });
     const input = randomTensor(batch * 2 * 81, 21, 2);
     const seed = randomTensor(batch * 20, 22);
     const values = referenceForward(graph, input, batch);
     const gradients = referenceGradients(graph, values, seed, batch);
-    const result = await plan.run({ input, seed });
+    const result = await plan.run({ input, outputGradient: seed });
     expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
     expectAllClose(result.activations.residual!, values.get('residual')!, TOLERANCE, 'residual');
     expectAllClose(result.gradients.residual!, gradients.get('residual')!, TOLERANCE, 'residual gradient (two readers)');

@@ -8,31 +8,8 @@ import { inferShapes } from '../../graph/shapes.ts';
 import { camExpand, camMap, camWeights, fullGradAccumulate, fullGradMap, fullGradStatistics } from '../../kernels/cam.ts';
 import { batchNormToAffine } from '../../kernels/channel.ts';
 import { resizeForward, type ResizeDims } from '../../kernels/resize.ts';
-import type { MethodContext, MethodResult } from '../explain.ts';
-import type { Method } from '../methods.ts';
+import type { Method, MethodContext, MethodResult } from '../types.ts';
 
-/** Options of the layer methods (Grad-CAM family, FullGrad). */
-export interface CamOptions {
-  /**
-   * Grad-CAM family: the NCHW tensor whose activations A and gradients ∂f/∂A make the map, named as the model's graph
-   * names it after BatchNorm folding (a Conv followed by a BatchNormalization outputs the BatchNorm's tensor name).
-   * Default: the last Conv's output, followed forward through element-wise ops that keep its shape while it has one
-   * reader: so the Relu after the last Conv, or a residual block's Add → Relu (pytorch-grad-cam's usual target, the
-   * last block's output); the Conv's own output when nothing element-wise follows. `used.layer` reports the choice.
-   */
-  layer?: string;
-  /**
-   * Grad-CAM family: ReLU on Σ_k α_k A^k. Default true, as the paper (Selvaraju 2017, Eq. 2), pytorch-grad-cam and
-   * Captum's GuidedGradCam; Captum's LayerGradCam defaults to false (`relu_attributions`).
-   */
-  relu?: boolean;
-  /**
-   * Grad-CAM family: how the layer map is resized to the input. 'bilinear' is ONNX half_pixel (PyTorch
-   * align_corners=False, Captum's LayerAttribution.interpolate), the default of grad-cam and grad-cam-plus-plus;
-   * 'nearest' is PyTorch's rule (source index ⌊o·in/out⌋), the default of guided-grad-cam as in Captum's GuidedGradCam.
-   */
-  upsample?: 'bilinear' | 'nearest';
-}
 
 type Interpolation = Pick<ResizeDims, 'mode' | 'coordinateTransformationMode' | 'nearestMode'>;
 const INTERPOLATION: Record<'bilinear' | 'nearest' | 'align-corners', Interpolation> = {
@@ -153,8 +130,8 @@ function gradCam(weighting: 'grad-cam' | 'grad-cam-plus-plus', guided: boolean):
     const upsample = context.options.upsample ?? (guided ? 'nearest' : 'bilinear');
     const [channels, height, width] = shape as [number, number, number];
     const [inputChannels, inputHeight, inputWidth] = input as [number, number, number];
-    const plans: Omit<PlanOptions, 'batch'>[] = [{ seed: context.score, rules: 'standard', capture: [layer] }];
-    if (guided) plans.push({ seed: context.score, rules: 'guided-backprop' });
+    const plans: Omit<PlanOptions, 'batch'>[] = [{ objective: context.score, rules: 'standard', capture: [layer] }];
+    if (guided) plans.push({ objective: context.score, rules: 'guided-backprop' });
     const chunkSize = await chunkSizeFor(context, plans);
     const owned = await allocate(gpu.device, [
       { label: 'cam weights', size: chunkSize * channels * 4 },
@@ -235,7 +212,7 @@ const fullGrad: Method = async (context) => {
   const inputSpatial = inputHeight * inputWidth;
   const mapped = (layer: BiasLayer) => image && layer.shape.length === 3;
   const terms = layers.length + 1;
-  const plans: Omit<PlanOptions, 'batch'>[] = [{ seed: context.score, rules: 'standard', capture: layers.map((layer) => layer.tensor) }];
+  const plans: Omit<PlanOptions, 'batch'>[] = [{ objective: context.score, rules: 'standard', capture: layers.map((layer) => layer.tensor) }];
   const chunkSize = await chunkSizeFor(context, plans);
   const largestMap = Math.max(inputSpatial, ...layers.filter(mapped).map((layer) => layer.shape[1]! * layer.shape[2]!));
   const owned = [

@@ -1,34 +1,11 @@
 import { GradlensError } from '../../gpu/errors.ts';
 import { sizeOf } from '../../graph/ir.ts';
-import { makeBaselines, type Baseline } from '../baselines.ts';
-import type { MethodContext } from '../explain.ts';
+import { makeBaselines } from '../baselines.ts';
+import type { Baseline, Method, MethodContext } from '../types.ts';
 import { guidedPath, type GuidedSettings } from '../guided-path.ts';
-import type { Method } from '../methods.ts';
 import { GaussianTaps, PathPoints, runPath, type PathSpec } from '../path-runner.ts';
 import { scoresOf } from '../targets.ts';
 
-/** Options of the path methods beyond integrated gradients (Blur IG, Guided IG, IDGI, Split IG). */
-export interface PathOptions {
-  /** Blur IG (and IDGI on its path): the blur σ, in pixels, where the path starts. Default 50, PAIR saliency's `max_sigma`. */
-  maxSigma?: number;
-  /** Blur IG: the σ step of the forward difference that approximates ∂x_σ/∂σ. Default 0.01, PAIR's `grad_step`. */
-  gradStep?: number;
-  /** Guided IG: the fraction of features, those of smallest |gradient|, moved at each step. Default 0.25, PAIR's `fraction`. */
-  fraction?: number;
-  /** Guided IG: how far (in α, 0 … 1) a feature may run ahead of or behind the straight line. Default 0.02, PAIR's `max_dist`. */
-  maxDist?: number;
-  /**
-   * IDGI: whose path and gradients the steps take (Yang 2023 apply it to IG, Blur IG and Guided IG). Default
-   * 'integrated-gradients', on the uniform grid α_j = j/steps. `steps` defaults to the base's: 50, 100, 200.
-   */
-  base?: 'integrated-gradients' | 'blur-ig' | 'guided-ig';
-  /**
-   * Split IG: the path is split at the first step whose score has covered this fraction of f(x) − f(b); only the part
-   * before it is integrated. Default 0.95, the ratio of the authors' experiments (Miglani et al. 2020's notebook,
-   * github.com/vivekmig/captum-1, `split_ratio = 0.95`).
-   */
-  splitRatio?: number;
-}
 
 
 function positiveInteger(name: string, value: number): number {

@@ -4,39 +4,18 @@ import { GradlensError } from '../../gpu/errors.ts';
 import { Model } from '../../graph/model.ts';
 import type { RectGradRules } from '../../graph/op.ts';
 import { weightNoise } from '../../kernels/weight-noise.ts';
-import type { ExplainOptions, MethodContext } from '../explain.ts';
-import { engineMethod, METHODS, type Method, type MethodId } from '../methods.ts';
+import { METHOD_IDS, type ExplainOptions, type Method, type MethodContext } from '../types.ts';
+import { engineMethod } from './gradients.ts';
 
-/** Options of the methods that change the backward rules or the weights (RectGrad, NoiseGrad, FusionGrad). */
-export interface RuleOptions {
-  /**
-   * RectGrad: q, the percentile of a layer's importances a ⊙ g (per sample) that an entry's importance must exceed for
-   * its gradient to pass the ReLU; linear interpolation between ranks (src/kernels/rectgrad.ts). Default 98, Kim et al.
-   * 2019's (their code, 1202kbs/Rectified-Gradient, RectifiedGradient(percentile=98)).
-   */
-  percentile?: number;
-  /** RectGrad: attribution R⁽⁰⁾ ⊙ x (default true: Kim et al.'s code returns gradient × input), or false for the rectified gradient R⁽⁰⁾ itself. */
-  timesInput?: boolean;
-  /**
-   * NoiseGrad / FusionGrad: the explanation averaged over the perturbed models, any method but these two (its own options
-   * apply). Default 'saliency', signed unless `absolute` is given (Bykov et al. 2022 average signed gradients).
-   */
-  baseMethod?: MethodId;
-  /** NoiseGrad / FusionGrad: M, the number of perturbed models. Default 10 (Bykov et al.'s code, NoiseGradConfig.n). */
-  weightSamples?: number;
-  /** NoiseGrad / FusionGrad: σ of the multiplicative weight noise η ~ N(1, σ²). Default 0.2 (Bykov et al.'s code). */
-  weightStdev?: number;
-}
 
 /** RectGrad (Kim et al. 2019): the input gradient under the 'rectgrad' backward rule set, times the input by default. */
-const rectGrad: Method = (context) =>
-  engineMethod((c) => {
-    const percentile = c.options.percentile ?? 98;
-    if (!(percentile >= 0 && percentile <= 100)) throw new GradlensError('BAD_PARAMS', `percentile must lie in [0, 100], got ${percentile}`);
-    const timesInput = c.options.timesInput ?? true;
-    const rules: RectGradRules = { name: 'rectgrad', percentile };
-    return { rules, multiply: timesInput ? 'input' : 'none', used: { percentile, timesInput } };
-  })(context);
+const rectGrad: Method = engineMethod((c) => {
+  const percentile = c.options.percentile ?? 98;
+  if (!(percentile >= 0 && percentile <= 100)) throw new GradlensError('BAD_PARAMS', `percentile must lie in [0, 100], got ${percentile}`);
+  const timesInput = c.options.timesInput ?? true;
+  const rules: RectGradRules = { name: 'rectgrad', percentile };
+  return { rules, multiply: timesInput ? 'input' : 'none', used: { percentile, timesInput } };
+});
 
 /**
  * The inputs that hold learned parameters, what Bykov et al. perturb (a PyTorch model's parameters()), in ONNX terms:
@@ -108,15 +87,14 @@ function overPerturbedModels(fusion: boolean): Method {
   return async (context: MethodContext) => {
     const { options } = context;
     const base = options.baseMethod ?? 'saliency';
-    if (base === 'noisegrad' || base === 'fusiongrad' || !Object.hasOwn(METHODS, base)) {
-      throw new GradlensError('BAD_PARAMS', `baseMethod must be a method other than noisegrad and fusiongrad (known: ${Object.keys(METHODS).join(', ')}), got "${base}"`);
+    if (base === 'noisegrad' || base === 'fusiongrad' || !METHOD_IDS.includes(base)) {
+      throw new GradlensError('BAD_PARAMS', `baseMethod must be a method other than noisegrad and fusiongrad (known: ${METHOD_IDS.join(', ')}), got "${base}"`);
     }
     const samples = options.weightSamples ?? 10;
     if (!Number.isInteger(samples) || samples < 1) throw new GradlensError('BAD_PARAMS', `weightSamples must be a positive integer, got ${samples}`);
     const stdev = options.weightStdev ?? 0.2;
     if (!(stdev >= 0 && Number.isFinite(stdev))) throw new GradlensError('BAD_PARAMS', `weightStdev must be finite and ≥ 0, got ${stdev}`);
     const baseOptions: ExplainOptions = { ...options, method: base, absolute: options.absolute ?? false, ...(fusion ? inputNoise(options) : {}) };
-    const explainBase: Method = METHODS[base];
     const perturbed = await PerturbedModel.create(context.model);
     const sum = new Float64Array(context.count * context.size);
     const totals = { points: 0, chunks: 0, chunkSize: 0 };
@@ -127,7 +105,7 @@ function overPerturbedModels(fusion: boolean): Method {
         await perturbed.perturb(m, context.seed, stdev);
         const onProgress = options.onProgress;
         const progress = onProgress ? { onProgress: (p: { done: number; total: number }) => onProgress({ done: m * p.total + p.done, total: samples * p.total }) } : {};
-        const result = await explainBase({ ...context, model: perturbed.model, seed: modelSeed(context.seed, m), options: { ...baseOptions, ...progress } });
+        const result = await context.run({ ...context, model: perturbed.model, seed: modelSeed(context.seed, m), options: { ...baseOptions, ...progress } });
         result.attribution.forEach((value, i) => (sum[i] = sum[i]! + value));
         totals.points += result.points;
         totals.chunks += result.chunks;

@@ -1,15 +1,11 @@
-import { GradlensError } from '../gpu/errors.ts';
-import type { BackwardRules } from '../graph/op.ts';
-import { makeBaselines, range } from './baselines.ts';
-import { integrate, type PointSpec } from './engine.ts';
-import type { MethodContext, MethodResult } from './explain.ts';
-import { quadrature } from './quadrature.ts';
-import { logitsOf, scoresOf } from './targets.ts';
-import { camMethods } from './methods/cam.ts';
-import { pathMethods } from './methods/paths.ts';
-import { ruleMethods } from './methods/rules.ts';
-
-export type Method = (context: MethodContext) => Promise<MethodResult>;
+/** The methods on the engine's straight-line points: gradients, integrated and expected gradients, the SmoothGrad family. */
+import { GradlensError } from '../../gpu/errors.ts';
+import type { BackwardRules } from '../../graph/op.ts';
+import { makeBaselines, range } from '../baselines.ts';
+import { integrate, type PointSpec } from '../engine.ts';
+import { quadrature } from '../quadrature.ts';
+import { logitsOf, scoresOf } from '../targets.ts';
+import type { Method, MethodContext } from '../types.ts';
 
 /** The noise of a noise tunnel (or of SmoothGrad itself): samples and σ per input. Defaults: PAIR's SmoothGrad. */
 function noise(context: MethodContext, tunnel: boolean) {
@@ -128,7 +124,7 @@ const smoothTaylor: Method = async (context) => {
 /** SmoothGrad family as methods of their own: a noise tunnel over signed vanilla gradients (PAIR's SmoothGrad). */
 const tunnelOverGradients = (type: keyof typeof COMBINE) => engineMethod(() => ({ used: {} }), type);
 
-export const METHODS = {
+export const gradientMethods = {
   saliency: saliency('standard', true),
   'gradient-x-input': engineMethod(() => ({ multiply: 'input', used: {} })),
   'guided-backprop': saliency('guided-backprop', false),
@@ -140,12 +136,7 @@ export const METHODS = {
   'smoothgrad-sq': tunnelOverGradients('smoothgrad-sq'),
   vargrad: tunnelOverGradients('vargrad'),
   'smooth-taylor': smoothTaylor,
-  ...camMethods,
-  ...pathMethods,
-  ...ruleMethods,
 } satisfies Record<string, Method>;
-
-export type MethodId = keyof typeof METHODS;
 
 /** Methods whose noise tunnel runs inside the engine, noisy points batched with the method's own; others get tunnel.ts. */
 export const TUNNEL_NATIVE: ReadonlySet<string> = new Set([
