@@ -105,6 +105,7 @@ export class Plan {
 
   destroy(): void {
     for (const buffer of this.owned) buffer.destroy();
+    for (const dispatch of this.dispatches) dispatch.bound.uniforms.forEach((buffer) => buffer.destroy());
   }
 
   private async runNow(inputs: RunInputs): Promise<RunResult> {

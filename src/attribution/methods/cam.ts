@@ -1,5 +1,5 @@
-import { allocate, readFloats, upload } from '../../gpu/buffers.ts';
-import { CommandBatch, type Dispatch } from '../../gpu/commands.ts';
+import { readFloats } from '../../gpu/buffers.ts';
+import type { Dispatch } from '../../gpu/commands.ts';
 import { GradlensError } from '../../gpu/errors.ts';
 import { attribute, sizeOf, type Graph, type Shape } from '../../graph/ir.ts';
 import type { Model } from '../../graph/model.ts';
@@ -8,7 +8,8 @@ import { inferShapes } from '../../graph/shapes.ts';
 import { camExpand, camMap, camWeights, fullGradAccumulate, fullGradMap, fullGradStatistics } from '../../kernels/cam.ts';
 import { batchNormToAffine } from '../../kernels/channel.ts';
 import { resizeForward, type ResizeDims } from '../../kernels/resize.ts';
-import type { Method, MethodContext, MethodResult } from '../types.ts';
+import { runJob, type Job, type Scope } from '../runner.ts';
+import type { Method, MethodContext } from '../types.ts';
 
 
 type Interpolation = Pick<ResizeDims, 'mode' | 'coordinateTransformationMode' | 'nearestMode'>;
@@ -18,7 +19,6 @@ const INTERPOLATION: Record<'bilinear' | 'nearest' | 'align-corners', Interpolat
   'align-corners': { mode: 'linear', coordinateTransformationMode: 'align_corners' },
 };
 
-const DEFAULT_BUDGET = 256 * 2 ** 20;
 const MAX_CHUNK = 65535;
 
 /** Ops that keep a feature map what it is for Grad-CAM's default layer: same shape, position by position. */
@@ -63,59 +63,34 @@ function resolveLayer(context: MethodContext): { layer: string; shape: Shape; in
 }
 
 /**
- * Inputs per chunk: what the memory budget allows for the plans (a batch-1 plan's buffers × batch), at most `count`,
- * and at most 65535 (FullGrad's statistics run one workgroup per input).
+ * A layer method's job on the runner: one point per input, through `plans`; the generator writes the chunk's inputs
+ * into every plan, the reducer is the method's kernels; at most 65535 inputs a chunk (FullGrad's statistics run one
+ * workgroup per input).
  */
-async function chunkSizeFor(context: MethodContext, plans: readonly Omit<PlanOptions, 'batch'>[]): Promise<number> {
-  if (context.options.chunkSize) return Math.max(1, Math.min(context.count, context.options.chunkSize, MAX_CHUNK));
-  const { model } = context;
-  let perInput = 0;
-  let largest = 4;
-  for (const options of plans) {
-    const probe = await model.cachedPlan({ ...options, batch: 1 });
-    perInput += Math.max(probe.slotBytes, 1);
-    for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, sizeOf(shape) * 4);
-  }
-  const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
-  return Math.max(1, Math.min(context.count, Math.floor((context.options.memoryBudget ?? DEFAULT_BUDGET) / perInput), byBinding, MAX_CHUNK));
-}
-
-/** Writes a chunk's inputs and targets into a plan (rows past `count` keep what they held and are never read). */
-function writeChunk(context: MethodContext, plan: Plan, start: number, count: number): void {
+function layerJob<R>(context: MethodContext, plans: readonly Omit<PlanOptions, 'batch'>[], prepare: (scope: Scope, chunkSize: number) => Promise<{
+  reduce: (plans: readonly Plan[], start: number, count: number) => Promise<Dispatch[]>;
+  finish: () => Promise<R>;
+}>): Job<R> {
   const { queue } = context.model.gpu.device;
-  const input = context.inputs.subarray(start * context.size, (start + count) * context.size);
-  queue.writeBuffer(plan.buffers.input, 0, input.buffer, input.byteOffset, input.byteLength);
-  const targets = new Int32Array(plan.batch);
-  targets.set(context.targets.subarray(start, start + count));
-  queue.writeBuffer(plan.buffers.target!, 0, targets);
-}
-
-/**
- * Runs the inputs in chunks: each chunk's plans (forward, seed, backward) and then `after`'s kernels in one command
- * buffer; results stay on the GPU until the caller reads them once.
- */
-async function inChunks(
-  context: MethodContext,
-  plans: readonly Omit<PlanOptions, 'batch'>[],
-  chunkSize: number,
-  after: (plans: Plan[], start: number, count: number) => Promise<Dispatch[]>,
-): Promise<{ chunks: number; chunkSize: number }> {
-  const made = await Promise.all(plans.map((options) => context.model.cachedPlan({ ...options, batch: chunkSize })));
-  let chunks = 0;
-  for (let start = 0; start < context.count; start += chunkSize) {
-    context.options.signal?.throwIfAborted();
-    const count = Math.min(chunkSize, context.count - start);
-    made.forEach((plan) => writeChunk(context, plan, start, count));
-    const batch = new CommandBatch(context.model.gpu.device, `${context.options.method} chunk ${chunks}`);
-    made.forEach((plan) => batch.add(...plan.dispatches));
-    await batch.add(...(await after(made, start, count))).submit();
-    chunks++;
-    if (context.options.onProgress) {
-      await context.model.gpu.device.queue.onSubmittedWorkDone();
-      context.options.onProgress({ done: start + count, total: context.count });
-    }
-  }
-  return { chunks, chunkSize };
+  return {
+    label: context.options.method,
+    total: context.count,
+    plans,
+    targets: { of: context.targets, inputOf: (p) => p },
+    most: MAX_CHUNK,
+    async prepare(scope, chunkSize) {
+      const pass = await prepare(scope, chunkSize);
+      return {
+        points: ({ start, count, plans: made }) => {
+          const input = context.inputs.subarray(start * context.size, (start + count) * context.size);
+          for (const plan of made) queue.writeBuffer(plan.buffers.input, 0, input.buffer, input.byteOffset, input.byteLength);
+          return [];
+        },
+        reduce: ({ start, count, plans: made }) => pass.reduce(made, start, count),
+        finish: pass.finish,
+      };
+    },
+  };
 }
 
 /**
@@ -132,33 +107,36 @@ function gradCam(weighting: 'grad-cam' | 'grad-cam-plus-plus', guided: boolean):
     const [inputChannels, inputHeight, inputWidth] = input as [number, number, number];
     const plans: Omit<PlanOptions, 'batch'>[] = [{ objective: context.score, rules: 'standard', capture: [layer] }];
     if (guided) plans.push({ objective: context.score, rules: 'guided-backprop' });
-    const chunkSize = await chunkSizeFor(context, plans);
-    const owned = await allocate(gpu.device, [
-      { label: 'cam weights', size: chunkSize * channels * 4 },
-      { label: 'cam map', size: chunkSize * height * width * 4 },
-      { label: 'cam upsampled', size: chunkSize * inputHeight * inputWidth * 4 },
-      { label: 'cam result', size: context.count * context.size * 4 },
-    ]);
-    const [weights, map, upsampled, result] = owned as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-    try {
-      const run = await inChunks(context, plans, chunkSize, async ([plan, guidedPlan], start, count) => {
-        const activation = plan!.buffers.activations.get(layer)!;
-        const gradient = plan!.buffers.gradients.get(layer);
-        if (!gradient) throw new GradlensError('BAD_PARAMS', `layer "${layer}" gets no gradient: it is not on a path from the input to the output`);
-        const layerDims = { count, channels, spatial: height * width };
-        const resize = { batch: count, channels: 1, inHeight: height, inWidth: width, outHeight: inputHeight, outWidth: inputWidth, ...INTERPOLATION[upsample] };
-        return [
-          await camWeights(gpu, { activation, gradient, weights }, { ...layerDims, weighting }),
-          await camMap(gpu, { activation, weights, map }, { ...layerDims, relu }),
-          await resizeForward(gpu, { x: map, y: upsampled }, resize),
-          await camExpand(gpu, { upsampled, result, ...(guidedPlan ? { guided: guidedPlan.buffers.inputGradient! } : {}) }, { count, channels: inputChannels, spatial: inputHeight * inputWidth, first: start }),
-        ];
-      });
-      const attribution = await readFloats(gpu.device, result, context.count * context.size);
-      return { attribution, points: context.count * plans.length, ...run, used: { layer, layerShape: [...shape], relu, upsample } };
-    } finally {
-      owned.forEach((buffer) => buffer.destroy());
-    }
+    const { result: attribution, ...run } = await runJob(
+      context.model,
+      layerJob(context, plans, async (scope, chunkSize) => {
+        const [weights, map, upsampled, result] = (await scope.allocate([
+          { label: 'cam weights', size: chunkSize * channels * 4 },
+          { label: 'cam map', size: chunkSize * height * width * 4 },
+          { label: 'cam upsampled', size: chunkSize * inputHeight * inputWidth * 4 },
+          { label: 'cam result', size: context.count * context.size * 4 },
+        ])) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+        return {
+          reduce: async ([plan, guidedPlan], start, count) => {
+            const activation = plan!.buffers.activations.get(layer)!;
+            const gradient = plan!.buffers.gradients.get(layer);
+            if (!gradient) throw new GradlensError('BAD_PARAMS', `layer "${layer}" gets no gradient: it is not on a path from the input to the output`);
+            const layerDims = { count, channels, spatial: height * width };
+            const resize = { batch: count, channels: 1, inHeight: height, inWidth: width, outHeight: inputHeight, outWidth: inputWidth, ...INTERPOLATION[upsample] };
+            const guide = guidedPlan ? { guided: guidedPlan.buffers.inputGradient! } : {};
+            return [
+              await camWeights(gpu, { activation, gradient, weights }, { ...layerDims, weighting }),
+              await camMap(gpu, { activation, weights, map }, { ...layerDims, relu }),
+              await resizeForward(gpu, { x: map, y: upsampled }, resize),
+              await camExpand(gpu, { upsampled, result, ...guide }, { count, channels: inputChannels, spatial: inputHeight * inputWidth, first: start }),
+            ];
+          },
+          finish: () => readFloats(gpu.device, result, context.count * context.size),
+        };
+      }),
+      context.options,
+    );
+    return { attribution, ...run, points: context.count * plans.length, used: { layer, layerShape: [...shape], relu, upsample } };
   };
 }
 
@@ -213,58 +191,57 @@ const fullGrad: Method = async (context) => {
   const mapped = (layer: BiasLayer) => image && layer.shape.length === 3;
   const terms = layers.length + 1;
   const plans: Omit<PlanOptions, 'batch'>[] = [{ objective: context.score, rules: 'standard', capture: layers.map((layer) => layer.tensor) }];
-  const chunkSize = await chunkSizeFor(context, plans);
   const largestMap = Math.max(inputSpatial, ...layers.filter(mapped).map((layer) => layer.shape[1]! * layer.shape[2]!));
-  const owned = [
-    ...(await allocate(gpu.device, [
+  const job = layerJob(context, plans, async (scope, chunkSize) => {
+    const [statistics, map, upsampled, total, result] = (await scope.allocate([
       { label: 'fullgrad statistics', size: context.count * terms * 16 },
       { label: 'fullgrad map', size: chunkSize * largestMap * 4 },
       { label: 'fullgrad upsampled', size: chunkSize * inputSpatial * 4 },
       { label: 'fullgrad total', size: chunkSize * inputSpatial * 4 },
       { label: 'fullgrad result', size: context.count * context.size * 4 },
-    ])),
-    ...(await Promise.all(layers.map((layer) => upload(gpu.device, `fullgrad bias ${layer.tensor}`, layer.bias)))),
-  ];
-  const [statistics, map, upsampled, total, result, ...biases] = owned as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, ...GPUBuffer[]];
-  try {
-    const run = await inChunks(context, plans, chunkSize, async ([plan], start, count) => {
-      const slot = { first: start, terms };
-      const inputTerm = { count, channels: inputChannels, spatial: inputSpatial, ...slot, slot: 0, factor: 'element' as const };
-      const inputIo = { gradient: plan!.buffers.inputGradient!, factor: plan!.buffers.input, statistics };
-      const dispatches = [
-        await fullGradStatistics(gpu, inputIo, inputTerm),
-        await fullGradMap(gpu, { ...inputIo, map }, inputTerm),
-        await fullGradAccumulate(gpu, { upsampled: map, total }, { count, spatial: inputSpatial, accumulate: false }),
-      ];
-      for (const [l, layer] of layers.entries()) {
-        const gradient = plan!.buffers.gradients.get(layer.tensor);
-        if (!gradient) continue; // a bias the input cannot reach: its term is constant and ∂f/∂b is zero
-        const [channels, height = 1, width = 1] = layer.shape;
-        const term = { count, channels: channels!, spatial: height * width, ...slot, slot: l + 1, factor: 'channel' as const };
-        const io = { gradient, factor: biases[l]!, statistics };
-        dispatches.push(await fullGradStatistics(gpu, io, term));
-        if (!mapped(layer)) continue;
-        const resize = { batch: count, channels: 1, inHeight: height, inWidth: width, outHeight: inputHeight, outWidth: inputWidth, ...INTERPOLATION['align-corners'] };
-        dispatches.push(
-          await fullGradMap(gpu, { ...io, map }, term),
-          await resizeForward(gpu, { x: map, y: upsampled }, resize),
-          await fullGradAccumulate(gpu, { upsampled, total }, { count, spatial: inputSpatial, accumulate: true }),
-        );
-      }
-      dispatches.push(await camExpand(gpu, { upsampled: total, result }, { count, channels: inputChannels, spatial: inputSpatial, first: start }));
-      return dispatches;
-    });
-    const attribution = await readFloats(gpu.device, result, context.count * context.size);
-    const sums = await readFloats(gpu.device, statistics, context.count * terms * 4);
-    const delta = Float32Array.from({ length: context.count }, (_, n) => {
-      let sum = 0;
-      for (let t = 0; t < terms; t++) sum += sums[(n * terms + t) * 4 + 2]!;
-      return sum - context.scores[n]!;
-    });
-    return { attribution, delta, points: context.count, ...run, used: { biasLayers: layers.map((layer) => layer.tensor) } };
-  } finally {
-    owned.forEach((buffer) => buffer.destroy());
-  }
+    ])) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+    const biases = await Promise.all(layers.map((layer) => scope.upload(`fullgrad bias ${layer.tensor}`, layer.bias)));
+    return {
+      reduce: async ([plan], start, count) => {
+        const slot = { first: start, terms };
+        const inputTerm = { count, channels: inputChannels, spatial: inputSpatial, ...slot, slot: 0, factor: 'element' as const };
+        const inputIo = { gradient: plan!.buffers.inputGradient!, factor: plan!.buffers.input, statistics };
+        const dispatches = [
+          await fullGradStatistics(gpu, inputIo, inputTerm),
+          await fullGradMap(gpu, { ...inputIo, map }, inputTerm),
+          await fullGradAccumulate(gpu, { upsampled: map, total }, { count, spatial: inputSpatial, accumulate: false }),
+        ];
+        for (const [l, layer] of layers.entries()) {
+          const gradient = plan!.buffers.gradients.get(layer.tensor);
+          if (!gradient) continue; // a bias the input cannot reach: its term is constant and ∂f/∂b is zero
+          const [channels, height = 1, width = 1] = layer.shape;
+          const term = { count, channels: channels!, spatial: height * width, ...slot, slot: l + 1, factor: 'channel' as const };
+          const io = { gradient, factor: biases[l]!, statistics };
+          dispatches.push(await fullGradStatistics(gpu, io, term));
+          if (!mapped(layer)) continue;
+          const resize = { batch: count, channels: 1, inHeight: height, inWidth: width, outHeight: inputHeight, outWidth: inputWidth, ...INTERPOLATION['align-corners'] };
+          dispatches.push(
+            await fullGradMap(gpu, { ...io, map }, term),
+            await resizeForward(gpu, { x: map, y: upsampled }, resize),
+            await fullGradAccumulate(gpu, { upsampled, total }, { count, spatial: inputSpatial, accumulate: true }),
+          );
+        }
+        dispatches.push(await camExpand(gpu, { upsampled: total, result }, { count, channels: inputChannels, spatial: inputSpatial, first: start }));
+        return dispatches;
+      },
+      finish: async () => ({
+        attribution: await readFloats(gpu.device, result, context.count * context.size),
+        sums: await readFloats(gpu.device, statistics, context.count * terms * 4),
+      }),
+    };
+  });
+  const { result, ...run } = await runJob(context.model, job, context.options);
+  const delta = Float32Array.from({ length: context.count }, (_, n) => {
+    let sum = 0;
+    for (let t = 0; t < terms; t++) sum += result.sums[(n * terms + t) * 4 + 2]!;
+    return sum - context.scores[n]!;
+  });
+  return { attribution: result.attribution, delta, ...run, points: context.count, used: { biasLayers: layers.map((layer) => layer.tensor) } };
 };
 
 export const camMethods = {
