@@ -64,11 +64,11 @@ export class GradlensCompare extends LitElement {
   /** Method ids, space-separated (attribute) or an array (property). */
   @property({ converter: (v) => v?.split(/[\s,]+/).filter(Boolean) }) methods: MethodId[] = ['saliency', 'integrated-gradients', 'smoothgrad'];
   /** Path steps of the path methods. */
-  @property({ type: Number }) steps = 16;
+  @property({ type: Number }) steps: number | undefined;
   /** Noise samples of the SmoothGrad family and expected gradients. */
-  @property({ type: Number }) samples = 8;
+  @property({ type: Number }) samples: number | undefined;
   /** Noise σ as a fraction of the input's range. */
-  @property({ type: Number }) noise = 0.15;
+  @property({ type: Number }) noise: number | undefined;
   /** The class every method explains; default the top prediction. */
   @property({ type: Number }) target: number | undefined;
   /** Seeds every random draw, so runs repeat. */

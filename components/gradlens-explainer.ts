@@ -1,13 +1,13 @@
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
-import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
+import { hasOption, type GradlensError, type MethodId, type ModelSource } from '../src/index.ts';
 import type { PreprocessOptions } from '../src/io/preprocess.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
 import './gradlens-heatmap.ts';
 import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
-import { layerCandidates, METHOD_IDS, optionsOf, runOptions, type BaselineName } from './method-options.ts';
+import { layerCandidates, METHOD_IDS, optionsOf, placeholder, runOptions, type BaselineName } from './method-options.ts';
 import { themeStyles } from './styles.ts';
 import { controlStyles, errorView, predictionList, progressView } from './views.ts';
 
@@ -75,12 +75,12 @@ export class GradlensExplainer extends LitElement {
   @property({ attribute: false }) preprocess: Partial<PreprocessOptions> = {};
   /** The method id, kebab-case. */
   @property({ reflect: true }) method: MethodId = 'integrated-gradients';
-  /** Path steps (integrated gradients and the path methods). */
-  @property({ type: Number }) steps = 16;
+  /** Path steps (integrated gradients and the path methods); default the method's own (src/attribution/registry.ts). */
+  @property({ type: Number }) steps: number | undefined;
   /** Noise samples (SmoothGrad family, expected gradients). */
-  @property({ type: Number }) samples = 8;
+  @property({ type: Number }) samples: number | undefined;
   /** Noise σ as a fraction of the input's range (absolute σ for GradientSHAP). */
-  @property({ type: Number }) noise = 0.15;
+  @property({ type: Number }) noise: number | undefined;
   /** Where the integrated-gradients path starts: 'zeros', 'uniform' or 'blur'. */
   @property() baseline: BaselineName = 'zeros';
   /** The layer of the Grad-CAM family; default the last convolution's. */
@@ -234,15 +234,16 @@ export class GradlensExplainer extends LitElement {
       (this as Record<K, unknown>)[key] = parse((event.target as HTMLInputElement | HTMLSelectElement).value);
     };
     const number = (v: string) => Number(v);
+    const optional = (v: string) => (v.trim() === '' ? undefined : Number(v)); // empty: the method's default
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
       <label>Method
         <select @change=${set('method', String)}>
           ${METHOD_IDS.map((id) => html`<option value=${id} ?selected=${id === this.method}>${id}</option>`)}
         </select>
       </label>
-      ${shown.steps ? html`<label>Steps <input type="number" min="1" max="512" .value=${String(this.steps)} @change=${set('steps', number)} /></label>` : nothing}
-      ${shown.samples ? html`<label>Samples <input type="number" min="1" max="256" .value=${String(this.samples)} @change=${set('samples', number)} /></label>` : nothing}
-      ${shown.noise ? html`<label>Noise <input type="number" min="0" step="0.05" .value=${String(this.noise)} @change=${set('noise', number)} /></label>` : nothing}
+      ${shown.steps ? html`<label>Steps <input type="number" min="1" max="512" placeholder=${placeholder(this.method, 'steps')} .value=${this.steps === undefined ? '' : String(this.steps)} @change=${set('steps', optional)} /></label>` : nothing}
+      ${shown.samples ? html`<label>Samples <input type="number" min="1" max="256" placeholder=${placeholder(this.method, 'samples')} .value=${this.samples === undefined ? '' : String(this.samples)} @change=${set('samples', optional)} /></label>` : nothing}
+      ${shown.noise ? html`<label>Noise <input type="number" min="0" step="0.05" placeholder=${placeholder(this.method, hasOption(this.method, 'stdevFraction') ? 'stdevFraction' : 'stdev')} .value=${this.noise === undefined ? '' : String(this.noise)} @change=${set('noise', optional)} /></label>` : nothing}
       ${shown.baseline
         ? html`<label>Baseline
             <select @change=${set('baseline', String)}>

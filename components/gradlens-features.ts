@@ -101,11 +101,11 @@ export class GradlensFeatures extends LitElement {
   /** The method id, kebab-case. */
   @property({ reflect: true }) method: MethodId = 'integrated-gradients';
   /** Path steps (integrated gradients). */
-  @property({ type: Number }) steps = 32;
+  @property({ type: Number }) steps: number | undefined;
   /** Noise samples (SmoothGrad, GradientSHAP, expected gradients). */
-  @property({ type: Number }) samples = 8;
+  @property({ type: Number }) samples: number | undefined;
   /** Noise σ as a fraction of the input's range. */
-  @property({ type: Number }) noise = 0.15;
+  @property({ type: Number }) noise: number | undefined;
   /** Where the path starts (integrated gradients): a row, e.g. the training means; default zeros. */
   @property({ attribute: false }) baseline: Float32Array | undefined;
   /** Baseline rows for expected gradients / GradientSHAP (k × features). */

@@ -3,6 +3,8 @@ export { createLens, Lens, LensModel, type ModelSource } from './lens.ts';
 export { explain } from './attribution/explain.ts';
 export type { ExplainOptions, Explanation, Baseline, Target } from './attribution/types.ts';
 export { METHODS, METHOD_IDS, type MethodId } from './attribution/registry.ts';
+export { defaultOf, hasOption, methodTable, optionUses, type OptionUse } from './attribution/describe.ts';
+export type { Capabilities, MethodDescription, OptionKey, OptionSpec } from './attribution/types.ts';
 export { GradlensError, isGradlensError, type ErrorCode } from './gpu/errors.ts';
 export type { AdapterOptions, Backend } from './gpu/adapter.ts';
 export type { AdapterReport } from './gpu/device.ts';

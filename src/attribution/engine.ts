@@ -6,6 +6,7 @@ import type { Model } from '../graph/model.ts';
 import type { BackwardRules } from '../graph/op.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import { sizeOf } from '../graph/ir.ts';
+import { streamIds } from './philox.ts';
 import { runJob, type Job, type RunControl } from './runner.ts';
 
 /**
@@ -127,13 +128,6 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   };
   const { result, ...stats } = await runJob(model, job, options);
   return { attribution: result, ...stats };
-}
-
-/** Stream ids, one per input: the given ones, or the inputs' indices. */
-export function streamIds(streams: ArrayLike<number> | undefined, count: number): Uint32Array {
-  if (streams === undefined) return Uint32Array.from({ length: count }, (_, i) => i);
-  if (streams.length !== count) throw new GradlensError('BAD_INPUT', `${streams.length} noise streams for ${count} inputs`);
-  return Uint32Array.from(streams);
 }
 
 function interleave(alphas: ArrayLike<number>, weights: ArrayLike<number>): Float32Array {

@@ -1,19 +1,18 @@
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
 import type { Model } from '../graph/model.ts';
-import { TUNNEL_NATIVE } from './methods/gradients.ts';
+import { withDefaults } from './options.ts';
 import { METHODS } from './registry.ts';
 import { logitsOf, resolveTargets, scoresOf } from './targets.ts';
-import { tunnelAround } from './tunnel.ts';
+import { noiseTunnel } from './tunnel.ts';
 import type { ExplainOptions, Explanation, MethodContext, MethodResult } from './types.ts';
 
 export type { ExplainOptions, Explanation, MethodContext, MethodResult } from './types.ts';
 
-/** Runs the method the context's options name, inside a noise tunnel when they ask for one. */
+/** Runs the method the context's options name, its options completed by its schema, inside a tunnel if they ask. */
 function run(context: MethodContext): Promise<MethodResult> {
-  const method = METHODS[context.options.method];
-  const { noiseTunnel } = context.options;
-  return noiseTunnel && !TUNNEL_NATIVE.has(context.options.method) ? tunnelAround(method, context) : method(context);
+  const description = METHODS[context.options.method];
+  return noiseTunnel(description)({ ...context, options: withDefaults(description, context.options) });
 }
 
 /** Explains `count` inputs (count × input shape, row-major) with one method. */
@@ -24,8 +23,6 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
   if (!Number.isInteger(count) || count < 1 || inputs.length !== count * size) {
     throw new GradlensError('BAD_INPUT', `expected ${count} inputs of [${model.graph.inputShape.join(', ')}] = ${count * size} values, got ${inputs.length}`);
   }
-  const bad = inputs.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new GradlensError('NAN_INPUT', `input value ${bad} is ${inputs[bad]}: clean the input (NaN or infinity) before explaining it`);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   const score = options.score ?? 'logit';
   const classes = sizeOf(model.outputShape);

@@ -202,3 +202,48 @@ export interface MethodResult {
 
 /** A method: what it computes from a context. */
 export type Method = (context: MethodContext) => Promise<MethodResult>;
+
+/** An option of a method, as its schema: how it is read and checked, what it means, its default. */
+export type OptionValue = number | boolean | string;
+export interface OptionSpec {
+  /** How a value is read and checked: the CLI parses by it, a widget picks its input by it. */
+  kind: 'integer' | 'number' | 'boolean' | 'choice' | 'baseline' | 'baseline-set' | 'tensor-name';
+  /** One line: what it is, and where its default comes from. */
+  doc: string;
+  default?: OptionValue;
+  choices?: readonly string[];
+  /** A number's bounds: [min, max], min excluded with `openLow`. */
+  min?: number;
+  max?: number;
+  openLow?: boolean;
+}
+
+/** The options a method may describe: every ExplainOptions key but the call's own (target, seed, chunking, …). */
+export type OptionKey = Exclude<keyof ExplainOptions, 'method' | 'target' | 'score' | 'seed' | 'streams' | 'noise' | 'chunkSize' | 'memoryBudget' | 'signal' | 'onProgress'>;
+
+/** What a method is, for those who choose among methods (the CLI, the widgets, the docs, the noise tunnel). */
+export interface Capabilities {
+  /** Explains at an inner layer (`layer`), of an image model. */
+  layer: boolean;
+  /** Reports a completeness residual (`delta`). */
+  delta: boolean;
+  /** Multiplies by the input (or by x − baseline). */
+  timesInput: boolean;
+  /** Draws random numbers: the seed changes its map. */
+  random: boolean;
+  /** How a noise tunnel goes around it: its noisy points batched inside the engine, as one call per sample, or not at all. */
+  tunnel: 'engine' | 'calls' | 'none';
+}
+
+/** A method, described once: the API, the CLI, the widgets and the docs read this. */
+export interface MethodDescription {
+  id: MethodId;
+  /** Its name and reference, one line. */
+  summary: string;
+  run: Method;
+  /** Its own options (the tunnel's come with `capabilities.tunnel`). */
+  options: Partial<Record<OptionKey, OptionSpec>>;
+  capabilities: Capabilities;
+  /** The Captum class that computes the same, where there is one. */
+  captum?: string;
+}

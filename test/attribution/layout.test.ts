@@ -29,8 +29,8 @@ describe('the attribution layer has no import cycle', () => {
     expect(cycles).toEqual([]);
   });
 
-  it('nothing imports the registry but explain.ts', () => {
+  it('nothing imports the registry but what sits above it: explain.ts and describe.ts', () => {
     const importers = [...importGraph()].filter(([, targets]) => targets.some((t) => t.endsWith('/registry.ts'))).map(([file]) => file.slice(ROOT.length + 1));
-    expect(importers).toEqual(['explain.ts']);
+    expect(importers.sort()).toEqual(['describe.ts', 'explain.ts']);
   });
 });

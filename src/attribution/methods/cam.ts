@@ -9,7 +9,8 @@ import { camExpand, camMap, camWeights, fullGradAccumulate, fullGradMap, fullGra
 import { batchNormToAffine } from '../../kernels/channel.ts';
 import { resizeForward, type ResizeDims } from '../../kernels/resize.ts';
 import { runJob, type Job, type Scope } from '../runner.ts';
-import type { Method, MethodContext } from '../types.ts';
+import { boolean, choice } from '../options.ts';
+import type { ExplainOptions, Method, MethodContext, MethodDescription, OptionKey, OptionSpec } from '../types.ts';
 
 
 type Interpolation = Pick<ResizeDims, 'mode' | 'coordinateTransformationMode' | 'nearestMode'>;
@@ -101,8 +102,7 @@ function gradCam(weighting: 'grad-cam' | 'grad-cam-plus-plus', guided: boolean):
   return async (context) => {
     const { gpu } = context.model;
     const { layer, shape, input } = resolveLayer(context);
-    const relu = context.options.relu ?? true;
-    const upsample = context.options.upsample ?? (guided ? 'nearest' : 'bilinear');
+    const { relu, upsample } = context.options as Required<ExplainOptions>;
     const [channels, height, width] = shape as [number, number, number];
     const [inputChannels, inputHeight, inputWidth] = input as [number, number, number];
     const plans: Omit<PlanOptions, 'batch'>[] = [{ objective: context.score, rules: 'standard', capture: [layer] }];
@@ -244,9 +244,45 @@ const fullGrad: Method = async (context) => {
   return { attribution: result.attribution, delta, ...run, points: context.count, used: { biasLayers: layers.map((layer) => layer.tensor) } };
 };
 
-export const camMethods = {
-  'grad-cam': gradCam('grad-cam', false),
-  'grad-cam-plus-plus': gradCam('grad-cam-plus-plus', false),
-  'guided-grad-cam': gradCam('grad-cam', true),
-  fullgrad: fullGrad,
-} satisfies Record<string, Method>;
+const LAYER = { layer: true, delta: false, timesInput: false, random: false, tunnel: 'calls' } as const;
+const layerOptions = (upsample: 'bilinear' | 'nearest', source: string) => ({
+  layer: {
+    kind: 'tensor-name',
+    doc: "the NCHW tensor the map is made at (default: the last Conv's output, through what element-wise follows it)",
+  },
+  relu: boolean('ReLU on Σ α_k A^k (the paper, pytorch-grad-cam; Captum LayerGradCam defaults to false)', true),
+  upsample: choice(`how the layer map is resized to the input (${source})`, ['bilinear', 'nearest'], upsample),
+}) satisfies Partial<Record<OptionKey, OptionSpec>>;
+
+export const camMethods: readonly MethodDescription[] = [
+  {
+    id: 'grad-cam',
+    summary: "Grad-CAM (Selvaraju 2017): a layer's activations weighted by their mean gradients",
+    run: gradCam('grad-cam', false),
+    options: layerOptions('bilinear', 'half-pixel bilinear, as Captum LayerAttribution.interpolate'),
+    capabilities: LAYER,
+    captum: 'LayerGradCam',
+  },
+  {
+    id: 'grad-cam-plus-plus',
+    summary: 'Grad-CAM++ (Chattopadhay 2018): weights from higher-order gradient terms',
+    run: gradCam('grad-cam-plus-plus', false),
+    options: layerOptions('bilinear', 'half-pixel bilinear'),
+    capabilities: LAYER,
+  },
+  {
+    id: 'guided-grad-cam',
+    summary: 'Guided Grad-CAM (Selvaraju 2017): Grad-CAM times guided backpropagation',
+    run: gradCam('grad-cam', true),
+    options: layerOptions('nearest', "PyTorch's nearest, as Captum GuidedGradCam"),
+    capabilities: LAYER,
+    captum: 'GuidedGradCam',
+  },
+  {
+    id: 'fullgrad',
+    summary: 'FullGrad (Srinivas 2019): input-gradient and bias-gradient terms summed over layers',
+    run: fullGrad,
+    options: {},
+    capabilities: { ...LAYER, layer: false, delta: true, timesInput: true },
+  },
+];

@@ -1,26 +1,14 @@
 /** The methods on the engine's straight-line points: gradients, integrated and expected gradients, the SmoothGrad family. */
 import { GradlensError } from '../../gpu/errors.ts';
 import type { BackwardRules } from '../../graph/op.ts';
-import { makeBaselines, range } from '../baselines.ts';
+import { makeBaselines } from '../baselines.ts';
+import { streamIds } from '../philox.ts';
 import { integrate, type PointSpec } from '../engine.ts';
 import { quadrature } from '../quadrature.ts';
 import { logitsOf, scoresOf } from '../targets.ts';
-import type { Method, MethodContext } from '../types.ts';
-
-/** The noise of a noise tunnel (or of SmoothGrad itself): samples and σ per input. Defaults: PAIR's SmoothGrad. */
-function noise(context: MethodContext, tunnel: boolean) {
-  const { options, inputs, count, size } = context;
-  if (!tunnel) return { samples: 1, stdev: new Float32Array(count), used: {} };
-  const samples = options.samples ?? 25;
-  if (!Number.isInteger(samples) || samples < 1) throw new GradlensError('BAD_PARAMS', `samples must be a positive integer, got ${samples}`);
-  const fraction = options.stdev === undefined ? (options.stdevFraction ?? 0.15) : undefined;
-  const stdev = Float32Array.from({ length: count }, (_, i) => {
-    if (fraction === undefined) return options.stdev!;
-    const [low, high] = range(inputs.subarray(i * size, (i + 1) * size));
-    return fraction * (high - low);
-  });
-  return { samples, stdev, used: fraction === undefined ? { samples, stdev: options.stdev } : { samples, stdevFraction: fraction } };
-}
+import { BASELINE, boolean, integer, INTEGRATION_RULE, NOISE, number, steps } from '../options.ts';
+import { noiseOf } from '../tunnel.ts';
+import type { ExplainOptions, Method, MethodContext, MethodDescription } from '../types.ts';
 
 const COMBINE = { smoothgrad: 'mean', 'smoothgrad-sq': 'mean-square', vargrad: 'variance' } as const;
 
@@ -29,7 +17,9 @@ export function engineMethod(shape: (context: MethodContext) => Partial<PointSpe
   return async (context) => {
     const tunnelType = tunnel ?? context.options.noiseTunnel;
     const { rules, used: ownUsed = {}, ...parts } = shape(context);
-    const drawn = noise(context, tunnelType !== undefined || parts.samples !== undefined);
+    // The options' noise, unless the method gives its own σ (expected gradients, GradientSHAP).
+    const noisy = tunnelType !== undefined || (parts.samples !== undefined && parts.stdev === undefined);
+    const drawn = noisy ? noiseOf(context) : { samples: 1, stdev: new Float32Array(context.count), used: {} };
     const spec: PointSpec = {
       inputs: context.inputs,
       count: context.count,
@@ -44,16 +34,7 @@ export function engineMethod(shape: (context: MethodContext) => Partial<PointSpe
       ...(context.options.noise && (tunnelType || parts.samples) ? { noise: context.options.noise } : {}),
       ...(context.options.streams ? { streams: Uint32Array.from(context.options.streams) } : {}),
     };
-    const engineOptions = {
-      targets: context.targets,
-      score: context.score,
-      rules: rules ?? 'standard',
-      ...(context.options.chunkSize ? { chunkSize: context.options.chunkSize } : {}),
-      ...(context.options.memoryBudget ? { memoryBudget: context.options.memoryBudget } : {}),
-      ...(context.options.signal ? { signal: context.options.signal } : {}),
-      ...(context.options.onProgress ? { onProgress: context.options.onProgress } : {}),
-    };
-    const result = await integrate(context.model, spec, engineOptions);
+    const result = await integrate(context.model, spec, { ...context.options, targets: context.targets, score: context.score, rules: rules ?? 'standard' });
     return { ...result, used: { ...ownUsed, ...(tunnelType ? { noiseTunnel: tunnelType, ...drawn.used } : {}) } };
   };
 }
@@ -69,17 +50,13 @@ export async function convergenceDelta(context: MethodContext, attribution: Floa
   });
 }
 
-const saliency = (rules: BackwardRules, absoluteDefault: boolean) =>
-  engineMethod((c) => {
-    const absolute = c.options.absolute ?? absoluteDefault;
-    return { rules, absolute, used: { absolute, ...(rules === 'standard' ? {} : { rules }) } };
-  });
+const saliency = (rules: BackwardRules) =>
+  engineMethod((c) => ({ rules, absolute: c.options.absolute!, used: { absolute: c.options.absolute, ...(rules === 'standard' ? {} : { rules }) } }));
 
 const integratedGradients: Method = async (context) => {
-  const steps = context.options.steps ?? 50;
-  const rule = context.options.rule ?? 'gausslegendre';
-  const baseline = context.options.baseline ?? 'zeros';
-  const baselines = makeBaselines(baseline, context.inputs, context.count, context.model.graph.inputShape, context.seed);
+  const { steps, rule, baseline } = context.options as Required<ExplainOptions>;
+  const streams = streamIds(context.options.streams, context.count);
+  const baselines = makeBaselines(baseline, context.inputs, context.count, context.model.graph.inputShape, context.seed, streams);
   const run = engineMethod(() => ({
     baselines: { perInput: baselines },
     path: quadrature(rule, steps),
@@ -98,8 +75,8 @@ const expectedGradients = (noisy: boolean): Method =>
     if (!set || set.length === 0 || set.length % c.size !== 0) {
       throw new GradlensError('BAD_PARAMS', `${c.options.method} needs \`baselines\`: a set of k inputs (k × ${c.size} values) to draw from`);
     }
-    const samples = c.options.samples ?? 5;
-    const stdev = noisy ? (c.options.stdev ?? 0) : 0;
+    const samples = c.options.samples!;
+    const stdev = noisy ? c.options.stdev! : 0;
     return {
       baselines: { set, setCount: set.length / c.size },
       path: 'random',
@@ -124,21 +101,82 @@ const smoothTaylor: Method = async (context) => {
 /** SmoothGrad family as methods of their own: a noise tunnel over signed vanilla gradients (PAIR's SmoothGrad). */
 const tunnelOverGradients = (type: keyof typeof COMBINE) => engineMethod(() => ({ used: {} }), type);
 
-export const gradientMethods = {
-  saliency: saliency('standard', true),
-  'gradient-x-input': engineMethod(() => ({ multiply: 'input', used: {} })),
-  'guided-backprop': saliency('guided-backprop', false),
-  deconvnet: saliency('deconvnet', false),
-  'integrated-gradients': integratedGradients,
-  'expected-gradients': expectedGradients(false),
-  'gradient-shap': expectedGradients(true),
-  smoothgrad: tunnelOverGradients('smoothgrad'),
-  'smoothgrad-sq': tunnelOverGradients('smoothgrad-sq'),
-  vargrad: tunnelOverGradients('vargrad'),
-  'smooth-taylor': smoothTaylor,
-} satisfies Record<string, Method>;
+export const IG_STEPS = steps(50, "Captum's n_steps");
 
-/** Methods whose noise tunnel runs inside the engine, noisy points batched with the method's own; others get tunnel.ts. */
-export const TUNNEL_NATIVE: ReadonlySet<string> = new Set([
-  'saliency', 'gradient-x-input', 'guided-backprop', 'deconvnet', 'integrated-gradients', 'smoothgrad', 'smoothgrad-sq', 'vargrad',
-]);
+const GRADIENT = { layer: false, delta: false, timesInput: false, random: false, tunnel: 'engine' } as const;
+const SMOOTH = { ...GRADIENT, random: true, tunnel: 'none' } as const;
+const absolute = (fallback: boolean) => boolean('absolute values of the gradients (true) or signed (false)', fallback);
+/** Expected gradients and GradientSHAP: Captum GradientShap's n_samples = 5, stdevs = 0. */
+const BASELINE_SET = { kind: 'baseline-set', doc: 'the set baselines are drawn from (k × input size); required' } as const;
+
+export const gradientMethods: readonly MethodDescription[] = [
+  {
+    id: 'saliency',
+    summary: 'Saliency: the gradient of the target (Simonyan 2014)',
+    run: saliency('standard'),
+    options: { absolute: absolute(true) },
+    capabilities: GRADIENT,
+    captum: 'Saliency',
+  },
+  {
+    id: 'gradient-x-input',
+    summary: 'Gradient × input (Shrikumar 2016)',
+    run: engineMethod(() => ({ multiply: 'input', used: {} })),
+    options: {},
+    capabilities: { ...GRADIENT, timesInput: true },
+    captum: 'InputXGradient',
+  },
+  {
+    id: 'guided-backprop',
+    summary: 'Guided backpropagation (Springenberg 2015): ReLUs pass positive gradients of positive inputs',
+    run: saliency('guided-backprop'),
+    options: { absolute: absolute(false) },
+    capabilities: GRADIENT,
+    captum: 'GuidedBackprop',
+  },
+  {
+    id: 'deconvnet',
+    summary: 'Deconvnet (Zeiler 2014): ReLUs pass positive gradients',
+    run: saliency('deconvnet'),
+    options: { absolute: absolute(false) },
+    capabilities: GRADIENT,
+    captum: 'Deconvolution',
+  },
+  {
+    id: 'integrated-gradients',
+    summary: 'Integrated gradients (Sundararajan 2017): the gradient integrated along the line from a baseline',
+    run: integratedGradients,
+    options: { steps: IG_STEPS, rule: INTEGRATION_RULE, baseline: BASELINE },
+    capabilities: { ...GRADIENT, delta: true, timesInput: true },
+    captum: 'IntegratedGradients',
+  },
+  {
+    id: 'expected-gradients',
+    summary: 'Expected gradients (Erion 2021): IG averaged over baselines drawn from a set, at random α',
+    run: expectedGradients(false),
+    options: { baselines: BASELINE_SET, samples: integer("baselines drawn per input (Captum GradientShap's n_samples)", 5) },
+    capabilities: { ...GRADIENT, timesInput: true, random: true, tunnel: 'calls' },
+  },
+  {
+    id: 'gradient-shap',
+    summary: 'GradientSHAP (Lundberg 2017, as Captum): expected gradients with Gaussian noise on the input',
+    run: expectedGradients(true),
+    options: {
+      baselines: BASELINE_SET,
+      samples: integer("baselines drawn per input (Captum's n_samples)", 5),
+      stdev: number("σ of the input noise (Captum's stdevs)", 0, { min: 0 }),
+    },
+    capabilities: { ...GRADIENT, timesInput: true, random: true, tunnel: 'calls' },
+    captum: 'GradientShap',
+  },
+  { id: 'smoothgrad', summary: 'SmoothGrad (Smilkov 2017): gradients averaged over noisy copies', run: tunnelOverGradients('smoothgrad'), options: NOISE, capabilities: SMOOTH, captum: 'NoiseTunnel(Saliency)' },
+  { id: 'smoothgrad-sq', summary: 'SmoothGrad² (Hooker 2019): the mean of squared gradients over noisy copies', run: tunnelOverGradients('smoothgrad-sq'), options: NOISE, capabilities: SMOOTH, captum: 'NoiseTunnel(Saliency)' },
+  { id: 'vargrad', summary: 'VarGrad (Adebayo 2018): the variance of gradients over noisy copies', run: tunnelOverGradients('vargrad'), options: NOISE, capabilities: SMOOTH, captum: 'NoiseTunnel(Saliency)' },
+  {
+    id: 'smooth-taylor',
+    summary: 'SmoothTaylor (Goh 2021): the Taylor term (x − z) ⊙ g(z) averaged over noisy roots z',
+    run: smoothTaylor,
+    options: NOISE,
+    capabilities: { ...SMOOTH, timesInput: true },
+  },
+];

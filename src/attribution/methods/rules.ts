@@ -4,15 +4,14 @@ import { GradlensError } from '../../gpu/errors.ts';
 import { Model } from '../../graph/model.ts';
 import type { RectGradRules } from '../../graph/op.ts';
 import { weightNoise } from '../../kernels/weight-noise.ts';
-import { METHOD_IDS, type ExplainOptions, type Method, type MethodContext } from '../types.ts';
+import { boolean, choice, integer, NOISE, number } from '../options.ts';
+import { METHOD_IDS, type ExplainOptions, type Method, type MethodContext, type MethodDescription, type OptionKey, type OptionSpec } from '../types.ts';
 import { engineMethod } from './gradients.ts';
 
 
 /** RectGrad (Kim et al. 2019): the input gradient under the 'rectgrad' backward rule set, times the input by default. */
 const rectGrad: Method = engineMethod((c) => {
-  const percentile = c.options.percentile ?? 98;
-  if (!(percentile >= 0 && percentile <= 100)) throw new GradlensError('BAD_PARAMS', `percentile must lie in [0, 100], got ${percentile}`);
-  const timesInput = c.options.timesInput ?? true;
+  const { percentile, timesInput } = c.options as Required<ExplainOptions>;
   const rules: RectGradRules = { name: 'rectgrad', percentile };
   return { rules, multiply: timesInput ? 'input' : 'none', used: { percentile, timesInput } };
 });
@@ -68,15 +67,10 @@ class PerturbedModel {
   }
 }
 
+const BASE_METHODS = METHOD_IDS.filter((id) => id !== 'noisegrad' && id !== 'fusiongrad');
+
 /** Model m's explanation runs with seed + m·2³² (the key's high word + m): its own input noise, met by no seed below 2³². */
 const modelSeed = (seed: number, m: number) => (seed + m * 2 ** 32) % 2 ** 53;
-
-/** FusionGrad's input noise: SmoothGrad's samples and σ (absolute, or `stdevFraction` of each input's range). */
-function inputNoise(options: ExplainOptions): Partial<ExplainOptions> {
-  const samples = options.samples ?? 10; // Bykov et al.'s code, NoiseGradPlusPlusConfig.m
-  if (options.stdev === undefined && options.stdevFraction !== undefined) return { noiseTunnel: 'smoothgrad', samples, stdevFraction: options.stdevFraction };
-  return { noiseTunnel: 'smoothgrad', samples, stdev: options.stdev ?? 0.4 }; // their sg_std: absolute, on normalised images
-}
 
 /**
  * NoiseGrad (Bykov et al. 2022): the mean of the base explanation over M models with weights θ ⊙ η_m; FusionGrad takes
@@ -86,15 +80,9 @@ function inputNoise(options: ExplainOptions): Partial<ExplainOptions> {
 function overPerturbedModels(fusion: boolean): Method {
   return async (context: MethodContext) => {
     const { options } = context;
-    const base = options.baseMethod ?? 'saliency';
-    if (base === 'noisegrad' || base === 'fusiongrad' || !METHOD_IDS.includes(base)) {
-      throw new GradlensError('BAD_PARAMS', `baseMethod must be a method other than noisegrad and fusiongrad (known: ${METHOD_IDS.join(', ')}), got "${base}"`);
-    }
-    const samples = options.weightSamples ?? 10;
-    if (!Number.isInteger(samples) || samples < 1) throw new GradlensError('BAD_PARAMS', `weightSamples must be a positive integer, got ${samples}`);
-    const stdev = options.weightStdev ?? 0.2;
-    if (!(stdev >= 0 && Number.isFinite(stdev))) throw new GradlensError('BAD_PARAMS', `weightStdev must be finite and ≥ 0, got ${stdev}`);
-    const baseOptions: ExplainOptions = { ...options, method: base, absolute: options.absolute ?? false, ...(fusion ? inputNoise(options) : {}) };
+    const { baseMethod: base, weightSamples: samples, weightStdev: stdev } = options as Required<ExplainOptions>;
+    // FusionGrad: SmoothGrad of the base on each model, through the noise tunnel whatever the base.
+    const baseOptions: ExplainOptions = { ...options, method: base, ...(fusion ? { noiseTunnel: 'smoothgrad' } : {}) };
     const perturbed = await PerturbedModel.create(context.model);
     const sum = new Float64Array(context.count * context.size);
     const totals = { points: 0, chunks: 0, chunkSize: 0 };
@@ -119,8 +107,44 @@ function overPerturbedModels(fusion: boolean): Method {
   };
 }
 
-export const ruleMethods = {
-  rectgrad: rectGrad,
-  noisegrad: overPerturbedModels(false),
-  fusiongrad: overPerturbedModels(true),
-} satisfies Record<string, Method>;
+/** NoiseGrad's and FusionGrad's options: Bykov et al.'s code (NoiseGradConfig, NoiseGradPlusPlusConfig). */
+const WEIGHT_NOISE = {
+  baseMethod: choice('the method averaged over the perturbed models (its own options apply)', BASE_METHODS, 'saliency'),
+  weightSamples: integer('M, the number of perturbed models (NoiseGradConfig.n)', 10),
+  weightStdev: number('σ of the multiplicative weight noise η ~ N(1, σ²) (NoiseGradConfig.std)', 0.2, { min: 0 }),
+  absolute: boolean('absolute or signed base maps; signed, as Bykov et al. average signed gradients', false),
+} satisfies Partial<Record<OptionKey, OptionSpec>>;
+
+const RULES = { layer: false, delta: false, timesInput: false, random: true, tunnel: 'none' } as const;
+
+export const ruleMethods: readonly MethodDescription[] = [
+  {
+    id: 'rectgrad',
+    summary: "RectGrad (Kim 2019): a ReLU passes gradient only where a ⊙ g is in its layer's top percentile",
+    run: rectGrad,
+    options: {
+      percentile: number("q: the percentile of a ⊙ g a gradient must pass (Kim et al.'s code)", 98, { min: 0, max: 100 }),
+      timesInput: boolean("attribution R⁽⁰⁾ ⊙ x (Kim et al.'s code) or the rectified gradient R⁽⁰⁾", true),
+    },
+    capabilities: { ...RULES, random: false, timesInput: true, tunnel: 'engine' },
+  },
+  {
+    id: 'noisegrad',
+    summary: 'NoiseGrad (Bykov 2022): the base map averaged over models with multiplicative weight noise',
+    run: overPerturbedModels(false),
+    options: WEIGHT_NOISE,
+    capabilities: RULES,
+  },
+  {
+    id: 'fusiongrad',
+    summary: 'FusionGrad (Bykov 2022): NoiseGrad with SmoothGrad input noise on each perturbed model',
+    run: overPerturbedModels(true),
+    options: {
+      ...WEIGHT_NOISE,
+      samples: integer('noisy inputs per model (NoiseGradPlusPlusConfig.m)', 10),
+      stdev: number("σ of the input noise, absolute (their sg_std, on normalised images)", 0.4, { min: 0 }),
+      stdevFraction: number(NOISE.stdevFraction.doc, undefined, { min: 0 }),
+    },
+    capabilities: RULES,
+  },
+];
