@@ -1,5 +1,5 @@
 // gradlens: gradient-based attribution on WebGPU. The public surface; everything else is internal.
-export { createLens, Lens, LensModel, type ModelSource } from './lens.ts';
+export { createLens, Lens, LensModel, type AnyModel, type ModelSource } from './lens.ts';
 export { explain } from './attribution/explain.ts';
 export type { ExplainOptions, Explanation, Baseline, Target } from './attribution/types.ts';
 export { METHODS, METHOD_IDS, type MethodId } from './attribution/registry.ts';
@@ -12,7 +12,7 @@ export { loadOnnx } from './onnx/load.ts';
 export { GraphBuilder } from './graph/builder.ts';
 export { Model } from './graph/model.ts';
 export type { Graph } from './graph/ir.ts';
-export { renderHeatmap, colormap, legendStops } from './render/index.ts';
+export { renderHeatmap, colormap, legendStops, type Heatmap, type HeatmapOptions } from './render/index.ts';
 export { preprocess, type PreprocessOptions } from './io/preprocess.ts';
 export { readNpy, writeNpy } from './io/npy.ts';
 export * as metrics from './metrics/index.ts';

@@ -2,7 +2,7 @@ import { readFloats } from '../gpu/buffers.ts';
 import { gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
-import type { Model } from '../graph/model.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
 import { runJob, type Job } from '../attribution/runner.ts';
 
 /**
@@ -28,7 +28,8 @@ const MODULE = 'perturb';
 const WORKGROUP = 256;
 
 /** Logits of every point (points × classes): the points made on the GPU, forward passes on the runner, only the logits back. */
-export async function perturbedLogits(model: Model, set: PerturbationSet, chunkSize?: number): Promise<Float32Array> {
+export async function perturbedLogits(handle: AnyModel, set: PerturbationSet, chunkSize?: number): Promise<Float32Array> {
+  const model = await modelOf(handle);
   const { gpu } = model;
   const { device } = gpu;
   const size = sizeOf(model.graph.inputShape);
