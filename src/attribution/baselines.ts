@@ -6,15 +6,24 @@ import type { Baseline } from './types.ts';
 
 export type { Baseline } from './types.ts';
 
-
 /** One baseline per input; `streams` key each input's random draws ('uniform'), so they do not depend on its batch. */
-export function makeBaselines(baseline: Baseline, inputs: Float32Array, count: number, shape: Shape, seed: number, streams: Uint32Array): Float32Array {
+export function makeBaselines(
+  baseline: Baseline,
+  inputs: Float32Array,
+  count: number,
+  shape: Shape,
+  seed: number,
+  streams: Uint32Array,
+): Float32Array {
   const size = sizeOf(shape);
   if (baseline === 'zeros') return new Float32Array(inputs.length);
   if (baseline instanceof Float32Array) {
     if (baseline.length === inputs.length) return baseline;
     if (baseline.length === size) return Float32Array.from({ length: inputs.length }, (_, i) => baseline[i % size]!);
-    throw new GradlensError('BAD_INPUT', `a baseline tensor must have ${size} values (one input) or ${inputs.length} (every input), got ${baseline.length}`);
+    throw new GradlensError(
+      'BAD_INPUT',
+      `a baseline tensor must have ${size} values (one input) or ${inputs.length} (every input), got ${baseline.length}`,
+    );
   }
   if (baseline === 'uniform') {
     const out = new Float32Array(inputs.length);

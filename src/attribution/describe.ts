@@ -55,7 +55,8 @@ export function methodTable(): string {
     const own = Object.entries(options) as [OptionKey, OptionSpec][];
     const defaults = own.map(([key, spec]) => `\`${key}\` ${show(spec.default)}`).join(', ');
     const tunnel = c.tunnel === 'none' ? '' : c.tunnel;
-    return `| \`${id}\` | ${summary} | ${defaults} | ${mark(c.layer)} | ${mark(c.delta)} | ${mark(c.timesInput)} | ${mark(c.random)} | ${tunnel} | ${captum ?? '—'} |`;
+    const marks = [c.layer, c.delta, c.timesInput, c.random].map(mark).join(' | ');
+    return `| \`${id}\` | ${summary} | ${defaults} | ${marks} | ${tunnel} | ${captum ?? '—'} |`;
   });
   return [
     '| id | method | options (default) | layer | delta | × input | random | tunnel | Captum |',

@@ -59,7 +59,8 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const size = sizeOf(model.graph.inputShape);
   const steps = spec.path === 'random' ? 1 : spec.path.alphas.length;
   const perInput = spec.samples * steps;
-  if (spec.inputs.length !== spec.count * size) throw new GradlensError('BAD_INPUT', `expected ${spec.count} inputs of ${size} values, got ${spec.inputs.length} values`);
+  if (spec.inputs.length !== spec.count * size)
+    throw new GradlensError('BAD_INPUT', `expected ${spec.count} inputs of ${size} values, got ${spec.inputs.length} values`);
   if (options.targets.length !== spec.count) throw new GradlensError('BAD_INPUT', `${options.targets.length} targets for ${spec.count} inputs`);
   // Per-sample sums only when a square is taken of a multi-step sum (SmoothGrad² or VarGrad over IG).
   if (spec.absolute && steps > 1) throw new GradlensError('BAD_PARAMS', 'an absolute value per point needs one step per sample');
@@ -70,7 +71,10 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const [baselineData, baselineMode, setCount] =
     'perInput' in spec.baselines ? [spec.baselines.perInput, 0, 1] : [spec.baselines.set, 1, spec.baselines.setCount];
   if (spec.noise && spec.noise.length !== spec.samples * spec.count * size) {
-    throw new GradlensError('BAD_INPUT', `given noise must have samples × inputs × size = ${spec.samples * spec.count * size} values, got ${spec.noise.length}`);
+    throw new GradlensError(
+      'BAD_INPUT',
+      `given noise must have samples × inputs × size = ${spec.samples * spec.count * size} values, got ${spec.noise.length}`,
+    );
   }
   const params = (chunkStart: number, chunkCount: number) => ({
     size,
@@ -91,7 +95,9 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
     given_noise: Number(spec.noise !== undefined),
   });
   const [makePoints, accumulate, finalize] = await Promise.all(
-    ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) => gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE: WORKGROUP })),
+    ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) =>
+      gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE: WORKGROUP }),
+    ),
   );
   const job: Job<Float32Array> = {
     label: 'attribution',
@@ -120,7 +126,9 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
         points: ({ start, count }) => [bound(makePoints!, { ...shared, points: plan!.buffers.input }, start, count, count)],
         reduce: ({ start, count }) => [bound(accumulate!, { ...shared, gradients: plan!.buffers.inputGradient!, sums }, start, count, slots)],
         async finish(scope) {
-          await scope.record(new CommandBatch(gpu.device, 'attribution finalize'), [bound(finalize!, { sums, points: result }, 0, 0, spec.count)]).submit();
+          await scope
+            .record(new CommandBatch(gpu.device, 'attribution finalize'), [bound(finalize!, { sums, points: result }, 0, 0, spec.count)])
+            .submit();
           return readFloats(gpu.device, result, spec.count * size);
         },
       };
@@ -131,6 +139,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
 }
 
 function interleave(alphas: ArrayLike<number>, weights: ArrayLike<number>): Float32Array {
-  if (alphas.length !== weights.length || alphas.length === 0) throw new GradlensError('BAD_PARAMS', 'a path needs as many weights as alphas, at least one');
+  if (alphas.length !== weights.length || alphas.length === 0)
+    throw new GradlensError('BAD_PARAMS', 'a path needs as many weights as alphas, at least one');
   return Float32Array.from({ length: 2 * alphas.length }, (_, i) => (i % 2 === 0 ? alphas[i >> 1]! : weights[i >> 1]!));
 }

@@ -18,10 +18,14 @@ function run(context: MethodContext): Promise<MethodResult> {
 /** Explains `count` inputs (count × input shape, row-major) with one method. */
 export async function explain(model: Model, inputs: Float32Array, count: number, options: ExplainOptions): Promise<Explanation> {
   const started = performance.now();
-  if (!Object.hasOwn(METHODS, options.method)) throw new GradlensError('BAD_PARAMS', `unknown method "${options.method}" (known: ${Object.keys(METHODS).join(', ')})`);
+  if (!Object.hasOwn(METHODS, options.method))
+    throw new GradlensError('BAD_PARAMS', `unknown method "${options.method}" (known: ${Object.keys(METHODS).join(', ')})`);
   const size = sizeOf(model.graph.inputShape);
   if (!Number.isInteger(count) || count < 1 || inputs.length !== count * size) {
-    throw new GradlensError('BAD_INPUT', `expected ${count} inputs of [${model.graph.inputShape.join(', ')}] = ${count * size} values, got ${inputs.length}`);
+    throw new GradlensError(
+      'BAD_INPUT',
+      `expected ${count} inputs of [${model.graph.inputShape.join(', ')}] = ${count * size} values, got ${inputs.length}`,
+    );
   }
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   const score = options.score ?? 'logit';

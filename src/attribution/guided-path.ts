@@ -80,7 +80,8 @@ async function evaluate(context: MethodContext, x: Float64Array, progress: { bef
       progress,
       async prepare(scope, _chunkSize, [plan]) {
         const { inputGradient, score } = plan!.buffers;
-        if (!inputGradient || !score) throw new GradlensError('BAD_MODEL', 'no gradient reaches the model input, so a path method has nothing to integrate');
+        if (!inputGradient || !score)
+          throw new GradlensError('BAD_MODEL', 'no gradient reaches the model input, so a path method has nothing to integrate');
         const [gradients, scores] = (await scope.allocate([
           { label: 'guided-ig gradients', size: count * size * 4 },
           { label: 'guided-ig scores', size: count * 4 },

@@ -17,7 +17,12 @@ export const number = (doc: string, fallback?: number, range: Pick<OptionSpec, '
 
 export const boolean = (doc: string, fallback: boolean): OptionSpec => ({ kind: 'boolean', doc, default: fallback });
 
-export const choice = (doc: string, choices: readonly string[], fallback?: string): OptionSpec => ({ kind: 'choice', doc, choices, ...defaultOf(fallback) });
+export const choice = (doc: string, choices: readonly string[], fallback?: string): OptionSpec => ({
+  kind: 'choice',
+  doc,
+  choices,
+  ...defaultOf(fallback),
+});
 
 const defaultOf = (value: OptionValue | undefined) => (value === undefined ? {} : { default: value });
 
@@ -25,7 +30,11 @@ const defaultOf = (value: OptionValue | undefined) => (value === undefined ? {} 
 export const steps = (fallback: number | undefined, source: string) => integer(`points on the path (${source})`, fallback);
 
 /** Where a straight path starts (Sturmfels et al. 2020 compare them). */
-export const BASELINE: OptionSpec = { kind: 'baseline', doc: 'where the path starts: zeros, uniform, {constant}, {blur: σ} or a tensor', default: 'zeros' };
+export const BASELINE: OptionSpec = {
+  kind: 'baseline',
+  doc: 'where the path starts: zeros, uniform, {constant}, {blur: σ} or a tensor',
+  default: 'zeros',
+};
 
 /** The noise of SmoothGrad and of a noise tunnel: PAIR saliency's SmoothGrad defaults, written once. */
 export const NOISE = {
@@ -36,7 +45,11 @@ export const NOISE = {
 
 /** The tunnel every tunnel-able method takes: which reduction, and its noise. */
 export const TUNNEL = {
-  noiseTunnel: choice('wrap the method in a noise tunnel (Captum NoiseTunnel): mean, mean of squares, variance', ['smoothgrad', 'smoothgrad-sq', 'vargrad']),
+  noiseTunnel: choice('wrap the method in a noise tunnel (Captum NoiseTunnel): mean, mean of squares, variance', [
+    'smoothgrad',
+    'smoothgrad-sq',
+    'vargrad',
+  ]),
   ...NOISE,
 } as const satisfies Partial<Record<OptionKey, OptionSpec>>;
 
@@ -74,7 +87,8 @@ function check(key: string, spec: OptionSpec, value: unknown): void {
     const n = value as number;
     const low = spec.min ?? -Infinity;
     const high = spec.max ?? Infinity;
-    if (!(typeof n === 'number' && Number.isFinite(n) && (spec.openLow ? n > low : n >= low) && n <= high)) fail(`a number in ${spec.openLow ? '(' : '['}${low}, ${high}]`);
+    if (!(typeof n === 'number' && Number.isFinite(n) && (spec.openLow ? n > low : n >= low) && n <= high))
+      fail(`a number in ${spec.openLow ? '(' : '['}${low}, ${high}]`);
   }
   if (spec.kind === 'boolean' && typeof value !== 'boolean') fail('true or false');
   if (spec.kind === 'choice' && !spec.choices!.includes(value as string)) fail(`one of ${spec.choices!.join(', ')}`);

@@ -2,7 +2,16 @@
 import { readFloats } from '../gpu/buffers.ts';
 import { CommandBatch } from '../gpu/commands.ts';
 import { sizeOf } from '../graph/ir.ts';
-import { blurAxes, idgiCoefficients, pathAccumulate, pathBlurPoints, pathFinalize, pathLinePoints, POINT_WORDS, type PathFold } from '../kernels/paths.ts';
+import {
+  blurAxes,
+  idgiCoefficients,
+  pathAccumulate,
+  pathBlurPoints,
+  pathFinalize,
+  pathLinePoints,
+  POINT_WORDS,
+  type PathFold,
+} from '../kernels/paths.ts';
 import { runJob, type Job, type Step } from './runner.ts';
 import type { MethodContext } from './types.ts';
 
@@ -143,7 +152,10 @@ export async function runPath(context: MethodContext, spec: PathSpec): Promise<P
           return steps;
         },
         async reduce({ start, count: chunkCount }) {
-          if (spec.fold === 'none') return [{ source: plan!.buffers.output, target: results, size: chunkCount * perPoint * 4, targetOffset: (count * size + start * perPoint) * 4 }];
+          if (spec.fold === 'none')
+            return [
+              { source: plan!.buffers.output, target: results, size: chunkCount * perPoint * 4, targetOffset: (count * size + start * perPoint) * 4 },
+            ];
           const dims = { size, chunkCount };
           const [gradients, scores] = [plan!.buffers.inputGradient!, plan!.buffers.score!];
           const steps: Step[] = idgi ? [...(await idgiCoefficients(gpu, { info, gradients, scores, norms, coefficients }, dims))] : [];

@@ -13,7 +13,11 @@ export async function logitsOf(model: Model, inputs: Float32Array, count: number
   const size = sizeOf(model.graph.inputShape);
   const classes = sizeOf(model.outputShape);
   const { device } = model.gpu;
-  if (inputs.length !== count * size) throw new GradlensError('BAD_INPUT', `expected ${count} inputs of [${model.graph.inputShape.join(', ')}] = ${count * size} values, got ${inputs.length}`);
+  if (inputs.length !== count * size)
+    throw new GradlensError(
+      'BAD_INPUT',
+      `expected ${count} inputs of [${model.graph.inputShape.join(', ')}] = ${count * size} values, got ${inputs.length}`,
+    );
   const nan = inputs.findIndex((v) => !Number.isFinite(v));
   if (nan >= 0) throw new GradlensError('NAN_INPUT', `input value ${nan} is ${inputs[nan]}: clean the input (NaN or infinity) before explaining it`);
   const job: Job<Float32Array> = {

@@ -29,7 +29,8 @@ export function noiseTunnel(description: MethodDescription): Method {
   return (context) => {
     const { tunnel } = description.capabilities;
     if (!context.options.noiseTunnel || tunnel === 'engine') return description.run(context);
-    if (tunnel === 'none') throw new GradlensError('BAD_PARAMS', `${description.id} takes no noise tunnel (its noise, if any, is its own: samples, stdev)`);
+    if (tunnel === 'none')
+      throw new GradlensError('BAD_PARAMS', `${description.id} takes no noise tunnel (its noise, if any, is its own: samples, stdev)`);
     return tunnelAround(description.run, context);
   };
 }
@@ -50,7 +51,10 @@ async function tunnelAround(method: Method, context: MethodContext): Promise<Met
   const streams = streamIds(options.streams, count);
   for (let s = 0; s < samples; s++) {
     options.signal?.throwIfAborted();
-    const noisy = Float32Array.from(inputs, (x, flat) => x + stdev[Math.floor(flat / size)]! * normal(seed, flat % size, s, streams[Math.floor(flat / size)]!));
+    const noisy = Float32Array.from(
+      inputs,
+      (x, flat) => x + stdev[Math.floor(flat / size)]! * normal(seed, flat % size, s, streams[Math.floor(flat / size)]!),
+    );
     // Each sample's own random draws (if the method has any) get their own seed.
     last = await method({ ...context, inputs: noisy, seed: (seed + (s + 1) * 0x9e3779b9) % 2 ** 52, options: inner });
     last.attribution.forEach((a, i) => {

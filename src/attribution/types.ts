@@ -107,7 +107,10 @@ export interface RuleOptions {
    * 2019's (their code, 1202kbs/Rectified-Gradient, RectifiedGradient(percentile=98)).
    */
   percentile?: number;
-  /** RectGrad: attribution R⁽⁰⁾ ⊙ x (default true: Kim et al.'s code returns gradient × input), or false for the rectified gradient R⁽⁰⁾ itself. */
+  /**
+   * RectGrad: attribution R⁽⁰⁾ ⊙ x (default true: Kim et al.'s code returns gradient × input), or false for the
+   * rectified gradient R⁽⁰⁾ itself.
+   */
   timesInput?: boolean;
   /**
    * NoiseGrad / FusionGrad: the explanation averaged over the perturbed models, any method but these two (its own options
@@ -219,7 +222,10 @@ export interface OptionSpec {
 }
 
 /** The options a method may describe: every ExplainOptions key but the call's own (target, seed, chunking, …). */
-export type OptionKey = Exclude<keyof ExplainOptions, 'method' | 'target' | 'score' | 'seed' | 'streams' | 'noise' | 'chunkSize' | 'memoryBudget' | 'signal' | 'onProgress'>;
+export type OptionKey = Exclude<
+  keyof ExplainOptions,
+  'method' | 'target' | 'score' | 'seed' | 'streams' | 'noise' | 'chunkSize' | 'memoryBudget' | 'signal' | 'onProgress'
+>;
 
 /** What a method is, for those who choose among methods (the CLI, the widgets, the docs, the noise tunnel). */
 export interface Capabilities {

@@ -63,8 +63,16 @@ describe('every method option is reachable from the CLI', () => {
     expect(method('--method', 'guided-ig', '--baseline', 'blur:2')).toEqual({ method: 'guided-ig', baseline: { blur: 2 } });
     expect(method('--method', 'idgi', '--base', 'blur-ig', '--max-sigma', '4')).toEqual({ method: 'idgi', base: 'blur-ig', maxSigma: 4 });
     expect(method('--method', 'split-ig', '--split-ratio', '0.9')).toEqual({ method: 'split-ig', splitRatio: 0.9 });
-    expect(method('--method', 'rectgrad', '--percentile', '90', '--times-input', 'false')).toEqual({ method: 'rectgrad', percentile: 90, timesInput: false });
-    expect(method('--method', 'noisegrad', '--base-method', 'grad-cam', '--weight-samples', '3')).toEqual({ method: 'noisegrad', baseMethod: 'grad-cam', weightSamples: 3 });
+    expect(method('--method', 'rectgrad', '--percentile', '90', '--times-input', 'false')).toEqual({
+      method: 'rectgrad',
+      percentile: 90,
+      timesInput: false,
+    });
+    expect(method('--method', 'noisegrad', '--base-method', 'grad-cam', '--weight-samples', '3')).toEqual({
+      method: 'noisegrad',
+      baseMethod: 'grad-cam',
+      weightSamples: 3,
+    });
     expect(() => method('--method', 'grad-cam', '--relu', 'maybe')).toThrow(/--relu/);
     expect(() => method('--method', 'idgi', '--base', 'saliency')).toThrow(/--base/);
     for (const key of keys) expect(flagOf(key)).toMatch(/^[a-z]+(-[a-z]+)*$/);

@@ -6,7 +6,9 @@ const ROOT = resolve(import.meta.dirname, '../../src/attribution');
 
 /** Every .ts file under src/attribution and the files of src/attribution it imports (type-only imports included). */
 function importGraph(): Map<string, string[]> {
-  const files = readdirSync(ROOT, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, f));
+  const files = readdirSync(ROOT, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(ROOT, f));
   return new Map(
     files.map((file) => {
       const source = readFileSync(file, 'utf8');
@@ -30,7 +32,9 @@ describe('the attribution layer has no import cycle', () => {
   });
 
   it('nothing imports the registry but what sits above it: explain.ts and describe.ts', () => {
-    const importers = [...importGraph()].filter(([, targets]) => targets.some((t) => t.endsWith('/registry.ts'))).map(([file]) => file.slice(ROOT.length + 1));
+    const importers = [...importGraph()]
+      .filter(([, targets]) => targets.some((t) => t.endsWith('/registry.ts')))
+      .map(([file]) => file.slice(ROOT.length + 1));
     expect(importers.sort()).toEqual(['describe.ts', 'explain.ts']);
   });
 });

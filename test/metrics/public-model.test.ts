@@ -36,7 +36,10 @@ describe('metrics take the public model', () => {
     for (const file of ['curve.ts', 'explain-controller.ts']) {
       const source = readFileSync(new URL(`../../components/${file}`, import.meta.url), 'utf8');
       const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
-      expect(imports.filter((path) => path.startsWith('../src/') && path !== '../src/index.ts'), file).toEqual([]);
+      expect(
+        imports.filter((path) => path.startsWith('../src/') && path !== '../src/index.ts'),
+        file,
+      ).toEqual([]);
       expect(source, file).not.toMatch(/Model\.create|src\/gpu|src\/graph/);
     }
   });

@@ -12,7 +12,6 @@ import { runJob, type Job, type Scope } from '../runner.ts';
 import { boolean, choice } from '../options.ts';
 import type { ExplainOptions, Method, MethodContext, MethodDescription, OptionKey, OptionSpec } from '../types.ts';
 
-
 type Interpolation = Pick<ResizeDims, 'mode' | 'coordinateTransformationMode' | 'nearestMode'>;
 const INTERPOLATION: Record<'bilinear' | 'nearest' | 'align-corners', Interpolation> = {
   bilinear: { mode: 'linear', coordinateTransformationMode: 'half_pixel' },
@@ -23,7 +22,21 @@ const INTERPOLATION: Record<'bilinear' | 'nearest' | 'align-corners', Interpolat
 const MAX_CHUNK = 65535;
 
 /** Ops that keep a feature map what it is for Grad-CAM's default layer: same shape, position by position. */
-const ELEMENTWISE = new Set(['Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'Gelu', 'Add', 'Sub', 'Mul', 'Div', 'BatchNormalization', 'Identity', 'Dropout']);
+const ELEMENTWISE = new Set([
+  'Relu',
+  'LeakyRelu',
+  'Clip',
+  'Sigmoid',
+  'Tanh',
+  'Gelu',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'BatchNormalization',
+  'Identity',
+  'Dropout',
+]);
 
 const sameShape = (a: Shape | undefined, b: Shape | undefined) => !!a && !!b && a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -55,11 +68,17 @@ function resolveLayer(context: MethodContext): { layer: string; shape: Shape; in
   const { graph } = context.model;
   const shapes = inferShapes(graph, 1);
   const input = graph.inputShape;
-  if (input.length !== 3) throw new GradlensError('BAD_PARAMS', `${context.options.method} needs an image input [C, H, W]; ${graph.name} takes [${input.join(', ')}]`);
+  if (input.length !== 3)
+    throw new GradlensError('BAD_PARAMS', `${context.options.method} needs an image input [C, H, W]; ${graph.name} takes [${input.join(', ')}]`);
   const layer = context.options.layer ?? defaultLayer(graph, shapes);
   const shape = shapes.get(layer);
-  if (!shape || graph.constants.has(layer)) throw new GradlensError('BAD_PARAMS', `layer "${layer}" is not a tensor of ${graph.name}; ${candidates(graph, shapes)}`);
-  if (shape.length !== 4) throw new GradlensError('BAD_PARAMS', `layer "${layer}" has shape [${shape.slice(1).join(', ')}], not a feature map [C, h, w]; ${candidates(graph, shapes)}`);
+  if (!shape || graph.constants.has(layer))
+    throw new GradlensError('BAD_PARAMS', `layer "${layer}" is not a tensor of ${graph.name}; ${candidates(graph, shapes)}`);
+  if (shape.length !== 4)
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `layer "${layer}" has shape [${shape.slice(1).join(', ')}], not a feature map [C, h, w]; ${candidates(graph, shapes)}`,
+    );
   return { layer, shape: shape.slice(1), input };
 }
 
@@ -68,10 +87,17 @@ function resolveLayer(context: MethodContext): { layer: string; shape: Shape; in
  * into every plan, the reducer is the method's kernels; at most 65535 inputs a chunk (FullGrad's statistics run one
  * workgroup per input).
  */
-function layerJob<R>(context: MethodContext, plans: readonly Omit<PlanOptions, 'batch'>[], prepare: (scope: Scope, chunkSize: number) => Promise<{
-  reduce: (plans: readonly Plan[], start: number, count: number) => Promise<Dispatch[]>;
-  finish: () => Promise<R>;
-}>): Job<R> {
+function layerJob<R>(
+  context: MethodContext,
+  plans: readonly Omit<PlanOptions, 'batch'>[],
+  prepare: (
+    scope: Scope,
+    chunkSize: number,
+  ) => Promise<{
+    reduce: (plans: readonly Plan[], start: number, count: number) => Promise<Dispatch[]>;
+    finish: () => Promise<R>;
+  }>,
+): Job<R> {
   const { queue } = context.model.gpu.device;
   return {
     label: context.options.method,
@@ -120,15 +146,28 @@ function gradCam(weighting: 'grad-cam' | 'grad-cam-plus-plus', guided: boolean):
           reduce: async ([plan, guidedPlan], start, count) => {
             const activation = plan!.buffers.activations.get(layer)!;
             const gradient = plan!.buffers.gradients.get(layer);
-            if (!gradient) throw new GradlensError('BAD_PARAMS', `layer "${layer}" gets no gradient: it is not on a path from the input to the output`);
+            if (!gradient)
+              throw new GradlensError('BAD_PARAMS', `layer "${layer}" gets no gradient: it is not on a path from the input to the output`);
             const layerDims = { count, channels, spatial: height * width };
-            const resize = { batch: count, channels: 1, inHeight: height, inWidth: width, outHeight: inputHeight, outWidth: inputWidth, ...INTERPOLATION[upsample] };
+            const resize = {
+              batch: count,
+              channels: 1,
+              inHeight: height,
+              inWidth: width,
+              outHeight: inputHeight,
+              outWidth: inputWidth,
+              ...INTERPOLATION[upsample],
+            };
             const guide = guidedPlan ? { guided: guidedPlan.buffers.inputGradient! } : {};
             return [
               await camWeights(gpu, { activation, gradient, weights }, { ...layerDims, weighting }),
               await camMap(gpu, { activation, weights, map }, { ...layerDims, relu }),
               await resizeForward(gpu, { x: map, y: upsampled }, resize),
-              await camExpand(gpu, { upsampled, result, ...guide }, { count, channels: inputChannels, spatial: inputHeight * inputWidth, first: start }),
+              await camExpand(
+                gpu,
+                { upsampled, result, ...guide },
+                { count, channels: inputChannels, spatial: inputHeight * inputWidth, first: start },
+              ),
             ];
           },
           finish: () => readFloats(gpu.device, result, context.count * context.size),
@@ -161,12 +200,20 @@ function biasLayers(graph: Graph, shapes: ReadonlyMap<string, Shape>): BiasLayer
       const data = constant(node.inputs[2])!;
       const beta = node.op === 'Gemm' ? attribute<number>(node, 'beta', 1) : 1;
       if (data.length !== channels && data.length !== 1) {
-        throw new GradlensError('UNSUPPORTED_OP', `fullgrad: ${node.op} "${node.name}" has a bias of ${data.length} values for ${channels} channels; only a per-channel or scalar bias is supported`);
+        throw new GradlensError(
+          'UNSUPPORTED_OP',
+          `fullgrad: ${node.op} "${node.name}" has a bias of ${data.length} values for ${channels} channels; only a per-channel or scalar bias is supported`,
+        );
       }
       return [{ tensor, shape, bias: Float32Array.from({ length: channels }, (_, c) => beta * data[data.length === 1 ? 0 : c]!) }];
     }
     if (node.op === 'BatchNormalization' && node.inputs.slice(1).every((name) => constant(name))) {
-      const [gamma, beta, mean, variance] = node.inputs.slice(1).map((name) => constant(name)!) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      const [gamma, beta, mean, variance] = node.inputs.slice(1).map((name) => constant(name)!) as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
       return [{ tensor, shape, bias: batchNormToAffine(gamma, beta, mean, variance, attribute(node, 'epsilon', 1e-5)).shift }];
     }
     return [];
@@ -219,7 +266,15 @@ const fullGrad: Method = async (context) => {
           const io = { gradient, factor: biases[l]!, statistics };
           dispatches.push(await fullGradStatistics(gpu, io, term));
           if (!mapped(layer)) continue;
-          const resize = { batch: count, channels: 1, inHeight: height, inWidth: width, outHeight: inputHeight, outWidth: inputWidth, ...INTERPOLATION['align-corners'] };
+          const resize = {
+            batch: count,
+            channels: 1,
+            inHeight: height,
+            inWidth: width,
+            outHeight: inputHeight,
+            outWidth: inputWidth,
+            ...INTERPOLATION['align-corners'],
+          };
           dispatches.push(
             await fullGradMap(gpu, { ...io, map }, term),
             await resizeForward(gpu, { x: map, y: upsampled }, resize),
@@ -245,14 +300,15 @@ const fullGrad: Method = async (context) => {
 };
 
 const LAYER = { layer: true, delta: false, timesInput: false, random: false, tunnel: 'calls' } as const;
-const layerOptions = (upsample: 'bilinear' | 'nearest', source: string) => ({
-  layer: {
-    kind: 'tensor-name',
-    doc: "the NCHW tensor the map is made at (default: the last Conv's output, through what element-wise follows it)",
-  },
-  relu: boolean('ReLU on Σ α_k A^k (the paper, pytorch-grad-cam; Captum LayerGradCam defaults to false)', true),
-  upsample: choice(`how the layer map is resized to the input (${source})`, ['bilinear', 'nearest'], upsample),
-}) satisfies Partial<Record<OptionKey, OptionSpec>>;
+const layerOptions = (upsample: 'bilinear' | 'nearest', source: string) =>
+  ({
+    layer: {
+      kind: 'tensor-name',
+      doc: "the NCHW tensor the map is made at (default: the last Conv's output, through what element-wise follows it)",
+    },
+    relu: boolean('ReLU on Σ α_k A^k (the paper, pytorch-grad-cam; Captum LayerGradCam defaults to false)', true),
+    upsample: choice(`how the layer map is resized to the input (${source})`, ['bilinear', 'nearest'], upsample),
+  }) satisfies Partial<Record<OptionKey, OptionSpec>>;
 
 export const camMethods: readonly MethodDescription[] = [
   {

@@ -13,7 +13,10 @@ import type { ExplainOptions, Method, MethodContext, MethodDescription } from '.
 const COMBINE = { smoothgrad: 'mean', 'smoothgrad-sq': 'mean-square', vargrad: 'variance' } as const;
 
 /** A method on the engine: its path, baseline and multiplier, optionally inside a noise tunnel. */
-export function engineMethod(shape: (context: MethodContext) => Partial<PointSpec> & { rules?: BackwardRules; used?: Record<string, unknown> }, tunnel?: keyof typeof COMBINE): Method {
+export function engineMethod(
+  shape: (context: MethodContext) => Partial<PointSpec> & { rules?: BackwardRules; used?: Record<string, unknown> },
+  tunnel?: keyof typeof COMBINE,
+): Method {
   return async (context) => {
     const tunnelType = tunnel ?? context.options.noiseTunnel;
     const { rules, used: ownUsed = {}, ...parts } = shape(context);
@@ -34,7 +37,12 @@ export function engineMethod(shape: (context: MethodContext) => Partial<PointSpe
       ...(context.options.noise && (tunnelType || parts.samples) ? { noise: context.options.noise } : {}),
       ...(context.options.streams ? { streams: Uint32Array.from(context.options.streams) } : {}),
     };
-    const result = await integrate(context.model, spec, { ...context.options, targets: context.targets, score: context.score, rules: rules ?? 'standard' });
+    const result = await integrate(context.model, spec, {
+      ...context.options,
+      targets: context.targets,
+      score: context.score,
+      rules: rules ?? 'standard',
+    });
     return { ...result, used: { ...ownUsed, ...(tunnelType ? { noiseTunnel: tunnelType, ...drawn.used } : {}) } };
   };
 }
@@ -169,9 +177,30 @@ export const gradientMethods: readonly MethodDescription[] = [
     capabilities: { ...GRADIENT, timesInput: true, random: true, tunnel: 'calls' },
     captum: 'GradientShap',
   },
-  { id: 'smoothgrad', summary: 'SmoothGrad (Smilkov 2017): gradients averaged over noisy copies', run: tunnelOverGradients('smoothgrad'), options: NOISE, capabilities: SMOOTH, captum: 'NoiseTunnel(Saliency)' },
-  { id: 'smoothgrad-sq', summary: 'SmoothGrad² (Hooker 2019): the mean of squared gradients over noisy copies', run: tunnelOverGradients('smoothgrad-sq'), options: NOISE, capabilities: SMOOTH, captum: 'NoiseTunnel(Saliency)' },
-  { id: 'vargrad', summary: 'VarGrad (Adebayo 2018): the variance of gradients over noisy copies', run: tunnelOverGradients('vargrad'), options: NOISE, capabilities: SMOOTH, captum: 'NoiseTunnel(Saliency)' },
+  {
+    id: 'smoothgrad',
+    summary: 'SmoothGrad (Smilkov 2017): gradients averaged over noisy copies',
+    run: tunnelOverGradients('smoothgrad'),
+    options: NOISE,
+    capabilities: SMOOTH,
+    captum: 'NoiseTunnel(Saliency)',
+  },
+  {
+    id: 'smoothgrad-sq',
+    summary: 'SmoothGrad² (Hooker 2019): the mean of squared gradients over noisy copies',
+    run: tunnelOverGradients('smoothgrad-sq'),
+    options: NOISE,
+    capabilities: SMOOTH,
+    captum: 'NoiseTunnel(Saliency)',
+  },
+  {
+    id: 'vargrad',
+    summary: 'VarGrad (Adebayo 2018): the variance of gradients over noisy copies',
+    run: tunnelOverGradients('vargrad'),
+    options: NOISE,
+    capabilities: SMOOTH,
+    captum: 'NoiseTunnel(Saliency)',
+  },
   {
     id: 'smooth-taylor',
     summary: 'SmoothTaylor (Goh 2021): the Taylor term (x − z) ⊙ g(z) averaged over noisy roots z',

@@ -9,8 +9,6 @@ import { guidedPath, type GuidedSettings } from '../guided-path.ts';
 import { GaussianTaps, PathPoints, runPath, type PathSpec } from '../path-runner.ts';
 import { scoresOf } from '../targets.ts';
 
-
-
 const BLUR = {
   steps: steps(100, "PAIR saliency's BlurIG"),
   maxSigma: number("the blur σ, in pixels, where the path starts (PAIR's max_sigma)", 50, { min: 0, openLow: true }),
@@ -18,7 +16,11 @@ const BLUR = {
 };
 const GUIDED = {
   steps: steps(200, "PAIR saliency's GuidedIG x_steps"),
-  fraction: number("the fraction of features, those of smallest |gradient|, moved each step (PAIR's fraction)", 0.25, { min: 0, max: 1, openLow: true }),
+  fraction: number("the fraction of features, those of smallest |gradient|, moved each step (PAIR's fraction)", 0.25, {
+    min: 0,
+    max: 1,
+    openLow: true,
+  }),
   maxDist: number("how far (in α) a feature may leave the straight line (PAIR's max_dist)", 0.02, { min: 0, max: 1 }),
   baseline: BASELINE,
 };
@@ -205,7 +207,7 @@ export const pathMethods: readonly MethodDescription[] = [
     summary: "IDGI (Yang 2023): each step's Δf shared out by the squared gradient, on the base method's path",
     run: idgi,
     options: {
-      base: choice("whose path and gradients the steps take (Yang 2023 apply it to these three)", IDGI_BASES, 'integrated-gradients'),
+      base: choice('whose path and gradients the steps take (Yang 2023 apply it to these three)', IDGI_BASES, 'integrated-gradients'),
       steps: steps(undefined, "the base's: 50, 100 or 200"),
       maxSigma: BLUR.maxSigma,
       fraction: GUIDED.fraction,

@@ -5,9 +5,16 @@ import { Model } from '../../graph/model.ts';
 import type { RectGradRules } from '../../graph/op.ts';
 import { weightNoise } from '../../kernels/weight-noise.ts';
 import { boolean, choice, integer, NOISE, number } from '../options.ts';
-import { METHOD_IDS, type ExplainOptions, type Method, type MethodContext, type MethodDescription, type OptionKey, type OptionSpec } from '../types.ts';
+import {
+  METHOD_IDS,
+  type ExplainOptions,
+  type Method,
+  type MethodContext,
+  type MethodDescription,
+  type OptionKey,
+  type OptionSpec,
+} from '../types.ts';
 import { engineMethod } from './gradients.ts';
-
 
 /** RectGrad (Kim et al. 2019): the input gradient under the 'rectgrad' backward rule set, times the input by default. */
 const rectGrad: Method = engineMethod((c) => {
@@ -44,11 +51,15 @@ class PerturbedModel {
     const { device } = source.gpu;
     const parameters = new Set(source.graph.nodes.flatMap((node) => (PARAMETER_INPUTS[node.op] ?? []).map((i) => node.inputs[i] ?? '')));
     const weights = [...source.weights];
-    const copies = await allocate(device, weights.map(([name, buffer]) => ({ label: `${source.graph.name}:${name} perturbed`, size: buffer.size })));
+    const copies = await allocate(
+      device,
+      weights.map(([name, buffer]) => ({ label: `${source.graph.name}:${name} perturbed`, size: buffer.size })),
+    );
     const copy = new CommandBatch(device, 'noisegrad weight copies');
     const noisy = [];
     for (const [tensor, [name, buffer]] of weights.entries()) {
-      if (parameters.has(name)) noisy.push({ tensor, count: source.graph.constants.get(name)!.data.length, weights: buffer, perturbed: copies[tensor]! });
+      if (parameters.has(name))
+        noisy.push({ tensor, count: source.graph.constants.get(name)!.data.length, weights: buffer, perturbed: copies[tensor]! });
       else copy.copy(buffer, copies[tensor]!, buffer.size);
     }
     await copy.submit();
@@ -57,7 +68,9 @@ class PerturbedModel {
 
   async perturb(sample: number, seed: number, stdev: number): Promise<void> {
     const { gpu } = this.model;
-    const dispatches = await Promise.all(this.noisy.map(({ tensor, count, weights, perturbed }) => weightNoise(gpu, { weights, perturbed }, { count, tensor, sample, seed, stdev })));
+    const dispatches = await Promise.all(
+      this.noisy.map(({ tensor, count, weights, perturbed }) => weightNoise(gpu, { weights, perturbed }, { count, tensor, sample, seed, stdev })),
+    );
     await new CommandBatch(gpu.device, `noisegrad model ${sample}`).add(...dispatches).submit();
     for (const dispatch of dispatches) dispatch.bound.uniforms.forEach((buffer) => buffer.destroy());
   }
@@ -92,8 +105,15 @@ function overPerturbedModels(fusion: boolean): Method {
         options.signal?.throwIfAborted();
         await perturbed.perturb(m, context.seed, stdev);
         const onProgress = options.onProgress;
-        const progress = onProgress ? { onProgress: (p: { done: number; total: number }) => onProgress({ done: m * p.total + p.done, total: samples * p.total }) } : {};
-        const result = await context.run({ ...context, model: perturbed.model, seed: modelSeed(context.seed, m), options: { ...baseOptions, ...progress } });
+        const progress = onProgress
+          ? { onProgress: (p: { done: number; total: number }) => onProgress({ done: m * p.total + p.done, total: samples * p.total }) }
+          : {};
+        const result = await context.run({
+          ...context,
+          model: perturbed.model,
+          seed: modelSeed(context.seed, m),
+          options: { ...baseOptions, ...progress },
+        });
         result.attribution.forEach((value, i) => (sum[i] = sum[i]! + value));
         totals.points += result.points;
         totals.chunks += result.chunks;
@@ -103,7 +123,11 @@ function overPerturbedModels(fusion: boolean): Method {
     } finally {
       perturbed.destroy();
     }
-    return { attribution: Float32Array.from(sum, (value) => value / samples), ...totals, used: { baseMethod: base, weightSamples: samples, weightStdev: stdev, baseOptions: used } };
+    return {
+      attribution: Float32Array.from(sum, (value) => value / samples),
+      ...totals,
+      used: { baseMethod: base, weightSamples: samples, weightStdev: stdev, baseOptions: used },
+    };
   };
 }
 
@@ -142,7 +166,7 @@ export const ruleMethods: readonly MethodDescription[] = [
     options: {
       ...WEIGHT_NOISE,
       samples: integer('noisy inputs per model (NoiseGradPlusPlusConfig.m)', 10),
-      stdev: number("σ of the input noise, absolute (their sg_std, on normalised images)", 0.4, { min: 0 }),
+      stdev: number('σ of the input noise, absolute (their sg_std, on normalised images)', 0.4, { min: 0 }),
       stdevFraction: number(NOISE.stdevFraction.doc, undefined, { min: 0 }),
     },
     capabilities: RULES,
