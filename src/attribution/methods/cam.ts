@@ -21,6 +21,17 @@ const INTERPOLATION: Record<'bilinear' | 'nearest' | 'align-corners', Interpolat
 
 const MAX_CHUNK = 65535;
 
+/** Resizing `count` one-channel maps of [h, w] to the input's [H, W]. */
+const mapResize = (count: number, [inHeight, inWidth]: number[], [outHeight, outWidth]: number[], mode: keyof typeof INTERPOLATION): ResizeDims => ({
+  batch: count,
+  channels: 1,
+  inHeight: inHeight!,
+  inWidth: inWidth!,
+  outHeight: outHeight!,
+  outWidth: outWidth!,
+  ...INTERPOLATION[mode],
+});
+
 /** Ops that keep a feature map what it is for Grad-CAM's default layer: same shape, position by position. */
 const ELEMENTWISE = new Set([
   'Relu',
@@ -149,15 +160,7 @@ function gradCam(weighting: 'grad-cam' | 'grad-cam-plus-plus', guided: boolean):
             if (!gradient)
               throw new GradlensError('BAD_PARAMS', `layer "${layer}" gets no gradient: it is not on a path from the input to the output`);
             const layerDims = { count, channels, spatial: height * width };
-            const resize = {
-              batch: count,
-              channels: 1,
-              inHeight: height,
-              inWidth: width,
-              outHeight: inputHeight,
-              outWidth: inputWidth,
-              ...INTERPOLATION[upsample],
-            };
+            const resize = mapResize(count, [height, width], [inputHeight, inputWidth], upsample);
             const guide = guidedPlan ? { guided: guidedPlan.buffers.inputGradient! } : {};
             return [
               await camWeights(gpu, { activation, gradient, weights }, { ...layerDims, weighting }),
@@ -266,15 +269,7 @@ const fullGrad: Method = async (context) => {
           const io = { gradient, factor: biases[l]!, statistics };
           dispatches.push(await fullGradStatistics(gpu, io, term));
           if (!mapped(layer)) continue;
-          const resize = {
-            batch: count,
-            channels: 1,
-            inHeight: height,
-            inWidth: width,
-            outHeight: inputHeight,
-            outWidth: inputWidth,
-            ...INTERPOLATION['align-corners'],
-          };
+          const resize = mapResize(count, [height, width], [inputHeight, inputWidth], 'align-corners');
           dispatches.push(
             await fullGradMap(gpu, { ...io, map }, term),
             await resizeForward(gpu, { x: map, y: upsampled }, resize),
