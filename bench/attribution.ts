@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { create } from 'webgpu';
 import { range } from '../src/attribution/baselines.ts';
 import { explain, type ExplainOptions } from '../src/attribution/explain.ts';
-import { METHODS, type MethodId } from '../src/attribution/methods.ts';
+import { METHODS, type MethodId } from '../src/attribution/registry.ts';
 import { quadrature } from '../src/attribution/quadrature.ts';
 import { GpuContext } from '../src/gpu/device.ts';
 import { sizeOf, type Graph } from '../src/graph/ir.ts';

@@ -1,9 +1,5 @@
-import { GradlensError } from '../src/index.ts';
-import type { GpuContext } from '../src/gpu/device.ts';
-import type { Graph } from '../src/graph/ir.ts';
-import { Model } from '../src/graph/model.ts';
-import { perturbationCurve, type CurveOptions } from '../src/metrics/index.ts';
-import { asGradlensError, lens } from './explain-controller.ts';
+import { GradlensError, metrics, type LensModel } from '../src/index.ts';
+import { asGradlensError } from './explain-controller.ts';
 
 // The curve widget's data and geometry. No DOM: runnable in Node.
 
@@ -19,11 +15,10 @@ export interface CurveSeries {
 
 export type CurveMode = 'deletion' | 'insertion';
 
-/** Area under (fraction, score) points by the trapezoidal rule; fractions need not be equally spaced. */
+/** Area under (fraction, score) points by the metrics' trapezoidal rule; fractions need not be equally spaced. */
 export function areaUnder(fractions: ArrayLike<number>, scores: ArrayLike<number>): number {
-  let area = 0;
-  for (let k = 1; k < Math.min(fractions.length, scores.length); k++) area += ((fractions[k]! - fractions[k - 1]!) * (scores[k]! + scores[k - 1]!)) / 2;
-  return area;
+  const n = Math.min(fractions.length, scores.length);
+  return n < 2 ? 0 : metrics.trapezoid(Array.from(scores).slice(0, n), fractions);
 }
 
 export const aucOf = (series: CurveSeries): number => series.auc ?? areaUnder(series.fractions, series.scores);
@@ -61,33 +56,16 @@ export function pathOf(series: CurveSeries, frame: Frame, [low, high]: [number, 
 
 const round = (v: number) => Math.round(v * 100) / 100;
 
-// Perturbation curves run on a Model of their own (the metrics API takes one), made once per graph and device.
-const models = new WeakMap<GpuContext, WeakMap<Graph, Promise<Model>>>();
+export type CurveRequest = Omit<metrics.CurveOptions, 'mode'> & { modes: readonly CurveMode[] };
 
-async function modelOn(graph: Graph): Promise<Model> {
-  const context = await (await lens()).runtime.context();
-  let byGraph = models.get(context);
-  if (!byGraph) models.set(context, (byGraph = new WeakMap()));
-  let model = byGraph.get(graph);
-  if (!model) {
-    model = Model.create(context, graph);
-    byGraph.set(graph, model);
-    model.catch(() => byGraph.delete(graph));
-  }
-  return model;
-}
-
-export type CurveRequest = Omit<CurveOptions, 'mode'> & { modes: readonly CurveMode[] };
-
-/** Deletion and/or insertion curves of one input and its attribution, on the page's shared device. */
-export async function computeCurves(graph: Graph, input: Float32Array, attribution: Float32Array, request: CurveRequest): Promise<CurveSeries[]> {
+/** Deletion and/or insertion curves of one input and its attribution, on the model's own device and weights. */
+export async function computeCurves(model: LensModel, input: Float32Array, attribution: Float32Array, request: CurveRequest): Promise<CurveSeries[]> {
   const { modes, ...options } = request;
   if (input.length !== attribution.length) throw new GradlensError('BAD_INPUT', `the input has ${input.length} values and the attribution ${attribution.length}`);
   try {
-    const model = await modelOn(graph);
     const series: CurveSeries[] = [];
     for (const mode of modes) {
-      const curve = await perturbationCurve(model, input, attribution, 1, { ...options, mode });
+      const curve = await metrics.perturbationCurve(model, input, attribution, 1, { ...options, mode });
       series.push({ label: mode, fractions: curve.fractions, scores: curve.scores, auc: curve.auc[0]! });
     }
     return series;

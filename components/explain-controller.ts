@@ -2,14 +2,14 @@ import {
   createLens,
   GradlensError,
   isGradlensError,
-  renderHeatmap,
   type ExplainOptions,
   type Explanation,
+  type Heatmap,
+  type HeatmapOptions,
   type Lens,
   type LensModel,
   type ModelSource,
 } from '../src/index.ts';
-import type { Heatmap, HeatmapOptions } from '../src/render/index.ts';
 
 // No DOM in this file: the widgets' logic, runnable in Node for headless parity.
 
@@ -58,7 +58,7 @@ function exclusive<T>(model: LensModel, work: () => Promise<T>): Promise<T> {
 /** An attribution as RGBA pixels on the shared device, over `overlay` when given. */
 export async function heatmapOf(attribution: Float32Array, shape: readonly number[], options: HeatmapOptions = {}): Promise<Heatmap> {
   try {
-    return await renderHeatmap(await (await lens()).runtime.context(), attribution, shape, options);
+    return await (await lens()).heatmap(attribution, shape, options);
   } catch (error) {
     throw asGradlensError(error);
   }

@@ -75,11 +75,11 @@ export class GradlensCompare extends InputElement {
   /** Method ids, space-separated (attribute) or an array (property). */
   declare methods: MethodId[];
   /** Path steps of the path methods. */
-  declare steps: number;
+  declare steps: number | undefined;
   /** Noise samples of the SmoothGrad family and expected gradients. */
-  declare samples: number;
+  declare samples: number | undefined;
   /** Noise σ as a fraction of the input's range. */
-  declare noise: number;
+  declare noise: number | undefined;
   /** The class every method explains; default the top prediction. */
   declare target: number | undefined;
   /** Seeds every random draw, so runs repeat. */
@@ -110,9 +110,6 @@ export class GradlensCompare extends InputElement {
   constructor() {
     super();
     this.methods = ['saliency', 'integrated-gradients', 'smoothgrad'];
-    this.steps = 16;
-    this.samples = 8;
-    this.noise = 0.15;
     this.seed = 0;
     this.colormap = 'viridis';
     this.sign = 'abs';

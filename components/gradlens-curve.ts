@@ -228,7 +228,7 @@ export class GradlensCurve extends LitElement {
       if (stale() || !model || !this.input || !this.attribution || this.curves) return;
       this.computing = true;
       const started = performance.now();
-      const series = await computeCurves(model.graph, this.input, this.attribution, {
+      const series = await computeCurves(model, this.input, this.attribution, {
         modes: this.mode === 'both' ? ['deletion', 'insertion'] : [this.mode],
         steps: this.steps,
         score: this.score,

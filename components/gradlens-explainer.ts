@@ -1,12 +1,12 @@
 import { css, html, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
-import type { GradlensError, MethodId } from '../src/index.ts';
+import { hasOption, type GradlensError, type MethodId } from '../src/index.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
 import './gradlens-heatmap.ts';
 import { prepareImage, prepareTensor, type PreparedInput } from './image-input.ts';
 import { InputElement } from './input-element.ts';
-import { layerCandidates, METHOD_IDS, optionsOf, runOptions, type BaselineName } from './method-options.ts';
+import { layerCandidates, METHOD_IDS, optionsOf, placeholder, runOptions, type BaselineName } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
 import { scoreUnits } from './summary.ts';
 import { commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
@@ -89,11 +89,11 @@ export class GradlensExplainer extends InputElement {
   /** The method id, kebab-case. */
   declare method: MethodId;
   /** Path steps (integrated gradients and the path methods). */
-  declare steps: number;
+  declare steps: number | undefined;
   /** Noise samples (SmoothGrad family, expected gradients). */
-  declare samples: number;
+  declare samples: number | undefined;
   /** Noise σ as a fraction of the input's range (absolute σ for GradientSHAP). */
-  declare noise: number;
+  declare noise: number | undefined;
   /** Where the integrated-gradients path starts: 'zeros', 'uniform' or 'blur'. */
   declare baseline: BaselineName;
   /** The layer of the Grad-CAM family; default the last convolution's. */
@@ -132,9 +132,6 @@ export class GradlensExplainer extends InputElement {
   constructor() {
     super();
     this.method = 'integrated-gradients';
-    this.steps = 16;
-    this.samples = 8;
-    this.noise = 0.15;
     this.baseline = 'zeros';
     this.seed = 0;
     this.labels = [];
@@ -270,15 +267,16 @@ export class GradlensExplainer extends InputElement {
       (this as Record<K, unknown>)[key] = parse((event.target as HTMLInputElement | HTMLSelectElement).value);
     };
     const number = (v: string) => Number(v);
+    const optional = (v: string) => (v.trim() === '' ? undefined : Number(v)); // empty: the method's default
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
       <label>Method
         <select @change=${set('method', String)}>
           ${METHOD_IDS.map((id) => html`<option value=${id} ?selected=${id === this.method}>${id}</option>`)}
         </select>
       </label>
-      ${shown.steps ? html`<label>Steps <input type="number" min="1" max="512" .value=${String(this.steps)} @change=${set('steps', number)} /></label>` : nothing}
-      ${shown.samples ? html`<label>Samples <input type="number" min="1" max="256" .value=${String(this.samples)} @change=${set('samples', number)} /></label>` : nothing}
-      ${shown.noise ? html`<label>Noise <input type="number" min="0" step="0.05" .value=${String(this.noise)} @change=${set('noise', number)} /></label>` : nothing}
+      ${shown.steps ? html`<label>Steps <input type="number" min="1" max="512" placeholder=${placeholder(this.method, 'steps')} .value=${this.steps === undefined ? '' : String(this.steps)} @change=${set('steps', optional)} /></label>` : nothing}
+      ${shown.samples ? html`<label>Samples <input type="number" min="1" max="256" placeholder=${placeholder(this.method, 'samples')} .value=${this.samples === undefined ? '' : String(this.samples)} @change=${set('samples', optional)} /></label>` : nothing}
+      ${shown.noise ? html`<label>Noise <input type="number" min="0" step="0.05" placeholder=${placeholder(this.method, hasOption(this.method, 'stdevFraction') ? 'stdevFraction' : 'stdev')} .value=${this.noise === undefined ? '' : String(this.noise)} @change=${set('noise', optional)} /></label>` : nothing}
       ${shown.baseline
         ? html`<label>Baseline
             <select @change=${set('baseline', String)}>

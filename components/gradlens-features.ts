@@ -140,11 +140,11 @@ export class GradlensFeatures extends LitElement {
   /** The method id, kebab-case. */
   declare method: MethodId;
   /** Path steps (integrated gradients). */
-  declare steps: number;
+  declare steps: number | undefined;
   /** Noise samples (SmoothGrad, GradientSHAP, expected gradients). */
-  declare samples: number;
+  declare samples: number | undefined;
   /** Noise σ as a fraction of the input's range. */
-  declare noise: number;
+  declare noise: number | undefined;
   /** Where the path starts (integrated gradients): a row, e.g. the training means; default zeros. */
   declare baseline: Float32Array | undefined;
   /** Baseline rows for expected gradients / GradientSHAP (k × features). */
@@ -170,9 +170,6 @@ export class GradlensFeatures extends LitElement {
     super();
     this.featureNames = [];
     this.method = 'integrated-gradients';
-    this.steps = 32;
-    this.samples = 8;
-    this.noise = 0.15;
     this.seed = 0;
     this.labels = [];
     this.maxFeatures = 10;

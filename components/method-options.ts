@@ -1,16 +1,9 @@
-import { METHODS, type Baseline, type MethodId } from '../src/index.ts';
+import { defaultOf, hasOption, METHOD_IDS, type Baseline, type MethodId, type OptionKey } from '../src/index.ts';
 import type { RunOptions } from './explain-controller.ts';
 
-// Which of the main options each method reads, so a picker shows only those. No DOM.
+// Which of the main options each method reads, from the method descriptions, so a picker shows only those. No DOM.
 
-export const METHOD_IDS = Object.keys(METHODS) as MethodId[];
-
-const STEPS: ReadonlySet<string> = new Set(['integrated-gradients', 'blur-ig', 'guided-ig', 'idgi', 'split-ig']);
-const NOISE: ReadonlySet<string> = new Set(['smoothgrad', 'smoothgrad-sq', 'vargrad', 'smooth-taylor', 'gradient-shap']);
-const SAMPLES: ReadonlySet<string> = new Set([...NOISE, 'expected-gradients']);
-const BASELINE: ReadonlySet<string> = new Set(['integrated-gradients', 'split-ig']);
-const LAYER: ReadonlySet<string> = new Set(['grad-cam', 'grad-cam-plus-plus', 'guided-grad-cam']);
-const BASELINE_SET: ReadonlySet<string> = new Set(['expected-gradients', 'gradient-shap']);
+export { METHOD_IDS };
 
 export type BaselineName = 'zeros' | 'uniform' | 'blur';
 
@@ -28,10 +21,16 @@ export interface MainOptions {
   chunkSize?: number | undefined;
 }
 
-/** Which option inputs a method shows. */
+/** Which option inputs a method shows: those of its own options (the noise is its σ, as a fraction where it takes one). */
 export function optionsOf(method: string): { steps: boolean; samples: boolean; noise: boolean; baseline: boolean; layer: boolean } {
-  return { steps: STEPS.has(method), samples: SAMPLES.has(method), noise: NOISE.has(method), baseline: BASELINE.has(method), layer: LAYER.has(method) };
+  const id = method as MethodId;
+  if (!METHOD_IDS.includes(id)) return { steps: false, samples: false, noise: false, baseline: false, layer: false };
+  const noise = hasOption(id, 'stdevFraction') || hasOption(id, 'stdev');
+  return { steps: hasOption(id, 'steps'), samples: hasOption(id, 'samples'), noise, baseline: hasOption(id, 'baseline'), layer: hasOption(id, 'layer') };
 }
+
+/** An option input's placeholder: the method's default, which an empty input leaves in force. */
+export const placeholder = (method: MethodId, key: OptionKey): string => String(defaultOf(method, key) ?? '');
 
 /**
  * The explain() options of the main options, only those the method reads. `input` supplies the defaults that depend
@@ -46,12 +45,12 @@ export function runOptions(main: MainOptions, input: Float32Array, inputShape: r
   if (used.steps && main.steps !== undefined) options.steps = main.steps;
   if (used.samples && main.samples !== undefined) options.samples = main.samples;
   if (used.noise && main.noise !== undefined) {
-    if (main.method === 'gradient-shap') options.stdev = main.noise;
-    else options.stdevFraction = main.noise;
+    if (hasOption(main.method, 'stdevFraction')) options.stdevFraction = main.noise;
+    else options.stdev = main.noise;
   }
   if (used.baseline && main.baseline) options.baseline = baselineOf(main.baseline, inputShape);
   if (used.layer && main.layer) options.layer = main.layer;
-  if (BASELINE_SET.has(main.method)) options.baselines = baselines ?? defaultBaselineSet(input);
+  if (hasOption(main.method, 'baselines')) options.baselines = baselines ?? defaultBaselineSet(input);
   return options;
 }
 

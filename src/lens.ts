@@ -7,6 +7,7 @@ import type { Graph, Shape } from './graph/ir.ts';
 import { sizeOf } from './graph/ir.ts';
 import { Model } from './graph/model.ts';
 import { loadOnnx } from './onnx/load.ts';
+import { renderHeatmap, type Heatmap, type HeatmapOptions } from './render/index.ts';
 
 export type ModelSource = Uint8Array | ArrayBuffer | Graph | string | URL;
 
@@ -26,6 +27,11 @@ export class Lens {
   /** What the device is: vendor, backend, software or hardware, limits and features. */
   async adapter() {
     return (await this.runtime.context()).report;
+  }
+
+  /** An attribution as RGBA pixels (a heat map, over an overlay when given), rendered on this lens's device. */
+  async heatmap(attribution: Float32Array, shape: readonly number[], options: HeatmapOptions = {}): Promise<Heatmap> {
+    return renderHeatmap(await this.runtime.context(), attribution, shape, options);
   }
 
   close(): Promise<void> {
@@ -50,12 +56,12 @@ export class LensModel {
   /** Explains `count` inputs (count × input shape; default: as many as `input` holds). */
   async explain(input: Float32Array, options: ExplainOptions & { count?: number }): Promise<Explanation> {
     const { count = input.length / sizeOf(this.graph.inputShape), ...rest } = options;
-    return explain(await this.current(), input, count, rest);
+    return explain(await this.resolve(), input, count, rest);
   }
 
   /** Logits of `count` inputs. */
   async predict(input: Float32Array, count = input.length / sizeOf(this.graph.inputShape)): Promise<Float32Array> {
-    return logitsOf(await this.current(), input, count);
+    return logitsOf(await this.resolve(), input, count);
   }
 
   async destroy(): Promise<void> {
@@ -63,7 +69,8 @@ export class LensModel {
     this.model = undefined;
   }
 
-  private async current(): Promise<Model> {
+  /** The model on the current device (made again after a device loss). Internal: the metrics and widgets' helpers use it. */
+  async resolve(): Promise<Model> {
     const context = await this.runtime.context();
     if (context !== this.context || !this.model) {
       this.context = context;
@@ -72,6 +79,11 @@ export class LensModel {
     return this.model;
   }
 }
+
+/** What the metrics take: the public LensModel, or an internal Model (tests, the CLI). */
+export type AnyModel = LensModel | Model;
+
+export const modelOf = (model: AnyModel): Promise<Model> => (model instanceof LensModel ? model.resolve() : Promise.resolve(model));
 
 async function toGraph(source: ModelSource, options: { name?: string; signal?: AbortSignal }): Promise<Graph> {
   if (typeof source === 'string' || source instanceof URL) {

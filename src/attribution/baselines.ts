@@ -1,37 +1,35 @@
 import { GradlensError } from '../gpu/errors.ts';
 import type { Shape } from '../graph/ir.ts';
 import { sizeOf } from '../graph/ir.ts';
-import { rng } from '../graph/random.ts';
+import { STREAM, uniform } from './philox.ts';
+import type { Baseline } from './types.ts';
 
-/**
- * The reference point an integrated-gradients path starts from (Sundararajan 2017; Sturmfels et al., "Visualizing
- * the Impact of Feature Attribution Baselines", Distill 2020).
- */
-export type Baseline =
-  | 'zeros'
-  | { constant: number }
-  /** Gaussian blur of the input over its last two axes, σ in pixels. */
-  | { blur: number }
-  /** Uniform noise over the input's own range, seeded. */
-  | 'uniform'
-  /** One tensor per input (count × input size), or one shared by all. */
-  | Float32Array;
+export type { Baseline } from './types.ts';
 
-export function makeBaselines(baseline: Baseline, inputs: Float32Array, count: number, shape: Shape, seed: number): Float32Array {
+/** One baseline per input; `streams` key each input's random draws ('uniform'), so they do not depend on its batch. */
+export function makeBaselines(
+  baseline: Baseline,
+  inputs: Float32Array,
+  count: number,
+  shape: Shape,
+  seed: number,
+  streams: Uint32Array,
+): Float32Array {
   const size = sizeOf(shape);
   if (baseline === 'zeros') return new Float32Array(inputs.length);
   if (baseline instanceof Float32Array) {
     if (baseline.length === inputs.length) return baseline;
     if (baseline.length === size) return Float32Array.from({ length: inputs.length }, (_, i) => baseline[i % size]!);
-    throw new GradlensError('BAD_INPUT', `a baseline tensor must have ${size} values (one input) or ${inputs.length} (every input), got ${baseline.length}`);
+    throw new GradlensError(
+      'BAD_INPUT',
+      `a baseline tensor must have ${size} values (one input) or ${inputs.length} (every input), got ${baseline.length}`,
+    );
   }
   if (baseline === 'uniform') {
-    const next = rng(seed ^ 0x5bd1e995);
     const out = new Float32Array(inputs.length);
     for (let i = 0; i < count; i++) {
-      const one = inputs.subarray(i * size, (i + 1) * size);
-      const [low, high] = range(one);
-      for (let e = 0; e < size; e++) out[i * size + e] = low + (high - low) * next();
+      const [low, high] = range(inputs.subarray(i * size, (i + 1) * size));
+      for (let e = 0; e < size; e++) out[i * size + e] = low + (high - low) * uniform(seed, STREAM.baseline, e, 0, streams[i]!);
     }
     return out;
   }

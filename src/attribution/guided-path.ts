@@ -1,8 +1,8 @@
 /** Guided IG's adaptive path (Kapishnikov et al. 2021), step by step on the CPU with every input batched per step. */
+import { readFloats } from '../gpu/buffers.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import type { Plan } from '../graph/plan.ts';
-import type { MethodContext } from './explain.ts';
-import { chunkSizeFor } from './path-runner.ts';
+import { runJob, type RunStats } from './runner.ts';
+import type { MethodContext } from './types.ts';
 
 export interface GuidedSettings {
   steps: number;
@@ -29,8 +29,6 @@ interface GuidedRun {
  */
 export async function guidedPath(context: MethodContext, baselines: Float32Array, settings: GuidedSettings, idgi: boolean): Promise<GuidedRun> {
   const { count, size, options } = context;
-  const chunkSize = await chunkSizeFor(context, count, 0, 1);
-  const plan = await context.model.cachedPlan({ batch: chunkSize, seed: context.score, rules: 'standard' });
   const input = Float64Array.from(context.inputs);
   const baseline = Float64Array.from(baselines);
   const x = baseline.slice();
@@ -41,11 +39,11 @@ export async function guidedPath(context: MethodContext, baselines: Float32Array
   const evaluations = settings.steps + (idgi ? 1 : 0);
   let previous: Evaluation | undefined;
   let startScores: Float32Array = new Float32Array(count);
-  let chunks = 0;
+  let [chunks, chunkSize] = [0, 0];
   for (let step = 0; step < evaluations; step++) {
     options.signal?.throwIfAborted();
-    const current = await evaluate(context, plan, x);
-    chunks += Math.ceil(count / plan.batch);
+    const current = await evaluate(context, x, { before: step * count, total: evaluations * count });
+    [chunks, chunkSize] = [chunks + current.chunks, current.chunkSize];
     if (step === 0) startScores = current.scores;
     if (idgiAttribution && previous) foldIdgi(idgiAttribution, previous, current.scores, size);
     if (step < settings.steps) {
@@ -57,36 +55,53 @@ export async function guidedPath(context: MethodContext, baselines: Float32Array
       }
     }
     previous = current;
-    options.onProgress?.({ done: step + 1, total: evaluations });
   }
-  const run: GuidedRun = { attribution, startScores, endScores: previous!.scores, points: evaluations * count, chunks, chunkSize: plan.batch };
+  const run: GuidedRun = { attribution, startScores, endScores: previous!.scores, points: evaluations * count, chunks, chunkSize };
   if (idgiAttribution) run.idgi = idgiAttribution;
   return run;
 }
 
-interface Evaluation {
+interface Evaluation extends RunStats {
   gradients: Float32Array;
   scores: Float32Array;
 }
 
-/** Gradients and scores at one point per input, in batches of the plan's size. */
-async function evaluate(context: MethodContext, plan: Plan, x: Float64Array): Promise<Evaluation> {
-  const { count, size, targets } = context;
-  const gradients = new Float32Array(count * size);
-  const scores = new Float32Array(count);
-  for (let start = 0; start < count; start += plan.batch) {
-    const n = Math.min(plan.batch, count - start);
-    const input = new Float32Array(plan.batch * size);
-    input.set(x.subarray(start * size, (start + n) * size));
-    const target = Array.from({ length: plan.batch }, (_, j) => targets[Math.min(start + j, count - 1)]!);
-    const result = await plan.run({ input, target });
-    if (!result.inputGradient || !result.score) {
-      throw new GradlensError('BAD_MODEL', 'no gradient reaches the model input, so a path method has nothing to integrate');
-    }
-    gradients.set(result.inputGradient.subarray(0, n * size), start * size);
-    scores.set(result.score.subarray(0, n), start);
-  }
-  return { gradients, scores };
+/** Gradients and scores at one point per input, on the runner: the points are written, the results copied out. */
+async function evaluate(context: MethodContext, x: Float64Array, progress: { before: number; total: number }): Promise<Evaluation> {
+  const { count, size, model } = context;
+  const { device } = model.gpu;
+  const { result, ...stats } = await runJob(
+    model,
+    {
+      label: 'guided-ig',
+      total: count,
+      plans: [{ objective: context.score, rules: 'standard' }],
+      targets: { of: context.targets, inputOf: (p) => p },
+      progress,
+      async prepare(scope, _chunkSize, [plan]) {
+        const { inputGradient, score } = plan!.buffers;
+        if (!inputGradient || !score)
+          throw new GradlensError('BAD_MODEL', 'no gradient reaches the model input, so a path method has nothing to integrate');
+        const [gradients, scores] = (await scope.allocate([
+          { label: 'guided-ig gradients', size: count * size * 4 },
+          { label: 'guided-ig scores', size: count * 4 },
+        ])) as [GPUBuffer, GPUBuffer];
+        return {
+          points: ({ start, count: n }) => {
+            device.queue.writeBuffer(plan!.buffers.input, 0, Float32Array.from(x.subarray(start * size, (start + n) * size)));
+            return [];
+          },
+          reduce: ({ start, count: n }) => [
+            { source: inputGradient, target: gradients, size: n * size * 4, targetOffset: start * size * 4 },
+            { source: score, target: scores, size: n * 4, targetOffset: start * 4 },
+          ],
+          finish: async () => ({ gradients: await readFloats(device, gradients, count * size), scores: await readFloats(device, scores, count) }),
+        };
+      },
+    },
+    context.options,
+  );
+  return { ...result, ...stats };
 }
 
 /** IDGI (Yang et al. 2023, Alg. 1) for one step of every input: attribution += g² (f_next − f) / ‖g‖². */

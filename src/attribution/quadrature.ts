@@ -18,17 +18,32 @@ export function quadrature(rule: IntegrationRule, steps: number): { alphas: Floa
   });
   switch (rule) {
     case 'riemann_left':
-      return make((k) => k / n, () => 1 / n);
+      return make(
+        (k) => k / n,
+        () => 1 / n,
+      );
     case 'riemann_right':
-      return make((k) => (k + 1) / n, () => 1 / n);
+      return make(
+        (k) => (k + 1) / n,
+        () => 1 / n,
+      );
     case 'riemann_middle':
-      return make((k) => (k + 0.5) / n, () => 1 / n);
+      return make(
+        (k) => (k + 0.5) / n,
+        () => 1 / n,
+      );
     case 'riemann_trapezoid':
       if (n < 2) throw new GradlensError('BAD_PARAMS', 'riemann_trapezoid needs at least 2 steps');
-      return make((k) => k / (n - 1), (k) => (k === 0 || k === n - 1 ? 0.5 / n : 1 / n));
+      return make(
+        (k) => k / (n - 1),
+        (k) => (k === 0 || k === n - 1 ? 0.5 / n : 1 / n),
+      );
     case 'gausslegendre': {
       const { nodes, weights } = gaussLegendre(n);
-      return make((k) => 0.5 * (nodes[k]! + 1), (k) => 0.5 * weights[k]!);
+      return make(
+        (k) => 0.5 * (nodes[k]! + 1),
+        (k) => 0.5 * weights[k]!,
+      );
     }
     default:
       throw new GradlensError('BAD_PARAMS', `unknown integration rule "${rule as string}" (use ${INTEGRATION_RULES.join(', ')})`);

@@ -1,25 +1,43 @@
+import { readFloats } from '../gpu/buffers.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
 import type { Model } from '../graph/model.ts';
 import type { ScoreKind } from '../graph/plan.ts';
+import { runJob, type Job } from './runner.ts';
+import type { Target } from './types.ts';
 
-export type Target = 'top1' | number | readonly (number | 'top1')[];
+export type { Target } from './types.ts';
 
-/** Logits of `count` inputs, in chunks of a forward-only plan. */
+/** Logits of `count` inputs: forward passes on the runner, chunks of at most `chunk` inputs. */
 export async function logitsOf(model: Model, inputs: Float32Array, count: number, chunk = 64): Promise<Float32Array> {
   const size = sizeOf(model.graph.inputShape);
   const classes = sizeOf(model.outputShape);
-  const batch = Math.min(count, chunk);
-  const plan = await model.cachedPlan({ batch, seed: 'none' });
-  const logits = new Float32Array(count * classes);
-  for (let start = 0; start < count; start += batch) {
-    const n = Math.min(batch, count - start);
-    const input = new Float32Array(batch * size);
-    input.set(inputs.subarray(start * size, (start + n) * size));
-    const { output } = await plan.run({ input });
-    logits.set(output.subarray(0, n * classes), start * classes);
-  }
-  return logits;
+  const { device } = model.gpu;
+  if (inputs.length !== count * size)
+    throw new GradlensError(
+      'BAD_INPUT',
+      `expected ${count} inputs of [${model.graph.inputShape.join(', ')}] = ${count * size} values, got ${inputs.length}`,
+    );
+  const nan = inputs.findIndex((v) => !Number.isFinite(v));
+  if (nan >= 0) throw new GradlensError('NAN_INPUT', `input value ${nan} is ${inputs[nan]}: clean the input (NaN or infinity) before explaining it`);
+  const job: Job<Float32Array> = {
+    label: 'logits',
+    total: count,
+    plans: [{ objective: 'none' }],
+    async prepare(scope, _chunkSize, [plan]) {
+      const [logits] = (await scope.allocate([{ label: 'logits', size: count * classes * 4 }])) as [GPUBuffer];
+      return {
+        points: ({ start, count: n }) => {
+          const input = inputs.subarray(start * size, (start + n) * size);
+          device.queue.writeBuffer(plan!.buffers.input, 0, input.buffer, input.byteOffset, input.byteLength);
+          return [];
+        },
+        reduce: ({ start, count: n }) => [{ source: plan!.buffers.output, target: logits, size: n * classes * 4, targetOffset: start * classes * 4 }],
+        finish: () => readFloats(device, logits, count * classes),
+      };
+    },
+  };
+  return (await runJob(model, job, { chunkSize: Math.min(chunk, count) })).result;
 }
 
 /** Each input's class: the given index, or the top-1 logit (first maximum, as the GPU seed resolves ties). */

@@ -1,25 +1,47 @@
 import { GradlensError } from '../gpu/errors.ts';
 import { range } from './baselines.ts';
-import type { MethodContext, MethodResult } from './explain.ts';
-import type { Method } from './methods.ts';
-import { streamIds } from './engine.ts';
-import { normal } from './philox.ts';
+import { normal, streamIds } from './philox.ts';
+import type { Method, MethodContext, MethodDescription, MethodResult } from './types.ts';
 
 /**
- * A noise tunnel around any method (Captum's NoiseTunnel): the method runs on x + σε for each of S samples, with the
- * targets of the clean inputs, and the S maps combine into their mean, mean of squares or variance. The noise is the
- * engine's stream (same seed, same draws); each sample is one call of the method, batched over the inputs.
+ * The noise of a tunnel (or of SmoothGrad itself), from options complete with their defaults (options.ts NOISE):
+ * samples, and σ per input, absolute (`stdev`) or a fraction of each input's max − min (`stdevFraction`).
  */
-export async function tunnelAround(method: Method, context: MethodContext): Promise<MethodResult> {
-  const { options, inputs, count, size, seed } = context;
-  const samples = options.samples ?? 25;
-  if (!Number.isInteger(samples) || samples < 1) throw new GradlensError('BAD_PARAMS', `samples must be a positive integer, got ${samples}`);
-  const fraction = options.stdev === undefined ? (options.stdevFraction ?? 0.15) : undefined;
-  const stdev = Array.from({ length: count }, (_, i) => {
+export function noiseOf(context: MethodContext): { samples: number; stdev: Float32Array; used: Record<string, unknown> } {
+  const { options, inputs, count, size } = context;
+  const samples = options.samples!;
+  const fraction = options.stdev === undefined ? options.stdevFraction! : undefined;
+  const stdev = Float32Array.from({ length: count }, (_, i) => {
     if (fraction === undefined) return options.stdev!;
     const [low, high] = range(inputs.subarray(i * size, (i + 1) * size));
     return fraction * (high - low);
   });
+  return { samples, stdev, used: fraction === undefined ? { samples, stdev: options.stdev } : { samples, stdevFraction: fraction } };
+}
+
+/**
+ * Captum's NoiseTunnel around any described method: when the options ask for one, the method runs on x + σε for each
+ * of S samples, with the clean inputs' targets, and the maps combine into their mean, mean of squares or variance.
+ * A method on the engine takes the noise into its own batch (capabilities.tunnel 'engine'); any other runs once per
+ * sample ('calls'); a method that is a tunnel already takes none.
+ */
+export function noiseTunnel(description: MethodDescription): Method {
+  return (context) => {
+    const { tunnel } = description.capabilities;
+    if (!context.options.noiseTunnel || tunnel === 'engine') return description.run(context);
+    if (tunnel === 'none')
+      throw new GradlensError('BAD_PARAMS', `${description.id} takes no noise tunnel (its noise, if any, is its own: samples, stdev)`);
+    return tunnelAround(description.run, context);
+  };
+}
+
+/**
+ * A tunnel as one call of the method per sample, batched over the inputs. The noise is the engine's stream (same
+ * seed, same draws): an input's draws depend on its stream id, not on the inputs beside it.
+ */
+async function tunnelAround(method: Method, context: MethodContext): Promise<MethodResult> {
+  const { options, inputs, count, size, seed } = context;
+  const { samples, stdev, used: noiseUsed } = noiseOf(context);
   const sum = new Float64Array(count * size);
   const squares = new Float64Array(count * size);
   let points = 0;
@@ -29,7 +51,10 @@ export async function tunnelAround(method: Method, context: MethodContext): Prom
   const streams = streamIds(options.streams, count);
   for (let s = 0; s < samples; s++) {
     options.signal?.throwIfAborted();
-    const noisy = Float32Array.from(inputs, (x, flat) => x + stdev[Math.floor(flat / size)]! * normal(seed, flat % size, s, streams[Math.floor(flat / size)]!));
+    const noisy = Float32Array.from(
+      inputs,
+      (x, flat) => x + stdev[Math.floor(flat / size)]! * normal(seed, flat % size, s, streams[Math.floor(flat / size)]!),
+    );
     // Each sample's own random draws (if the method has any) get their own seed.
     last = await method({ ...context, inputs: noisy, seed: (seed + (s + 1) * 0x9e3779b9) % 2 ** 52, options: inner });
     last.attribution.forEach((a, i) => {
@@ -46,6 +71,5 @@ export async function tunnelAround(method: Method, context: MethodContext): Prom
     if (noiseTunnel === 'vargrad') return Math.max(squares[i]! / samples - mean * mean, 0);
     return mean;
   });
-  const used = { ...last!.used, noiseTunnel, samples, ...(fraction === undefined ? { stdev: options.stdev } : { stdevFraction: fraction }) };
-  return { attribution, points, chunks, chunkSize: last!.chunkSize, used };
+  return { attribution, points, chunks, chunkSize: last!.chunkSize, used: { ...last!.used, noiseTunnel, ...noiseUsed } };
 }

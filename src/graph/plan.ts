@@ -19,10 +19,10 @@ export interface PlanOptions {
   /** Backward rule set: standard, guided-backprop, deconvnet or RectGrad with its percentile (only ReLUs differ). */
   rules?: BackwardRules;
   /**
-   * What seeds the backward pass: a score of each sample's target class, a seed tensor given with each
-   * run, or nothing (a forward-only plan).
+   * Where the backward pass starts: a score of each sample's target class (the objective), an output gradient
+   * given with each run ('given'), or nowhere (a forward-only plan).
    */
-  seed?: ScoreKind | 'tensor' | 'none';
+  objective?: ScoreKind | 'given' | 'none';
   /** Fuse ReLUs into the Conv/Gemm before them (default true); tests turn it off to check both paths. */
   fuse?: boolean;
 }
@@ -32,8 +32,8 @@ export interface RunInputs {
   input: Float32Array;
   /** Per sample: a class index, or 'top1'; one value applies to every sample. Default 'top1'. */
   target?: 'top1' | number | readonly (number | 'top1')[];
-  /** With seed 'tensor': the upstream gradient at the output, batch × output shape. */
-  seed?: Float32Array;
+  /** With objective 'given': the upstream gradient at the output, batch × output shape. */
+  outputGradient?: Float32Array;
 }
 
 export interface RunResult {
@@ -51,8 +51,8 @@ export interface PlanBuffers {
   input: GPUBuffer;
   output: GPUBuffer;
   inputGradient?: GPUBuffer;
-  /** With seed 'tensor': where the output's upstream gradient goes. */
-  seed?: GPUBuffer;
+  /** With objective 'given': where the output's upstream gradient goes. */
+  outputGradient?: GPUBuffer;
   /** With a score seed: the per-sample target (i32, −1 for top-1), the resolved target and the score. */
   target?: GPUBuffer;
   resolvedTarget?: GPUBuffer;
@@ -105,6 +105,7 @@ export class Plan {
 
   destroy(): void {
     for (const buffer of this.owned) buffer.destroy();
+    for (const dispatch of this.dispatches) dispatch.bound.uniforms.forEach((buffer) => buffer.destroy());
   }
 
   private async runNow(inputs: RunInputs): Promise<RunResult> {
@@ -120,11 +121,11 @@ export class Plan {
     const nan = inputs.input.findIndex((v) => !Number.isFinite(v));
     if (nan >= 0) throw new GradlensError('NAN_INPUT', `input value ${nan} is ${inputs.input[nan]}: clean the input (NaN or infinity) before explaining it`);
     device.queue.writeBuffer(this.buffers.input, 0, inputs.input.buffer, inputs.input.byteOffset, inputs.input.byteLength);
-    if (this.buffers.seed) {
-      const seed = inputs.seed;
+    if (this.buffers.outputGradient) {
+      const gradient = inputs.outputGradient;
       const size = sizeOf(this.shapes.get(graph.output)!);
-      if (!seed || seed.length !== size) throw new GradlensError('BAD_INPUT', `this plan needs a seed tensor of ${size} values (batch × output), got ${seed?.length ?? 'none'}`);
-      device.queue.writeBuffer(this.buffers.seed, 0, seed.buffer, seed.byteOffset, seed.byteLength);
+      if (!gradient || gradient.length !== size) throw new GradlensError('BAD_INPUT', `this plan needs an output gradient of ${size} values (batch × output), got ${gradient?.length ?? 'none'}`);
+      device.queue.writeBuffer(this.buffers.outputGradient, 0, gradient.buffer, gradient.byteOffset, gradient.byteLength);
     }
     if (this.buffers.target) device.queue.writeBuffer(this.buffers.target, 0, this.targetIndices(inputs.target) as Int32Array<ArrayBuffer>);
     await this.commands.submit();
@@ -164,7 +165,7 @@ export class Plan {
     const graph = options.fuse === false ? model.graph : fuseRelu(model.graph, new Set(options.capture ?? []));
     const batch = options.batch;
     if (!Number.isInteger(batch) || batch < 1) throw new GradlensError('BAD_PARAMS', `batch must be a positive integer, got ${batch}`);
-    const seedKind = options.seed ?? 'logit';
+    const objective = options.objective ?? 'logit';
     const shapes = inferShapes(graph, batch);
     checkDeviceFits(graph, shapes, batch, device.limits);
     const capture = options.capture ?? [];
@@ -181,7 +182,7 @@ export class Plan {
     const rootOf = (name: string): string => root.get(name) ?? name;
     nodes.forEach((node, k) => definitions[k]!.view && root.set(node.outputs[0]!, rootOf(node.inputs[0]!)));
 
-    const flow = gradientFlow(nodes, definitions, graph.input, graph.output, seedKind !== 'none');
+    const flow = gradientFlow(nodes, definitions, graph.input, graph.output, objective !== 'none');
     const F = nodes.length;
     const backwardStep = (k: number) => 2 * F - k; // the seed runs at step F, backward steps follow in reverse order
 
@@ -269,14 +270,14 @@ export class Plan {
       const outputShape = shapes.get(graph.output)!;
       if (flow.enabled) {
         written.add(rootOf(graph.output));
-        if (seedKind === 'tensor') {
-          buffers.seed = gradBuffer(graph.output);
+        if (objective === 'given') {
+          buffers.outputGradient = gradBuffer(graph.output);
         } else {
           const target = (buffers.target = makeBuffer('targets', batch * 4));
           const resolved = (buffers.resolvedTarget = makeBuffer('resolved targets', batch * 4));
           const scores = (buffers.score = makeBuffer('scores', batch * 4));
           const io = { logits: valueBuffer(graph.output), target, gradLogits: gradBuffer(graph.output), resolvedTarget: resolved, score: scores };
-          dispatches.push(await seedGradient(gpu, io, { n: batch, k: sizeOf(outputShape) / batch, score: seedKind as ScoreKind }));
+          dispatches.push(await seedGradient(gpu, io, { n: batch, k: sizeOf(outputShape) / batch, score: objective as ScoreKind }));
           readouts.push({ name: 'target', source: resolved, bytes: batch * 4, offset: 0, kind: 'i32' });
           readouts.push({ name: 'score', source: scores, bytes: batch * 4, offset: 0, kind: 'f32' });
         }

@@ -1,5 +1,5 @@
 import { GradlensError } from '../gpu/errors.ts';
-import type { Model } from '../graph/model.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
 import { explain, type ExplainOptions } from '../attribution/explain.ts';
 
 export interface Completeness {
@@ -14,7 +14,8 @@ export interface Completeness {
  * Completeness (Sundararajan 2017, Proposition 1) over a dataset: how far each attribution's sum is from the score's
  * change, from a method that reports a delta (integrated gradients, FullGrad).
  */
-export async function completeness(model: Model, inputs: Float32Array, count: number, options: Partial<ExplainOptions> = {}): Promise<Completeness> {
+export async function completeness(handle: AnyModel, inputs: Float32Array, count: number, options: Partial<ExplainOptions> = {}): Promise<Completeness> {
+  const model = await modelOf(handle);
   const result = await explain(model, inputs, count, { method: 'integrated-gradients', ...options } as ExplainOptions);
   if (!result.delta) throw new GradlensError('BAD_PARAMS', `${result.method} reports no completeness delta: use integrated-gradients or fullgrad`);
   const size = inputs.length / count;

@@ -1,6 +1,6 @@
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
-import type { Model } from '../graph/model.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import type { Target } from '../attribution/targets.ts';
 import { featureMap, featureRelevance, rankFeatures, replacementsOf, type Granularity, type Replacement } from './features.ts';
@@ -48,7 +48,8 @@ export interface Curve {
  * AOPC (Samek 2017) are the same curve with their granularity and replacement. Every point of every input is made on
  * the GPU and scored in batched forward passes.
  */
-export async function perturbationCurve(model: Model, inputs: Float32Array, attribution: Float32Array, count: number, options: CurveOptions = {}): Promise<Curve> {
+export async function perturbationCurve(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: CurveOptions = {}): Promise<Curve> {
+  const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
   if (inputs.length !== count * size || attribution.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
@@ -77,19 +78,20 @@ export async function perturbationCurve(model: Model, inputs: Float32Array, attr
   return { fractions: Float64Array.from({ length: steps + 1 }, (_, k) => k / steps), scores, auc, aopc, targets };
 }
 
-export const deletion = (model: Model, inputs: Float32Array, attribution: Float32Array, count: number, options: Omit<CurveOptions, 'mode'> = {}) =>
+export const deletion = (model: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: Omit<CurveOptions, 'mode'> = {}) =>
   perturbationCurve(model, inputs, attribution, count, { ...options, mode: 'deletion' });
 
-export const insertion = (model: Model, inputs: Float32Array, attribution: Float32Array, count: number, options: Omit<CurveOptions, 'mode'> = {}) =>
+export const insertion = (model: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: Omit<CurveOptions, 'mode'> = {}) =>
   perturbationCurve(model, inputs, attribution, count, { ...options, mode: 'insertion' });
 
-/** Area under equally spaced points over [0, 1] by the trapezoidal rule. */
-export function trapezoid(values: ArrayLike<number>): number {
+/** Area under points by the trapezoidal rule: at the given fractions, or equally spaced over [0, 1]; one point is its value. */
+export function trapezoid(values: ArrayLike<number>, fractions?: ArrayLike<number>): number {
   const n = values.length;
   if (n < 2) return values[0] ?? 0;
-  let sum = (values[0]! + values[n - 1]!) / 2;
-  for (let k = 1; k < n - 1; k++) sum += values[k]!;
-  return sum / (n - 1);
+  const at = (k: number) => (fractions ? fractions[k]! : k / (n - 1));
+  let area = 0;
+  for (let k = 1; k < n; k++) area += ((at(k) - at(k - 1)) * (values[k]! + values[k - 1]!)) / 2;
+  return area;
 }
 
 export interface SubsetOptions extends PerturbationOptions {
@@ -101,7 +103,8 @@ export interface SubsetOptions extends PerturbationOptions {
  * Pearson correlation, per input, between Σ_{i∈S} φ_i and f(x) − f(x with S replaced) over random subsets S of
  * `subsetSize` features. Faithfulness correlation (Bhatt 2020) is one size; sensitivity-n (Ancona 2018) a sweep.
  */
-export async function subsetCorrelation(model: Model, inputs: Float32Array, attribution: Float32Array, count: number, subsetSizes: readonly number[], options: SubsetOptions = {}): Promise<Float64Array[]> {
+export async function subsetCorrelation(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, subsetSizes: readonly number[], options: SubsetOptions = {}): Promise<Float64Array[]> {
+  const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
   if (inputs.length !== count * size || attribution.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
@@ -138,14 +141,15 @@ export async function subsetCorrelation(model: Model, inputs: Float32Array, attr
 }
 
 /** Faithfulness correlation (Bhatt 2020): subsets of `subsetSize` features (default a tenth), 100 per input. */
-export async function faithfulnessCorrelation(model: Model, inputs: Float32Array, attribution: Float32Array, count: number, options: SubsetOptions & { subsetSize?: number } = {}): Promise<Float64Array> {
+export async function faithfulnessCorrelation(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: SubsetOptions & { subsetSize?: number } = {}): Promise<Float64Array> {
+  const model = await modelOf(handle);
   const { features } = featureMap(model.graph.inputShape, options.granularity ?? (model.graph.inputShape.length === 3 ? 'pixel' : 'element'));
   const [result] = await subsetCorrelation(model, inputs, attribution, count, [options.subsetSize ?? Math.max(1, Math.round(features / 10))], options);
   return result!;
 }
 
 /** Sensitivity-n (Ancona 2018): the correlation at each subset size n. */
-export function sensitivityN(model: Model, inputs: Float32Array, attribution: Float32Array, count: number, sizes: readonly number[], options: SubsetOptions = {}): Promise<Float64Array[]> {
+export function sensitivityN(model: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, sizes: readonly number[], options: SubsetOptions = {}): Promise<Float64Array[]> {
   return subsetCorrelation(model, inputs, attribution, count, sizes, options);
 }
 
@@ -154,7 +158,8 @@ export function sensitivityN(model: Model, inputs: Float32Array, attribution: Fl
  * the output when replaced, or move nothing but have nonzero attribution; 0 is ideal. Each feature is replaced
  * `samples` times by seeded uniform noise over the input's range.
  */
-export async function nonSensitivity(model: Model, inputs: Float32Array, attribution: Float32Array, count: number, options: PerturbationOptions & { samples?: number; tolerance?: number } = {}): Promise<Int32Array> {
+export async function nonSensitivity(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: PerturbationOptions & { samples?: number; tolerance?: number } = {}): Promise<Int32Array> {
+  const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
   const samples = options.samples ?? 3;

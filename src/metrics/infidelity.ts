@@ -1,6 +1,6 @@
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
-import type { Model } from '../graph/model.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import { logitsOf, type Target } from '../attribution/targets.ts';
 import { gaussian } from './random.ts';
@@ -26,7 +26,8 @@ export interface InfidelityOptions {
  * Infidelity (Yeh 2019, Eq. 1; Captum's `infidelity`): E_I[(Iᵀφ − (f(x) − f(x − I)))²] per input, over seeded
  * perturbations I; the perturbed inputs are made on the CPU and scored in batched forward passes on the GPU.
  */
-export async function infidelity(model: Model, inputs: Float32Array, attribution: Float32Array, count: number, options: InfidelityOptions = {}): Promise<Float64Array> {
+export async function infidelity(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: InfidelityOptions = {}): Promise<Float64Array> {
+  const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
   if (inputs.length !== count * size || attribution.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);

@@ -1,9 +1,10 @@
-import { allocate, readFloats, upload } from '../gpu/buffers.ts';
-import { CommandBatch, gridFor } from '../gpu/commands.ts';
+import { WORKGROUP_SIZE } from '../kernels/wgsl.ts';
+import { readFloats } from '../gpu/buffers.ts';
+import { gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
-import type { Model } from '../graph/model.ts';
-import { WORKGROUP_SIZE } from '../kernels/wgsl.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
+import { runJob, type Job } from '../attribution/runner.ts';
 
 /**
  * Points made on the GPU by choosing features of inputs (shaders/perturb.wgsl): point p is input source[p] with the features
@@ -26,8 +27,9 @@ export interface PerturbationSet {
 
 const MODULE = 'perturb';
 
-/** Logits of every point (points × classes), in chunks of batched forward passes; only the logits come back. */
-export async function perturbedLogits(model: Model, set: PerturbationSet, chunk = 128): Promise<Float32Array> {
+/** Logits of every point (points × classes): the points made on the GPU, forward passes on the runner, only the logits back. */
+export async function perturbedLogits(handle: AnyModel, set: PerturbationSet, chunkSize?: number): Promise<Float32Array> {
+  const model = await modelOf(handle);
   const { gpu } = model;
   const { device } = gpu;
   const size = sizeOf(model.graph.inputShape);
@@ -38,35 +40,24 @@ export async function perturbedLogits(model: Model, set: PerturbationSet, chunk 
   if (set.feature.length !== size) throw new GradlensError('BAD_PARAMS', `feature map has ${set.feature.length} entries for inputs of ${size}`);
   if (total === 0) return new Float32Array(0);
   const kernel = await gpu.kernels.kernel(MODULE, 'perturb_points', { WORKGROUP_SIZE });
-  const batch = Math.min(chunk, total);
-  const plan = await model.cachedPlan({ batch, seed: 'none' });
-  const owned = [
-    await upload(device, 'metric inputs', set.inputs),
-    await upload(device, 'metric replacements', set.replacements),
-    await upload(device, 'metric features', set.feature),
-    await upload(device, 'metric ranks', set.ranks),
-    await upload(device, 'metric sources', set.source),
-    await upload(device, 'metric orders', set.order),
-    await upload(device, 'metric limits', set.limit),
-    ...(await allocate(device, [{ label: 'metric logits', size: total * classes * 4 }])),
-  ];
-  const [inputs, replacements, feature, ranks, source, order, limit, logits] = owned as GPUBuffer[];
-  const uniforms: GPUBuffer[] = [];
-  try {
-    for (let start = 0; start < total; start += batch) {
-      const count = Math.min(batch, total - start);
-      const params = { size, features: set.features, chunk_start: start, chunk_count: count, insert: Number(set.insert ?? false) };
-      const bound = kernel.bind(device, { params, inputs: inputs!, replacements: replacements!, feature: feature!, ranks: ranks!, source: source!, order: order!, limit: limit!, points: plan.buffers.input });
-      uniforms.push(...bound.uniforms);
-      await new CommandBatch(device, `metric points ${start}`)
-        .dispatch(bound, gridFor(count * size, WORKGROUP_SIZE), 0)
-        .add(...plan.dispatches)
-        .copy(plan.buffers.output, logits!, count * classes * 4, 0, start * classes * 4)
-        .submit();
-    }
-    return await readFloats(device, logits!, total * classes);
-  } finally {
-    owned.forEach((buffer) => buffer.destroy());
-    uniforms.forEach((buffer) => buffer.destroy());
-  }
+  const job: Job<Float32Array> = {
+    label: 'metric points',
+    total,
+    plans: [{ objective: 'none' }],
+    async prepare(scope, _chunkSize, [plan]) {
+      const data = { inputs: set.inputs, replacements: set.replacements, feature: set.feature, ranks: set.ranks, source: set.source, order: set.order, limit: set.limit };
+      const buffers: Record<string, GPUBuffer> = {};
+      for (const [name, values] of Object.entries(data)) buffers[name] = await scope.upload(`metric ${name}`, values);
+      const [logits] = (await scope.allocate([{ label: 'metric logits', size: total * classes * 4 }])) as [GPUBuffer];
+      return {
+        points: ({ start, count }) => {
+          const params = { size, features: set.features, chunk_start: start, chunk_count: count, insert: Number(set.insert ?? false) };
+          return [{ bound: kernel.bind(device, { params, ...buffers, points: plan!.buffers.input }), workgroups: gridFor(count * size, WORKGROUP_SIZE), iterations: 0 }];
+        },
+        reduce: ({ start, count }) => [{ source: plan!.buffers.output, target: logits, size: count * classes * 4, targetOffset: start * classes * 4 }],
+        finish: () => readFloats(device, logits, total * classes),
+      };
+    },
+  };
+  return (await runJob(model, job, { chunkSize })).result;
 }

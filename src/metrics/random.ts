@@ -1,8 +1,8 @@
-import { rng } from '../graph/random.ts';
+import { STREAM, uniformSequence } from '../attribution/philox.ts';
 
-/** A seeded stream of uniform [0, 1) and standard normal draws (Box–Muller over mulberry32): metrics reproduce from their seed. */
+/** A seeded stream of uniform [0, 1) and standard normal draws (Box–Muller over Philox's metric stream): metrics reproduce from their seed. */
 export function gaussian(seed: number): { uniform: () => number; normal: () => number } {
-  const uniform = rng(seed);
+  const uniform = uniformSequence(seed, STREAM.metric);
   return {
     uniform,
     normal: () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()),

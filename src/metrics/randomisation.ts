@@ -3,7 +3,9 @@ import { CommandBatch } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
 import { Model } from '../graph/model.ts';
-import { rng, uniform } from '../graph/random.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
+import { uniform } from '../graph/random.ts';
+import { STREAM, uniformSequence } from '../attribution/philox.ts';
 import { explain, type ExplainOptions } from '../attribution/explain.ts';
 import { spearman, ssim } from './similarity.ts';
 import { scoredTargets } from './targets.ts';
@@ -33,7 +35,8 @@ export function parameterLayers(model: Model): ParameterLayer[] {
  * A copy of the model's weights on the GPU with the given layers re-initialised as PyTorch's reset_parameters does
  * (weight and bias ~ U(±1/√fan_in)), seeded; the model's own buffers are never written. Destroy it after use.
  */
-export async function randomisedModel(model: Model, layers: readonly ParameterLayer[], seed: number): Promise<Model> {
+export async function randomisedModel(handle: AnyModel, layers: readonly ParameterLayer[], seed: number): Promise<Model> {
+  const model = await modelOf(handle);
   const { device } = model.gpu;
   const entries = [...model.weights];
   const copies = await allocate(device, entries.map(([name, buffer]) => ({ label: `${model.graph.name}:${name} randomised`, size: buffer.size })));
@@ -89,7 +92,8 @@ export interface RandomisationOptions {
  * Model-parameter randomisation (Adebayo 2018, §3): cascading from the top layer down, or each layer alone, on a copy
  * of the weights; each step explains the inputs again at the original targets and compares with the original maps.
  */
-export async function modelRandomisation(model: Model, inputs: Float32Array, count: number, explainOptions: ExplainOptions, options: RandomisationOptions = {}): Promise<{ original: Float32Array; steps: RandomisationStep[] }> {
+export async function modelRandomisation(handle: AnyModel, inputs: Float32Array, count: number, explainOptions: ExplainOptions, options: RandomisationOptions = {}): Promise<{ original: Float32Array; steps: RandomisationStep[] }> {
+  const model = await modelOf(handle);
   const layers = parameterLayers(model);
   if (layers.length === 0) throw new GradlensError('BAD_PARAMS', `${model.graph.name} has no Conv or Gemm layer with weights to randomise`);
   const seed = options.seed ?? 0;
@@ -115,7 +119,7 @@ export async function modelRandomisation(model: Model, inputs: Float32Array, cou
 }
 
 function reinitialise(variant: Model, model: Model, layer: ParameterLayer, seed: number): void {
-  const next = rng(seed >>> 0);
+  const next = uniformSequence(seed, STREAM.metric, 1); // id 1: re-initialised weights
   for (const tensor of [layer.weight, layer.bias]) {
     if (!tensor) continue;
     const data = uniform(next, model.graph.constants.get(tensor)!.data.length, 1 / Math.sqrt(layer.fanIn));
@@ -127,9 +131,10 @@ function reinitialise(variant: Model, model: Model, layer: ParameterLayer, seed:
  * Random-logit test (Sixt 2020; Quantus RandomLogit): per input, the SSIM of the map for its class and the map for a
  * seeded random other class; a method that explains the class should score low.
  */
-export async function randomLogit(model: Model, inputs: Float32Array, count: number, explainOptions: ExplainOptions, options: { seed?: number } = {}): Promise<Float64Array> {
+export async function randomLogit(handle: AnyModel, inputs: Float32Array, count: number, explainOptions: ExplainOptions, options: { seed?: number } = {}): Promise<Float64Array> {
+  const model = await modelOf(handle);
   const { targets, classes } = await scoredTargets(model, inputs, count, explainOptions.target ?? 'top1');
-  const next = rng(options.seed ?? 0);
+  const next = uniformSequence(options.seed ?? 0, STREAM.metric, 2); // id 2: the random other class
   const others = Array.from(targets, (t) => (t + 1 + Math.floor(next() * (classes - 1))) % classes);
   const seed = explainOptions.seed ?? options.seed ?? 0;
   const original = (await explain(model, inputs, count, { ...explainOptions, target: Array.from(targets), seed })).attribution;

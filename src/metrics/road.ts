@@ -1,6 +1,7 @@
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
-import type { Model } from '../graph/model.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
+import { trapezoid } from './faithfulness.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import { logitsOf, type Target } from '../attribution/targets.ts';
 import { featureMap, featureRelevance, rankFeatures } from './features.ts';
@@ -42,7 +43,8 @@ export interface RoadCurve {
  * the removal mask's shape than a constant would. Imputation is a sparse solve on the CPU; all points of all inputs
  * are scored in batched forward passes on the GPU.
  */
-export async function road(model: Model, inputs: Float32Array, attribution: Float32Array, count: number, options: RoadOptions = {}): Promise<RoadCurve> {
+export async function road(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: RoadOptions = {}): Promise<RoadCurve> {
+  const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
   if (shape.length !== 3) throw new GradlensError('BAD_PARAMS', `ROAD imputes pixels and needs an image input [C, H, W], not [${shape.join(', ')}]`);
@@ -73,9 +75,7 @@ export async function road(model: Model, inputs: Float32Array, attribution: Floa
   const aopc = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     const curve = scores.subarray(i * fractions.length, (i + 1) * fractions.length);
-    let area = 0;
-    for (let k = 1; k < curve.length; k++) area += ((curve[k - 1]! + curve[k]!) / 2) * (fractions[k]! - fractions[k - 1]!);
-    auc[i] = span > 0 ? area / span : (curve[0] ?? 0);
+    auc[i] = span > 0 ? trapezoid(curve, fractions) / span : (curve[0] ?? 0);
     aopc[i] = curve.reduce((sum, v) => sum + (original[i]! - v), 0) / curve.length;
   }
   return { fractions, scores, auc, aopc, targets };

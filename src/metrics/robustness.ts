@@ -1,6 +1,6 @@
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
-import type { Model } from '../graph/model.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
 import { gaussian } from './random.ts';
 import { scoredTargets } from './targets.ts';
 
@@ -27,7 +27,8 @@ export interface Sensitivity {
 }
 
 /** Explains every perturbed copy of every input in one batched call, with seeded uniform noise in [−radius, radius]. */
-export async function sensitivity(model: Model, inputs: Float32Array, count: number, explainer: Explainer, options: SensitivityOptions = {}): Promise<Sensitivity> {
+export async function sensitivity(handle: AnyModel, inputs: Float32Array, count: number, explainer: Explainer, options: SensitivityOptions = {}): Promise<Sensitivity> {
+  const model = await modelOf(handle);
   const size = sizeOf(model.graph.inputShape);
   if (inputs.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs need ${count} × ${size} values`);
   const radius = options.radius ?? 0.02;

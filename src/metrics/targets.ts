@@ -1,10 +1,11 @@
 import { sizeOf } from '../graph/ir.ts';
-import type { Model } from '../graph/model.ts';
+import { modelOf, type AnyModel } from '../lens.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import { logitsOf, resolveTargets, scoresOf, type Target } from '../attribution/targets.ts';
 
 /** The class each input is scored at (given, or top-1 of the unperturbed input) and those inputs' scores. */
-export async function scoredTargets(model: Model, inputs: Float32Array, count: number, target: Target | Int32Array = 'top1', score: ScoreKind = 'logit') {
+export async function scoredTargets(handle: AnyModel, inputs: Float32Array, count: number, target: Target | Int32Array = 'top1', score: ScoreKind = 'logit') {
+  const model = await modelOf(handle);
   const classes = sizeOf(model.outputShape);
   const logits = await logitsOf(model, inputs, count);
   const targets = target instanceof Int32Array ? target : resolveTargets(target, logits, count, classes);

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { explain, type ExplainOptions } from '../attribution/explain.ts';
-import { METHODS, type MethodId } from '../attribution/methods.ts';
+import { optionUsage } from '../attribution/describe.ts';
+import { METHODS, type MethodId } from '../attribution/registry.ts';
 import { GpuContext } from '../gpu/device.ts';
 import { isGradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
@@ -21,6 +22,7 @@ import { scoredTargets } from '../metrics/targets.ts';
 import { loadOnnx } from '../onnx/load.ts';
 import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
 import { EXIT } from './exit-codes.ts';
+import { METHOD_FLAGS, methodOptions } from './explain-options.ts';
 import { loadImage } from './image.ts';
 import { lockFolder, makeFolder } from './out-folder.ts';
 import { writeAtomic } from './results.ts';
@@ -48,6 +50,8 @@ const LOCALISATION: readonly Metric[] = ['pointing-game', 'relevance-mass', 'rel
 /** Sensitivity-n's default subset sizes, as fractions of the features (Ancona 2018 sweeps n from few to half). */
 const SENSITIVITY_N_FRACTIONS = [0.01, 0.05, 0.1, 0.25, 0.5];
 type Metric = (typeof METRICS)[number];
+/** Method options whose flag names the metrics use here. */
+const OWN_FLAGS: ReadonlySet<string> = new Set(['steps', 'samples']);
 
 export const EVALUATE_USAGE = `usage: gradlens evaluate MODEL INPUTS... [options]
 
@@ -66,6 +70,8 @@ method) and OUT/*.svg charts (mean deletion / insertion curves, sanity-check sim
   --masks FILE.npy       pointing-game, relevance-mass, relevance-rank: one H × W mask per input (N × H × W, nonzero inside)
   --boxes FILE.json      or boxes: a list in input order (or an object keyed by input name) of {x0, y0, x1, y1} or lists of them
   --seed S               seeds every metric and method (default 0)
+  method options, as explain takes them (each method reads its own; --steps and --samples are the metrics' here):
+${optionUsage(OWN_FLAGS)}
   --out DIR              output folder (default gradlens-evaluate)`;
 
 interface Row {
@@ -88,6 +94,7 @@ export async function evaluateCommand(
       args,
       allowPositionals: true,
       options: {
+        ...METHOD_FLAGS,
         ...COMMON_OPTIONS,
         methods: { type: 'string' },
         metrics: { type: 'string' },
@@ -166,7 +173,7 @@ export async function evaluateCommand(
       const sensitivitySeries: Series[] = [];
       let layerNames: string[] = [];
       for (const method of methods) {
-        const options: ExplainOptions = { method, target: Array.from(targets), seed };
+        const options: ExplainOptions = { ...methodOptions({ ...values, method, seed: undefined }, OWN_FLAGS), target: Array.from(targets), seed };
         const t0 = performance.now();
         const explanation = await explain(model, inputs, count, options);
         const t1 = performance.now();

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import type { Baseline } from '../attribution/baselines.ts';
+import type { Baseline } from '../attribution/types.ts';
+import { flagOf, optionUsage, optionUses, type OptionUse } from '../attribution/describe.ts';
 import type { ExplainOptions } from '../attribution/explain.ts';
-import { METHODS, type MethodId } from '../attribution/methods.ts';
-import { INTEGRATION_RULES, type IntegrationRule } from '../attribution/quadrature.ts';
+import { METHOD_IDS, METHODS, type MethodId } from '../attribution/registry.ts';
 import type { PreprocessOptions } from '../io/preprocess.ts';
 import { readNpy, toFloat32 } from '../io/npy.ts';
 import type { HeatmapOptions } from '../render/heatmap.ts';
@@ -42,17 +42,11 @@ export interface ExplainRun {
   adapter: AdapterOptions;
 }
 
+/** One flag per method option, generated from the method descriptions (src/attribution/describe.ts). */
+export const METHOD_FLAGS: Readonly<Record<string, { type: 'string' }>> = Object.fromEntries(optionUses().map((use) => [flagOf(use.key), { type: 'string' }]));
+
 export const EXPLAIN_OPTIONS = {
   method: { type: 'string', default: 'integrated-gradients' },
-  steps: { type: 'string' },
-  samples: { type: 'string' },
-  stdev: { type: 'string' },
-  'stdev-fraction': { type: 'string' },
-  baseline: { type: 'string' },
-  baselines: { type: 'string' },
-  rule: { type: 'string' },
-  'noise-tunnel': { type: 'string' },
-  layer: { type: 'string' },
   target: { type: 'string' },
   score: { type: 'string' },
   seed: { type: 'string' },
@@ -77,10 +71,9 @@ export const EXPLAIN_USAGE = `gradlens explain MODEL.onnx INPUTS... [options]
   INPUTS       files, folders or quoted globs ('data/**/*.png'): PNG/JPEG images and .npy arrays (one input each;
                folders are searched recursively for these), CSV files named or globbed (one input per row after a
                header row; a 'label' column is ignored)
-  --method M            any method id (default integrated-gradients): ${Object.keys(METHODS).join(', ')}
-  --steps N --samples N --stdev X --stdev-fraction F --rule R --noise-tunnel smoothgrad|smoothgrad-sq|vargrad
-  --baseline zeros|uniform|constant:V|blur:SIGMA|FILE.npy   --baselines FILE.npy (a k×input set, expected gradients)
-  --layer NAME          Grad-CAM family: the layer (default: the last convolution's output)
+  --method M            any method id (default integrated-gradients): ${METHOD_IDS.join(', ')}
+  method options (each method reads its own; the rest are ignored):
+${optionUsage()}
   --target top1|K       the class explained (default top1)     --score logit|probability|log-probability
   --seed N              seeds every random draw (default: a fresh one, recorded in results.jsonl)
   images: --size H,W --channels 1|3 --order rgb|bgr --scale S (default 1/255) --mean a,b,c --std a,b,c --layout chw|hwc
@@ -137,33 +130,45 @@ function baselineOf(text: string | undefined): Baseline | undefined {
   throw new UsageError(`--baseline must be zeros, uniform, constant:V, blur:SIGMA or a .npy file, got "${text}"`);
 }
 
-type Values = ReturnType<typeof parseExplainArgs>['values'];
-
 export function parseExplainArgs(argv: string[]) {
-  return parseArgs({ args: argv, allowPositionals: true, strict: true, options: { ...EXPLAIN_OPTIONS, ...COMMON_OPTIONS } });
+  return parseArgs({ args: argv, allowPositionals: true, strict: true, options: { ...EXPLAIN_OPTIONS, ...METHOD_FLAGS, ...COMMON_OPTIONS } });
 }
 
-/** The method's options from the flags; every flag given is passed on, none is invented. */
-export function methodOptions(values: Values): ExplainRun['method'] {
+/** A method option's value from its flag, read and checked by the option's kind. */
+function optionValue(use: OptionUse, text: string): unknown {
+  const name = flagOf(use.key);
+  const { spec } = use;
+  switch (spec.kind) {
+    case 'integer':
+      return number(name, text, (n) => Number.isInteger(n) && n >= (spec.min ?? -Infinity));
+    case 'number':
+      return number(name, text);
+    case 'boolean':
+      return oneOf(name, text, ['true', 'false'] as const) === 'true';
+    case 'choice':
+      return oneOf(name, text, spec.choices!);
+    case 'baseline':
+      return baselineOf(text);
+    case 'baseline-set':
+      return readArray(name, text);
+    case 'tensor-name':
+      return text;
+  }
+}
+
+/** The method's options from the flags; every flag given is passed on, none is invented (`skip`: flags the command keeps for itself). */
+export function methodOptions(values: Record<string, unknown>, skip: ReadonlySet<string> = new Set()): ExplainRun['method'] {
   const method = values.method as MethodId;
-  if (!(method in METHODS)) throw new UsageError(`unknown method "${values.method}"; choose one of ${Object.keys(METHODS).join(', ')}`);
-  const options: ExplainRun['method'] = { method };
-  const set = <K extends keyof ExplainRun['method']>(key: K, value: ExplainRun['method'][K] | undefined) => {
-    if (value !== undefined) options[key] = value;
-  };
-  set('steps', number('steps', values.steps, positiveInteger));
-  set('samples', number('samples', values.samples, positiveInteger));
-  set('stdev', number('stdev', values.stdev));
-  set('stdevFraction', number('stdev-fraction', values['stdev-fraction']));
-  set('rule', oneOf<IntegrationRule>('rule', values.rule, INTEGRATION_RULES));
-  set('noiseTunnel', oneOf('noise-tunnel', values['noise-tunnel'], ['smoothgrad', 'smoothgrad-sq', 'vargrad'] as const));
-  set('baseline', baselineOf(values.baseline));
-  if (values.baselines !== undefined) options.baselines = readArray('baselines', values.baselines);
-  set('layer', values.layer);
-  set('score', oneOf('score', values.score, ['logit', 'probability', 'log-probability'] as const));
-  if (values.target !== undefined) options.target = values.target === 'top1' ? 'top1' : number('target', values.target, (n) => Number.isInteger(n) && n >= 0)!;
-  set('seed', number('seed', values.seed, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 53));
-  return options;
+  if (!(method in METHODS)) throw new UsageError(`unknown method "${String(values.method)}"; choose one of ${METHOD_IDS.join(', ')}`);
+  const options: Record<string, unknown> = { method };
+  for (const use of optionUses()) {
+    const text = values[flagOf(use.key)];
+    if (typeof text === 'string' && !skip.has(use.key)) options[use.key] = optionValue(use, text);
+  }
+  if (values.score !== undefined) options.score = oneOf('score', values.score as string, ['logit', 'probability', 'log-probability'] as const);
+  if (values.target !== undefined) options.target = values.target === 'top1' ? 'top1' : number('target', values.target as string, (n) => Number.isInteger(n) && n >= 0)!;
+  if (values.seed !== undefined) options.seed = number('seed', values.seed as string, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 53);
+  return options as unknown as ExplainRun['method'];
 }
 
 export function toRun(argv: string[], env: NodeJS.ProcessEnv): ExplainRun {

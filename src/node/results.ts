@@ -17,7 +17,10 @@ export interface ResultRecord {
   target?: number;
   score?: number;
   delta?: number;
-  /** The input's place in its GPU batch: noise methods draw per batch position, so this with the seed reproduces it. */
+  /**
+   * The input's place in its GPU batch, for the record only: every random draw is keyed by the input's stream id (a hash
+   * of its name), so the seed alone reproduces its map, whatever batch it shared.
+   */
   batch?: { size: number; position: number };
   /** The adapter and mode that computed it. */
   adapter?: AdapterIdentity;

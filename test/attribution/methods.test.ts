@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExplainOptions } from '../../src/attribution/explain.ts';
-import { METHODS } from '../../src/attribution/methods.ts';
+import { METHODS } from '../../src/attribution/registry.ts';
 import { quadrature } from '../../src/attribution/quadrature.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';

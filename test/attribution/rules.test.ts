@@ -152,8 +152,8 @@ describe('RectGrad on a small CNN (three ReLU layers: conv, conv and dense)', ()
         const expected = rectGradReference(graph, x, seed, batch, percentile);
         expect(expected.some((v) => v !== 0)).toBe(true);
         for (const fuse of [true, false]) {
-          const plan = await model.plan({ batch, seed: 'tensor', fuse, rules: { name: 'rectgrad', percentile } });
-          const { inputGradient } = await plan.run({ input: x, seed });
+          const plan = await model.plan({ batch, objective: 'given', fuse, rules: { name: 'rectgrad', percentile } });
+          const { inputGradient } = await plan.run({ input: x, outputGradient: seed });
           expectAllClose(inputGradient!, expected, scaled(expected), `q ${percentile}, fuse ${fuse}`);
           plan.destroy();
         }

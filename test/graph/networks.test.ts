@@ -41,13 +41,13 @@ function directionalCheck(graph: Graph, input: Float32Array, seed: Float32Array,
 async function check(graph: Graph, batch: number, options: { fuse?: boolean; rules?: Rules; finiteDifferences?: boolean } = {}) {
   const model = await Model.create(await testContext(), graph);
   try {
-    const plan = await model.plan({ batch, seed: 'tensor', fuse: options.fuse ?? true, rules: options.rules ?? 'standard' });
+    const plan = await model.plan({ batch, objective: 'given', fuse: options.fuse ?? true, rules: options.rules ?? 'standard' });
     const input = randomTensor(batch * graph.inputShape.reduce((a, b) => a * b, 1), 31, 1);
     const outputs = model.outputShape.reduce((a, b) => a * b, 1) * batch;
     const seed = randomTensor(outputs, 32);
     const values = referenceForward(graph, input, batch);
     const expected = referenceGradients(graph, values, seed, batch, options.rules ?? 'standard').get(graph.input)!;
-    const result = await plan.run({ input, seed });
+    const result = await plan.run({ input, outputGradient: seed });
     expectAllClose(result.output, values.get(graph.output)!, scaled(values.get(graph.output)!), 'output');
     expectAllClose(result.inputGradient!, expected, scaled(expected), 'input gradient');
     if (options.finiteDifferences) {

@@ -18,12 +18,12 @@ const TOLERANCE = { abs: 5e-5, rel: 1e-4 };
 async function matchesReference(graph: Graph, batch: number, o: { input: [number, number?]; seed: number; values?: string[]; gradients?: string[] }) {
   const model = await Model.create(await testContext(), graph);
   try {
-    const plan = await model.plan({ batch, seed: 'tensor', capture: [...new Set([...(o.values ?? []), ...(o.gradients ?? [])])] });
+    const plan = await model.plan({ batch, objective: 'given', capture: [...new Set([...(o.values ?? []), ...(o.gradients ?? [])])] });
     const input = randomTensor(sizeOf(inferShapes(graph, batch).get(graph.input)!), ...o.input);
     const values = referenceForward(graph, input, batch);
     const seed = randomTensor(values.get(graph.output)!.length, o.seed);
     const gradients = referenceGradients(graph, values, seed, batch);
-    const result = await plan.run({ input, seed });
+    const result = await plan.run({ input, outputGradient: seed });
     expectAllClose(result.output, values.get(graph.output)!, TOLERANCE, 'output');
     for (const name of o.values ?? []) expectAllClose(result.activations[name]!, values.get(name)!, TOLERANCE, name);
     for (const name of o.gradients ?? []) expectAllClose(result.gradients[name]!, gradients.get(name)!, TOLERANCE, `${name} gradient`);
@@ -124,8 +124,8 @@ describe('the moving ops through the planner, against the float64 interpreter', 
     const runs = await Promise.all(
       [true, false].map(async (split) => {
         const model = await Model.create(await testContext(), build(split));
-        const plan = await model.plan({ batch, seed: 'tensor' });
-        const result = await plan.run({ input, seed });
+        const plan = await model.plan({ batch, objective: 'given' });
+        const result = await plan.run({ input, outputGradient: seed });
         model.destroy();
         return result;
       }),
@@ -211,12 +211,12 @@ describe('token embeddings: ids from the input look rows up in a constant table'
     const batch = 2;
     const model = await Model.create(await testContext(), graph);
     try {
-      const plan = await model.plan({ batch, seed: 'tensor', capture: ['embedded'] });
+      const plan = await model.plan({ batch, objective: 'given', capture: ['embedded'] });
       const input = Float32Array.of(0, 6, -1, 3, 3, 2, 5, 1, -7, 4); // negative ids count from the end
       const values = referenceForward(graph, input, batch);
       const seed = randomTensor(batch * 20, 91);
       const gradients = referenceGradients(graph, values, seed, batch);
-      const result = await plan.run({ input, seed });
+      const result = await plan.run({ input, outputGradient: seed });
       expectAllClose(result.output, values.get('logits')!, TOLERANCE, 'output');
       expectAllClose(result.gradients.embedded!, gradients.get('embedded')!, TOLERANCE, 'embedding gradient');
       expect([...result.inputGradient!]).toEqual(new Array(10).fill(0));

@@ -30,7 +30,7 @@ describe('plan: forward, seed and reverse mode on the GPU against the float64 in
   for (const score of ['logit', 'probability', 'log-probability'] as const) {
     it(`gradient of the ${score} of per-sample targets`, async () => {
       const model = await Model.create(await testContext(), graph);
-      const plan = await model.plan({ batch, seed: score, capture: ['gelu'] });
+      const plan = await model.plan({ batch, objective: score, capture: ['gelu'] });
       const targets = [5, 'top1', 23] as const;
       const result = await plan.run({ input, target: targets });
       const numericTargets = targets.map((t) => (t === 'top1' ? -1 : t));
@@ -49,12 +49,12 @@ describe('plan: forward, seed and reverse mode on the GPU against the float64 in
 
   it('gradient of a given seed tensor, run twice on the same plan with different inputs', async () => {
     const model = await Model.create(await testContext(), graph);
-    const plan = await model.plan({ batch, seed: 'tensor' });
+    const plan = await model.plan({ batch, objective: 'given' });
     for (const trial of [1, 2]) {
       const x = randomTensor(batch * 24, 100 + trial, 2);
       const seed = randomTensor(batch * 24, 200 + trial);
       const values = referenceForward(graph, x, batch);
-      const result = await plan.run({ input: x, seed });
+      const result = await plan.run({ input: x, outputGradient: seed });
       expectAllClose(result.inputGradient!, referenceGradients(graph, values, seed, batch).get('input')!, TOLERANCE, `trial ${trial}`);
     }
     model.destroy();
@@ -62,7 +62,7 @@ describe('plan: forward, seed and reverse mode on the GPU against the float64 in
 
   it('a forward-only plan returns the output and no gradient', async () => {
     const model = await Model.create(await testContext(), graph);
-    const result = await (await model.plan({ batch, seed: 'none' })).run({ input });
+    const result = await (await model.plan({ batch, objective: 'none' })).run({ input });
     expectAllClose(result.output, reference.get('probs')!, TOLERANCE, 'output');
     expect(result.inputGradient).toBeUndefined();
   });

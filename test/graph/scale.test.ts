@@ -21,7 +21,7 @@ describe('planning scales with the graph', () => {
     expect(graph.nodes).toHaveLength(depth);
     const model = await Model.create(await testContext(), graph);
     try {
-      const plan = await model.plan({ batch: 1, seed: 'logit' });
+      const plan = await model.plan({ batch: 1, objective: 'logit' });
       const input = Float32Array.of(-1, 2, -3, 4);
       const { output, inputGradient } = await plan.run({ input, target: 0 });
       // Sigmoid then Relu, 10 000 times, in float64: values settle at sigmoid's fixed point, gradients vanish.
@@ -53,7 +53,7 @@ describe('a tensor larger than the device binds is refused when planning', () =>
     const factor = 2 ** Math.ceil(Math.log2(Math.sqrt(limit / 256)) + 1);
     const model = await Model.create(context, upsampler(factor));
     try {
-      await expect(model.plan({ batch: 1, seed: 'logit' })).rejects.toMatchObject({
+      await expect(model.plan({ batch: 1, objective: 'logit' })).rejects.toMatchObject({
         code: 'BUFFER_TOO_LARGE',
         message: expect.stringMatching(/tensor "big" \[1, 1, \d+, \d+\] needs .* MiB at batch 1.*too large for this device/),
       });
@@ -70,7 +70,7 @@ describe('a tensor larger than the device binds is refused when planning', () =>
     try {
       const perSample = 256 * factor * factor;
       const fits = Math.floor(limit / perSample);
-      await expect(model.plan({ batch: fits + 1, seed: 'none' })).rejects.toMatchObject({
+      await expect(model.plan({ batch: fits + 1, objective: 'none' })).rejects.toMatchObject({
         code: 'BUFFER_TOO_LARGE',
         message: expect.stringContaining(`use a batch of at most ${fits}`),
       });

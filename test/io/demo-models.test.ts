@@ -38,7 +38,7 @@ function argmaxRows(values: Float32Array, classes: number): number[] {
 
 async function forward(graph: Graph, input: Float32Array, batch: number): Promise<Float32Array> {
   const model = await Model.create(await testContext(), graph);
-  const plan = await model.plan({ batch, seed: 'none' });
+  const plan = await model.plan({ batch, objective: 'none' });
   const { output } = await plan.run({ input });
   plan.destroy();
   model.destroy();

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { explain } from '../../src/attribution/explain.ts';
-import type { MethodId } from '../../src/attribution/methods.ts';
+import type { MethodId } from '../../src/attribution/registry.ts';
 import { Model } from '../../src/graph/model.ts';
 import { completeness } from '../../src/metrics/completeness.ts';
 import { infidelity } from '../../src/metrics/infidelity.ts';

@@ -30,7 +30,7 @@ async function expectMatchesOnnxruntime(model: Model, bytes: Uint8Array, perSamp
   const specialised = await model.at(perSample);
   expect(specialised.graph.inputShape).toEqual(perSample);
   const input = randomTensor(BATCH * perSample.reduce((a, b) => a * b, 1), seed);
-  const plan = await specialised.cachedPlan({ batch: BATCH, seed: 'none' });
+  const plan = await specialised.cachedPlan({ batch: BATCH, objective: 'none' });
   const { output } = await plan.run({ input });
   const expected = await onnxruntime(bytes, input, [BATCH, ...perSample]);
   const peak = Math.max(...Array.from(expected, Math.abs));
@@ -73,7 +73,7 @@ for (const opset of [13, 17]) {
     it('the input gradient at another size matches the float64 interpreter on the specialised graph', async () => {
       const specialised = await (await modelOf(bytes)).at([3, 33, 17]);
       const input = randomTensor(3 * 33 * 17, 9);
-      const plan = await specialised.cachedPlan({ batch: 1, seed: 'logit' });
+      const plan = await specialised.cachedPlan({ batch: 1, objective: 'logit' });
       const { output, inputGradient, target } = await plan.run({ input, target: 'top1' });
       const graph = loadOnnx(bytes, { inputShape: [3, 33, 17] });
       const values = referenceForward(graph, input, 1);

@@ -20,7 +20,7 @@ const fixture = (file: string) => new Uint8Array(readFileSync(new URL(`./models/
 async function forward(graph: Graph, input: Float32Array, batch: number): Promise<Float32Array> {
   const model = await Model.create(await testContext(), graph);
   try {
-    const plan = await model.plan({ batch, seed: 'none' });
+    const plan = await model.plan({ batch, objective: 'none' });
     const { output } = await plan.run({ input });
     plan.destroy();
     return output;
@@ -467,7 +467,7 @@ describe('errors', () => {
   it('a loaded model refuses a wrong input size (BAD_INPUT) and NaN (NAN_INPUT) at run time', async () => {
     const graph = loadOnnx(fixture('cnn_view_opset13.onnx'));
     const model = await Model.create(await testContext(), graph);
-    const plan = await model.plan({ batch: 2, seed: 'none' });
+    const plan = await model.plan({ batch: 2, objective: 'none' });
     await expect(plan.run({ input: new Float32Array(2 * 72 - 1) })).rejects.toMatchObject({ code: 'BAD_INPUT' });
     const input = randomTensor(2 * 72, 4);
     input[17] = Number.NaN;

@@ -12,7 +12,7 @@ import { modelBytes, type NodeSpec, type TensorSpec } from './onnx-writer.ts';
 async function forward(graph: Graph, input: Float32Array, batch: number): Promise<Float32Array> {
   const model = await Model.create(await testContext(), graph);
   try {
-    const plan = await model.plan({ batch, seed: 'none' });
+    const plan = await model.plan({ batch, objective: 'none' });
     return (await plan.run({ input })).output;
   } finally {
     model.destroy();

@@ -66,10 +66,10 @@ for (const [name, fixture] of Object.entries(manifest.models)) {
       beforeAll(async () => {
         const graph = loadOnnx(new Uint8Array(readFileSync(new URL(fixture.onnx[opset]!, root))), { name: `${name}.opset${opset}` });
         model = await Model.create(await testContext(), graph);
-        const logitPlan = await model.plan({ batch: fixture.batch, seed: 'logit', capture: captures.map((c) => c.name) });
+        const logitPlan = await model.plan({ batch: fixture.batch, objective: 'logit', capture: captures.map((c) => c.name) });
         logit = await logitPlan.run({ input, target: targets });
         logitPlan.destroy();
-        const logProbabilityPlan = await model.plan({ batch: fixture.batch, seed: 'log-probability' });
+        const logProbabilityPlan = await model.plan({ batch: fixture.batch, objective: 'log-probability' });
         logProbability = await logProbabilityPlan.run({ input, target: targets });
         logProbabilityPlan.destroy();
       });

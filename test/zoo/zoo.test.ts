@@ -72,7 +72,7 @@ describe('the zoo: supported families match onnxruntime and torch autograd', () 
       const model = await Model.create(await testContext(), loadOnnx(bytes, { name }));
       models.push(model);
       expect(model.graph.inputShape).toEqual(meta.inputShape);
-      const plan = await model.plan({ batch: 1, seed: 'logit' });
+      const plan = await model.plan({ batch: 1, objective: 'logit' });
       const { output, inputGradient } = await plan.run({ input, target: meta.target });
       plan.destroy();
 

@@ -1,5 +1,5 @@
-import { allocate, readFloats, upload } from '../../gpu/buffers.ts';
-import { CommandBatch, type Dispatch } from '../../gpu/commands.ts';
+import { readFloats } from '../../gpu/buffers.ts';
+import type { Dispatch } from '../../gpu/commands.ts';
 import { GradlensError } from '../../gpu/errors.ts';
 import { attribute, sizeOf, type Graph, type Shape } from '../../graph/ir.ts';
 import type { Model } from '../../graph/model.ts';
@@ -8,31 +8,9 @@ import { inferShapes } from '../../graph/shapes.ts';
 import { camExpand, camMap, camWeights, fullGradAccumulate, fullGradMap, fullGradStatistics } from '../../kernels/attribution/cam.ts';
 import { batchNormToAffine } from '../../kernels/channel.ts';
 import { resizeForward, type ResizeDims } from '../../kernels/resize.ts';
-import type { MethodContext, MethodResult } from '../explain.ts';
-import type { Method } from '../methods.ts';
-
-/** Options of the layer methods (Grad-CAM family, FullGrad). */
-export interface CamOptions {
-  /**
-   * Grad-CAM family: the NCHW tensor whose activations A and gradients ∂f/∂A make the map, named as the model's graph
-   * names it after BatchNorm folding (a Conv followed by a BatchNormalization outputs the BatchNorm's tensor name).
-   * Default: the last Conv's output, followed forward through element-wise ops that keep its shape while it has one
-   * reader: so the Relu after the last Conv, or a residual block's Add → Relu (pytorch-grad-cam's usual target, the
-   * last block's output); the Conv's own output when nothing element-wise follows. `used.layer` reports the choice.
-   */
-  layer?: string;
-  /**
-   * Grad-CAM family: ReLU on Σ_k α_k A^k. Default true, as the paper (Selvaraju 2017, Eq. 2), pytorch-grad-cam and
-   * Captum's GuidedGradCam; Captum's LayerGradCam defaults to false (`relu_attributions`).
-   */
-  relu?: boolean;
-  /**
-   * Grad-CAM family: how the layer map is resized to the input. 'bilinear' is ONNX half_pixel (PyTorch
-   * align_corners=False, Captum's LayerAttribution.interpolate), the default of grad-cam and grad-cam-plus-plus;
-   * 'nearest' is PyTorch's rule (source index ⌊o·in/out⌋), the default of guided-grad-cam as in Captum's GuidedGradCam.
-   */
-  upsample?: 'bilinear' | 'nearest';
-}
+import { runJob, type Job, type Scope } from '../runner.ts';
+import { boolean, choice } from '../options.ts';
+import type { ExplainOptions, Method, MethodContext, MethodDescription, OptionKey, OptionSpec } from '../types.ts';
 
 type Interpolation = Pick<ResizeDims, 'mode' | 'coordinateTransformationMode' | 'nearestMode'>;
 const INTERPOLATION: Record<'bilinear' | 'nearest' | 'align-corners', Interpolation> = {
@@ -41,11 +19,35 @@ const INTERPOLATION: Record<'bilinear' | 'nearest' | 'align-corners', Interpolat
   'align-corners': { mode: 'linear', coordinateTransformationMode: 'align_corners' },
 };
 
-const DEFAULT_BUDGET = 256 * 2 ** 20;
 const MAX_CHUNK = 65535;
 
+/** Resizing `count` one-channel maps of [h, w] to the input's [H, W]. */
+const mapResize = (count: number, [inHeight, inWidth]: number[], [outHeight, outWidth]: number[], mode: keyof typeof INTERPOLATION): ResizeDims => ({
+  batch: count,
+  channels: 1,
+  inHeight: inHeight!,
+  inWidth: inWidth!,
+  outHeight: outHeight!,
+  outWidth: outWidth!,
+  ...INTERPOLATION[mode],
+});
+
 /** Ops that keep a feature map what it is for Grad-CAM's default layer: same shape, position by position. */
-const ELEMENTWISE = new Set(['Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'Gelu', 'Add', 'Sub', 'Mul', 'Div', 'BatchNormalization', 'Identity', 'Dropout']);
+const ELEMENTWISE = new Set([
+  'Relu',
+  'LeakyRelu',
+  'Clip',
+  'Sigmoid',
+  'Tanh',
+  'Gelu',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'BatchNormalization',
+  'Identity',
+  'Dropout',
+]);
 
 const sameShape = (a: Shape | undefined, b: Shape | undefined) => !!a && !!b && a.length === b.length && a.every((d, i) => d === b[i]);
 
@@ -77,68 +79,56 @@ function resolveLayer(context: MethodContext): { layer: string; shape: Shape; in
   const { graph } = context.model;
   const shapes = inferShapes(graph, 1);
   const input = graph.inputShape;
-  if (input.length !== 3) throw new GradlensError('BAD_PARAMS', `${context.options.method} needs an image input [C, H, W]; ${graph.name} takes [${input.join(', ')}]`);
+  if (input.length !== 3)
+    throw new GradlensError('BAD_PARAMS', `${context.options.method} needs an image input [C, H, W]; ${graph.name} takes [${input.join(', ')}]`);
   const layer = context.options.layer ?? defaultLayer(graph, shapes);
   const shape = shapes.get(layer);
-  if (!shape || graph.constants.has(layer)) throw new GradlensError('BAD_PARAMS', `layer "${layer}" is not a tensor of ${graph.name}; ${candidates(graph, shapes)}`);
-  if (shape.length !== 4) throw new GradlensError('BAD_PARAMS', `layer "${layer}" has shape [${shape.slice(1).join(', ')}], not a feature map [C, h, w]; ${candidates(graph, shapes)}`);
+  if (!shape || graph.constants.has(layer))
+    throw new GradlensError('BAD_PARAMS', `layer "${layer}" is not a tensor of ${graph.name}; ${candidates(graph, shapes)}`);
+  if (shape.length !== 4)
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `layer "${layer}" has shape [${shape.slice(1).join(', ')}], not a feature map [C, h, w]; ${candidates(graph, shapes)}`,
+    );
   return { layer, shape: shape.slice(1), input };
 }
 
 /**
- * Inputs per chunk: what the memory budget allows for the plans (a batch-1 plan's buffers × batch), at most `count`,
- * and at most 65535 (FullGrad's statistics run one workgroup per input).
+ * A layer method's job on the runner: one point per input, through `plans`; the generator writes the chunk's inputs
+ * into every plan, the reducer is the method's kernels; at most 65535 inputs a chunk (FullGrad's statistics run one
+ * workgroup per input).
  */
-async function chunkSizeFor(context: MethodContext, plans: readonly Omit<PlanOptions, 'batch'>[]): Promise<number> {
-  if (context.options.chunkSize) return Math.max(1, Math.min(context.count, context.options.chunkSize, MAX_CHUNK));
-  const { model } = context;
-  let perInput = 0;
-  let largest = 4;
-  for (const options of plans) {
-    const probe = await model.cachedPlan({ ...options, batch: 1 });
-    perInput += Math.max(probe.slotBytes, 1);
-    for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, sizeOf(shape) * 4);
-  }
-  const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
-  return Math.max(1, Math.min(context.count, Math.floor((context.options.memoryBudget ?? DEFAULT_BUDGET) / perInput), byBinding, MAX_CHUNK));
-}
-
-/** Writes a chunk's inputs and targets into a plan (rows past `count` keep what they held and are never read). */
-function writeChunk(context: MethodContext, plan: Plan, start: number, count: number): void {
-  const { queue } = context.model.gpu.device;
-  const input = context.inputs.subarray(start * context.size, (start + count) * context.size);
-  queue.writeBuffer(plan.buffers.input, 0, input.buffer, input.byteOffset, input.byteLength);
-  const targets = new Int32Array(plan.batch);
-  targets.set(context.targets.subarray(start, start + count));
-  queue.writeBuffer(plan.buffers.target!, 0, targets);
-}
-
-/**
- * Runs the inputs in chunks: each chunk's plans (forward, seed, backward) and then `after`'s kernels in one command
- * buffer; results stay on the GPU until the caller reads them once.
- */
-async function inChunks(
+function layerJob<R>(
   context: MethodContext,
   plans: readonly Omit<PlanOptions, 'batch'>[],
-  chunkSize: number,
-  after: (plans: Plan[], start: number, count: number) => Promise<Dispatch[]>,
-): Promise<{ chunks: number; chunkSize: number }> {
-  const made = await Promise.all(plans.map((options) => context.model.cachedPlan({ ...options, batch: chunkSize })));
-  let chunks = 0;
-  for (let start = 0; start < context.count; start += chunkSize) {
-    context.options.signal?.throwIfAborted();
-    const count = Math.min(chunkSize, context.count - start);
-    made.forEach((plan) => writeChunk(context, plan, start, count));
-    const batch = new CommandBatch(context.model.gpu.device, `${context.options.method} chunk ${chunks}`);
-    made.forEach((plan) => batch.add(...plan.dispatches));
-    await batch.add(...(await after(made, start, count))).submit();
-    chunks++;
-    if (context.options.onProgress) {
-      await context.model.gpu.device.queue.onSubmittedWorkDone();
-      context.options.onProgress({ done: start + count, total: context.count });
-    }
-  }
-  return { chunks, chunkSize };
+  prepare: (
+    scope: Scope,
+    chunkSize: number,
+  ) => Promise<{
+    reduce: (plans: readonly Plan[], start: number, count: number) => Promise<Dispatch[]>;
+    finish: () => Promise<R>;
+  }>,
+): Job<R> {
+  const { queue } = context.model.gpu.device;
+  return {
+    label: context.options.method,
+    total: context.count,
+    plans,
+    targets: { of: context.targets, inputOf: (p) => p },
+    most: MAX_CHUNK,
+    async prepare(scope, chunkSize) {
+      const pass = await prepare(scope, chunkSize);
+      return {
+        points: ({ start, count, plans: made }) => {
+          const input = context.inputs.subarray(start * context.size, (start + count) * context.size);
+          for (const plan of made) queue.writeBuffer(plan.buffers.input, 0, input.buffer, input.byteOffset, input.byteLength);
+          return [];
+        },
+        reduce: ({ start, count, plans: made }) => pass.reduce(made, start, count),
+        finish: pass.finish,
+      };
+    },
+  };
 }
 
 /**
@@ -149,39 +139,46 @@ function gradCam(weighting: 'grad-cam' | 'grad-cam-plus-plus', guided: boolean):
   return async (context) => {
     const { gpu } = context.model;
     const { layer, shape, input } = resolveLayer(context);
-    const relu = context.options.relu ?? true;
-    const upsample = context.options.upsample ?? (guided ? 'nearest' : 'bilinear');
+    const { relu, upsample } = context.options as Required<ExplainOptions>;
     const [channels, height, width] = shape as [number, number, number];
     const [inputChannels, inputHeight, inputWidth] = input as [number, number, number];
-    const plans: Omit<PlanOptions, 'batch'>[] = [{ seed: context.score, rules: 'standard', capture: [layer] }];
-    if (guided) plans.push({ seed: context.score, rules: 'guided-backprop' });
-    const chunkSize = await chunkSizeFor(context, plans);
-    const owned = await allocate(gpu.device, [
-      { label: 'cam weights', size: chunkSize * channels * 4 },
-      { label: 'cam map', size: chunkSize * height * width * 4 },
-      { label: 'cam upsampled', size: chunkSize * inputHeight * inputWidth * 4 },
-      { label: 'cam result', size: context.count * context.size * 4 },
-    ]);
-    const [weights, map, upsampled, result] = owned as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-    try {
-      const run = await inChunks(context, plans, chunkSize, async ([plan, guidedPlan], start, count) => {
-        const activation = plan!.buffers.activations.get(layer)!;
-        const gradient = plan!.buffers.gradients.get(layer);
-        if (!gradient) throw new GradlensError('BAD_PARAMS', `layer "${layer}" gets no gradient: it is not on a path from the input to the output`);
-        const layerDims = { count, channels, spatial: height * width };
-        const resize = { batch: count, channels: 1, inHeight: height, inWidth: width, outHeight: inputHeight, outWidth: inputWidth, ...INTERPOLATION[upsample] };
-        return [
-          await camWeights(gpu, { activation, gradient, weights }, { ...layerDims, weighting }),
-          await camMap(gpu, { activation, weights, map }, { ...layerDims, relu }),
-          await resizeForward(gpu, { x: map, y: upsampled }, resize),
-          await camExpand(gpu, { upsampled, result, ...(guidedPlan ? { guided: guidedPlan.buffers.inputGradient! } : {}) }, { count, channels: inputChannels, spatial: inputHeight * inputWidth, first: start }),
-        ];
-      });
-      const attribution = await readFloats(gpu.device, result, context.count * context.size);
-      return { attribution, points: context.count * plans.length, ...run, used: { layer, layerShape: [...shape], relu, upsample } };
-    } finally {
-      owned.forEach((buffer) => buffer.destroy());
-    }
+    const plans: Omit<PlanOptions, 'batch'>[] = [{ objective: context.score, rules: 'standard', capture: [layer] }];
+    if (guided) plans.push({ objective: context.score, rules: 'guided-backprop' });
+    const { result: attribution, ...run } = await runJob(
+      context.model,
+      layerJob(context, plans, async (scope, chunkSize) => {
+        const [weights, map, upsampled, result] = (await scope.allocate([
+          { label: 'cam weights', size: chunkSize * channels * 4 },
+          { label: 'cam map', size: chunkSize * height * width * 4 },
+          { label: 'cam upsampled', size: chunkSize * inputHeight * inputWidth * 4 },
+          { label: 'cam result', size: context.count * context.size * 4 },
+        ])) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+        return {
+          reduce: async ([plan, guidedPlan], start, count) => {
+            const activation = plan!.buffers.activations.get(layer)!;
+            const gradient = plan!.buffers.gradients.get(layer);
+            if (!gradient)
+              throw new GradlensError('BAD_PARAMS', `layer "${layer}" gets no gradient: it is not on a path from the input to the output`);
+            const layerDims = { count, channels, spatial: height * width };
+            const resize = mapResize(count, [height, width], [inputHeight, inputWidth], upsample);
+            const guide = guidedPlan ? { guided: guidedPlan.buffers.inputGradient! } : {};
+            return [
+              await camWeights(gpu, { activation, gradient, weights }, { ...layerDims, weighting }),
+              await camMap(gpu, { activation, weights, map }, { ...layerDims, relu }),
+              await resizeForward(gpu, { x: map, y: upsampled }, resize),
+              await camExpand(
+                gpu,
+                { upsampled, result, ...guide },
+                { count, channels: inputChannels, spatial: inputHeight * inputWidth, first: start },
+              ),
+            ];
+          },
+          finish: () => readFloats(gpu.device, result, context.count * context.size),
+        };
+      }),
+      context.options,
+    );
+    return { attribution, ...run, points: context.count * plans.length, used: { layer, layerShape: [...shape], relu, upsample } };
   };
 }
 
@@ -206,12 +203,20 @@ function biasLayers(graph: Graph, shapes: ReadonlyMap<string, Shape>): BiasLayer
       const data = constant(node.inputs[2])!;
       const beta = node.op === 'Gemm' ? attribute<number>(node, 'beta', 1) : 1;
       if (data.length !== channels && data.length !== 1) {
-        throw new GradlensError('UNSUPPORTED_OP', `fullgrad: ${node.op} "${node.name}" has a bias of ${data.length} values for ${channels} channels; only a per-channel or scalar bias is supported`);
+        throw new GradlensError(
+          'UNSUPPORTED_OP',
+          `fullgrad: ${node.op} "${node.name}" has a bias of ${data.length} values for ${channels} channels; only a per-channel or scalar bias is supported`,
+        );
       }
       return [{ tensor, shape, bias: Float32Array.from({ length: channels }, (_, c) => beta * data[data.length === 1 ? 0 : c]!) }];
     }
     if (node.op === 'BatchNormalization' && node.inputs.slice(1).every((name) => constant(name))) {
-      const [gamma, beta, mean, variance] = node.inputs.slice(1).map((name) => constant(name)!) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      const [gamma, beta, mean, variance] = node.inputs.slice(1).map((name) => constant(name)!) as [
+        Float32Array,
+        Float32Array,
+        Float32Array,
+        Float32Array,
+      ];
       return [{ tensor, shape, bias: batchNormToAffine(gamma, beta, mean, variance, attribute(node, 'epsilon', 1e-5)).shift }];
     }
     return [];
@@ -235,64 +240,100 @@ const fullGrad: Method = async (context) => {
   const inputSpatial = inputHeight * inputWidth;
   const mapped = (layer: BiasLayer) => image && layer.shape.length === 3;
   const terms = layers.length + 1;
-  const plans: Omit<PlanOptions, 'batch'>[] = [{ seed: context.score, rules: 'standard', capture: layers.map((layer) => layer.tensor) }];
-  const chunkSize = await chunkSizeFor(context, plans);
+  const plans: Omit<PlanOptions, 'batch'>[] = [{ objective: context.score, rules: 'standard', capture: layers.map((layer) => layer.tensor) }];
   const largestMap = Math.max(inputSpatial, ...layers.filter(mapped).map((layer) => layer.shape[1]! * layer.shape[2]!));
-  const owned = [
-    ...(await allocate(gpu.device, [
+  const job = layerJob(context, plans, async (scope, chunkSize) => {
+    const [statistics, map, upsampled, total, result] = (await scope.allocate([
       { label: 'fullgrad statistics', size: context.count * terms * 16 },
       { label: 'fullgrad map', size: chunkSize * largestMap * 4 },
       { label: 'fullgrad upsampled', size: chunkSize * inputSpatial * 4 },
       { label: 'fullgrad total', size: chunkSize * inputSpatial * 4 },
       { label: 'fullgrad result', size: context.count * context.size * 4 },
-    ])),
-    ...(await Promise.all(layers.map((layer) => upload(gpu.device, `fullgrad bias ${layer.tensor}`, layer.bias)))),
-  ];
-  const [statistics, map, upsampled, total, result, ...biases] = owned as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, ...GPUBuffer[]];
-  try {
-    const run = await inChunks(context, plans, chunkSize, async ([plan], start, count) => {
-      const slot = { first: start, terms };
-      const inputTerm = { count, channels: inputChannels, spatial: inputSpatial, ...slot, slot: 0, factor: 'element' as const };
-      const inputIo = { gradient: plan!.buffers.inputGradient!, factor: plan!.buffers.input, statistics };
-      const dispatches = [
-        await fullGradStatistics(gpu, inputIo, inputTerm),
-        await fullGradMap(gpu, { ...inputIo, map }, inputTerm),
-        await fullGradAccumulate(gpu, { upsampled: map, total }, { count, spatial: inputSpatial, accumulate: false }),
-      ];
-      for (const [l, layer] of layers.entries()) {
-        const gradient = plan!.buffers.gradients.get(layer.tensor);
-        if (!gradient) continue; // a bias the input cannot reach: its term is constant and ∂f/∂b is zero
-        const [channels, height = 1, width = 1] = layer.shape;
-        const term = { count, channels: channels!, spatial: height * width, ...slot, slot: l + 1, factor: 'channel' as const };
-        const io = { gradient, factor: biases[l]!, statistics };
-        dispatches.push(await fullGradStatistics(gpu, io, term));
-        if (!mapped(layer)) continue;
-        const resize = { batch: count, channels: 1, inHeight: height, inWidth: width, outHeight: inputHeight, outWidth: inputWidth, ...INTERPOLATION['align-corners'] };
-        dispatches.push(
-          await fullGradMap(gpu, { ...io, map }, term),
-          await resizeForward(gpu, { x: map, y: upsampled }, resize),
-          await fullGradAccumulate(gpu, { upsampled, total }, { count, spatial: inputSpatial, accumulate: true }),
-        );
-      }
-      dispatches.push(await camExpand(gpu, { upsampled: total, result }, { count, channels: inputChannels, spatial: inputSpatial, first: start }));
-      return dispatches;
-    });
-    const attribution = await readFloats(gpu.device, result, context.count * context.size);
-    const sums = await readFloats(gpu.device, statistics, context.count * terms * 4);
-    const delta = Float32Array.from({ length: context.count }, (_, n) => {
-      let sum = 0;
-      for (let t = 0; t < terms; t++) sum += sums[(n * terms + t) * 4 + 2]!;
-      return sum - context.scores[n]!;
-    });
-    return { attribution, delta, points: context.count, ...run, used: { biasLayers: layers.map((layer) => layer.tensor) } };
-  } finally {
-    owned.forEach((buffer) => buffer.destroy());
-  }
+    ])) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+    const biases = await Promise.all(layers.map((layer) => scope.upload(`fullgrad bias ${layer.tensor}`, layer.bias)));
+    return {
+      reduce: async ([plan], start, count) => {
+        const slot = { first: start, terms };
+        const inputTerm = { count, channels: inputChannels, spatial: inputSpatial, ...slot, slot: 0, factor: 'element' as const };
+        const inputIo = { gradient: plan!.buffers.inputGradient!, factor: plan!.buffers.input, statistics };
+        const dispatches = [
+          await fullGradStatistics(gpu, inputIo, inputTerm),
+          await fullGradMap(gpu, { ...inputIo, map }, inputTerm),
+          await fullGradAccumulate(gpu, { upsampled: map, total }, { count, spatial: inputSpatial, accumulate: false }),
+        ];
+        for (const [l, layer] of layers.entries()) {
+          const gradient = plan!.buffers.gradients.get(layer.tensor);
+          if (!gradient) continue; // a bias the input cannot reach: its term is constant and ∂f/∂b is zero
+          const [channels, height = 1, width = 1] = layer.shape;
+          const term = { count, channels: channels!, spatial: height * width, ...slot, slot: l + 1, factor: 'channel' as const };
+          const io = { gradient, factor: biases[l]!, statistics };
+          dispatches.push(await fullGradStatistics(gpu, io, term));
+          if (!mapped(layer)) continue;
+          const resize = mapResize(count, [height, width], [inputHeight, inputWidth], 'align-corners');
+          dispatches.push(
+            await fullGradMap(gpu, { ...io, map }, term),
+            await resizeForward(gpu, { x: map, y: upsampled }, resize),
+            await fullGradAccumulate(gpu, { upsampled, total }, { count, spatial: inputSpatial, accumulate: true }),
+          );
+        }
+        dispatches.push(await camExpand(gpu, { upsampled: total, result }, { count, channels: inputChannels, spatial: inputSpatial, first: start }));
+        return dispatches;
+      },
+      finish: async () => ({
+        attribution: await readFloats(gpu.device, result, context.count * context.size),
+        sums: await readFloats(gpu.device, statistics, context.count * terms * 4),
+      }),
+    };
+  });
+  const { result, ...run } = await runJob(context.model, job, context.options);
+  const delta = Float32Array.from({ length: context.count }, (_, n) => {
+    let sum = 0;
+    for (let t = 0; t < terms; t++) sum += result.sums[(n * terms + t) * 4 + 2]!;
+    return sum - context.scores[n]!;
+  });
+  return { attribution: result.attribution, delta, ...run, points: context.count, used: { biasLayers: layers.map((layer) => layer.tensor) } };
 };
 
-export const camMethods = {
-  'grad-cam': gradCam('grad-cam', false),
-  'grad-cam-plus-plus': gradCam('grad-cam-plus-plus', false),
-  'guided-grad-cam': gradCam('grad-cam', true),
-  fullgrad: fullGrad,
-} satisfies Record<string, Method>;
+const LAYER = { layer: true, delta: false, timesInput: false, random: false, tunnel: 'calls' } as const;
+const layerOptions = (upsample: 'bilinear' | 'nearest', source: string) =>
+  ({
+    layer: {
+      kind: 'tensor-name',
+      doc: "the NCHW tensor the map is made at (default: the last Conv's output, through what element-wise follows it)",
+    },
+    relu: boolean('ReLU on Σ α_k A^k (the paper, pytorch-grad-cam; Captum LayerGradCam defaults to false)', true),
+    upsample: choice(`how the layer map is resized to the input (${source})`, ['bilinear', 'nearest'], upsample),
+  }) satisfies Partial<Record<OptionKey, OptionSpec>>;
+
+export const camMethods: readonly MethodDescription[] = [
+  {
+    id: 'grad-cam',
+    summary: "Grad-CAM (Selvaraju 2017): a layer's activations weighted by their mean gradients",
+    run: gradCam('grad-cam', false),
+    options: layerOptions('bilinear', 'half-pixel bilinear, as Captum LayerAttribution.interpolate'),
+    capabilities: LAYER,
+    captum: 'LayerGradCam',
+  },
+  {
+    id: 'grad-cam-plus-plus',
+    summary: 'Grad-CAM++ (Chattopadhay 2018): weights from higher-order gradient terms',
+    run: gradCam('grad-cam-plus-plus', false),
+    options: layerOptions('bilinear', 'half-pixel bilinear'),
+    capabilities: LAYER,
+  },
+  {
+    id: 'guided-grad-cam',
+    summary: 'Guided Grad-CAM (Selvaraju 2017): Grad-CAM times guided backpropagation',
+    run: gradCam('grad-cam', true),
+    options: layerOptions('nearest', "PyTorch's nearest, as Captum GuidedGradCam"),
+    capabilities: LAYER,
+    captum: 'GuidedGradCam',
+  },
+  {
+    id: 'fullgrad',
+    summary: 'FullGrad (Srinivas 2019): input-gradient and bias-gradient terms summed over layers',
+    run: fullGrad,
+    options: {},
+    capabilities: { ...LAYER, layer: false, delta: true, timesInput: true },
+  },
+];

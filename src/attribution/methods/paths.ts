@@ -1,47 +1,33 @@
 import { GradlensError } from '../../gpu/errors.ts';
 import { sizeOf } from '../../graph/ir.ts';
-import { makeBaselines, type Baseline } from '../baselines.ts';
-import type { MethodContext } from '../explain.ts';
+import { makeBaselines } from '../baselines.ts';
+import { streamIds } from '../philox.ts';
+import { BASELINE, choice, number, steps } from '../options.ts';
+import type { Baseline, ExplainOptions, Method, MethodContext, MethodDescription, OptionSpec } from '../types.ts';
+import { IG_STEPS } from './gradients.ts';
 import { guidedPath, type GuidedSettings } from '../guided-path.ts';
-import type { Method } from '../methods.ts';
 import { GaussianTaps, PathPoints, runPath, type PathSpec } from '../path-runner.ts';
 import { scoresOf } from '../targets.ts';
 
-/** Options of the path methods beyond integrated gradients (Blur IG, Guided IG, IDGI, Split IG). */
-export interface PathOptions {
-  /** Blur IG (and IDGI on its path): the blur σ, in pixels, where the path starts. Default 50, PAIR saliency's `max_sigma`. */
-  maxSigma?: number;
-  /** Blur IG: the σ step of the forward difference that approximates ∂x_σ/∂σ. Default 0.01, PAIR's `grad_step`. */
-  gradStep?: number;
-  /** Guided IG: the fraction of features, those of smallest |gradient|, moved at each step. Default 0.25, PAIR's `fraction`. */
-  fraction?: number;
-  /** Guided IG: how far (in α, 0 … 1) a feature may run ahead of or behind the straight line. Default 0.02, PAIR's `max_dist`. */
-  maxDist?: number;
-  /**
-   * IDGI: whose path and gradients the steps take (Yang 2023 apply it to IG, Blur IG and Guided IG). Default
-   * 'integrated-gradients', on the uniform grid α_j = j/steps. `steps` defaults to the base's: 50, 100, 200.
-   */
-  base?: 'integrated-gradients' | 'blur-ig' | 'guided-ig';
-  /**
-   * Split IG: the path is split at the first step whose score has covered this fraction of f(x) − f(b); only the part
-   * before it is integrated. Default 0.95, the ratio of the authors' experiments (Miglani et al. 2020's notebook,
-   * github.com/vivekmig/captum-1, `split_ratio = 0.95`).
-   */
-  splitRatio?: number;
-}
+const BLUR = {
+  steps: steps(100, "PAIR saliency's BlurIG"),
+  maxSigma: number("the blur σ, in pixels, where the path starts (PAIR's max_sigma)", 50, { min: 0, openLow: true }),
+  gradStep: number("the σ step of the forward difference for ∂x_σ/∂σ (PAIR's grad_step)", 0.01, { min: 0, openLow: true }),
+};
+const GUIDED = {
+  steps: steps(200, "PAIR saliency's GuidedIG x_steps"),
+  fraction: number("the fraction of features, those of smallest |gradient|, moved each step (PAIR's fraction)", 0.25, {
+    min: 0,
+    max: 1,
+    openLow: true,
+  }),
+  maxDist: number("how far (in α) a feature may leave the straight line (PAIR's max_dist)", 0.02, { min: 0, max: 1 }),
+  baseline: BASELINE,
+};
+const IDGI_BASES = ['integrated-gradients', 'blur-ig', 'guided-ig'] as const;
 
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new GradlensError('BAD_PARAMS', `${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function inRange(name: string, value: number, low: number, high: number, openLow = false): number {
-  if (!(Number.isFinite(value) && (openLow ? value > low : value >= low) && value <= high)) {
-    throw new GradlensError('BAD_PARAMS', `${name} must be in ${openLow ? '(' : '['}${low}, ${high}], got ${value}`);
-  }
-  return value;
-}
+/** A path method's step count: its own default, or for IDGI its base's. */
+const stepsOf = (context: MethodContext, fallback: OptionSpec) => context.options.steps ?? (fallback.default as number);
 
 /** Σ attribution − (f at the path's end − f at its start), per input. */
 function completenessDelta(context: MethodContext, attribution: ArrayLike<number>, change: (i: number) => number): Float32Array {
@@ -53,15 +39,16 @@ function completenessDelta(context: MethodContext, attribution: ArrayLike<number
 }
 
 function baselinesOf(context: MethodContext): { baselines: Float32Array; name: unknown } {
-  const baseline: Baseline = context.options.baseline ?? 'zeros';
-  const baselines = makeBaselines(baseline, context.inputs, context.count, context.model.graph.inputShape, context.seed);
+  const baseline: Baseline = context.options.baseline ?? (BASELINE.default as 'zeros');
+  const streams = streamIds(context.options.streams, context.count);
+  const baselines = makeBaselines(baseline, context.inputs, context.count, context.model.graph.inputShape, context.seed, streams);
   return { baselines, name: baseline instanceof Float32Array ? 'tensor' : baseline };
 }
 
 /** σ_k = k·maxSigma/steps, k = 0 … steps, as PAIR's Blur IG spaces them (its `sqrt=False`). */
 function blurSchedule(context: MethodContext) {
-  const steps = positiveInteger('steps', context.options.steps ?? 100);
-  const maxSigma = inRange('maxSigma', context.options.maxSigma ?? 50, 0, Number.MAX_VALUE, true);
+  const steps = stepsOf(context, BLUR.steps);
+  const maxSigma = context.options.maxSigma!;
   const sigmas = Array.from({ length: steps + 1 }, (_, k) => (k * maxSigma) / steps);
   return { steps, maxSigma, sigmas };
 }
@@ -75,7 +62,7 @@ function blurSchedule(context: MethodContext) {
  */
 const blurIg: Method = async (context) => {
   const { steps, maxSigma, sigmas } = blurSchedule(context);
-  const gradStep = inRange('gradStep', context.options.gradStep ?? 0.01, 0, Number.MAX_VALUE, true);
+  const gradStep = context.options.gradStep!;
   const taps = new GaussianTaps();
   const points = new PathPoints(context.count * (steps + 1));
   for (let i = 0; i < context.count; i++) {
@@ -92,9 +79,9 @@ const blurIg: Method = async (context) => {
 
 function guidedSettings(context: MethodContext): GuidedSettings {
   return {
-    steps: positiveInteger('steps', context.options.steps ?? 200),
-    fraction: inRange('fraction', context.options.fraction ?? 0.25, 0, 1, true),
-    maxDist: inRange('maxDist', context.options.maxDist ?? 0.02, 0, 1),
+    steps: stepsOf(context, GUIDED.steps),
+    fraction: context.options.fraction!,
+    maxDist: context.options.maxDist!,
   };
 }
 
@@ -115,7 +102,7 @@ const guidedIg: Method = async (context) => {
  * α_j = j/N; at the less-blurred end on Blur IG's σ grid; at the step's start on Guided IG's path.
  */
 const idgi: Method = async (context) => {
-  const base = context.options.base ?? 'integrated-gradients';
+  const base = context.options.base!;
   if (base === 'guided-ig') {
     const settings = guidedSettings(context);
     const { baselines, name } = baselinesOf(context);
@@ -137,7 +124,7 @@ const idgi: Method = async (context) => {
     spec = { points, make: { blur: taps }, fold: 'idgi' };
     used = { base, steps, maxSigma: schedule.maxSigma };
   } else if (base === 'integrated-gradients') {
-    steps = positiveInteger('steps', context.options.steps ?? 50);
+    steps = stepsOf(context, IG_STEPS);
     const { baselines, name } = baselinesOf(context);
     const points = new PathPoints(context.count * (steps + 1));
     for (let i = 0; i < context.count; i++) for (let j = 0; j <= steps; j++) points.push(i, j / steps, 1, j < steps);
@@ -163,8 +150,7 @@ const idgi: Method = async (context) => {
  */
 const splitIg: Method = async (context) => {
   const { count, size } = context;
-  const steps = positiveInteger('steps', context.options.steps ?? 200);
-  const splitRatio = inRange('splitRatio', context.options.splitRatio ?? 0.95, 0, 1);
+  const { steps, splitRatio } = context.options as Required<ExplainOptions>;
   const { baselines, name } = baselinesOf(context);
   const line = new PathPoints(count * (steps + 1));
   for (let i = 0; i < count; i++) for (let k = 0; k <= steps; k++) line.push(i, k / steps, 0, false);
@@ -199,9 +185,46 @@ const splitIg: Method = async (context) => {
   };
 };
 
-export const pathMethods = {
-  'blur-ig': blurIg,
-  'guided-ig': guidedIg,
-  idgi,
-  'split-ig': splitIg,
-} satisfies Record<string, Method>;
+const PATH = { layer: false, delta: true, timesInput: true, random: false, tunnel: 'calls' } as const;
+
+export const pathMethods: readonly MethodDescription[] = [
+  {
+    id: 'blur-ig',
+    summary: 'Blur IG (Xu 2020): integrated gradients along a path of ever less blurred copies of the input',
+    run: blurIg,
+    options: BLUR,
+    capabilities: PATH,
+  },
+  {
+    id: 'guided-ig',
+    summary: 'Guided IG (Kapishnikov 2021): an adaptive path that moves the features of smallest gradient first',
+    run: guidedIg,
+    options: GUIDED,
+    capabilities: PATH,
+  },
+  {
+    id: 'idgi',
+    summary: "IDGI (Yang 2023): each step's Δf shared out by the squared gradient, on the base method's path",
+    run: idgi,
+    options: {
+      base: choice('whose path and gradients the steps take (Yang 2023 apply it to these three)', IDGI_BASES, 'integrated-gradients'),
+      steps: steps(undefined, "the base's: 50, 100 or 200"),
+      maxSigma: BLUR.maxSigma,
+      fraction: GUIDED.fraction,
+      maxDist: GUIDED.maxDist,
+      baseline: BASELINE,
+    },
+    capabilities: PATH,
+  },
+  {
+    id: 'split-ig',
+    summary: 'Split IG (Miglani 2020): integrated gradients over the part of the path before the score saturates',
+    run: splitIg,
+    options: {
+      steps: steps(200, "the authors' notebook"),
+      splitRatio: number("the share of f(x) − f(b) after which the path is cut (the authors' split_ratio)", 0.95, { min: 0, max: 1 }),
+      baseline: BASELINE,
+    },
+    capabilities: PATH,
+  },
+];

@@ -4,39 +4,24 @@ import { GradlensError } from '../../gpu/errors.ts';
 import { Model } from '../../graph/model.ts';
 import type { RectGradRules } from '../../graph/op.ts';
 import { weightNoise } from '../../kernels/attribution/weight-noise.ts';
-import type { ExplainOptions, MethodContext } from '../explain.ts';
-import { engineMethod, METHODS, type Method, type MethodId } from '../methods.ts';
-
-/** Options of the methods that change the backward rules or the weights (RectGrad, NoiseGrad, FusionGrad). */
-export interface RuleOptions {
-  /**
-   * RectGrad: q, the percentile of a layer's importances a ⊙ g (per sample) that an entry's importance must exceed for
-   * its gradient to pass the ReLU; linear interpolation between ranks (src/kernels/attribution/rectgrad.ts). Default 98, Kim et al.
-   * 2019's (their code, 1202kbs/Rectified-Gradient, RectifiedGradient(percentile=98)).
-   */
-  percentile?: number;
-  /** RectGrad: attribution R⁽⁰⁾ ⊙ x (default true: Kim et al.'s code returns gradient × input), or false for the rectified gradient R⁽⁰⁾ itself. */
-  timesInput?: boolean;
-  /**
-   * NoiseGrad / FusionGrad: the explanation averaged over the perturbed models, any method but these two (its own options
-   * apply). Default 'saliency', signed unless `absolute` is given (Bykov et al. 2022 average signed gradients).
-   */
-  baseMethod?: MethodId;
-  /** NoiseGrad / FusionGrad: M, the number of perturbed models. Default 10 (Bykov et al.'s code, NoiseGradConfig.n). */
-  weightSamples?: number;
-  /** NoiseGrad / FusionGrad: σ of the multiplicative weight noise η ~ N(1, σ²). Default 0.2 (Bykov et al.'s code). */
-  weightStdev?: number;
-}
+import { boolean, choice, integer, NOISE, number } from '../options.ts';
+import {
+  METHOD_IDS,
+  type ExplainOptions,
+  type Method,
+  type MethodContext,
+  type MethodDescription,
+  type OptionKey,
+  type OptionSpec,
+} from '../types.ts';
+import { engineMethod } from './gradients.ts';
 
 /** RectGrad (Kim et al. 2019): the input gradient under the 'rectgrad' backward rule set, times the input by default. */
-const rectGrad: Method = (context) =>
-  engineMethod((c) => {
-    const percentile = c.options.percentile ?? 98;
-    if (!(percentile >= 0 && percentile <= 100)) throw new GradlensError('BAD_PARAMS', `percentile must lie in [0, 100], got ${percentile}`);
-    const timesInput = c.options.timesInput ?? true;
-    const rules: RectGradRules = { name: 'rectgrad', percentile };
-    return { rules, multiply: timesInput ? 'input' : 'none', used: { percentile, timesInput } };
-  })(context);
+const rectGrad: Method = engineMethod((c) => {
+  const { percentile, timesInput } = c.options as Required<ExplainOptions>;
+  const rules: RectGradRules = { name: 'rectgrad', percentile };
+  return { rules, multiply: timesInput ? 'input' : 'none', used: { percentile, timesInput } };
+});
 
 /**
  * The inputs that hold learned parameters, what Bykov et al. perturb (a PyTorch model's parameters()), in ONNX terms:
@@ -66,11 +51,15 @@ class PerturbedModel {
     const { device } = source.gpu;
     const parameters = new Set(source.graph.nodes.flatMap((node) => (PARAMETER_INPUTS[node.op] ?? []).map((i) => node.inputs[i] ?? '')));
     const weights = [...source.weights];
-    const copies = await allocate(device, weights.map(([name, buffer]) => ({ label: `${source.graph.name}:${name} perturbed`, size: buffer.size })));
+    const copies = await allocate(
+      device,
+      weights.map(([name, buffer]) => ({ label: `${source.graph.name}:${name} perturbed`, size: buffer.size })),
+    );
     const copy = new CommandBatch(device, 'noisegrad weight copies');
     const noisy = [];
     for (const [tensor, [name, buffer]] of weights.entries()) {
-      if (parameters.has(name)) noisy.push({ tensor, count: source.graph.constants.get(name)!.data.length, weights: buffer, perturbed: copies[tensor]! });
+      if (parameters.has(name))
+        noisy.push({ tensor, count: source.graph.constants.get(name)!.data.length, weights: buffer, perturbed: copies[tensor]! });
       else copy.copy(buffer, copies[tensor]!, buffer.size);
     }
     await copy.submit();
@@ -79,7 +68,9 @@ class PerturbedModel {
 
   async perturb(sample: number, seed: number, stdev: number): Promise<void> {
     const { gpu } = this.model;
-    const dispatches = await Promise.all(this.noisy.map(({ tensor, count, weights, perturbed }) => weightNoise(gpu, { weights, perturbed }, { count, tensor, sample, seed, stdev })));
+    const dispatches = await Promise.all(
+      this.noisy.map(({ tensor, count, weights, perturbed }) => weightNoise(gpu, { weights, perturbed }, { count, tensor, sample, seed, stdev })),
+    );
     await new CommandBatch(gpu.device, `noisegrad model ${sample}`).add(...dispatches).submit();
     for (const dispatch of dispatches) dispatch.bound.uniforms.forEach((buffer) => buffer.destroy());
   }
@@ -89,15 +80,10 @@ class PerturbedModel {
   }
 }
 
+const BASE_METHODS = METHOD_IDS.filter((id) => id !== 'noisegrad' && id !== 'fusiongrad');
+
 /** Model m's explanation runs with seed + m·2³² (the key's high word + m): its own input noise, met by no seed below 2³². */
 const modelSeed = (seed: number, m: number) => (seed + m * 2 ** 32) % 2 ** 53;
-
-/** FusionGrad's input noise: SmoothGrad's samples and σ (absolute, or `stdevFraction` of each input's range). */
-function inputNoise(options: ExplainOptions): Partial<ExplainOptions> {
-  const samples = options.samples ?? 10; // Bykov et al.'s code, NoiseGradPlusPlusConfig.m
-  if (options.stdev === undefined && options.stdevFraction !== undefined) return { noiseTunnel: 'smoothgrad', samples, stdevFraction: options.stdevFraction };
-  return { noiseTunnel: 'smoothgrad', samples, stdev: options.stdev ?? 0.4 }; // their sg_std: absolute, on normalised images
-}
 
 /**
  * NoiseGrad (Bykov et al. 2022): the mean of the base explanation over M models with weights θ ⊙ η_m; FusionGrad takes
@@ -107,16 +93,9 @@ function inputNoise(options: ExplainOptions): Partial<ExplainOptions> {
 function overPerturbedModels(fusion: boolean): Method {
   return async (context: MethodContext) => {
     const { options } = context;
-    const base = options.baseMethod ?? 'saliency';
-    if (base === 'noisegrad' || base === 'fusiongrad' || !Object.hasOwn(METHODS, base)) {
-      throw new GradlensError('BAD_PARAMS', `baseMethod must be a method other than noisegrad and fusiongrad (known: ${Object.keys(METHODS).join(', ')}), got "${base}"`);
-    }
-    const samples = options.weightSamples ?? 10;
-    if (!Number.isInteger(samples) || samples < 1) throw new GradlensError('BAD_PARAMS', `weightSamples must be a positive integer, got ${samples}`);
-    const stdev = options.weightStdev ?? 0.2;
-    if (!(stdev >= 0 && Number.isFinite(stdev))) throw new GradlensError('BAD_PARAMS', `weightStdev must be finite and ≥ 0, got ${stdev}`);
-    const baseOptions: ExplainOptions = { ...options, method: base, absolute: options.absolute ?? false, ...(fusion ? inputNoise(options) : {}) };
-    const explainBase: Method = METHODS[base];
+    const { baseMethod: base, weightSamples: samples, weightStdev: stdev } = options as Required<ExplainOptions>;
+    // FusionGrad: SmoothGrad of the base on each model, through the noise tunnel whatever the base.
+    const baseOptions: ExplainOptions = { ...options, method: base, ...(fusion ? { noiseTunnel: 'smoothgrad' } : {}) };
     const perturbed = await PerturbedModel.create(context.model);
     const sum = new Float64Array(context.count * context.size);
     const totals = { points: 0, chunks: 0, chunkSize: 0 };
@@ -126,8 +105,15 @@ function overPerturbedModels(fusion: boolean): Method {
         options.signal?.throwIfAborted();
         await perturbed.perturb(m, context.seed, stdev);
         const onProgress = options.onProgress;
-        const progress = onProgress ? { onProgress: (p: { done: number; total: number }) => onProgress({ done: m * p.total + p.done, total: samples * p.total }) } : {};
-        const result = await explainBase({ ...context, model: perturbed.model, seed: modelSeed(context.seed, m), options: { ...baseOptions, ...progress } });
+        const progress = onProgress
+          ? { onProgress: (p: { done: number; total: number }) => onProgress({ done: m * p.total + p.done, total: samples * p.total }) }
+          : {};
+        const result = await context.run({
+          ...context,
+          model: perturbed.model,
+          seed: modelSeed(context.seed, m),
+          options: { ...baseOptions, ...progress },
+        });
         result.attribution.forEach((value, i) => (sum[i] = sum[i]! + value));
         totals.points += result.points;
         totals.chunks += result.chunks;
@@ -137,12 +123,52 @@ function overPerturbedModels(fusion: boolean): Method {
     } finally {
       perturbed.destroy();
     }
-    return { attribution: Float32Array.from(sum, (value) => value / samples), ...totals, used: { baseMethod: base, weightSamples: samples, weightStdev: stdev, baseOptions: used } };
+    return {
+      attribution: Float32Array.from(sum, (value) => value / samples),
+      ...totals,
+      used: { baseMethod: base, weightSamples: samples, weightStdev: stdev, baseOptions: used },
+    };
   };
 }
 
-export const ruleMethods = {
-  rectgrad: rectGrad,
-  noisegrad: overPerturbedModels(false),
-  fusiongrad: overPerturbedModels(true),
-} satisfies Record<string, Method>;
+/** NoiseGrad's and FusionGrad's options: Bykov et al.'s code (NoiseGradConfig, NoiseGradPlusPlusConfig). */
+const WEIGHT_NOISE = {
+  baseMethod: choice('the method averaged over the perturbed models (its own options apply)', BASE_METHODS, 'saliency'),
+  weightSamples: integer('M, the number of perturbed models (NoiseGradConfig.n)', 10),
+  weightStdev: number('σ of the multiplicative weight noise η ~ N(1, σ²) (NoiseGradConfig.std)', 0.2, { min: 0 }),
+  absolute: boolean('absolute or signed base maps; signed, as Bykov et al. average signed gradients', false),
+} satisfies Partial<Record<OptionKey, OptionSpec>>;
+
+const RULES = { layer: false, delta: false, timesInput: false, random: true, tunnel: 'none' } as const;
+
+export const ruleMethods: readonly MethodDescription[] = [
+  {
+    id: 'rectgrad',
+    summary: "RectGrad (Kim 2019): a ReLU passes gradient only where a ⊙ g is in its layer's top percentile",
+    run: rectGrad,
+    options: {
+      percentile: number("q: the percentile of a ⊙ g a gradient must pass (Kim et al.'s code)", 98, { min: 0, max: 100 }),
+      timesInput: boolean("attribution R⁽⁰⁾ ⊙ x (Kim et al.'s code) or the rectified gradient R⁽⁰⁾", true),
+    },
+    capabilities: { ...RULES, random: false, timesInput: true, tunnel: 'engine' },
+  },
+  {
+    id: 'noisegrad',
+    summary: 'NoiseGrad (Bykov 2022): the base map averaged over models with multiplicative weight noise',
+    run: overPerturbedModels(false),
+    options: WEIGHT_NOISE,
+    capabilities: RULES,
+  },
+  {
+    id: 'fusiongrad',
+    summary: 'FusionGrad (Bykov 2022): NoiseGrad with SmoothGrad input noise on each perturbed model',
+    run: overPerturbedModels(true),
+    options: {
+      ...WEIGHT_NOISE,
+      samples: integer('noisy inputs per model (NoiseGradPlusPlusConfig.m)', 10),
+      stdev: number('σ of the input noise, absolute (their sg_std, on normalised images)', 0.4, { min: 0 }),
+      stdevFraction: number(NOISE.stdevFraction.doc, undefined, { min: 0 }),
+    },
+    capabilities: RULES,
+  },
+];

@@ -1,0 +1,185 @@
+/**
+ * The one runner of batched work (DESIGN.md, "One idea at the centre"): points made by a generator, run through the
+ * model's plans, folded by a reducer, chunk by chunk on the GPU. It owns what every such job shares: the chunk size
+ * (memory budget and device limits), each point's target, progress, abort, and the lifetime of every buffer made for
+ * the run, per-chunk uniforms included.
+ */
+import { allocate, upload, type BufferSpec } from '../gpu/buffers.ts';
+import { CommandBatch, type Dispatch } from '../gpu/commands.ts';
+import { GradlensError } from '../gpu/errors.ts';
+import { sizeOf } from '../graph/ir.ts';
+import type { Model } from '../graph/model.ts';
+import type { Plan, PlanOptions } from '../graph/plan.ts';
+
+/** Bytes a run's plans may take when the caller gives no budget. */
+export const DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20;
+
+/** What the caller controls of a run (ExplainOptions' chunkSize, memoryBudget, signal, onProgress). */
+export interface RunControl {
+  /** Points per chunk (Captum's internal_batch_size); default: as many as the memory budget and the device allow. */
+  chunkSize?: number | undefined;
+  memoryBudget?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((progress: { done: number; total: number }) => void) | undefined;
+}
+
+/** A buffer-to-buffer copy recorded between dispatches. */
+export interface Copy {
+  source: GPUBuffer;
+  target: GPUBuffer;
+  size: number;
+  sourceOffset?: number;
+  targetOffset?: number;
+}
+
+export type Step = Dispatch | Copy;
+
+/** Points start … start + count − 1 of the run, and the plans (batch = chunk size) they go through. */
+export interface Chunk {
+  index: number;
+  start: number;
+  count: number;
+  plans: readonly Plan[];
+}
+
+/** A job's per-chunk work once its buffers exist: generator, reducer, and what it reads back at the end. */
+export interface Pass<R> {
+  /** The generator: steps (or queue writes) that fill the plans' inputs with the chunk's points. */
+  points(chunk: Chunk): Promise<Step[]> | Step[];
+  /** The reducer: steps after the plans that fold their gradients (or outputs) into the job's sums. */
+  reduce(chunk: Chunk): Promise<Step[]> | Step[];
+  /** Where the next chunk starts (default: after this one); IDGI repeats a path's last point so every Δf is in one chunk. */
+  next?(chunk: Chunk): number;
+  /** After the last chunk: any final kernels, and the readback. */
+  finish(scope: Scope): Promise<R>;
+}
+
+export interface Job<R> {
+  label: string;
+  /** Points in all. */
+  total: number;
+  /** The plans every chunk runs, in order (batch filled in by the runner). */
+  plans: readonly Omit<PlanOptions, 'batch'>[];
+  /** Point p's target, where the plans have an objective: the target of the input it belongs to. */
+  targets?: { of: Int32Array; inputOf: (point: number) => number };
+  /** The job's own bytes per point of a chunk, beside the plans'. */
+  bytesPerPoint?: number;
+  /** Bounds on the chunk: at least `least` (IDGI needs 2), at most `most` (a kernel's one-workgroup-per-point limit). */
+  least?: number;
+  most?: number;
+  /** The point count varies between calls (Split IG): round the chunk up to a power of two, so calls share plans. */
+  roundUp?: boolean;
+  /** Where this run sits in a method of several: points done before it, and the method's total. */
+  progress?: { before: number; total: number };
+  /** Once the chunk size is known: the job's buffers, made through `scope`, and its pass. */
+  prepare(scope: Scope, chunkSize: number, plans: readonly Plan[]): Promise<Pass<R>>;
+}
+
+export interface RunStats {
+  /** Points evaluated (a point repeated across chunks counts twice). */
+  points: number;
+  chunks: number;
+  chunkSize: number;
+}
+
+/** Buffers made for one run; the runner destroys them all when it ends, however it ends. */
+export class Scope {
+  private readonly owned: GPUBuffer[] = [];
+
+  constructor(readonly device: GPUDevice) {}
+
+  async upload(label: string, data: ArrayBufferView): Promise<GPUBuffer> {
+    return this.own([await upload(this.device, label, data)])[0]!;
+  }
+
+  async allocate(specs: readonly BufferSpec[]): Promise<GPUBuffer[]> {
+    return this.own(await allocate(this.device, specs));
+  }
+
+  /** Records steps into a batch; their uniform buffers become the scope's. */
+  record(batch: CommandBatch, steps: readonly Step[]): CommandBatch {
+    for (const step of steps) {
+      if ('bound' in step) {
+        batch.add(step);
+        this.own(step.bound.uniforms);
+      } else {
+        batch.copy(step.source, step.target, step.size, step.sourceOffset ?? 0, step.targetOffset ?? 0);
+      }
+    }
+    return batch;
+  }
+
+  destroy(): void {
+    this.owned.splice(0).forEach((buffer) => buffer.destroy());
+  }
+
+  private own(buffers: GPUBuffer[]): GPUBuffer[] {
+    this.owned.push(...buffers);
+    return buffers;
+  }
+}
+
+/** Runs a job in chunks: generator, plans and reducer in one command buffer per chunk; one readback at the end. */
+export async function runJob<R>(model: Model, job: Job<R>, control: RunControl): Promise<{ result: R } & RunStats> {
+  const { device } = model.gpu;
+  control.signal?.throwIfAborted();
+  const chunkSize = await chunkSizeFor(model, job, control);
+  const plans = await Promise.all(job.plans.map((options) => model.cachedPlan({ ...options, batch: chunkSize })));
+  const scope = new Scope(device);
+  try {
+    const pass = await job.prepare(scope, chunkSize, plans);
+    let [start, chunks, points] = [0, 0, 0];
+    while (start < job.total) {
+      control.signal?.throwIfAborted();
+      const chunk = { index: chunks, start, count: Math.min(chunkSize, job.total - start), plans };
+      if (job.targets) writeTargets(device, plans, job.targets, chunk);
+      const batch = scope.record(new CommandBatch(device, `${job.label} chunk ${chunks}`), await pass.points(chunk));
+      plans.forEach((plan) => batch.add(...plan.dispatches));
+      await scope.record(batch, await pass.reduce(chunk)).submit();
+      chunks++;
+      points += chunk.count;
+      const done = start + chunk.count;
+      start = pass.next?.(chunk) ?? done;
+      if (control.onProgress) {
+        await device.queue.onSubmittedWorkDone();
+        control.onProgress({ done: (job.progress?.before ?? 0) + done, total: job.progress?.total ?? job.total });
+      }
+    }
+    return { result: await pass.finish(scope), points, chunks, chunkSize };
+  } finally {
+    scope.destroy();
+  }
+}
+
+/** Each point's target is its input's, in every plan that has an objective (rows past the chunk keep theirs). */
+function writeTargets(device: GPUDevice, plans: readonly Plan[], targets: NonNullable<Job<unknown>['targets']>, chunk: Chunk): void {
+  const data = new Int32Array(plans[0]!.batch);
+  for (let j = 0; j < chunk.count; j++) data[j] = targets.of[targets.inputOf(chunk.start + j)]!;
+  for (const plan of plans) if (plan.buffers.target) device.queue.writeBuffer(plan.buffers.target, 0, data);
+}
+
+/**
+ * Points per chunk: the caller's `chunkSize`, or as many as fit the memory budget (each plan's batch-1 buffers plus
+ * the job's own bytes per point) with no tensor beyond what the device binds; within the job's bounds and its total.
+ */
+async function chunkSizeFor(model: Model, job: Job<unknown>, control: RunControl): Promise<number> {
+  const least = job.least ?? 1;
+  const wanted = job.roundUp ? 2 ** Math.ceil(Math.log2(Math.max(job.total, 1))) : job.total;
+  const most = Math.max(least, Math.min(wanted, job.most ?? Infinity));
+  if (control.chunkSize !== undefined) {
+    if (!Number.isInteger(control.chunkSize) || control.chunkSize < least) {
+      throw new GradlensError('BAD_PARAMS', `${job.label} needs chunkSize to be an integer ≥ ${least}, got ${control.chunkSize}`);
+    }
+    return Math.min(control.chunkSize, most);
+  }
+  let perPoint = job.bytesPerPoint ?? 0;
+  let largest = sizeOf(model.graph.inputShape) * 4;
+  for (const options of job.plans) {
+    const probe = await model.cachedPlan({ ...options, batch: 1 });
+    perPoint += probe.slotBytes;
+    for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, sizeOf(shape) * 4);
+  }
+  const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
+  const byBudget = Math.floor((control.memoryBudget ?? DEFAULT_MEMORY_BUDGET) / Math.max(perPoint, 1));
+  return Math.max(least, Math.min(most, byBudget, byBinding));
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { explain } from '../../src/attribution/explain.ts';
+import { METHOD_IDS } from '../../src/attribution/registry.ts';
+import type { ExplainOptions, MethodId } from '../../src/attribution/types.ts';
+import { Model } from '../../src/graph/model.ts';
+import { smallCnn } from '../../src/graph/models.ts';
+import { perturbedLogits } from '../../src/metrics/perturb.ts';
+import { expectAllClose } from '../helpers/close.ts';
+import { testContext } from '../helpers/gpu.ts';
+import { randomTensor } from '../reference/random.ts';
+
+const graph = smallCnn({ inputSize: 8, seed: 3 });
+const x = randomTensor(3 * 64, 81, 1);
+const set = randomTensor(2 * 64, 82, 1);
+
+/** Small settings every method accepts, so each runs in a few chunks' time; seeded, so random methods repeat. */
+function optionsFor(method: MethodId): ExplainOptions {
+  const options: ExplainOptions = { method, seed: 11, steps: 5, samples: 2, weightSamples: 2, maxSigma: 2, target: [1, 4, 7] };
+  if (method === 'expected-gradients' || method === 'gradient-shap') options.baselines = set;
+  return options;
+}
+
+describe('the runner chunks without changing a result', () => {
+  for (const method of METHOD_IDS) {
+    it(`${method}: the smallest chunks give what one chunk gives`, async () => {
+      const model = await Model.create(await testContext(), graph);
+      try {
+        const whole = await explain(model, x, 3, optionsFor(method));
+        const chunkSize = method === 'idgi' ? 2 : 1;
+        const chunked = await explain(model, x, 3, { ...optionsFor(method), chunkSize });
+        expect(chunked.timing.chunkSize).toBe(chunkSize);
+        expect(chunked.timing.chunks).toBeGreaterThan(whole.timing.chunks);
+        expect(whole.attribution.some((v) => v !== 0)).toBe(true);
+        expectAllClose(chunked.attribution, whole.attribution, { abs: 1e-5, rel: 1e-4 }, method);
+        if (whole.delta) expectAllClose(chunked.delta!, whole.delta, { abs: 1e-4, rel: 1e-4 }, `${method} delta`);
+      } finally {
+        model.destroy();
+      }
+    });
+  }
+
+  it('metric perturbations: logits of one-point chunks equal those of one chunk', async () => {
+    const model = await Model.create(await testContext(), graph);
+    const points = 5;
+    const perturbation = {
+      inputs: x.slice(0, 64),
+      replacements: new Float32Array(64),
+      feature: Uint32Array.from({ length: 64 }, (_, e) => e),
+      features: 64,
+      ranks: Uint32Array.from({ length: 64 }, (_, e) => (e * 37) % 64),
+      source: new Uint32Array(points),
+      order: new Uint32Array(points),
+      limit: Uint32Array.from({ length: points }, (_, p) => p * 10),
+    };
+    const whole = await perturbedLogits(model, perturbation);
+    expectAllClose(await perturbedLogits(model, perturbation, 1), whole, { abs: 1e-6, rel: 1e-6 });
+    expect(new Set(Array.from({ length: points }, (_, p) => whole[p * 10])).size).toBe(points);
+    model.destroy();
+  });
+});
+
+describe('no GPU buffer outlives its call', () => {
+  /** Buffers made on the device and not yet destroyed, while `body` runs and after. */
+  async function liveAfter(device: GPUDevice, body: () => Promise<unknown>): Promise<string[]> {
+    const live = new Set<GPUBuffer>();
+    const create = device.createBuffer;
+    device.createBuffer = function (this: GPUDevice, descriptor: GPUBufferDescriptor) {
+      const buffer = create.call(this, descriptor);
+      const destroy = buffer.destroy;
+      live.add(buffer);
+      buffer.destroy = function (this: GPUBuffer) {
+        live.delete(buffer);
+        return destroy.call(this);
+      };
+      return buffer;
+    };
+    try {
+      await body();
+    } finally {
+      device.createBuffer = create;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 0)); // lets a destroyed model's plan promises settle
+    return [...live].map((buffer) => buffer.label);
+  }
+
+  it('after a first call has made the plans, a second leaves nothing behind, for every method', async () => {
+    const context = await testContext();
+    const model = await Model.create(context, graph);
+    try {
+      const leftovers: Record<string, string[]> = {};
+      for (const method of METHOD_IDS) {
+        const options = { ...optionsFor(method), chunkSize: method === 'idgi' ? 2 : 1 };
+        await explain(model, x, 3, options); // plans are the model's, made once and kept: not this call's
+        const live = await liveAfter(context.device, () => explain(model, x, 3, options));
+        if (live.length > 0) leftovers[method] = live;
+      }
+      expect(leftovers).toEqual({});
+    } finally {
+      model.destroy();
+    }
+  });
+
+  it('the tracker sees a buffer that is not destroyed', async () => {
+    const { device } = await testContext();
+    const live = await liveAfter(device, async () => device.createBuffer({ label: 'leak', size: 4, usage: 0x80 }));
+    expect(live).toEqual(['leak']);
+  });
+});
