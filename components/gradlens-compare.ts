@@ -9,7 +9,7 @@ import { InputElement } from './input-element.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
 import { scoreUnits } from './summary.ts';
-import { commaList, controlStyles, errorView, progressView } from './views.ts';
+import { classNames, commaList, controlStyles, errorView, progressView } from './views.ts';
 import type { GradlensHeatmap } from './gradlens-heatmap.ts';
 
 /**
@@ -202,7 +202,7 @@ export class GradlensCompare extends InputElement {
   }
 
   private classLabel(index: number): string {
-    return this.labels[index] ?? `class ${index}`;
+    return classNames(this.labels, this.loader.model)[index] ?? `class ${index}`;
   }
 
   protected override render() {

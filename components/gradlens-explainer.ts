@@ -9,7 +9,7 @@ import { InputElement } from './input-element.ts';
 import { layerCandidates, METHOD_IDS, optionsOf, placeholder, runOptions, type BaselineName } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
 import { scoreUnits } from './summary.ts';
-import { commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { classNames, commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
 
 const MODEL_OPTIONS = ['model'] as const;
 const INPUT_OPTIONS = ['src', 'image', 'tensor', 'preprocess'] as const;
@@ -191,7 +191,7 @@ export class GradlensExplainer extends InputElement {
         this.phase = 'reading';
         const prepared = this.tensor ? prepareTensor(this.tensor, model.inputShape) : await prepareImage(source!, model.inputShape, this.preprocess);
         if (stale()) return;
-        const predictions = await this.controller.predict(prepared.tensor, this.topK, this.labels);
+        const predictions = await this.controller.predict(prepared.tensor, this.topK, classNames(this.labels, this.controller.model));
         if (stale()) return;
         [this.prepared, this.predictions, this.phase] = [prepared, predictions, 'idle'];
       }
@@ -219,7 +219,8 @@ export class GradlensExplainer extends InputElement {
     const controller = this.controller;
     const result = this.prepared ? controller.result : undefined;
     const targetIndex = result?.target[0];
-    const label = (i: number | undefined) => (i === undefined ? '' : (this.labels[i] ?? String(i)));
+    const names = classNames(this.labels, this.controller.model);
+    const label = (i: number | undefined) => (i === undefined ? '' : (names[i] ?? String(i)));
     return html`
       ${this.noControls ? nothing : this.controls()}
       <div class="layout">

@@ -6,7 +6,7 @@ import { prepareTensor } from './image-input.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles } from './styles.ts';
 import { featureSummary, scoreUnits, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
-import { commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { classNames, commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
 
 const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad', 'expected-gradients', 'gradient-shap'];
 
@@ -212,7 +212,8 @@ export class GradlensFeatures extends LitElement {
       const model = this.controller.model;
       if (stale() || !model || !this.values) return;
       const { tensor } = prepareTensor(Float32Array.from(this.values), model.inputShape);
-      this.predictions = await this.controller.predict(tensor, this.labels.length || 3, this.labels);
+      const names = classNames(this.labels, this.controller.model);
+      this.predictions = await this.controller.predict(tensor, names.length || 3, names);
       if (stale()) return;
       const main = { method: this.method, steps: this.steps, samples: this.samples, noise: this.noise, target: this.target, seed: this.seed };
       const options = runOptions(main, tensor, model.inputShape, this.baselines);
@@ -233,7 +234,7 @@ export class GradlensFeatures extends LitElement {
     const scale = Math.max(...ranked.map((f) => Math.abs(f.contribution)), 1e-30);
     const result = this.controller.result;
     const target = result?.target[0] ?? this.target;
-    const targetName = target === undefined ? 'the prediction' : (this.labels[target] ?? `class ${target}`);
+    const targetName = target === undefined ? 'the prediction' : (classNames(this.labels, this.controller.model)[target] ?? `class ${target}`);
     return html`
       ${this.noControls || this.attribution ? nothing : this.controls()}
       <div class="top">

@@ -5,6 +5,11 @@ import type { Prediction, RunProgress } from './explain-controller.ts';
 // Pieces of template the widgets share: predictions, progress, error.
 
 /** The converter of a `labels`-style property: comma-separated in the attribute, an array as a property. */
+/** Class names: the widget's `labels` attribute where given, else the model's own (from its file's metadata). */
+export function classNames(attribute: readonly string[], model: { labels: readonly string[] } | undefined): readonly string[] {
+  return attribute.length ? attribute : (model?.labels ?? []);
+}
+
 export const commaList = (value: string | null) => value?.split(',').map((s) => s.trim());
 
 export const controlStyles = css`

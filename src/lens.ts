@@ -53,6 +53,11 @@ export class LensModel {
     return this.graph.inputShape;
   }
 
+  /** The output's class names where the model file names them (its metadata), else none. */
+  get labels(): readonly string[] {
+    return this.graph.labels ?? [];
+  }
+
   /** Explains `count` inputs (count × input shape; default: as many as `input` holds). */
   async explain(input: Float32Array, options: ExplainOptions & { count?: number }): Promise<Explanation> {
     const { count = input.length / sizeOf(this.graph.inputShape), ...rest } = options;

@@ -29,6 +29,8 @@ export interface Graph {
   output: string;
   nodes: readonly GraphNode[];
   constants: ReadonlyMap<string, Constant>;
+  /** The output's class names, where the source names them (an ONNX file's metadata: labels, class_names or classes). */
+  labels?: readonly string[];
   /** Per-sample input axes the source leaves free (dynamic height, width, sequence length), where it has any. */
   freeAxes?: readonly number[];
   /**

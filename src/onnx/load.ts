@@ -47,6 +47,33 @@ interface Source {
   declaredBatch: number;
   output: string;
   nodes: readonly WorkNode[];
+  labels: readonly string[] | undefined;
+}
+
+/** Metadata keys exporters put class names under (torchvision-style, Ultralytics, hand-made). */
+const LABEL_KEYS = ['labels', 'class_names', 'classes', 'names'];
+
+/**
+ * The class names in a model's metadata: a JSON array, a JSON object from index to name (Ultralytics' `names`), or one
+ * name per line or comma. Anything else is no labels, not an error: metadata is free-form.
+ */
+export function labelsFrom(metadata: ReadonlyMap<string, string>): string[] | undefined {
+  const text = LABEL_KEYS.map((key) => metadata.get(key)).find((value) => value !== undefined && value.trim() !== '');
+  if (text === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed)) return parsed.map(String);
+    if (parsed && typeof parsed === 'object') {
+      const entries = Object.entries(parsed).filter(([key]) => /^\d+$/.test(key));
+      const names: string[] = [];
+      for (const [key, value] of entries) names[Number(key)] = String(value);
+      return entries.length ? Array.from(names, (name, i) => name ?? String(i)) : undefined;
+    }
+  } catch {
+    // not JSON: a list
+  }
+  const names = text.split(text.includes('\n') ? /\r?\n/ : ',').map((name) => name.trim());
+  return names.length > 1 ? names : undefined;
 }
 
 /**
@@ -84,7 +111,8 @@ export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
   }
   const declaredBatch = typeof input.dims[0] === 'number' && input.dims[0] > 0 ? input.dims[0] : 1;
   const dims = input.dims.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : undefined));
-  const source: Source = { name: options.name ?? (graph.name || 'model'), opset, known, input: input.name, dims, declaredBatch, output, nodes };
+  const labels = labelsFrom(model.metadata);
+  const source: Source = { name: options.name ?? (graph.name || 'model'), opset, known, input: input.name, dims, declaredBatch, output, nodes, labels };
   if (options.inputShape) return specialisable(source, requested(source, options.inputShape));
   if (dims.every((d) => d !== undefined)) return specialisable(source, dims as number[]);
   // Free dimensions: the first probe size the model holds at; failing all, the first probe's error with a hint.
@@ -167,6 +195,7 @@ function specialise(source: Source, inputShape: readonly number[]): Graph {
     }
   }
   const graph: Graph = { name: source.name, input, inputShape: [...inputShape], output: analysed!.output, nodes: analysed!.nodes, constants: analysed!.constants };
+  if (source.labels) graph.labels = source.labels;
   try {
     inferShapes(graph, declared);
   } catch (error) {

@@ -70,6 +70,8 @@ export interface OnnxModel {
   opsets: Map<string, number>;
   producer: string;
   graph: OnnxGraph;
+  /** ModelProto.metadata_props: free-form key/value pairs (class names live here in many exports). */
+  metadata: Map<string, string>;
 }
 
 /** Reads each field of a message with `on`; fields it does not claim are skipped. */
@@ -91,7 +93,7 @@ function varint(reader: ProtoReader, wire: WireType, name: string): number {
 }
 
 export function decodeModel(bytes: Uint8Array): OnnxModel {
-  const model: OnnxModel = { irVersion: 0, opsets: new Map(), producer: '', graph: emptyGraph() };
+  const model: OnnxModel = { irVersion: 0, opsets: new Map(), producer: '', graph: emptyGraph(), metadata: new Map() };
   let graphSeen = false;
   const r = new ProtoReader(bytes);
   fields(r, (field, wire) => {
@@ -113,6 +115,18 @@ export function decodeModel(bytes: Uint8Array): OnnxModel {
         return true;
       });
       model.opsets.set(domain === 'ai.onnx' ? '' : domain, version);
+    } else if (field === 14) {
+      expectWire(wire, WIRE.bytes, 'ModelProto.metadata_props');
+      let key = '';
+      let value = '';
+      const entry = r.message();
+      fields(entry, (f, w) => {
+        if (f === 1) key = string(entry, w, 'StringStringEntryProto.key');
+        else if (f === 2) value = string(entry, w, 'StringStringEntryProto.value');
+        else return false;
+        return true;
+      });
+      model.metadata.set(key, value);
     } else return false;
     return true;
   });

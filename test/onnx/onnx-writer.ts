@@ -71,6 +71,12 @@ export class ProtoWriter {
     return this;
   }
 
+  /** Runs `write` on this writer (for optional or repeated fields inside a chain). */
+  also(write: (writer: this) => void): this {
+    write(this);
+    return this;
+  }
+
   finish(): Uint8Array {
     this.flush();
     const result = new Uint8Array(this.chunks.reduce((total, chunk) => total + chunk.length, 0));
@@ -171,6 +177,8 @@ export interface ModelSpec {
   initializers?: TensorSpec[];
   inputs: ValueSpec[];
   outputs: ValueSpec[];
+  /** ModelProto.metadata_props. */
+  metadata?: Record<string, string>;
 }
 
 export function graphProto(spec: ModelSpec): ProtoWriter {
@@ -189,6 +197,7 @@ export function modelBytes(spec: ModelSpec): Uint8Array {
     .string(2, 'gradlens-test')
     .message(7, graphProto(spec))
     .message(8, new ProtoWriter().string(1, '').int(2, spec.opset ?? 13))
+    .also((writer) => Object.entries(spec.metadata ?? {}).forEach(([key, value]) => writer.message(14, new ProtoWriter().string(1, key).string(2, value))))
     .finish();
 }
 
