@@ -60,7 +60,9 @@ export class Model {
   /**
    * The model at another per-sample input shape (an image of another height and width, a sequence of another length),
    * as ORT does it: the graph specialised to it, its shape sub-graph folded for it, weights shared; made once per
-   * shape and kept, with its plans, beside this model. Throws BAD_INPUT for a shape the model cannot take.
+   * shape and kept, with its plans, beside this model; beyond the last SPECIALISATIONS_KEPT shapes used, the oldest is
+   * destroyed, so ask again for a shape rather than holding its model while using others. Throws BAD_INPUT for a shape
+   * the model cannot take.
    */
   at(inputShape: Shape): Promise<Model> {
     const key = inputShape.join(',');
