@@ -31,7 +31,12 @@ export class Model {
   }
 
   /** Uploads the constants the graph reads, reusing `shared` buffers whose constant in `sharedConstants` is the same. */
-  private static async build(gpu: GpuContext, source: Graph, shared: ReadonlyMap<string, GPUBuffer>, sharedConstants: ReadonlyMap<string, Constant>): Promise<Model> {
+  private static async build(
+    gpu: GpuContext,
+    source: Graph,
+    shared: ReadonlyMap<string, GPUBuffer>,
+    sharedConstants: ReadonlyMap<string, Constant>,
+  ): Promise<Model> {
     checkSupported(source);
     const graph = foldBatchNorm(source);
     const outputShape = inferShapes(graph, 1).get(graph.output)!.slice(1);
@@ -73,8 +78,8 @@ export class Model {
     } else {
       const specialise = this.source.specialise;
       if (!specialise) {
-        const error = new GradlensError('BAD_INPUT', `${this.graph.name} takes inputs of [${this.graph.inputShape.join(', ')}] only, not [${inputShape.join(', ')}]`);
-        return Promise.reject(error);
+        const fixed = this.graph.inputShape.join(', ');
+        return Promise.reject(new GradlensError('BAD_INPUT', `${this.graph.name} takes inputs of [${fixed}] only, not [${inputShape.join(', ')}]`));
       }
       specialised = Promise.resolve().then(() => Model.build(this.gpu, specialise(inputShape), this.weights, this.graph.constants));
       specialised.catch(() => this.specialisations.delete(key));
