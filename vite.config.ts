@@ -2,6 +2,7 @@ import { cpSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
+import { fromSource } from './vite.shared.ts';
 
 /** The demo fetches models/*.onnx and samples/ by relative URL: put them beside the built page. */
 function demoAssets(): Plugin {
@@ -23,20 +24,29 @@ function demoAssets(): Plugin {
 
 // The web build (demo page, widgets) and the test projects. The Node CLI is built by vite.node.config.ts.
 export default defineConfig({
+  ...fromSource,
   // Relative asset URLs: the built demo works from any folder of a static host.
   base: './',
   plugins: [demoAssets()],
   test: {
+    // Tests run on Vulkan (SwiftShader without a GPU) unless GRADLENS_BACKEND says otherwise; test/node/dawn.test.ts
+    // covers the automatic choice.
+    env: { GRADLENS_BACKEND: process.env.GRADLENS_BACKEND ?? 'vulkan' },
     // Software adapters are slow and each test file opens its own device: keep files from starving each other.
     maxWorkers: 2,
     projects: [
       {
         extends: true,
-        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'], testTimeout: 120_000, hookTimeout: 120_000 },
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**', 'test/package/**'], testTimeout: 120_000, hookTimeout: 120_000 },
       },
       {
         extends: true,
         test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000 },
+      },
+      {
+        extends: true,
+        // The packed tarball in fresh projects (npm install from the registry); GRADLENS_SKIP_PACKAGE_TESTS=1 skips it.
+        test: { name: 'package', include: ['test/package/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 600_000 },
       },
     ],
   },

@@ -1,7 +1,9 @@
 import { defineConfig } from 'vite';
+import { fromSource } from './vite.shared.ts';
 
 // The Node CLI and the benchmark as ESM files: WGSL inlined, dependencies (Dawn's native addon among them) left external.
 export default defineConfig({
+  ...fromSource,
   build: {
     ssr: true,
     outDir: 'dist/node',

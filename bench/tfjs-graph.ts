@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import { foldBatchNorm } from '../src/graph/fold.ts';
 import { attribute, type Graph, type GraphNode, type Shape } from '../src/graph/ir.ts';
-import { explicitPads } from '../src/graph/ops/spatial.ts';
+import { explicitPads } from '../src/graph/ops/window.ts';
 import { inferShapes } from '../src/graph/shapes.ts';
 
 /** A tensor and whether it is held as NHWC (a 4-D NCHW tensor transposed) or as ONNX lays it out. */

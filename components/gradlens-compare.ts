@@ -1,15 +1,16 @@
-import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
-import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
-import type { PreprocessOptions } from '../src/io/preprocess.ts';
+import { css, html, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
+import type { GradlensError, MethodId } from '../src/index.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
 import { errorDetail, fire } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing } from './explain-controller.ts';
 import './gradlens-heatmap.ts';
-import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
+import { prepareImage, prepareTensor, type PreparedInput } from './image-input.ts';
+import { InputElement } from './input-element.ts';
 import { runOptions } from './method-options.ts';
-import { themeStyles } from './styles.ts';
-import { controlStyles, errorView, progressView } from './views.ts';
+import { themeStyles, type Theme } from './styles.ts';
+import { scoreUnits } from './summary.ts';
+import { commaList, controlStyles, errorView, progressView } from './views.ts';
+import type { GradlensHeatmap } from './gradlens-heatmap.ts';
 
 /**
  * Several methods on one input, side by side, one after another on the same model (one device, shared plans).
@@ -26,10 +27,10 @@ import { controlStyles, errorView, progressView } from './views.ts';
  * @csspart heatmap - Each `<gradlens-heatmap>`.
  * @csspart progress - Progress and cancel.
  * @csspart status - The state line.
+ * @csspart scale - The line that says the maps share one colour scale.
  * @cssproperty --gradlens-heatmap-size - Each map's displayed width (default 160px here).
  */
-@customElement('gradlens-compare')
-export class GradlensCompare extends LitElement {
+export class GradlensCompare extends InputElement {
   static override styles = [
     themeStyles,
     controlStyles,
@@ -51,40 +52,76 @@ export class GradlensCompare extends LitElement {
     `,
   ];
 
-  /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
-  @property() model: ModelSource | undefined;
-  /** The image's URL. */
-  @property() src: string | undefined;
-  /** The image as an ImageBitmap, <img>, canvas or OffscreenCanvas (property; wins over `src`). */
-  @property({ attribute: false }) image: ImageInput | undefined;
-  /** The input as a tensor of the model's input shape (property; wins over images). */
-  @property({ attribute: false }) tensor: Float32Array | undefined;
-  /** How the image becomes the input beyond size and channels (scale, mean, std, order); default values / 255. */
-  @property({ attribute: false }) preprocess: Partial<PreprocessOptions> = {};
-  /** Method ids, space-separated (attribute) or an array (property). */
-  @property({ converter: (v) => v?.split(/[\s,]+/).filter(Boolean) }) methods: MethodId[] = ['saliency', 'integrated-gradients', 'smoothgrad'];
-  /** Path steps of the path methods. */
-  @property({ type: Number }) steps = 16;
-  /** Noise samples of the SmoothGrad family and expected gradients. */
-  @property({ type: Number }) samples = 8;
-  /** Noise σ as a fraction of the input's range. */
-  @property({ type: Number }) noise = 0.15;
-  /** The class every method explains; default the top prediction. */
-  @property({ type: Number }) target: number | undefined;
-  /** Seeds every random draw, so runs repeat. */
-  @property({ type: Number }) seed = 0;
-  /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' or 'gray'. */
-  @property({ reflect: true }) colormap: ColormapName = 'viridis';
-  /** 'abs' (default), 'positive', 'negative' or 'signed'. */
-  @property({ reflect: true }) sign: Sign = 'abs';
-  /** The maps' opacity over the image, 0 to 1. */
-  @property({ type: Number }) opacity = 0.6;
+  static override properties: PropertyDeclarations = {
+    methods: { converter: (v) => v?.split(/[\s,]+/).filter(Boolean) },
+    steps: { type: Number },
+    samples: { type: Number },
+    noise: { type: Number },
+    target: { type: Number },
+    seed: { type: Number },
+    colormap: { reflect: true },
+    sign: { reflect: true },
+    opacity: { type: Number },
+    scale: { reflect: true },
+    labels: { converter: commaList },
+    theme: { reflect: true },
+    sharedRange: { state: true, attribute: false },
+    controllers: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    prepared: { state: true, attribute: false },
+    failure: { state: true, attribute: false },
+    current: { state: true, attribute: false },
+  };
 
-  private loader = new ExplainController({ onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }) });
-  @state() private controllers: ExplainController[] = [];
-  @state() private prepared: PreparedInput | undefined;
-  @state() private failure: GradlensError | undefined;
-  @state() private current: ExplainController | undefined;
+  /** Method ids, space-separated (attribute) or an array (property). */
+  declare methods: MethodId[];
+  /** Path steps of the path methods. */
+  declare steps: number;
+  /** Noise samples of the SmoothGrad family and expected gradients. */
+  declare samples: number;
+  /** Noise σ as a fraction of the input's range. */
+  declare noise: number;
+  /** The class every method explains; default the top prediction. */
+  declare target: number | undefined;
+  /** Seeds every random draw, so runs repeat. */
+  declare seed: number;
+  /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' or 'gray'. */
+  declare colormap: ColormapName;
+  /** 'abs' (default), 'positive', 'negative' or 'signed'. */
+  declare sign: Sign;
+  /** The maps' opacity over the image, 0 to 1. */
+  declare opacity: number;
+  /** 'shared' (default): every map on one colour scale, so their strengths compare; 'per-tile': each on its own. */
+  declare scale: 'shared' | 'per-tile';
+  /** Class names, comma-separated (attribute) or an array (property). */
+  declare labels: string[];
+  /** 'light' or 'dark' forces that palette here and in the heat maps; default the system's. */
+  declare theme: Theme;
+  declare private sharedRange: readonly [number, number] | undefined;
+
+  private loader = new ExplainController({
+    onStatus: () => this.requestUpdate(),
+    onLoad: (model) => fire(this, 'gradlens-load', { model, inputShape: model.inputShape }),
+  });
+  declare private controllers: ExplainController[];
+  declare private prepared: PreparedInput | undefined;
+  declare private failure: GradlensError | undefined;
+  declare private current: ExplainController | undefined;
+
+  constructor() {
+    super();
+    this.methods = ['saliency', 'integrated-gradients', 'smoothgrad'];
+    this.steps = 16;
+    this.samples = 8;
+    this.noise = 0.15;
+    this.seed = 0;
+    this.colormap = 'viridis';
+    this.sign = 'abs';
+    this.opacity = 0.6;
+    this.scale = 'shared';
+    this.labels = [];
+    this.controllers = [];
+  }
+
   private generation = 0;
   /** Settles when the work started by the latest change is over (done, failed or superseded). */
   settled: Promise<void> = Promise.resolve();
@@ -99,6 +136,21 @@ export class GradlensCompare extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     const keys = ['model', 'src', 'image', 'tensor', 'preprocess', 'methods', 'steps', 'samples', 'noise', 'target', 'seed'];
     if (keys.some((k) => changed.has(k as keyof GradlensCompare))) this.settled = this.refresh(changed.has('model'));
+    else if (changed.has('scale') || changed.has('sign')) {
+      this.sharedRange = undefined;
+      this.settled = this.settled.then(() => this.shareScale());
+    }
+  }
+
+  /** One scale for all maps: from the lowest to the highest end of the maps' own (percentile) scales. */
+  private async shareScale(current = () => true): Promise<void> {
+    if (this.scale !== 'shared') return;
+    await this.updateComplete;
+    const maps = [...this.renderRoot.querySelectorAll<GradlensHeatmap>('gradlens-heatmap')];
+    for (const map of maps) await map.updateComplete.then(() => map.rendered);
+    const ranges = maps.map((map) => map.drawnRange).filter((range) => range !== undefined);
+    if (ranges.length === 0 || this.scale !== 'shared' || !current()) return;
+    this.sharedRange = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
   }
 
   private async refresh(reload: boolean): Promise<void> {
@@ -107,6 +159,7 @@ export class GradlensCompare extends LitElement {
     const stale = () => generation !== this.generation;
     await Promise.resolve();
     this.failure = undefined;
+    this.sharedRange = undefined;
     try {
       if (reload || !this.loader.model) {
         if (this.model === undefined || this.model === '') return;
@@ -134,7 +187,9 @@ export class GradlensCompare extends LitElement {
         await controller.run(prepared.tensor, runOptions({ method, steps: this.steps, samples: this.samples, noise: this.noise, target: this.target, seed: this.seed }, prepared.tensor, model.inputShape));
         if (controller.error) throw controller.error;
       }
-      if (!stale()) this.current = undefined;
+      if (stale()) return;
+      this.current = undefined;
+      await this.shareScale(() => !stale());
     } catch (error) {
       if (stale()) return;
       this.failure = asGradlensError(error);
@@ -143,13 +198,25 @@ export class GradlensCompare extends LitElement {
     }
   }
 
+  private statusText(): string {
+    if (this.loader.status === 'loading') return 'Loading the model…';
+    if (this.loader.model && this.controllers.length === 0) return 'Set an input to compare the methods on.';
+    return '';
+  }
+
+  private classLabel(index: number): string {
+    return this.labels[index] ?? `class ${index}`;
+  }
+
   protected override render() {
     return html`
       <div part="grid">
         ${this.controllers.map((controller, i) => {
           const result = controller.result;
           return html`<figure>
-            <figcaption>${this.methods[i]}</figcaption>
+            <figcaption>
+              ${this.methods[i]}${result ? html` <span class="muted">for ${this.classLabel(result.target[0]!)}</span>` : nothing}
+            </figcaption>
             ${result
               ? html`<gradlens-heatmap
                   part="heatmap"
@@ -159,19 +226,27 @@ export class GradlensCompare extends LitElement {
                   colormap=${this.colormap}
                   sign=${this.sign}
                   .opacity=${this.opacity}
-                  label="${this.methods[i]} for class ${result.target[0]}"
+                  .range=${this.scale === 'shared' ? this.sharedRange : undefined}
+                  units=${scoreUnits(result)}
+                  theme=${this.theme ?? nothing}
+                  label="${this.methods[i]} for ${this.classLabel(result.target[0]!)}"
                 ></gradlens-heatmap>`
               : html`<p class="muted">${controller === this.current ? 'running…' : 'waiting'}</p>`}
           </figure>`;
         })}
       </div>
+      ${this.scale === 'shared' && this.sharedRange
+        ? html`<p part="scale" class="muted">One colour scale for every map, so their strengths compare (scale="per-tile": one each).</p>`
+        : nothing}
       ${this.current?.status === 'running' ? progressView(this.current.progress, () => this.cancel()) : nothing}
       ${this.failure
         ? errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(true)))
-        : html`<p part="status" class="muted" role="status">${this.loader.status === 'loading' ? 'Loading the model…' : ''}</p>`}
+        : html`<p part="status" class="muted" role="status">${this.statusText()}</p>`}
     `;
   }
 }
+
+customElements.define('gradlens-compare', GradlensCompare);
 
 declare global {
   interface HTMLElementTagNameMap {

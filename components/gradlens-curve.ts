@@ -1,5 +1,4 @@
-import { css, html, LitElement, nothing, svg, type PropertyValues } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { css, html, LitElement, type PropertyDeclarations, nothing, svg, type PropertyValues } from 'lit';
 import { LensModel, type GradlensError, type ModelSource } from '../src/index.ts';
 import type { Replacement } from '../src/metrics/index.ts';
 import { aucOf, computeCurves, curveSummary, pathOf, pct, scoreDomain, type CurveMode, type CurveSeries, type Frame } from './curve.ts';
@@ -42,7 +41,6 @@ const PALETTE = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9
  * @cssproperty --gradlens-muted - Grid lines and tick labels.
  * @cssproperty --gradlens-accent - The readout's cursor and the focus ring.
  */
-@customElement('gradlens-curve')
 export class GradlensCurve extends LitElement {
   static override styles = [
     themeStyles,
@@ -116,34 +114,55 @@ export class GradlensCurve extends LitElement {
     `,
   ];
 
+  static override properties: PropertyDeclarations = {
+    curves: { attribute: false },
+    model: {},
+    input: { attribute: false },
+    attribution: { attribute: false },
+    mode: { reflect: true },
+    steps: { type: Number },
+    replacement: {},
+    patch: { type: Number },
+    target: { type: Number },
+    score: {},
+    seed: { type: Number },
+    xLabel: { attribute: 'x-label' },
+    yLabel: { attribute: 'y-label' },
+    label: {},
+    computed: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    computing: { state: true, attribute: false },
+    failure: { state: true, attribute: false },
+    cursor: { state: true, attribute: false },
+  };
+
   /** Curves to draw: one series or several, each `{ label, fractions, scores, auc? }` (property). Wins over computing. */
-  @property({ attribute: false }) curves: CurveSeries | readonly CurveSeries[] | undefined;
+  declare curves: CurveSeries | readonly CurveSeries[] | undefined;
   /** The model to compute curves with: a URL (attribute), ONNX bytes, a graph, or a loaded `LensModel` (property). */
-  @property() model: ModelSource | LensModel | undefined;
+  declare model: ModelSource | LensModel | undefined;
   /** The input whose features are removed or inserted, in the model's input shape (property). */
-  @property({ attribute: false }) input: Float32Array | undefined;
+  declare input: Float32Array | undefined;
   /** The attribution that orders the features, most relevant first (property). */
-  @property({ attribute: false }) attribution: Float32Array | undefined;
+  declare attribution: Float32Array | undefined;
   /** 'deletion' (default), 'insertion' or 'both'. */
-  @property({ reflect: true }) mode: CurveMode | 'both' = 'deletion';
+  declare mode: CurveMode | 'both';
   /** Points after the start; a few dozen is plenty for the AUC. */
-  @property({ type: Number }) steps = 20;
+  declare steps: number;
   /** What a removed feature becomes: 'zero', 'mean', 'blur' or 'noise' (default: zero for deletion, blur for insertion). */
-  @property() replacement: Replacement | undefined;
+  declare replacement: Replacement | undefined;
   /** Square patches of this many pixels as the features of an image (default: single pixels). */
-  @property({ type: Number }) patch: number | undefined;
+  declare patch: number | undefined;
   /** The class scored; default the unperturbed input's top prediction. */
-  @property({ type: Number }) target: number | undefined;
+  declare target: number | undefined;
   /** 'probability' (default), 'logit' or 'log-probability'. */
-  @property() score: 'probability' | 'logit' | 'log-probability' = 'probability';
+  declare score: 'probability' | 'logit' | 'log-probability';
   /** Seeds the 'noise' replacement. */
-  @property({ type: Number }) seed = 0;
+  declare seed: number;
   /** The x axis' title; default from the mode. */
-  @property({ attribute: 'x-label' }) xLabel: string | undefined;
+  declare xLabel: string | undefined;
   /** The y axis' title; default from the score. */
-  @property({ attribute: 'y-label' }) yLabel: string | undefined;
+  declare yLabel: string | undefined;
   /** What the chart is of, read before the summary: e.g. "Integrated gradients on row 3". */
-  @property() label = 'Perturbation curve';
+  declare label: string;
 
   /** Loads models named by URL, shared with the other widgets on the page. */
   readonly controller = new ExplainController({
@@ -152,11 +171,23 @@ export class GradlensCurve extends LitElement {
     onError: (error) => this.fail(error),
   });
 
-  @state() private computed: CurveSeries[] = [];
-  @state() private computing = false;
-  @state() private failure: GradlensError | undefined;
+  declare private computed: CurveSeries[];
+  declare private computing: boolean;
+  declare private failure: GradlensError | undefined;
   /** The index of the fraction the readout shows, or undefined when none is pointed at. */
-  @state() cursor: number | undefined;
+  declare cursor: number | undefined;
+
+  constructor() {
+    super();
+    this.mode = 'deletion';
+    this.steps = 20;
+    this.score = 'probability';
+    this.seed = 0;
+    this.label = 'Perturbation curve';
+    this.computed = [];
+    this.computing = false;
+  }
+
   private generation = 0;
   private loadingModel: Promise<unknown> = Promise.resolve();
 
@@ -333,6 +364,8 @@ export class GradlensCurve extends LitElement {
     </p>`;
   }
 }
+
+customElements.define('gradlens-curve', GradlensCurve);
 
 declare global {
   interface HTMLElementTagNameMap {

@@ -1,15 +1,15 @@
-import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
-import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
-import type { PreprocessOptions } from '../src/io/preprocess.ts';
+import { css, html, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
+import type { GradlensError, MethodId } from '../src/index.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
 import './gradlens-heatmap.ts';
-import { prepareImage, prepareTensor, type ImageInput, type PreparedInput } from './image-input.ts';
+import { prepareImage, prepareTensor, type PreparedInput } from './image-input.ts';
+import { InputElement } from './input-element.ts';
 import { layerCandidates, METHOD_IDS, optionsOf, runOptions, type BaselineName } from './method-options.ts';
-import { themeStyles } from './styles.ts';
-import { controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { themeStyles, type Theme } from './styles.ts';
+import { scoreUnits } from './summary.ts';
+import { commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
 
 const MODEL_OPTIONS = ['model'] as const;
 const INPUT_OPTIONS = ['src', 'image', 'tensor', 'preprocess'] as const;
@@ -42,8 +42,7 @@ const RUN_OPTIONS = ['method', 'steps', 'samples', 'noise', 'baseline', 'layer',
  * @cssproperty --gradlens-border - Borders.
  * @cssproperty --gradlens-error - Error text.
  */
-@customElement('gradlens-explainer')
-export class GradlensExplainer extends LitElement {
+export class GradlensExplainer extends InputElement {
   static override styles = [
     themeStyles,
     controlStyles,
@@ -63,56 +62,91 @@ export class GradlensExplainer extends LitElement {
     `,
   ];
 
-  /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
-  @property() model: ModelSource | undefined;
-  /** The image's URL. */
-  @property() src: string | undefined;
-  /** The image as an ImageBitmap, <img>, canvas or OffscreenCanvas (property; wins over `src`). */
-  @property({ attribute: false }) image: ImageInput | undefined;
-  /** The input as a tensor of the model's input shape (property; wins over images). */
-  @property({ attribute: false }) tensor: Float32Array | undefined;
-  /** How the image becomes the input beyond size and channels (scale, mean, std, order); default values / 255. */
-  @property({ attribute: false }) preprocess: Partial<PreprocessOptions> = {};
+  static override properties: PropertyDeclarations = {
+    method: { reflect: true },
+    steps: { type: Number },
+    samples: { type: Number },
+    noise: { type: Number },
+    baseline: {},
+    layer: {},
+    target: { type: Number },
+    seed: { type: Number },
+    chunkSize: { type: Number, attribute: 'chunk-size' },
+    baselines: { attribute: false },
+    labels: { converter: commaList },
+    topK: { type: Number, attribute: 'top-k' },
+    colormap: { reflect: true },
+    sign: { reflect: true },
+    opacity: { type: Number },
+    noControls: { type: Boolean, attribute: 'no-controls' },
+    theme: { reflect: true },
+    prepared: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    predictions: { state: true, attribute: false },
+    failure: { state: true, attribute: false },
+    phase: { state: true, attribute: false },
+  };
+
   /** The method id, kebab-case. */
-  @property({ reflect: true }) method: MethodId = 'integrated-gradients';
+  declare method: MethodId;
   /** Path steps (integrated gradients and the path methods). */
-  @property({ type: Number }) steps = 16;
+  declare steps: number;
   /** Noise samples (SmoothGrad family, expected gradients). */
-  @property({ type: Number }) samples = 8;
+  declare samples: number;
   /** Noise σ as a fraction of the input's range (absolute σ for GradientSHAP). */
-  @property({ type: Number }) noise = 0.15;
+  declare noise: number;
   /** Where the integrated-gradients path starts: 'zeros', 'uniform' or 'blur'. */
-  @property() baseline: BaselineName = 'zeros';
+  declare baseline: BaselineName;
   /** The layer of the Grad-CAM family; default the last convolution's. */
-  @property() layer: string | undefined;
+  declare layer: string | undefined;
   /** The class to explain; default the top prediction. */
-  @property({ type: Number }) target: number | undefined;
+  declare target: number | undefined;
   /** Seeds every random draw, so runs repeat. */
-  @property({ type: Number }) seed = 0;
+  declare seed: number;
   /** Points per GPU chunk (default: from the memory budget); smaller chunks report progress more often. */
-  @property({ type: Number, attribute: 'chunk-size' }) chunkSize: number | undefined;
+  declare chunkSize: number | undefined;
   /** Expected gradients / GradientSHAP: the baseline set (k × input size); default zeros and the input's mean. */
-  @property({ attribute: false }) baselines: Float32Array | undefined;
+  declare baselines: Float32Array | undefined;
   /** Class names, comma-separated (attribute) or an array (property). */
-  @property({ converter: (value) => value?.split(',').map((s) => s.trim()) }) labels: string[] = [];
+  declare labels: string[];
   /** How many predictions to list. */
-  @property({ type: Number, attribute: 'top-k' }) topK = 3;
+  declare topK: number;
   /** 'viridis' (default, colour-blind safe), 'turbo', 'rdbu-r' or 'gray'. */
-  @property({ reflect: true }) colormap: ColormapName = 'viridis';
+  declare colormap: ColormapName;
   /** 'abs' (default), 'positive', 'negative' or 'signed' (use 'rdbu-r' with it). */
-  @property({ reflect: true }) sign: Sign = 'abs';
+  declare sign: Sign;
   /** The map's opacity over the image, 0 to 1. */
-  @property({ type: Number }) opacity = 0.6;
+  declare opacity: number;
   /** Hides the option pickers (the predictions stay). */
-  @property({ type: Boolean, attribute: 'no-controls' }) noControls = false;
+  declare noControls: boolean;
+  /** 'light' or 'dark' forces that palette here and in the heat map; default the system's. */
+  declare theme: Theme;
 
   /** The widget's model and runs, free of the DOM. */
   readonly controller = new ExplainController(widgetEvents(this, (error) => this.fail(error)));
 
-  @state() private prepared: PreparedInput | undefined;
-  @state() private predictions: Prediction[] = [];
-  @state() private failure: GradlensError | undefined;
-  @state() private phase: 'idle' | 'reading' = 'idle';
+  declare private prepared: PreparedInput | undefined;
+  declare private predictions: Prediction[];
+  declare private failure: GradlensError | undefined;
+  declare private phase: 'idle' | 'reading';
+
+  constructor() {
+    super();
+    this.method = 'integrated-gradients';
+    this.steps = 16;
+    this.samples = 8;
+    this.noise = 0.15;
+    this.baseline = 'zeros';
+    this.seed = 0;
+    this.labels = [];
+    this.topK = 3;
+    this.colormap = 'viridis';
+    this.sign = 'abs';
+    this.opacity = 0.6;
+    this.noControls = false;
+    this.predictions = [];
+    this.phase = 'idle';
+  }
+
   private generation = 0;
   private loadingModel: Promise<unknown> = Promise.resolve();
 
@@ -202,6 +236,8 @@ export class GradlensExplainer extends LitElement {
               colormap=${this.colormap}
               sign=${this.sign}
               .opacity=${this.opacity}
+              units=${scoreUnits(result)}
+              theme=${this.theme ?? nothing}
               label="${this.method} for ${label(targetIndex)}"
             ></gradlens-heatmap>`
           : nothing}
@@ -270,6 +306,8 @@ export class GradlensExplainer extends LitElement {
     </form>`;
   }
 }
+
+customElements.define('gradlens-explainer', GradlensExplainer);
 
 declare global {
   interface HTMLElementTagNameMap {

@@ -1,13 +1,12 @@
-import { css, html, LitElement, nothing, type PropertyValues } from 'lit';
-import { customElement, property, state } from 'lit/decorators.js';
+import { css, html, LitElement, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
 import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
 import { prepareTensor } from './image-input.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles } from './styles.ts';
-import { featureSummary, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
-import { controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { featureSummary, scoreUnits, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
+import { commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
 
 const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad', 'expected-gradients', 'gradient-shap'];
 
@@ -28,13 +27,13 @@ const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input',
  * @csspart predictions - The predictions (buttons: choose the class to explain).
  * @csspart bars - The list of features (role="img" is not used: it is a real list, read row by row).
  * @csspart bar - One feature's bar.
+ * @csspart key - What the two bar colours mean.
  * @csspart status - The state line.
  * @cssproperty --gradlens-positive - Bars that raise the target's score (default ColorBrewer red).
  * @cssproperty --gradlens-negative - Bars that lower it (default ColorBrewer blue).
  * @cssproperty --gradlens-fg - Text colour.
  * @cssproperty --gradlens-bg - Background colour.
  */
-@customElement('gradlens-features')
 export class GradlensFeatures extends LitElement {
   static override styles = [
     themeStyles,
@@ -48,7 +47,8 @@ export class GradlensFeatures extends LitElement {
         margin: 0;
         padding: 0;
       }
-      .row {
+      .row,
+      .header {
         display: contents;
       }
       .value,
@@ -81,6 +81,25 @@ export class GradlensFeatures extends LitElement {
       .negative {
         background: var(--_negative);
       }
+      .header > span {
+        font-size: 0.85em;
+        font-weight: 600;
+        color: var(--_muted);
+      }
+      .key {
+        display: flex;
+        gap: 16px;
+        font-size: 0.85em;
+        color: var(--_muted);
+        margin: 6px 0 0;
+      }
+      .swatch {
+        display: inline-block;
+        width: 10px;
+        height: 10px;
+        border-radius: 2px;
+        margin-right: 4px;
+      }
       .top {
         display: flex;
         gap: 16px;
@@ -90,42 +109,77 @@ export class GradlensFeatures extends LitElement {
     `,
   ];
 
+  static override properties: PropertyDeclarations = {
+    model: {},
+    values: { attribute: false },
+    featureNames: { attribute: 'feature-names', converter: commaList },
+    attribution: { attribute: false },
+    method: { reflect: true },
+    steps: { type: Number },
+    samples: { type: Number },
+    noise: { type: Number },
+    baseline: { attribute: false },
+    baselines: { attribute: false },
+    target: { type: Number },
+    seed: { type: Number },
+    labels: { converter: commaList },
+    maxFeatures: { type: Number, attribute: 'max-features' },
+    noControls: { type: Boolean, attribute: 'no-controls' },
+    predictions: { state: true, attribute: false }, // attribute: false for the manifest analyzer, which reads state as an attribute
+    failure: { state: true, attribute: false },
+  };
+
   /** The ONNX model: a URL (attribute) or bytes, an ArrayBuffer or a graph (property). */
-  @property() model: ModelSource | undefined;
+  declare model: ModelSource | undefined;
   /** The row to explain, one value per feature, in the model's order. */
-  @property({ attribute: false }) values: ArrayLike<number> | undefined;
+  declare values: ArrayLike<number> | undefined;
   /** Feature names, comma-separated (attribute) or an array (property). */
-  @property({ attribute: 'feature-names', converter: (v) => v?.split(',').map((s) => s.trim()) }) featureNames: string[] = [];
+  declare featureNames: string[];
   /** An attribution to draw without a model (presentational use). */
-  @property({ attribute: false }) attribution: ArrayLike<number> | undefined;
+  declare attribution: ArrayLike<number> | undefined;
   /** The method id, kebab-case. */
-  @property({ reflect: true }) method: MethodId = 'integrated-gradients';
+  declare method: MethodId;
   /** Path steps (integrated gradients). */
-  @property({ type: Number }) steps = 32;
+  declare steps: number;
   /** Noise samples (SmoothGrad, GradientSHAP, expected gradients). */
-  @property({ type: Number }) samples = 8;
+  declare samples: number;
   /** Noise σ as a fraction of the input's range. */
-  @property({ type: Number }) noise = 0.15;
+  declare noise: number;
   /** Where the path starts (integrated gradients): a row, e.g. the training means; default zeros. */
-  @property({ attribute: false }) baseline: Float32Array | undefined;
+  declare baseline: Float32Array | undefined;
   /** Baseline rows for expected gradients / GradientSHAP (k × features). */
-  @property({ attribute: false }) baselines: Float32Array | undefined;
+  declare baselines: Float32Array | undefined;
   /** The class to explain; default the top prediction. */
-  @property({ type: Number }) target: number | undefined;
+  declare target: number | undefined;
   /** Seeds every random draw, so runs repeat. */
-  @property({ type: Number }) seed = 0;
+  declare seed: number;
   /** Class names, comma-separated (attribute) or an array (property). */
-  @property({ converter: (value) => value?.split(',').map((s) => s.trim()) }) labels: string[] = [];
+  declare labels: string[];
   /** How many features to show, largest contributions first. */
-  @property({ type: Number, attribute: 'max-features' }) maxFeatures = 10;
+  declare maxFeatures: number;
   /** Hides the method picker. */
-  @property({ type: Boolean, attribute: 'no-controls' }) noControls = false;
+  declare noControls: boolean;
 
   /** The widget's model and runs, free of the DOM. */
   readonly controller = new ExplainController(widgetEvents(this, (error) => this.fail(error)));
 
-  @state() private predictions: Prediction[] = [];
-  @state() private failure: GradlensError | undefined;
+  declare private predictions: Prediction[];
+  declare private failure: GradlensError | undefined;
+
+  constructor() {
+    super();
+    this.featureNames = [];
+    this.method = 'integrated-gradients';
+    this.steps = 32;
+    this.samples = 8;
+    this.noise = 0.15;
+    this.seed = 0;
+    this.labels = [];
+    this.maxFeatures = 10;
+    this.noControls = false;
+    this.predictions = [];
+  }
+
   private generation = 0;
   private loadingModel: Promise<unknown> = Promise.resolve();
   /** Settles when the work started by the latest change is over (done, failed or superseded). */
@@ -192,8 +246,16 @@ export class GradlensFeatures extends LitElement {
       ${ranked.length
         ? html`<p class="visually-hidden" id="summary">Towards ${targetName}: ${featureSummary(ranked)}</p>
             <ol part="bars" class="bars" aria-describedby="summary" aria-label="Feature contributions towards ${targetName}">
+              <li class="header" aria-hidden="true">
+                <span>Feature</span><span class="value">Value</span><span>Contribution to ${targetName}</span>
+                <span class="contribution">${result ? scoreUnits(result) : ''}</span>
+              </li>
               ${ranked.map((f) => this.bar(f, scale))}
-            </ol>`
+            </ol>
+            <p part="key" class="key">
+              <span><span class="swatch positive"></span>pushes towards ${targetName}</span>
+              <span><span class="swatch negative"></span>pushes away from it</span>
+            </p>`
         : nothing}
       ${this.statusLine()}
     `;
@@ -234,6 +296,8 @@ export class GradlensFeatures extends LitElement {
     </form>`;
   }
 }
+
+customElements.define('gradlens-features', GradlensFeatures);
 
 declare global {
   interface HTMLElementTagNameMap {

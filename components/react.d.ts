@@ -26,12 +26,18 @@ type ExplainerProps = WidgetProps<
   GradlensExplainer,
   'model' | 'src' | 'image' | 'tensor' | 'preprocess' | 'method' | 'steps' | 'samples' | 'noise' | 'baseline' | 'layer' | 'target' | 'seed' | 'chunkSize' | 'baselines' | 'labels' | 'topK' | 'colormap' | 'sign' | 'opacity' | 'noControls'
 >;
-type HeatmapProps = WidgetProps<GradlensHeatmap, 'attribution' | 'shape' | 'image' | 'colormap' | 'sign' | 'opacity' | 'percentile' | 'label'>;
+type HeatmapProps = WidgetProps<
+  GradlensHeatmap,
+  'attribution' | 'shape' | 'image' | 'colormap' | 'sign' | 'opacity' | 'percentile' | 'label' | 'range' | 'legendTitle' | 'units'
+>;
 type FeaturesProps = WidgetProps<
   GradlensFeatures,
   'model' | 'values' | 'featureNames' | 'attribution' | 'method' | 'steps' | 'samples' | 'noise' | 'baseline' | 'baselines' | 'target' | 'seed' | 'labels' | 'maxFeatures' | 'noControls'
 >;
-type CompareProps = WidgetProps<GradlensCompare, 'model' | 'src' | 'image' | 'tensor' | 'preprocess' | 'methods' | 'steps' | 'samples' | 'noise' | 'target' | 'seed' | 'colormap' | 'sign' | 'opacity'>;
+type CompareProps = WidgetProps<
+  GradlensCompare,
+  'model' | 'src' | 'image' | 'tensor' | 'preprocess' | 'methods' | 'steps' | 'samples' | 'noise' | 'target' | 'seed' | 'colormap' | 'sign' | 'opacity' | 'scale' | 'labels'
+>;
 type CurveProps = WidgetProps<
   GradlensCurve,
   'curves' | 'model' | 'input' | 'attribution' | 'mode' | 'steps' | 'replacement' | 'patch' | 'target' | 'score' | 'seed' | 'xLabel' | 'yLabel' | 'label'

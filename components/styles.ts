@@ -12,6 +12,9 @@ const darkPalette = css`
   --_negative: var(--gradlens-negative, #92c5de);
 `;
 
+/** A widget's `theme`: 'light' or 'dark' forces that palette (default: the system's); widgets pass it to those inside. */
+export type Theme = 'light' | 'dark' | undefined;
+
 /** Theme defaults every widget shares; pages override the --gradlens-* properties. */
 export const themeStyles = css`
   :host {

@@ -1,3 +1,4 @@
+import type { Explanation } from '../src/index.ts';
 // Text for screen readers: what the overlay or the bars show, in words. No DOM.
 
 const ROWS = ['upper', 'middle', 'lower'] as const;
@@ -64,4 +65,9 @@ export function formatNumber(value: number): string {
 
 export function formatSigned(value: number): string {
   return value > 0 ? `+${formatNumber(value)}` : formatNumber(value);
+}
+
+/** What an explanation's values are attributions of: the target's logit, probability or log-probability. */
+export function scoreUnits(explanation: Explanation): string {
+  return String(explanation.options.score ?? 'logit');
 }

@@ -4,6 +4,9 @@ import type { Prediction, RunProgress } from './explain-controller.ts';
 
 // Pieces of template the widgets share: predictions, progress, error.
 
+/** The converter of a `labels`-style property: comma-separated in the attribute, an array as a property. */
+export const commaList = (value: string | null) => value?.split(',').map((s) => s.trim());
+
 export const controlStyles = css`
   form {
     display: flex;

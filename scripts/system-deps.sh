@@ -4,7 +4,12 @@
 #                           chromium also runs the browser tests
 #   libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri   Mesa's llvmpipe through OpenGL ES (WebGPU compatibility mode)
 #   libonnx-testdata        ONNX's backend node tests, run as a conformance suite
+# Elsewhere (macOS, Windows, other Linux) it installs nothing: a GPU driver is all gradlens needs there.
 set -euo pipefail
+if ! command -v apt-get > /dev/null || ! command -v dpkg-query > /dev/null; then
+  echo "system packages: not Debian/Ubuntu; skipped (gradlens needs a GPU driver, or Mesa's EGL/GLES or SwiftShader)"
+  exit 0
+fi
 packages=(libvulkan1 chromium libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri libonnx-testdata)
 missing=()
 for package in "${packages[@]}"; do

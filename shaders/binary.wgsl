@@ -1,6 +1,8 @@
-// ONNX Add, Sub, Mul, Div with multidirectional broadcasting, and the input gradients as gathers: each element
+// ONNX Add, Sub, Mul, Div, Min, Max (two inputs), PRelu and Where (a constant condition choosing between a and b)
+// with multidirectional broadcasting, and the input gradients as gathers: each element
 // of grad_x sums its partial derivative over the output elements broadcast from it. Shapes arrive coalesced
 // (extent-1 axes dropped, neighbours merged), so `rank` is often 1 to 3.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   count: u32,        // elements written: y's (forward) or grad_x's (backward)
@@ -10,14 +12,26 @@ struct Params {
   out_shape: array<vec4<u32>, 2>,
   a_strides: array<vec4<u32>, 2>,  // a's element step along each output axis, 0 where a broadcasts
   b_strides: array<vec4<u32>, 2>,
+  c_strides: array<vec4<u32>, 2>,  // Where's condition
   grad_shape: array<vec4<u32>, 2>, // backward: grad_x's shape on the output axes (1 where x broadcasts)
 }
 
-override OP: u32 = 0u;           // 0 Add, 1 Sub, 2 Mul, 3 Div
-override INPUT: u32 = 0u;        // backward: 0 gives the gradient of a, 1 of b
+// Enums: declared here only; src/kernels/wgsl.ts reads the codes by name.
+const OP_ADD: u32 = 0u;
+const OP_SUB: u32 = 1u;
+const OP_MUL: u32 = 2u;
+const OP_DIV: u32 = 3u;
+const OP_MIN: u32 = 4u;
+const OP_MAX: u32 = 5u;
+const OP_PRELU: u32 = 6u; // a ≥ 0 ? a : b·a, b the slope
+const OP_WHERE: u32 = 7u; // condition ≠ 0 ? a : b
+const INPUT_A: u32 = 0u; // backward: the gradient of a
+const INPUT_B: u32 = 1u; // backward: the gradient of b
+
+override OP: u32 = OP_ADD;
+override INPUT: u32 = INPUT_A;
 override BROADCAST: bool = true; // false: a, b and y have one shape, so index i is i in all of them
 // A power of two: the cooperative sum halves it.
-override WORKGROUP_SIZE: u32 = 256u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -25,10 +39,11 @@ override WORKGROUP_SIZE: u32 = 256u;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(5) var<storage, read_write> grad_x: array<f32>;
+@group(0) @binding(6) var<storage, read> condition: array<f32>; // Where only; other ops bind any buffer
 
 var<workgroup> partial_sums: array<f32, WORKGROUP_SIZE>;
 
-struct Offsets { y: u32, a: u32, b: u32 }
+struct Offsets { y: u32, a: u32, b: u32, c: u32 }
 
 const OUT_RADIX: u32 = 0u;    // an output element index
 const GRAD_RADIX: u32 = 1u;   // a grad_x element index
@@ -37,7 +52,7 @@ const REDUCE_RADIX: u32 = 2u; // an index over the axes x broadcasts along
 // Offsets in y, a and b of the element whose index is written in the given mixed radix over the output axes.
 fn locate(index: u32, radix: u32) -> Offsets {
   var n = index;
-  var o = Offsets(0u, 0u, 0u);
+  var o = Offsets(0u, 0u, 0u, 0u);
   var y_stride = 1u;
   for (var d = params.rank; d > 0u; d--) {
     let q = (d - 1u) / 4u;
@@ -52,42 +67,55 @@ fn locate(index: u32, radix: u32) -> Offsets {
     o.y += digit * y_stride;
     o.a += digit * params.a_strides[q][r];
     o.b += digit * params.b_strides[q][r];
+    o.c += digit * params.c_strides[q][r];
     y_stride *= extent;
   }
   return o;
 }
 
-fn apply(u: f32, v: f32) -> f32 {
+fn apply(u: f32, v: f32, o: Offsets) -> f32 {
   switch OP {
-    case 0u: { return u + v; }
-    case 1u: { return u - v; }
-    case 2u: { return u * v; }
-    default: { return u / v; }
+    case OP_WHERE: { return select(v, u, condition[o.c] != 0.0); }
+    case OP_ADD: { return u + v; }
+    case OP_SUB: { return u - v; }
+    case OP_MUL: { return u * v; }
+    case OP_MIN: { return min(u, v); }
+    case OP_MAX: { return max(u, v); }
+    case OP_PRELU: { return select(v * u, u, u >= 0.0); }
+    case OP_DIV, default: { return u / v; }
   }
 }
 
 // ∂(a op b)/∂x · dy for x = a or b, at one output element; Add and Sub never read a or b.
 fn partial(o: Offsets) -> f32 {
   let dy = grad_y[o.y];
-  if (OP == 0u) { return dy; }
-  if (OP == 1u) { return select(-dy, dy, INPUT == 0u); }
-  if (OP == 2u) {
-    if (INPUT == 0u) { return dy * b[o.b]; }
+  if (OP == OP_ADD) { return dy; }
+  if (OP == OP_WHERE) { return select(0.0, dy, (condition[o.c] != 0.0) == (INPUT == INPUT_A)); }
+  if (OP == OP_MIN || OP == OP_MAX) {
+    // The selected input takes dy; a tie splits it evenly (PyTorch's choice, and the central difference's).
+    let mine = select(b[o.b], a[o.a], INPUT == INPUT_A);
+    let other = select(a[o.a], b[o.b], INPUT == INPUT_A);
+    let wins = select(mine > other, mine < other, OP == OP_MIN);
+    return select(select(0.0, dy, wins), 0.5 * dy, mine == other);
+  }
+  if (OP == OP_PRELU) {
+    let u = a[o.a];
+    if (INPUT == INPUT_A) { return select(dy * b[o.b], dy, u >= 0.0); }
+    return select(dy * u, 0.0, u >= 0.0);
+  }
+  if (OP == OP_SUB) { return select(-dy, dy, INPUT == INPUT_A); }
+  if (OP == OP_MUL) {
+    if (INPUT == INPUT_A) { return dy * b[o.b]; }
     return dy * a[o.a];
   }
   let bv = b[o.b];
-  if (INPUT == 0u) { return dy / bv; }
+  if (INPUT == INPUT_A) { return dy / bv; }
   return -dy * (a[o.a] / bv) / bv; // −dy·a/b², without squaring b (no overflow for large b)
 }
 
 fn term(base: Offsets, k: u32) -> f32 {
   let r = locate(k, REDUCE_RADIX);
-  return partial(Offsets(base.y + r.y, base.a + r.a, base.b + r.b));
-}
-
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
+  return partial(Offsets(base.y + r.y, base.a + r.a, base.b + r.b, base.c + r.c));
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -95,11 +123,11 @@ fn binary_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_wor
   let i = flat_index(id, groups);
   if (i >= params.count) { return; }
   if (!BROADCAST) {
-    y[i] = apply(a[i], b[i]);
+    y[i] = apply(a[i], b[i], Offsets(i, i, i, i));
     return;
   }
   let o = locate(i, OUT_RADIX);
-  y[i] = apply(a[o.a], b[o.b]);
+  y[i] = apply(a[o.a], b[o.b], o);
 }
 
 // One invocation per grad_x element, summing in order: for no or short broadcast sums.
@@ -109,7 +137,7 @@ fn binary_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_wo
   if (j >= params.count) { return; }
   var g = 0.0;
   if (!BROADCAST) {
-    g = partial(Offsets(j, j, j));
+    g = partial(Offsets(j, j, j, j));
   } else {
     let base = locate(j, GRAD_RADIX);
     for (var k = 0u; k < params.reduce_count; k++) { g += term(base, k); }

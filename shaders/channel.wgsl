@@ -1,5 +1,6 @@
 // BatchNormalization in inference form, unfolded: y = x·scale[c] + shift[c] on channels at axis 1 of any rank ≥ 2,
 // with scale = γ/√(σ² + ε) and shift = β − μ·scale precomputed on the host (batchNormToAffine).
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   count: u32,
@@ -8,8 +9,6 @@ struct Params {
   accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
 
-override WORKGROUP_SIZE: u32 = 256u;
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> scale: array<f32>;
@@ -17,11 +16,6 @@ override WORKGROUP_SIZE: u32 = 256u;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(6) var<storage, read_write> grad_x: array<f32>;
-
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
-}
 
 fn channel_of(i: u32) -> u32 {
   return (i / params.spatial) % params.channels;

@@ -34,8 +34,10 @@ override TILE_N: u32 = 64u; // defaults as the wrapper's for wide layers (src/ke
 override TILE_K: u32 = 16u;
 const ROWS: u32 = 8u;
 override WORKGROUP_SIZE: u32 = (TILE_M / ROWS) * (TILE_N / 4u);
-override ACTIVATION: u32 = 0u; // fused epilogue after the bias: 0 none, 1 relu
-override DIRECT_WORKGROUP_SIZE: u32 = 256u;
+const ACTIVATION_NONE: u32 = 0u; // fused epilogue after the bias; enum codes, read by name in src/kernels/wgsl.ts
+const ACTIVATION_RELU: u32 = 1u;
+override ACTIVATION: u32 = ACTIVATION_NONE;
+override DIRECT_WORKGROUP_SIZE: u32 = 128u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -120,7 +122,7 @@ fn set_b(kk: u32, nn: u32, v: f32) {
 fn epilogue(v: f32, channel: u32) -> f32 {
   var s = v;
   if (params.has_bias == 1u) { s += bias[channel]; }
-  if (ACTIVATION == 1u) { s = max(s, 0.0); }
+  if (ACTIVATION == ACTIVATION_RELU) { s = max(s, 0.0); }
   return s;
 }
 

@@ -1,7 +1,10 @@
 // Batched GEMM for ONNX Gemm and MatMul, and (with other transposes and strides) their input gradients:
 //   C[z] (=|+=) act(alpha · Σ_r op(A[z, r]) · op(B[z, r]) + beta · bias[z])
-// op(A) is M×K, op(B) is K×N, C is M×N, all row-major. r runs over `reduce_count` terms: 1 for the forward,
+// op(A) is M×K, op(B) is K×N, C is M×N, all row-major. r runs over the reduce count (R): 1 for the forward,
 // the batch for the gradient of an operand broadcast over it (stride 0), so that sum needs no second pass.
+// One dispatch may take only a part of the sum, r in [r_begin, r_end) and K in [k_begin, k_end) (TILE_K-aligned):
+// the wrapper splits sums too long for an adapter's loop budget (src/gpu/limits.ts) into parts that continue the
+// sum in C, and only the last part (`finish`) adds the bias and applies the activation.
 //
 // Each workgroup owns a TILE_M×TILE_N block of C (TILE_M = BLOCK·WORKGROUP_Y, TILE_N = BLOCK·WORKGROUP_X) and walks
 // K in TILE_K steps through workgroup memory; each invocation keeps a BLOCK×BLOCK block of C in registers, at rows
@@ -18,7 +21,10 @@ struct Params {
   n: u32,
   k: u32,
   batch: u32,
-  reduce_count: u32,
+  r_begin: u32,
+  r_end: u32,
+  k_begin: u32,
+  k_end: u32,
   a_batch_stride: u32, // 0 broadcasts a 2-D operand over the batch
   b_batch_stride: u32,
   c_batch_stride: u32,
@@ -28,14 +34,18 @@ struct Params {
   bias_row_stride: u32,
   bias_col_stride: u32,
   has_bias: u32,
-  accumulate: u32, // 1 adds into C (a gradient read by several nodes), 0 overwrites
+  accumulate: u32,   // 1 adds the result into C (a gradient read by several nodes), 0 overwrites
+  continue_sum: u32, // 1: C holds the earlier parts of this sum; they join it before the epilogue
+  finish: u32,       // 1 adds the bias and applies the activation: the whole sum, or its last part
   alpha: f32,
   beta: f32,
 }
 
 override TRANS_A: bool = false; // A stored K×M
 override TRANS_B: bool = false; // B stored N×K
-override ACTIVATION: u32 = 0u;  // 0 none, 1 relu (after the bias)
+const ACTIVATION_NONE: u32 = 0u; // enum codes, read by name in src/kernels/wgsl.ts
+const ACTIVATION_RELU: u32 = 1u; // after the bias
+override ACTIVATION: u32 = ACTIVATION_NONE;
 override WORKGROUP_X: u32 = 8u;
 override WORKGROUP_Y: u32 = 8u;
 override TILE_K: u32 = 16u;
@@ -96,10 +106,10 @@ fn gemm_tiled(
   var acc_lh = mat4x4<f32>();
   var acc_hl = mat4x4<f32>();
   var acc_hh = mat4x4<f32>();
-  for (var r = 0u; r < params.reduce_count; r++) {
+  for (var r = params.r_begin; r < params.r_end; r++) {
     let a_base = z * params.a_batch_stride + r * params.a_reduce_stride;
     let b_base = z * params.b_batch_stride + r * params.b_reduce_stride;
-    for (var k0 = 0u; k0 < k; k0 += TILE_K) {
+    for (var k0 = params.k_begin; k0 < params.k_end; k0 += TILE_K) {
       for (var l = local_index; l < tile_m * TILE_K; l += threads) {
         var i: u32;
         var kk: u32;
@@ -150,13 +160,17 @@ fn store_block(z: u32, i0: u32, j0: u32, acc: mat4x4<f32>) {
     for (var q = 0u; q < 4u; q++) {
       let j = j0 + q * WORKGROUP_X;
       if (i < params.m && j < params.n) {
-        var v = params.alpha * acc[q][p];
-        if (params.has_bias == 1u) {
-          v += params.beta * bias[z * params.bias_batch_stride + i * params.bias_row_stride + j * params.bias_col_stride];
-        }
-        if (ACTIVATION == 1u) { v = max(v, 0.0); }
         let index = z * params.c_batch_stride + i * params.n + j;
-        c[index] = select(v, c[index] + v, params.accumulate == 1u);
+        var v = params.alpha * acc[q][p];
+        if (params.continue_sum == 1u) { v += c[index]; }
+        if (params.finish == 1u) {
+          if (params.has_bias == 1u) {
+            v += params.beta * bias[z * params.bias_batch_stride + i * params.bias_row_stride + j * params.bias_col_stride];
+          }
+          if (ACTIVATION == ACTIVATION_RELU) { v = max(v, 0.0); }
+        }
+        if (params.accumulate == 1u) { v += c[index]; }
+        c[index] = v;
       }
     }
   }

@@ -1,6 +1,7 @@
 // ONNX LayerNormalization (opset 17, stash_type 1: statistics in f32) over the trailing `size` elements of each of
 // `rows` rows. ROW_THREADS invocations share a row and combine partial sums by a fixed-order tree in workgroup
 // memory (deterministic); rows are contiguous, so neighbouring invocations read neighbouring addresses.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   rows: u32,
@@ -10,7 +11,6 @@ struct Params {
   accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
 
-override WORKGROUP_SIZE: u32 = 256u;
 override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
 
 @group(0) @binding(0) var<uniform> params: Params;

@@ -1,5 +1,6 @@
 // 2-D pooling over NCHW: MaxPool (saving its argmax), AveragePool, GlobalAveragePool; backward passes as gathers.
 // Windows as ONNX: window o starts at o·stride − pad_begin and taps start + k·dilation, k < kernel. Vectors are (h, w).
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   planes: u32,              // N·C
@@ -14,8 +15,6 @@ struct Params {
   accumulate: u32,          // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
 
-override WORKGROUP_SIZE: u32 = 256u;
-
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -25,11 +24,6 @@ override WORKGROUP_SIZE: u32 = 256u;
 @group(0) @binding(5) var<storage, read_write> grad_x: array<f32>;
 
 const NO_WINDOW: u32 = 0xffffffffu;
-
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
-}
 
 fn out_plane() -> u32 { return u32(params.out_size.x * params.out_size.y); }
 fn in_plane() -> u32 { return u32(params.in_size.x * params.in_size.y); }

@@ -2,6 +2,7 @@
 // Per axis the source coordinate is x_original = (o·coord_mul + coord_add) / coord_den, integers that
 // src/kernels/resize.ts derives from coordinate_transformation_mode, so floors and nearest_mode's halfway ties
 // are decided exactly. Vectors are (h, w).
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   planes: u32,            // N·C
@@ -13,20 +14,21 @@ struct Params {
   accumulate: u32,        // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
 
-override MODE: u32 = 1u;         // 0 nearest, 1 linear
-override NEAREST_MODE: u32 = 0u; // 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil
-override WORKGROUP_SIZE: u32 = 256u;
+// Enum codes, read by name in src/kernels/wgsl.ts (ONNX's attribute values).
+const MODE_NEAREST: u32 = 0u;
+const MODE_LINEAR: u32 = 1u;
+const NEAREST_MODE_ROUND_PREFER_FLOOR: u32 = 0u;
+const NEAREST_MODE_ROUND_PREFER_CEIL: u32 = 1u;
+const NEAREST_MODE_FLOOR: u32 = 2u;
+const NEAREST_MODE_CEIL: u32 = 3u;
+override MODE: u32 = MODE_LINEAR;
+override NEAREST_MODE: u32 = NEAREST_MODE_ROUND_PREFER_FLOOR;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad_x: array<f32>;
-
-// Dispatched as a 2-D grid (x up to 65535 workgroups) so any tensor size fits.
-fn flat_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * WORKGROUP_SIZE;
-}
 
 fn floor_div(a: i32, b: i32) -> i32 { // b > 0; WGSL's / truncates toward zero
   let q = a / b;
@@ -46,13 +48,13 @@ fn axis_taps(o: i32, axis: u32) -> Taps {
   let last = params.in_size[axis] - 1;
   let whole = floor_div(num, den);
   let rest = num - whole * den; // x_original = whole + rest / den, 0 ≤ rest < den
-  if (MODE == 0u) {
+  if (MODE == MODE_NEAREST) {
     var up: bool;
     switch NEAREST_MODE {
-      case 0u: { up = 2 * rest > den; }  // halfway goes down
-      case 1u: { up = 2 * rest >= den; } // halfway goes up
-      case 2u: { up = false; }
-      default: { up = rest > 0; }
+      case NEAREST_MODE_ROUND_PREFER_FLOOR: { up = 2 * rest > den; } // halfway goes down
+      case NEAREST_MODE_ROUND_PREFER_CEIL: { up = 2 * rest >= den; } // halfway goes up
+      case NEAREST_MODE_FLOOR: { up = false; }
+      case NEAREST_MODE_CEIL, default: { up = rest > 0; }
     }
     let i = clamp(whole + select(0, 1, up), 0, last); // ONNX's edge padding
     return Taps(i, i, 0.0);
@@ -73,7 +75,7 @@ fn resize_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_wor
   let column = axis_taps(i32(o % u32(params.out_size.y)), 1u);
   let width = params.in_size.y;
   let base = i32((i / out_plane) * u32(params.in_size.x * width));
-  if (MODE == 0u) {
+  if (MODE == MODE_NEAREST) {
     y[i] = x[base + row.first * width + column.first];
     return;
   }

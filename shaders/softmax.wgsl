@@ -2,6 +2,7 @@
 // element (o, k, i) sits at (o·axis_size + k)·inner + i, and a row is one (o, i) pair.
 // ROW_THREADS invocations share a row (1 for short axes, up to a whole workgroup for long ones) and combine
 // their partial results by a fixed-order tree in workgroup memory, so results are deterministic.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 
 struct Params {
   outer: u32,
@@ -10,8 +11,9 @@ struct Params {
   accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
 
-override OP: u32 = 0u; // 0 Softmax, 1 LogSoftmax
-override WORKGROUP_SIZE: u32 = 256u;
+const OP_SOFTMAX: u32 = 0u; // enum codes, read by name in src/kernels/wgsl.ts
+const OP_LOG_SOFTMAX: u32 = 1u;
+override OP: u32 = OP_SOFTMAX;
 override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -77,7 +79,7 @@ fn softmax_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_
   let inv_s = 1.0 / s;
   for (var k = row.lane; k < row.length; k += ROW_THREADS) {
     let shifted = x[at(row, k)] - m;
-    y[at(row, k)] = select(exp(shifted) * inv_s, shifted - log_s, OP == 1u);
+    y[at(row, k)] = select(exp(shifted) * inv_s, shifted - log_s, OP == OP_LOG_SOFTMAX);
   }
 }
 
@@ -89,12 +91,12 @@ fn softmax_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local
   var s = 0.0;
   for (var k = row.lane; k < row.length; k += ROW_THREADS) {
     let j = at(row, k);
-    s += select(grad_y[j] * y[j], grad_y[j], OP == 1u);
+    s += select(grad_y[j] * y[j], grad_y[j], OP == OP_LOG_SOFTMAX);
   }
   s = row_reduce(local, s, false);
   for (var k = row.lane; k < row.length; k += ROW_THREADS) {
     let j = at(row, k);
-    let g = select(y[j] * (grad_y[j] - s), grad_y[j] - exp(y[j]) * s, OP == 1u);
+    let g = select(y[j] * (grad_y[j] - s), grad_y[j] - exp(y[j]) * s, OP == OP_LOG_SOFTMAX);
     grad_x[j] = select(g, grad_x[j] + g, params.accumulate == 1u);
   }
 }

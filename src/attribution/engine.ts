@@ -1,10 +1,12 @@
 import { allocate, readFloats, upload } from '../gpu/buffers.ts';
 import { CommandBatch, gridFor } from '../gpu/commands.ts';
+import { loopBudget } from '../gpu/limits.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import type { Model } from '../graph/model.ts';
 import type { BackwardRules } from '../graph/op.ts';
 import type { Plan, ScoreKind } from '../graph/plan.ts';
 import { sizeOf } from '../graph/ir.ts';
+import { WORKGROUP_SIZE } from '../kernels/wgsl.ts';
 
 /**
  * The virtual batch: for each of `count` inputs, `samples` noise samples × `steps` path points,
@@ -54,7 +56,9 @@ export interface EngineResult {
 
 const MULTIPLY = { none: 0, input: 1, 'input-minus-baseline': 2 } as const;
 const COMBINE = { mean: 0, 'mean-square': 1, variance: 2 } as const;
-const WORKGROUP = 256;
+/** Loop guard cost of attribution_points (up to 4 Philox draws of 10 rounds) and per point of attribution_accumulate. */
+const POINTS_ITERATIONS = 48;
+const ACCUMULATE_ITERATIONS_PER_POINT = 1 + POINTS_ITERATIONS;
 const DEFAULT_BUDGET = 256 * 2 ** 20;
 
 /** Runs the points through the model in chunks, accumulating on the GPU; reads back one attribution per input. */
@@ -68,7 +72,9 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   if (options.targets.length !== spec.count) throw new GradlensError('BAD_INPUT', `${options.targets.length} targets for ${spec.count} inputs`);
   options.signal?.throwIfAborted();
 
-  const chunkSize = options.chunkSize ?? (await defaultChunkSize(model, total, options.memoryBudget ?? DEFAULT_BUDGET));
+  // Within the loop budget too: attribution_accumulate walks a slot's points of the chunk, drawing noise for each.
+  const loopSafe = Math.max(1, Math.floor((loopBudget(device) - POINTS_ITERATIONS) / ACCUMULATE_ITERATIONS_PER_POINT));
+  const chunkSize = Math.min(options.chunkSize ?? (await defaultChunkSize(model, total, options.memoryBudget ?? DEFAULT_BUDGET)), loopSafe);
   const plan = await model.cachedPlan({ batch: chunkSize, seed: options.score, rules: options.rules ?? 'standard' });
   // Per-sample sums only when a square is taken of a multi-step sum (SmoothGrad² or VarGrad over IG).
   if (spec.absolute && steps > 1) throw new GradlensError('BAD_PARAMS', 'an absolute value per point needs one step per sample');
@@ -98,7 +104,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   try {
     device.queue.writeBuffer(sums, 0, new Float32Array(sumFloats));
     const [makePoints, accumulate, finalize] = await Promise.all(
-      ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) => gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE: WORKGROUP })),
+      ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) => gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE })),
     );
     const params = (chunkStart: number, chunkCount: number) => ({
       size,
@@ -125,9 +131,13 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       const count = Math.min(chunkSize, total - start);
       writeTargets(device, plan, options.targets, start, count, spec.samples * steps);
       const batch = new CommandBatch(device, `attribution chunk ${chunks}`)
-        .dispatch(makePoints!.bind(device, { params: params(start, count), ...shared, points: plan.buffers.input }), gridFor(count * size, WORKGROUP))
+        .dispatch(makePoints!.bind(device, { params: params(start, count), ...shared, points: plan.buffers.input }), gridFor(count * size, WORKGROUP_SIZE), POINTS_ITERATIONS)
         .add(...plan.dispatches)
-        .dispatch(accumulate!.bind(device, { params: params(start, count), ...shared, gradients: plan.buffers.inputGradient!, sums }), gridFor(slots * size, WORKGROUP));
+        .dispatch(
+          accumulate!.bind(device, { params: params(start, count), ...shared, gradients: plan.buffers.inputGradient!, sums }),
+          gridFor(slots * size, WORKGROUP_SIZE),
+          count * ACCUMULATE_ITERATIONS_PER_POINT,
+        );
       await batch.submit();
       chunks++;
       if (options.onProgress) {
@@ -136,7 +146,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       }
     }
     await new CommandBatch(device, 'attribution finalize')
-      .dispatch(finalize!.bind(device, { params: params(0, 0), sums, points: result }), gridFor(spec.count * size, WORKGROUP))
+      .dispatch(finalize!.bind(device, { params: params(0, 0), sums, points: result }), gridFor(spec.count * size, WORKGROUP_SIZE), spec.samples + 1)
       .submit();
     return { attribution: await readFloats(device, result, spec.count * size), points: total, chunks, chunkSize };
   } finally {

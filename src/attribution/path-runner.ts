@@ -4,7 +4,7 @@ import { CommandBatch } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
 import type { Plan } from '../graph/plan.ts';
-import { blurAxes, idgiCoefficients, pathAccumulate, pathBlurPoints, pathFinalize, pathLinePoints, POINT_WORDS, type PathFold } from '../kernels/paths.ts';
+import { blurAxes, idgiCoefficients, pathAccumulate, pathBlurPoints, pathFinalize, pathLinePoints, POINT_WORDS, type PathFold } from '../kernels/attribution/paths.ts';
 import type { MethodContext } from './explain.ts';
 
 const DEFAULT_BUDGET = 256 * 2 ** 20;

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /** What the platform module (`#adapter`: Dawn in Node, navigator.gpu in browsers) must provide. */
 export type Backend = 'vulkan' | 'opengles' | 'metal' | 'd3d12' | 'd3d11' | 'null';
 
@@ -9,6 +10,11 @@ export interface AdapterOptions {
   powerPreference?: GPUPowerPreference;
   /** `compatibility` runs on OpenGL ES and older devices; it is implied by the `opengles` backend. */
   featureLevel?: 'core' | 'compatibility';
+  /**
+   * Loop iterations one kernel invocation may run; default the adapter's known budget (65,535 on Mesa's llvmpipe and
+   * lavapipe, none elsewhere). Tests lower it to exercise the split paths on any adapter.
+   */
+  loopBudget?: number;
 }
 
 export interface FoundAdapter {
@@ -19,4 +25,11 @@ export interface FoundAdapter {
   note?: string;
   /** What must stay referenced while the adapter lives (Dawn's instance: collecting it crashes the process). */
   keepAlive?: unknown;
+}
+
+const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
+
+/** A CPU implementation rather than a GPU, by the adapter's own flag or its well-known names. */
+export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
+  return Boolean(info.isFallbackAdapter) || SOFTWARE_ADAPTERS.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }

@@ -1,10 +1,13 @@
 import { GradlensError, fromGpuError } from './errors.ts';
 import type { BoundKernel } from './kernels.ts';
+import { loopBudget } from './limits.ts';
 
 /** One kernel launch, bound once (at plan time) and recordable any number of times. */
 export interface Dispatch {
   bound: BoundKernel;
   workgroups: [number, number, number];
+  /** Upper bound on the loop iterations one invocation runs, all loops together (src/gpu/limits.ts). */
+  iterations: number;
 }
 
 type Step =
@@ -30,11 +33,23 @@ export class CommandBatch {
     readonly label: string,
   ) {}
 
-  dispatch(bound: BoundKernel, workgroups: number | readonly number[]): this {
+  /**
+   * Records one launch after checking it against the device's limits: workgroups per dimension, and the loop
+   * iterations of one invocation (`iterations`, an upper bound) against the adapter's loop budget.
+   */
+  dispatch(bound: BoundKernel, workgroups: number | readonly number[], iterations: number): this {
     const [x = 1, y = 1, z = 1] = typeof workgroups === 'number' ? [workgroups] : workgroups;
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (Math.max(x, y, z) > max || Math.min(x, y, z) < 0) {
-      throw new GradlensError('BAD_PARAMS', `kernel ${bound.kernel.name}: ${x}×${y}×${z} workgroups exceeds this device's ${max} per dimension`);
+      throw new GradlensError('DEVICE_LIMIT', `kernel ${bound.kernel.name}: ${x}×${y}×${z} workgroups exceeds this device's ${max} per dimension`);
+    }
+    const budget = loopBudget(this.device);
+    if (!(iterations <= budget)) {
+      throw new GradlensError(
+        'DEVICE_LIMIT',
+        `kernel ${bound.kernel.name}: one invocation would run ${iterations} loop iterations, over this adapter's budget of ${budget} ` +
+          '(Mesa llvmpipe/lavapipe stop loops there without an error). Use smaller inputs or layers, or another adapter.',
+      );
     }
     this.steps.push({ kind: 'dispatch', bound, workgroups: [x, y, z] });
     return this;
@@ -42,7 +57,7 @@ export class CommandBatch {
 
   /** Records prepared dispatches (from the kernel wrappers in src/kernels/). */
   add(...dispatches: readonly Dispatch[]): this {
-    for (const { bound, workgroups } of dispatches) this.dispatch(bound, workgroups);
+    for (const { bound, workgroups, iterations } of dispatches) this.dispatch(bound, workgroups, iterations);
     return this;
   }
 

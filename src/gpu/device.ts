@@ -1,7 +1,8 @@
 import { findAdapter } from '#adapter';
-import type { AdapterOptions, FoundAdapter } from './adapter.ts';
+import { isSoftwareAdapter, type AdapterOptions, type FoundAdapter } from './adapter.ts';
 import { GradlensError } from './errors.ts';
 import { KernelRegistry } from './kernels.ts';
+import { loopBudgetOf, setLoopBudget } from './limits.ts';
 
 /** Limits taken at the adapter's maximum instead of WebGPU's defaults: the batch sizes depend on them. */
 const RAISED_LIMITS = [
@@ -20,8 +21,6 @@ const RAISED_LIMITS = [
 /** Used when present; each changes how kernels may be built. */
 const OPTIONAL_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
 
-const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basic render|warp/i;
-
 export interface AdapterReport {
   vendor: string;
   architecture: string;
@@ -33,7 +32,23 @@ export interface AdapterReport {
   /** Optional features this device was created with. */
   features: string[];
   limits: Record<string, number>;
+  /** Loop iterations one kernel invocation may run (src/gpu/limits.ts): 65,535 on Mesa's gallivm, null for none. */
+  loopBudget: number | null;
   note?: string;
+}
+
+/** Which adapter, in which mode, produced a result: recorded beside every result so a wrong adapter can be traced. */
+export interface AdapterIdentity {
+  name: string;
+  backend: string;
+  featureLevel: 'core' | 'compatibility';
+  software: boolean;
+  loopBudget: number | null;
+}
+
+export function adapterIdentity(report: AdapterReport): AdapterIdentity {
+  const name = report.description || report.device || report.architecture || 'unnamed adapter';
+  return { name, backend: report.backend, featureLevel: report.featureLevel, software: report.software, loopBudget: report.loopBudget };
 }
 
 /** One WebGPU device with its kernels. Replaced as a whole when the device is lost. */
@@ -69,7 +84,9 @@ export class GpuContext {
         { cause },
       );
     }
-    return new GpuContext(device, adapter, describe(found, device, options), found.keepAlive);
+    const report = describe(found, device, options);
+    setLoopBudget(device, report.loopBudget ?? Infinity);
+    return new GpuContext(device, adapter, report, found.keepAlive);
   }
 
   get isLost(): boolean {
@@ -85,18 +102,20 @@ function describe(found: FoundAdapter, device: GPUDevice, options: AdapterOption
   const info = found.adapter.info;
   const limits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) limits[name] = device.limits[name];
-  const names = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`;
   const report: AdapterReport = {
     vendor: info.vendor,
     architecture: info.architecture,
     device: info.device,
     description: info.description,
     backend: found.backend,
-    software: Boolean(info.isFallbackAdapter) || SOFTWARE_ADAPTERS.test(names),
+    software: isSoftwareAdapter(info),
     featureLevel: found.adapter.features.has('core-features-and-limits') ? 'core' : (options.featureLevel ?? 'compatibility'),
     features: [...device.features].filter((name) => (OPTIONAL_FEATURES as readonly string[]).includes(name)),
     limits,
+    loopBudget: null,
   };
+  const budget = options.loopBudget ?? loopBudgetOf(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+  if (Number.isFinite(budget)) report.loopBudget = budget;
   if (found.note) report.note = found.note;
   return report;
 }

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'DISPATCH_INVALID'
   | 'OUT_OF_MEMORY'
   | 'BUFFER_TOO_LARGE'
+  | 'DEVICE_LIMIT'
   | 'UNKNOWN_KERNEL'
   | 'BAD_PARAMS'
   | 'UNSUPPORTED_OP'

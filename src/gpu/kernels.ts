@@ -1,6 +1,6 @@
 import { ResourceType, WgslReflect, type StructInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { GradlensError } from './errors.ts';
-import { shaderSources, withLibraries } from './shader-sources.ts';
+import { shaderFiles, shaderSources, withLibraries } from './shader-sources.ts';
 import { packUniform, type UniformValues } from './uniforms.ts';
 
 export type Overrides = Readonly<Record<string, number>>;
@@ -45,6 +45,7 @@ export class Kernel {
       let buffer: GPUBuffer;
       if (isBuffer(given)) {
         buffer = given;
+        checkBindingSize(device, this.name, binding, buffer);
       } else {
         if (!binding.struct) throw new GradlensError('BAD_PARAMS', `kernel ${this.name}: "${binding.name}" needs a buffer`);
         const bytes = packUniform(binding.struct, given, `kernel ${this.name}`);
@@ -66,6 +67,17 @@ export interface BoundKernel {
   bindGroups: GPUBindGroup[];
   /** Uniform buffers this binding made; they live as long as the bound kernel is used. */
   uniforms: GPUBuffer[];
+}
+
+/** A binding larger than the device binds would be a validation error at submit; say which and why now. */
+function checkBindingSize(device: GPUDevice, kernel: string, binding: Binding, buffer: GPUBuffer): void {
+  const limit = binding.type === 'uniform' ? device.limits.maxUniformBufferBindingSize : device.limits.maxStorageBufferBindingSize;
+  if (buffer.size > limit) {
+    throw new GradlensError(
+      'DEVICE_LIMIT',
+      `kernel ${kernel}: "${binding.name}" binds ${buffer.size} bytes, more than this device's ${limit}; use a smaller batch or input`,
+    );
+  }
 }
 
 function isBuffer(value: unknown): value is GPUBuffer {
@@ -127,7 +139,7 @@ export class KernelRegistry {
     const [info] = await Promise.all([module.getCompilationInfo(), this.device.popErrorScope()]);
     const errors = info.messages.filter((message) => message.type === 'error');
     if (errors.length > 0) {
-      const lines = errors.map((m) => `  shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+      const lines = errors.map((m) => `  ${fileOf(name)}:${m.lineNum}:${m.linePos}: ${m.message}`);
       throw new GradlensError('SHADER_COMPILE', `kernel module "${name}" does not compile:\n${lines.join('\n')}`);
     }
     try {
@@ -143,13 +155,14 @@ export class KernelRegistry {
     const info = reflection.entry.compute.find((candidate) => candidate.name === entry);
     if (!info) {
       const known = reflection.entry.compute.map((candidate) => candidate.name).join(', ');
-      throw new GradlensError('UNKNOWN_KERNEL', `shaders/${moduleName}.wgsl has no compute entry point "${entry}" (has ${known})`);
+      throw new GradlensError('UNKNOWN_KERNEL', `${fileOf(moduleName)} has no compute entry point "${entry}" (has ${known})`);
     }
     const declared = new Set(reflection.overrides.map((o) => o.name));
     for (const key of Object.keys(overrides)) {
       if (!declared.has(key)) throw new GradlensError('BAD_PARAMS', `kernel ${name}: no override constant "${key}"`);
     }
     const bindings = new Map(info.resources.map((resource) => [resource.name, toBinding(resource, name)]));
+    checkBindingCounts(this.device, name, [...bindings.values()]);
     const layouts = bindGroupLayouts(this.device, name, [...bindings.values()]);
     // createComputePipelineAsync never settles on Dawn in Node (nothing keeps its callback pumped): create
     // synchronously under an error scope instead, which reports the same validation errors.
@@ -165,6 +178,9 @@ export class KernelRegistry {
   }
 }
 
+/** Where a module's source is, for messages (a module defined at run time has no file). */
+const fileOf = (name: string) => `shaders/${shaderFiles[name] ?? `${name}.wgsl`}`;
+
 function toBinding(resource: VariableInfo, kernel: string): Binding {
   const base = { name: resource.name, group: resource.group, binding: resource.binding };
   if (resource.resourceType === ResourceType.Uniform) {
@@ -174,6 +190,19 @@ function toBinding(resource: VariableInfo, kernel: string): Binding {
     return { ...base, type: resource.access === 'read' ? 'read-only-storage' : 'storage', struct: undefined };
   }
   throw new GradlensError('BAD_PARAMS', `kernel ${kernel}: binding "${resource.name}" is a texture or sampler; compute kernels here use buffers`);
+}
+
+/** Compatibility-mode devices may bind as few as 4 storage buffers per stage: refuse a kernel needing more by name. */
+function checkBindingCounts(device: GPUDevice, kernel: string, bindings: readonly Binding[]): void {
+  const storage = bindings.filter((binding) => binding.type !== 'uniform').length;
+  const uniform = bindings.length - storage;
+  const { maxStorageBuffersPerShaderStage: maxStorage, maxUniformBuffersPerShaderStage: maxUniform } = device.limits;
+  if (storage > maxStorage || uniform > maxUniform) {
+    throw new GradlensError(
+      'DEVICE_LIMIT',
+      `kernel ${kernel} binds ${storage} storage and ${uniform} uniform buffers; this device allows ${maxStorage} and ${maxUniform} per stage`,
+    );
+  }
 }
 
 function bindGroupLayouts(device: GPUDevice, name: string, bindings: Binding[]): GPUBindGroupLayout[] {

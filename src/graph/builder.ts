@@ -63,12 +63,18 @@ export class GraphBuilder {
 
   /** Adds a node of any registered op; returns its first output. */
   node(op: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}, name = `${op.toLowerCase()}_${this.count++}`): string {
-    const node: GraphNode = { name, op, inputs, outputs: [name], attributes };
+    return this.nodeOutputs(op, inputs, attributes, 1, name)[0]!;
+  }
+
+  /** Adds a node with `count` outputs (Split); returns them. */
+  nodeOutputs(op: string, inputs: readonly string[], attributes: Record<string, AttributeValue>, count: number, name = `${op.toLowerCase()}_${this.count++}`): string[] {
+    const outputs = Array.from({ length: count }, (_, k) => (k === 0 ? name : `${name}:${k}`));
+    const node: GraphNode = { name, op, inputs, outputs, attributes };
     const inputShapes = inputs.map((input) => this.shapes.get(input) ?? []);
-    const [shape] = opDefinition(op).shape(inputShapes, node, (i) => this.constants.get(inputs[i] ?? '')?.data);
+    const shapes = opDefinition(op).shape(inputShapes, node, (i) => this.constants.get(inputs[i] ?? '')?.data);
     this.nodes.push(node);
-    this.shapes.set(name, shape!);
-    return name;
+    outputs.forEach((output, k) => this.shapes.set(output, shapes[k]!));
+    return outputs;
   }
 
   conv(x: string, options: ConvOptions, name?: string): string {

@@ -5,7 +5,7 @@ import type { GraphNode, Shape } from './ir.ts';
 
 /**
  * RectGrad (Kim et al. 2019): each ReLU passes its upstream gradient only where the importance a ⊙ g exceeds the
- * percentile-th percentile of that layer's importances for the sample (src/kernels/rectgrad.ts).
+ * percentile-th percentile of that layer's importances for the sample (src/kernels/attribution/rectgrad.ts).
  */
 export interface RectGradRules {
   name: 'rectgrad';
@@ -40,6 +40,8 @@ export interface OpContext {
   saved(label: string, bytes: number): GPUBuffer;
   /** Backward only: the upstream gradient of output `index`. */
   outputGradient(index: number): GPUBuffer;
+  /** Backward only: does output `index` carry a gradient (of a node with several outputs, some may not)? */
+  hasOutputGradient(index: number): boolean;
   /** Backward only: where input `index`'s gradient goes, or undefined when nothing needs it. */
   inputGradient(index: number): { buffer: GPUBuffer; accumulate: boolean } | undefined;
   rules: BackwardRules;

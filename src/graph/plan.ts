@@ -8,9 +8,9 @@ import type { BackwardRules, OpContext, OpDefinition } from './op.ts';
 import { opDefinition } from './registry.ts';
 import { inferShapes } from './shapes.ts';
 import { fuseRelu } from './fold.ts';
-import { seedGradient, type SeedScore as ScoreKind } from '../kernels/seed.ts';
+import { seedGradient, type SeedScore as ScoreKind } from '../kernels/attribution/seed.ts';
 
-export type { SeedScore as ScoreKind } from '../kernels/seed.ts';
+export type { SeedScore as ScoreKind } from '../kernels/attribution/seed.ts';
 
 export interface PlanOptions {
   batch: number;
@@ -245,6 +245,7 @@ export class Plan {
         return saved.get(key)!;
       },
       outputGradient: (i) => gradBuffer(node.outputs[i]!),
+      hasOutputGradient: (i) => flow.hasGradient.has(node.outputs[i] ?? ''),
       inputGradient: (i) => {
         const name = node.inputs[i]!;
         if (!flow.hasGradient.has(name) || isConstant(name)) return undefined;

@@ -2,21 +2,31 @@ import { GradlensError } from '../gpu/errors.ts';
 import type { Graph } from './ir.ts';
 import type { OpDefinition } from './op.ts';
 import { activationOps } from './ops/activation.ts';
-import { arithmeticOps } from './ops/arithmetic.ts';
-import { layoutOps } from './ops/layout.ts';
-import { linearOps } from './ops/linear.ts';
-import { normalizationOps } from './ops/normalization.ts';
-import { spatialOps } from './ops/spatial.ts';
+import { binaryOps } from './ops/binary.ts';
+import { channelOps } from './ops/channel.ts';
+import { conv2dOps } from './ops/conv2d.ts';
+import { gatherOps } from './ops/gather.ts';
+import { gemmOps } from './ops/gemm.ts';
+import { layerNormOps } from './ops/layernorm.ts';
+import { poolOps } from './ops/pool.ts';
+import { resizeOps } from './ops/resize.ts';
+import { softmaxOps } from './ops/softmax.ts';
+import { tensorOps } from './ops/tensor.ts';
 import { viewOps } from './ops/views.ts';
 
-/** Every supported op, by ONNX name: adding an op is one declaration here (and its kernel and test). */
+/** Every supported op, by ONNX name, one table per op family (src/graph/ops/<family>.ts beside shaders/<family>.wgsl). */
 export const OPS: Readonly<Record<string, OpDefinition>> = {
   ...activationOps,
-  ...normalizationOps,
-  ...arithmeticOps,
-  ...layoutOps,
-  ...spatialOps,
-  ...linearOps,
+  ...binaryOps,
+  ...channelOps,
+  ...conv2dOps,
+  ...gatherOps,
+  ...gemmOps,
+  ...layerNormOps,
+  ...poolOps,
+  ...resizeOps,
+  ...softmaxOps,
+  ...tensorOps,
   ...viewOps,
 };
 

@@ -1,13 +1,12 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE } from './wgsl.ts';
 
 export interface BatchNormDims {
   /** x's shape: [N, C, ...], channels at axis 1, rank ≥ 2. */
   shape: readonly number[];
 }
-
-const WORKGROUP_SIZE = 256;
 
 /**
  * Inference BatchNormalization as a per-channel affine map: scale = γ/√(σ² + ε), shift = β − μ·scale,
@@ -48,7 +47,7 @@ export async function batchNormForward(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('channel', 'channel_affine_forward', { WORKGROUP_SIZE });
   const params = uniformParams(dims.shape, false);
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE), iterations: 0 };
 }
 
 /** grad_x (=|+=) grad_y·scale[c]. */
@@ -60,5 +59,5 @@ export async function batchNormBackward(
   const kernel = await context.kernels.kernel('channel', 'channel_affine_backward', { WORKGROUP_SIZE });
   const params = uniformParams(dims.shape, dims.accumulate ?? false);
   const bound = kernel.bind(context.device, { params, grad_y: io.gradY, scale: io.scale, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(params.count, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.count, WORKGROUP_SIZE), iterations: 0 };
 }

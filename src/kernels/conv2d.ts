@@ -1,6 +1,9 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
+import type { GemmActivation } from './gemm.ts';
+import { loopIterations, stridedIterations } from '../gpu/limits.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
 export interface Conv2dDims {
@@ -33,7 +36,7 @@ export type Conv2dPath = 'auto' | 'implicit-gemm' | 'depthwise';
 
 export interface Conv2dForwardDims extends Conv2dDims {
   /** Fused epilogue, applied after the bias. */
-  activation?: 'none' | 'relu';
+  activation?: GemmActivation;
   tiles?: Conv2dTiles;
   path?: Conv2dPath;
 }
@@ -58,8 +61,6 @@ function defaultTiles(columns: number, rows: number): Conv2dTiles {
   const n = Math.min(64, pow2(columns, 4));
   return { m: Math.min(n === 64 ? 64 : 128, pow2(rows, 8)), n, k: 16 };
 }
-
-const DIRECT_WORKGROUP_SIZE = 256;
 
 /** [outHeight, outWidth] by ONNX's rule: ⌊(in + pad_begin + pad_end − dilation·(kernel − 1) − 1) / stride⌋ + 1. */
 export function conv2dOutputSize(dims: Conv2dDims): [number, number] {
@@ -87,6 +88,19 @@ function isDepthwise(dims: Conv2dDims, path: Conv2dPath = 'auto'): boolean {
 }
 
 const ROWS = 8; // rows of the register block per invocation, as in shaders/conv2d.wgsl
+
+/**
+ * Loop iterations of one implicit-GEMM invocation over `kTiles` depth tiles (shaders/conv2d.wgsl): the row and depth
+ * decoding, per tile the strided A and B stagings (B's vec4 staging unpacks 4 per load), the next tile's decoding and
+ * TILE_K multiply-adds, then the ROWS × 4 stores; `extra` covers the backward's phase search.
+ */
+function implicitGemmIterations(tiles: Conv2dTiles, kTiles: number, vec4: boolean, extra = 0): number {
+  const threads = (tiles.m / ROWS) * (tiles.n / 4);
+  const stageB = vec4 ? 6 * stridedIterations((tiles.k * tiles.n) / 4, threads) : stridedIterations(tiles.k * tiles.n, threads);
+  const perTile = 1 + stridedIterations(tiles.k * tiles.m, threads) + stageB + stridedIterations(tiles.k, threads) + loopIterations(tiles.k);
+  const store = loopIterations(ROWS) + ROWS * loopIterations(4);
+  return stridedIterations(tiles.m, threads) + stridedIterations(tiles.k, threads) + loopIterations(kTiles) + kTiles * perTile + store + extra;
+}
 
 function checkTiles(tiles: Conv2dTiles): void {
   const { m, n, k } = tiles;
@@ -117,13 +131,14 @@ export async function conv2dForward(
   dims: Conv2dForwardDims,
 ): Promise<Dispatch> {
   const params = { ...baseParams(dims), has_bias: io.bias ? 1 : 0 };
-  const ACTIVATION = dims.activation === 'relu' ? 1 : 0;
+  const ACTIVATION = wgslEnum('conv2d', 'ACTIVATION', dims.activation ?? 'none');
   // Without a bias the binding still needs a buffer; the kernel never reads it then.
   const resources = { params, x: io.x, bias: io.bias ?? io.w, y: io.y };
   if (isDepthwise(dims, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE });
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
-    return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, DIRECT_WORKGROUP_SIZE) };
+    const iterations = loopIterations(params.kernel_height) + params.kernel_height * loopIterations(params.kernel_width) + loopIterations(4);
+    return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   const tiles = dims.tiles ?? defaultTiles(params.out_channels / params.group, params.batch * params.out_height * params.out_width);
   checkTiles(tiles);
@@ -134,7 +149,8 @@ export async function conv2dForward(
   const overrides = { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACTIVATION };
   const kernel = await context.kernels.kernel('conv2d', vec4 ? 'conv2d_forward_vec4' : 'conv2d_forward', overrides);
   const bound = kernel.bind(context.device, { ...resources, ...(vec4 ? { w_vec4: io.w } : { w: io.w }) });
-  return { bound, workgroups: gridFor(params.m_tiles * params.n_tiles * params.group, 1) };
+  const kTiles = Math.ceil(((params.in_channels / params.group) * params.kernel_height * params.kernel_width) / tiles.k);
+  return { bound, workgroups: gridFor(params.m_tiles * params.n_tiles * params.group, 1), iterations: implicitGemmIterations(tiles, kTiles, vec4) };
 }
 
 /**
@@ -149,9 +165,11 @@ export async function conv2dBackwardInput(
   const params = { ...baseParams(dims), accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, grad_y: io.gradY, w: io.w, grad_x: io.gradX };
   if (isDepthwise(dims, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_backward_input', { DIRECT_WORKGROUP_SIZE });
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.in_channels * params.height * params.width;
-    return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, DIRECT_WORKGROUP_SIZE) };
+    const taps = loopIterations(params.kernel_height) + params.kernel_height * loopIterations(params.kernel_width);
+    const iterations = loopIterations(params.out_channels / params.group) * (taps + 1);
+    return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   // One GEMM per stride phase (ih + pad_top ≡ ph mod stride_h, same along w); rows sized for the largest phase.
   const phases = params.stride_h * params.stride_w;
@@ -161,5 +179,9 @@ export async function conv2dBackwardInput(
   params.m_tiles = Math.ceil(rows / tiles.m);
   params.n_tiles = Math.ceil(params.in_channels / params.group / tiles.n);
   const kernel = await context.kernels.kernel('conv2d', 'conv2d_backward_input', { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k });
-  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(params.m_tiles * params.n_tiles * params.group * phases, 1) };
+  // The taps reaching a phase are at most all of them; phase_of() searches up to the stride and the kernel size.
+  const kTiles = Math.ceil(((params.out_channels / params.group) * params.kernel_height * params.kernel_width) / tiles.k);
+  const phaseSearch = 2 * (params.stride_h + params.stride_w + params.kernel_height + params.kernel_width);
+  const iterations = implicitGemmIterations(tiles, kTiles, false, phaseSearch);
+  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(params.m_tiles * params.n_tiles * params.group * phases, 1), iterations };
 }

@@ -1,6 +1,8 @@
 import type { Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { loopBudget, loopIterations, stridedIterations } from '../gpu/limits.ts';
+import { wgslEnum } from './wgsl.ts';
 
 export const GEMM_ACTIVATIONS = ['none', 'relu'] as const;
 export type GemmActivation = (typeof GEMM_ACTIVATIONS)[number];
@@ -114,44 +116,89 @@ function tileOf(dims: GemmDims): GemmTile {
   return tile;
 }
 
-/** No dispatch when C is empty (Dawn warns on zero workgroups); otherwise one. */
+/**
+ * The loop guard's cost of one gemm_tiled invocation over `r` reduce terms and `k` depths (src/gpu/limits.ts): per K
+ * step, the two strided tile loads and the TILE_K multiply-adds; then the 4 × 4 epilogue loops.
+ */
+function gemmIterations(tile: GemmTile, r: number, k: number): number {
+  const threads = tile.workgroupX * tile.workgroupY;
+  const loadA = stridedIterations(BLOCK * tile.workgroupY * tile.tileK, threads);
+  const loadB = stridedIterations(BLOCK * tile.workgroupX * tile.tileK, threads);
+  const perStep = 1 + loadA + loadB + loopIterations(tile.tileK);
+  return loopIterations(r) + r * (1 + Math.ceil(k / tile.tileK) * perStep) + 4 * (loopIterations(4) + 4 * loopIterations(4));
+}
+
+/**
+ * The sum split into parts within the adapter's loop budget: ranges of reduce terms and of K (TILE_K-aligned), each
+ * part one dispatch adding into C after the first. Whole sums where the budget allows (every adapter but gallivm's).
+ */
+function parts(l: Launch, budget: number): { r: [number, number]; k: [number, number] }[] {
+  const { tileK } = l.tile;
+  const steps = Math.max(1, Math.ceil(l.k / tileK));
+  // The cost is linear in the K steps: the most one part may take, from the cost of one step and of none.
+  const perStep = gemmIterations(l.tile, 1, tileK) - gemmIterations(l.tile, 1, 0);
+  const kSteps = Math.min(steps, Math.max(1, Math.floor((budget - gemmIterations(l.tile, 1, 0)) / perStep)));
+  let rCount = Math.max(1, Math.floor(budget / gemmIterations(l.tile, 1, kSteps * tileK)));
+  while (rCount > 1 && gemmIterations(l.tile, rCount, kSteps * tileK) > budget) rCount--;
+  const result: { r: [number, number]; k: [number, number] }[] = [];
+  for (let r = 0; r < l.reduceCount; r += rCount) {
+    for (let step = 0; step < steps; step += kSteps) {
+      result.push({ r: [r, Math.min(r + rCount, l.reduceCount)], k: [step * tileK, Math.min((step + kSteps) * tileK, l.k)] });
+    }
+  }
+  return result;
+}
+
+/** No dispatch when C is empty (Dawn warns on zero workgroups); otherwise one per part of the sum (usually one). */
 async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; c: GPUBuffer }, l: Launch): Promise<Dispatch[]> {
   const { tile } = l;
   if (l.m === 0 || l.n === 0 || l.batch === 0) return [];
+  const split = parts(l, loopBudget(context.device));
+  if (split.length > 1 && l.accumulate && l.activation !== 'none') {
+    // The activation applies to the whole sum, which a split sum only has in C once the old values are mixed in.
+    throw new GradlensError('DEVICE_LIMIT', "gemm: a sum split for this adapter's loop budget cannot both accumulate and apply an activation");
+  }
   const kernel = await context.kernels.kernel('gemm', 'gemm_tiled', {
     TRANS_A: Number(l.transA),
     TRANS_B: Number(l.transB),
-    ACTIVATION: GEMM_ACTIVATIONS.indexOf(l.activation),
+    ACTIVATION: wgslEnum('gemm', 'ACTIVATION', l.activation),
     WORKGROUP_X: tile.workgroupX,
     WORKGROUP_Y: tile.workgroupY,
     TILE_K: tile.tileK,
   });
-  const params = {
-    m: l.m,
-    n: l.n,
-    k: l.k,
-    batch: l.batch,
-    reduce_count: l.reduceCount,
-    a_batch_stride: l.strides.a,
-    b_batch_stride: l.strides.b,
-    c_batch_stride: l.strides.c,
-    a_reduce_stride: l.strides.aReduce,
-    b_reduce_stride: l.strides.bReduce,
-    bias_batch_stride: l.bias?.batch ?? 0,
-    bias_row_stride: l.bias?.row ?? 0,
-    bias_col_stride: l.bias?.col ?? 0,
-    has_bias: Number(l.bias !== undefined),
-    accumulate: Number(l.accumulate),
-    alpha: l.alpha,
-    beta: l.bias?.beta ?? 0,
-  };
-  // Without a bias, A stands in for the binding (both read-only); has_bias = 0 keeps it unread.
-  const bound = kernel.bind(context.device, { params, a: io.a, b: io.b, bias: io.bias ?? io.a, c: io.c });
   const tilesN = Math.ceil(l.n / (BLOCK * tile.workgroupX));
   const slots = Math.ceil(l.m / (BLOCK * tile.workgroupY)) * l.batch; // (row tile, batch) pairs over y and z
   const max = context.device.limits.maxComputeWorkgroupsPerDimension;
   const workgroups: [number, number, number] = slots <= max ? [tilesN, slots, 1] : [tilesN, max, Math.ceil(slots / max)];
-  return [{ bound, workgroups }];
+  return split.map((part, index) => {
+    const params = {
+      m: l.m,
+      n: l.n,
+      k: l.k,
+      batch: l.batch,
+      r_begin: part.r[0],
+      r_end: part.r[1],
+      k_begin: part.k[0],
+      k_end: part.k[1],
+      a_batch_stride: l.strides.a,
+      b_batch_stride: l.strides.b,
+      c_batch_stride: l.strides.c,
+      a_reduce_stride: l.strides.aReduce,
+      b_reduce_stride: l.strides.bReduce,
+      bias_batch_stride: l.bias?.batch ?? 0,
+      bias_row_stride: l.bias?.row ?? 0,
+      bias_col_stride: l.bias?.col ?? 0,
+      has_bias: Number(l.bias !== undefined),
+      accumulate: Number(l.accumulate && index === 0),
+      continue_sum: Number(index > 0),
+      finish: Number(index === split.length - 1),
+      alpha: l.alpha,
+      beta: l.bias?.beta ?? 0,
+    };
+    // Without a bias, A stands in for the binding (both read-only); has_bias = 0 keeps it unread.
+    const bound = kernel.bind(context.device, { params, a: io.a, b: io.b, bias: io.bias ?? io.a, c: io.c });
+    return { bound, workgroups, iterations: gemmIterations(tile, part.r[1] - part.r[0], part.k[1] - part.k[0]) };
+  });
 }
 
 function batchStrides(dims: GemmDims) {

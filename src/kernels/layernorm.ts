@@ -1,6 +1,8 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE } from './wgsl.ts';
+import { stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** `rows` rows of `size` elements each: the tensor split at ONNX's `axis`, see `layerNormDims`. */
 export interface LayerNormDims {
@@ -12,8 +14,6 @@ export interface LayerNormDims {
   /** Invocations per row, a power of two ≤ 256; default `layerNormRowThreads(size)`. */
   rowThreads?: number;
 }
-
-const WORKGROUP_SIZE = 256;
 
 /** Rows and row size for ONNX's `axis` (default −1; negative counts from the end) of a tensor of `shape`. */
 export function layerNormDims(shape: readonly number[], axis = -1): { rows: number; size: number } {
@@ -34,7 +34,9 @@ function plan(entry: string, dims: LayerNormDims) {
   if (!Number.isInteger(Math.log2(rowThreads)) || rowThreads > WORKGROUP_SIZE) {
     throw new GradlensError('BAD_PARAMS', `${entry}: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
-  return { overrides: { WORKGROUP_SIZE, ROW_THREADS: rowThreads }, workgroups: gridFor(dims.rows * rowThreads, WORKGROUP_SIZE) };
+  // Each invocation walks its share of the row at most 3 times, with a tree reduction after each of the first 2.
+  const iterations = 3 * stridedIterations(dims.size, rowThreads) + 2 * treeIterations(rowThreads);
+  return { overrides: { WORKGROUP_SIZE, ROW_THREADS: rowThreads }, workgroups: gridFor(dims.rows * rowThreads, WORKGROUP_SIZE), iterations };
 }
 
 /**
@@ -46,12 +48,12 @@ export async function layerNormForward(
   io: { x: GPUBuffer; scale: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer; mean: GPUBuffer; invStdDev: GPUBuffer },
   dims: LayerNormDims,
 ): Promise<Dispatch> {
-  const { overrides, workgroups } = plan('layernorm_forward', dims);
+  const { overrides, workgroups, iterations } = plan('layernorm_forward', dims);
   const kernel = await context.kernels.kernel('layernorm', 'layernorm_forward', overrides);
   const params = { rows: dims.rows, size: dims.size, epsilon: dims.epsilon ?? 1e-5, has_bias: Number(io.bias !== undefined), accumulate: 0 };
   // Without β the binding still needs a buffer: γ stands in (both read-only), and has_bias = 0 keeps it unread.
   const resources = { params, x: io.x, scale: io.scale, bias: io.bias ?? io.scale, y: io.y, mean: io.mean, inv_std_dev: io.invStdDev };
-  return { bound: kernel.bind(context.device, resources), workgroups };
+  return { bound: kernel.bind(context.device, resources), workgroups, iterations };
 }
 
 /** grad_x (=|+=) the input gradient from x, γ and the forward's saved μ and 1/σ; `accumulate` adds into grad_x. */
@@ -60,9 +62,9 @@ export async function layerNormBackward(
   io: { x: GPUBuffer; scale: GPUBuffer; mean: GPUBuffer; invStdDev: GPUBuffer; gradY: GPUBuffer; gradX: GPUBuffer },
   dims: LayerNormDims & { accumulate?: boolean },
 ): Promise<Dispatch> {
-  const { overrides, workgroups } = plan('layernorm_backward', dims);
+  const { overrides, workgroups, iterations } = plan('layernorm_backward', dims);
   const kernel = await context.kernels.kernel('layernorm', 'layernorm_backward', overrides);
   const params = { rows: dims.rows, size: dims.size, epsilon: dims.epsilon ?? 1e-5, has_bias: 0, accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, x: io.x, scale: io.scale, mean: io.mean, inv_std_dev: io.invStdDev, grad_y: io.gradY, grad_x: io.gradX };
-  return { bound: kernel.bind(context.device, resources), workgroups };
+  return { bound: kernel.bind(context.device, resources), workgroups, iterations };
 }

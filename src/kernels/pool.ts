@@ -1,6 +1,8 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE } from './wgsl.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** An NCHW input and a 2-D pooling window, with ONNX's attributes (explicit pads; auto_pad is the importer's to resolve). */
 export interface PoolDims {
@@ -35,7 +37,6 @@ export interface BackwardFlags {
   accumulate?: boolean;
 }
 
-const WORKGROUP_SIZE = 256;
 /** Planes at least this large get a workgroup each for GlobalAveragePool; smaller ones an invocation each. */
 export const GLOBAL_POOL_REDUCE_FROM = 256;
 
@@ -94,13 +95,24 @@ function globalParams(dims: GlobalPoolDims, accumulate: boolean) {
   };
 }
 
+/** Loop iterations of a forward invocation: its window's taps, row by row. */
+function windowIterations(p: ReturnType<typeof poolParams>): number {
+  return loopIterations(p.kernel[0]!) + p.kernel[0]! * loopIterations(p.kernel[1]!);
+}
+
+/** Loop iterations of a backward invocation: the windows that cover one input element, row by row. */
+function coveringIterations(p: ReturnType<typeof poolParams>): number {
+  const windows = (a: number) => Math.floor(((p.kernel[a]! - 1) * p.dilations[a]!) / p.strides[a]!) + 1;
+  return loopIterations(windows(0)) + windows(0) * loopIterations(windows(1));
+}
+
 const kernel = (context: GpuContext, entry: string) => context.kernels.kernel('pool', entry, { WORKGROUP_SIZE });
 
 /** MaxPool: y, and argmax (u32: the winner's index ih·W + iw in its (n, c) plane) for the backward. */
 export async function maxPoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer; argmax: GPUBuffer }, dims: PoolDims): Promise<Dispatch> {
   const params = poolParams(dims, false, false);
   const bound = (await kernel(context, 'pool_max_forward')).bind(context.device, { params, x: io.x, y: io.y, argmax: io.argmax });
-  return { bound, workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE), iterations: windowIterations(params) };
 }
 
 /** gradX (=|+=) the MaxPool input gradient: each output's gradY goes to its argmax from maxPoolForward. */
@@ -111,13 +123,13 @@ export async function maxPoolBackward(
 ): Promise<Dispatch> {
   const params = poolParams(dims, false, dims.accumulate ?? false);
   const bound = (await kernel(context, 'pool_max_backward')).bind(context.device, { params, argmax: io.argmax, grad_y: io.gradY, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE), iterations: coveringIterations(params) };
 }
 
 export async function averagePoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: AveragePoolDims): Promise<Dispatch> {
   const params = poolParams(dims, dims.countIncludePad ?? false, false);
   const bound = (await kernel(context, 'pool_average_forward')).bind(context.device, { params, x: io.x, y: io.y });
-  return { bound, workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE), iterations: windowIterations(params) };
 }
 
 /** gradX (=|+=) the AveragePool input gradient: Σ gradY / divisor over the windows with a tap on each element. */
@@ -128,7 +140,7 @@ export async function averagePoolBackward(
 ): Promise<Dispatch> {
   const params = poolParams(dims, dims.countIncludePad ?? false, dims.accumulate ?? false);
   const bound = (await kernel(context, 'pool_average_backward')).bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE), iterations: coveringIterations(params) };
 }
 
 /** GlobalAveragePool: y[n, c] (shape N×C×1×1) = mean of x[n, c] over H·W; a workgroup reduction for large planes. */
@@ -136,7 +148,9 @@ export async function globalAveragePoolForward(context: GpuContext, io: { x: GPU
   const params = globalParams(dims, false);
   const reduce = dims.height * dims.width >= GLOBAL_POOL_REDUCE_FROM;
   const bound = (await kernel(context, reduce ? 'pool_global_average_forward_reduce' : 'pool_global_average_forward')).bind(context.device, { params, x: io.x, y: io.y });
-  return { bound, workgroups: gridFor(params.planes, reduce ? 1 : WORKGROUP_SIZE) };
+  const plane = dims.height * dims.width;
+  const iterations = reduce ? stridedIterations(plane, WORKGROUP_SIZE) + treeIterations(WORKGROUP_SIZE) : loopIterations(plane);
+  return { bound, workgroups: gridFor(params.planes, reduce ? 1 : WORKGROUP_SIZE), iterations };
 }
 
 /** gradX (=|+=) gradY[n, c] / (H·W) at every element of plane (n, c). */
@@ -147,5 +161,5 @@ export async function globalAveragePoolBackward(
 ): Promise<Dispatch> {
   const params = globalParams(dims, dims.accumulate ?? false);
   const bound = (await kernel(context, 'pool_global_average_backward')).bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE), iterations: 0 };
 }

@@ -1,6 +1,8 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
+import { loopIterations } from '../gpu/limits.ts';
 
 /** ONNX Resize attribute values, spelt as ONNX spells them. */
 export const RESIZE_MODES = ['nearest', 'linear'] as const;
@@ -39,8 +41,6 @@ export function coordinateMapping(inSize: number, outSize: number, mode: Coordin
   }
 }
 
-const WORKGROUP_SIZE = 256;
-
 function setup(dims: ResizeDims, accumulate: boolean) {
   const sizes = [dims.batch, dims.channels, dims.inHeight, dims.inWidth, dims.outHeight, dims.outWidth];
   if (!sizes.every((v) => Number.isInteger(v) && v >= 1)) throw new GradlensError('BAD_PARAMS', `resize: sizes must be positive integers (got ${sizes.join(', ')})`);
@@ -59,7 +59,9 @@ function setup(dims: ResizeDims, accumulate: boolean) {
     coord_den: [h.den, w.den],
     accumulate: Number(accumulate),
   };
-  const overrides = { MODE: RESIZE_MODES.indexOf(dims.mode ?? 'nearest'), NEAREST_MODE: NEAREST_MODES.indexOf(dims.nearestMode ?? 'round_prefer_floor'), WORKGROUP_SIZE };
+  const overrides = { MODE: wgslEnum('resize', 'MODE', dims.mode ?? 'nearest'),
+    NEAREST_MODE: wgslEnum('resize', 'NEAREST_MODE', dims.nearestMode ?? 'round_prefer_floor'),
+    WORKGROUP_SIZE };
   return { params, overrides };
 }
 
@@ -68,7 +70,7 @@ export async function resizeForward(context: GpuContext, io: { x: GPUBuffer; y: 
   const { params, overrides } = setup(dims, false);
   const kernel = await context.kernels.kernel('resize', 'resize_forward', overrides);
   const bound = kernel.bind(context.device, { params, x: io.x, y: io.y });
-  return { bound, workgroups: gridFor(params.planes * dims.outHeight * dims.outWidth, WORKGROUP_SIZE) };
+  return { bound, workgroups: gridFor(params.planes * dims.outHeight * dims.outWidth, WORKGROUP_SIZE), iterations: 0 };
 }
 
 /** gradX (=|+=) Σ gradY · interpolation weight over the outputs that read each input element. */
@@ -80,5 +82,9 @@ export async function resizeBackward(
   const { params, overrides } = setup(dims, dims.accumulate ?? false);
   const kernel = await context.kernels.kernel('resize', 'resize_backward', overrides);
   const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX });
-  return { bound, workgroups: gridFor(params.planes * dims.inHeight * dims.inWidth, WORKGROUP_SIZE) };
+  // candidate_outputs() spans two input steps of outputs and one more at each end (all outputs when one input feeds all).
+  const candidates = (out: number, input: number) => (input === 1 ? out : 2 * Math.ceil(out / input) + 4);
+  const rows = candidates(dims.outHeight, dims.inHeight);
+  const iterations = loopIterations(rows) + rows * loopIterations(candidates(dims.outWidth, dims.inWidth));
+  return { bound, workgroups: gridFor(params.planes * dims.inHeight * dims.inWidth, WORKGROUP_SIZE), iterations };
 }

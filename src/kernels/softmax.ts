@@ -1,6 +1,8 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
+import { stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 export const SOFTMAX_OPS = ['softmax', 'log-softmax'] as const;
 export type SoftmaxOp = (typeof SOFTMAX_OPS)[number];
@@ -14,8 +16,6 @@ export interface SoftmaxDims {
   /** Invocations per row, a power of two ≤ 256; default `softmaxRowThreads(axisSize)`. */
   rowThreads?: number;
 }
-
-const WORKGROUP_SIZE = 256;
 
 /** (outer, axisSize, inner) for ONNX's `axis` (negative counts from the end) of a tensor of `shape`. */
 export function softmaxDims(shape: readonly number[], axis: number, op: SoftmaxOp): SoftmaxDims {
@@ -39,16 +39,18 @@ function plan(entry: string, dims: SoftmaxDims) {
   if (!Number.isInteger(Math.log2(rowThreads)) || rowThreads > WORKGROUP_SIZE) {
     throw new GradlensError('BAD_PARAMS', `${entry}: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
-  const overrides = { OP: SOFTMAX_OPS.indexOf(dims.op), WORKGROUP_SIZE, ROW_THREADS: rowThreads };
-  return { overrides, workgroups: gridFor(dims.outer * dims.inner * rowThreads, WORKGROUP_SIZE) };
+  const overrides = { OP: wgslEnum('softmax', 'OP', dims.op), WORKGROUP_SIZE, ROW_THREADS: rowThreads };
+  // Each invocation walks its share of the row at most 3 times, with a tree reduction after each of the first 2.
+  const iterations = 3 * stridedIterations(dims.axisSize, rowThreads) + 2 * treeIterations(rowThreads);
+  return { overrides, workgroups: gridFor(dims.outer * dims.inner * rowThreads, WORKGROUP_SIZE), iterations };
 }
 
 /** y = softmax(x) or log-softmax(x) along the axis, stably (the row maximum is subtracted first). */
 export async function softmaxForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: SoftmaxDims): Promise<Dispatch> {
-  const { overrides, workgroups } = plan('softmax_forward', dims);
+  const { overrides, workgroups, iterations } = plan('softmax_forward', dims);
   const kernel = await context.kernels.kernel('softmax', 'softmax_forward', overrides);
   const params = { outer: dims.outer, axis_size: dims.axisSize, inner: dims.inner, accumulate: 0 };
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups, iterations };
 }
 
 /** grad_x (=|+=) the input gradient from the forward's saved output y; `accumulate` adds into grad_x. */
@@ -57,8 +59,8 @@ export async function softmaxBackward(
   io: { y: GPUBuffer; gradY: GPUBuffer; gradX: GPUBuffer },
   dims: SoftmaxDims & { accumulate?: boolean },
 ): Promise<Dispatch> {
-  const { overrides, workgroups } = plan('softmax_backward', dims);
+  const { overrides, workgroups, iterations } = plan('softmax_backward', dims);
   const kernel = await context.kernels.kernel('softmax', 'softmax_backward', overrides);
   const params = { outer: dims.outer, axis_size: dims.axisSize, inner: dims.inner, accumulate: Number(dims.accumulate ?? false) };
-  return { bound: kernel.bind(context.device, { params, y: io.y, grad_y: io.gradY, grad_x: io.gradX }), workgroups };
+  return { bound: kernel.bind(context.device, { params, y: io.y, grad_y: io.gradY, grad_x: io.gradX }), workgroups, iterations };
 }

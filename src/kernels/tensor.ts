@@ -1,12 +1,13 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
+import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** Axes a uniform `array<vec4<u32>, 2>` holds: any rank ≤ 6 fits, and more once coalesced. */
 export const MAX_AXES = 8;
 /** From this many terms per output, one workgroup sums each output (neighbouring reads, a tree sum). */
 export const COOPERATIVE_FROM = 64;
-const WORKGROUP_SIZE = 256;
 const COOPERATIVE_WORKGROUP_SIZE = 64;
 
 export const elementCount = (shape: readonly number[]): number => shape.reduce((n, extent) => n * extent, 1);
@@ -87,7 +88,7 @@ async function copyDispatch(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('tensor', entry, { WORKGROUP_SIZE });
   const params = tensorParams(copy, what);
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE), iterations: 2 * loopIterations(params.rank) };
 }
 
 export interface TransposeDims {
@@ -182,31 +183,43 @@ export async function concatBackward(
   return copyDispatch(context, 'tensor_copy_from_strided', { source: io.gradY, destination: io.gradX }, copy, 'Concat backward');
 }
 
-export interface ReduceMeanDims {
+/** ONNX ReduceMean, ReduceSum, ReduceL2, ReduceMax, ReduceMin, named as shaders/tensor.wgsl's REDUCTION_* constants. */
+export const REDUCE_OPS = ['mean', 'sum', 'l2', 'max', 'min'] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+export interface ReduceDims {
   /** x's shape. */
   shape: readonly number[];
-  /** Axes to average over, negative counted from the end; empty or absent: all (ONNX noop_with_empty_axes = 0). */
+  /** Axes to reduce over, negative counted from the end; empty or absent: all (ONNX noop_with_empty_axes = 0). */
   axes?: readonly number[];
   /** ONNX keepdims, default 1: keep reduced axes with extent 1. Only the output's shape depends on it. */
   keepdims?: boolean | 0 | 1;
+  /** Default mean. */
+  op?: ReduceOp;
 }
 
-function reducedAxes(dims: ReduceMeanDims): Set<number> {
+function reducedAxes(dims: ReduceDims): Set<number> {
   const rank = dims.shape.length;
-  const axes = dims.axes?.length ? dims.axes.map((a) => normalizeAxis(a, rank, 'ReduceMean')) : dims.shape.map((_, d) => d);
+  const axes = dims.axes?.length ? dims.axes.map((a) => normalizeAxis(a, rank, 'Reduce')) : dims.shape.map((_, d) => d);
   const reduced = new Set(axes);
-  if (reduced.size !== axes.length) throw new GradlensError('BAD_PARAMS', `ReduceMean: axes [${dims.axes}] repeat an axis`);
+  if (reduced.size !== axes.length) throw new GradlensError('BAD_PARAMS', `Reduce: axes [${dims.axes}] repeat an axis`);
   return reduced;
 }
 
-export function reduceMeanShape(dims: ReduceMeanDims): number[] {
+/** Which reductions' backward reads the forward's input, output and tie counts (the others scale grad_y). */
+const readsForward = (op: ReduceOp) => op === 'l2' || op === 'max' || op === 'min';
+
+export function reduceShape(dims: ReduceDims): number[] {
   const reduced = reducedAxes(dims);
   const keep = dims.keepdims === undefined || Boolean(dims.keepdims);
   return dims.shape.flatMap((extent, d) => (!reduced.has(d) ? [extent] : keep ? [1] : []));
 }
 
-/** y = mean of x over the axes: a gather, one invocation (short sums) or one workgroup (long sums) per output. */
-export async function reduceMeanForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: ReduceMeanDims): Promise<Dispatch> {
+/**
+ * y = the reduction of x over the axes: a gather, one invocation (short folds) or one workgroup (long folds) per
+ * output. `ties` (one float per output) receives, for Max and Min, how many inputs equal the result.
+ */
+export async function reduceForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer; ties: GPUBuffer }, dims: ReduceDims): Promise<Dispatch> {
   const reduced = reducedAxes(dims);
   const xStrides = contiguousStrides(dims.shape);
   const split = (keep: boolean) => dims.shape.map((_, d) => d).filter((d) => reduced.has(d) !== keep);
@@ -216,26 +229,41 @@ export async function reduceMeanForward(context: GpuContext, io: { x: GPUBuffer;
     split(false).map((d) => xStrides[d]!),
   );
   const n = elementCount(summed.shape);
-  const copy = { shape: kept.map((d) => dims.shape[d]!), strides: kept.map((d) => xStrides[d]!), scale: 1 / n };
-  const params = tensorParams(copy, 'ReduceMean', { shape: summed.shape, strides: summed.strides[0]! });
+  const op = dims.op ?? 'mean';
+  const copy = { shape: kept.map((d) => dims.shape[d]!), strides: kept.map((d) => xStrides[d]!), scale: op === 'mean' ? 1 / n : 1 };
+  const params = tensorParams(copy, 'Reduce', { shape: summed.shape, strides: summed.strides[0]! });
   const cooperative = n >= COOPERATIVE_FROM;
   const workgroupSize = cooperative ? COOPERATIVE_WORKGROUP_SIZE : WORKGROUP_SIZE;
-  const entry = cooperative ? 'tensor_reduce_mean_cooperative' : 'tensor_reduce_mean';
-  const kernel = await context.kernels.kernel('tensor', entry, { WORKGROUP_SIZE: workgroupSize });
+  const entry = cooperative ? 'tensor_reduce_cooperative' : 'tensor_reduce';
+  const kernel = await context.kernels.kernel('tensor', entry, { WORKGROUP_SIZE: workgroupSize, REDUCTION: wgslEnum('tensor', 'REDUCTION', op) });
   const workgroups = cooperative ? gridFor(params.count, 1) : gridFor(params.count, WORKGROUP_SIZE);
-  return { bound: kernel.bind(context.device, { params, source: io.x, destination: io.y }), workgroups };
+  // reduced_offset() walks the reduced rank per term of the sum.
+  const terms = cooperative ? stridedIterations(n, workgroupSize) + treeIterations(workgroupSize) : n;
+  // Max and Min walk the terms twice: the extreme, then its ties.
+  const iterations = loopIterations(params.rank) + 2 * (terms + 1) * (loopIterations(params.reduced_rank) + 1);
+  return { bound: kernel.bind(context.device, { params, source: io.x, destination: io.y, ties: io.ties }), workgroups, iterations };
 }
 
-/** grad_x (=|+=) grad_y broadcast back over the reduced axes, divided by n. */
-export async function reduceMeanBackward(
+/**
+ * grad_x (=|+=) the reduction's input gradient: grad_y broadcast back over the reduced axes (divided by n for the
+ * mean), times x/y for L2, or split evenly among the inputs equal to the result for Max and Min (those three read
+ * the forward's x, y and ties).
+ */
+export async function reduceBackward(
   context: GpuContext,
-  io: { gradY: GPUBuffer; gradX: GPUBuffer },
-  dims: ReduceMeanDims & { accumulate?: boolean },
+  io: { gradY: GPUBuffer; gradX: GPUBuffer; x?: GPUBuffer; y?: GPUBuffer; ties?: GPUBuffer },
+  dims: ReduceDims & { accumulate?: boolean },
 ): Promise<Dispatch> {
+  const op = dims.op ?? 'mean';
   const reduced = reducedAxes(dims);
   const keptShape = dims.shape.map((extent, d) => (reduced.has(d) ? 1 : extent));
   const yStrides = contiguousStrides(keptShape).map((stride, d) => (reduced.has(d) ? 0 : stride));
   const n = elementCount(dims.shape.filter((_, d) => reduced.has(d)));
-  const copy = { shape: dims.shape, strides: yStrides, scale: 1 / n, accumulate: dims.accumulate };
-  return copyDispatch(context, 'tensor_copy_from_strided', { source: io.gradY, destination: io.gradX }, copy, 'ReduceMean backward');
+  const copy = { shape: dims.shape, strides: yStrides, scale: op === 'mean' ? 1 / n : 1, accumulate: dims.accumulate };
+  if (!readsForward(op)) return copyDispatch(context, 'tensor_copy_from_strided', { source: io.gradY, destination: io.gradX }, copy, 'Reduce backward');
+  if (!io.x || !io.y || !io.ties) throw new GradlensError('BAD_PARAMS', `Reduce ${op} backward needs the forward's x, y and ties`);
+  const kernel = await context.kernels.kernel('tensor', 'tensor_reduce_backward', { WORKGROUP_SIZE, REDUCTION: wgslEnum('tensor', 'REDUCTION', op) });
+  const params = tensorParams(copy, 'Reduce backward');
+  const bound = kernel.bind(context.device, { params, source: io.gradY, destination: io.gradX, ties: io.ties, x: io.x, y: io.y });
+  return { bound, workgroups: gridFor(params.count, WORKGROUP_SIZE), iterations: loopIterations(params.rank) };
 }

@@ -3,6 +3,7 @@ import { CommandBatch, gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { sizeOf } from '../graph/ir.ts';
 import type { Model } from '../graph/model.ts';
+import { WORKGROUP_SIZE } from '../kernels/wgsl.ts';
 
 /**
  * Points made on the GPU by choosing features of inputs (shaders/perturb.wgsl): point p is input source[p] with the features
@@ -24,7 +25,6 @@ export interface PerturbationSet {
 }
 
 const MODULE = 'perturb';
-const WORKGROUP = 256;
 
 /** Logits of every point (points × classes), in chunks of batched forward passes; only the logits come back. */
 export async function perturbedLogits(model: Model, set: PerturbationSet, chunk = 128): Promise<Float32Array> {
@@ -37,7 +37,7 @@ export async function perturbedLogits(model: Model, set: PerturbationSet, chunk 
   if (set.inputs.length % size !== 0 || set.replacements.length !== set.inputs.length) throw new GradlensError('BAD_INPUT', `inputs and replacements must be whole inputs of ${size} values`);
   if (set.feature.length !== size) throw new GradlensError('BAD_PARAMS', `feature map has ${set.feature.length} entries for inputs of ${size}`);
   if (total === 0) return new Float32Array(0);
-  const kernel = await gpu.kernels.kernel(MODULE, 'perturb_points', { WORKGROUP_SIZE: WORKGROUP });
+  const kernel = await gpu.kernels.kernel(MODULE, 'perturb_points', { WORKGROUP_SIZE });
   const batch = Math.min(chunk, total);
   const plan = await model.cachedPlan({ batch, seed: 'none' });
   const owned = [
@@ -59,7 +59,7 @@ export async function perturbedLogits(model: Model, set: PerturbationSet, chunk 
       const bound = kernel.bind(device, { params, inputs: inputs!, replacements: replacements!, feature: feature!, ranks: ranks!, source: source!, order: order!, limit: limit!, points: plan.buffers.input });
       uniforms.push(...bound.uniforms);
       await new CommandBatch(device, `metric points ${start}`)
-        .dispatch(bound, gridFor(count * size, WORKGROUP))
+        .dispatch(bound, gridFor(count * size, WORKGROUP_SIZE), 0)
         .add(...plan.dispatches)
         .copy(plan.buffers.output, logits!, count * classes * 4, 0, start * classes * 4)
         .submit();

@@ -7,6 +7,7 @@ import { evaluateCommand } from './evaluate-command.ts';
 import { formatSummary, runExplain } from './explain-command.ts';
 import { EXPLAIN_USAGE, toRun } from './explain-options.ts';
 import { EXIT } from './exit-codes.ts';
+import { fileSystemReason, isFileSystemError } from './out-folder.ts';
 import { writeReport } from './report.ts';
 
 export { EXIT };
@@ -31,8 +32,9 @@ options (every command)
   -h, --help    this text
 
 exit codes
-  0 all done; 1 some inputs failed (each recorded with its error in results.jsonl); 2 usage error;
-  3 no usable GPU adapter, or the device was lost; 130 interrupted (Ctrl-C: finished batches are kept)`;
+  0 all done; 1 some inputs failed (each recorded with its error in results.jsonl); 2 usage error (options, or an
+  output folder that cannot be made, written or is in use by another run); 3 no usable GPU adapter, or the device was
+  lost; 130 interrupted (Ctrl-C: finished batches are kept)`;
 
 function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }>>(args: string[], options: T) {
   try {
@@ -94,10 +96,13 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // Interrupted: what is written is whole; kernels of an abandoned batch may still compile, and are not waited for.
+    if (code === EXIT.interrupted) process.exit(code);
   },
   (error: unknown) => {
-    if (error instanceof UsageError) {
-      console.error(`${error.message}\n\nsee gradlens --help`);
+    if (error instanceof UsageError || isFileSystemError(error)) {
+      const message = isFileSystemError(error) ? `${error.path ?? 'a file'}: ${fileSystemReason(error)}` : (error as UsageError).message;
+      console.error(`${message}\n\nsee gradlens --help`);
       process.exitCode = EXIT.usage;
       return;
     }

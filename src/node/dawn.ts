@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { create, globals } from 'webgpu';
-import type { AdapterOptions, Backend, FoundAdapter } from '../gpu/adapter.ts';
+import { isSoftwareAdapter, type AdapterOptions, type Backend, type FoundAdapter } from '../gpu/adapter.ts';
 import { GradlensError } from '../gpu/errors.ts';
 
 /** Debian's chromium ships SwiftShader, a Vulkan driver on the CPU; other distributions put it elsewhere. */
@@ -11,38 +10,103 @@ export const SOFTWARE_VULKAN_DRIVERS = [
   '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
 ];
 
+const BACKENDS: readonly Backend[] = ['vulkan', 'opengles', 'metal', 'd3d12', 'd3d11', 'null'];
+
+/** What the system needs for each route, said once for the error that lists them. */
+const INSTALL = {
+  vulkan: 'a GPU\'s Vulkan driver, or SwiftShader: `apt-get install libvulkan1 chromium` (gradlens finds it by itself)',
+  opengles: 'Mesa\'s llvmpipe through OpenGL ES: `apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri`',
+};
+
 // Software drivers probe for a window system and complain on stderr when this is unset; headless, any private dir will do.
 process.env.XDG_RUNTIME_DIR ??= tmpdir();
 
-// Dawn's GPU* classes (GPUBufferUsage, GPUMapMode, ...) are what browser code finds on globalThis.
-Object.assign(globalThis, globals);
+type Dawn = typeof import('webgpu');
+let dawn: Promise<Dawn> | undefined;
 
-/** Node: Dawn. Tries the requested (or default) backend; on Vulkan with no driver answering, falls back to SwiftShader. */
+/** Dawn (npm `webgpu`) is an optional peer dependency: browser users never install its 130 MB of binaries. */
+function loadDawn(): Promise<Dawn> {
+  dawn ??= import('webgpu').then(
+    (module) => {
+      // Dawn's GPU* classes (GPUBufferUsage, GPUMapMode, ...) are what browser code finds on globalThis.
+      Object.assign(globalThis, module.globals);
+      return module;
+    },
+    (cause: unknown) => {
+      dawn = undefined;
+      throw new GradlensError(
+        'NO_WEBGPU',
+        'gradlens in Node runs on Dawn, the npm package `webgpu`, which is not installed: run `npm install webgpu` ' +
+          `(${String((cause as Error)?.message ?? cause).split('\n')[0]}).`,
+        { cause },
+      );
+    },
+  );
+  return dawn;
+}
+
+/**
+ * Node: Dawn. With a backend chosen (option, `GRADLENS_BACKEND`), that backend; otherwise the platform's own API with a
+ * hardware adapter first, then the fastest software adapter present, then an error that lists what to install.
+ */
 export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAdapter> {
-  const backend: Backend = options.backend ?? defaultBackend();
-  if (backend === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless';
-  const featureLevel = options.featureLevel ?? (backend === 'opengles' ? 'compatibility' : 'core');
-  const request = async () => {
+  const { create } = await loadDawn();
+  const request = async (backend: Backend): Promise<FoundAdapter | undefined> => {
+    if (backend === 'opengles') process.env.EGL_PLATFORM ??= 'surfaceless';
     const flags = [`backend=${backend}`];
     if (options.adapter) flags.push(`adapter=${options.adapter}`);
+    const featureLevel = options.featureLevel ?? (backend === 'opengles' ? 'compatibility' : 'core');
     const request: GPURequestAdapterOptions = { featureLevel };
     if (options.powerPreference) request.powerPreference = options.powerPreference;
     const instance = create(flags);
     const adapter = await instance.requestAdapter(request);
-    return adapter && { adapter, keepAlive: instance };
+    return adapter ? { adapter, backend, keepAlive: instance } : undefined;
   };
+  const chosen = options.backend ?? backendFromEnvironment();
+  if (chosen) {
+    const found = (await requestBackend(chosen, request)) ?? throwNoAdapter([chosen], options);
+    return { ...found, note: found.note ?? `the ${chosen} backend, as asked (backend option, --backend or GRADLENS_BACKEND)` };
+  }
 
-  const found = await request();
-  if (found) return { ...found, backend };
+  const native = defaultBackend();
+  const first = await request(native);
+  if (first && !isSoftwareAdapter(first.adapter.info)) return first;
+  if (native !== 'vulkan') return first ?? throwNoAdapter([native], options);
 
+  // No GPU answered on Vulkan. Software adapters, fastest first: `gradlens demo` took 7.1 and 14.8 s on Mesa 22.3's
+  // llvmpipe through OpenGL ES, 48.1 and 56.8 s on SwiftShader 5.0 (same targets), on one busy 2-core machine.
+  // (Mesa's lavapipe, llvmpipe on Vulkan, is unmeasured: Dawn refused Mesa 22.3's; when present it is `first` here.)
+  const gles = await request('opengles');
+  if (gles && !isSoftwareAdapter(gles.adapter.info)) return { ...gles, note: 'no Vulkan GPU; using a GPU through OpenGL ES' };
+  if (gles) {
+    const why = 'no GPU adapter; llvmpipe (OpenGL ES, compatibility mode) is the fastest software adapter, ~4-7× SwiftShader on the demo';
+    return { ...gles, note: `${why} (GRADLENS_BACKEND=vulkan chooses ${first ? describeInfo(first.adapter.info) : 'SwiftShader'})` };
+  }
+  const software = first ?? (await requestBackend('vulkan', request));
+  if (software) {
+    const note = `no GPU adapter and no OpenGL ES (llvmpipe, ~4-7× faster, wants ${INSTALL.opengles.split(': ')[1]}); using ${describeInfo(software.adapter.info)}`;
+    return { ...software, note: software.note ?? note };
+  }
+  return throwNoAdapter(['vulkan', 'opengles'], options);
+}
+
+/** The backend asked for; on Vulkan with no driver answering, SwiftShader from Chromium's folder. */
+async function requestBackend(backend: Backend, request: (backend: Backend) => Promise<FoundAdapter | undefined>) {
+  const found = await request(backend);
+  if (found || backend !== 'vulkan') return found;
   const userChoseDriver = process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES;
   const software = SOFTWARE_VULKAN_DRIVERS.find((path) => existsSync(path));
-  if (backend === 'vulkan' && !userChoseDriver && software) {
-    process.env.VK_ICD_FILENAMES = software;
-    const fallback = await request();
-    if (fallback) return { ...fallback, backend, note: `no hardware Vulkan adapter; using SwiftShader (${software})` };
-  }
-  throw new GradlensError('NO_ADAPTER', noAdapterAdvice(backend, options, software));
+  if (userChoseDriver || !software) return undefined;
+  process.env.VK_ICD_FILENAMES = software;
+  const fallback = await request(backend);
+  return fallback && { ...fallback, note: `no hardware Vulkan adapter; using SwiftShader (${software})` };
+}
+
+function backendFromEnvironment(): Backend | undefined {
+  const value = process.env.GRADLENS_BACKEND;
+  if (!value) return undefined;
+  if (!BACKENDS.includes(value as Backend)) throw new GradlensError('BAD_PARAMS', `GRADLENS_BACKEND="${value}": choose one of ${BACKENDS.join(', ')}`);
+  return value as Backend;
 }
 
 function defaultBackend(): Backend {
@@ -51,19 +115,14 @@ function defaultBackend(): Backend {
   return 'vulkan';
 }
 
-function noAdapterAdvice(backend: Backend, options: AdapterOptions, software: string | undefined): string {
+const describeInfo = (info: GPUAdapterInfo) => [info.description, info.device].filter(Boolean).join(' / ') || info.architecture || 'an unnamed adapter';
+
+function throwNoAdapter(tried: Backend[], options: AdapterOptions): never {
   const wanted = options.adapter ? ` matching "${options.adapter}"` : '';
-  if (backend === 'vulkan') {
-    return (
-      `No WebGPU adapter${wanted} on the Vulkan backend. Install a GPU's Vulkan driver, or a software one: ` +
-      `on Debian/Ubuntu \`apt-get install libvulkan1 chromium\` (gradlens then finds SwiftShader by itself` +
-      (software ? `; it tried ${software}` : '') +
-      `), or point VK_ICD_FILENAMES at a driver's ICD json. Another route: GRADLENS_BACKEND=opengles with ` +
-      '`apt-get install libegl1 libgles2 libgl1-mesa-dri`.'
-    );
-  }
-  if (backend === 'opengles') {
-    return `No WebGPU adapter${wanted} on OpenGL ES. Install Mesa's EGL/GLES (\`apt-get install libegl1 libgles2 libgl1-mesa-dri\`) or use GRADLENS_BACKEND=vulkan.`;
-  }
-  return `No WebGPU adapter${wanted} on the ${backend} backend. Update the GPU driver or choose another backend with GRADLENS_BACKEND.`;
+  const routes = tried.filter((backend): backend is keyof typeof INSTALL => backend in INSTALL).map((backend) => `${backend}: ${INSTALL[backend]}`);
+  const advice = routes.length
+    ? `Install one of: ${routes.join('; ')}${tried.includes('vulkan') ? '; or point VK_ICD_FILENAMES at a driver\'s ICD json' : ''}. ` +
+      '`npm run setup` in a gradlens checkout installs them on Debian/Ubuntu.'
+    : 'Update the GPU driver';
+  throw new GradlensError('NO_ADAPTER', `No WebGPU adapter${wanted} on ${tried.join(' or ')}. ${advice}; or choose another backend with GRADLENS_BACKEND.`);
 }

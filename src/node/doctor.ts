@@ -48,6 +48,9 @@ export function formatDoctor(result: DoctorResult): string {
       'limits',
       ...Object.entries(a.limits).map(([name, value]) => `  ${name.padEnd(36)} ${value.toLocaleString('en-US')}`),
     );
+    lines.push(
+      `loop budget  ${a.loopBudget === null ? 'none' : `${a.loopBudget.toLocaleString('en-US')} iterations per invocation (Mesa gallivm's loop guard; longer sums are split)`}`,
+    );
     if (a.note) lines.push(`note         ${a.note}`);
   }
   if (result.selfTest) lines.push(`self-test    ${result.selfTest}`);

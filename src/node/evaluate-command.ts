@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { explain, type ExplainOptions } from '../attribution/explain.ts';
@@ -22,10 +22,27 @@ import { loadOnnx } from '../onnx/load.ts';
 import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadImage } from './image.ts';
+import { lockFolder, makeFolder } from './out-folder.ts';
+import { writeAtomic } from './results.ts';
 
 const METRICS = [
-  'deletion', 'insertion', 'deletion-lerf', 'road', 'infidelity', 'max-sensitivity', 'faithfulness-correlation', 'sensitivity-n', 'non-sensitivity',
-  'randomisation', 'random-logit', 'sparseness', 'complexity', 'completeness', 'pointing-game', 'relevance-mass', 'relevance-rank',
+  'deletion',
+  'insertion',
+  'deletion-lerf',
+  'road',
+  'infidelity',
+  'max-sensitivity',
+  'faithfulness-correlation',
+  'sensitivity-n',
+  'non-sensitivity',
+  'randomisation',
+  'random-logit',
+  'sparseness',
+  'complexity',
+  'completeness',
+  'pointing-game',
+  'relevance-mass',
+  'relevance-rank',
 ] as const;
 const LOCALISATION: readonly Metric[] = ['pointing-game', 'relevance-mass', 'relevance-rank'];
 /** Sensitivity-n's default subset sizes, as fractions of the features (Ancona 2018 sweeps n from few to half). */
@@ -51,7 +68,6 @@ method) and OUT/*.svg charts (mean deletion / insertion curves, sanity-check sim
   --seed S               seeds every metric and method (default 0)
   --out DIR              output folder (default gradlens-evaluate)`;
 
-
 interface Row {
   input: string;
   method: string;
@@ -60,14 +76,29 @@ interface Row {
 }
 
 /** `gradlens evaluate`: returns the exit code; progress lines go to `log`. */
-export async function evaluateCommand(args: string[], log: (line: string) => void = (line) => console.error(line), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function evaluateCommand(
+  args: string[],
+  log: (line: string) => void = (line) => console.error(line),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   let values;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args,
       allowPositionals: true,
-      options: { ...COMMON_OPTIONS, methods: { type: 'string' }, metrics: { type: 'string' }, steps: { type: 'string' }, samples: { type: 'string' }, 'subset-sizes': { type: 'string' }, masks: { type: 'string' }, boxes: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string', short: 'o', default: 'gradlens-evaluate' } },
+      options: {
+        ...COMMON_OPTIONS,
+        methods: { type: 'string' },
+        metrics: { type: 'string' },
+        steps: { type: 'string' },
+        samples: { type: 'string' },
+        'subset-sizes': { type: 'string' },
+        masks: { type: 'string' },
+        boxes: { type: 'string' },
+        seed: { type: 'string', default: '0' },
+        out: { type: 'string', short: 'o', default: 'gradlens-evaluate' },
+      },
     }));
   } catch (error) {
     log((error as Error).message);
@@ -79,27 +110,51 @@ export async function evaluateCommand(args: string[], log: (line: string) => voi
   }
   try {
     if (positionals.length < 2) throw new UsageError('evaluate needs a model and at least one input: gradlens evaluate MODEL INPUTS...');
-    const metrics = (values.metrics?.split(',') ?? ['deletion', 'insertion', 'randomisation', 'random-logit', 'sparseness', 'complexity']) as Metric[];
-    for (const metric of metrics) if (!METRICS.includes(metric)) throw new UsageError(`unknown metric "${metric}"; choose from ${METRICS.join(', ')}`);
+    const metrics = (values.metrics?.split(',') ?? [
+      'deletion',
+      'insertion',
+      'randomisation',
+      'random-logit',
+      'sparseness',
+      'complexity',
+    ]) as Metric[];
+    for (const metric of metrics)
+      if (!METRICS.includes(metric)) throw new UsageError(`unknown metric "${metric}"; choose from ${METRICS.join(', ')}`);
     const seed = Number(values.seed);
     const steps = values.steps === undefined ? undefined : Number(values.steps);
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${values.seed}`);
-    if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new UsageError(`--steps must be a positive integer, got ${values.steps}`);
+    if (steps !== undefined && (!Number.isInteger(steps) || steps < 1))
+      throw new UsageError(`--steps must be a positive integer, got ${values.steps}`);
     const samples = values.samples === undefined ? undefined : Number(values.samples);
-    if (samples !== undefined && (!Number.isInteger(samples) || samples < 2)) throw new UsageError(`--samples must be an integer ≥ 2, got ${values.samples}`);
+    if (samples !== undefined && (!Number.isInteger(samples) || samples < 2))
+      throw new UsageError(`--samples must be an integer ≥ 2, got ${values.samples}`);
     const subsetSizes = values['subset-sizes']?.split(',').map(Number);
-    if (subsetSizes?.some((n) => !Number.isInteger(n) || n < 1)) throw new UsageError(`--subset-sizes must be positive integers, got ${values['subset-sizes']}`);
-    if (metrics.some((m) => LOCALISATION.includes(m)) && !values.masks === !values.boxes) throw new UsageError('pointing-game, relevance-mass and relevance-rank need one of --masks FILE.npy or --boxes FILE.json');
+    if (subsetSizes?.some((n) => !Number.isInteger(n) || n < 1))
+      throw new UsageError(`--subset-sizes must be positive integers, got ${values['subset-sizes']}`);
+    if (metrics.some((m) => LOCALISATION.includes(m)) && !values.masks === !values.boxes)
+      throw new UsageError('pointing-game, relevance-mass and relevance-rank need one of --masks FILE.npy or --boxes FILE.json');
     const graph = loadOnnx(new Uint8Array(await readFile(positionals[0]!)), { name: positionals[0]!.split('/').pop()! });
     const hasConv = graph.nodes.some((node) => node.op === 'Conv');
-    const methods = (values.methods?.split(',') ?? ['saliency', 'gradient-x-input', 'integrated-gradients', ...(hasConv ? ['grad-cam'] : [])]) as MethodId[];
-    for (const method of methods) if (!(method in METHODS)) throw new UsageError(`unknown method "${method}"; known: ${Object.keys(METHODS).join(', ')}`);
+    const methods = (values.methods?.split(',') ?? [
+      'saliency',
+      'gradient-x-input',
+      'integrated-gradients',
+      ...(hasConv ? ['grad-cam'] : []),
+    ]) as MethodId[];
+    for (const method of methods)
+      if (!(method in METHODS)) throw new UsageError(`unknown method "${method}"; known: ${Object.keys(METHODS).join(', ')}`);
     const { inputs, names } = await readInputs(positionals.slice(1), graph.inputShape);
     const count = names.length;
     const masks = metrics.some((m) => LOCALISATION.includes(m)) ? await readMasks(values.masks, values.boxes, names, graph.inputShape) : [];
     const features = featureMap(graph.inputShape, graph.inputShape.length === 3 ? 'pixel' : 'element').features;
     const sizes = subsetSizes ?? [...new Set(SENSITIVITY_N_FRACTIONS.map((f) => Math.max(1, Math.round(f * features))))];
-    const gpu = await GpuContext.open(adapterOptions(values, env));
+    // The output folder is made and taken before any compute: a bad --out is found in a second, not after the run.
+    await makeFolder(values.out!);
+    const release = await lockFolder(values.out!);
+    const gpu = await GpuContext.open(adapterOptions(values, env)).catch(async (error: unknown) => {
+      await release();
+      throw error;
+    });
     const started = performance.now();
     try {
       const model = await Model.create(gpu, graph);
@@ -117,11 +172,18 @@ export async function evaluateCommand(args: string[], log: (line: string) => voi
         const t1 = performance.now();
         const maps = explanation.attribution;
         const size = sizeOf(graph.inputShape);
-        const record = (metric: string, perInput: ArrayLike<number>) => names.forEach((input, i) => rows.push({ input, method, metric, value: perInput[i]! }));
+        const record = (metric: string, perInput: ArrayLike<number>) =>
+          names.forEach((input, i) => rows.push({ input, method, metric, value: perInput[i]! }));
         for (const metric of metrics) {
           log(`${method}: ${metric}`);
           if (metric === 'deletion' || metric === 'insertion' || metric === 'deletion-lerf') {
-            const curve = await perturbationCurve(model, inputs, maps, count, { mode: metric === 'insertion' ? 'insertion' : 'deletion', order: metric === 'deletion-lerf' ? 'least-relevant-first' : 'most-relevant-first', target: targets, seed, ...(steps ? { steps } : {}) });
+            const curve = await perturbationCurve(model, inputs, maps, count, {
+              mode: metric === 'insertion' ? 'insertion' : 'deletion',
+              order: metric === 'deletion-lerf' ? 'least-relevant-first' : 'most-relevant-first',
+              target: targets,
+              seed,
+              ...(steps ? { steps } : {}),
+            });
             record(`${metric}-auc`, curve.auc);
             if (metric === 'deletion') record('aopc', curve.aopc);
             const points = curve.fractions.length;
@@ -143,12 +205,26 @@ export async function evaluateCommand(args: string[], log: (line: string) => voi
           } else if (metric === 'non-sensitivity') {
             record(metric, await nonSensitivity(model, inputs, maps, count, { target: targets, seed }));
           } else if (LOCALISATION.includes(metric)) {
-            const measure = metric === 'pointing-game' ? (a: Float32Array, m: Uint8Array) => Number(pointingGame(a, m)) : metric === 'relevance-mass' ? relevanceMass : relevanceRank;
-            record(metric, names.map((_, i) => measure(maps.subarray(i * size, (i + 1) * size), masks[i]!)));
+            const measure =
+              metric === 'pointing-game'
+                ? (a: Float32Array, m: Uint8Array) => Number(pointingGame(a, m))
+                : metric === 'relevance-mass'
+                  ? relevanceMass
+                  : relevanceRank;
+            record(
+              metric,
+              names.map((_, i) => measure(maps.subarray(i * size, (i + 1) * size), masks[i]!)),
+            );
           } else if (metric === 'infidelity') {
             record(metric, await infidelity(model, inputs, maps, count, { target: targets, seed }));
           } else if (metric === 'max-sensitivity') {
-            const result = await sensitivity(model, inputs, count, async (x, n, t) => (await explain(model, x, n, { ...options, target: Array.from(t) })).attribution, { target: targets, seed });
+            const result = await sensitivity(
+              model,
+              inputs,
+              count,
+              async (x, n, t) => (await explain(model, x, n, { ...options, target: Array.from(t) })).attribution,
+              { target: targets, seed },
+            );
             record('max-sensitivity', result.max);
             record('avg-sensitivity', result.average);
           } else if (metric === 'faithfulness-correlation') {
@@ -156,16 +232,28 @@ export async function evaluateCommand(args: string[], log: (line: string) => voi
           } else if (metric === 'randomisation') {
             const { steps: layers } = await modelRandomisation(model, inputs, count, options, { seed });
             const last = layers.at(-1)!;
-            record('randomisation-spearman-abs', last.similarity.map((s) => s.spearmanAbsolute));
-            record('randomisation-spearman', last.similarity.map((s) => s.spearman));
-            record('randomisation-ssim', last.similarity.map((s) => s.ssim));
+            record(
+              'randomisation-spearman-abs',
+              last.similarity.map((s) => s.spearmanAbsolute),
+            );
+            record(
+              'randomisation-spearman',
+              last.similarity.map((s) => s.spearman),
+            );
+            record(
+              'randomisation-ssim',
+              last.similarity.map((s) => s.ssim),
+            );
             layerNames = ['original', ...layers.map((step) => step.layers.at(-1)!)];
             layerSeries.push({ label: method, x: layerNames.map((_, k) => k), y: [1, ...layers.map((step) => step.mean.spearmanAbsolute)] });
           } else if (metric === 'random-logit') {
             record(metric, await randomLogit(model, inputs, count, options, { seed }));
           } else if (metric === 'sparseness' || metric === 'complexity') {
             const measure = metric === 'sparseness' ? sparseness : complexity;
-            record(metric, names.map((_, i) => measure(maps.subarray(i * size, (i + 1) * size))));
+            record(
+              metric,
+              names.map((_, i) => measure(maps.subarray(i * size, (i + 1) * size))),
+            );
           } else if (metric === 'completeness' && explanation.delta) {
             record('completeness-delta', Array.from(explanation.delta, Math.abs));
           }
@@ -173,29 +261,64 @@ export async function evaluateCommand(args: string[], log: (line: string) => voi
         timing[method] = { explainMs: t1 - t0, metricsMs: performance.now() - t1 };
       }
       const totalMs = performance.now() - started;
-      await mkdir(values.out!, { recursive: true });
-      await writeFile(join(values.out!, 'metrics.jsonl'), rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+      await writeAtomic(join(values.out!, 'metrics.jsonl'), rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
       for (const [metric, series] of Object.entries(curves)) {
-        await writeFile(join(values.out!, `${metric}.svg`), lineChart(series, { title: `${metric} curve (mean over ${count} inputs)`, xLabel: metric === 'insertion' ? 'fraction inserted' : 'fraction removed', yLabel: 'target probability' }));
+        await writeAtomic(
+          join(values.out!, `${metric}.svg`),
+          lineChart(series, {
+            title: `${metric} curve (mean over ${count} inputs)`,
+            xLabel: metric === 'insertion' ? 'fraction inserted' : 'fraction removed',
+            yLabel: 'target probability',
+          }),
+        );
       }
       if (sensitivitySeries.length) {
-        await writeFile(join(values.out!, 'sensitivity-n.svg'), lineChart(sensitivitySeries, { title: `sensitivity-n (mean over ${count} inputs)`, xLabel: 'subset size n', yLabel: 'Pearson Σ relevance vs drop', categories: sizes.map(String) }));
+        await writeAtomic(
+          join(values.out!, 'sensitivity-n.svg'),
+          lineChart(sensitivitySeries, {
+            title: `sensitivity-n (mean over ${count} inputs)`,
+            xLabel: 'subset size n',
+            yLabel: 'Pearson Σ relevance vs drop',
+            categories: sizes.map(String),
+          }),
+        );
       }
       if (layerSeries.length) {
-        await writeFile(join(values.out!, 'randomisation.svg'), lineChart(layerSeries, { title: 'cascading randomisation', xLabel: 'randomised down to', yLabel: 'Spearman |map| vs original', categories: layerNames }));
+        await writeAtomic(
+          join(values.out!, 'randomisation.svg'),
+          lineChart(layerSeries, {
+            title: 'cascading randomisation',
+            xLabel: 'randomised down to',
+            yLabel: 'Spearman |map| vs original',
+            categories: layerNames,
+          }),
+        );
       }
       // The charts are listed so that gradlens report shows exactly those of this run.
-      const charts = [...Object.keys(curves), ...(sensitivitySeries.length ? ['sensitivity-n'] : []), ...(layerSeries.length ? ['randomisation'] : [])].map((name) => `${name}.svg`);
+      const charts = [
+        ...Object.keys(curves),
+        ...(sensitivitySeries.length ? ['sensitivity-n'] : []),
+        ...(layerSeries.length ? ['randomisation'] : []),
+      ].map((name) => `${name}.svg`);
       const summary = summarise(rows, timing);
-      await writeFile(join(values.out!, 'summary.json'), JSON.stringify({ model: positionals[0], inputs: count, seed, totalMs, timing, summary, charts }, null, 2));
-      await writeFile(join(values.out!, 'summary.md'), formatSummary(summary, timing, totalMs, count));
+      await writeAtomic(
+        join(values.out!, 'summary.json'),
+        JSON.stringify({ model: positionals[0], inputs: count, seed, totalMs, timing, summary, charts }, null, 2),
+      );
+      await writeAtomic(join(values.out!, 'summary.md'), formatSummary(summary, timing, totalMs, count));
       console.log(values.json ? JSON.stringify({ event: 'summary', totalMs, summary }) : formatSummary(summary, timing, totalMs, count));
       return EXIT.ok;
     } finally {
       gpu.destroy();
+      await release();
     }
   } catch (error) {
-    if (error instanceof UsageError || isGradlensError(error, 'BAD_INPUT') || isGradlensError(error, 'BAD_PARAMS') || isGradlensError(error, 'BAD_MODEL')) {
+    if (
+      error instanceof UsageError ||
+      isGradlensError(error, 'BAD_INPUT') ||
+      isGradlensError(error, 'BAD_PARAMS') ||
+      isGradlensError(error, 'BAD_MODEL')
+    ) {
       log(`gradlens evaluate: ${(error as Error).message}`);
       return EXIT.usage;
     }
@@ -214,11 +337,13 @@ async function readInputs(files: string[], shape: readonly number[]): Promise<{ 
   for (const file of files) {
     if (file.endsWith('.npy')) {
       const data = toFloat32(readNpy(new Uint8Array(await readFile(file))));
-      if (data.length % size !== 0) throw new UsageError(`${file} holds ${data.length} values, not a whole number of inputs of [${shape.join(', ')}]`);
+      if (data.length % size !== 0)
+        throw new UsageError(`${file} holds ${data.length} values, not a whole number of inputs of [${shape.join(', ')}]`);
       for (let i = 0; i < data.length / size; i++) names.push(`${file}[${i}]`);
       parts.push(data);
     } else {
-      if (shape.length !== 3 || (shape[0] !== 1 && shape[0] !== 3)) throw new UsageError(`${file}: images need a model input [1 or 3, H, W], this one takes [${shape.join(', ')}]; give .npy inputs`);
+      if (shape.length !== 3 || (shape[0] !== 1 && shape[0] !== 3))
+        throw new UsageError(`${file}: images need a model input [1 or 3, H, W], this one takes [${shape.join(', ')}]; give .npy inputs`);
       const image = await loadImage(file, { channels: shape[0] as 1 | 3, size: [shape[1]!, shape[2]!] });
       names.push(file);
       parts.push(image.data);
@@ -231,7 +356,12 @@ async function readInputs(files: string[], shape: readonly number[]): Promise<{ 
 }
 
 /** One H × W mask per input from --masks (N × H × W, any extra unit axes) or --boxes. */
-async function readMasks(masksFile: string | undefined, boxesFile: string | undefined, names: string[], shape: readonly number[]): Promise<Uint8Array[]> {
+async function readMasks(
+  masksFile: string | undefined,
+  boxesFile: string | undefined,
+  names: string[],
+  shape: readonly number[],
+): Promise<Uint8Array[]> {
   const [height, width] = shape.length === 3 ? [shape[1]!, shape[2]!] : [1, sizeOf(shape)];
   if (boxesFile) {
     let entries: unknown;
@@ -244,7 +374,10 @@ async function readMasks(masksFile: string | undefined, boxesFile: string | unde
   }
   const data = toFloat32(readNpy(new Uint8Array(await readFile(masksFile!))));
   const plane = height * width;
-  if (data.length !== names.length * plane) throw new UsageError(`--masks ${masksFile} holds ${data.length} values; ${names.length} inputs need ${names.length} masks of ${height} × ${width}`);
+  if (data.length !== names.length * plane)
+    throw new UsageError(
+      `--masks ${masksFile} holds ${data.length} values; ${names.length} inputs need ${names.length} masks of ${height} × ${width}`,
+    );
   return names.map((_, i) => Uint8Array.from(data.subarray(i * plane, (i + 1) * plane), (v) => Number(v !== 0)));
 }
 
@@ -258,7 +391,8 @@ function summarise(rows: Row[], timing: Record<string, unknown>): Summary {
   for (const method of Object.keys(timing)) {
     summary[method] = {};
     const byMetric = new Map<string, number[]>();
-    for (const row of rows) if (row.method === method && Number.isFinite(row.value)) byMetric.set(row.metric, [...(byMetric.get(row.metric) ?? []), row.value]);
+    for (const row of rows)
+      if (row.method === method && Number.isFinite(row.value)) byMetric.set(row.metric, [...(byMetric.get(row.metric) ?? []), row.value]);
     for (const [metric, values] of byMetric) {
       const n = values.length;
       const mean = values.reduce((a, b) => a + b, 0) / n;
@@ -277,7 +411,9 @@ function formatSummary(summary: Summary, timing: Record<string, { explainMs: num
     `| method | ${metrics.join(' | ')} | explain ms | metrics ms |`,
     `|---|${metrics.map(() => '---|').join('')}---|---|`,
     ...Object.entries(summary).map(([method, byMetric]) => {
-      const cells = metrics.map((metric) => (byMetric[metric] ? `${byMetric[metric]!.mean.toFixed(3)} ± ${byMetric[metric]!.standardError.toFixed(3)}` : '–'));
+      const cells = metrics.map((metric) =>
+        byMetric[metric] ? `${byMetric[metric]!.mean.toFixed(3)} ± ${byMetric[metric]!.standardError.toFixed(3)}` : '–',
+      );
       return `| ${method} | ${cells.join(' | ')} | ${timing[method]!.explainMs.toFixed(0)} | ${timing[method]!.metricsMs.toFixed(0)} |`;
     }),
   ];

@@ -1,15 +1,20 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { adapterIdentity } from '../gpu/device.ts';
 import { isGradlensError } from '../gpu/errors.ts';
 import type { Explanation } from '../attribution/explain.ts';
 import { createLens, type Lens, type LensModel } from '../lens.ts';
 import { EXIT } from './exit-codes.ts';
 import { UsageError } from './common-options.ts';
+import { checkAgainstModel } from './explain-checks.ts';
 import { preprocessingFor, type ExplainRun } from './explain-options.ts';
 import { writeOutputs } from './explain-outputs.ts';
 import { listInputs, loadInput, type InputRef, type LoadedInput } from './inputs.ts';
+import { fileSystemReason, isFileSystemError, lockFolder, makeFolder } from './out-folder.ts';
 import { Progress } from './progress.ts';
-import { appendResults, readResults, type ResultRecord } from './results.ts';
+import { appendResults, RESULTS_FILE, type ResultRecord } from './results.ts';
+import { resumeFrom, runSettings } from './resume.ts';
 import { inShard } from './shard.ts';
 
 interface Item {
@@ -33,32 +38,55 @@ export interface ExplainSummary {
 }
 
 const errorOf = (error: unknown) =>
-  isGradlensError(error) ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+  isGradlensError(error)
+    ? { code: error.code, message: error.message }
+    : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
 
-const deviceGone = (error: unknown) => isGradlensError(error, 'DEVICE_LOST') || isGradlensError(error, 'NO_ADAPTER') || isGradlensError(error, 'NO_WEBGPU') || isGradlensError(error, 'DEVICE_REQUEST_FAILED');
+const deviceGone = (error: unknown) =>
+  isGradlensError(error, 'DEVICE_LOST') ||
+  isGradlensError(error, 'NO_ADAPTER') ||
+  isGradlensError(error, 'NO_WEBGPU') ||
+  isGradlensError(error, 'DEVICE_REQUEST_FAILED');
 
 /** `gradlens explain`: every input of this shard through one method, in batches; returns the exit code. */
 /** `shared`: a lens to use and keep open (the demo runs several methods on one device, compiling kernels once). */
-export async function runExplain(run: ExplainRun, log: (line: string) => void = console.log, shared?: Lens): Promise<{ code: number; summary?: ExplainSummary }> {
+export async function runExplain(
+  run: ExplainRun,
+  log: (line: string) => void = console.log,
+  shared?: Lens,
+): Promise<{ code: number; summary?: ExplainSummary }> {
   const modelBytes = await readFile(run.model).catch((error: Error) => {
     throw new UsageError(`cannot read the model ${run.model}: ${error.message}`);
   });
   const sha256 = createHash('sha256').update(modelBytes).digest('hex');
-  const refs = (await listInputs(run.inputs).catch((error: Error) => {
-    throw new UsageError(error.message);
-  })).filter((ref) => inShard(ref.id, run.shard));
-  await mkdir(run.out, { recursive: true });
-  const done = run.resume ? new Set([...(await readResults(run.out)).values()].filter((r) => r.status === 'ok').map((r) => r.input)) : new Set<string>();
-  const todo = refs.filter((ref) => !done.has(ref.id));
+  const refs = (
+    await listInputs(run.inputs).catch((error: Error) => {
+      throw new UsageError(error.message);
+    })
+  ).filter((ref) => inShard(ref.id, run.shard));
+  await makeFolder(run.out);
+  const release = await lockFolder(run.out);
+  try {
+    return await explainInto(run, refs, modelBytes, sha256, log, shared);
+  } finally {
+    await release();
+  }
+}
+
+async function explainInto(run: ExplainRun, refs: InputRef[], modelBytes: Uint8Array, sha256: string, log: (line: string) => void, shared?: Lens) {
+  const resume = run.resume ? await resumeFrom(run, sha256) : { done: new Set<string>(), seed: undefined };
+  const todo = refs.filter((ref) => !resume.done.has(ref.id));
 
   const lens = shared ?? (await createLens(run.adapter));
   const close = () => (shared ? Promise.resolve() : lens.close());
   let model: LensModel;
   let adapterName: string;
   try {
-    const report = await lens.adapter();
-    adapterName = `${report.description || report.device || 'unnamed adapter'} (${report.backend}${report.software ? ', software' : ''})`;
     model = await lens.load(new Uint8Array(modelBytes), { name: run.model });
+    checkAgainstModel(run, model.graph);
+    const report = await lens.adapter();
+    const identity = adapterIdentity(report);
+    adapterName = `${identity.name} (${identity.backend}, ${identity.featureLevel}${identity.software ? ', software' : ''})`;
   } catch (error) {
     await close();
     if (isGradlensError(error) && ['BAD_MODEL', 'CORRUPT_MODEL', 'UNSUPPORTED_OP', 'MISSING_INITIALIZER', 'EXTERNAL_DATA'].includes(error.code)) {
@@ -66,13 +94,18 @@ export async function runExplain(run: ExplainRun, log: (line: string) => void = 
     }
     throw error;
   }
-  const seed = run.method.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const seed = run.method.seed ?? resume.seed ?? Math.floor(Math.random() * 2 ** 32);
   const batcher = new Batcher(run, lens, model, { path: run.model, sha256 }, seed);
+  let interrupted = false;
   try {
-    return await batcher.all(todo, refs.length - todo.length, adapterName, log);
+    const result = await batcher.all(todo, refs.length - todo.length, adapterName, log);
+    interrupted = result.code === EXIT.interrupted;
+    return result;
   } finally {
-    await model.destroy();
-    await close();
+    // Interrupted, the abandoned batch may still be compiling kernels: the caller exits without waiting for it.
+    const cleanup = model.destroy().then(close);
+    if (interrupted) cleanup.catch(() => undefined);
+    else await cleanup;
   }
 }
 
@@ -82,6 +115,9 @@ class Batcher {
   private explained = 0;
   private points = 0;
   private readonly preprocessing;
+  private readonly settings;
+  /** Whether a batch has begun writing its files (until its records are appended): an interrupt then waits for it. */
+  private writing = false;
 
   constructor(
     private readonly run: ExplainRun,
@@ -91,6 +127,7 @@ class Batcher {
     private readonly seed: number,
   ) {
     this.preprocessing = preprocessingFor(model.inputShape, run.preprocess);
+    this.settings = runSettings(run);
   }
 
   async all(todo: InputRef[], skipped: number, adapter: string, log: (line: string) => void) {
@@ -99,22 +136,33 @@ class Batcher {
     let interrupts = 0;
     // First Ctrl-C: abandon the batch in flight (its files are never started) and stop; a second one ends at once.
     const onSigint = () => {
-      if (++interrupts > 1) process.exit(130);
+      if (++interrupts > 1) process.exit(EXIT.interrupted);
       this.controller.abort();
     };
+    const interrupted = new Promise<'interrupted'>((resolve) =>
+      this.controller.signal.addEventListener('abort', () => resolve('interrupted'), { once: true }),
+    );
     process.on('SIGINT', onSigint);
     let lost = false;
     try {
-      const batches = Array.from({ length: Math.ceil(todo.length / this.run.batch) }, (_, b) => todo.slice(b * this.run.batch, (b + 1) * this.run.batch));
+      const batches = Array.from({ length: Math.ceil(todo.length / this.run.batch) }, (_, b) =>
+        todo.slice(b * this.run.batch, (b + 1) * this.run.batch),
+      );
       // Decoding of the next batch starts before this one's GPU work is awaited, so the two overlap.
       let next = batches.length ? this.load(batches[0]!) : undefined;
       for (let b = 0; b < batches.length && next && !this.controller.signal.aborted; b++) {
         const items = await next;
         next = b + 1 < batches.length ? this.load(batches[b + 1]!) : undefined;
         try {
-          await this.batch(items);
+          // Not awaited past an interrupt: the first batch may spend many seconds compiling kernels before it can stop.
+          const work = this.batch(items);
+          if ((await Promise.race([work, interrupted])) === 'interrupted') {
+            if (this.writing) await work;
+            else work.catch(() => undefined);
+            break;
+          }
         } catch (error) {
-          if (this.controller.signal.aborted) break;
+          if (this.controller.signal.aborted && !(error instanceof UsageError)) break;
           if (deviceGone(error)) {
             lost = true;
             log(`the GPU device was lost: ${(error as Error).message}`);
@@ -165,6 +213,7 @@ class Batcher {
     const records = items.filter((item) => !item.loaded).map((item) => failure(item, item.error));
     // An error of the inputs or options is recorded; an abort, a lost device or a bug stops the run.
     const recordable = (error: unknown) => !this.controller.signal.aborted && !deviceGone(error) && isGradlensError(error);
+    this.writing = false;
     if (good.length) {
       try {
         records.push(...(await this.explainAndWrite(good)));
@@ -176,6 +225,8 @@ class Batcher {
             try {
               records.push(...(await this.explainAndWrite([item])));
             } catch (single) {
+              // Interrupted: the inputs written so far are recorded below, the rest left for --resume.
+              if (this.controller.signal.aborted) break;
               if (!recordable(single)) throw single;
               records.push(failure(item, single));
             }
@@ -184,7 +235,15 @@ class Batcher {
       }
     }
     this.failed += records.filter((r) => r.status === 'error').length;
-    await appendResults(this.run.out, records);
+    try {
+      await appendResults(this.run.out, records);
+    } catch (error) {
+      throw new UsageError(
+        `cannot write ${join(this.run.out, RESULTS_FILE)}: ${fileSystemReason(error)}; the run stops (files of this batch may be there, unrecorded)`,
+      );
+    } finally {
+      this.writing = false;
+    }
   }
 
   private async explainAndWrite(items: Item[]): Promise<ResultRecord[]> {
@@ -194,6 +253,9 @@ class Batcher {
     // A stream id from each input's name: its noise is the same whatever batch, shard or resumed run it falls in.
     const streams = items.map((item) => streamId(item.ref.id));
     const result: Explanation = await this.model.explain(inputs, { ...this.run.method, seed: this.seed, streams, signal: this.controller.signal });
+    // Interrupted while the GPU worked: the run has moved on without this batch, so nothing of it is written.
+    this.controller.signal.throwIfAborted();
+    this.writing = true;
     const context = await this.lens.runtime.context();
     const explainMs = result.timing.ms;
     const records: ResultRecord[] = [];
@@ -207,10 +269,12 @@ class Batcher {
         method: result.method,
         options: result.options,
         seed: result.seed,
+        settings: this.settings,
         target: result.target[i]!,
         score: result.score[i]!,
         ...(result.delta ? { delta: result.delta[i]! } : {}),
         batch: { size: items.length, position: i },
+        adapter: adapterIdentity(context.report),
       };
       const job = {
         outDir: this.run.out,
@@ -220,14 +284,32 @@ class Batcher {
         formats: this.run.formats,
         heatmap: this.run.heatmap,
         layout: this.preprocessing.layout ?? 'chw',
+        title: `${result.method} for class ${record.target}`,
         ...(item.loaded!.image ? { image: item.loaded!.image } : {}),
+        ...(item.loaded!.features ? { features: item.loaded!.features } : {}),
       };
-      const timing = () => ({ loadMs: round(item.loadMs), explainMs: round(explainMs), writeMs: round(performance.now() - started), points: result.timing.points });
-      record.files = await writeOutputs(context, job, () => ({ ...record, timing: timing() }));
+      const timing = () => ({
+        loadMs: round(item.loadMs),
+        explainMs: round(explainMs),
+        writeMs: round(performance.now() - started),
+        points: result.timing.points,
+      });
+      try {
+        record.files = await writeOutputs(context, job, () => ({ ...record, timing: timing() }));
+      } catch (error) {
+        // A file that cannot be written costs its input, not the run: the next input may well write (a folder in the way).
+        if (!isFileSystemError(error)) throw error;
+        records.push({
+          input: item.ref.id,
+          status: 'error',
+          error: { code: 'WRITE_FAILED', message: `${error.path ?? this.run.out}: ${fileSystemReason(error)}` },
+        });
+        continue;
+      }
       record.timing = timing();
       records.push(record);
+      this.explained++;
     }
-    this.explained += items.length;
     this.points += result.timing.points;
     return records;
   }

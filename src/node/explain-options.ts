@@ -86,10 +86,11 @@ export const EXPLAIN_USAGE = `gradlens explain MODEL.onnx INPUTS... [options]
   images: --size H,W --channels 1|3 --order rgb|bgr --scale S (default 1/255) --mean a,b,c --std a,b,c --layout chw|hwc
           (size and channels default from the model's input shape)
   --out DIR             where outputs go (default gradlens-out)
-  --format png,npy,json per input: heat-map overlay PNG, attribution .npy, record .json (default png,npy);
-                        every input always gets a line in DIR/results.jsonl
+  --format png,npy,json per input: the picture (a heat-map overlay PNG; a bar chart SVG for tabular inputs), attribution
+                        .npy, record .json (default png,npy); every input always gets a line in DIR/results.jsonl
   --batch N             inputs per explain() call, packed into the same GPU chunks (default 16)
-  --resume              skip inputs already done in DIR/results.jsonl (failed ones are tried again)
+  --resume              skip inputs this same run (model, method, options, seed) finished in DIR; failed ones and
+                        ones whose files are gone are done again; another run's results in DIR are an error
   --shard K/N           only the inputs whose path hash falls in shard K of N (K from 0); default K from
                         JOB_COMPLETION_INDEX with N from --shard-count or GRADLENS_SHARD_COUNT
   --colormap ${COLORMAPS.join('|')}   --sign ${SIGNS.join('|')}   (the heat maps)`;

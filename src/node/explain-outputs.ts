@@ -1,16 +1,32 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { GpuContext } from '../gpu/device.ts';
 import type { RgbaImage } from '../io/preprocess.ts';
+import { fitWithin } from '../io/downscale.ts';
 import { writeNpy } from '../io/npy.ts';
 import { renderHeatmap, type HeatmapOptions } from '../render/heatmap.ts';
 import type { Format } from './explain-options.ts';
+import { attributionBars } from './bar-chart.ts';
 import { encodePng } from './image.ts';
 import { writeAtomic, type ResultRecord } from './results.ts';
 
-/** A file name from an input id: readable, one per input (`samples/digits/3.png` → `samples_digits_3.png`). */
+/** Characters of the readable part of a name: enough to recognise the input, short of any file system's 255-byte limit. */
+const READABLE_LENGTH = 80;
+
+/**
+ * A file name (without extension) from an input id, one per id by construction: a readable stem beside a hash of the
+ * whole id, so `a b.png`, `a_b.png` and `a+b.png` never share files (`samples/digits/3.png` → `samples_digits_3-1f0c…`).
+ */
 export function outputStem(id: string): string {
-  return id.replace(/^(\.\.?\/)+|^\/+/g, '').replace(/[^A-Za-z0-9._-]+/g, '_');
+  const [path = '', row] = id.split('#');
+  const readable = `${path.replace(/^(\.\.?\/)+|^\/+/g, '').replace(/\.[A-Za-z0-9]{1,5}$/, '')}${row ? `_row${row}` : ''}`
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(-READABLE_LENGTH);
+  return `${readable}-${createHash('sha256').update(id).digest('hex').slice(0, 12)}`;
 }
+
+/** Longest side of the copy of an input image kept beside its results, for a report that reads nothing outside its folder. */
+export const THUMBNAIL_SIDE = 256;
 
 export interface OutputJob {
   outDir: string;
@@ -18,51 +34,46 @@ export interface OutputJob {
   attribution: Float32Array;
   /** The model's input shape (no batch axis). */
   shape: readonly number[];
+  /** The input's pixels (already shrunk for display): the overlay's background and the report's thumbnail. */
   image?: RgbaImage;
+  /** A tabular input's column names, for its chart. */
+  features?: readonly string[];
+  /** What the picture shows, e.g. `saliency for class 3`. */
+  title: string;
   formats: Set<Format>;
   heatmap: HeatmapOptions;
   layout: 'chw' | 'hwc';
 }
 
-/** Writes one input's files (each atomically) and returns their names relative to the output folder. */
+/**
+ * Writes one input's files (each atomically) and returns their names relative to the output folder. The picture
+ * (`--format png`) is a heat map over the image, or for a 1-D (tabular) input a labelled bar chart (`.svg`).
+ */
 export async function writeOutputs(context: GpuContext, job: OutputJob, record: () => ResultRecord): Promise<Record<string, string>> {
   const stem = outputStem(job.id);
   const files: Record<string, string> = {};
-  if (job.formats.has('npy')) {
-    files.npy = `${stem}.npy`;
-    await writeAtomic(join(job.outDir, files.npy), writeNpy(job.attribution, [1, ...job.shape]));
-  }
+  const write = async (key: string, name: string, data: Uint8Array | string) => {
+    await writeAtomic(join(job.outDir, name), data);
+    files[key] = name;
+  };
+  if (job.formats.has('npy')) await write('npy', `${stem}.npy`, writeNpy(job.attribution, [1, ...job.shape]));
   if (job.formats.has('png')) {
-    files.png = `${stem}.png`;
-    await writeAtomic(join(job.outDir, files.png), await overlayPng(context, job));
+    const flat = job.shape.length === 1 || job.shape.every((d, i) => i === job.shape.length - 1 || d === 1);
+    if (flat) await write('svg', `${stem}.svg`, attributionBars(job.attribution, job.features, job.title));
+    else await write('png', `${stem}.png`, await overlayPng(context, job));
+    if (job.image) {
+      const thumbnail = fitWithin(job.image, THUMBNAIL_SIDE);
+      await write('input', `${stem}-input.png`, encodePng(thumbnail.data, thumbnail.width, thumbnail.height));
+    }
   }
-  if (job.formats.has('json')) {
-    files.json = `${stem}.json`;
-    await writeAtomic(join(job.outDir, files.json), `${JSON.stringify({ ...record(), files }, null, 2)}\n`);
-  }
+  if (job.formats.has('json')) await write('json', `${stem}.json`, `${JSON.stringify({ ...record(), files }, null, 2)}\n`);
   return files;
 }
 
-/** The heat map over the input image; a 1-D input (tabular) becomes a strip of cells large enough to see. */
+/** The heat map over the input image, at the image's (display) size. */
 async function overlayPng(context: GpuContext, job: OutputJob): Promise<Uint8Array> {
-  const flat = job.shape.length === 1 || job.shape.every((d, i) => i === job.shape.length - 1 || d === 1);
-  const shape = flat ? [job.attribution.length] : job.shape;
   const options: HeatmapOptions = { ...job.heatmap, layout: job.layout };
   if (job.image) options.overlay = job.image;
-  const map = await renderHeatmap(context, job.attribution, shape, options);
-  if (!flat) return encodePng(map.rgba, map.width, map.height);
-  const cell = 16;
-  const strip = enlarge(map.rgba, map.width, map.height, cell);
-  return encodePng(strip, map.width * cell, map.height * cell);
-}
-
-function enlarge(rgba: Uint8ClampedArray, width: number, height: number, factor: number): Uint8ClampedArray {
-  const out = new Uint8ClampedArray(width * factor * height * factor * 4);
-  for (let y = 0; y < height * factor; y++) {
-    for (let x = 0; x < width * factor; x++) {
-      const from = (Math.floor(y / factor) * width + Math.floor(x / factor)) * 4;
-      out.set(rgba.subarray(from, from + 4), (y * width * factor + x) * 4);
-    }
-  }
-  return out;
+  const map = await renderHeatmap(context, job.attribution, job.shape, options);
+  return encodePng(map.rgba, map.width, map.height);
 }

@@ -36,6 +36,16 @@ export function decodeImage(bytes: Uint8Array, name = 'image bytes'): RgbaImage 
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const format = startsWith(bytes, PNG_SIGNATURE) ? 'PNG' : startsWith(bytes, JPEG_SOI) ? 'JPEG' : undefined;
   if (!format) throw new GradlensError('BAD_INPUT', `${name}: not a PNG or JPEG file (the only image formats gradlens reads); convert it to PNG`);
+  const size = format === 'PNG' ? pngSize(bytes) : jpegSize(bytes);
+  if (size && size.width * size.height > MAX_IMAGE_PIXELS) {
+    const megapixels = (n: number) => (n / 1e6).toFixed(1);
+    throw new GradlensError(
+      'BAD_INPUT',
+      `${name}: ${size.width}×${size.height} = ${megapixels(size.width * size.height)} megapixels, above gradlens's limit of ` +
+        `${megapixels(MAX_IMAGE_PIXELS)} (its pixels alone would take ${Math.round((size.width * size.height * 4) / 2 ** 20)} MiB); ` +
+        'downscale it first',
+    );
+  }
   try {
     if (format === 'PNG') {
       const png = PNG.sync.read(buffer);
@@ -58,6 +68,30 @@ export function encodePng(rgba: Uint8Array | Uint8ClampedArray, width: number, h
   png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
   const encoded = PNG.sync.write(png);
   return new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+}
+
+/** Pixels one image may have (8K UHD fits): decoding is refused above it, so a batch of huge files cannot exhaust memory. */
+export const MAX_IMAGE_PIXELS = 2 ** 25;
+
+/** Width and height from the IHDR chunk, which the PNG standard puts first. */
+function pngSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  if (bytes.length < 24) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/** Width and height from the first start-of-frame marker (SOF0…SOF15 but DHT, JPG and DAC), read before any decoding. */
+function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 2; at + 9 < bytes.length;) {
+    if (bytes[at] !== 0xff) return undefined;
+    const marker = bytes[at + 1]!;
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: view.getUint16(at + 5), width: view.getUint16(at + 7) };
+    }
+    at += 2 + view.getUint16(at + 2);
+  }
+  return undefined;
 }
 
 function startsWith(bytes: Uint8Array, magic: readonly number[]): boolean {

@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { extname, isAbsolute, relative } from 'node:path';
+import { extname, isAbsolute, relative, resolve } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { glob, isDynamicPattern } from 'tinyglobby';
 import { GradlensError } from '../gpu/errors.ts';
+import { fitWithin } from '../io/downscale.ts';
 import type { PreprocessOptions, RgbaImage } from '../io/preprocess.ts';
 import { readNpy, toFloat32 } from '../io/npy.ts';
-import { glob, isGlob } from './glob.ts';
 import { loadImage } from './image.ts';
 
 /** One thing to explain: a file, or one row of a CSV file (`id` is `file.csv#row`, rows counted from 1). */
@@ -16,27 +19,40 @@ export interface InputRef {
 
 export interface LoadedInput {
   data: Float32Array;
-  /** The decoded pixels of an image input, for the overlay. */
+  /** The pixels of an image input for display (overlay, thumbnail), at most OVERLAY_SIDE on the longer side. */
   image?: RgbaImage;
+  /** A CSV row's column names. */
+  features?: string[];
 }
+
+/** Longest side of an overlay: a heat map over an 8000-pixel photo is drawn at a size a screen shows, not 8000². */
+export const OVERLAY_SIDE = 1024;
 
 const KINDS: Record<string, InputRef['kind'] | 'csv'> = { '.png': 'image', '.jpg': 'image', '.jpeg': 'image', '.npy': 'npy', '.csv': 'csv' };
 
 /** What a folder contributes: images and arrays. A CSV in a folder is often metadata (labels), so it is named explicitly. */
-const FOLDER_KINDS = new Set(['.png', '.jpg', '.jpeg', '.npy']);
+const FOLDER_PATTERN = '**/*.{png,jpg,jpeg,npy}';
 
-/** Parsed CSV files: rows as text, the `label` column dropped (a true class, not a model input). */
-const tables = new Map<string, { header: string[]; rows: string[][] }>();
+/** A CSV file's header and rows as text cells, `label` still in (a row is checked against the header before it is dropped). */
+interface Table {
+  header: string[];
+  rows: string[][];
+  label: number;
+}
+
+const tables = new Map<string, Table>();
 
 /** Files, folders (searched recursively for .png/.jpg/.jpeg/.npy) and globs, in the order given, without repeats. */
 export async function listInputs(args: readonly string[]): Promise<InputRef[]> {
   const refs: InputRef[] = [];
   const seen = new Set<string>();
   for (const arg of args) {
-    const files = isGlob(arg) ? await glob(arg) : await expand(arg);
+    // A path that exists is taken as written, even where it looks like a pattern (`photo [1].png`).
+    const pattern = !existsSync(arg) && isDynamicPattern(arg);
+    const files = pattern ? await glob(arg, { absolute: true, onlyFiles: true, expandDirectories: false }) : await expand(arg);
     if (files.length === 0) throw new GradlensError('BAD_PARAMS', `no input files match "${arg}"`);
-    for (const file of files) {
-      for (const ref of await refsOf(file, !isGlob(arg) && files.length === 1 && files[0] === arg)) {
+    for (const file of files.sort()) {
+      for (const ref of await refsOf(file, !pattern && files.length === 1 && resolve(files[0]!) === resolve(arg))) {
         if (!seen.has(ref.id)) refs.push(ref);
         seen.add(ref.id);
       }
@@ -49,7 +65,7 @@ async function expand(arg: string): Promise<string[]> {
   const info = await stat(arg).catch(() => undefined);
   if (!info) throw new GradlensError('BAD_PARAMS', `input "${arg}" does not exist`);
   if (!info.isDirectory()) return [arg];
-  return (await glob(`${arg.replace(/\/+$/, '')}/**/*`)).filter((file) => FOLDER_KINDS.has(extname(file).toLowerCase()));
+  return glob(FOLDER_PATTERN, { cwd: arg, absolute: true, onlyFiles: true, caseSensitiveMatch: false });
 }
 
 /** An explicitly named file of an unknown extension is read as an image, so a bad one is reported, not skipped. */
@@ -65,28 +81,57 @@ async function refsOf(file: string, named: boolean): Promise<InputRef[]> {
   return [{ id, path: file, kind: kind === 'npy' ? 'npy' : 'image' }];
 }
 
+/** Relative to the working folder where the file is inside it; absolute otherwise. */
 function displayPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return isAbsolute(file) && rel.startsWith('..') ? file : rel.split('\\').join('/');
+  const rel = relative(process.cwd(), resolve(file));
+  return rel.startsWith('..') || isAbsolute(rel) ? resolve(file) : rel.split('\\').join('/');
 }
 
-async function readTable(file: string) {
+/** RFC 4180 (quoted fields, embedded commas and newlines); rows of another length than the header are kept, to fail alone. */
+async function readTable(file: string): Promise<Table> {
   let table = tables.get(file);
   if (!table) {
-    const lines = (await readFile(file, 'utf8')).split(/\r?\n/).filter((line) => line.trim() !== '');
-    const [head = '', ...body] = lines;
-    const header = head.split(',').map((h) => h.trim());
-    const label = header.indexOf('label');
-    const drop = (cells: string[]) => (label < 0 ? cells : cells.filter((_, i) => i !== label));
-    table = { header: drop(header), rows: body.map((line) => drop(line.split(','))) };
+    let records: string[][];
+    try {
+      records = parse(await readFile(file, 'utf8'), { bom: true, trim: true, skip_empty_lines: true, relax_column_count: true });
+    } catch (error) {
+      throw new GradlensError('BAD_PARAMS', `${displayPath(file)}: not a readable CSV file (${(error as Error).message})`);
+    }
+    const [header = [], ...rows] = records;
+    table = { header, rows, label: header.indexOf('label') };
     tables.set(file, table);
   }
   return table;
 }
 
+const withoutLabel = <T>(cells: T[], label: number) => (label < 0 ? cells : cells.filter((_, i) => i !== label));
+
 /** Feature names of a CSV input (its header without `label`). */
 export async function featureNames(ref: InputRef): Promise<string[] | undefined> {
-  return ref.kind === 'csv-row' ? (await readTable(ref.path)).header : undefined;
+  if (ref.kind !== 'csv-row') return undefined;
+  const table = await readTable(ref.path);
+  return withoutLabel(table.header, table.label);
+}
+
+/** Bytes a .npy header may take beyond its data (npy format 2/3 headers reach 4 GiB in principle, never in practice). */
+const NPY_HEADER_ROOM = 1 << 20;
+
+/** A plain decimal number, as a CSV of features writes it: not `0x10`, `Infinity` or an empty cell. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function rowValues(ref: InputRef, table: Table): Float32Array {
+  const cells = table.rows[ref.row! - 1]!;
+  if (cells.length !== table.header.length) {
+    throw new GradlensError(
+      'BAD_INPUT',
+      `${ref.id}: the row has ${cells.length} cells, the header ${table.header.length}; fix the row (no cell is guessed)`,
+    );
+  }
+  const header = withoutLabel(table.header, table.label);
+  return Float32Array.from(withoutLabel(cells, table.label), (cell, i) => {
+    if (!DECIMAL.test(cell)) throw new GradlensError('BAD_INPUT', `${ref.id}: column "${header[i]}" is "${cell}", not a decimal number`);
+    return Number(cell);
+  });
 }
 
 /** Reads one input as the model's input tensor; a wrong size or an unreadable file is a BAD_INPUT error. */
@@ -99,15 +144,18 @@ export async function loadInput(ref: InputRef, inputShape: readonly number[], pr
     return data;
   };
   if (ref.kind === 'csv-row') {
-    const cells = (await readTable(ref.path)).rows[ref.row! - 1]!;
-    const data = Float32Array.from(cells, (cell, i) => {
-      const value = cell.trim() === '' ? NaN : Number(cell);
-      if (!Number.isFinite(value)) throw new GradlensError('BAD_INPUT', `${ref.id}: column ${i + 1} is "${cell}", not a number`);
-      return value;
-    });
-    return { data: expectSize(data, 'the row') };
+    const table = await readTable(ref.path);
+    return { data: expectSize(rowValues(ref, table), 'the row'), features: withoutLabel(table.header, table.label) };
   }
   if (ref.kind === 'npy') {
+    // A file larger than the input could be in any dtype (8 bytes a value, and a header) is refused unread.
+    const { size: fileBytes } = await stat(ref.path).catch(() => ({ size: 0 }));
+    if (fileBytes > size * 8 + NPY_HEADER_ROOM) {
+      throw new GradlensError(
+        'BAD_INPUT',
+        `${ref.id}: ${fileBytes} bytes, more than an array of ${size} values ([${inputShape.join(', ')}]) can take; it is not read`,
+      );
+    }
     const bytes = await readFile(ref.path).catch((error: Error) => {
       throw new GradlensError('BAD_INPUT', `cannot read ${ref.id}: ${error.message}`);
     });
@@ -115,5 +163,6 @@ export async function loadInput(ref: InputRef, inputShape: readonly number[], pr
     return { data: expectSize(toFloat32(array), `the array of shape [${array.shape.join(', ')}]`) };
   }
   const loaded = await loadImage(ref.path, preprocessing);
-  return { data: expectSize(loaded.data, `the image as [${loaded.shape.join(', ')}]`), image: loaded.image };
+  // The model input is made from the full image; only the copy kept for display is shrunk.
+  return { data: expectSize(loaded.data, `the image as [${loaded.shape.join(', ')}]`), image: fitWithin(loaded.image, OVERLAY_SIDE) };
 }

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
+import { COLORMAPS } from '../render/colormaps.ts';
+import { SIGNS } from '../render/kernels.ts';
 import { readNpy, toFloat32 } from '../io/npy.ts';
 import { decodeImage } from './image.ts';
 import type { ResultRecord } from './results.ts';
@@ -43,25 +45,29 @@ export class InlineBudget {
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
 /**
- * The attribution (from its .npy) and the input's pixels for a live map, or undefined where the PNG must stay:
- * no .npy, a 1-D (tabular) or HWC attribution the widget does not draw, or over the size limits.
+ * The attribution (from its .npy) and the input's thumbnail for a live map, or undefined where the PNG must stay:
+ * no .npy, a 1-D (tabular) or HWC attribution the widget does not draw, or over the size limits. `files` are the
+ * record's files already confined to its folder: nothing else is read.
  */
-export async function liveMap(folderPath: string, record: ResultRecord, budget: InlineBudget): Promise<LiveMap | undefined> {
-  const npy = record.files?.npy;
-  if (!npy || !record.files?.png || record.input.includes('#')) return undefined;
+export async function liveMap(
+  folderPath: string,
+  record: ResultRecord,
+  files: Record<string, string>,
+  budget: InlineBudget,
+): Promise<LiveMap | undefined> {
+  if (!files.npy || !files.png || record.input.includes('#')) return undefined;
   const options = (record.options ?? {}) as Record<string, unknown>;
   const preprocess = (options.preprocess ?? {}) as Record<string, unknown>;
   if (options.layout === 'hwc' || preprocess.layout === 'hwc') return undefined;
-  const array = readNpy(new Uint8Array(await readFile(join(folderPath, npy)).catch(() => new Uint8Array())));
+  const array = readNpy(new Uint8Array(await readFile(join(folderPath, files.npy))));
   const shape = array.shape.length > 2 && array.shape[0] === 1 ? array.shape.slice(1) : [...array.shape];
   const flat = shape.length < 2 || shape.length > 3 || shape.slice(0, -1).every((d) => d === 1);
   if (flat) return undefined;
   const values = toFloat32(array);
   let bytes = values.byteLength;
   let image: LiveMap['image'];
-  const source = record.input;
-  if (['.png', '.jpg', '.jpeg'].includes(extname(source).toLowerCase()) && existsSync(source)) {
-    const rgba = decodeImage(new Uint8Array(await readFile(source)), source);
+  if (files.input) {
+    const rgba = decodeImage(new Uint8Array(await readFile(join(folderPath, files.input))), files.input);
     if (bytes + rgba.data.byteLength <= INLINE_LIMIT) {
       image = { data: base64(new Uint8Array(rgba.data.buffer, rgba.data.byteOffset, rgba.data.byteLength)), width: rgba.width, height: rgba.height };
       bytes += rgba.data.byteLength;
@@ -69,13 +75,16 @@ export async function liveMap(folderPath: string, record: ResultRecord, budget: 
   }
   if (bytes > INLINE_LIMIT || budget.used + bytes > budget.total) return undefined;
   budget.used += bytes;
-  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  // Only names the widget knows: anything else in a results file would make it throw in the page.
+  const known = <T extends string>(value: unknown, names: readonly T[]) => (names.includes(value as T) ? (value as T) : undefined);
+  const sign = known(options.sign, SIGNS);
+  const colormap = known(options.colormap, COLORMAPS);
   return {
     attribution: base64(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)),
     shape,
     ...(image ? { image } : {}),
-    ...(text(options.sign) ? { sign: text(options.sign) } : {}),
-    ...(text(options.colormap) ? { colormap: text(options.colormap) } : {}),
+    ...(sign ? { sign } : {}),
+    ...(colormap ? { colormap } : {}),
     label: `${record.method ?? 'attribution'} for ${record.target}`,
   };
 }

@@ -1,8 +1,17 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { extname, join, relative, resolve } from 'node:path';
-import { COMPONENTS_SCRIPT, componentsBundle, CONTROLS_HTML, copyComponents, ENHANCE_SCRIPT, InlineBudget, liveMap, type LiveMap } from './report-assets.ts';
-import { readResults, RESULTS_FILE, writeAtomic, type ResultRecord } from './results.ts';
+import { join } from 'node:path';
+import {
+  COMPONENTS_SCRIPT,
+  componentsBundle,
+  CONTROLS_HTML,
+  copyComponents,
+  ENHANCE_SCRIPT,
+  InlineBudget,
+  liveMap,
+  type LiveMap,
+} from './report-assets.ts';
+import { confinedFiles, readResults, RESULTS_FILE, writeAtomic, type ResultRecord } from './results.ts';
 
 export const REPORT_FILE = 'report.html';
 
@@ -10,47 +19,68 @@ interface Section {
   /** The folder of the results, relative to the report. */
   folder: string;
   records: ResultRecord[];
+  /** Per input, the files it names that are inside the folder: the only ones the page reads or links. */
+  files: Map<ResultRecord, Record<string, string>>;
   /** Per input, the data for a live heat map where it could be inlined. */
   live: Map<ResultRecord, LiveMap>;
 }
 
 /**
  * `gradlens report OUT_DIR`: one static page of the results in OUT_DIR and in its direct subfolders (one per run, as
- * the demo writes them). Inline CSS, images by relative links. Static PNGs first; where the widgets' bundle is built,
+ * the demo writes them). Inline CSS, images by relative links to files inside OUT_DIR only (input thumbnails too, which
+ * explain writes there), so the folder works from file:// or any static server. Static PNGs first; where the widgets' bundle is built,
  * it is copied beside the page and, in a browser with WebGPU, small inputs are redrawn live by <gradlens-heatmap>
  * from their inlined attribution. Returns the page's path.
  */
 export async function writeReport(outDir: string): Promise<{ path: string; inputs: number }> {
-  const folders = ['.', ...(await readdir(outDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()];
+  const folders = [
+    '.',
+    ...(await readdir(outDir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort(),
+  ];
   const sections: Section[] = [];
   const bundle = componentsBundle();
   const budget = new InlineBudget();
   for (const folder of folders) {
     if (!existsSync(join(outDir, folder, RESULTS_FILE))) continue;
     const records = [...(await readResults(join(outDir, folder))).values()];
+    const files = new Map<ResultRecord, Record<string, string>>();
+    for (const record of records) files.set(record, await confinedFiles(join(outDir, folder), record));
     const live = new Map<ResultRecord, LiveMap>();
     for (const record of bundle ? records.filter((r) => r.status === 'ok') : []) {
       // A broken .npy or image costs the input its live map, not the report.
-      const map = await liveMap(join(outDir, folder), record, budget).catch(() => undefined);
+      const map = await liveMap(join(outDir, folder), record, files.get(record)!, budget).catch(() => undefined);
       if (map) live.set(record, map);
     }
-    sections.push({ folder, records, live });
+    sections.push({ folder, records, files, live });
   }
   const evaluations = await readEvaluations(outDir, folders);
-  if (sections.length === 0 && evaluations.length === 0) throw new Error(`no ${RESULTS_FILE} or ${EVALUATION_FILE} in ${outDir} or its subfolders: run gradlens explain --out ${outDir} (or gradlens evaluate --out ${outDir}) first`);
+  if (sections.length === 0 && evaluations.length === 0)
+    throw new Error(
+      `no ${RESULTS_FILE} or ${EVALUATION_FILE} in ${outDir} or its subfolders: ` +
+        `run gradlens explain --out ${outDir} (or gradlens evaluate --out ${outDir}) first`,
+    );
   const path = join(outDir, REPORT_FILE);
   const enhanced = bundle !== undefined && sections.some((s) => s.live.size > 0);
   if (enhanced) await copyComponents(bundle, outDir);
-  await writeAtomic(path, page(outDir, sections, evaluations, enhanced));
+  await writeAtomic(path, page(sections, evaluations, enhanced));
   return { path, inputs: sections.reduce((n, s) => n + s.records.length, 0) + evaluations.reduce((n, e) => n + e.run.inputs, 0) };
 }
 
 const escape = (text: unknown) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const link = (...parts: string[]) => parts.filter((p) => p !== '.').join('/').split('/').map(encodeURIComponent).join('/');
+const link = (...parts: string[]) =>
+  parts
+    .filter((p) => p !== '.')
+    .join('/')
+    .split('/')
+    .map(encodeURIComponent)
+    .join('/');
 const fixed = (n: number | undefined, digits = 4) => (n === undefined ? '' : Number(n).toFixed(digits));
 
-function page(outDir: string, sections: Section[], evaluations: Evaluation[] = [], enhanced = false): string {
-  const body = [...sections.map((section) => sectionHtml(outDir, section)), ...evaluations.map(evaluationHtml)].join('\n');
+function page(sections: Section[], evaluations: Evaluation[] = [], enhanced = false): string {
+  const body = [...sections.map(sectionHtml), ...evaluations.map(evaluationHtml)].join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -65,7 +95,9 @@ function page(outDir: string, sections: Section[], evaluations: Evaluation[] = [
   .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: var(--gl-gap); }
   figure { margin: 0; padding: 8px; border: 1px solid #8884; border-radius: 6px; }
   figure img { width: 76px; height: 76px; object-fit: contain; image-rendering: pixelated; background: #000; }
-  figure img.strip { width: 100%; height: 24px; }
+  .grid.charts { grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); }
+  figure img.chart { width: 100%; height: auto; background: #fff; image-rendering: auto; }
+  .refused { font-size: 0.75rem; opacity: 0.8; }
   figcaption { font-size: 0.8rem; overflow-wrap: anywhere; }
   .error { color: #c0392b; }
   dl { display: grid; grid-template-columns: auto 1fr; gap: 0 8px; margin: 4px 0 0; }
@@ -88,40 +120,41 @@ ${enhanced ? `<script src="${COMPONENTS_SCRIPT}"></script>\n<script>\n${ENHANCE_
 `;
 }
 
-function sectionHtml(outDir: string, { folder, records, live }: Section): string {
+function sectionHtml({ folder, records, files, live }: Section): string {
   const first = records.find((r) => r.status === 'ok');
   const failed = records.filter((r) => r.status === 'error').length;
   const title = first ? `${first.method}` : folder;
   const options = first ? JSON.stringify({ ...first.options, seed: first.seed }) : '';
-  const model = first?.model ? `model ${first.model.path} (sha256 ${first.model.sha256.slice(0, 12)}…)` : '';
+  const model = first?.model ? `model ${first.model.path} (sha256 ${String(first.model.sha256).slice(0, 12)}…)` : '';
   return `<section>
 <h2>${escape(title)}${folder !== '.' ? ` <small>(${escape(folder)}/)</small>` : ''}</h2>
 <p class="options">${escape(model)}<br>${escape(options)}<br>${records.length} inputs, ${failed} failed</p>
-<div class="grid">
-${records.map((record) => card(outDir, folder, record, live.get(record))).join('\n')}
+<div class="grid${[...files.values()].some((f) => f.svg) ? ' charts' : ''}">
+${records.map((record) => card(folder, record, files.get(record)!, live.get(record))).join('\n')}
 </div>
 </section>`;
 }
 
-function card(outDir: string, folder: string, record: ResultRecord, live?: LiveMap): string {
+function card(folder: string, record: ResultRecord, files: Record<string, string>, live?: LiveMap): string {
   if (record.status === 'error') {
     return `<figure><figcaption>${escape(record.input)}<p class="error">${escape(record.error?.code)}: ${escape(record.error?.message)}</p></figcaption></figure>`;
   }
   const images: string[] = [];
-  const source = record.input.split('#')[0]!;
-  // The input itself, linked relative to the report, when it is an image the report's folder can reach.
-  if (['.png', '.jpg', '.jpeg'].includes(extname(source).toLowerCase()) && existsSync(source)) {
-    images.push(`<img src="${link(relative(resolve(outDir), resolve(source)).split('\\').join('/'))}" alt="input ${escape(record.input)}">`);
-  }
-  const strip = record.input.includes('#');
-  if (record.files?.png) images.push(`<img class="attribution${strip ? ' strip' : ''}" src="${link(folder, record.files.png)}" alt="attribution of ${escape(record.input)}">`);
+  if (files.input) images.push(`<img src="${link(folder, files.input)}" alt="input ${escape(record.input)}">`);
+  if (files.png) images.push(`<img class="attribution" src="${link(folder, files.png)}" alt="attribution of ${escape(record.input)}">`);
+  if (files.svg)
+    images.push(`<img class="attribution chart" src="${link(folder, files.svg)}" alt="attribution of ${escape(record.input)} by feature">`);
+  const refused = Object.keys(record.files ?? {}).filter((key) => !(key in files));
   const rows: [string, string][] = [
     ['target', String(record.target)],
     ['score', fixed(record.score)],
   ];
   if (record.delta !== undefined) rows.push(['delta', fixed(record.delta, 5)]);
-  if (record.files?.npy) rows.push(['data', `<a href="${link(folder, record.files.npy)}">.npy</a>`]);
-  return `<figure${live ? liveAttributes(live) : ''}>${images.join('')}<figcaption>${escape(record.input)}<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${k === 'data' ? v : escape(v)}</dd>`).join('')}</dl></figcaption></figure>`;
+  if (files.npy) rows.push(['data', `<a href="${link(folder, files.npy)}">.npy</a>`]);
+  const note = refused.length ? `<p class="refused">not shown (missing, or outside the report's folder): ${escape(refused.join(', '))}</p>` : '';
+  const details = rows.map(([k, v]) => `<dt>${k}</dt><dd>${k === 'data' ? v : escape(v)}</dd>`).join('');
+  const caption = `<figcaption>${escape(record.input)}<dl>${details}</dl>${note}</figcaption>`;
+  return `<figure${live ? liveAttributes(live) : ''}>${images.join('')}${caption}</figure>`;
 }
 
 /** The card's data for the enhancement script (ENHANCE_SCRIPT reads these names). */
@@ -166,9 +199,15 @@ async function readEvaluations(outDir: string, folders: string[]): Promise<Evalu
     if (!existsSync(file)) continue;
     const run = JSON.parse(await readFile(file, 'utf8')) as EvaluationRun;
     // Another tool's summary.json is not an evaluation: it needs the per-method table and timings.
-    if (typeof run?.summary !== 'object' || typeof run?.timing !== 'object') continue;
-    const charts = (run.charts ?? []).filter((chart) => chart.endsWith('.svg') && !chart.includes('/') && existsSync(join(outDir, folder, chart)));
-    evaluations.push({ folder, run: { ...run, charts } });
+    const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+    if (!isObject(run) || !isObject(run.summary) || !isObject(run.timing)) continue;
+    const summary = Object.fromEntries(Object.entries(run.summary).filter(([, metrics]) => isObject(metrics)));
+    // Every field as the type it should be: a summary.json is data from elsewhere, not trusted markup or paths.
+    const charts = (Array.isArray(run.charts) ? run.charts : []).filter(
+      (chart): chart is string =>
+        typeof chart === 'string' && chart.endsWith('.svg') && !chart.includes('/') && existsSync(join(outDir, folder, chart)),
+    );
+    evaluations.push({ folder, run: { ...run, summary, inputs: Number(run.inputs) || 0, totalMs: Number(run.totalMs) || 0, charts } });
   }
   return evaluations;
 }

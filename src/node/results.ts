@@ -1,5 +1,6 @@
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { AdapterIdentity } from '../gpu/device.ts';
 
 export const RESULTS_FILE = 'results.jsonl';
 
@@ -11,11 +12,15 @@ export interface ResultRecord {
   method?: string;
   options?: Record<string, unknown>;
   seed?: number;
+  /** The rest of what shapes the result (method options, preprocessing, heat map): --resume skips only equal ones. */
+  settings?: Record<string, unknown>;
   target?: number;
   score?: number;
   delta?: number;
   /** The input's place in its GPU batch: noise methods draw per batch position, so this with the seed reproduces it. */
   batch?: { size: number; position: number };
+  /** The adapter and mode that computed it. */
+  adapter?: AdapterIdentity;
   files?: Record<string, string>;
   timing?: { loadMs: number; explainMs: number; writeMs: number; points: number };
   error?: { code: string; message: string };
@@ -24,8 +29,21 @@ export interface ResultRecord {
 /** Writes to a temporary name in the same folder, then renames: a reader (or a Ctrl-C) never sees half a file. */
 export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
-  await writeFile(temporary, data);
-  await rename(temporary, path);
+  try {
+    await writeFile(temporary, data);
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A file named in results.jsonl as a path inside `folder`, or undefined for one that leaves it (`../x`, `/etc/x`). */
+export function insideFolder(folder: string, file: unknown): string | undefined {
+  if (typeof file !== 'string' || file === '' || isAbsolute(file) || file.includes('\0')) return undefined;
+  const path = resolve(folder, file);
+  const rel = relative(resolve(folder), path);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? undefined : path;
 }
 
 /** Appends whole lines in one write each, after the files they name are in place. */
@@ -41,10 +59,26 @@ export async function readResults(outDir: string): Promise<Map<string, ResultRec
     if (!line.trim()) continue;
     try {
       const record = JSON.parse(line) as ResultRecord;
-      records.set(record.input, record);
+      // A line of another shape (edited by hand, another tool's) is no record: its input is done again too.
+      if (typeof record?.input === 'string' && (record.status === 'ok' || record.status === 'error')) records.set(record.input, record);
     } catch {
       // a line cut short by a killed process: its input is simply done again
     }
   }
   return records;
+}
+
+/**
+ * The files a record names that really are inside `folder`, links resolved, by key; any other (`../../secret.npy`,
+ * an absolute path, a link out of the folder, a missing file) is left out: a report never reads or links it.
+ */
+export async function confinedFiles(folder: string, record: ResultRecord): Promise<Record<string, string>> {
+  const root = await realpath(folder);
+  const files: Record<string, string> = {};
+  for (const [key, file] of Object.entries(record.files ?? {})) {
+    const path = insideFolder(folder, file);
+    const real = path && (await realpath(path).catch(() => undefined));
+    if (real && insideFolder(root, relative(root, real))) files[key] = file;
+  }
+  return files;
 }

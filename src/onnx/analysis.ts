@@ -345,6 +345,8 @@ function dropUnread(nodes: readonly GraphNode[], output: string): GraphNode[] {
   };
   return nodes.map((node) => ({
     ...node,
+    // Split's equal parts are counted by its outputs: the count stays as opset 18's attribute when some go.
+    attributes: node.op === 'Split' && node.outputs.length > 1 ? { num_outputs: node.outputs.length, ...node.attributes } : node.attributes,
     inputs: trim([...node.inputs]),
     outputs: trim(node.outputs.map((name, i) => (i > 0 && !read.has(name) ? '' : name))),
   }));

@@ -126,6 +126,18 @@ function pad(node: WorkNode, c: RewriteContext): WorkNode[] {
   return [{ ...node, inputs: [node.inputs[0]!], attributes: { mode, pads, value } }];
 }
 
+/** Min, Max and Sum of n inputs as a chain of two-input nodes (Sum as Add); of one input, the identity. */
+function variadic(node: WorkNode, op: string): WorkNode[] {
+  const inputs = node.inputs.filter(Boolean);
+  if (inputs.length === 1) return [{ ...node, op: 'Identity', inputs, attributes: {} }];
+  const out = node.outputs[0]!;
+  return inputs.slice(1).map((input, k) => {
+    const last = k === inputs.length - 2;
+    const name = last ? node.name : `${node.name}:${k + 1}`;
+    return { name, op, inputs: [k === 0 ? inputs[0]! : `${out}:${k}`, input], outputs: [last ? out : `${out}:${k + 1}`], attributes: {}, tensors: {} };
+  });
+}
+
 function batchNormalization(node: WorkNode, c: RewriteContext): WorkNode[] {
   if ((node.attributes.training_mode as number | undefined) === 1) c.reject(node, 'it runs in training mode (batch statistics); export the model in eval mode');
   else if ((node.attributes.spatial as number | undefined) === 0) c.reject(node, 'spatial = 0 (per-activation statistics) is not supported');
@@ -143,10 +155,15 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
     case 'Squeeze':
     case 'Unsqueeze':
       return [withAxes(node, 1, c)];
-    case 'ReduceMean': {
+    case 'ReduceMean':
+    case 'ReduceSum':
+    case 'ReduceL2':
+    case 'ReduceMax':
+    case 'ReduceMin': {
+      // noop_with_empty_axes (ReduceSum from opset 13, the others from 18): no axes means no reduction.
       const rewritten = withAxes(node, 1, c);
       const axes = rewritten.attributes.axes as number[] | undefined;
-      if (c.opset >= 18 && (node.attributes.noop_with_empty_axes as number | undefined) === 1 && (!axes || axes.length === 0) && !rewritten.inputs[1]) {
+      if ((node.attributes.noop_with_empty_axes as number | undefined) === 1 && (!axes || axes.length === 0) && !rewritten.inputs[1]) {
         return [{ ...node, op: 'Identity', inputs: [node.inputs[0]!], attributes: {} }];
       }
       return [rewritten];
@@ -157,6 +174,11 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
       return batchNormalization(node, c);
     case 'Pad':
       return pad(node, c);
+    case 'Min':
+    case 'Max':
+      return variadic(node, node.op);
+    case 'Sum':
+      return variadic(node, 'Add');
     case 'Reshape': {
       // allowzero = 1 (opset 14) makes a 0 in the target a zero-size dim, which the runtime does not hold.
       const target = node.inputs[1] ? c.known(node.inputs[1]) : undefined;

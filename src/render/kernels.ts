@@ -1,5 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../kernels/wgsl.ts';
+import { stridedIterations } from '../gpu/limits.ts';
 
 export const REDUCTIONS = ['sum', 'max-abs', 'l1', 'l2'] as const;
 export type Reduction = (typeof REDUCTIONS)[number];
@@ -26,9 +28,9 @@ export interface RenderParams {
 /** Bytes of the `selection` struct: prefix[2], rank[2], shift, non_finite (u32) and lo, hi (f32). */
 export const SELECTION_BYTES = 32;
 
-const WORKGROUP_SIZE = 256;
 // The histogram loops over the map with a fixed grid, so each pass adds at most this many workgroups' counts globally.
 const HISTOGRAM_WORKGROUPS = 64;
+const BINS = 256; // per radix digit, as shaders/render.wgsl
 
 function uniforms(p: RenderParams) {
   return {
@@ -36,8 +38,8 @@ function uniforms(p: RenderParams) {
     channels: p.channels,
     pixel_stride: p.layout === 'chw' ? 1 : p.channels,
     channel_stride: p.layout === 'chw' ? p.pixels : 1,
-    reduction: REDUCTIONS.indexOf(p.reduction),
-    sign: SIGNS.indexOf(p.sign),
+    reduction: wgslEnum('render', 'REDUCTION', p.reduction),
+    sign: wgslEnum('render', 'SIGN', p.sign),
     fraction: p.fraction,
     signed_range: Number(p.signedRange),
     out_pixels: p.outPixels,
@@ -69,7 +71,7 @@ export function selectionState(pixels: number, scale: { percentile: number } | {
 /** reduced[p] = sign(reduction over channels of attribution at p); counts non-finite elements into selection. */
 export async function reduceDispatch(context: GpuContext, io: { attribution: GPUBuffer; reduced: GPUBuffer; selection: GPUBuffer }, p: RenderParams): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('render', 'render_reduce', { WORKGROUP_SIZE });
-  return { bound: kernel.bind(context.device, { params: uniforms(p), ...io }), workgroups: gridFor(p.pixels, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params: uniforms(p), ...io }), workgroups: gridFor(p.pixels, WORKGROUP_SIZE), iterations: p.channels + 1 };
 }
 
 /** Four histogram + select pairs: selection.lo/hi become the range whose end is the percentile of |reduced|. */
@@ -79,17 +81,23 @@ export async function percentileDispatches(context: GpuContext, io: { reduced: G
     context.kernels.kernel('render', 'render_select'),
   ]);
   const params = uniforms(p);
+  const groups = Math.min(Math.ceil(p.pixels / WORKGROUP_SIZE), HISTOGRAM_WORKGROUPS);
   // The digit being counted lives in selection.shift, so one binding of each serves all four passes.
   const histogram: Dispatch = {
     bound: count.bind(context.device, { params, reduced: io.reduced, histogram: io.histogram, selection: io.selection }),
-    workgroups: [Math.min(Math.ceil(p.pixels / WORKGROUP_SIZE), HISTOGRAM_WORKGROUPS), 1, 1],
+    workgroups: [groups, 1, 1],
+    iterations: stridedIterations(p.pixels, groups * WORKGROUP_SIZE) + 2 * stridedIterations(2 * BINS, WORKGROUP_SIZE),
   };
-  const select: Dispatch = { bound: choose.bind(context.device, { params, histogram: io.histogram, selection: io.selection }), workgroups: [1, 1, 1] };
+  const select: Dispatch = {
+    bound: choose.bind(context.device, { params, histogram: io.histogram, selection: io.selection }),
+    workgroups: [1, 1, 1],
+    iterations: 4 * BINS + 8, // a scan of each of the two histograms, then clearing both
+  };
   return [histogram, select, histogram, select, histogram, select, histogram, select];
 }
 
 /** pixels[p] = colormap(t(reduced[p])), over the image already in `pixels` when overlaid. */
 export async function colorizeDispatch(context: GpuContext, io: { reduced: GPUBuffer; selection: GPUBuffer; lut: GPUBuffer; pixels: GPUBuffer }, p: RenderParams): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('render', 'render_colorize', { WORKGROUP_SIZE });
-  return { bound: kernel.bind(context.device, { params: uniforms(p), ...io }), workgroups: gridFor(p.outPixels, WORKGROUP_SIZE) };
+  return { bound: kernel.bind(context.device, { params: uniforms(p), ...io }), workgroups: gridFor(p.outPixels, WORKGROUP_SIZE), iterations: 0 };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { createServer, type ViteDevServer } from 'vite';
+import { fromSource } from '../../vite.shared.ts';
 
 /** Debian's chromium with WebGPU on SwiftShader; CHROMIUM_PATH overrides the binary. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -30,6 +31,7 @@ export interface BrowserRig {
 /** A Vite dev server on localhost (WebGPU needs a secure context) and a headless Chromium pointed at it. */
 export async function startBrowserRig(): Promise<BrowserRig> {
   const server = await createServer({
+    ...fromSource,
     configFile: false,
     root: new URL('../..', import.meta.url).pathname,
     logLevel: 'error',
@@ -38,15 +40,26 @@ export async function startBrowserRig(): Promise<BrowserRig> {
   await server.listen();
   const address = server.httpServer!.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const profile = mkdtempSync(join(tmpdir(), 'gradlens-chromium-'));
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, args: [...FLAGS, `--user-data-dir=${profile}`] });
+  const { browser, close } = await launchChromium();
   return {
     server,
     browser,
     url: (path) => `http://127.0.0.1:${port}/${path}`,
     async close() {
-      await browser.close();
+      await close();
       await server.close();
+    },
+  };
+}
+
+/** Headless Chromium with WebGPU on SwiftShader, in a profile of its own that close() removes. */
+export async function launchChromium(): Promise<{ browser: Browser; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'gradlens-chromium-'));
+  const browser = await puppeteer.launch({ executablePath: CHROMIUM, args: [...FLAGS, `--user-data-dir=${profile}`] });
+  return {
+    browser,
+    async close() {
+      await browser.close();
       rmSync(profile, { recursive: true, force: true });
     },
   };

@@ -9,7 +9,8 @@ const rejection = (promise: Promise<unknown>) => promise.then(() => expect.unrea
 
 describe('kernel registry', () => {
   it('sees every file in shaders/', () => {
-    const files = readdirSync(new URL('../../shaders/', import.meta.url)).filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -5));
+    const paths = readdirSync(new URL('../../shaders/', import.meta.url), { recursive: true, encoding: 'utf8' });
+    const files = paths.filter((f) => f.endsWith('.wgsl') && !f.startsWith('lib/')).map((f) => f.replace(/^.*\//, '').slice(0, -5));
     expect(Object.keys(shaderSources).sort()).toEqual(files.sort());
   });
 
@@ -76,7 +77,7 @@ struct Params { count: u32, scale: f32, shape: vec4<u32>, origin: vec3<f32>, sig
     kernels.define('echo', echo);
     const kernel = await kernels.kernel('echo', 'echo_params');
     const [out] = await allocate(device, [{ label: 'echo out', size: 19 * 4 }]);
-    await new CommandBatch(device, 'echo').dispatch(kernel.bind(device, { params: values, out: out! }), 1).submit();
+    await new CommandBatch(device, 'echo').dispatch(kernel.bind(device, { params: values, out: out! }), 1, 0).submit();
     expect([...new Float32Array(await readback(device, out!))]).toEqual([7, 0.25, 2, 3, 5, 7, -1.5, 2.5, 8, -3, 1, -2, 3, -4, 5, -6, 7, -8, 42.5]);
   });
 
@@ -100,7 +101,7 @@ describe('errors from the device', () => {
     const kernel = await kernels.kernel('activation', 'activation_forward');
     const x = await upload(device, 'x', new Float32Array(8));
     const y = await upload(device, 'y', new Float32Array(8));
-    const batch = new CommandBatch(device, 'relu batch').dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }), 1);
+    const batch = new CommandBatch(device, 'relu batch').dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }), 1, 0);
     y.destroy(); // submitting work that uses a destroyed buffer is a validation error
     const error = await rejection(batch.submit());
     expect(error.code).toBe('DISPATCH_INVALID');
@@ -131,7 +132,7 @@ describe('errors from the device', () => {
     const log = vi.spyOn(console, 'error').mockImplementation((line) => lines.push(line));
     setDebugDispatch(true);
     try {
-      await new CommandBatch(device, 'debug').dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }), [2, 1, 1]).submit();
+      await new CommandBatch(device, 'debug').dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }), [2, 1, 1], 0).submit();
     } finally {
       setDebugDispatch(false);
       log.mockRestore();

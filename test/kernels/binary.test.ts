@@ -8,6 +8,7 @@ import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
 import { BINARY_OPS, binaryBackward as referenceBackward, binaryForward as referenceForward, outputShape, type BinaryOp } from '../reference/binary.ts';
 import { numericGradient } from '../reference/finite-difference.ts';
 import { randomTensor } from '../reference/random.ts';
+import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 
 // One f32 operation per element: correctly rounded for + − ×, and WGSL allows 2.5 ulp for ÷ (2.5·2⁻²³ ≈ 3e-7).
 const FORWARD = { abs: 1e-7, rel: 3e-7 };
@@ -31,19 +32,21 @@ const CASES: [number[], number[]][] = [
 
 const size = (shape: readonly number[]) => shape.reduce((n, e) => n * e, 1);
 
-/** Inputs for a case; Div's divisor kept in ±[0.5, 1.5] so quotients stay of order 1. */
+/** Inputs for a case; Div's divisor kept in ±[0.5, 1.5] so quotients stay of order 1; Where's condition shaped like a. */
 function inputs(op: BinaryOp, aShape: number[], bShape: number[], seed: number) {
   const a = randomTensor(size(aShape), seed);
   const b = randomTensor(size(bShape), seed + 1);
   if (op === 'div') b.forEach((v, i) => (b[i] = Math.sign(v || 1) * (0.5 + Math.abs(v))));
   const gradY = randomTensor(size(outputShape(aShape, bShape)), seed + 2);
-  return { a, b, gradY };
+  const condition = Float32Array.from(randomTensor(size(aShape), seed + 3), (v) => Number(v > 0));
+  return { a, b, gradY, condition };
 }
+const conditionOf = (op: BinaryOp, aShape: number[], condition: Float32Array) => (op === 'where' ? { shape: aShape, data: condition } : undefined);
 
-async function forwardOnGpu(context: GpuContext, op: BinaryOp, aShape: number[], bShape: number[], a: Float32Array, b: Float32Array) {
+async function forwardOnGpu(context: GpuContext, op: BinaryOp, aShape: number[], bShape: number[], a: Float32Array, b: Float32Array, condition: Float32Array) {
   const count = size(broadcastShape(aShape, bShape));
-  const buffers = { ...(await uploadAll(context, { a, b })), y: await zeros(context, 'y', count) };
-  await runDispatches(context, `${op} forward`, [await binaryForward(context, buffers, { op, aShape, bShape })]);
+  const buffers = { ...(await uploadAll(context, { a, b, condition })), y: await zeros(context, 'y', count) };
+  await runDispatches(context, `${op} forward`, [await binaryForward(context, buffers, { op, aShape, bShape, conditionShape: aShape })]);
   return read(context, buffers.y, count);
 }
 
@@ -52,14 +55,14 @@ async function backwardOnGpu(
   op: BinaryOp,
   aShape: number[],
   bShape: number[],
-  data: { a: Float32Array; b: Float32Array; gradY: Float32Array },
+  data: { a: Float32Array; b: Float32Array; gradY: Float32Array; condition?: Float32Array },
   input: 'a' | 'b',
   initial?: Float32Array,
   layout: (dispatch: Dispatch, count: number) => Dispatch = (dispatch) => dispatch,
 ) {
   const count = size(input === 'a' ? aShape : bShape);
-  const buffers = await uploadAll(context, { ...data, gradX: initial ?? new Float32Array(Math.max(count, 1)) });
-  const dims = { op, aShape, bShape, input, accumulate: initial !== undefined };
+  const buffers = await uploadAll(context, { ...data, condition: data.condition ?? new Float32Array(size(aShape)), gradX: initial ?? new Float32Array(Math.max(count, 1)) });
+  const dims = { op, aShape, bShape, conditionShape: aShape, input, accumulate: initial !== undefined };
   await runDispatches(context, `${op} backward ${input}`, [layout(await binaryBackward(context, buffers, dims), count)]);
   return read(context, buffers.gradX, count);
 }
@@ -83,9 +86,9 @@ describe('binary forward against the float64 reference', () => {
   for (const op of BINARY_OPS) {
     CASES.forEach(([aShape, bShape], c) => {
       it(`${op} [${aShape}] with [${bShape}]`, async () => {
-        const { a, b } = inputs(op, aShape, bShape, 10 * c);
-        const y = await forwardOnGpu(await testContext(), op, aShape, bShape, a, b);
-        expectAllClose(y, referenceForward(op, { shape: aShape, data: a }, { shape: bShape, data: b }), FORWARD, op);
+        const { a, b, condition } = inputs(op, aShape, bShape, 10 * c);
+        const y = await forwardOnGpu(await testContext(), op, aShape, bShape, a, b, condition);
+        expectAllClose(y, referenceForward(op, { shape: aShape, data: a }, { shape: bShape, data: b }, conditionOf(op, aShape, condition)), FORWARD, op);
       });
     });
   }
@@ -97,7 +100,7 @@ describe('binary input gradients against the float64 reference', () => {
       it(`${op} [${aShape}] with [${bShape}]: gradients of a and b`, async () => {
         const context = await testContext();
         const data = inputs(op, aShape, bShape, 10 * c);
-        const expected = referenceBackward(op, { shape: aShape, data: data.a }, { shape: bShape, data: data.b }, data.gradY);
+        const expected = referenceBackward(op, { shape: aShape, data: data.a }, { shape: bShape, data: data.b }, data.gradY, conditionOf(op, aShape, data.condition));
         expectAllClose(await backwardOnGpu(context, op, aShape, bShape, data, 'a'), expected.gradA, BACKWARD, `${op} grad a`);
         expectAllClose(await backwardOnGpu(context, op, aShape, bShape, data, 'b'), expected.gradB, BACKWARD, `${op} grad b`);
       });
@@ -118,6 +121,26 @@ describe('binary input gradients against the float64 reference', () => {
     const buffers = await uploadAll(context, { gradY: new Float32Array(6), gradX: new Float32Array(3), a: new Float32Array(6) });
     await expect(binaryBackward(context, buffers, { op: 'div', aShape: [2, 3], bShape: [3], input: 'b' })).rejects.toThrow(/needs the forward input\(s\) a and b/);
   });
+});
+
+describe('min and max at ties', () => {
+  // Every other element of b equals a's: the gradient splits evenly there (PyTorch's choice and the mean of the
+  // one-sided derivatives, which is what the central difference measures).
+  const aShape = [3, 5];
+  const a = randomTensor(15, 70);
+  const b = Float32Array.from(a, (v, i) => (i % 2 === 0 ? v : v + 0.3 * Math.sign(i % 4 - 2)));
+  const gradY = randomTensor(15, 71);
+  for (const op of ['min', 'max'] as const) {
+    it(`${op}: kernel against the reference, and the reference against central differences`, async () => {
+      const context = await testContext();
+      const expected = referenceBackward(op, { shape: aShape, data: a }, { shape: aShape, data: b }, gradY);
+      expect(expected.gradA.filter((_, i) => i % 2 === 0)).toEqual(Float64Array.from(gradY.filter((_, i) => i % 2 === 0), (g) => g / 2));
+      expectAllClose(await backwardOnGpu(context, op, aShape, aShape, { a, b, gradY }, 'a'), expected.gradA, BACKWARD, `${op} grad a`);
+      expectAllClose(await backwardOnGpu(context, op, aShape, aShape, { a, b, gradY }, 'b'), expected.gradB, BACKWARD, `${op} grad b`);
+      const numericA = numericGradient((z) => referenceForward(op, { shape: aShape, data: z }, { shape: aShape, data: b }), a, gradY);
+      expectAllClose(expected.gradA, numericA, { abs: 1e-7, rel: 1e-6 }, `${op} finite differences`);
+    });
+  }
 });
 
 describe('binary backward with accumulate adds into the existing gradient', () => {
@@ -146,7 +169,7 @@ describe('binary kernels on a 2-D grid of workgroups', () => {
   it('one invocation per element covers every gradient element', async () => {
     const data = inputs('div', [4, 5, 7, 9], [5, 1, 1], 5);
     const expected = referenceBackward('div', { shape: [4, 5, 7, 9], data: data.a }, { shape: [5, 1, 1], data: data.b }, data.gradY).gradA;
-    const gradA = await backwardOnGpu(await testContext(), 'div', [4, 5, 7, 9], [5, 1, 1], data, 'a', undefined, narrow(256));
+    const gradA = await backwardOnGpu(await testContext(), 'div', [4, 5, 7, 9], [5, 1, 1], data, 'a', undefined, narrow(WORKGROUP_SIZE));
     expectAllClose(gradA, expected, BACKWARD);
   });
 
@@ -168,10 +191,11 @@ describe('binary reference backward against central finite differences', () => {
   for (const op of BINARY_OPS) {
     it(op, () => {
       shapes.forEach(([aShape, bShape], c) => {
-        const { a, b, gradY } = inputs(op, aShape, bShape, 50 + c);
+        const { a, b, gradY, condition } = inputs(op, aShape, bShape, 50 + c);
         const split = (z: ArrayLike<number>) => ({ a: { shape: aShape, data: Array.from(z).slice(0, a.length) }, b: { shape: bShape, data: Array.from(z).slice(a.length) } });
-        const numeric = numericGradient((z) => referenceForward(op, split(z).a, split(z).b), [...a, ...b], gradY);
-        const { gradA, gradB } = referenceBackward(op, { shape: aShape, data: a }, { shape: bShape, data: b }, gradY);
+        const mask = conditionOf(op, aShape, condition);
+        const numeric = numericGradient((z) => referenceForward(op, split(z).a, split(z).b, mask), [...a, ...b], gradY);
+        const { gradA, gradB } = referenceBackward(op, { shape: aShape, data: a }, { shape: bShape, data: b }, gradY, mask);
         expectAllClose([...gradA, ...gradB], numeric, FINITE_DIFFERENCE, `${op} [${aShape}] with [${bShape}]`);
       });
     });

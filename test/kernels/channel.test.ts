@@ -8,6 +8,7 @@ import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
 import { batchNormBackward as referenceBackward, batchNormForward as referenceForward, type BatchNormParams } from '../reference/channel.ts';
 import { numericGradient } from '../reference/finite-difference.ts';
 import { randomTensor } from '../reference/random.ts';
+import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 
 // Against the unfolded float64 definition: scale and shift rounded to f32, then x·scale and + shift rounded:
 // four roundings of 2⁻²⁴ on terms up to ~11 (|x| ≤ 1, scale ≤ 1.5/√0.1, |shift| ≤ 1 + scale).
@@ -102,7 +103,7 @@ it('batch normalization on a 2-D grid of workgroups covers every element', async
   const shape = [2, 5, 9, 11];
   const p = statistics(5, 6, 1e-5);
   const x = randomTensor(size(shape), 7);
-  const y = await forwardOnGpu(await testContext(), shape, x, p, (d) => ({ ...d, workgroups: gridFor(x.length, 256, 3) }));
+  const y = await forwardOnGpu(await testContext(), shape, x, p, (d) => ({ ...d, workgroups: gridFor(x.length, WORKGROUP_SIZE, 3) }));
   expectAllClose(y, referenceForward(x, shape, p), FORWARD);
 });
 

@@ -7,6 +7,7 @@ import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
 import { numericGradient } from '../reference/finite-difference.ts';
 import { randomTensor } from '../reference/random.ts';
 import * as reference from '../reference/layernorm.ts';
+import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 
 interface Case {
   name: string;
@@ -29,7 +30,7 @@ const CASES: Case[] = [
   { name: 'rows of 65, workgroup rows', shape: [3, 65], axis: -1, bias: true },
   { name: 'rows of 300', shape: [4, 300], axis: -1, bias: true },
   { name: 'rows of 300, one invocation per row', shape: [4, 300], axis: -1, bias: true, rowThreads: 1 },
-  { name: '256 invocations on 33 elements', shape: [5, 33], axis: -1, bias: false, rowThreads: 256 },
+  { name: `${WORKGROUP_SIZE} invocations on 33 elements`, shape: [5, 33], axis: -1, bias: false, rowThreads: WORKGROUP_SIZE },
   { name: 'mean 100 times the spread, 1000 per row', shape: [2, 1000], axis: -1, bias: true, offset: 100 },
   { name: 'constant rows', shape: [2, 16], axis: -1, bias: true, constant: true },
   { name: 'constant rows, workgroup rows', shape: [2, 200], axis: -1, bias: false, constant: true },
@@ -111,7 +112,7 @@ describe('layernorm kernels against the float64 reference', () => {
   });
 
   // Past 65535 workgroups the row comes from the 2-D grid's width: a narrow grid takes the same path cheaply.
-  for (const { rowThreads, rows, width } of [{ rowThreads: 1, rows: 700, width: 2 }, { rowThreads: 256, rows: 10, width: 3 }]) {
+  for (const { rowThreads, rows, width } of [{ rowThreads: 1, rows: 700, width: 2 }, { rowThreads: WORKGROUP_SIZE, rows: 10, width: 3 }]) {
     it(`indexes rows through a 2-D grid with ${rowThreads} invocation(s) per row`, async () => {
       const context = await testContext();
       const c: Case = { name: '2-D grid', shape: [rows, 3], axis: -1, bias: true, rowThreads };
@@ -119,7 +120,7 @@ describe('layernorm kernels against the float64 reference', () => {
       const b = await uploadAll(context, { x: t.x, scale: t.scale, bias: t.bias! });
       const out = { y: await zeros(context, 'y', rows * 3), mean: await zeros(context, 'mean', rows), invStdDev: await zeros(context, 'inv_std_dev', rows) };
       const dispatch = await layerNormForward(context, { ...b, ...out }, dimsOf(c));
-      const workgroups = gridFor(rows * rowThreads, 256, width);
+      const workgroups = gridFor(rows * rowThreads, WORKGROUP_SIZE, width);
       expect(workgroups[1]).toBeGreaterThan(1);
       await runDispatches(context, '2-D grid', [{ ...dispatch, workgroups }]);
       const expected = reference.layerNormForward(t.x, t.scale, t.bias, shapeOf(c));
@@ -138,8 +139,8 @@ describe('layernorm shape helpers', () => {
     expect(() => layerNormDims([2, 3], 2)).toThrow(/axis 2/);
   });
 
-  it('gives short rows one invocation and long ones a power of two up to 256', () => {
-    expect([1, 64, 65, 300, 1000, 4096].map(layerNormRowThreads)).toEqual([1, 1, 16, 64, 128, 256]);
+  it('gives short rows one invocation and long ones a power of two up to the workgroup size', () => {
+    expect([1, 64, 65, 300, 1000, 4096].map(layerNormRowThreads)).toEqual([1, 1, 16, 64, 128, 256].map((n) => Math.min(n, WORKGROUP_SIZE)));
   });
 });
 

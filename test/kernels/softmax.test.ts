@@ -7,6 +7,7 @@ import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
 import { numericGradient } from '../reference/finite-difference.ts';
 import { randomTensor } from '../reference/random.ts';
 import * as reference from '../reference/softmax.ts';
+import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 
 const OPS: SoftmaxOp[] = ['softmax', 'log-softmax'];
 
@@ -31,7 +32,7 @@ const CASES: Case[] = [
   { name: 'axis of 257, one invocation per row', outer: 4, axisSize: 257, inner: 1, rowThreads: 1 },
   { name: 'middle axis of 100, workgroup rows', outer: 2, axisSize: 100, inner: 3 },
   { name: 'axis of 1000 (classifier)', outer: 3, axisSize: 1000, inner: 1 },
-  { name: '256 invocations on 33 elements', outer: 5, axisSize: 33, inner: 1, rowThreads: 256 },
+  { name: `${WORKGROUP_SIZE} invocations on 33 elements`, outer: 5, axisSize: 33, inner: 1, rowThreads: WORKGROUP_SIZE },
   { name: 'large and masked logits', outer: 2, axisSize: 40, inner: 1, large: true },
   { name: 'large and masked logits, workgroup rows', outer: 2, axisSize: 300, inner: 1, large: true },
 ];
@@ -101,7 +102,7 @@ describe('softmax kernels against the float64 reference', () => {
   });
 
   // A row index past 65535 workgroups is computed from the 2-D grid's width: a narrow grid takes the same path cheaply.
-  for (const { rowThreads, rows, width } of [{ rowThreads: 1, rows: 700, width: 2 }, { rowThreads: 256, rows: 10, width: 3 }]) {
+  for (const { rowThreads, rows, width } of [{ rowThreads: 1, rows: 700, width: 2 }, { rowThreads: WORKGROUP_SIZE, rows: 10, width: 3 }]) {
     it(`indexes rows through a 2-D grid with ${rowThreads} invocation(s) per row`, async () => {
       const context = await testContext();
       const c: Case = { name: '2-D grid', outer: rows, axisSize: 3, inner: 1, rowThreads };
@@ -109,7 +110,7 @@ describe('softmax kernels against the float64 reference', () => {
       const b = await uploadAll(context, { x });
       const y = await zeros(context, 'y', x.length);
       const dispatch = await softmaxForward(context, { x: b.x, y }, dimsOf(c, 'softmax'));
-      const workgroups = gridFor(rows * rowThreads, 256, width);
+      const workgroups = gridFor(rows * rowThreads, WORKGROUP_SIZE, width);
       expect(workgroups[1]).toBeGreaterThan(1);
       await runDispatches(context, '2-D grid', [{ ...dispatch, workgroups }]);
       expectAllClose(await read(context, y, x.length), reference.softmaxForward('softmax', x, shapeOf(c)), FORWARD_TOLERANCE.softmax, '2-D grid');
@@ -124,8 +125,8 @@ describe('softmax shape helpers', () => {
     expect(() => softmaxDims([2, 3], 2, 'softmax')).toThrow(/axis 2/);
   });
 
-  it('gives short axes one invocation per row and long ones a power of two up to 256', () => {
-    expect([1, 64, 65, 257, 1000, 5000].map(softmaxRowThreads)).toEqual([1, 1, 16, 64, 128, 256]);
+  it('gives short axes one invocation per row and long ones a power of two up to the workgroup size', () => {
+    expect([1, 64, 65, 257, 1000, 5000].map(softmaxRowThreads)).toEqual([1, 1, 16, 64, 128, 256].map((n) => Math.min(n, WORKGROUP_SIZE)));
   });
 });
 

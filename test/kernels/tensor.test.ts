@@ -6,13 +6,13 @@ import {
   concatBackward,
   concatForward,
   concatShape,
-  reduceMeanBackward,
-  reduceMeanForward,
-  reduceMeanShape,
+  reduceBackward,
+  reduceForward,
+  reduceShape,
   transposeBackward,
   transposeForward,
   transposeShape,
-  type ReduceMeanDims,
+  type ReduceDims,
 } from '../../src/kernels/tensor.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -20,6 +20,7 @@ import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
 import { numericGradient } from '../reference/finite-difference.ts';
 import { randomTensor } from '../reference/random.ts';
 import * as reference from '../reference/tensor.ts';
+import { WORKGROUP_SIZE } from '../../src/kernels/wgsl.ts';
 
 // Transpose and Concat move f32 values without arithmetic: exact.
 // ReduceMean forward: an f32 sum of up to 210 values in [−1, 1], times 1/n: ≲ √n·2⁻²⁴ of the mean magnitude, under 1e-6.
@@ -58,7 +59,7 @@ const CONCATS: [number[][], number][] = [
   [[[2, 3, 0, 4], [2, 3, 2, 4], [2, 3, 1, 4]], 2], // an empty input
 ];
 
-const REDUCTIONS: ReduceMeanDims[] = [
+const REDUCTIONS: ReduceDims[] = [
   { shape: [2, 3, 5, 7], axes: [2, 3] }, // global average pooling, 35 terms
   { shape: [2, 3, 9, 11], axes: [2, 3] }, // 99 terms: one workgroup per output
   { shape: [2, 3, 5, 7] }, // absent axes: all 210
@@ -70,7 +71,7 @@ const REDUCTIONS: ReduceMeanDims[] = [
   { shape: [7], axes: [0], keepdims: 0 },
   { shape: [3, 4], axes: [0, 1], keepdims: 0 },
 ];
-const axesOf = (dims: ReduceMeanDims) => [...(dims.axes ?? [])];
+const axesOf = (dims: ReduceDims) => [...(dims.axes ?? [])];
 
 async function transposeOnGpu(context: GpuContext, shape: number[], perm: number[] | undefined, x: Float32Array, layout = unchanged) {
   const buffers = { ...(await uploadAll(context, { x })), y: await zeros(context, 'y', x.length) };
@@ -99,17 +100,17 @@ async function concatBackwardOnGpu(context: GpuContext, shapes: number[][], axis
   return read(context, buffers.gradX, count);
 }
 
-async function reduceMeanOnGpu(context: GpuContext, dims: ReduceMeanDims, x: Float32Array, layout = unchanged) {
-  const count = size(reduceMeanShape(dims));
-  const buffers = { ...(await uploadAll(context, { x })), y: await zeros(context, 'y', count) };
-  await runDispatches(context, 'reduce mean', [layout(await reduceMeanForward(context, buffers, dims))]);
+async function reduceMeanOnGpu(context: GpuContext, dims: ReduceDims, x: Float32Array, layout = unchanged) {
+  const count = size(reduceShape(dims));
+  const buffers = { ...(await uploadAll(context, { x })), y: await zeros(context, 'y', count), ties: await zeros(context, 'ties', count) };
+  await runDispatches(context, 'reduce mean', [layout(await reduceForward(context, buffers, dims))]);
   return read(context, buffers.y, count);
 }
 
-async function reduceMeanBackwardOnGpu(context: GpuContext, dims: ReduceMeanDims, gradY: Float32Array, initial?: Float32Array) {
+async function reduceMeanBackwardOnGpu(context: GpuContext, dims: ReduceDims, gradY: Float32Array, initial?: Float32Array) {
   const count = size(dims.shape);
   const buffers = await uploadAll(context, { gradY, gradX: initial ?? new Float32Array(count) });
-  await runDispatches(context, 'reduce mean backward', [await reduceMeanBackward(context, buffers, { ...dims, accumulate: initial !== undefined })]);
+  await runDispatches(context, 'reduce mean backward', [await reduceBackward(context, buffers, { ...dims, accumulate: initial !== undefined })]);
   return read(context, buffers.gradX, count);
 }
 
@@ -126,11 +127,11 @@ describe('output shapes', () => {
     expect(() => concatShape({ shapes: [[2, 3]], axis: 2 })).toThrow(/out of range/);
   });
 
-  it('reduceMeanShape keeps reduced axes as 1 by default and drops them with keepdims 0', () => {
-    expect(reduceMeanShape({ shape: [2, 3, 5, 7], axes: [2, -1] })).toEqual([2, 3, 1, 1]);
-    expect(reduceMeanShape({ shape: [2, 3, 5, 7], axes: [1], keepdims: 0 })).toEqual([2, 5, 7]);
-    expect(reduceMeanShape({ shape: [2, 3], axes: [], keepdims: false })).toEqual([]);
-    expect(() => reduceMeanShape({ shape: [2, 3], axes: [1, -1] })).toThrow(/repeat/);
+  it('reduceShape keeps reduced axes as 1 by default and drops them with keepdims 0', () => {
+    expect(reduceShape({ shape: [2, 3, 5, 7], axes: [2, -1] })).toEqual([2, 3, 1, 1]);
+    expect(reduceShape({ shape: [2, 3, 5, 7], axes: [1], keepdims: 0 })).toEqual([2, 5, 7]);
+    expect(reduceShape({ shape: [2, 3], axes: [], keepdims: false })).toEqual([]);
+    expect(() => reduceShape({ shape: [2, 3], axes: [1, -1] })).toThrow(/repeat/);
   });
 
   it('coalesceAxes drops extent-1 axes and merges axes every stride set walks as one', () => {
@@ -183,11 +184,49 @@ describe('reduce mean against the float64 reference', () => {
     });
 
     it(`${label}: input gradient`, async () => {
-      const gradY = randomTensor(size(reduceMeanShape(dims)), 300 + c);
+      const gradY = randomTensor(size(reduceShape(dims)), 300 + c);
       const gradX = await reduceMeanBackwardOnGpu(await testContext(), dims, gradY);
       expectAllClose(gradX, reference.reduceMeanBackward(gradY, dims.shape, axesOf(dims)), MEAN_BACKWARD);
     });
   });
+});
+
+describe('reduce sum, L2, max and min against the float64 reference', () => {
+  // Folds of up to 192 f32 terms (sums: ~√K·2⁻²⁴ relative to Σ|x|); max and min are exact.
+  const FOLD = { abs: 1e-5, rel: 1e-5 };
+  async function run(dims: ReduceDims, x: Float32Array, gradY: Float32Array, initial?: Float32Array) {
+    const context = await testContext();
+    const count = size(reduceShape(dims));
+    const buffers = { ...(await uploadAll(context, { x, gradY, gradX: initial ?? new Float32Array(x.length) })), y: await zeros(context, 'y', count), ties: await zeros(context, 'ties', count) };
+    await runDispatches(context, `reduce ${dims.op}`, [
+      await reduceForward(context, buffers, dims),
+      await reduceBackward(context, buffers, { ...dims, accumulate: initial !== undefined }),
+    ]);
+    return { y: await read(context, buffers.y, count), gradX: await read(context, buffers.gradX, x.length) };
+  }
+  for (const op of ['sum', 'l2', 'max', 'min'] as const) {
+    REDUCTIONS.forEach((base, c) => {
+      const dims = { ...base, op };
+      it(`${op} [${dims.shape}] axes [${dims.axes ?? 'all'}]: forward and input gradient`, async () => {
+        const x = randomTensor(size(dims.shape), 500 + c);
+        // Ties where max and min must split the gradient: every third input repeats its neighbour.
+        x.forEach((_, i) => i % 3 === 2 && (x[i] = x[i - 1]!));
+        const gradY = randomTensor(size(reduceShape(dims)), 600 + c);
+        const { y, gradX } = await run(dims, x, gradY);
+        expectAllClose(y, reference.reduce(op, x, dims.shape, axesOf(dims)), FOLD, `${op} forward`);
+        expectAllClose(gradX, reference.reduceBackward(op, x, gradY, dims.shape, axesOf(dims)), FOLD, `${op} backward`);
+      });
+    });
+    it(`${op}: backward with accumulate adds into the existing gradient`, async () => {
+      const dims = { shape: [2, 3, 5, 7], axes: [1, 3], op };
+      const x = randomTensor(210, 700);
+      const gradY = randomTensor(10, 701);
+      const initial = randomTensor(210, 702);
+      const { gradX: alone } = await run(dims, x, gradY);
+      const { gradX: added } = await run(dims, x, gradY, initial);
+      expect([...added]).toEqual([...alone].map((v, i) => Math.fround(v + initial[i]!)));
+    });
+  }
 });
 
 describe('backward with accumulate adds into the existing gradient', () => {
@@ -223,21 +262,21 @@ describe('tensor kernels on a 2-D grid of workgroups', () => {
   const x = randomTensor(size(shape), 9);
 
   it('a strided read (transpose) covers every element', async () => {
-    const y = await transposeOnGpu(await testContext(), shape, [3, 1, 0, 2], x, narrow(256, x.length));
+    const y = await transposeOnGpu(await testContext(), shape, [3, 1, 0, 2], x, narrow(WORKGROUP_SIZE, x.length));
     expect([...y]).toEqual([...reference.transpose(x, shape, [3, 1, 0, 2])]);
   });
 
   it('a strided write (concat) covers every element', async () => {
     const shapes = [shape, [4, 5, 8, 2]];
     const inputs = [x, randomTensor(4 * 5 * 8 * 2, 10)];
-    const y = await concatOnGpu(await testContext(), shapes, -1, inputs, (dispatch) => ({ ...dispatch, workgroups: [3, 2, 1] }));
+    const y = await concatOnGpu(await testContext(), shapes, -1, inputs, narrow(WORKGROUP_SIZE, x.length + inputs[1]!.length));
     expect([...y]).toEqual([...reference.concat(inputs, shapes, -1)]);
   });
 
   it('one invocation per mean covers every output', async () => {
-    const dims = { shape: [2, 8, 10, 12], axes: [0] }; // 960 outputs: 4 workgroups
+    const dims = { shape: [2, 8, 10, 12], axes: [0] }; // 960 outputs: several workgroups
     const input = randomTensor(2 * 960, 11);
-    const y = await reduceMeanOnGpu(await testContext(), dims, input, narrow(256, 960));
+    const y = await reduceMeanOnGpu(await testContext(), dims, input, narrow(WORKGROUP_SIZE, 960));
     expectAllClose(y, reference.reduceMean(input, dims.shape, [0]), MEAN);
   });
 
@@ -273,4 +312,14 @@ describe('tensor reference backwards against central finite differences', () => 
     const numeric = numericGradient((z) => reference.reduceMean(z, shape, [0, 2]), x, seed(3));
     expectAllClose(reference.reduceMeanBackward(seed(3), shape, [0, 2]), numeric, FINITE_DIFFERENCE);
   });
+
+  for (const op of ['sum', 'l2', 'max', 'min'] as const) {
+    it(`reduce ${op} (no ties: the derivative exists)`, () => {
+      const shape = [2, 3, 5];
+      const x = randomTensor(30, 800);
+      const seed = randomTensor(6, 801);
+      const numeric = numericGradient((z) => reference.reduce(op, z, shape, [2]), x, seed);
+      expectAllClose(reference.reduceBackward(op, x, seed, shape, [2]), numeric, FINITE_DIFFERENCE);
+    });
+  }
 });

@@ -3,6 +3,12 @@
 
 export class ProtoWriter {
   private readonly out: number[] = [];
+  // Large byte runs (weights) are kept as chunks rather than copied byte by byte into `out`.
+  private readonly chunks: Uint8Array[] = [];
+
+  private flush(): void {
+    if (this.out.length) this.chunks.push(Uint8Array.from(this.out.splice(0)));
+  }
 
   varint(value: number | bigint): this {
     let v = BigInt.asUintN(64, BigInt(value));
@@ -24,7 +30,12 @@ export class ProtoWriter {
 
   bytes(field: number, data: Uint8Array | readonly number[]): this {
     this.tag(field, 2).varint(data.length);
-    for (const byte of data) this.out.push(byte);
+    if (data instanceof Uint8Array && data.length > 4096) {
+      this.flush();
+      this.chunks.push(data);
+    } else {
+      for (const byte of data) this.out.push(byte);
+    }
     return this;
   }
 
@@ -61,7 +72,14 @@ export class ProtoWriter {
   }
 
   finish(): Uint8Array {
-    return Uint8Array.from(this.out);
+    this.flush();
+    const result = new Uint8Array(this.chunks.reduce((total, chunk) => total + chunk.length, 0));
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      result.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return result;
   }
 }
 

@@ -7,9 +7,10 @@ import * as activation from './activation.ts';
 import * as binary from './binary.ts';
 import * as channel from './channel.ts';
 import * as conv from './conv2d.ts';
+import * as gather from './gather.ts';
 import * as gemm from './gemm.ts';
 import { gemmDims, matmulDims } from '../../src/kernels/gemm.ts';
-import { explicitPads } from '../../src/graph/ops/spatial.ts';
+import { explicitPads } from '../../src/graph/ops/window.ts';
 import * as pool from './pool.ts';
 import * as resize from './resize.ts';
 import * as tensor from './tensor.ts';
@@ -25,7 +26,7 @@ export interface ReferenceOp {
 }
 
 const pointwise = (op: activation.Activation, params: (node: GraphNode, inputs: Float64Array[]) => activation.ActivationParams): ReferenceOp => ({
-  forward: ([x], _s, node, _o) => x!.map((v) => activation.forward(op, v, params(node, [x!]))),
+  forward: (inputs, _s, node, _o) => inputs[0]!.map((v) => activation.forward(op, v, params(node, inputs))),
   backward: (inputs, _y, dy, _s, node, rules) => [inputs[0]!.map((v, i) => activation.backward(op, v, dy[i]!, params(node, inputs), op === 'relu' ? rules : 'standard'))],
 });
 const none = { alpha: 0, beta: 0 };
@@ -96,6 +97,10 @@ const batchNormParams = (inputs: Float64Array[], node: GraphNode): channel.Batch
 });
 
 const reduceAxes = (node: GraphNode, inputs: Float64Array[]) => (node.inputs[1] ? [...inputs[1]!] : ints(node, 'axes', []));
+const reduction = (op: tensor.Reduction): ReferenceOp => ({
+  forward: (inputs, [shape], node) => tensor.reduce(op, inputs[0]!, shape!, reduceAxes(node, inputs)),
+  backward: (inputs, _y, dy, [shape], node) => [tensor.reduceBackward(op, inputs[0]!, dy, shape!, reduceAxes(node, inputs))],
+});
 const permOf = (node: GraphNode, rank: number) => ints(node, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
 
 function convShape(x: Shape, w: Shape, node: GraphNode): conv.ConvShape {
@@ -146,7 +151,24 @@ const linear: ReferenceOp = {
   },
 };
 
+/** An op that only moves elements (reference/gather.ts), from its shapes, constants and attributes. */
+function moving(of: (shape: Shape, inputs: Float64Array[], node: GraphNode) => gather.Moved, value = (_node: GraphNode) => 0): ReferenceOp {
+  return {
+    forward: (inputs, [shape], node) => gather.forward(of(shape!, inputs, node), inputs[0]!, value(node)),
+    backward: (inputs, _y, dy, [shape], node) => [gather.backward(of(shape!, inputs, node), dy, inputs[0]!.length)],
+  };
+}
+const list = (data: Float64Array | undefined) => (data ? [...data] : undefined);
+
 export const REFERENCE_OPS: Record<string, ReferenceOp> = {
+  Slice: moving((shape, inputs, node) => {
+    const starts = list(inputs[1]) ?? ints(node, 'starts', []);
+    return gather.slice(shape, starts, list(inputs[2]) ?? ints(node, 'ends', []), list(inputs[3]) ?? ints(node, 'axes', starts.map((_, d) => d)), list(inputs[4]) ?? starts.map(() => 1));
+  }),
+  Gather: moving((shape, inputs, node) => gather.gather(shape, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length])),
+  Expand: moving((shape, inputs) => gather.expand(shape, [...inputs[1]!])),
+  Tile: moving((shape, inputs) => gather.tile(shape, [...inputs[1]!])),
+  Pad: moving((shape, _inputs, node) => gather.pad(shape, ints(node, 'pads', []), attribute(node, 'mode', 'constant') as 'constant'), (node) => attribute(node, 'value', 0)),
   Conv: {
     forward: ([x, w, bias], [sx, sw], node) => conv.conv2d(convShape(sx!, sw!, node), x!, w!, bias),
     backward: ([, w], _y, dy, [sx, sw], node) => [conv.conv2dBackwardInput(convShape(sx!, sw!, node), dy, w!)],
@@ -157,6 +179,16 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Sub: binaryOp('sub'),
   Mul: binaryOp('mul'),
   Div: binaryOp('div'),
+  Min: binaryOp('min'),
+  Max: binaryOp('max'),
+  PRelu: binaryOp('prelu'),
+  Where: {
+    forward: ([c, a, b], [sc, sa, sb]) => binary.binaryForward('where', { shape: sa!, data: a! }, { shape: sb!, data: b! }, { shape: sc!, data: c! }),
+    backward: ([c, a, b], _y, dy, [sc, sa, sb]) => {
+      const { gradA, gradB } = binary.binaryBackward('where', { shape: sa!, data: a! }, { shape: sb!, data: b! }, dy, { shape: sc!, data: c! });
+      return [undefined, gradA, gradB];
+    },
+  },
   BatchNormalization: {
     forward: (inputs, [shape], node) => channel.batchNormForward(inputs[0]!, shape!, batchNormParams(inputs, node)),
     backward: (inputs, _y, dy, [shape], node) => [channel.batchNormBackward(dy, shape!, batchNormParams(inputs, node))],
@@ -169,10 +201,11 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
     forward: (inputs, shapes, node) => tensor.concat(inputs, shapes, attribute(node, 'axis', 0)),
     backward: (_i, _y, dy, shapes, node) => tensor.concatBackward(dy, shapes, attribute(node, 'axis', 0)),
   },
-  ReduceMean: {
-    forward: (inputs, [shape], node) => tensor.reduceMean(inputs[0]!, shape!, reduceAxes(node, inputs)),
-    backward: (inputs, _y, dy, [shape], node) => [tensor.reduceMeanBackward(dy, shape!, reduceAxes(node, inputs))],
-  },
+  ReduceMean: reduction('mean'),
+  ReduceSum: reduction('sum'),
+  ReduceL2: reduction('l2'),
+  ReduceMax: reduction('max'),
+  ReduceMin: reduction('min'),
   MaxPool: {
     forward: ([x], [shape], node) => pool.maxPool(x!, ...poolWindow(shape!, node)).y,
     backward: ([x], _y, dy, [shape], node) => [pool.maxPoolBackward(x!, dy, ...poolWindow(shape!, node))],
@@ -195,6 +228,20 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Sigmoid: pointwise('sigmoid', () => none),
   Tanh: pointwise('tanh', () => none),
   Gelu: pointwise('gelu-erf', () => none),
+  HardSigmoid: pointwise('hard-sigmoid', (node) => ({ alpha: attribute(node, 'alpha', 0.2), beta: attribute(node, 'beta', 0.5) })),
+  HardSwish: pointwise('hard-swish', () => none),
+  Sqrt: pointwise('sqrt', () => none),
+  Exp: pointwise('exp', () => none),
+  Log: pointwise('log', () => none),
+  Neg: pointwise('neg', () => none),
+  Abs: pointwise('abs', () => none),
+  Reciprocal: pointwise('reciprocal', () => none),
+  Erf: pointwise('erf', () => none),
+  Pow: pointwise('pow', (_node, inputs) => ({ alpha: inputs[1]![0]!, beta: 0 })),
+  Softplus: pointwise('softplus', () => none),
+  Elu: pointwise('elu', (node) => ({ alpha: attribute(node, 'alpha', 1), beta: 0 })),
+  Selu: pointwise('selu', (node) => ({ alpha: attribute(node, 'alpha', 1.67326319217681884765625), beta: attribute(node, 'gamma', 1.05070102214813232421875) })),
+  Mish: pointwise('mish', () => none),
   Identity: view,
   Flatten: view,
   Reshape: view,

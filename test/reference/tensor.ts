@@ -62,22 +62,47 @@ function reduced(shape: readonly number[], axes: readonly number[]): Set<number>
   return new Set(axes.length ? axes.map((a) => (a < 0 ? a + shape.length : a)) : shape.map((_, d) => d));
 }
 
-/** Mean over the axes (all when empty); keepdims only changes the shape, so the output is the same array. */
-export function reduceMean(x: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): Float64Array {
+export type Reduction = 'mean' | 'sum' | 'l2' | 'max' | 'min';
+
+/** Each output's inputs (flat x indices), in x order; keepdims only changes the shape, so outputs are the same array. */
+function groups(shape: readonly number[], axes: readonly number[]): number[][] {
   const r = reduced(shape, axes);
   const keptShape = shape.map((e, d) => (r.has(d) ? 1 : e));
-  const n = count(shape) / count(keptShape);
-  const y = new Float64Array(count(keptShape));
-  eachIndex(shape, (index, flat) => (y[flatOf(index.map((i, d) => (r.has(d) ? 0 : i)), keptShape)]! += x[flat]! / n));
-  return y;
+  const members = Array.from({ length: count(keptShape) }, () => [] as number[]);
+  eachIndex(shape, (index, flat) => members[flatOf(index.map((i, d) => (r.has(d) ? 0 : i)), keptShape)]!.push(flat));
+  return members;
 }
 
-/** dx = dy of the mean it took part in, divided by n. */
-export function reduceMeanBackward(gradY: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): Float64Array {
-  const r = reduced(shape, axes);
-  const keptShape = shape.map((e, d) => (r.has(d) ? 1 : e));
-  const n = count(shape) / count(keptShape);
+/** ONNX ReduceMean, ReduceSum, ReduceL2 (√Σx²), ReduceMax, ReduceMin over the axes (all when empty). */
+export function reduce(op: Reduction, x: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): Float64Array {
+  return Float64Array.from(groups(shape, axes), (group) => {
+    const v = group.map((i) => x[i]!);
+    const sum = v.reduce((a, b) => a + b, 0);
+    if (op === 'mean') return sum / v.length;
+    if (op === 'sum') return sum;
+    if (op === 'l2') return Math.sqrt(v.reduce((a, b) => a + b * b, 0));
+    return op === 'max' ? Math.max(...v) : Math.min(...v);
+  });
+}
+
+/** dx: dy of the output it took part in (over n for the mean), times x/y for L2, split evenly among equal extremes. */
+export function reduceBackward(op: Reduction, x: ArrayLike<number>, gradY: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): Float64Array {
+  const y = reduce(op, x, shape, axes);
   const gradX = new Float64Array(count(shape));
-  eachIndex(shape, (index, flat) => (gradX[flat] = gradY[flatOf(index.map((i, d) => (r.has(d) ? 0 : i)), keptShape)]! / n));
+  groups(shape, axes).forEach((group, o) => {
+    const ties = group.filter((i) => x[i] === y[o]).length;
+    for (const i of group) {
+      if (op === 'mean') gradX[i] = gradY[o]! / group.length;
+      else if (op === 'sum') gradX[i] = gradY[o]!;
+      else if (op === 'l2') gradX[i] = y[o] === 0 ? 0 : (gradY[o]! * x[i]!) / y[o]!;
+      else gradX[i] = x[i] === y[o] ? gradY[o]! / ties : 0;
+    }
+  });
   return gradX;
 }
+
+export const reduceMean = (x: ArrayLike<number>, shape: readonly number[], axes: readonly number[]) => reduce('mean', x, shape, axes);
+
+/** The mean's backward reads no x. */
+export const reduceMeanBackward = (gradY: ArrayLike<number>, shape: readonly number[], axes: readonly number[]) =>
+  reduceBackward('mean', new Float64Array(count(shape)), gradY, shape, axes);

@@ -19,13 +19,12 @@ import { testContext } from '../helpers/gpu.ts';
  */
 
 const SUPPORTED = [
-  'resnet18', 'mobilenet_v2', 'efficientnet', 'regnet_y', 'densenet', 'squeezenet1_1', 'googlenet', 'vgg11', 'alexnet', 'mnasnet', 'convnext',
+  'resnet18', 'mobilenet_v2', 'mobilenet_v3_small', 'efficientnet', 'regnet_y', 'densenet', 'squeezenet1_1', 'shufflenet_v2', 'googlenet', 'vgg11',
+  'alexnet', 'mnasnet', 'convnext',
 ];
 
 /** Planned: the op types each still needs (ops lane, issue 13). */
 const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {
-  mobilenet_v3_small: ['HardSigmoid', 'HardSwish'],
-  shufflenet_v2: ['Slice'], // the channel split
   vit: ['Concat'], // the class token: Expand to the batch, then Concat
   swin: ['Gather'], // window partition indices
 };

@@ -5,7 +5,7 @@ import { attribute, sizeOf, type Graph, type Shape } from '../../graph/ir.ts';
 import type { Model } from '../../graph/model.ts';
 import type { Plan, PlanOptions } from '../../graph/plan.ts';
 import { inferShapes } from '../../graph/shapes.ts';
-import { camExpand, camMap, camWeights, fullGradAccumulate, fullGradMap, fullGradStatistics } from '../../kernels/cam.ts';
+import { camExpand, camMap, camWeights, fullGradAccumulate, fullGradMap, fullGradStatistics } from '../../kernels/attribution/cam.ts';
 import { batchNormToAffine } from '../../kernels/channel.ts';
 import { resizeForward, type ResizeDims } from '../../kernels/resize.ts';
 import type { MethodContext, MethodResult } from '../explain.ts';

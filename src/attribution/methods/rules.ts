@@ -3,7 +3,7 @@ import { CommandBatch } from '../../gpu/commands.ts';
 import { GradlensError } from '../../gpu/errors.ts';
 import { Model } from '../../graph/model.ts';
 import type { RectGradRules } from '../../graph/op.ts';
-import { weightNoise } from '../../kernels/weight-noise.ts';
+import { weightNoise } from '../../kernels/attribution/weight-noise.ts';
 import type { ExplainOptions, MethodContext } from '../explain.ts';
 import { engineMethod, METHODS, type Method, type MethodId } from '../methods.ts';
 
@@ -11,7 +11,7 @@ import { engineMethod, METHODS, type Method, type MethodId } from '../methods.ts
 export interface RuleOptions {
   /**
    * RectGrad: q, the percentile of a layer's importances a ⊙ g (per sample) that an entry's importance must exceed for
-   * its gradient to pass the ReLU; linear interpolation between ranks (src/kernels/rectgrad.ts). Default 98, Kim et al.
+   * its gradient to pass the ReLU; linear interpolation between ranks (src/kernels/attribution/rectgrad.ts). Default 98, Kim et al.
    * 2019's (their code, 1202kbs/Rectified-Gradient, RectifiedGradient(percentile=98)).
    */
   percentile?: number;

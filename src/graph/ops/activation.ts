@@ -1,10 +1,11 @@
 import { GradlensError } from '../../gpu/errors.ts';
 import { activationBackward, activationForward, type ActivationDims, type ActivationOp } from '../../kernels/activation.ts';
-import { rectGradBackward } from '../../kernels/rectgrad.ts';
+import { rectGradBackward } from '../../kernels/attribution/rectgrad.ts';
+import { broadcastShape } from '../../kernels/binary.ts';
 import { attribute, sizeOf, type GraphNode } from '../ir.ts';
 import { isRectGrad, rectGradPercentile, type OpContext, type OpDefinition } from '../op.ts';
 
-/** A pointwise activation: same shape out, gradient from the forward's input. */
+/** A pointwise (unary elementwise) op: same shape out, gradient from the forward's input. */
 function pointwise(dims: (node: GraphNode, op: OpContext | undefined) => Omit<ActivationDims, 'count'>): OpDefinition {
   return {
     shape: ([x]) => [x!],
@@ -40,6 +41,26 @@ function clipBounds(node: GraphNode, op: OpContext | undefined): { alpha: number
   return { alpha: bound(1, 'min', -3.4028234663852886e38), beta: bound(2, 'max', 3.4028234663852886e38) };
 }
 
+/** Pow's exponent: gradlens computes x^c for a constant c, one value for every element (x's gradient only). */
+function powExponent(node: GraphNode, constant: (index: number) => Float32Array | undefined): number {
+  const data = node.inputs[1] ? constant(1) : undefined;
+  if (!data || data.length === 0 || data.some((v) => v !== data[0])) {
+    throw new GradlensError('UNSUPPORTED_OP', `Pow "${node.name}": the exponent must be a constant with a single value (x^c)`);
+  }
+  return data[0]!;
+}
+
+const pow: OpDefinition = {
+  ...pointwise((node, op) => ({ op: 'pow', alpha: powExponent(node, (i) => op?.constantData(i)) })),
+  shape: ([x, exponent], node, constant) => {
+    powExponent(node, constant);
+    if (broadcastShape(x!, exponent!).join() !== x!.join()) {
+      throw new GradlensError('UNSUPPORTED_OP', `Pow "${node.name}": an exponent of shape [${exponent}] would enlarge [${x}]`);
+    }
+    return [x!];
+  },
+};
+
 export const activationOps: Record<string, OpDefinition> = {
   Relu: fixed('relu'),
   LeakyRelu: pointwise((node) => ({ op: 'leaky-relu', alpha: attribute(node, 'alpha', 0.01) })),
@@ -47,4 +68,18 @@ export const activationOps: Record<string, OpDefinition> = {
   Sigmoid: fixed('sigmoid'),
   Tanh: fixed('tanh'),
   Gelu: pointwise((node) => ({ op: attribute<string>(node, 'approximate', 'none') === 'tanh' ? 'gelu-tanh' : 'gelu-erf' })),
+  HardSigmoid: pointwise((node) => ({ op: 'hard-sigmoid', alpha: attribute(node, 'alpha', 0.2), beta: attribute(node, 'beta', 0.5) })),
+  HardSwish: fixed('hard-swish'),
+  Sqrt: fixed('sqrt'),
+  Exp: fixed('exp'),
+  Log: fixed('log'),
+  Neg: fixed('neg'),
+  Abs: fixed('abs'),
+  Reciprocal: fixed('reciprocal'),
+  Erf: fixed('erf'),
+  Pow: pow,
+  Softplus: fixed('softplus'),
+  Elu: pointwise((node) => ({ op: 'elu', alpha: attribute(node, 'alpha', 1) })),
+  Selu: pointwise((node) => ({ op: 'selu', alpha: attribute(node, 'alpha', 1.67326319217681884765625), beta: attribute(node, 'gamma', 1.05070102214813232421875) })),
+  Mish: fixed('mish'),
 };

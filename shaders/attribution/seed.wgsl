@@ -1,0 +1,115 @@
+// The gradient seed at a classifier's output: for logits [N, K] and one target class per sample, the gradient of
+// L = Σ_n score_n with respect to the logits, plus the resolved target and the score, for the caller to read back.
+// ROW_THREADS invocations share a sample's row and combine partial results by a fixed-order tree in workgroup memory.
+// uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
+
+struct Params {
+  n: u32,
+  k: u32, // classes
+  accumulate: u32, // 1 adds into grad_logits, 0 overwrites
+}
+
+const SCORE_LOGIT: u32 = 0u; // enum codes, read by name in src/kernels/wgsl.ts
+const SCORE_PROBABILITY: u32 = 1u; // softmax probability
+const SCORE_LOG_PROBABILITY: u32 = 2u; // log-softmax probability
+override SCORE: u32 = SCORE_LOGIT;
+override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read> target_class: array<i32>; // −1: top-1, the row's argmax
+@group(0) @binding(3) var<storage, read_write> grad_logits: array<f32>;
+@group(0) @binding(4) var<storage, read_write> resolved_target: array<i32>; // −1 where the target was out of range
+@group(0) @binding(5) var<storage, read_write> score: array<f32>;           // 0 where the target was out of range
+
+var<workgroup> partial_value: array<f32, WORKGROUP_SIZE>;
+var<workgroup> partial_index: array<u32, WORKGROUP_SIZE>;
+
+const LOWEST: f32 = -3.4028234663852886e38;
+const NONE: u32 = 0xffffffffu;
+
+// Whether (v, i) beats (best, best_i): larger value, or the same value at a smaller index (the first maximum wins).
+fn beats(v: f32, i: u32, best: f32, best_i: u32) -> bool {
+  return v > best || (v == best && i < best_i);
+}
+
+// The row's maximum and its first index. Called in uniform control flow by every invocation.
+fn row_argmax(local: u32, value: f32, index: u32) -> vec2<u32> {
+  if (ROW_THREADS == 1u) { return vec2(bitcast<u32>(value), index); }
+  partial_value[local] = value;
+  partial_index[local] = index;
+  workgroupBarrier();
+  let lane = local % ROW_THREADS;
+  for (var s = ROW_THREADS / 2u; s > 0u; s = s / 2u) {
+    if (lane < s && beats(partial_value[local + s], partial_index[local + s], partial_value[local], partial_index[local])) {
+      partial_value[local] = partial_value[local + s];
+      partial_index[local] = partial_index[local + s];
+    }
+    workgroupBarrier();
+  }
+  let best = vec2(bitcast<u32>(partial_value[local - lane]), partial_index[local - lane]);
+  workgroupBarrier(); // everyone has read before the arrays are reused
+  return best;
+}
+
+fn row_sum(local: u32, value: f32) -> f32 {
+  if (ROW_THREADS == 1u) { return value; }
+  partial_value[local] = value;
+  workgroupBarrier();
+  let lane = local % ROW_THREADS;
+  for (var s = ROW_THREADS / 2u; s > 0u; s = s / 2u) {
+    if (lane < s) { partial_value[local] += partial_value[local + s]; }
+    workgroupBarrier();
+  }
+  let total = partial_value[local - lane];
+  workgroupBarrier();
+  return total;
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn seed_gradient(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32,
+                 @builtin(num_workgroups) groups: vec3<u32>) {
+  // 2-D grid (x up to 65535 workgroups); a workgroup holds whole rows since ROW_THREADS divides it.
+  let row = (id.x + id.y * groups.x * WORKGROUP_SIZE) / ROW_THREADS;
+  let lane = local % ROW_THREADS;
+  let live = row < params.n;
+  let length = select(0u, params.k, live); // padding invocations past the last row only join the barriers
+  let base = row * params.k;
+
+  var best = LOWEST;
+  var best_i = NONE;
+  for (var k = lane; k < length; k += ROW_THREADS) {
+    let v = logits[base + k];
+    if (v > best) { best = v; best_i = k; } // strictly greater: the first maximum in this lane's increasing k
+  }
+  let top = row_argmax(local, best, best_i);
+  let m = bitcast<f32>(top.x);
+
+  // Softmax denominator with the maximum subtracted: every exp ≤ 1, the sum ≥ 1.
+  var s = 0.0;
+  if (SCORE != SCORE_LOGIT) {
+    for (var k = lane; k < length; k += ROW_THREADS) { s += exp(logits[base + k] - m); }
+    s = row_sum(local, s);
+  }
+  if (!live) { return; }
+
+  let given = target_class[row];
+  let valid = given >= -1 && given < i32(params.k) && (given >= 0 || top.y != NONE);
+  let t = select(u32(given), top.y, given == -1);
+  let x_t = select(0.0, logits[base + min(t, params.k - 1u)], valid);
+  let p_t = exp(x_t - m) / s;
+  for (var k = lane; k < length; k += ROW_THREADS) {
+    let onehot = select(0.0, 1.0, k == t);
+    let p = exp(logits[base + k] - m) / s;
+    var g = onehot; // d logit_t
+    if (SCORE == SCORE_PROBABILITY) { g = p_t * (onehot - p); } // d p_t = p_t (δ_tk − p_k)
+    if (SCORE == SCORE_LOG_PROBABILITY) { g = onehot - p; }         // d log p_t = δ_tk − p_k
+    g = select(0.0, g, valid); // an out-of-range target seeds nothing
+    grad_logits[base + k] = select(g, grad_logits[base + k] + g, params.accumulate == 1u);
+  }
+  if (lane == 0u) {
+    resolved_target[row] = select(-1, i32(t), valid);
+    let value = select(x_t, select(x_t - m - log(s), p_t, SCORE == SCORE_PROBABILITY), SCORE != SCORE_LOGIT);
+    score[row] = select(0.0, value, valid);
+  }
+}

@@ -1,0 +1,51 @@
+// Limits a kernel must respect that WebGPU does not report, and the check every dispatch goes through.
+//
+// Mesa's gallivm (llvmpipe through OpenGL ES, lavapipe through Vulkan) ends the loops of one shader invocation once
+// they have run 65,535 iterations in total, all loops together (LP_MAX_TGSI_LOOP_ITERATIONS, an infinite-loop guard),
+// without any error: the invocation goes on with whatever partial sums it had. A GEMM with K = 28,224 (a 168-px CNN's
+// flattened features) summed only its first 20,160 terms there. So each dispatch states an upper bound on the loop
+// iterations of one invocation, and a dispatch over the adapter's budget is split by its wrapper or refused here.
+
+// Counting: gallivm decrements its guard at every loop header, the exiting test included, so a loop of n iterations
+// costs n + 1 (measured: a 64×64 GEMM tile step with three inner loops of 16 costs 52, not 49). The helpers below
+// count that way, and the budget keeps a tenth of the guard in reserve for loops a shader compiler may add.
+
+/** Mesa's gallivm loop guard: iterations of all loops of one invocation together. */
+export const GALLIVM_LOOP_ITERATIONS = 65_535;
+
+/** What gradlens lets a dispatch state on a gallivm adapter: the guard less a tenth in reserve. */
+export const GALLIVM_LOOP_BUDGET = Math.floor(0.9 * GALLIVM_LOOP_ITERATIONS);
+
+const GALLIVM_ADAPTERS = /llvmpipe|lavapipe|softpipe/i;
+
+/** The per-invocation loop budget of an adapter named so: gallivm's guard, or none (Infinity). */
+export function loopBudgetOf(adapterNames: string): number {
+  return GALLIVM_ADAPTERS.test(adapterNames) ? GALLIVM_LOOP_BUDGET : Infinity;
+}
+
+/** The guard's cost of a loop of n iterations (its exiting test included). */
+export function loopIterations(n: number): number {
+  return Math.max(n, 0) + 1;
+}
+
+const budgets = new WeakMap<GPUDevice, number>();
+
+/** Records a device's loop budget (GpuContext does, when it opens the device). */
+export function setLoopBudget(device: GPUDevice, iterations: number): void {
+  budgets.set(device, iterations);
+}
+
+/** A device's loop budget; Infinity where none was recorded. */
+export function loopBudget(device: GPUDevice): number {
+  return budgets.get(device) ?? Infinity;
+}
+
+/** The guard's cost of `for (i = first; i < count; i += stride)`, for any first < stride. */
+export function stridedIterations(count: number, stride: number): number {
+  return loopIterations(Math.ceil(Math.max(count, 0) / stride));
+}
+
+/** The guard's cost of a tree reduction over `width` lanes (`for (s = width / 2; s > 0; s /= 2)`). */
+export function treeIterations(width: number): number {
+  return loopIterations(Math.ceil(Math.log2(Math.max(width, 1))));
+}

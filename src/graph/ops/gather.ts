@@ -1,0 +1,134 @@
+import { GradlensError } from '../../gpu/errors.ts';
+import {
+  expandMap,
+  gatherBackward,
+  gatherForward,
+  gatherMap,
+  packIndexMap,
+  padMap,
+  PAD_MODES,
+  sliceMap,
+  splitMaps,
+  tileMap,
+  type IndexMap,
+  type PadMode,
+} from '../../kernels/gather.ts';
+import { attribute, type GraphNode, type Shape } from '../ir.ts';
+import type { OpContext, OpDefinition } from '../op.ts';
+
+type Constants = (index: number) => Float32Array | undefined;
+
+/** An input the op needs at plan time (starts, indices, repeats…), as numbers. */
+function constantInput(node: GraphNode, index: number, constant: Constants, what: string): number[] {
+  const data = node.inputs[index] ? constant(index) : undefined;
+  if (!data) throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}": ${what} (input ${index}) must be a constant`);
+  return Array.from(data);
+}
+
+/** Element moves along the batch axis would mix or drop samples: refused. */
+function keepingBatch(map: IndexMap, node: GraphNode): IndexMap {
+  const table = map.tables[0]!;
+  if (map.inShape.length === 0 || table.length !== map.inShape[0] || table.some((x, i) => x !== i)) {
+    throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}" moves elements along the batch axis (axis 0)`);
+  }
+  return map;
+}
+
+/** Slice: starts, ends, axes, steps from inputs 1–4 (opset ≥ 10) or the attributes (opset 1–9). */
+function sliceOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
+  const fromInputs = node.inputs.length > 1;
+  const list = (index: number, name: string) =>
+    fromInputs ? (node.inputs[index] ? constantInput(node, index, constant, name) : undefined) : (node.attributes[name] as number[] | undefined);
+  const starts = list(1, 'starts') ?? [];
+  const ends = list(2, 'ends') ?? [];
+  const axes = list(3, 'axes') ?? starts.map((_, d) => d);
+  const steps = list(4, 'steps') ?? starts.map(() => 1);
+  return keepingBatch(sliceMap(x, axes.map((axis, k) => ({ axis, start: starts[k]!, end: ends[k]!, step: steps[k]! }))), node);
+}
+
+/** Split: extents from input 1 (opset ≥ 13) or the `split` attribute, else equal parts (the last smaller, opset 18). */
+function splitOf(x: Shape, node: GraphNode, constant: Constants): IndexMap[] {
+  const axis = attribute(node, 'axis', 0);
+  const d = axis < 0 ? axis + x.length : axis;
+  const given = node.inputs[1] ? constantInput(node, 1, constant, 'split') : (node.attributes.split as number[] | undefined);
+  const parts = attribute(node, 'num_outputs', node.outputs.length);
+  const even = Math.ceil(x[d]! / parts);
+  const extents = given ?? Array.from({ length: parts }, (_, k) => Math.min(even, x[d]! - k * even));
+  return splitMaps(x, axis, extents).map((map) => keepingBatch(map, node));
+}
+
+function gatherOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
+  return keepingBatch(gatherMap(x, attribute(node, 'axis', 0), constantInput(node, 1, constant, 'indices')), node);
+}
+
+function expandOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
+  const target = constantInput(node, 1, constant, 'shape');
+  if (target.length > x.length) throw new GradlensError('UNSUPPORTED_OP', `Expand "${node.name}": to rank ${target.length} from ${x.length} would move the batch axis`);
+  return keepingBatch(expandMap(x, target), node);
+}
+
+const tileOf = (x: Shape, node: GraphNode, constant: Constants) => keepingBatch(tileMap(x, constantInput(node, 1, constant, 'repeats')), node);
+
+/** Pad in the form src/onnx/opsets.ts gives every opset: full-rank `pads`, `mode` and `value` attributes. */
+function padOf(x: Shape, node: GraphNode): IndexMap {
+  const pads = node.attributes.pads as number[] | undefined;
+  if (!pads) throw new GradlensError('UNSUPPORTED_OP', `Pad "${node.name}": the pads must be constants`);
+  const mode = attribute<string>(node, 'mode', 'constant');
+  if (!(PAD_MODES as readonly string[]).includes(mode)) throw new GradlensError('UNSUPPORTED_OP', `Pad "${node.name}": mode "${mode}" (supported: ${PAD_MODES.join(', ')})`);
+  return keepingBatch(padMap(x, pads, mode as PadMode, attribute(node, 'value', 0)), node);
+}
+
+/** The tables of output k, uploaded once when the plan is made; the backward reads the same buffer. */
+function tables(c: OpContext, map: IndexMap, k: number): GPUBuffer {
+  const { data } = packIndexMap(map);
+  const buffer = c.saved(`index tables ${k}`, data.byteLength);
+  c.gpu.device.queue.writeBuffer(buffer, 0, data as Int32Array<ArrayBuffer>);
+  return buffer;
+}
+
+/**
+ * An op whose outputs are moves of input 0 (maps, one per output); the declared shapes may split or merge the
+ * kernel's axes (Gather by a multi-dimensional index tensor), which keeps the memory.
+ */
+function moving(maps: (x: Shape, node: GraphNode, constant: Constants) => IndexMap[], shapes?: (x: Shape, node: GraphNode, inputs: Shape[]) => Shape[]): OpDefinition {
+  const mapsOf = (c: OpContext) => maps(c.inputShapes[0]!, c.node, c.constantData);
+  return {
+    shape: (inputs, node, constant) => {
+      const moves = maps(inputs[0]!, node, constant); // checks the attributes and constants once, at load
+      return (shapes?.(inputs[0]!, node, inputs) ?? moves.map((map) => [...map.outShape])).slice(0, node.outputs.length);
+    },
+    // Outputs nothing reads were dropped at load (named '' or cut from the end): those parts are not computed.
+    forward: async (c) =>
+      Promise.all(
+        mapsOf(c).flatMap((map, k) => (c.node.outputs[k] ? [gatherForward(c.gpu, { x: c.input(0), y: c.output(k), tables: tables(c, map, k) }, map)] : [])),
+      ),
+    backward: async (c) => {
+      const target = c.inputGradient(0);
+      if (!target) return [];
+      const maps = mapsOf(c);
+      const flowing = maps.flatMap((map, k) => (c.hasOutputGradient(k) ? [k] : []));
+      return Promise.all(
+        flowing.map((k, n) => {
+          const io = { gradY: c.outputGradient(k), gradX: target.buffer, tables: c.saved(`index tables ${k}`, packIndexMap(maps[k]!).data.byteLength) };
+          return gatherBackward(c.gpu, io, { ...maps[k]!, accumulate: n > 0 || target.accumulate });
+        }),
+      );
+    },
+  };
+}
+
+const one = (of: (x: Shape, node: GraphNode, constant: Constants) => IndexMap) => (x: Shape, node: GraphNode, constant: Constants) => [of(x, node, constant)];
+
+export const gatherOps: Record<string, OpDefinition> = {
+  Slice: moving(one(sliceOf)),
+  Split: moving(splitOf),
+  // The output keeps the indices' own axes: x.shape[:axis] + indices.shape + x.shape[axis+1:].
+  Gather: moving(one(gatherOf), (x, node, inputs) => {
+    const axis = attribute(node, 'axis', 0);
+    const d = axis < 0 ? axis + x.length : axis;
+    return [[...x.slice(0, d), ...inputs[1]!, ...x.slice(d + 1)]];
+  }),
+  Expand: moving(one(expandOf)),
+  Tile: moving(one(tileOf)),
+  Pad: moving(one((x, node) => padOf(x, node))),
+};

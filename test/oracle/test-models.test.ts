@@ -1,0 +1,53 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sizeOf } from '../../src/graph/ir.ts';
+import { createLens, type Lens } from '../../src/lens.ts';
+import { SOFTWARE_ADAPTERS } from '../helpers/adapters.ts';
+import { randomTensor } from '../reference/random.ts';
+
+/** Every ONNX model the tests and the demo use, its logits against onnxruntime's, on both software adapters. */
+const MODEL_FOLDERS = ['models', 'fixtures/pytorch', 'test/onnx/models'];
+const MODELS = MODEL_FOLDERS.flatMap((folder) =>
+  readdirSync(folder)
+    .filter((file) => file.endsWith('.onnx'))
+    .map((file) => join(folder, file)),
+);
+const BATCH = 3;
+
+for (const adapter of SOFTWARE_ADAPTERS) {
+  describe(`test models against onnxruntime on ${adapter.name}`, () => {
+    let lens: Lens;
+    beforeAll(async () => {
+      lens = await createLens(adapter.options);
+    });
+    afterAll(() => lens.close());
+
+    it('finds the models', () => expect(MODELS.length).toBeGreaterThanOrEqual(10));
+
+    for (const path of MODELS) {
+      it(`${path}: logits within 1e-4 of the largest`, async () => {
+        const bytes = new Uint8Array(readFileSync(path));
+        const model = await lens.load(bytes, { name: path });
+        const session = await InferenceSession.create(bytes);
+        try {
+          // A file that fixes its batch gets that batch; the others a batch of 3.
+          const declared = session.inputMetadata[0]!;
+          const batch = declared.isTensor && typeof declared.shape[0] === 'number' ? declared.shape[0] : BATCH;
+          const input = randomTensor(batch * sizeOf(model.inputShape), path.length, 1);
+          const feeds = { [session.inputNames[0]!]: new Tensor('float32', input, [batch, ...model.inputShape]) };
+          const expected = (await session.run(feeds))[session.outputNames[0]!]!.data as Float32Array;
+          const actual = await model.predict(input, batch);
+          expect(actual.length).toBe(expected.length);
+          const peak = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+          const worst = actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);
+          expect(worst, `worst |gradlens − onnxruntime| against a largest logit of ${peak}`).toBeLessThanOrEqual(1e-4 * peak);
+        } finally {
+          await session.release();
+          await model.destroy();
+        }
+      });
+    }
+  });
+}
