@@ -131,3 +131,20 @@ describe('bytes that are not ONNX say what they are', () => {
     expect(() => loadOnnx(Uint8Array.of(0x50, 0x4b, 3, 4, 0, 0))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/ZIP/) })));
   it('nothing at all', () => expect(() => loadOnnx(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/empty/) })));
 });
+
+describe('shapes a runtime op would tabulate', () => {
+  // Expand, Tile and Pad run as index maps whose per-axis tables are made at load: an axis of 2^31 ran out of memory.
+  it('an Expand to an axis of 2^31 − 1 is BAD_MODEL, before any table is made', () =>
+    expect(
+      load({
+        inputs: [{ name: 'x', dims: ['n', 1] }],
+        initializers: [ints('shape', [1, 2 ** 31 - 1])],
+        nodes: [{ op: 'Expand', inputs: ['x', 'shape'], outputs: ['y'] }],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Expand: output \[1, \d+\] has an axis longer than 2\^24/) })));
+
+  it('a Tile repeating an axis 2^30 times is BAD_MODEL', () =>
+    expect(
+      load({ inputs: [{ name: 'x', dims: ['n', 4] }], initializers: [ints('repeats', [1, 2 ** 30])], nodes: [{ op: 'Tile', inputs: ['x', 'repeats'], outputs: ['y'] }] }),
+    ).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Tile: output/) })));
+});
