@@ -33,7 +33,9 @@ export function assignSlots(lifetimes: readonly Lifetime[]): { slotOf: Map<strin
     return low;
   };
   for (const life of [...lifetimes].sort((a, b) => a.start - b.start || b.bytes - a.bytes)) {
-    for (let slot = busy.releasedBefore(life.start); slot; slot = busy.releasedBefore(life.start)) free.splice(firstAtLeast(slot.bytes, slot.index), 0, slot);
+    for (let slot = busy.releasedBefore(life.start); slot; slot = busy.releasedBefore(life.start)) {
+      free.splice(firstAtLeast(slot.bytes, slot.index), 0, slot);
+    }
     // The smallest free slot that fits; else grow the largest free one; else a new slot.
     let at = firstAtLeast(life.bytes);
     if (at === free.length && free.length > 0) at = firstAtLeast(free[free.length - 1]!.bytes);

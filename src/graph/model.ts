@@ -31,7 +31,12 @@ export class Model {
   }
 
   /** Uploads the constants the graph reads, reusing `shared` buffers whose constant in `sharedConstants` is the same. */
-  private static async build(gpu: GpuContext, source: Graph, shared: ReadonlyMap<string, GPUBuffer>, sharedConstants: ReadonlyMap<string, Constant>): Promise<Model> {
+  private static async build(
+    gpu: GpuContext,
+    source: Graph,
+    shared: ReadonlyMap<string, GPUBuffer>,
+    sharedConstants: ReadonlyMap<string, Constant>,
+  ): Promise<Model> {
     checkSupported(source);
     const graph = foldBatchNorm(source);
     const outputShape = inferShapes(graph, 1).get(graph.output)!.slice(1);
@@ -60,7 +65,9 @@ export class Model {
   /**
    * The model at another per-sample input shape (an image of another height and width, a sequence of another length),
    * as ORT does it: the graph specialised to it, its shape sub-graph folded for it, weights shared; made once per
-   * shape and kept, with its plans, beside this model. Throws BAD_INPUT for a shape the model cannot take.
+   * shape and kept, with its plans, beside this model; beyond the last SPECIALISATIONS_KEPT shapes used, the oldest is
+   * destroyed, so ask again for a shape rather than holding its model while using others. Throws BAD_INPUT for a shape
+   * the model cannot take.
    */
   at(inputShape: Shape): Promise<Model> {
     const key = inputShape.join(',');
@@ -71,8 +78,8 @@ export class Model {
     } else {
       const specialise = this.source.specialise;
       if (!specialise) {
-        const error = new GradlensError('BAD_INPUT', `${this.graph.name} takes inputs of [${this.graph.inputShape.join(', ')}] only, not [${inputShape.join(', ')}]`);
-        return Promise.reject(error);
+        const fixed = this.graph.inputShape.join(', ');
+        return Promise.reject(new GradlensError('BAD_INPUT', `${this.graph.name} takes inputs of [${fixed}] only, not [${inputShape.join(', ')}]`));
       }
       specialised = Promise.resolve().then(() => Model.build(this.gpu, specialise(inputShape), this.weights, this.graph.constants));
       specialised.catch(() => this.specialisations.delete(key));

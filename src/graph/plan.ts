@@ -335,7 +335,8 @@ function checkDeviceFits(graph: Graph, shapes: ReadonlyMap<string, Shape>, batch
       : `the model at input [${graph.inputShape.join(', ')}] is too large for this device: use a smaller input or a device with larger buffers`;
   throw new GradlensError(
     'BUFFER_TOO_LARGE',
-    `${graph.name}: tensor "${name}" [${shape.join(', ')}] needs ${mib(sizeOf(shape) * 4)} at batch ${batch}, but this device binds at most ${mib(limit)}: ${advice}`,
+    `${graph.name}: tensor "${name}" [${shape.join(', ')}] needs ${mib(sizeOf(shape) * 4)} at batch ${batch}, ` +
+      `but this device binds at most ${mib(limit)}: ${advice}`,
   );
 }
 

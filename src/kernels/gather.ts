@@ -150,12 +150,24 @@ export function expandMap(shape: readonly number[], target: readonly number[]): 
     if (extent !== to[d] && extent !== 1 && to[d] !== 1) throw new GradlensError('BAD_PARAMS', `Expand: [${shape}] does not broadcast to [${target}]`);
     return extent === 1 ? to[d]! : extent;
   });
+  checkExtents('Expand', outShape);
   return { inShape, outShape, tables: outShape.map((extent, d) => Array.from({ length: extent }, (_, i) => (inShape[d] === 1 ? 0 : i))) };
+}
+
+/** Longest axis an index map tabulates: its tables are arrays of that length, made when a model is loaded. */
+const MAX_EXTENT = 2 ** 24;
+
+/** Refuses output extents no device holds before their tables are made (a hostile Expand to 2^31 ran out of memory). */
+function checkExtents(op: string, outShape: readonly number[]): void {
+  if (outShape.some((extent) => !Number.isSafeInteger(extent) || extent < 0 || extent > MAX_EXTENT)) {
+    throw new GradlensError('BAD_MODEL', `${op}: output [${outShape.join(', ')}] has an axis longer than 2^24 or not a size`);
+  }
 }
 
 /** ONNX Tile: axis d repeated repeats[d] times. */
 export function tileMap(shape: readonly number[], repeats: readonly number[]): IndexMap {
   if (repeats.length !== shape.length || repeats.some((r) => !Number.isInteger(r) || r < 0)) throw new GradlensError('BAD_PARAMS', `Tile: repeats [${repeats}] for [${shape}]`);
+  checkExtents('Tile', shape.map((extent, d) => extent * repeats[d]!));
   const tables = shape.map((extent, d) => Array.from({ length: extent * repeats[d]! }, (_, i) => i % extent));
   return { inShape: shape, outShape: tables.map((t) => t.length), tables };
 }
@@ -167,6 +179,7 @@ export type PadMode = (typeof PAD_MODES)[number];
 export function padMap(shape: readonly number[], pads: readonly number[], mode: PadMode = 'constant', value = 0): IndexMap {
   const rank = shape.length;
   if (pads.length !== 2 * rank) throw new GradlensError('BAD_PARAMS', `Pad: ${pads.length} pads for rank ${rank}`);
+  checkExtents('Pad', shape.map((n, d) => Math.max(0, n + pads[d]! + pads[d + rank]!)));
   const tables = shape.map((n, d) => {
     const [begin, end] = [pads[d]!, pads[d + rank]!];
     return Array.from({ length: Math.max(0, n + begin + end) }, (_, y) => {

@@ -157,7 +157,8 @@ export class Analysis {
   }
 
   private sizeNode(node: WorkNode): void {
-    const values = this.shapesOf(node.inputs[0]!)!.map((shape): TensorValue => ({ dtype: 'int', shape: [], data: Float64Array.of(shape.reduce((a, b) => a * b, 1)) }));
+    const size = (shape: Shape): TensorValue => ({ dtype: 'int', shape: [], data: Float64Array.of(shape.reduce((a, b) => a * b, 1)) });
+    const values = this.shapesOf(node.inputs[0]!)!.map(size);
     if (node.outputs[0]) this.values.set(node.outputs[0], values);
   }
 

@@ -124,7 +124,9 @@ function broadcastCursor(shape: readonly number[], out: readonly number[]): () =
   };
 }
 
-function elementwise(inputs: readonly TensorValue[], node: FoldNode, dtype: TensorValue['dtype'], f: (values: readonly number[]) => number): TensorValue {
+type Combine = (values: readonly number[]) => number;
+
+function elementwise(inputs: readonly TensorValue[], node: FoldNode, dtype: TensorValue['dtype'], f: Combine): TensorValue {
   const out = broadcast(inputs.map((v) => v.shape), node);
   const cursors = inputs.map((v) => broadcastCursor(v.shape, out));
   const values = inputs.map(() => 0);

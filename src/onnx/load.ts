@@ -94,7 +94,8 @@ export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
   for (const tensor of graph.initializers) known.set(tensor.name, tensorValue(tensor));
   for (const [name, constant] of Object.entries(options.constants ?? {})) {
     if (!graph.inputs.some((input) => input.name === name)) {
-      throw new GradlensError('BAD_PARAMS', `options.constants names "${name}", which is not an input of the model (inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
+      const inputs = graph.inputs.map((i) => i.name).join(', ');
+      throw new GradlensError('BAD_PARAMS', `options.constants names "${name}", which is not an input of the model (inputs: ${inputs})`);
     }
     if (elementCount(constant.shape, `options.constants.${name}`) !== constant.data.length) {
       throw new GradlensError('BAD_PARAMS', `options.constants.${name} has ${constant.data.length} values for shape [${constant.shape.join(', ')}]`);
@@ -126,7 +127,9 @@ export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
     }
   }
   const message = (first as Error).message;
-  throw new GradlensError('BAD_MODEL', `${message} (input dimensions the file leaves free were tried at ${PROBE_SIZES.join(', ')}: give the size the model needs as loadOnnx(bytes, { inputShape }) or --size)`, { cause: first });
+  const tried = `input dimensions the file leaves free were tried at ${PROBE_SIZES.join(', ')}`;
+  const advice = 'give the size the model needs as loadOnnx(bytes, { inputShape }) or --size';
+  throw new GradlensError('BAD_MODEL', `${message} (${tried}: ${advice})`, { cause: first });
 }
 
 /** The graph at one per-sample shape, able to make itself at others (cached, a few at a time). */
@@ -157,7 +160,8 @@ function specialiseFor(source: Source, shape: readonly number[], loaded: Graph |
     if (!loaded || !isGradlensError(error, 'BAD_MODEL')) throw error;
     throw new GradlensError(
       'BAD_INPUT',
-      `${source.name} cannot take an input of [${shape.join(', ')}] (${error.message}); it loaded at [${loaded.inputShape.join(', ')}], which it takes`,
+      `${source.name} cannot take an input of [${shape.join(', ')}] (${error.message}); ` +
+        `it loaded at [${loaded.inputShape.join(', ')}], which it takes`,
       { cause: error },
     );
   }
@@ -172,7 +176,8 @@ function requested(source: Source, shape: Shape): number[] {
   }
   const clash = source.dims.findIndex((d, i) => d !== undefined && d !== shape[i]);
   if (clash >= 0) {
-    throw new GradlensError('BAD_INPUT', `${where} does not fit ${source.name}, whose file fixes the input at [${fixed}] per sample: resize the input to it`);
+    const why = `whose file fixes the input at [${fixed}] per sample: resize the input to it`;
+    throw new GradlensError('BAD_INPUT', `${where} does not fit ${source.name}, ${why}`);
   }
   checkInputShape(shape, where);
   return [...shape];
@@ -194,7 +199,8 @@ function specialise(source: Source, inputShape: readonly number[]): Graph {
       if (!(error instanceof FixedBatch)) throw error;
     }
   }
-  const graph: Graph = { name: source.name, input, inputShape: [...inputShape], output: analysed!.output, nodes: analysed!.nodes, constants: analysed!.constants };
+  const { output: analysedOutput, nodes: analysedNodes, constants } = analysed!;
+  const graph: Graph = { name: source.name, input, inputShape: [...inputShape], output: analysedOutput, nodes: analysedNodes, constants };
   if (source.labels) graph.labels = source.labels;
   try {
     inferShapes(graph, declared);

@@ -36,11 +36,15 @@ export function checkIsOnnx(bytes: Uint8Array): void {
 /** The default-domain opset, which must be declared and exist (1 up to `newest`). */
 export function checkOpset(opset: number | undefined, newest: number): number {
   if (opset === undefined) {
-    throw new GradlensError('BAD_MODEL', 'the model imports no ONNX (default-domain) opset; re-export it with torch.onnx.export(..., opset_version=17)');
+    const advice = 're-export it with torch.onnx.export(..., opset_version=17)';
+    throw new GradlensError('BAD_MODEL', `the model imports no ONNX (default-domain) opset; ${advice}`);
   }
-  if (!Number.isSafeInteger(opset) || opset < 1) throw new GradlensError('BAD_MODEL', `the model declares ONNX opset ${opset}, which does not exist (opsets start at 1)`);
+  if (!Number.isSafeInteger(opset) || opset < 1) {
+    throw new GradlensError('BAD_MODEL', `the model declares ONNX opset ${opset}, which does not exist (opsets start at 1)`);
+  }
   if (opset > newest) {
-    throw new GradlensError('UNSUPPORTED_OP', `the model uses ONNX opset ${opset}; gradlens reads opsets up to ${newest}: re-export it with opset_version=${newest} or lower`);
+    const advice = `re-export it with opset_version=${newest} or lower`;
+    throw new GradlensError('UNSUPPORTED_OP', `the model uses ONNX opset ${opset}; gradlens reads opsets up to ${newest}: ${advice}`);
   }
   return opset;
 }
@@ -49,7 +53,9 @@ export function checkOpset(opset: number | undefined, newest: number): number {
 export function checkInputShape(shape: Shape, where: string): void {
   let count = 1;
   for (const dim of shape) {
-    if (!Number.isSafeInteger(dim) || dim < 1) throw new GradlensError('BAD_MODEL', `${where} has dimension ${dim}; dimensions must be positive integers`);
+    if (!Number.isSafeInteger(dim) || dim < 1) {
+      throw new GradlensError('BAD_MODEL', `${where} has dimension ${dim}; dimensions must be positive integers`);
+    }
     count *= dim;
   }
   if (count > MAX_INPUT_ELEMENTS) {
@@ -69,8 +75,14 @@ const REQUIRED_INPUTS: Readonly<Record<string, number>> = {
 
 const SIZE_ATTRIBUTES = new Set(['kernel_shape', 'strides', 'dilations', 'group']);
 /** Attributes ONNX defines as lists, and as single integers: the other kind is refused, not misread. */
-const LIST_ATTRIBUTES = new Set(['axes', 'perm', 'kernel_shape', 'strides', 'pads', 'dilations', 'output_padding', 'output_shape', 'starts', 'ends', 'shape', 'sizes', 'scales']);
-const INT_ATTRIBUTES = new Set(['axis', 'group', 'keepdims', 'ceil_mode', 'count_include_pad', 'transA', 'transB', 'allowzero', 'to', 'storage_order', 'select_last_index']);
+const LIST_ATTRIBUTES = new Set([
+  'axes', 'perm', 'kernel_shape', 'strides', 'pads', 'dilations', 'output_padding', 'output_shape', 'starts', 'ends',
+  'shape', 'sizes', 'scales',
+]);
+const INT_ATTRIBUTES = new Set([
+  'axis', 'group', 'keepdims', 'ceil_mode', 'count_include_pad', 'transA', 'transB', 'allowzero', 'to',
+  'storage_order', 'select_last_index',
+]);
 const OFFSET_ATTRIBUTES = new Set(['pads', 'output_padding', 'output_shape']);
 
 /** Refuses a node without its required inputs or output, or with an axis or size attribute no tensor can have. */
@@ -98,8 +110,14 @@ export function checkNode(node: WorkNode): void {
 }
 
 /** Ops whose `axis` names a dimension of input 0 (Flatten's may also be the rank: everything in the first half). */
-const AXIS_OPS = new Set(['Softmax', 'LogSoftmax', 'Hardmax', 'Concat', 'Gather', 'Split', 'LayerNormalization', 'ArgMax', 'ArgMin', 'CumSum']);
-const AXES_OPS = new Set(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceSumSquare', 'Squeeze']);
+const AXIS_OPS = new Set([
+  'Softmax', 'LogSoftmax', 'Hardmax', 'Concat', 'Gather', 'Split', 'LayerNormalization', 'ArgMax', 'ArgMin',
+  'CumSum',
+]);
+const AXES_OPS = new Set([
+  'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp',
+  'ReduceSumSquare', 'Squeeze',
+]);
 
 /** With input 0's rank known: `axis` and `axes` must name one of its dimensions. */
 export function checkAxes(node: { op: string; name: string; attributes: Readonly<Record<string, unknown>> }, rank: number): void {
@@ -107,7 +125,10 @@ export function checkAxes(node: { op: string; name: string; attributes: Readonly
   const axis = node.attributes.axis as number | undefined;
   const axes = node.attributes.axes as readonly number[] | undefined;
   const fail = (what: string) =>
-    new GradlensError('BAD_MODEL', `${node.op} "${node.name}": ${what} is not a dimension of its rank-${rank} input (allowed: ${-rank} to ${rank - 1})`);
+    new GradlensError(
+      'BAD_MODEL',
+      `${node.op} "${node.name}": ${what} is not a dimension of its rank-${rank} input (allowed: ${-rank} to ${rank - 1})`,
+    );
   if (axis !== undefined && AXIS_OPS.has(node.op) && !within(axis, rank)) throw fail(`axis ${axis}`);
   if (axis !== undefined && node.op === 'Flatten' && !within(axis, rank + 1)) throw fail(`axis ${axis}`);
   if (Array.isArray(axes) && AXES_OPS.has(node.op) && axes.some((a) => !within(a, rank))) throw fail(`axes [${axes.join(', ')}]`);

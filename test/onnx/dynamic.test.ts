@@ -110,7 +110,7 @@ describe('graphs without a source to specialise from', () => {
 });
 
 describe('a model that really needs one size', () => {
-  const bytes = fixture('dynamic_fixed_head_opset13');
+  const bytes = fixture('needs-size/fixed_head_opset13');
 
   it('loads at the size given, and matches onnxruntime there', async () => {
     const model = await Model.create(await testContext(), loadOnnx(bytes, { inputShape: [3, 8, 8] }));

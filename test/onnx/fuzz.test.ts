@@ -18,7 +18,7 @@ const BOUND_BYTES = 1 << 30;
 type Outcome = 'graph' | string;
 
 /** Fixtures that need a size to load: their file leaves height and width free, but only one size fits. */
-const LOAD_OPTIONS: Readonly<Record<string, LoadOptions>> = { 'dynamic_fixed_head_opset13.onnx': { inputShape: [3, 8, 8] } };
+const LOAD_OPTIONS: Readonly<Record<string, LoadOptions>> = { 'needs-size/fixed_head_opset13.onnx': { inputShape: [3, 8, 8] } };
 
 function outcome(bytes: Uint8Array, options: LoadOptions = {}): { outcome: Outcome; ms: number } {
   const start = performance.now();
@@ -57,6 +57,7 @@ const models = new Map<string, Uint8Array>(
     .filter((file) => file.endsWith('.onnx'))
     .map((file) => [file, new Uint8Array(readFileSync(new URL(`./models/${file}`, import.meta.url)))]),
 );
+models.set('needs-size/fixed_head_opset13.onnx', new Uint8Array(readFileSync(new URL('./models/needs-size/fixed_head_opset13.onnx', import.meta.url))));
 models.set(
   'hand-made GELU',
   modelBytes({

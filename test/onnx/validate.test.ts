@@ -21,29 +21,30 @@ const refusal = (run: () => unknown) => {
   throw new Error('loaded');
 };
 
-/** `count` nodes each folding a [1024, 1024] tensor (2^20 elements, at the per-node cap) from the one before. */
+/**
+ * About a kilobyte of model: `count` nodes each folding a [1024, 1024] tensor (2^20 elements, at the per-node cap)
+ * from the one before, all from scalars and a two-element shape (issue 16: 1 KB took 30 s and 3.3 GB).
+ */
 function heavyChain(op: 'Expand' | 'Where', count: number): { nodes: NodeSpec[]; initializers: TensorSpec[]; last: string } {
-  const nodes: NodeSpec[] = [];
-  let previous = 'seed';
-  for (let k = 0; k < count; k++) {
-    const inputs = op === 'Expand' ? [previous, 'big'] : ['condition', previous, 'column'];
+  const nodes: NodeSpec[] = [{ op: 'Expand', inputs: ['seed', 'big'], outputs: ['t0'] }];
+  for (let k = 1; k < count; k++) {
+    const inputs = op === 'Expand' ? [`t${k - 1}`, 'big'] : ['condition', `t${k - 1}`, 'seed'];
     nodes.push({ op, inputs, outputs: [`t${k}`] });
-    previous = `t${k}`;
   }
   const initializers: TensorSpec[] = [
-    { name: 'seed', dims: [1, 1024], values: Array.from({ length: 1024 }, (_, i) => i) },
-    { name: 'column', dims: [1024, 1], values: new Array(1024).fill(1) },
-    { name: 'condition', dims: [1024, 1], dataType: DataType.bool, values: Array.from({ length: 1024 }, (_, i) => i % 2) },
+    { name: 'seed', dims: [1], values: [0.5] },
+    { name: 'condition', dims: [1], dataType: DataType.bool, values: [1] },
     ints('big', [1024, 1024]),
   ];
-  return { nodes, initializers, last: previous };
+  return { nodes, initializers, last: `t${count - 1}` };
 }
 
 describe('constant folding is bounded across the whole model, not per node', () => {
   for (const op of ['Expand', 'Where'] as const) {
     it(`a chain of ${op} nodes, each under the per-node cap, ends in BAD_MODEL once the total is spent`, () => {
-      const { nodes, initializers, last } = heavyChain(op, 64);
+      const { nodes, initializers, last } = heavyChain(op, 40);
       nodes.push({ op: 'ReduceSum', inputs: [last], outputs: ['s'], attributes: { keepdims: 0 } }, { op: 'Add', inputs: ['x', 's'], outputs: ['y'] });
+      expect(modelBytes({ nodes, initializers, inputs: [{ name: 'x', dims: ['n', 4] }], outputs: [{ name: 'y' }] }).length).toBeLessThan(1600);
       const error = refusal(load({ nodes, initializers }));
       expect(error).toMatchObject({ code: 'BAD_MODEL' });
       expect(error.message).toMatch(/constant parts at load took \d+ elements/);
@@ -129,4 +130,21 @@ describe('bytes that are not ONNX say what they are', () => {
   it('a PyTorch checkpoint (a ZIP archive)', () =>
     expect(() => loadOnnx(Uint8Array.of(0x50, 0x4b, 3, 4, 0, 0))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/ZIP/) })));
   it('nothing at all', () => expect(() => loadOnnx(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/empty/) })));
+});
+
+describe('shapes a runtime op would tabulate', () => {
+  // Expand, Tile and Pad run as index maps whose per-axis tables are made at load: an axis of 2^31 ran out of memory.
+  it('an Expand to an axis of 2^31 − 1 is BAD_MODEL, before any table is made', () =>
+    expect(
+      load({
+        inputs: [{ name: 'x', dims: ['n', 1] }],
+        initializers: [ints('shape', [1, 2 ** 31 - 1])],
+        nodes: [{ op: 'Expand', inputs: ['x', 'shape'], outputs: ['y'] }],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Expand: output \[1, \d+\] has an axis longer than 2\^24/) })));
+
+  it('a Tile repeating an axis 2^30 times is BAD_MODEL', () =>
+    expect(
+      load({ inputs: [{ name: 'x', dims: ['n', 4] }], initializers: [ints('repeats', [1, 2 ** 30])], nodes: [{ op: 'Tile', inputs: ['x', 'repeats'], outputs: ['y'] }] }),
+    ).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Tile: output/) })));
 });

@@ -64,8 +64,10 @@ MODELS = {
     'shufflenet_v2': ('ShuffleNetV2', lambda: tv.shufflenet_v2_x0_5(num_classes=CLASSES), [3, 32, 32]),
     'mnasnet': ('MNASNet', lambda: tv.mnasnet0_5(num_classes=CLASSES), [3, 32, 32]),
     'convnext': ('ConvNeXt', lambda: tv.ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)], num_classes=CLASSES), [3, 32, 32]),
-    'vit': ('ViT', lambda: tv.VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=32, mlp_dim=64, num_classes=CLASSES), [3, 32, 32]),
-    'swin': ('Swin', lambda: tv.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[4, 4], num_classes=CLASSES), [3, 32, 32]),
+    'vit': ('ViT', lambda: tv.VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=32, mlp_dim=64,
+                                                num_classes=CLASSES), [3, 32, 32]),
+    'swin': ('Swin', lambda: tv.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[4, 4],
+                                                num_classes=CLASSES), [3, 32, 32]),
 }
 
 

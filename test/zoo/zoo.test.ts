@@ -13,8 +13,9 @@ import { testContext } from '../helpers/gpu.ts';
  * test/zoo/make_zoo.py with PyTorch's float64 logits and input gradient. Each supported model must load, give the
  * logits onnxruntime gives within 1e-4 of the largest, and the gradient of its top-1 logit within 3× the difference
  * between torch's own float32 and float64 gradients (measured per model by the script; deep random nets have a large
- * one), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models whose ops are not all supported yet are listed with the op types they miss: the test fails when that
- * list changes, so a model that starts to load is moved to SUPPORTED, never skipped silently.
+ * one), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models
+ * whose ops are not all supported yet are listed with the op types they miss: the test fails when that list changes,
+ * so a model that starts to load is moved to SUPPORTED, never skipped silently.
  */
 
 const SUPPORTED = [
