@@ -43,9 +43,11 @@ export interface Metric {
 
 export function metrics(result: BenchResult): Metric[] {
   const list: Metric[] = [];
-  const cold = result.coldStart;
-  for (const [name, value] of [['first attribution', cold.firstAttributionMs], ['compile', cold.compileMs], ['run', cold.runMs]] as const) {
-    list.push({ key: `cold start/${name}`, value, unit: 'ms', better: 'lower' });
+  const cold = result.coldStart as ColdStart | undefined; // absent from a hand-trimmed or older file
+  if (cold) {
+    for (const [name, value] of [['first attribution', cold.firstAttributionMs], ['compile', cold.compileMs], ['run', cold.runMs]] as const) {
+      list.push({ key: `cold start/${name}`, value, unit: 'ms', better: 'lower' });
+    }
   }
   for (const row of result.kernels ?? []) {
     list.push({ key: `kernels/${row.name}`, value: row.gflops ?? row.gbps!, unit: row.gflops ? 'GFLOP/s' : 'GB/s', better: 'higher' });
