@@ -2,6 +2,7 @@
 // to each peer measured in the same run.
 import { adapterIdentity } from '../src/gpu/device.ts';
 import type { AttributionSuite } from './attribution.ts';
+import type { ColdStart } from './cold-start.ts';
 import { fmt } from './compare.ts';
 import type { BenchResult } from './result.ts';
 
@@ -9,6 +10,14 @@ export function adapterLine(result: BenchResult): string {
   const { name, backend, featureLevel, software, loopBudget } = adapterIdentity(result.adapter);
   const features = result.adapter.features.length ? result.adapter.features.join(', ') : 'no optional features';
   return `${name} (${result.adapter.vendor}, ${backend}, ${featureLevel}${software ? ', software' : ''}; ${features}; loop budget ${loopBudget ?? 'none'})`;
+}
+
+export function coldStartLine(cold: ColdStart): string {
+  return (
+    `cold start, ${cold.model}, ${cold.method}: first attribution ${fmt(cold.sinceProcessStartMs)} ms after process start ` +
+    `(adapter ${fmt(cold.adapterMs)} ms, model ${fmt(cold.loadMs)} ms, first call ${fmt(cold.firstAttributionMs)} ms = ` +
+    `compile ${fmt(cold.compileMs)} ms [${cold.modules} modules, ${cold.pipelines} pipelines] + run ${fmt(cold.runMs)} ms); warm call ${fmt(cold.warmMs)} ms`
+  );
 }
 
 function attributionTable(title: string, suite: AttributionSuite): string[] {
@@ -28,13 +37,7 @@ function attributionTable(title: string, suite: AttributionSuite): string[] {
 export function formatBench(result: BenchResult): string {
   const lines = [`gradlens bench (${result.scale}) on ${adapterLine(result)}`];
   if (result.reduced) lines.push(`reduced sizes: ${result.reduced}`);
-  const cold = result.coldStart;
-  lines.push(
-    '',
-    `cold start, ${cold.model}, ${cold.method}: first attribution ${fmt(cold.sinceProcessStartMs)} ms after process start ` +
-      `(adapter ${fmt(cold.adapterMs)} ms, model ${fmt(cold.loadMs)} ms, first call ${fmt(cold.firstAttributionMs)} ms = ` +
-      `compile ${fmt(cold.compileMs)} ms [${cold.modules} modules, ${cold.pipelines} pipelines] + run ${fmt(cold.runMs)} ms); warm call ${fmt(cold.warmMs)} ms`,
-  );
+  lines.push('', coldStartLine(result.coldStart));
   if (result.kernels) {
     lines.push('', 'kernels');
     for (const row of result.kernels) {

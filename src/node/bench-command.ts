@@ -11,7 +11,7 @@ import { kernelSuite } from '../../bench/kernels.ts';
 import type { Scale } from '../../bench/measure.ts';
 import { networkSuite } from '../../bench/networks.ts';
 import { PEERS_DEFAULT, SUITES, type BenchResult, type PeerSuite, type Suite } from '../../bench/result.ts';
-import { formatBench } from '../../bench/table.ts';
+import { coldStartLine, formatBench } from '../../bench/table.ts';
 import type { AdapterOptions } from '../gpu/adapter.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { smallCnn, resnet18 } from '../graph/models.ts';
@@ -75,7 +75,7 @@ async function peerSuite(gpu: GpuContext, options: BenchOptions, scale: Scale, n
   let igSumDifference = 0;
   for (const row of suite.rows.filter((r) => r.method.startsWith('IG'))) {
     const reference = row.sum.gradlens!;
-    for (const [engine, sum] of Object.entries(row.sum)) igSumDifference = Math.max(igSumDifference, Math.abs(sum - reference) / (Math.abs(reference) || 1));
+    for (const sum of Object.values(row.sum)) igSumDifference = Math.max(igSumDifference, Math.abs(sum - reference) / (Math.abs(reference) || 1));
   }
   return { ...suite, igSumDifference, igSumsAgree: igSumDifference <= 1e-3 };
 }
@@ -90,6 +90,7 @@ const REDUCED: Record<Exclude<Scale, 'full'>, string> = {
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const notes: string[] = [];
   const { gpu, coldStart: cold } = await coldStart(options.adapter, notes);
+  options.log(coldStartLine(cold));
   try {
     const scale = options.scale ?? (gpu.report.software ? 'quick' : 'full');
     const result: BenchResult = { gradlens: '0.1.0', date: new Date().toISOString(), scale, adapter: gpu.report, coldStart: cold, notes };
