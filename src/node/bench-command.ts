@@ -37,6 +37,8 @@ export interface BenchOptions {
   peers: readonly string[];
   repeats: number;
   log: (line: string) => void;
+  /** Called with the result so far after each suite: a run stopped on a slow adapter keeps what it measured. */
+  onSuite?: (partial: BenchResult) => void;
 }
 
 /** The attribution suite's models and methods per scale: the demo digit CNN and a 224×224×3 CNN (ResNet-18 at full). */
@@ -99,15 +101,18 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     if (run('kernels')) {
       options.log('kernels…');
       result.kernels = await kernelSuite(gpu, scale);
+      options.onSuite?.(result);
     }
     if (run('networks')) {
       options.log('networks…');
       result.networks = await networkSuite(gpu, scale);
+      options.onSuite?.(result);
     }
     if (run('attribution')) {
       options.log('attribution methods…');
       const budgetMs = scale === 'full' ? 120_000 : 30_000;
       result.attribution = await attributionSuite(gpu, { ...attributionWork(scale, notes), peers: options.peers, repeats: options.repeats, budgetMs, log: options.log });
+      options.onSuite?.(result);
     }
     if (run('peers')) {
       options.log('peers…');
@@ -165,6 +170,12 @@ export async function benchCommand(args: string[], log: (line: string) => void =
       throw new UsageError(`--compare: cannot read ${values.compare} as bench.json (${(error as Error).message})`);
     }
   }
+  const out = resolve(values.out!);
+  mkdirSync(out, { recursive: true });
+  const save = (result: BenchResult) => {
+    writeFileSync(join(out, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileSync(join(out, 'bench.html'), benchHtml(result));
+  };
   const result = await runBench({
     adapter: adapterOptions(values, process.env),
     ...(scales[0] ? { scale: scales[0] } : {}),
@@ -172,11 +183,9 @@ export async function benchCommand(args: string[], log: (line: string) => void =
     peers: list(values.peers!, PEERS_DEFAULT, '--peers'),
     repeats,
     log,
+    onSuite: save,
   });
-  const out = resolve(values.out!);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(out, 'bench.html'), benchHtml(result));
+  save(result);
   const comparison = previous ? compare(previous, result) : undefined;
   if (values.json) console.log(JSON.stringify(comparison ? { ...result, comparison } : result));
   else {
