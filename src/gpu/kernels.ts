@@ -89,6 +89,8 @@ export class KernelRegistry {
   private readonly sources: Map<string, string>;
   private readonly modules = new Map<string, Promise<CompiledModule>>();
   private readonly pipelines = new Map<string, Promise<Kernel>>();
+  /** Shader modules and pipelines compiled so far and the wall time spent in the (synchronous) create calls. */
+  readonly compiled = { modules: 0, pipelines: 0, ms: 0 };
 
   constructor(
     readonly device: GPUDevice,
@@ -129,13 +131,20 @@ export class KernelRegistry {
     return kernel;
   }
 
+  private count(kind: 'modules' | 'pipelines', started: number): void {
+    this.compiled[kind]++;
+    this.compiled.ms += performance.now() - started;
+  }
+
   private async compile(name: string): Promise<CompiledModule> {
     const code = this.sources.get(name);
     if (code === undefined) {
       throw new GradlensError('UNKNOWN_KERNEL', `no shader module "${name}" (known: ${this.moduleNames.join(', ')})`);
     }
     this.device.pushErrorScope('validation'); // the messages come from getCompilationInfo; this keeps them off stderr
+    const started = performance.now();
     const module = this.device.createShaderModule({ label: name, code });
+    this.count('modules', started);
     const [info] = await Promise.all([module.getCompilationInfo(), this.device.popErrorScope()]);
     const errors = info.messages.filter((message) => message.type === 'error');
     if (errors.length > 0) {
@@ -167,11 +176,13 @@ export class KernelRegistry {
     // createComputePipelineAsync never settles on Dawn in Node (nothing keeps its callback pumped): create
     // synchronously under an error scope instead, which reports the same validation errors.
     this.device.pushErrorScope('validation');
+    const started = performance.now();
     const pipeline = this.device.createComputePipeline({
       label: name,
       layout: this.device.createPipelineLayout({ label: name, bindGroupLayouts: layouts }),
       compute: { module, entryPoint: entry, constants: { ...overrides } },
     });
+    this.count('pipelines', started);
     const error = await this.device.popErrorScope();
     if (error) throw new GradlensError('PIPELINE_INVALID', `kernel ${name} ${JSON.stringify(overrides)}: ${error.message.trim()}`);
     return new Kernel(name, overrides, pipeline, bindings);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isGradlensError } from '../gpu/errors.ts';
+import { benchCommand } from './bench-command.ts';
 import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
 import { runDemo } from './demo.ts';
 import { doctor, formatDoctor } from './doctor.ts';
@@ -22,6 +23,9 @@ commands
   evaluate MODEL INPUTS...   run methods and metrics (deletion/insertion, infidelity, sanity checks, ...);
                              writes metrics.jsonl, a summary table and SVG charts; see gradlens evaluate --help
   report OUT_DIR             write OUT_DIR/report.html, a static page of the results in OUT_DIR (and its subfolders)
+  bench                      kernels, networks, attribution methods and TF.js peers measured in one run on one
+                             adapter, cold start split into compile and run; bench.json, bench.html, --compare
+                             a saved run; see gradlens bench --help
   demo [--out DIR]           the bundled digit model on the sample digits with four methods, overlays and a report
                              (default DIR gradlens-demo)
 
@@ -48,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0]?.startsWith('-') ? undefined : argv[0];
   const rest = command ? argv.slice(1) : argv;
   const help = rest.includes('--help') || rest.includes('-h');
-  if (!command || (help && command !== 'explain' && command !== 'evaluate')) {
+  if (!command || (help && command !== 'explain' && command !== 'evaluate' && command !== 'bench')) {
     console.log(USAGE);
     return help ? EXIT.ok : EXIT.usage;
   }
@@ -72,6 +76,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'evaluate':
       return evaluateCommand(rest, (line) => console.error(line));
+    case 'bench':
+      return benchCommand(rest, (line) => console.error(line));
     case 'report': {
       const { values, positionals } = parse(rest, {});
       adapterOptions(values, process.env);

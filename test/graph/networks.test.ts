@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { Model } from '../../src/graph/model.ts';
-import { resnet18, smallCnn } from '../../src/graph/models.ts';
+import { resnet18, resnet50, smallCnn } from '../../src/graph/models.ts';
 import type { Rules } from '../reference/graph.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -78,5 +78,6 @@ describe('whole-network input gradients', () => {
   it('small CNN under the Deconvnet rule', () => check(smallCnn({ inputSize: 12 }), 2, { rules: 'deconvnet' }));
   it('ResNet-18-shaped (BatchNorm, residual adds, strided convs) at width 4 on 32×32', () =>
     check(resnet18({ width: 4, inputSize: 32, classes: 10 }), 2, { finiteDifferences: true }));
+  it('ResNet-50-shaped (bottleneck blocks, strided 3×3, 1×1 projections) at width 2 on 16×16', () => check(resnet50({ width: 2, inputSize: 16, classes: 10 }), 2));
   it('MLP with GELU, LayerNorm, softmax attention (MatMul of activations) and Gemm', () => check(mlp(), 3, { finiteDifferences: true }));
 });

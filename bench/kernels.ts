@@ -1,0 +1,100 @@
+// Kernel roofline: GFLOP/s of GEMM and of ResNet-18's 3×3 convolutions (forward and input gradient), a 1×1 layout
+// probe, and GB/s of an elementwise add (memory bandwidth). Each figure is one submit waited on, median of several.
+import { allocate } from '../src/gpu/buffers.ts';
+import { CommandBatch, type Dispatch } from '../src/gpu/commands.ts';
+import type { GpuContext } from '../src/gpu/device.ts';
+import { binaryForward } from '../src/kernels/binary.ts';
+import { conv2dBackwardInput, conv2dForward, conv2dOutputSize, type Conv2dDims } from '../src/kernels/conv2d.ts';
+import { gemm } from '../src/kernels/gemm.ts';
+import { rng, uniform } from '../src/graph/random.ts';
+import { medianMs, type Scale } from './measure.ts';
+
+export interface KernelRow {
+  name: string;
+  ms: number;
+  /** Arithmetic throughput, for compute-bound kernels. */
+  gflops?: number;
+  /** Bytes read and written per second, for memory-bound kernels. */
+  gbps?: number;
+}
+
+const SIZES = {
+  gemm: { tiny: [64], quick: [256, 512], full: [512, 1024, 2048] },
+  convBatch: { tiny: 1, quick: 4, full: 32 },
+  // ResNet-18's stages: channels and side at 224×224 input; tiny shrinks the channels.
+  stages: {
+    tiny: [[8, 14]],
+    quick: [[64, 56], [128, 28], [256, 14], [512, 7]],
+    full: [[64, 56], [128, 28], [256, 14], [512, 7]],
+  } as Record<Scale, [number, number][]>,
+  bandwidth: { tiny: 1 << 16, quick: 1 << 22, full: 1 << 24 },
+  repeats: { tiny: 1, quick: 3, full: 10 },
+};
+
+export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<KernelRow[]> {
+  const rows: KernelRow[] = [];
+  const repeats = SIZES.repeats[scale];
+  const owned: GPUBuffer[] = [];
+  const filled = async (count: number, seed: number): Promise<GPUBuffer> => {
+    const [buffer] = await allocate(gpu.device, [{ label: 'bench', size: count * 4 }]);
+    gpu.device.queue.writeBuffer(buffer!, 0, uniform(rng(seed), count, 1) as Float32Array<ArrayBuffer>);
+    owned.push(buffer!);
+    return buffer!;
+  };
+  const time = async (dispatches: Dispatch[]): Promise<number> => {
+    const batch = new CommandBatch(gpu.device, 'bench').add(...dispatches);
+    return medianMs(async () => {
+      gpu.device.queue.submit([batch.encode()]);
+      await gpu.device.queue.onSubmittedWorkDone();
+    }, repeats);
+  };
+  const release = () => owned.splice(0).forEach((buffer) => buffer.destroy());
+
+  for (const size of SIZES.gemm[scale]) {
+    const [a, b, c] = await Promise.all([filled(size * size, 1), filled(size * size, 2), filled(size * size, 3)]);
+    const ms = await time(await gemm(gpu, { a: a!, b: b!, c: c! }, { m: size, n: size, k: size }));
+    rows.push({ name: `gemm ${size}×${size}×${size}`, ms, gflops: (2 * size ** 3) / ms / 1e6 });
+    release();
+  }
+
+  const batch = SIZES.convBatch[scale];
+  for (const [channels, side] of SIZES.stages[scale]) {
+    const dims: Conv2dDims = { batch, inChannels: channels, height: side, width: side, outChannels: channels, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] };
+    const [oh, ow] = conv2dOutputSize(dims);
+    const flops = 2 * batch * channels * oh * ow * channels * 9;
+    const x = await filled(batch * channels * side * side, 4);
+    const w = await filled(channels * channels * 9, 5);
+    const y = await filled(batch * channels * oh * ow, 6);
+    const label = `conv 3×3 ${channels}→${channels} ${side}×${side} batch ${batch}`;
+    const forward = await time([await conv2dForward(gpu, { x, w, y }, dims)]);
+    rows.push({ name: `${label} forward`, ms: forward, gflops: flops / forward / 1e6 });
+    const backward = await time([await conv2dBackwardInput(gpu, { gradY: y, w, gradX: x }, dims)]);
+    rows.push({ name: `${label} input gradient`, ms: backward, gflops: flops / backward / 1e6 });
+    release();
+  }
+
+  // Layout probe: a 1×1 convolution is a plain GEMM in NHWC ([N·H·W, Cin]·[Cin, Cout]) but a strided gather in NCHW.
+  {
+    const [cin, cout, side] = scale === 'tiny' ? [8, 16, 7] : [64, 256, 28];
+    const flops = 2 * batch * side * side * cin * cout;
+    const x = await filled(batch * cin * side * side, 8);
+    const w = await filled(cout * cin, 9);
+    const y = await filled(batch * cout * side * side, 10);
+    const dims: Conv2dDims = { batch, inChannels: cin, height: side, width: side, outChannels: cout, kernelHeight: 1, kernelWidth: 1 };
+    const nchw = await time([await conv2dForward(gpu, { x, w, y }, dims)]);
+    rows.push({ name: `1×1 conv ${cin}→${cout} ${side}×${side} batch ${batch}, NCHW (conv kernel)`, ms: nchw, gflops: flops / nchw / 1e6 });
+    const nhwc = await time(await gemm(gpu, { a: x, b: w, c: y }, { m: batch * side * side, n: cout, k: cin, transB: true }));
+    rows.push({ name: `1×1 conv ${cin}→${cout} ${side}×${side} batch ${batch}, NHWC (as GEMM)`, ms: nhwc, gflops: flops / nhwc / 1e6 });
+    release();
+  }
+
+  // Memory bandwidth: y = a + b reads 8 and writes 4 bytes per element and does almost no arithmetic.
+  {
+    const count = SIZES.bandwidth[scale];
+    const [a, b, y] = await Promise.all([filled(count, 11), filled(count, 12), filled(count, 13)]);
+    const ms = await time([await binaryForward(gpu, { a: a!, b: b!, y: y! }, { op: 'add', aShape: [count], bShape: [count] })]);
+    rows.push({ name: `elementwise add ${(count / 2 ** 20).toFixed(count < 2 ** 20 ? 2 : 0)} M floats`, ms, gbps: (12 * count) / ms / 1e6 });
+    release();
+  }
+  return rows;
+}
