@@ -11,7 +11,7 @@ export default defineConfig({
     emptyOutDir: true,
     sourcemap: true,
     rollupOptions: {
-      input: { cli: 'src/node/cli.ts', bench: 'bench/run.ts', attribution: 'bench/attribution.ts' },
+      input: { cli: 'src/node/cli.ts', bench: 'bench/run.ts' },
       output: { entryFileNames: '[name].js', banner: '#!/usr/bin/env node' },
     },
   },

@@ -9,7 +9,7 @@ import { SOFTWARE_ADAPTERS } from '../helpers/adapters.ts';
 import { randomTensor } from '../reference/random.ts';
 
 /** Every ONNX model the tests and the demo use, its logits against onnxruntime's, on both software adapters. */
-const MODEL_FOLDERS = ['models', 'fixtures/pytorch', 'test/onnx/models'];
+const MODEL_FOLDERS = ['models', 'fixtures/pytorch', 'test/onnx/models', 'test/onnx/models/needs-size'];
 const MODELS = MODEL_FOLDERS.flatMap((folder) =>
   readdirSync(folder)
     .filter((file) => file.endsWith('.onnx'))
@@ -17,7 +17,7 @@ const MODELS = MODEL_FOLDERS.flatMap((folder) =>
 );
 const BATCH = 3;
 /** Per-sample sizes for files that leave dimensions free yet need one size (a dense head after the convolutions). */
-const NEEDED_SIZES: Readonly<Record<string, number[]>> = { 'dynamic_fixed_head_opset13.onnx': [3, 8, 8] };
+const NEEDED_SIZES: Readonly<Record<string, number[]>> = { 'fixed_head_opset13.onnx': [3, 8, 8] };
 
 for (const adapter of SOFTWARE_ADAPTERS) {
   describe(`test models against onnxruntime on ${adapter.name}`, () => {
