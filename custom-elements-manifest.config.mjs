@@ -7,7 +7,10 @@ function pointAtShipped(value) {
   if (Array.isArray(value)) return value.map(pointAtShipped);
   if (!value || typeof value !== 'object') return value;
   return Object.fromEntries(
-    Object.entries(value).map(([key, field]) => [key, (key === 'module' || key === 'path') && /^\/?components\//.test(field) ? SHIPPED : pointAtShipped(field)]),
+    Object.entries(value).map(([key, field]) => [
+      key,
+      (key === 'module' || key === 'path') && /^\/?components\//.test(field) ? SHIPPED : pointAtShipped(field),
+    ]),
   );
 }
 

@@ -16,7 +16,8 @@ function demoAssets(): Plugin {
       outDir = resolve(config.root, config.build.outDir);
     },
     closeBundle() {
-      for (const name of readdirSync(join(root, 'models')).filter((f) => f.endsWith('.onnx'))) cpSync(join(root, 'models', name), join(outDir, 'models', name));
+      for (const name of readdirSync(join(root, 'models')).filter((f) => f.endsWith('.onnx')))
+        cpSync(join(root, 'models', name), join(outDir, 'models', name));
       cpSync(join(root, 'samples'), join(outDir, 'samples'), { recursive: true });
     },
   };
@@ -37,7 +38,13 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**', 'test/package/**'], testTimeout: 120_000, hookTimeout: 120_000 },
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/browser/**', 'test/package/**'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
       },
       {
         extends: true,

@@ -17,7 +17,13 @@ export default defineConfig({
     target: 'es2022',
     minify: false,
     lib: {
-      entry: { index: 'src/index.ts', node: 'src/node/index.ts', components: 'components/index.ts', 'adapter-node': 'src/node/dawn.ts', 'adapter-browser': 'src/gpu/browser-adapter.ts' },
+      entry: {
+        index: 'src/index.ts',
+        node: 'src/node/index.ts',
+        components: 'components/index.ts',
+        'adapter-node': 'src/node/dawn.ts',
+        'adapter-browser': 'src/gpu/browser-adapter.ts',
+      },
       formats: ['es'],
     },
     rollupOptions: {

@@ -141,20 +141,40 @@ export async function attributionSuite(gpu: GpuContext, options: AttributionOpti
         // gradlens's first call compiles its kernels and plans; its choices (chunk size, layer) set the peers' plan.
         let last = await explain(model, inputs, batch, explainOptions);
         const used = last.options as { layer?: string; relu?: boolean };
-        const plan: PeerPlan = { chunkSize: last.timing.chunkSize, ...(used.layer ? { layer: used.layer } : {}), ...(used.relu !== undefined ? { relu: used.relu } : {}) };
+        const plan: PeerPlan = {
+          chunkSize: last.timing.chunkSize,
+          ...(used.layer ? { layer: used.layer } : {}),
+          ...(used.relu !== undefined ? { relu: used.relu } : {}),
+        };
         const engines: Engine[] = [
           { name: 'gradlens', run: async () => (last = await explain(model, inputs, batch, explainOptions)).attribution },
-          ...peers.map((peer) => ({ name: peer.name, prepare: peer.activate, run: () => peerModels.get(peer.name)!.attribute(inputs, batch, method, plan) })),
+          ...peers.map((peer) => ({
+            name: peer.name,
+            prepare: peer.activate,
+            run: () => peerModels.get(peer.name)!.attribute(inputs, batch, method, plan),
+          })),
         ];
         const { ms, calls, outputs } = await measureTogether(engines, options.repeats, options.budgetMs);
-        const row: AttributionRow = { model: name, method: method.label, batch, points: last.timing.points, chunkSize: plan.chunkSize, perSecond: {}, ms: {}, calls: {}, sum: {}, difference: {} };
+        const row: AttributionRow = {
+          model: name,
+          method: method.label,
+          batch,
+          points: last.timing.points,
+          chunkSize: plan.chunkSize,
+          perSecond: {},
+          ms: {},
+          calls: {},
+          sum: {},
+          difference: {},
+        };
         for (const [engine, time] of ms) {
           row.ms[engine] = time;
           row.calls[engine] = calls.get(engine)!;
           row.perSecond[engine] = (1000 * batch) / time;
           row.sum[engine] = total(outputs.get(engine)!);
           log(`· ${name}, ${engine}, ${method.label}: ${time.toFixed(0)} ms per call (median of ${row.calls[engine]})`);
-          if (engine !== 'gradlens' && method.id !== 'smoothgrad') row.difference[engine] = relativeDifference(outputs.get(engine)!, outputs.get('gradlens')!);
+          if (engine !== 'gradlens' && method.id !== 'smoothgrad')
+            row.difference[engine] = relativeDifference(outputs.get(engine)!, outputs.get('gradlens')!);
         }
         rows.push(row);
       }

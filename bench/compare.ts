@@ -35,7 +35,9 @@ export function formatComparison(result: CompareResult, against: string): string
   const width = Math.max(20, ...result.rows.map((row) => row.key.length));
   const lines = [`compared with ${against} (speed-up: > 1 is faster in this run)`];
   for (const row of result.rows) {
-    lines.push(`${row.key.padEnd(width)}  ${fmt(row.previous).padStart(9)} → ${fmt(row.current).padStart(9)} ${row.unit.padEnd(14)} ${row.speedup.toFixed(2)}×`);
+    lines.push(
+      `${row.key.padEnd(width)}  ${fmt(row.previous).padStart(9)} → ${fmt(row.current).padStart(9)} ${row.unit.padEnd(14)} ${row.speedup.toFixed(2)}×`,
+    );
   }
   if (result.onlyPrevious.length) lines.push(`only in ${against}: ${result.onlyPrevious.join('; ')}`);
   if (result.onlyCurrent.length) lines.push(`only in this run: ${result.onlyCurrent.join('; ')}`);

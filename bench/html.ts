@@ -31,7 +31,9 @@ export function barChart(bars: Bar[], unit: string): string {
 }
 
 function attributionBars(suite: AttributionSuite): Bar[] {
-  return suite.rows.flatMap((row) => Object.entries(row.perSecond).map(([engine, value]) => ({ label: `${row.model} ${row.method} — ${engine}`, value })));
+  return suite.rows.flatMap((row) =>
+    Object.entries(row.perSecond).map(([engine, value]) => ({ label: `${row.model} ${row.method} — ${engine}`, value })),
+  );
 }
 
 export function benchHtml(result: BenchResult): string {
@@ -53,10 +55,28 @@ export function benchHtml(result: BenchResult): string {
   if (result.kernels) {
     const compute = result.kernels.filter((row) => row.gflops !== undefined);
     const memory = result.kernels.filter((row) => row.gbps !== undefined);
-    sections.push(`<h2 id="kernels">Kernels</h2>`, barChart(compute.map((row) => ({ label: row.name, value: row.gflops! })), 'GFLOP/s'));
-    sections.push(barChart(memory.map((row) => ({ label: row.name, value: row.gbps! })), 'GB/s'));
+    sections.push(
+      `<h2 id="kernels">Kernels</h2>`,
+      barChart(
+        compute.map((row) => ({ label: row.name, value: row.gflops! })),
+        'GFLOP/s',
+      ),
+    );
+    sections.push(
+      barChart(
+        memory.map((row) => ({ label: row.name, value: row.gbps! })),
+        'GB/s',
+      ),
+    );
   }
-  if (result.networks) sections.push(`<h2 id="networks">Networks</h2>`, barChart(result.networks.map((row) => ({ label: row.name, value: row.imagesPerSecond })), 'images/s'));
+  if (result.networks)
+    sections.push(
+      `<h2 id="networks">Networks</h2>`,
+      barChart(
+        result.networks.map((row) => ({ label: row.name, value: row.imagesPerSecond })),
+        'images/s',
+      ),
+    );
   if (result.attribution) sections.push(`<h2 id="attribution">Attribution methods</h2>`, barChart(attributionBars(result.attribution), '/s'));
   if (result.peers) sections.push(`<h2 id="peers">Peers</h2>`, barChart(attributionBars(result.peers), '/s'));
   return `<!doctype html>

@@ -24,8 +24,18 @@ const SIZES = {
   // ResNet-18's stages: channels and side at 224×224 input; tiny shrinks the channels.
   stages: {
     tiny: [[8, 14]],
-    quick: [[64, 56], [128, 28], [256, 14], [512, 7]],
-    full: [[64, 56], [128, 28], [256, 14], [512, 7]],
+    quick: [
+      [64, 56],
+      [128, 28],
+      [256, 14],
+      [512, 7],
+    ],
+    full: [
+      [64, 56],
+      [128, 28],
+      [256, 14],
+      [512, 7],
+    ],
   } as Record<Scale, [number, number][]>,
   bandwidth: { tiny: 1 << 16, quick: 1 << 22, full: 1 << 24 },
   repeats: { tiny: 1, quick: 3, full: 10 },
@@ -59,7 +69,16 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
 
   const batch = SIZES.convBatch[scale];
   for (const [channels, side] of SIZES.stages[scale]) {
-    const dims: Conv2dDims = { batch, inChannels: channels, height: side, width: side, outChannels: channels, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] };
+    const dims: Conv2dDims = {
+      batch,
+      inChannels: channels,
+      height: side,
+      width: side,
+      outChannels: channels,
+      kernelHeight: 3,
+      kernelWidth: 3,
+      pads: [1, 1, 1, 1],
+    };
     const [oh, ow] = conv2dOutputSize(dims);
     const flops = 2 * batch * channels * oh * ow * channels * 9;
     const x = await filled(batch * channels * side * side, 4);

@@ -90,7 +90,11 @@ async function peerAttribution(model: TfjsGraph, inputs: Float32Array, count: nu
   const score = (z: tf.Tensor, hot: tf.Tensor) => tf.sum(tf.mul(model.forward(z), hot));
   const spread = (t: tf.Tensor) => tf.reshape(t, [t.size, ...shape.map(() => 1)]);
 
-  async function accumulate(perInput: number, weight: (k: number) => number, points: (index: tf.Tensor1D, k: Int32Array) => tf.Tensor): Promise<tf.Tensor> {
+  async function accumulate(
+    perInput: number,
+    weight: (k: number) => number,
+    points: (index: tf.Tensor1D, k: Int32Array) => tf.Tensor,
+  ): Promise<tf.Tensor> {
     const total = count * perInput;
     let sum: tf.Tensor = tf.zeros([count, size]);
     for (let start = 0; start < total; start += plan.chunkSize) {
@@ -100,7 +104,10 @@ async function peerAttribution(model: TfjsGraph, inputs: Float32Array, count: nu
       const mix = new Float32Array(count * n);
       owner.forEach((i, j) => (mix[i * n + j] = weight(k[j]!)));
       const next = tf.tidy(() => {
-        const hot = oneHot(Array.from(owner, (i) => targets[i]!), classes);
+        const hot = oneHot(
+          Array.from(owner, (i) => targets[i]!),
+          classes,
+        );
         const gradient = tf.grad((z: tf.Tensor) => score(z, hot))(points(tf.tensor1d(owner, 'int32'), k));
         return tf.add(sum, tf.matMul(tf.tensor2d(mix, [count, n]), tf.reshape(gradient, [n, size])));
       });
@@ -113,7 +120,11 @@ async function peerAttribution(model: TfjsGraph, inputs: Float32Array, count: nu
   let result: tf.Tensor;
   switch (method.id) {
     case 'saliency': {
-      const sum = await accumulate(1, () => 1, (index) => tf.gather(x, index));
+      const sum = await accumulate(
+        1,
+        () => 1,
+        (index) => tf.gather(x, index),
+      );
       result = tf.abs(sum);
       sum.dispose();
       break;
@@ -121,7 +132,11 @@ async function peerAttribution(model: TfjsGraph, inputs: Float32Array, count: nu
     case 'integrated-gradients': {
       // Zero baseline, the rule gradlens ran (Gauss–Legendre by default, as Captum); the delta needs f(baseline) as gradlens's does.
       const { alphas, weights } = quadrature(method.options.rule ?? 'gausslegendre', method.options.steps!);
-      const sum = await accumulate(alphas.length, (k) => weights[k]!, (index, k) => tf.mul(tf.gather(x, index), spread(tf.tensor1d(Array.from(k, (j) => alphas[j]!)))));
+      const sum = await accumulate(
+        alphas.length,
+        (k) => weights[k]!,
+        (index, k) => tf.mul(tf.gather(x, index), spread(tf.tensor1d(Array.from(k, (j) => alphas[j]!)))),
+      );
       result = tf.tidy(() => tf.mul(sum, tf.reshape(x, [count, size])));
       const delta = tf.tidy(() => {
         const hot = oneHot(targets, classes);
@@ -140,7 +155,11 @@ async function peerAttribution(model: TfjsGraph, inputs: Float32Array, count: nu
         return 0.15 * (high - low);
       });
       const sigma = tf.tensor1d(stdev);
-      result = await accumulate(samples, () => 1 / samples, (index) => tf.add(tf.gather(x, index), tf.mul(tf.randomNormal([index.size, ...shape]), spread(tf.gather(sigma, index)))));
+      result = await accumulate(
+        samples,
+        () => 1 / samples,
+        (index) => tf.add(tf.gather(x, index), tf.mul(tf.randomNormal([index.size, ...shape]), spread(tf.gather(sigma, index)))),
+      );
       sigma.dispose();
       break;
     }
@@ -151,7 +170,20 @@ async function peerAttribution(model: TfjsGraph, inputs: Float32Array, count: nu
       result = tf.tidy(() => {
         const activation = model.evaluate(new Map([[graph.input, x]]), layer);
         const hot = oneHot(targets, classes);
-        const gradient = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(model.evaluate(new Map([[graph.input, x], [layer, a]]), graph.output), hot)))(activation);
+        const gradient = tf.grad((a: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              model.evaluate(
+                new Map([
+                  [graph.input, x],
+                  [layer, a],
+                ]),
+                graph.output,
+              ),
+              hot,
+            ),
+          ),
+        )(activation);
         const weighted = tf.sum(tf.mul(tf.mean(gradient, [2, 3], true), activation), 1, true);
         const map = plan.relu === false ? weighted : tf.relu(weighted);
         const up = tf.image.resizeBilinear(tf.transpose(map, [0, 2, 3, 1]) as tf.Tensor4D, [height, width], false, true);
@@ -185,4 +217,3 @@ async function register(gpu: GpuContext): Promise<string | undefined> {
   const same = info.vendor === gpu.report.vendor && info.device === gpu.report.device && info.description === gpu.report.description;
   return `${info.description || info.device} (${info.vendor}), ${same ? 'the adapter gradlens uses' : 'NOT the adapter gradlens uses'}`;
 }
-

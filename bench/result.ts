@@ -45,7 +45,11 @@ export function metrics(result: BenchResult): Metric[] {
   const list: Metric[] = [];
   const cold = result.coldStart as ColdStart | undefined; // absent from a hand-trimmed or older file
   if (cold) {
-    for (const [name, value] of [['first attribution', cold.firstAttributionMs], ['compile', cold.compileMs], ['run', cold.runMs]] as const) {
+    for (const [name, value] of [
+      ['first attribution', cold.firstAttributionMs],
+      ['compile', cold.compileMs],
+      ['run', cold.runMs],
+    ] as const) {
       list.push({ key: `cold start/${name}`, value, unit: 'ms', better: 'lower' });
     }
   }

@@ -48,13 +48,17 @@ export function formatBench(result: BenchResult): string {
   if (result.networks) {
     lines.push('', 'networks');
     for (const row of result.networks) {
-      lines.push(`  ${row.name.padEnd(58)} ${row.ms.toFixed(1).padStart(9)} ms  ${fmt(row.imagesPerSecond)} images/s, ${row.activationMiB.toFixed(0)} MiB of activations`);
+      lines.push(
+        `  ${row.name.padEnd(58)} ${row.ms.toFixed(1).padStart(9)} ms  ${fmt(row.imagesPerSecond)} images/s, ${row.activationMiB.toFixed(0)} MiB of activations`,
+      );
     }
   }
   if (result.attribution) lines.push('', ...attributionTable('attribution methods', result.attribution));
   if (result.peers) {
     lines.push('', ...attributionTable('peers (the issue-17 workload)', result.peers));
-    lines.push(`IG sums ${result.peers.igSumsAgree ? 'agree' : 'DISAGREE'} across runtimes (largest relative difference ${result.peers.igSumDifference.toExponential(1)})`);
+    lines.push(
+      `IG sums ${result.peers.igSumsAgree ? 'agree' : 'DISAGREE'} across runtimes (largest relative difference ${result.peers.igSumDifference.toExponential(1)})`,
+    );
   }
   for (const note of result.notes) lines.push(`note: ${note}`);
   return lines.join('\n');

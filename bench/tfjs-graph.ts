@@ -79,7 +79,10 @@ function convWeights(node: GraphNode, weight: Float32Array, shape: Shape): tf.Te
       return [tf.transpose(tf.reshape(oihw, [group, multiplier, kh, kw]), [2, 3, 0, 1]) as tf.Tensor4D];
     }
     const perOut = outChannels / group;
-    return Array.from({ length: group }, (_, g) => tf.transpose(tf.slice(oihw, [g * perOut, 0, 0, 0], [perOut, perGroup, kh, kw]), [2, 3, 1, 0]) as tf.Tensor4D);
+    return Array.from(
+      { length: group },
+      (_, g) => tf.transpose(tf.slice(oihw, [g * perOut, 0, 0, 0], [perOut, perGroup, kh, kw]), [2, 3, 1, 0]) as tf.Tensor4D,
+    );
   });
 }
 
@@ -102,7 +105,10 @@ const conv: OpRun = (node, [x], c) => {
       ? tf.conv2d(input, filters[0]!, strides, pad, 'NHWC', dilations)
       : filters.length === 1
         ? tf.depthwiseConv2d(input, filters[0]!, strides, pad, 'NHWC', dilations)
-        : tf.concat(tf.split(input, group, 3).map((part, g) => tf.conv2d(part as tf.Tensor4D, filters[g]!, strides, pad, 'NHWC', dilations)), 3);
+        : tf.concat(
+            tf.split(input, group, 3).map((part, g) => tf.conv2d(part as tf.Tensor4D, filters[g]!, strides, pad, 'NHWC', dilations)),
+            3,
+          );
   return spatial(activated(node, bias ? tf.add(output, bias) : output));
 };
 
@@ -151,7 +157,10 @@ function windowCounts(size: Pair, kernel: Pair, strides: Pair, pads: [number, nu
       return Math.min(start + kernel[a], high) - Math.max(start, low);
     });
   const [rows, columns] = [axis(0), axis(1)];
-  return tf.tensor4d(Float32Array.from({ length: out[0] * out[1] }, (_, i) => rows[Math.floor(i / out[1])]! * columns[i % out[1]]!), [1, out[0], out[1], 1]);
+  return tf.tensor4d(
+    Float32Array.from({ length: out[0] * out[1] }, (_, i) => rows[Math.floor(i / out[1])]! * columns[i % out[1]]!),
+    [1, out[0], out[1], 1],
+  );
 }
 
 function pool(kind: 'max' | 'avg'): OpRun {
@@ -170,7 +179,9 @@ function pool(kind: 'max' | 'avg'): OpRun {
     const [, outHeight, outWidth] = sums.shape;
     const [top, left, bottom, right] = explicitPads(node, [input.shape[1], input.shape[2]], kernel, strides, dilations);
     const includePad = attribute<number>(node, 'count_include_pad', 0) === 1;
-    return spatial(tf.div(sums, windowCounts([input.shape[1], input.shape[2]], kernel, strides, [top, left, bottom, right], [outHeight!, outWidth!], includePad)));
+    return spatial(
+      tf.div(sums, windowCounts([input.shape[1], input.shape[2]], kernel, strides, [top, left, bottom, right], [outHeight!, outWidth!], includePad)),
+    );
   };
 }
 
@@ -185,7 +196,9 @@ function softmax(log: boolean): OpRun {
     const axis = normalAxis(attribute(node, 'axis', -1), input.rank);
     const apply = (t: tf.Tensor) => (log ? tf.logSoftmax(t) : tf.softmax(t));
     if (axis === input.rank - 1) return flat(apply(input));
-    const perm = Array.from({ length: input.rank }, (_, i) => i).filter((i) => i !== axis).concat(axis);
+    const perm = Array.from({ length: input.rank }, (_, i) => i)
+      .filter((i) => i !== axis)
+      .concat(axis);
     const inverse = perm.map((_, i) => perm.indexOf(i));
     return flat(tf.transpose(apply(tf.transpose(input, perm)), inverse));
   };
@@ -224,7 +237,12 @@ function interpolation(inSize: number, outSize: number, node: GraphNode): tf.Ten
       add(clamp(low + 1), at - low);
     } else if (mode === 'nearest') {
       const half = source - Math.floor(source) === 0.5;
-      const pick = { round_prefer_floor: half ? Math.floor(source) : Math.round(source), round_prefer_ceil: half ? Math.ceil(source) : Math.round(source), floor: Math.floor(source), ceil: Math.ceil(source) }[nearestMode];
+      const pick = {
+        round_prefer_floor: half ? Math.floor(source) : Math.round(source),
+        round_prefer_ceil: half ? Math.ceil(source) : Math.round(source),
+        floor: Math.floor(source),
+        ceil: Math.ceil(source),
+      }[nearestMode];
       if (pick === undefined) throw new Error(`Resize "${node.name}": nearest_mode ${nearestMode} is not mapped`);
       matrix[o * inSize + clamp(pick)] = 1;
     } else {
@@ -268,7 +286,9 @@ const RUN: Record<string, OpRun> = {
   },
   Relu: pointwise((x) => tf.relu(x)),
   LeakyRelu: pointwise((x, node) => tf.leakyRelu(x, attribute(node, 'alpha', 0.01))),
-  Clip: pointwise((x, node, c) => tf.clipByValue(x, clipBound(node, c, 1, 'min', -3.4028234663852886e38), clipBound(node, c, 2, 'max', 3.4028234663852886e38))),
+  Clip: pointwise((x, node, c) =>
+    tf.clipByValue(x, clipBound(node, c, 1, 'min', -3.4028234663852886e38), clipBound(node, c, 2, 'max', 3.4028234663852886e38)),
+  ),
   Sigmoid: pointwise((x) => tf.sigmoid(x)),
   Tanh: pointwise((x) => tf.tanh(x)),
   Gelu: pointwise((x, node) =>

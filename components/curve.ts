@@ -61,7 +61,8 @@ export type CurveRequest = Omit<metrics.CurveOptions, 'mode'> & { modes: readonl
 /** Deletion and/or insertion curves of one input and its attribution, on the model's own device and weights. */
 export async function computeCurves(model: LensModel, input: Float32Array, attribution: Float32Array, request: CurveRequest): Promise<CurveSeries[]> {
   const { modes, ...options } = request;
-  if (input.length !== attribution.length) throw new GradlensError('BAD_INPUT', `the input has ${input.length} values and the attribution ${attribution.length}`);
+  if (input.length !== attribution.length)
+    throw new GradlensError('BAD_INPUT', `the input has ${input.length} values and the attribution ${attribution.length}`);
   try {
     const series: CurveSeries[] = [];
     for (const mode of modes) {

@@ -181,7 +181,14 @@ export class GradlensCompare extends InputElement {
         controller.use(model);
         this.current = controller;
         const method = this.methods[i]!;
-        await controller.run(prepared.tensor, runOptions({ method, steps: this.steps, samples: this.samples, noise: this.noise, target: this.target, seed: this.seed }, prepared.tensor, model.inputShape));
+        await controller.run(
+          prepared.tensor,
+          runOptions(
+            { method, steps: this.steps, samples: this.samples, noise: this.noise, target: this.target, seed: this.seed },
+            prepared.tensor,
+            model.inputShape,
+          ),
+        );
         if (controller.error) throw controller.error;
       }
       if (stale()) return;
@@ -214,31 +221,37 @@ export class GradlensCompare extends InputElement {
             <figcaption>
               ${this.methods[i]}${result ? html` <span class="muted">for ${this.classLabel(result.target[0]!)}</span>` : nothing}
             </figcaption>
-            ${result
-              ? html`<gradlens-heatmap
-                  part="heatmap"
-                  .attribution=${result.attribution}
-                  .shape=${result.shape}
-                  .image=${this.prepared?.image}
-                  colormap=${this.colormap}
-                  sign=${this.sign}
-                  .opacity=${this.opacity}
-                  .range=${this.scale === 'shared' ? this.sharedRange : undefined}
-                  units=${scoreUnits(result)}
-                  theme=${this.theme ?? nothing}
-                  label="${this.methods[i]} for ${this.classLabel(result.target[0]!)}"
-                ></gradlens-heatmap>`
-              : html`<p class="muted">${controller === this.current ? 'running…' : 'waiting'}</p>`}
+            ${
+              result
+                ? html`<gradlens-heatmap
+                    part="heatmap"
+                    .attribution=${result.attribution}
+                    .shape=${result.shape}
+                    .image=${this.prepared?.image}
+                    colormap=${this.colormap}
+                    sign=${this.sign}
+                    .opacity=${this.opacity}
+                    .range=${this.scale === 'shared' ? this.sharedRange : undefined}
+                    units=${scoreUnits(result)}
+                    theme=${this.theme ?? nothing}
+                    label="${this.methods[i]} for ${this.classLabel(result.target[0]!)}"
+                  ></gradlens-heatmap>`
+                : html`<p class="muted">${controller === this.current ? 'running…' : 'waiting'}</p>`
+            }
           </figure>`;
         })}
       </div>
-      ${this.scale === 'shared' && this.sharedRange
-        ? html`<p part="scale" class="muted">One colour scale for every map, so their strengths compare (scale="per-tile": one each).</p>`
-        : nothing}
+      ${
+        this.scale === 'shared' && this.sharedRange
+          ? html`<p part="scale" class="muted">One colour scale for every map, so their strengths compare (scale="per-tile": one each).</p>`
+          : nothing
+      }
       ${this.current?.status === 'running' ? progressView(this.current.progress, () => this.cancel()) : nothing}
-      ${this.failure
-        ? errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(true)))
-        : html`<p part="status" class="muted" role="status">${this.statusText()}</p>`}
+      ${
+        this.failure
+          ? errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(true)))
+          : html`<p part="status" class="muted" role="status">${this.statusText()}</p>`
+      }
     `;
   }
 }

@@ -262,12 +262,17 @@ export class GradlensCurve extends LitElement {
     if (last < 0) return;
     const at = this.cursor;
     const next =
-      event.key === 'ArrowRight' || event.key === 'ArrowUp' ? Math.min(last, at === undefined ? 0 : at + 1)
-      : event.key === 'ArrowLeft' || event.key === 'ArrowDown' ? Math.max(0, at === undefined ? last : at - 1)
-      : event.key === 'Home' ? 0
-      : event.key === 'End' ? last
-      : event.key === 'Escape' ? undefined
-      : at;
+      event.key === 'ArrowRight' || event.key === 'ArrowUp'
+        ? Math.min(last, at === undefined ? 0 : at + 1)
+        : event.key === 'ArrowLeft' || event.key === 'ArrowDown'
+          ? Math.max(0, at === undefined ? last : at - 1)
+          : event.key === 'Home'
+            ? 0
+            : event.key === 'End'
+              ? last
+              : event.key === 'Escape'
+                ? undefined
+                : at;
     if (next === at && event.key !== 'Escape') return;
     event.preventDefault();
     this.cursor = next;
@@ -304,7 +309,13 @@ export class GradlensCurve extends LitElement {
     const series = this.series;
     const domain = scoreDomain(series);
     const colour = (i: number) => `var(--gradlens-curve-${i + 1}, ${PALETTE[i % PALETTE.length]})`;
-    const xTitle = this.xLabel ?? (this.mode === 'insertion' ? 'fraction of features inserted' : this.mode === 'both' ? 'fraction of features removed / inserted' : 'fraction of features removed');
+    const xTitle =
+      this.xLabel ??
+      (this.mode === 'insertion'
+        ? 'fraction of features inserted'
+        : this.mode === 'both'
+          ? 'fraction of features removed / inserted'
+          : 'fraction of features removed');
     const yTitle = this.yLabel ?? (this.score === 'probability' ? 'probability of the target' : this.score);
     const fraction = this.cursor === undefined ? undefined : this.fractions[this.cursor];
     return html`<figure>
@@ -320,15 +331,19 @@ export class GradlensCurve extends LitElement {
       >
         ${this.axes(domain, xTitle, yTitle)}
         ${series.map((s, i) => svg`<path part="line" data-label=${s.label} d=${pathOf(s, FRAME, domain)} style="stroke: ${colour(i)}"></path>`)}
-        ${fraction === undefined
-          ? nothing
-          : svg`<line class="cursor" x1=${FRAME.x + fraction * FRAME.width} x2=${FRAME.x + fraction * FRAME.width} y1=${FRAME.y} y2=${FRAME.y + FRAME.height}></line>`}
+        ${
+          fraction === undefined
+            ? nothing
+            : svg`<line class="cursor" x1=${FRAME.x + fraction * FRAME.width} x2=${FRAME.x + fraction * FRAME.width} y1=${FRAME.y} y2=${FRAME.y + FRAME.height}></line>`
+        }
       </svg>
-      ${series.length
-        ? html`<ul part="legend" aria-label="Curves and the areas under them">
-            ${series.map((s, i) => html`<li><span class="swatch" style="background: ${colour(i)}"></span>${s.label}<span class="muted">AUC ${formatNumber(aucOf(s))}</span></li>`)}
-          </ul>`
-        : nothing}
+      ${
+        series.length
+          ? html`<ul part="legend" aria-label="Curves and the areas under them">
+              ${series.map((s, i) => html`<li><span class="swatch" style="background: ${colour(i)}"></span>${s.label}<span class="muted">AUC ${formatNumber(aucOf(s))}</span></li>`)}
+            </ul>`
+          : nothing
+      }
       <p part="readout" aria-live="polite">${this.readout}</p>
       ${this.statusLine()}
     </figure>`;
@@ -341,8 +356,10 @@ export class GradlensCurve extends LitElement {
     const yOf = (v: number) => y + (1 - (v - low) / (high - low || 1)) * height;
     return svg`<g part="axis">
       <rect class="frame" x=${x} y=${y} width=${width} height=${height}></rect>
-      ${yTicks.map((v) => svg`<line class="grid" x1=${x} x2=${x + width} y1=${yOf(v)} y2=${yOf(v)}></line>
-        <text x=${x - 4} y=${yOf(v) + 3} text-anchor="end">${formatNumber(v)}</text>`)}
+      ${yTicks.map(
+        (v) => svg`<line class="grid" x1=${x} x2=${x + width} y1=${yOf(v)} y2=${yOf(v)}></line>
+        <text x=${x - 4} y=${yOf(v) + 3} text-anchor="end">${formatNumber(v)}</text>`,
+      )}
       ${xTicks.map((f) => svg`<text x=${x + f * width} y=${y + height + 13} text-anchor="middle">${f}</text>`)}
       <text class="title" x=${x + width / 2} y=${HEIGHT - 8} text-anchor="middle">${xTitle}</text>
       <text class="title" transform="translate(11 ${y + height / 2}) rotate(-90)" text-anchor="middle">${yTitle}</text>
@@ -352,13 +369,17 @@ export class GradlensCurve extends LitElement {
   private statusLine() {
     if (this.failure) return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(!this.controller.model)));
     const status = this.controller.status;
-    const text =
-      this.curves ? ''
-      : status === 'loading' ? 'Loading the model…'
-      : this.computing ? `Computing the ${this.mode === 'both' ? 'deletion and insertion' : this.mode} curve…`
-      : this.model === undefined ? 'Set curves to draw, or a model, an input and its attribution.'
-      : status === 'ready' && (!this.input || !this.attribution) ? 'Set an input and its attribution.'
-      : '';
+    const text = this.curves
+      ? ''
+      : status === 'loading'
+        ? 'Loading the model…'
+        : this.computing
+          ? `Computing the ${this.mode === 'both' ? 'deletion and insertion' : this.mode} curve…`
+          : this.model === undefined
+            ? 'Set curves to draw, or a model, an input and its attribution.'
+            : status === 'ready' && (!this.input || !this.attribution)
+              ? 'Set an input and its attribution.'
+              : '';
     return html`<p part="status" class="muted" role="status" aria-live="polite">
       ${this.computing ? html`<progress aria-label="Computing"></progress> ` : nothing}${text}
     </p>`;

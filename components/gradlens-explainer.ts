@@ -224,53 +224,63 @@ export class GradlensExplainer extends InputElement {
     return html`
       ${this.noControls ? nothing : this.controls()}
       <div class="layout">
-        ${result
-          ? html`<gradlens-heatmap
-              part="heatmap"
-              exportparts="canvas, legend"
-              .attribution=${result.attribution}
-              .shape=${result.shape}
-              .image=${this.prepared?.image}
-              colormap=${this.colormap}
-              sign=${this.sign}
-              .opacity=${this.opacity}
-              units=${scoreUnits(result)}
-              theme=${this.theme ?? nothing}
-              label="${this.method} for ${label(targetIndex)}"
-            ></gradlens-heatmap>`
-          : nothing}
+        ${
+          result
+            ? html`<gradlens-heatmap
+                part="heatmap"
+                exportparts="canvas, legend"
+                .attribution=${result.attribution}
+                .shape=${result.shape}
+                .image=${this.prepared?.image}
+                colormap=${this.colormap}
+                sign=${this.sign}
+                .opacity=${this.opacity}
+                units=${scoreUnits(result)}
+                theme=${this.theme ?? nothing}
+                label="${this.method} for ${label(targetIndex)}"
+              ></gradlens-heatmap>`
+            : nothing
+        }
         <div class="side">
           ${predictionList(this.predictions, targetIndex ?? this.target, (i) => this.choose(i))}
-          ${controller.status === 'running' ? progressView(controller.progress, () => this.cancel()) : nothing}
-          ${this.statusLine()}
+          ${controller.status === 'running' ? progressView(controller.progress, () => this.cancel()) : nothing} ${this.statusLine()}
         </div>
       </div>
     `;
   }
 
   private statusLine() {
-    if (this.failure) return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(this.controller.model ? 'input' : 'model')));
+    if (this.failure)
+      return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(this.controller.model ? 'input' : 'model')));
     const status = this.controller.status;
     const text =
-      this.model === undefined ? 'Set a model to explain.'
-      : status === 'loading' ? 'Loading the model…'
-      : this.phase === 'reading' ? 'Reading the input…'
-      : status === 'ready' && !this.prepared ? 'Set an input to explain.'
-      : status === 'done' && this.controller.result ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
-      : '';
+      this.model === undefined
+        ? 'Set a model to explain.'
+        : status === 'loading'
+          ? 'Loading the model…'
+          : this.phase === 'reading'
+            ? 'Reading the input…'
+            : status === 'ready' && !this.prepared
+              ? 'Set an input to explain.'
+              : status === 'done' && this.controller.result
+                ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
+                : '';
     return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
   }
 
   private controls() {
     const shown = optionsOf(this.method);
     const layers = this.controller.model ? layerCandidates(this.controller.model.graph.nodes) : [];
-    const set = <K extends keyof this>(key: K, parse: (v: string) => unknown) => (event: Event) => {
-      (this as Record<K, unknown>)[key] = parse((event.target as HTMLInputElement | HTMLSelectElement).value);
-    };
+    const set =
+      <K extends keyof this>(key: K, parse: (v: string) => unknown) =>
+      (event: Event) => {
+        (this as Record<K, unknown>)[key] = parse((event.target as HTMLInputElement | HTMLSelectElement).value);
+      };
     const number = (v: string) => Number(v);
     const optional = (v: string) => (v.trim() === '' ? undefined : Number(v)); // empty: the method's default
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
-      <label>Method
+      <label
+        >Method
         <select @change=${set('method', String)}>
           ${METHOD_IDS.map((id) => html`<option value=${id} ?selected=${id === this.method}>${id}</option>`)}
         </select>
@@ -278,25 +288,35 @@ export class GradlensExplainer extends InputElement {
       ${shown.steps ? html`<label>Steps <input type="number" min="1" max="512" placeholder=${placeholder(this.method, 'steps')} .value=${this.steps === undefined ? '' : String(this.steps)} @change=${set('steps', optional)} /></label>` : nothing}
       ${shown.samples ? html`<label>Samples <input type="number" min="1" max="256" placeholder=${placeholder(this.method, 'samples')} .value=${this.samples === undefined ? '' : String(this.samples)} @change=${set('samples', optional)} /></label>` : nothing}
       ${shown.noise ? html`<label>Noise <input type="number" min="0" step="0.05" placeholder=${placeholder(this.method, hasOption(this.method, 'stdevFraction') ? 'stdevFraction' : 'stdev')} .value=${this.noise === undefined ? '' : String(this.noise)} @change=${set('noise', optional)} /></label>` : nothing}
-      ${shown.baseline
-        ? html`<label>Baseline
-            <select @change=${set('baseline', String)}>
-              ${['zeros', 'uniform', 'blur'].map((b) => html`<option ?selected=${b === this.baseline}>${b}</option>`)}
-            </select></label>`
-        : nothing}
-      ${shown.layer
-        ? html`<label>Layer
-            <select @change=${set('layer', (v) => v || undefined)}>
-              <option value="">default (last conv)</option>
-              ${layers.map((l) => html`<option ?selected=${l === this.layer}>${l}</option>`)}
-            </select></label>`
-        : nothing}
-      <label>Colormap
+      ${
+        shown.baseline
+          ? html`<label
+              >Baseline
+              <select @change=${set('baseline', String)}>
+                ${['zeros', 'uniform', 'blur'].map((b) => html`<option ?selected=${b === this.baseline}>${b}</option>`)}
+              </select></label
+            >`
+          : nothing
+      }
+      ${
+        shown.layer
+          ? html`<label
+              >Layer
+              <select @change=${set('layer', (v) => v || undefined)}>
+                <option value="">default (last conv)</option>
+                ${layers.map((l) => html`<option ?selected=${l === this.layer}>${l}</option>`)}
+              </select></label
+            >`
+          : nothing
+      }
+      <label
+        >Colormap
         <select @change=${set('colormap', String)}>
           ${['viridis', 'turbo', 'rdbu-r', 'gray'].map((c) => html`<option ?selected=${c === this.colormap}>${c}</option>`)}
         </select>
       </label>
-      <label>Sign
+      <label
+        >Sign
         <select @change=${set('sign', String)}>
           ${['abs', 'positive', 'negative', 'signed'].map((s) => html`<option ?selected=${s === this.sign}>${s}</option>`)}
         </select>

@@ -241,20 +241,22 @@ export class GradlensFeatures extends LitElement {
         ${predictionList(this.predictions, target, (i) => (this.target = i))}
         ${this.controller.status === 'running' ? progressView(this.controller.progress, () => this.cancel()) : nothing}
       </div>
-      ${ranked.length
-        ? html`<p class="visually-hidden" id="summary">Towards ${targetName}: ${featureSummary(ranked)}</p>
-            <ol part="bars" class="bars" aria-describedby="summary" aria-label="Feature contributions towards ${targetName}">
-              <li class="header" aria-hidden="true">
-                <span>Feature</span><span class="value">Value</span><span>Contribution to ${targetName}</span>
-                <span class="contribution">${result ? scoreUnits(result) : ''}</span>
-              </li>
-              ${ranked.map((f) => this.bar(f, scale))}
-            </ol>
-            <p part="key" class="key">
-              <span><span class="swatch positive"></span>pushes towards ${targetName}</span>
-              <span><span class="swatch negative"></span>pushes away from it</span>
-            </p>`
-        : nothing}
+      ${
+        ranked.length
+          ? html`<p class="visually-hidden" id="summary">Towards ${targetName}: ${featureSummary(ranked)}</p>
+              <ol part="bars" class="bars" aria-describedby="summary" aria-label="Feature contributions towards ${targetName}">
+                <li class="header" aria-hidden="true">
+                  <span>Feature</span><span class="value">Value</span><span>Contribution to ${targetName}</span>
+                  <span class="contribution">${result ? scoreUnits(result) : ''}</span>
+                </li>
+                ${ranked.map((f) => this.bar(f, scale))}
+              </ol>
+              <p part="key" class="key">
+                <span><span class="swatch positive"></span>pushes towards ${targetName}</span>
+                <span><span class="swatch negative"></span>pushes away from it</span>
+              </p>`
+          : nothing
+      }
       ${this.statusLine()}
     `;
   }
@@ -274,19 +276,24 @@ export class GradlensFeatures extends LitElement {
   private statusLine() {
     if (this.failure) return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(!this.controller.model)));
     const status = this.controller.status;
-    const text =
-      this.attribution ? ''
-      : this.model === undefined ? 'Set a model to explain.'
-      : status === 'loading' ? 'Loading the model…'
-      : status === 'ready' && !this.values ? 'Set the values of a row to explain.'
-      : status === 'done' && this.controller.result ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
-      : '';
+    const text = this.attribution
+      ? ''
+      : this.model === undefined
+        ? 'Set a model to explain.'
+        : status === 'loading'
+          ? 'Loading the model…'
+          : status === 'ready' && !this.values
+            ? 'Set the values of a row to explain.'
+            : status === 'done' && this.controller.result
+              ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
+              : '';
     return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
   }
 
   private controls() {
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
-      <label>Method
+      <label
+        >Method
         <select @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId)}>
           ${TABULAR_METHODS.map((id) => html`<option ?selected=${id === this.method}>${id}</option>`)}
         </select>

@@ -183,8 +183,7 @@ export class GradlensHeatmap extends LitElement {
     return html`<figure>
       <canvas part="canvas" role="img" aria-label=${this.summary} width="1" height="1" ?hidden=${!heatmap}></canvas>
       ${heatmap || this.error ? nothing : html`<p part="empty" class="empty muted">${this.attribution ? 'drawing…' : 'no attribution yet'}</p>`}
-      ${this.error ? html`<p class="error" role="alert">${this.error.message}</p>` : nothing}
-      ${heatmap ? this.legend(heatmap.range) : nothing}
+      ${this.error ? html`<p class="error" role="alert">${this.error.message}</p>` : nothing} ${heatmap ? this.legend(heatmap.range) : nothing}
     </figure>`;
   }
 

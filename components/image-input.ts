@@ -15,7 +15,11 @@ export interface PreparedInput {
  * The model's input from an image: size and channels read off the model's [C, H, W] input shape, the rest
  * (scale, mean, std, order) from `options` (default: values / 255).
  */
-export async function prepareImage(source: ImageInput, inputShape: readonly number[], options: Partial<PreprocessOptions> = {}): Promise<PreparedInput> {
+export async function prepareImage(
+  source: ImageInput,
+  inputShape: readonly number[],
+  options: Partial<PreprocessOptions> = {},
+): Promise<PreparedInput> {
   const [channels, height, width] = imageShape(inputShape);
   const image = await imagePixels(source);
   const { data } = preprocess(image, { ...options, channels, size: [height, width] });
@@ -25,7 +29,8 @@ export async function prepareImage(source: ImageInput, inputShape: readonly numb
 /** A tensor given directly: checked against the model's input size. */
 export function prepareTensor(tensor: Float32Array, inputShape: readonly number[]): PreparedInput {
   const size = inputShape.reduce((a, b) => a * b, 1);
-  if (tensor.length !== size) throw new GradlensError('BAD_INPUT', `the tensor has ${tensor.length} values; the model takes [${inputShape.join(', ')}] = ${size}`);
+  if (tensor.length !== size)
+    throw new GradlensError('BAD_INPUT', `the tensor has ${tensor.length} values; the model takes [${inputShape.join(', ')}] = ${size}`);
   return { tensor };
 }
 

@@ -26,7 +26,13 @@ export function optionsOf(method: string): { steps: boolean; samples: boolean; n
   const id = method as MethodId;
   if (!METHOD_IDS.includes(id)) return { steps: false, samples: false, noise: false, baseline: false, layer: false };
   const noise = hasOption(id, 'stdevFraction') || hasOption(id, 'stdev');
-  return { steps: hasOption(id, 'steps'), samples: hasOption(id, 'samples'), noise, baseline: hasOption(id, 'baseline'), layer: hasOption(id, 'layer') };
+  return {
+    steps: hasOption(id, 'steps'),
+    samples: hasOption(id, 'samples'),
+    noise,
+    baseline: hasOption(id, 'baseline'),
+    layer: hasOption(id, 'layer'),
+  };
 }
 
 /** An option input's placeholder: the method's default, which an empty input leaves in force. */

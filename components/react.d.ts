@@ -24,7 +24,27 @@ type WidgetProps<E extends HTMLElement, K extends keyof E> = Partial<Pick<E, K>>
 
 type ExplainerProps = WidgetProps<
   GradlensExplainer,
-  'model' | 'src' | 'image' | 'tensor' | 'preprocess' | 'method' | 'steps' | 'samples' | 'noise' | 'baseline' | 'layer' | 'target' | 'seed' | 'chunkSize' | 'baselines' | 'labels' | 'topK' | 'colormap' | 'sign' | 'opacity' | 'noControls'
+  | 'model'
+  | 'src'
+  | 'image'
+  | 'tensor'
+  | 'preprocess'
+  | 'method'
+  | 'steps'
+  | 'samples'
+  | 'noise'
+  | 'baseline'
+  | 'layer'
+  | 'target'
+  | 'seed'
+  | 'chunkSize'
+  | 'baselines'
+  | 'labels'
+  | 'topK'
+  | 'colormap'
+  | 'sign'
+  | 'opacity'
+  | 'noControls'
 >;
 type HeatmapProps = WidgetProps<
   GradlensHeatmap,
@@ -32,15 +52,57 @@ type HeatmapProps = WidgetProps<
 >;
 type FeaturesProps = WidgetProps<
   GradlensFeatures,
-  'model' | 'values' | 'featureNames' | 'attribution' | 'method' | 'steps' | 'samples' | 'noise' | 'baseline' | 'baselines' | 'target' | 'seed' | 'labels' | 'maxFeatures' | 'noControls'
+  | 'model'
+  | 'values'
+  | 'featureNames'
+  | 'attribution'
+  | 'method'
+  | 'steps'
+  | 'samples'
+  | 'noise'
+  | 'baseline'
+  | 'baselines'
+  | 'target'
+  | 'seed'
+  | 'labels'
+  | 'maxFeatures'
+  | 'noControls'
 >;
 type CompareProps = WidgetProps<
   GradlensCompare,
-  'model' | 'src' | 'image' | 'tensor' | 'preprocess' | 'methods' | 'steps' | 'samples' | 'noise' | 'target' | 'seed' | 'colormap' | 'sign' | 'opacity' | 'scale' | 'labels'
+  | 'model'
+  | 'src'
+  | 'image'
+  | 'tensor'
+  | 'preprocess'
+  | 'methods'
+  | 'steps'
+  | 'samples'
+  | 'noise'
+  | 'target'
+  | 'seed'
+  | 'colormap'
+  | 'sign'
+  | 'opacity'
+  | 'scale'
+  | 'labels'
 >;
 type CurveProps = WidgetProps<
   GradlensCurve,
-  'curves' | 'model' | 'input' | 'attribution' | 'mode' | 'steps' | 'replacement' | 'patch' | 'target' | 'score' | 'seed' | 'xLabel' | 'yLabel' | 'label'
+  | 'curves'
+  | 'model'
+  | 'input'
+  | 'attribution'
+  | 'mode'
+  | 'steps'
+  | 'replacement'
+  | 'patch'
+  | 'target'
+  | 'score'
+  | 'seed'
+  | 'xLabel'
+  | 'yLabel'
+  | 'label'
 >;
 
 declare module 'react' {

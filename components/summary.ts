@@ -19,7 +19,8 @@ export function regionSummary(attribution: Float32Array, shape: readonly number[
   const { mass, height, width } = pixelMass(attribution, shape);
   const cells = new Float64Array(9);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) cells[Math.min(2, Math.floor((3 * y) / height)) * 3 + Math.min(2, Math.floor((3 * x) / width))]! += mass[y * width + x]!;
+    for (let x = 0; x < width; x++)
+      cells[Math.min(2, Math.floor((3 * y) / height)) * 3 + Math.min(2, Math.floor((3 * x) / width))]! += mass[y * width + x]!;
   }
   const total = cells.reduce((a, b) => a + b, 0);
   if (!(total > 0)) return 'no attribution: every value is zero';
@@ -42,8 +43,9 @@ export interface FeatureContribution {
 
 /** Features sorted by |contribution|, largest first. */
 export function rankFeatures(names: readonly string[], values: ArrayLike<number>, attribution: ArrayLike<number>): FeatureContribution[] {
-  return Array.from(attribution, (contribution, i) => ({ name: names[i] ?? `feature ${i}`, value: values[i] ?? NaN, contribution }))
-    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
+  return Array.from(attribution, (contribution, i) => ({ name: names[i] ?? `feature ${i}`, value: values[i] ?? NaN, contribution })).sort(
+    (a, b) => Math.abs(b.contribution) - Math.abs(a.contribution),
+  );
 }
 
 /** "worst area raises it (+1.2), mean texture lowers it (−0.4)" for the top few. */

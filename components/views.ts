@@ -57,11 +57,12 @@ export function predictionList(predictions: readonly Prediction[], target: numbe
   if (predictions.length === 0) return nothing;
   return html`<ol part="predictions" aria-label="Predictions: choose one to explain it">
     ${predictions.map(
-      (p) => html`<li>
-        <button type="button" aria-pressed=${p.index === target ? 'true' : 'false'} data-class=${p.index} @click=${() => choose(p.index)}>
-          <span>${p.label}</span><span>${(100 * p.probability).toFixed(1)} %</span>
-        </button>
-      </li>`,
+      (p) =>
+        html`<li>
+          <button type="button" aria-pressed=${p.index === target ? 'true' : 'false'} data-class=${p.index} @click=${() => choose(p.index)}>
+            <span>${p.label}</span><span>${(100 * p.probability).toFixed(1)} %</span>
+          </button>
+        </li>`,
     )}
   </ol>`;
 }
@@ -77,10 +78,12 @@ export function progressView(progress: RunProgress | undefined, cancel: () => vo
 /** An error in words, what to do about it, and a retry; WebGPU missing gets its own advice. */
 export function errorView(error: GradlensError, noWebGpu: boolean, retry: () => void) {
   return html`<div part="status" class="error" role="alert">
-    ${noWebGpu
-      ? html`<p><strong>WebGPU is unavailable here.</strong> ${error.message}</p>
-          <p>Open this page in a current Chrome or Edge (Safari 26+), over https or localhost; or run gradlens in Node.</p>`
-      : html`<p><strong>${error.code}</strong>: ${error.message}</p>`}
+    ${
+      noWebGpu
+        ? html`<p><strong>WebGPU is unavailable here.</strong> ${error.message}</p>
+            <p>Open this page in a current Chrome or Edge (Safari 26+), over https or localhost; or run gradlens in Node.</p>`
+        : html`<p><strong>${error.code}</strong>: ${error.message}</p>`
+    }
     <button type="button" class="retry" @click=${retry}>Try again</button>
   </div>`;
 }

@@ -132,7 +132,13 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       return {
         points: ({ start, count }) => [bound(makePoints!, { ...shared, points: plan!.buffers.input }, [start, count], count, POINTS_ITERATIONS)],
         reduce: ({ start, count }) => [
-          bound(accumulate!, { ...shared, gradients: plan!.buffers.inputGradient!, sums }, [start, count], slots, count * ACCUMULATE_ITERATIONS_PER_POINT),
+          bound(
+            accumulate!,
+            { ...shared, gradients: plan!.buffers.inputGradient!, sums },
+            [start, count],
+            slots,
+            count * ACCUMULATE_ITERATIONS_PER_POINT,
+          ),
         ],
         async finish(scope) {
           const finalizing = bound(finalize!, { sums, points: result }, [0, 0], spec.count, spec.samples + 1);

@@ -24,9 +24,7 @@ export async function allocate(device: GPUDevice, specs: readonly BufferSpec[]):
   }
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
-  const buffers = specs.map((spec) =>
-    device.createBuffer({ label: spec.label, size: align4(Math.max(spec.size, 4)), usage: spec.usage ?? STORAGE }),
-  );
+  const buffers = specs.map((spec) => device.createBuffer({ label: spec.label, size: align4(Math.max(spec.size, 4)), usage: spec.usage ?? STORAGE }));
   const [invalid, outOfMemory] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
   const error = outOfMemory ?? invalid;
   if (error) {

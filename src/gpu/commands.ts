@@ -79,7 +79,8 @@ export class CommandBatch {
       }
       pass ??= encoder.beginComputePass({ label: this.label });
       const { kernel, bindGroups } = step.bound;
-      if (debugDispatch) console.error(`[gradlens] dispatch ${kernel.name} ${JSON.stringify(kernel.overrides)} workgroups ${step.workgroups.join('×')}`);
+      if (debugDispatch)
+        console.error(`[gradlens] dispatch ${kernel.name} ${JSON.stringify(kernel.overrides)} workgroups ${step.workgroups.join('×')}`);
       pass.setPipeline(kernel.pipeline);
       bindGroups.forEach((group, index) => pass!.setBindGroup(index, group));
       pass.dispatchWorkgroups(...step.workgroups);

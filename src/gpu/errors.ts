@@ -46,7 +46,10 @@ export function fromGpuError(error: GPUError, what: string): GradlensError {
     );
   }
   if (error.constructor.name === 'GPUInternalError') {
-    return new GradlensError('INTERNAL', `${what}: the GPU driver failed internally (${error.message.trim()}). Try a smaller batch or another adapter.`);
+    return new GradlensError(
+      'INTERNAL',
+      `${what}: the GPU driver failed internally (${error.message.trim()}). Try a smaller batch or another adapter.`,
+    );
   }
   return new GradlensError('DISPATCH_INVALID', `${what}: ${error.message.trim()}`);
 }

@@ -49,7 +49,11 @@ export class Kernel {
       } else {
         if (!binding.struct) throw new GradlensError('BAD_PARAMS', `kernel ${this.name}: "${binding.name}" needs a buffer`);
         const bytes = packUniform(binding.struct, given, `kernel ${this.name}`);
-        buffer = device.createBuffer({ label: `${this.name}.${binding.name}`, size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+        buffer = device.createBuffer({
+          label: `${this.name}.${binding.name}`,
+          size: bytes.byteLength,
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        });
         device.queue.writeBuffer(buffer, 0, bytes);
         uniforms.push(buffer);
       }

@@ -18,11 +18,14 @@ export const library: ReadonlyMap<string, string> = new Map(Object.entries(libra
 /** The module with the libraries its `// uses:` lines name appended. */
 export function withLibraries(code: string): string {
   const used = [...code.matchAll(/^\/\/ uses: ([a-z0-9-]+)/gm)].map((match) => match[1]!);
-  return [code, ...used.map((name) => {
-    const source = library.get(name);
-    if (source === undefined) throw new Error(`WGSL library "${name}" not found in shaders/lib/`);
-    return source;
-  })].join('\n');
+  return [
+    code,
+    ...used.map((name) => {
+      const source = library.get(name);
+      if (source === undefined) throw new Error(`WGSL library "${name}" not found in shaders/lib/`);
+      return source;
+    }),
+  ].join('\n');
 }
 
 /** Module name → its file, relative to shaders/ (for messages). */

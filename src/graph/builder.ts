@@ -67,7 +67,13 @@ export class GraphBuilder {
   }
 
   /** Adds a node with `count` outputs (Split); returns them. */
-  nodeOutputs(op: string, inputs: readonly string[], attributes: Record<string, AttributeValue>, count: number, name = `${op.toLowerCase()}_${this.count++}`): string[] {
+  nodeOutputs(
+    op: string,
+    inputs: readonly string[],
+    attributes: Record<string, AttributeValue>,
+    count: number,
+    name = `${op.toLowerCase()}_${this.count++}`,
+  ): string[] {
     const outputs = Array.from({ length: count }, (_, k) => (k === 0 ? name : `${name}:${k}`));
     const node: GraphNode = { name, op, inputs, outputs, attributes };
     const inputShapes = inputs.map((input) => this.shapes.get(input) ?? []);
@@ -83,13 +89,22 @@ export class GraphBuilder {
     const groups = options.groups ?? 1;
     const dilation = options.dilation ?? 1;
     const fanIn = (inChannels / groups) * kh * kw;
-    const weight = this.constant(uniform(this.random, options.channels * fanIn, Math.sqrt(6 / fanIn)), [options.channels, inChannels / groups, kh, kw], 'weight');
+    const weight = this.constant(
+      uniform(this.random, options.channels * fanIn, Math.sqrt(6 / fanIn)),
+      [options.channels, inChannels / groups, kh, kw],
+      'weight',
+    );
     const inputs = [x, weight];
     if (options.bias ?? true) inputs.push(this.constant(uniform(this.random, options.channels, 1 / Math.sqrt(fanIn)), [options.channels], 'bias'));
     const padH = options.pad ?? Math.floor((dilation * (kh - 1)) / 2);
     const padW = options.pad ?? Math.floor((dilation * (kw - 1)) / 2);
     const stride = options.stride ?? 1;
-    return this.node('Conv', inputs, { kernel_shape: [kh, kw], strides: [stride, stride], pads: [padH, padW, padH, padW], dilations: [dilation, dilation], group: groups }, name);
+    return this.node(
+      'Conv',
+      inputs,
+      { kernel_shape: [kh, kw], strides: [stride, stride], pads: [padH, padW, padH, padW], dilations: [dilation, dilation], group: groups },
+      name,
+    );
   }
 
   /** Inference-form BatchNormalization with random running statistics (the importer and planner fold it). */
@@ -112,7 +127,11 @@ export class GraphBuilder {
 
   layerNorm(x: string, name?: string): string {
     const size = this.shapeOf(x).at(-1)!;
-    const gamma = this.constant(Float32Array.from(uniform(this.random, size, 0.5), (v) => 1 + v), [size], 'gamma');
+    const gamma = this.constant(
+      Float32Array.from(uniform(this.random, size, 0.5), (v) => 1 + v),
+      [size],
+      'gamma',
+    );
     const beta = this.constant(uniform(this.random, size, 0.1), [size], 'beta');
     return this.node('LayerNormalization', [x, gamma, beta], { axis: -1, epsilon: 1e-5 }, name);
   }
@@ -130,7 +149,14 @@ export class GraphBuilder {
   }
 
   build(output: string): Graph {
-    return { name: this.name, input: this.inputName, inputShape: this.inputShape, output, nodes: [...this.nodes], constants: new Map(this.constants) };
+    return {
+      name: this.name,
+      input: this.inputName,
+      inputShape: this.inputShape,
+      output,
+      nodes: [...this.nodes],
+      constants: new Map(this.constants),
+    };
   }
 
   /** Number of weights, for reports. */
@@ -142,5 +168,10 @@ export class GraphBuilder {
 function poolAttributes(options: PoolOptions): Record<string, AttributeValue> {
   const pad = options.pad ?? 0;
   const stride = options.stride ?? options.kernel;
-  return { kernel_shape: [options.kernel, options.kernel], strides: [stride, stride], pads: [pad, pad, pad, pad], ceil_mode: Number(options.ceil ?? false) };
+  return {
+    kernel_shape: [options.kernel, options.kernel],
+    strides: [stride, stride],
+    pads: [pad, pad, pad, pad],
+    ceil_mode: Number(options.ceil ?? false),
+  };
 }

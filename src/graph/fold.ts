@@ -18,7 +18,9 @@ export function foldBatchNorm(graph: Graph, keep: ReadonlySet<string> = new Set(
     const producer = producers.get(node.inputs[0]!);
     if (gamma === undefined || beta === undefined || mean === undefined || variance === undefined || x !== undefined) continue;
     if (!producer || readers.get(node.inputs[0]!) !== 1 || keep.has(node.inputs[0]!) || node.inputs[0] === graph.output) continue;
-    const foldable = producer.op === 'Conv' || (producer.op === 'Gemm' && attribute<number>(producer, 'transB', 0) === 1 && attribute<number>(producer, 'transA', 0) === 0);
+    const foldable =
+      producer.op === 'Conv' ||
+      (producer.op === 'Gemm' && attribute<number>(producer, 'transB', 0) === 1 && attribute<number>(producer, 'transA', 0) === 0);
     const weight = constants.get(producer.inputs[1] ?? '');
     if (!foldable || !weight || replaced.has(producer)) continue;
     const epsilon = attribute(node, 'epsilon', 1e-5);

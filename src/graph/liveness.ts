@@ -55,7 +55,7 @@ class ReleaseHeap {
   push(end: number, slot: Slot): void {
     const items = this.items;
     items.push({ end, slot });
-    for (let i = items.length - 1; i > 0; ) {
+    for (let i = items.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
       if (items[parent]!.end <= items[i]!.end) break;
       [items[parent], items[i]] = [items[i]!, items[parent]!];
@@ -71,7 +71,7 @@ class ReleaseHeap {
     const last = items.pop()!;
     if (items.length > 0) {
       items[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const left = 2 * i + 1;
         const right = left + 1;
         let smallest = i;

@@ -86,7 +86,10 @@ export class Model {
       if (this.specialisations.size >= SPECIALISATIONS_KEPT) {
         const [oldest, model] = this.specialisations.entries().next().value!;
         this.specialisations.delete(oldest);
-        model.then((m) => m.destroy(), () => undefined);
+        model.then(
+          (m) => m.destroy(),
+          () => undefined,
+        );
       }
     }
     this.specialisations.set(key, specialised);
@@ -111,9 +114,17 @@ export class Model {
   }
 
   destroy(): void {
-    for (const plan of this.plans.values()) plan.then((p) => p.destroy(), () => undefined);
+    for (const plan of this.plans.values())
+      plan.then(
+        (p) => p.destroy(),
+        () => undefined,
+      );
     this.plans.clear();
-    for (const model of this.specialisations.values()) model.then((m) => m.destroy(), () => undefined);
+    for (const model of this.specialisations.values())
+      model.then(
+        (m) => m.destroy(),
+        () => undefined,
+      );
     this.specialisations.clear();
     for (const buffer of this.owned) buffer.destroy();
   }

@@ -24,7 +24,10 @@ export function resnet18(options: ResNetOptions = {}): Graph {
       const name = `layer${stage + 1}_${block}`;
       let y = b.relu(b.batchNorm(b.conv(x, { channels, kernel: 3, stride, pad: 1, bias: false }, `${name}_conv1`)));
       y = b.batchNorm(b.conv(y, { channels, kernel: 3, pad: 1, bias: false }, `${name}_conv2`));
-      const shortcut = stride === 1 && b.shapeOf(x)[0] === channels ? x : b.batchNorm(b.conv(x, { channels, kernel: 1, stride, pad: 0, bias: false }, `${name}_down`));
+      const shortcut =
+        stride === 1 && b.shapeOf(x)[0] === channels
+          ? x
+          : b.batchNorm(b.conv(x, { channels, kernel: 1, stride, pad: 0, bias: false }, `${name}_down`));
       x = b.relu(b.node('Add', [y, shortcut]), `${name}_out`);
     }
   });
@@ -46,7 +49,10 @@ export function resnet50(options: ResNetOptions = {}): Graph {
       let y = b.relu(b.batchNorm(b.conv(x, { channels: inner, kernel: 1, pad: 0, bias: false }, `${name}_conv1`)));
       y = b.relu(b.batchNorm(b.conv(y, { channels: inner, kernel: 3, stride, pad: 1, bias: false }, `${name}_conv2`)));
       y = b.batchNorm(b.conv(y, { channels: 4 * inner, kernel: 1, pad: 0, bias: false }, `${name}_conv3`));
-      const shortcut = stride === 1 && b.shapeOf(x)[0] === 4 * inner ? x : b.batchNorm(b.conv(x, { channels: 4 * inner, kernel: 1, stride, pad: 0, bias: false }, `${name}_down`));
+      const shortcut =
+        stride === 1 && b.shapeOf(x)[0] === 4 * inner
+          ? x
+          : b.batchNorm(b.conv(x, { channels: 4 * inner, kernel: 1, stride, pad: 0, bias: false }, `${name}_down`));
       x = b.relu(b.node('Add', [y, shortcut]), `${name}_out`);
     }
   });

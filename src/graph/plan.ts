@@ -119,12 +119,17 @@ export class Plan {
       );
     }
     const nan = inputs.input.findIndex((v) => !Number.isFinite(v));
-    if (nan >= 0) throw new GradlensError('NAN_INPUT', `input value ${nan} is ${inputs.input[nan]}: clean the input (NaN or infinity) before explaining it`);
+    if (nan >= 0)
+      throw new GradlensError('NAN_INPUT', `input value ${nan} is ${inputs.input[nan]}: clean the input (NaN or infinity) before explaining it`);
     device.queue.writeBuffer(this.buffers.input, 0, inputs.input.buffer, inputs.input.byteOffset, inputs.input.byteLength);
     if (this.buffers.outputGradient) {
       const gradient = inputs.outputGradient;
       const size = sizeOf(this.shapes.get(graph.output)!);
-      if (!gradient || gradient.length !== size) throw new GradlensError('BAD_INPUT', `this plan needs an output gradient of ${size} values (batch × output), got ${gradient?.length ?? 'none'}`);
+      if (!gradient || gradient.length !== size)
+        throw new GradlensError(
+          'BAD_INPUT',
+          `this plan needs an output gradient of ${size} values (batch × output), got ${gradient?.length ?? 'none'}`,
+        );
       device.queue.writeBuffer(this.buffers.outputGradient, 0, gradient.buffer, gradient.byteOffset, gradient.byteLength);
     }
     if (this.buffers.target) device.queue.writeBuffer(this.buffers.target, 0, this.targetIndices(inputs.target) as Int32Array<ArrayBuffer>);
@@ -132,13 +137,18 @@ export class Plan {
     try {
       await this.staging.mapAsync(0x01); // GPUMapMode.READ
     } catch (cause) {
-      throw new GradlensError('DEVICE_LOST', `reading back ${graph.name} failed (${String(cause)}): the device was lost; run again for a fresh one`, { cause });
+      throw new GradlensError('DEVICE_LOST', `reading back ${graph.name} failed (${String(cause)}): the device was lost; run again for a fresh one`, {
+        cause,
+      });
     }
     const bytes = this.staging.getMappedRange().slice(0);
     this.staging.unmap();
     const result: RunResult = { output: new Float32Array(0), activations: {}, gradients: {} };
     for (const readout of this.readouts) {
-      const data = readout.kind === 'i32' ? new Int32Array(bytes, readout.offset, readout.bytes / 4) : new Float32Array(bytes, readout.offset, readout.bytes / 4);
+      const data =
+        readout.kind === 'i32'
+          ? new Int32Array(bytes, readout.offset, readout.bytes / 4)
+          : new Float32Array(bytes, readout.offset, readout.bytes / 4);
       const [kind, name] = readout.name.split(':') as [string, string | undefined];
       if (kind === 'activation') result.activations[name!] = data as Float32Array;
       else if (kind === 'gradient') result.gradients[name!] = data as Float32Array;
@@ -170,7 +180,8 @@ export class Plan {
     checkDeviceFits(graph, shapes, batch, device.limits);
     const capture = options.capture ?? [];
     for (const name of capture) {
-      if (!shapes.has(name) || graph.constants.has(name)) throw new GradlensError('BAD_PARAMS', `cannot capture "${name}": no such tensor in ${graph.name}`);
+      if (!shapes.has(name) || graph.constants.has(name))
+        throw new GradlensError('BAD_PARAMS', `cannot capture "${name}": no such tensor in ${graph.name}`);
     }
     const nodes = graph.nodes;
     const definitions = nodes.map((node) => opDefinition(node.op));
@@ -265,7 +276,12 @@ export class Plan {
         const forward = definitions[k]!.forward;
         if (forward) dispatches.push(...(await forward(contexts[k]!)));
       }
-      const buffers: PlanBuffers = { input: valueBuffer(graph.input), output: valueBuffer(graph.output), activations: new Map(), gradients: new Map() };
+      const buffers: PlanBuffers = {
+        input: valueBuffer(graph.input),
+        output: valueBuffer(graph.output),
+        activations: new Map(),
+        gradients: new Map(),
+      };
       const readouts: Readout[] = [];
       const outputShape = shapes.get(graph.output)!;
       if (flow.enabled) {
@@ -295,7 +311,8 @@ export class Plan {
         (buffers.activations as Map<string, GPUBuffer>).set(name, valueBuffer(name));
         if (flow.hasGradient.has(name)) (buffers.gradients as Map<string, GPUBuffer>).set(name, gradBuffer(name));
         readouts.push({ name: `activation:${name}`, source: valueBuffer(name), bytes: bytesOf(name), offset: 0, kind: 'f32' });
-        if (flow.hasGradient.has(name)) readouts.push({ name: `gradient:${name}`, source: gradBuffer(name), bytes: bytesOf(name), offset: 0, kind: 'f32' });
+        if (flow.hasGradient.has(name))
+          readouts.push({ name: `gradient:${name}`, source: gradBuffer(name), bytes: bytesOf(name), offset: 0, kind: 'f32' });
       }
       let offset = 0;
       for (const readout of readouts) {
@@ -348,7 +365,13 @@ interface GradientFlow {
   backward: Set<number>;
 }
 
-function gradientFlow(nodes: readonly GraphNode[], definitions: readonly OpDefinition[], input: string, output: string, enabled: boolean): GradientFlow {
+function gradientFlow(
+  nodes: readonly GraphNode[],
+  definitions: readonly OpDefinition[],
+  input: string,
+  output: string,
+  enabled: boolean,
+): GradientFlow {
   const dependsOnInput = new Set([input]);
   for (const node of nodes) if (node.inputs.some((name) => dependsOnInput.has(name))) node.outputs.forEach((name) => dependsOnInput.add(name));
   const hasGradient = new Set<string>();

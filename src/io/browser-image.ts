@@ -25,9 +25,7 @@ export async function imagePixels(source: BrowserImageSource): Promise<RgbaImage
     if (typeof source === 'string') return await imagePixels(await fetchBitmap(source));
     if (isCanvas(source)) return readCanvas(source);
     if (isImageElement(source) && !source.complete) await source.decode();
-    const bitmap = isImageElement(source)
-      ? await createImageBitmap(source, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' })
-      : source;
+    const bitmap = isImageElement(source) ? await createImageBitmap(source, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' }) : source;
     const canvas = makeCanvas(bitmap.width, bitmap.height);
     const context = canvas.getContext('2d') as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
     if (!context) throw new Error('no 2d canvas context');
@@ -68,5 +66,4 @@ const isCanvas = (source: object): source is HTMLCanvasElement | OffscreenCanvas
   (typeof OffscreenCanvas !== 'undefined' && source instanceof OffscreenCanvas) ||
   (typeof HTMLCanvasElement !== 'undefined' && source instanceof HTMLCanvasElement);
 
-const isImageElement = (source: object): source is HTMLImageElement =>
-  typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement;
+const isImageElement = (source: object): source is HTMLImageElement => typeof HTMLImageElement !== 'undefined' && source instanceof HTMLImageElement;

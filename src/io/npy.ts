@@ -9,16 +9,7 @@ import { GradlensError } from '../gpu/errors.ts';
 export type NpyDtype = 'bool' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
 
 export type NpyData =
-  | Uint8Array
-  | Int8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Float32Array
-  | Float64Array;
+  Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
 
 export interface NpyArray {
   shape: number[];
@@ -64,7 +55,11 @@ function dtypeOf(descr: string): NpyDtype {
   }
   const found = (Object.keys(DTYPES) as NpyDtype[]).find((name) => DTYPES[name].descr.slice(1) === kind);
   if (!found || !'<|=>'.includes(order ?? '')) {
-    throw bad(`dtype '${descr}' is not supported; use one of ${Object.values(DTYPES).map((d) => d.descr).join(', ')}`);
+    throw bad(
+      `dtype '${descr}' is not supported; use one of ${Object.values(DTYPES)
+        .map((d) => d.descr)
+        .join(', ')}`,
+    );
   }
   return found;
 }
@@ -89,7 +84,9 @@ export function readNpy(bytes: Uint8Array): NpyArray {
   const count = header.shape.reduce((product, dim) => product * dim, 1);
   const byteLength = count * DTYPES[dtype].bytes;
   if (dataStart + byteLength > bytes.length) {
-    throw bad(`the data is truncated: shape (${header.shape.join(', ')}) of ${dtype} needs ${byteLength} bytes, the file has ${bytes.length - dataStart}`);
+    throw bad(
+      `the data is truncated: shape (${header.shape.join(', ')}) of ${dtype} needs ${byteLength} bytes, the file has ${bytes.length - dataStart}`,
+    );
   }
   // Copy so the array owns aligned storage whatever the input's byte offset.
   // Copied through the Uint8Array constructor: a Node Buffer's slice() is a view into a shared pool.
@@ -142,7 +139,10 @@ function parseHeader(text: string): Header {
       at++;
       return dims;
     }
-    for (const [word, literal] of [['True', true], ['False', false]] as const) {
+    for (const [word, literal] of [
+      ['True', true],
+      ['False', false],
+    ] as const) {
       if (text.startsWith(word, at)) {
         at += word.length;
         return literal;
@@ -193,7 +193,16 @@ function toDtype(data: NpyData | ArrayLike<number>, dtype: NpyDtype): NpyData {
     case 'bool':
       return Uint8Array.from(numbers(), (v) => (v !== 0 ? 1 : 0));
     default: {
-      const make = { int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, float32: Float32Array, float64: Float64Array }[dtype];
+      const make = {
+        int8: Int8Array,
+        uint8: Uint8Array,
+        int16: Int16Array,
+        uint16: Uint16Array,
+        int32: Int32Array,
+        uint32: Uint32Array,
+        float32: Float32Array,
+        float64: Float64Array,
+      }[dtype];
       return data instanceof make ? data : new make(dtype.startsWith('float') ? numbers() : numbers().map(Math.trunc));
     }
   }
@@ -204,7 +213,8 @@ function toDtype(data: NpyData | ArrayLike<number>, dtype: NpyDtype): NpyData {
  * header outgrows 65535 bytes. The dtype defaults to the typed array's (float32 for plain number arrays).
  */
 export function writeNpy(data: NpyData | ArrayLike<number>, shape: readonly number[], dtype: NpyDtype = defaultDtype(data)): Uint8Array {
-  if (!shape.every((dim) => Number.isInteger(dim) && dim >= 0)) throw new GradlensError('BAD_INPUT', `shape (${shape.join(', ')}) must hold non-negative integers`);
+  if (!shape.every((dim) => Number.isInteger(dim) && dim >= 0))
+    throw new GradlensError('BAD_INPUT', `shape (${shape.join(', ')}) must hold non-negative integers`);
   const count = shape.reduce((product, dim) => product * dim, 1);
   if (data.length !== count) throw new GradlensError('BAD_INPUT', `${data.length} values do not fill shape (${shape.join(', ')}) of ${count}`);
   const info = DTYPES[dtype];

@@ -118,7 +118,10 @@ function checkOptions(options: PreprocessOptions, channels: number, order: strin
   if (options.size !== undefined && (options.size.length !== 2 || !options.size.every(positiveInteger))) {
     throw bad(`size must be [height, width], two positive integers, got [${options.size}]`);
   }
-  for (const [name, values] of [['mean', options.mean], ['std', options.std]] as const) {
+  for (const [name, values] of [
+    ['mean', options.mean],
+    ['std', options.std],
+  ] as const) {
     if (values === undefined) continue;
     if (values.length !== channels) throw bad(`${name} needs one value per channel (${channels}), got ${values.length}`);
     if (!values.every(Number.isFinite)) throw bad(`${name} values must be finite, got [${values}]`);

@@ -4,8 +4,27 @@ import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 
 /** The pointwise ops of shaders/activation.wgsl, named as its OP_* constants are. */
 export const ACTIVATION_OPS = [
-  'relu', 'leaky-relu', 'clip', 'sigmoid', 'tanh', 'gelu-erf', 'gelu-tanh', 'hard-sigmoid', 'hard-swish', 'sqrt', 'exp', 'log', 'neg', 'abs',
-  'reciprocal', 'erf', 'pow', 'softplus', 'elu', 'selu', 'mish',
+  'relu',
+  'leaky-relu',
+  'clip',
+  'sigmoid',
+  'tanh',
+  'gelu-erf',
+  'gelu-tanh',
+  'hard-sigmoid',
+  'hard-swish',
+  'sqrt',
+  'exp',
+  'log',
+  'neg',
+  'abs',
+  'reciprocal',
+  'erf',
+  'pow',
+  'softplus',
+  'elu',
+  'selu',
+  'mish',
 ] as const;
 export type ActivationOp = (typeof ACTIVATION_OPS)[number];
 

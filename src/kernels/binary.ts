@@ -132,5 +132,9 @@ export async function binaryBackward(
   // locate() walks the rank once for the element and once per term of the sum.
   const rank = geometry.shape.length;
   const terms = cooperative ? stridedIterations(reduceCount, workgroupSize) + treeIterations(workgroupSize) : geometry.broadcast ? reduceCount : 1;
-  return { bound, workgroups: cooperative ? gridFor(count, 1) : gridFor(count, WORKGROUP_SIZE), iterations: (terms + 1) * (loopIterations(rank) + 1) };
+  return {
+    bound,
+    workgroups: cooperative ? gridFor(count, 1) : gridFor(count, WORKGROUP_SIZE),
+    iterations: (terms + 1) * (loopIterations(rank) + 1),
+  };
 }

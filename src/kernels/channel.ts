@@ -21,7 +21,10 @@ export function batchNormToAffine(
 ): { scale: Float32Array; shift: Float32Array } {
   const channels = gamma.length;
   if (beta.length !== channels || mean.length !== channels || variance.length !== channels) {
-    throw new GradlensError('BAD_PARAMS', `BatchNormalization: scale, B, mean and var must have one length (got ${channels}, ${beta.length}, ${mean.length}, ${variance.length})`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `BatchNormalization: scale, B, mean and var must have one length (got ${channels}, ${beta.length}, ${mean.length}, ${variance.length})`,
+    );
   }
   const scale = new Float32Array(channels);
   const shift = new Float32Array(channels);

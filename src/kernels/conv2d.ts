@@ -69,7 +69,10 @@ export function conv2dOutputSize(dims: Conv2dDims): [number, number] {
   const outWidth = Math.floor((dims.width + pl + pr - dw * (dims.kernelWidth - 1) - 1) / sw) + 1;
   const positive = [dims.batch, dims.inChannels, dims.outChannels, dims.kernelHeight, dims.kernelWidth, sh, sw, dh, dw, group];
   if (!positive.every((v) => Number.isInteger(v) && v >= 1) || ![pt, pl, pb, pr].every((v) => Number.isInteger(v) && v >= 0)) {
-    throw new GradlensError('BAD_PARAMS', `conv2d: sizes, strides, dilations and group must be positive integers and pads non-negative (${JSON.stringify(dims)})`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `conv2d: sizes, strides, dilations and group must be positive integers and pads non-negative (${JSON.stringify(dims)})`,
+    );
   }
   if (dims.inChannels % group !== 0 || dims.outChannels % group !== 0) {
     throw new GradlensError('BAD_PARAMS', `conv2d: group ${group} must divide inChannels ${dims.inChannels} and outChannels ${dims.outChannels}`);
@@ -83,7 +86,8 @@ export function conv2dOutputSize(dims: Conv2dDims): [number, number] {
 function isDepthwise(dims: Conv2dDims, path: Conv2dPath = 'auto'): boolean {
   const group = dims.group ?? 1;
   const depthwise = group === dims.inChannels;
-  if (path === 'depthwise' && !depthwise) throw new GradlensError('BAD_PARAMS', `conv2d: the depthwise path needs group == inChannels (${group} ≠ ${dims.inChannels})`);
+  if (path === 'depthwise' && !depthwise)
+    throw new GradlensError('BAD_PARAMS', `conv2d: the depthwise path needs group == inChannels (${group} ≠ ${dims.inChannels})`);
   return path === 'depthwise' || (path === 'auto' && depthwise && group > 1);
 }
 
@@ -107,7 +111,10 @@ function checkTiles(tiles: Conv2dTiles): void {
   const invocations = (m / ROWS) * (n / 4);
   const workgroupBytes = 4 * (k * m + k * n + 4 * m + 8 * k); // tile_a, tile_b, row_info, k_info
   if (!(m > 0 && n > 0 && k > 0 && m % ROWS === 0 && n % 4 === 0 && k % 4 === 0) || invocations > 256 || workgroupBytes > 16384) {
-    throw new GradlensError('BAD_PARAMS', `conv2d: tiles ${JSON.stringify(tiles)} need m % ${ROWS}, n % 4, k % 4 == 0, (m/${ROWS})·(n/4) ≤ 256 invocations and ≤ 16 KiB of workgroup memory`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `conv2d: tiles ${JSON.stringify(tiles)} need m % ${ROWS}, n % 4, k % 4 == 0, (m/${ROWS})·(n/4) ≤ 256 invocations and ≤ 16 KiB of workgroup memory`,
+    );
   }
 }
 
@@ -116,11 +123,26 @@ function baseParams(dims: Conv2dDims) {
   const [outHeight, outWidth] = conv2dOutputSize(dims);
   const { strides: [sh, sw] = [1, 1], dilations: [dh, dw] = [1, 1], pads: [pt, pl] = [0, 0, 0, 0], group = 1 } = dims;
   return {
-    batch: dims.batch, in_channels: dims.inChannels, height: dims.height, width: dims.width,
-    out_channels: dims.outChannels, out_height: outHeight, out_width: outWidth, group,
-    kernel_height: dims.kernelHeight, kernel_width: dims.kernelWidth, stride_h: sh, stride_w: sw,
-    dilation_h: dh, dilation_w: dw, pad_top: pt, pad_left: pl,
-    m_tiles: 1, n_tiles: 1, has_bias: 0, accumulate: 0,
+    batch: dims.batch,
+    in_channels: dims.inChannels,
+    height: dims.height,
+    width: dims.width,
+    out_channels: dims.outChannels,
+    out_height: outHeight,
+    out_width: outWidth,
+    group,
+    kernel_height: dims.kernelHeight,
+    kernel_width: dims.kernelWidth,
+    stride_h: sh,
+    stride_w: sw,
+    dilation_h: dh,
+    dilation_w: dw,
+    pad_top: pt,
+    pad_left: pl,
+    m_tiles: 1,
+    n_tiles: 1,
+    has_bias: 0,
+    accumulate: 0,
   };
 }
 
@@ -183,5 +205,9 @@ export async function conv2dBackwardInput(
   const kTiles = Math.ceil(((params.out_channels / params.group) * params.kernel_height * params.kernel_width) / tiles.k);
   const phaseSearch = 2 * (params.stride_h + params.stride_w + params.kernel_height + params.kernel_width);
   const iterations = implicitGemmIterations(tiles, kTiles, false, phaseSearch);
-  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(params.m_tiles * params.n_tiles * params.group * phases, 1), iterations };
+  return {
+    bound: kernel.bind(context.device, resources),
+    workgroups: gridFor(params.m_tiles * params.n_tiles * params.group * phases, 1),
+    iterations,
+  };
 }

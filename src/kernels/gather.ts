@@ -29,7 +29,8 @@ export function packIndexMap(map: IndexMap): { data: Int32Array; forwardAt: numb
   map.tables.forEach((table, d) => {
     forwardAt.push(data.length);
     for (const x of table) {
-      if (!(Number.isInteger(x) && x >= -1 && x < map.inShape[d]!)) throw new GradlensError('BAD_PARAMS', `index map: axis ${d} index ${x} outside [0, ${map.inShape[d]})`);
+      if (!(Number.isInteger(x) && x >= -1 && x < map.inShape[d]!))
+        throw new GradlensError('BAD_PARAMS', `index map: axis ${d} index ${x} outside [0, ${map.inShape[d]})`);
       data.push(x);
     }
   });
@@ -93,7 +94,8 @@ export async function gatherBackward(
 }
 
 const normalise = (axis: number, rank: number, what: string) => {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) throw new GradlensError('BAD_PARAMS', `${what}: axis ${axis} out of range for rank ${rank}`);
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
+    throw new GradlensError('BAD_PARAMS', `${what}: axis ${axis} out of range for rank ${rank}`);
   return axis < 0 ? axis + rank : axis;
 };
 const identity = (extent: number) => Array.from({ length: extent }, (_, i) => i);
@@ -107,7 +109,8 @@ export function sliceMap(shape: readonly number[], slices: readonly { axis: numb
     const step = s.step ?? 1;
     if (step === 0 || !Number.isInteger(step)) throw new GradlensError('BAD_PARAMS', `Slice: step ${step} on axis ${d}`);
     const wrap = (v: number) => (v < 0 ? v + n : v);
-    const [start, end] = step > 0 ? [clamp(wrap(s.start), 0, n), clamp(wrap(s.end), 0, n)] : [clamp(wrap(s.start), 0, n - 1), clamp(wrap(s.end), -1, n - 1)];
+    const [start, end] =
+      step > 0 ? [clamp(wrap(s.start), 0, n), clamp(wrap(s.end), 0, n)] : [clamp(wrap(s.start), 0, n - 1), clamp(wrap(s.end), -1, n - 1)];
     const table: number[] = [];
     for (let i = start; step > 0 ? i < end : i > end; i += step) table.push(i);
     tables[d] = table;
@@ -120,7 +123,8 @@ const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), h
 /** ONNX Split into the given extents along `axis`: one map per output. */
 export function splitMaps(shape: readonly number[], axis: number, extents: readonly number[]): IndexMap[] {
   const d = normalise(axis, shape.length, 'Split');
-  if (extents.reduce((a, b) => a + b, 0) !== shape[d]) throw new GradlensError('BAD_PARAMS', `Split: extents [${extents}] do not add up to ${shape[d]} on axis ${d}`);
+  if (extents.reduce((a, b) => a + b, 0) !== shape[d])
+    throw new GradlensError('BAD_PARAMS', `Split: extents [${extents}] do not add up to ${shape[d]} on axis ${d}`);
   let start = 0;
   return extents.map((extent) => {
     const map = sliceMap(shape, [{ axis: d, start, end: start + extent }]);
@@ -147,7 +151,8 @@ export function expandMap(shape: readonly number[], target: readonly number[]): 
   const inShape = [...new Array<number>(rank - shape.length).fill(1), ...shape];
   const to = [...new Array<number>(rank - target.length).fill(1), ...target];
   const outShape = inShape.map((extent, d) => {
-    if (extent !== to[d] && extent !== 1 && to[d] !== 1) throw new GradlensError('BAD_PARAMS', `Expand: [${shape}] does not broadcast to [${target}]`);
+    if (extent !== to[d] && extent !== 1 && to[d] !== 1)
+      throw new GradlensError('BAD_PARAMS', `Expand: [${shape}] does not broadcast to [${target}]`);
     return extent === 1 ? to[d]! : extent;
   });
   checkExtents('Expand', outShape);
@@ -166,8 +171,12 @@ function checkExtents(op: string, outShape: readonly number[]): void {
 
 /** ONNX Tile: axis d repeated repeats[d] times. */
 export function tileMap(shape: readonly number[], repeats: readonly number[]): IndexMap {
-  if (repeats.length !== shape.length || repeats.some((r) => !Number.isInteger(r) || r < 0)) throw new GradlensError('BAD_PARAMS', `Tile: repeats [${repeats}] for [${shape}]`);
-  checkExtents('Tile', shape.map((extent, d) => extent * repeats[d]!));
+  if (repeats.length !== shape.length || repeats.some((r) => !Number.isInteger(r) || r < 0))
+    throw new GradlensError('BAD_PARAMS', `Tile: repeats [${repeats}] for [${shape}]`);
+  checkExtents(
+    'Tile',
+    shape.map((extent, d) => extent * repeats[d]!),
+  );
   const tables = shape.map((extent, d) => Array.from({ length: extent * repeats[d]! }, (_, i) => i % extent));
   return { inShape: shape, outShape: tables.map((t) => t.length), tables };
 }
@@ -179,7 +188,10 @@ export type PadMode = (typeof PAD_MODES)[number];
 export function padMap(shape: readonly number[], pads: readonly number[], mode: PadMode = 'constant', value = 0): IndexMap {
   const rank = shape.length;
   if (pads.length !== 2 * rank) throw new GradlensError('BAD_PARAMS', `Pad: ${pads.length} pads for rank ${rank}`);
-  checkExtents('Pad', shape.map((n, d) => Math.max(0, n + pads[d]! + pads[d + rank]!)));
+  checkExtents(
+    'Pad',
+    shape.map((n, d) => Math.max(0, n + pads[d]! + pads[d + rank]!)),
+  );
   const tables = shape.map((n, d) => {
     const [begin, end] = [pads[d]!, pads[d + rank]!];
     return Array.from({ length: Math.max(0, n + begin + end) }, (_, y) => {
@@ -207,7 +219,11 @@ export async function lookupForward(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('gather', 'gather_lookup_forward', { WORKGROUP_SIZE });
   const lookup = { count: dims.ids * dims.rowSize, rows: dims.rows, row_size: dims.rowSize };
-  return { bound: kernel.bind(context.device, { lookup, source: io.table, ids: io.ids, destination: io.y }), workgroups: gridFor(lookup.count, WORKGROUP_SIZE), iterations: 0 };
+  return {
+    bound: kernel.bind(context.device, { lookup, source: io.table, ids: io.ids, destination: io.y }),
+    workgroups: gridFor(lookup.count, WORKGROUP_SIZE),
+    iterations: 0,
+  };
 }
 
 /** The ids' gradient: zero (a lookup is constant between integers), written so the buffer holds no stale values. */

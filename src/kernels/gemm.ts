@@ -77,7 +77,8 @@ export function matmulDims(aShape: readonly number[], bShape: readonly number[])
   const [pa, pb] = [pad(aBatch), pad(bBatch)];
   const outBatch = pa.map((d, i) => {
     const e = pb[i]!;
-    if (d !== e && d !== 1 && e !== 1) throw new GradlensError('BAD_PARAMS', `MatMul: batch dimensions of [${aShape}] and [${bShape}] do not broadcast`);
+    if (d !== e && d !== 1 && e !== 1)
+      throw new GradlensError('BAD_PARAMS', `MatMul: batch dimensions of [${aShape}] and [${bShape}] do not broadcast`);
     return Math.max(d, e);
   });
   const batch = outBatch.reduce((p, d) => p * d, 1);
@@ -213,7 +214,8 @@ export function biasStrides(shape: readonly number[], batch: number, m: number, 
   const strides = [0, 0, 0];
   let size = 1;
   for (let d = 2; d >= 0; d--) {
-    if (dims[d] !== 1 && dims[d] !== target[d]) throw new GradlensError('BAD_PARAMS', `gemm bias of shape [${shape}] does not broadcast to [${target}]`);
+    if (dims[d] !== 1 && dims[d] !== target[d])
+      throw new GradlensError('BAD_PARAMS', `gemm bias of shape [${shape}] does not broadcast to [${target}]`);
     strides[d] = dims[d] === 1 ? 0 : size;
     size *= dims[d]!;
   }
@@ -254,7 +256,13 @@ export async function gemm(
  * One product x·y with its operand strides, written into an output of batch stride `outStride`: per batch, or,
  * when that output is a broadcast operand's gradient (outStride 0), summed over the batch in the kernel's r loop.
  */
-function gradientLaunch(dims: GemmDims, shape: { m: number; n: number; k: number }, x: { trans: boolean; stride: number }, y: { trans: boolean; stride: number }, outStride: number): Launch {
+function gradientLaunch(
+  dims: GemmDims,
+  shape: { m: number; n: number; k: number },
+  x: { trans: boolean; stride: number },
+  y: { trans: boolean; stride: number },
+  outStride: number,
+): Launch {
   const batch = dims.batch ?? 1;
   const reduce = outStride === 0;
   return {
@@ -276,7 +284,11 @@ function gradientLaunch(dims: GemmDims, shape: { m: number; n: number; k: number
  * A broadcast over the batch (aBatchStride 0) gets the sum over the batch. The bias and a fused ReLU are not
  * differentiated here (the graph applies the ReLU backward to gradC first).
  */
-export async function gemmBackwardA(context: GpuContext, io: { b: GPUBuffer; gradC: GPUBuffer; gradA: GPUBuffer }, dims: GemmDims): Promise<Dispatch[]> {
+export async function gemmBackwardA(
+  context: GpuContext,
+  io: { b: GPUBuffer; gradC: GPUBuffer; gradA: GPUBuffer },
+  dims: GemmDims,
+): Promise<Dispatch[]> {
   const { m, n, k } = dims;
   const s = batchStrides(dims);
   const transB = dims.transB ?? false;
@@ -291,7 +303,11 @@ export async function gemmBackwardA(context: GpuContext, io: { b: GPUBuffer; gra
  * gradB (=|+=) ∂L/∂B from gradC, in B's layout: d op(B) = alpha · op(A)ᵀ · dC, transposed back when transB.
  * For MatMul of two activations (attention); a broadcast B gets the sum over the batch.
  */
-export async function gemmBackwardB(context: GpuContext, io: { a: GPUBuffer; gradC: GPUBuffer; gradB: GPUBuffer }, dims: GemmDims): Promise<Dispatch[]> {
+export async function gemmBackwardB(
+  context: GpuContext,
+  io: { a: GPUBuffer; gradC: GPUBuffer; gradB: GPUBuffer },
+  dims: GemmDims,
+): Promise<Dispatch[]> {
   const { m, n, k } = dims;
   const s = batchStrides(dims);
   const transA = dims.transA ?? false;

@@ -18,7 +18,8 @@ export interface LayerNormDims {
 /** Rows and row size for ONNX's `axis` (default −1; negative counts from the end) of a tensor of `shape`. */
 export function layerNormDims(shape: readonly number[], axis = -1): { rows: number; size: number } {
   const a = axis < 0 ? axis + shape.length : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= shape.length) throw new GradlensError('BAD_PARAMS', `layernorm: axis ${axis} is outside a rank-${shape.length} tensor`);
+  if (!Number.isInteger(a) || a < 0 || a >= shape.length)
+    throw new GradlensError('BAD_PARAMS', `layernorm: axis ${axis} is outside a rank-${shape.length} tensor`);
   const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
   return { rows: product(shape.slice(0, a)), size: product(shape.slice(a)) };
 }

@@ -54,16 +54,28 @@ export function poolOutputSize(dims: PoolDims): [number, number] {
   };
   const out: [number, number] = [axis(dims.height, 0), axis(dims.width, 1)];
   if (out[0] < 1 || out[1] < 1) {
-    throw new GradlensError('BAD_PARAMS', `pool: window ${dims.kernelShape.join('×')} (dilations ${w.dilations.join('×')}) does not fit the padded ${dims.height}×${dims.width} input`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `pool: window ${dims.kernelShape.join('×')} (dilations ${w.dilations.join('×')}) does not fit the padded ${dims.height}×${dims.width} input`,
+    );
   }
   return out;
 }
 
 function resolve(dims: PoolDims) {
-  const w = { kernelShape: dims.kernelShape, strides: dims.strides ?? [1, 1], pads: dims.pads ?? [0, 0, 0, 0], dilations: dims.dilations ?? [1, 1], ceilMode: dims.ceilMode ?? false };
+  const w = {
+    kernelShape: dims.kernelShape,
+    strides: dims.strides ?? [1, 1],
+    pads: dims.pads ?? [0, 0, 0, 0],
+    dilations: dims.dilations ?? [1, 1],
+    ceilMode: dims.ceilMode ?? false,
+  };
   const positive = [...w.kernelShape, ...w.strides, ...w.dilations].every((v) => Number.isInteger(v) && v >= 1);
   if (!positive || !w.pads.every((v) => Number.isInteger(v) && v >= 0)) {
-    throw new GradlensError('BAD_PARAMS', `pool: kernel, strides and dilations must be positive integers and pads non-negative (got ${JSON.stringify(w)})`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `pool: kernel, strides and dilations must be positive integers and pads non-negative (got ${JSON.stringify(w)})`,
+    );
   }
   return w;
 }
@@ -89,7 +101,12 @@ function globalParams(dims: GlobalPoolDims, accumulate: boolean) {
   return {
     planes: dims.batch * dims.channels,
     in_size: [dims.height, dims.width],
-    out_size: one, kernel: [dims.height, dims.width], strides: one, pads_begin: [0, 0], pads_end: [0, 0], dilations: one,
+    out_size: one,
+    kernel: [dims.height, dims.width],
+    strides: one,
+    pads_begin: [0, 0],
+    pads_end: [0, 0],
+    dilations: one,
     count_include_pad: 0,
     accumulate: Number(accumulate),
   };
@@ -112,7 +129,11 @@ const kernel = (context: GpuContext, entry: string) => context.kernels.kernel('p
 export async function maxPoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer; argmax: GPUBuffer }, dims: PoolDims): Promise<Dispatch> {
   const params = poolParams(dims, false, false);
   const bound = (await kernel(context, 'pool_max_forward')).bind(context.device, { params, x: io.x, y: io.y, argmax: io.argmax });
-  return { bound, workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE), iterations: windowIterations(params) };
+  return {
+    bound,
+    workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE),
+    iterations: windowIterations(params),
+  };
 }
 
 /** gradX (=|+=) the MaxPool input gradient: each output's gradY goes to its argmax from maxPoolForward. */
@@ -129,7 +150,11 @@ export async function maxPoolBackward(
 export async function averagePoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: AveragePoolDims): Promise<Dispatch> {
   const params = poolParams(dims, dims.countIncludePad ?? false, false);
   const bound = (await kernel(context, 'pool_average_forward')).bind(context.device, { params, x: io.x, y: io.y });
-  return { bound, workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE), iterations: windowIterations(params) };
+  return {
+    bound,
+    workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE),
+    iterations: windowIterations(params),
+  };
 }
 
 /** gradX (=|+=) the AveragePool input gradient: Σ gradY / divisor over the windows with a tap on each element. */
@@ -147,7 +172,11 @@ export async function averagePoolBackward(
 export async function globalAveragePoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: GlobalPoolDims): Promise<Dispatch> {
   const params = globalParams(dims, false);
   const reduce = dims.height * dims.width >= GLOBAL_POOL_REDUCE_FROM;
-  const bound = (await kernel(context, reduce ? 'pool_global_average_forward_reduce' : 'pool_global_average_forward')).bind(context.device, { params, x: io.x, y: io.y });
+  const bound = (await kernel(context, reduce ? 'pool_global_average_forward_reduce' : 'pool_global_average_forward')).bind(context.device, {
+    params,
+    x: io.x,
+    y: io.y,
+  });
   const plane = dims.height * dims.width;
   const iterations = reduce ? stridedIterations(plane, WORKGROUP_SIZE) + treeIterations(WORKGROUP_SIZE) : loopIterations(plane);
   return { bound, workgroups: gridFor(params.planes, reduce ? 1 : WORKGROUP_SIZE), iterations };

@@ -34,19 +34,27 @@ export interface ResizeDims {
 /** x_original = (o·mul + add) / den on one axis: the ONNX formula for the mode with scale = out / in, in integers. */
 export function coordinateMapping(inSize: number, outSize: number, mode: CoordinateTransformationMode): { mul: number; add: number; den: number } {
   switch (mode) {
-    case 'half_pixel': return { mul: 2 * inSize, add: inSize - outSize, den: 2 * outSize }; // (o + ½)·in/out − ½
-    case 'pytorch_half_pixel': return outSize > 1 ? coordinateMapping(inSize, outSize, 'half_pixel') : { mul: 0, add: 0, den: 1 };
-    case 'align_corners': return outSize > 1 ? { mul: inSize - 1, add: 0, den: outSize - 1 } : { mul: 0, add: 0, den: 1 };
-    case 'asymmetric': return { mul: inSize, add: 0, den: outSize };
+    case 'half_pixel':
+      return { mul: 2 * inSize, add: inSize - outSize, den: 2 * outSize }; // (o + ½)·in/out − ½
+    case 'pytorch_half_pixel':
+      return outSize > 1 ? coordinateMapping(inSize, outSize, 'half_pixel') : { mul: 0, add: 0, den: 1 };
+    case 'align_corners':
+      return outSize > 1 ? { mul: inSize - 1, add: 0, den: outSize - 1 } : { mul: 0, add: 0, den: 1 };
+    case 'asymmetric':
+      return { mul: inSize, add: 0, den: outSize };
   }
 }
 
 function setup(dims: ResizeDims, accumulate: boolean) {
   const sizes = [dims.batch, dims.channels, dims.inHeight, dims.inWidth, dims.outHeight, dims.outWidth];
-  if (!sizes.every((v) => Number.isInteger(v) && v >= 1)) throw new GradlensError('BAD_PARAMS', `resize: sizes must be positive integers (got ${sizes.join(', ')})`);
+  if (!sizes.every((v) => Number.isInteger(v) && v >= 1))
+    throw new GradlensError('BAD_PARAMS', `resize: sizes must be positive integers (got ${sizes.join(', ')})`);
   // The kernel's integer coordinates reach about 2·(in + 1)·(out + 1).
   if (2 * (Math.max(dims.inHeight, dims.inWidth) + 1) * (Math.max(dims.outHeight, dims.outWidth) + 1) > 2 ** 31 - 1) {
-    throw new GradlensError('BAD_PARAMS', `resize: ${dims.inHeight}×${dims.inWidth} → ${dims.outHeight}×${dims.outWidth} is too large for 32-bit coordinates`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `resize: ${dims.inHeight}×${dims.inWidth} → ${dims.outHeight}×${dims.outWidth} is too large for 32-bit coordinates`,
+    );
   }
   const mode = dims.coordinateTransformationMode ?? 'half_pixel';
   const [h, w] = [coordinateMapping(dims.inHeight, dims.outHeight, mode), coordinateMapping(dims.inWidth, dims.outWidth, mode)];
@@ -59,9 +67,11 @@ function setup(dims: ResizeDims, accumulate: boolean) {
     coord_den: [h.den, w.den],
     accumulate: Number(accumulate),
   };
-  const overrides = { MODE: wgslEnum('resize', 'MODE', dims.mode ?? 'nearest'),
+  const overrides = {
+    MODE: wgslEnum('resize', 'MODE', dims.mode ?? 'nearest'),
     NEAREST_MODE: wgslEnum('resize', 'NEAREST_MODE', dims.nearestMode ?? 'round_prefer_floor'),
-    WORKGROUP_SIZE };
+    WORKGROUP_SIZE,
+  };
   return { params, overrides };
 }
 

@@ -9,7 +9,9 @@ export async function selfTest(context: GpuContext): Promise<{ ok: boolean; deta
   const count = 1000;
   const x = Float32Array.from({ length: count }, (_, i) => (i % 7) - 3 + i / count);
   const gradY = Float32Array.from({ length: count }, (_, i) => (i % 5) - 2);
-  const buffers = await Promise.all([x, new Float32Array(count), gradY, new Float32Array(count)].map((data, i) => upload(device, `self-test ${i}`, data)));
+  const buffers = await Promise.all(
+    [x, new Float32Array(count), gradY, new Float32Array(count)].map((data, i) => upload(device, `self-test ${i}`, data)),
+  );
   const [bx, by, bgy, bgx] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
   await new CommandBatch(device, 'self-test')
     .add(await activationForward(context, { x: bx, y: by }, { count, op: 'relu' }))

@@ -20,7 +20,8 @@ export interface SoftmaxDims {
 /** (outer, axisSize, inner) for ONNX's `axis` (negative counts from the end) of a tensor of `shape`. */
 export function softmaxDims(shape: readonly number[], axis: number, op: SoftmaxOp): SoftmaxDims {
   const a = axis < 0 ? axis + shape.length : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= shape.length) throw new GradlensError('BAD_PARAMS', `softmax: axis ${axis} is outside a rank-${shape.length} tensor`);
+  if (!Number.isInteger(a) || a < 0 || a >= shape.length)
+    throw new GradlensError('BAD_PARAMS', `softmax: axis ${axis} is outside a rank-${shape.length} tensor`);
   const product = (dims: readonly number[]) => dims.reduce((p, d) => p * d, 1);
   return { outer: product(shape.slice(0, a)), axisSize: shape[a]!, inner: product(shape.slice(a + 1)), op };
 }

@@ -49,7 +49,8 @@ export function axisSlots(values: readonly number[], what: string): number[] {
 }
 
 function normalizeAxis(axis: number, rank: number, what: string): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) throw new GradlensError('BAD_PARAMS', `${what}: axis ${axis} is out of range for rank ${rank}`);
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank)
+    throw new GradlensError('BAD_PARAMS', `${what}: axis ${axis} is out of range for rank ${rank}`);
   return axis < 0 ? axis + rank : axis;
 }
 
@@ -88,7 +89,11 @@ async function copyDispatch(
 ): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('tensor', entry, { WORKGROUP_SIZE });
   const params = tensorParams(copy, what);
-  return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(params.count, WORKGROUP_SIZE), iterations: 2 * loopIterations(params.rank) };
+  return {
+    bound: kernel.bind(context.device, { params, ...io }),
+    workgroups: gridFor(params.count, WORKGROUP_SIZE),
+    iterations: 2 * loopIterations(params.rank),
+  };
 }
 
 export interface TransposeDims {
@@ -165,10 +170,13 @@ function concatSlice(dims: ConcatDims, k: number): StridedCopy {
 
 /** y = concat(inputs, axis): one dispatch per non-empty input, each writing its own slice of y. */
 export async function concatForward(context: GpuContext, io: { inputs: readonly GPUBuffer[]; y: GPUBuffer }, dims: ConcatDims): Promise<Dispatch[]> {
-  if (io.inputs.length !== dims.shapes.length) throw new GradlensError('BAD_PARAMS', `Concat: ${io.inputs.length} buffers for ${dims.shapes.length} shapes`);
+  if (io.inputs.length !== dims.shapes.length)
+    throw new GradlensError('BAD_PARAMS', `Concat: ${io.inputs.length} buffers for ${dims.shapes.length} shapes`);
   const nonEmpty = dims.shapes.flatMap((shape, k) => (elementCount(shape) > 0 ? [k] : []));
   return Promise.all(
-    nonEmpty.map((k) => copyDispatch(context, 'tensor_copy_to_strided', { source: io.inputs[k]!, destination: io.y }, concatSlice(dims, k), 'Concat')),
+    nonEmpty.map((k) =>
+      copyDispatch(context, 'tensor_copy_to_strided', { source: io.inputs[k]!, destination: io.y }, concatSlice(dims, k), 'Concat'),
+    ),
   );
 }
 
@@ -260,7 +268,8 @@ export async function reduceBackward(
   const yStrides = contiguousStrides(keptShape).map((stride, d) => (reduced.has(d) ? 0 : stride));
   const n = elementCount(dims.shape.filter((_, d) => reduced.has(d)));
   const copy = { shape: dims.shape, strides: yStrides, scale: op === 'mean' ? 1 / n : 1, accumulate: dims.accumulate };
-  if (!readsForward(op)) return copyDispatch(context, 'tensor_copy_from_strided', { source: io.gradY, destination: io.gradX }, copy, 'Reduce backward');
+  if (!readsForward(op))
+    return copyDispatch(context, 'tensor_copy_from_strided', { source: io.gradY, destination: io.gradX }, copy, 'Reduce backward');
   if (!io.x || !io.y || !io.ties) throw new GradlensError('BAD_PARAMS', `Reduce ${op} backward needs the forward's x, y and ties`);
   const kernel = await context.kernels.kernel('tensor', 'tensor_reduce_backward', { WORKGROUP_SIZE, REDUCTION: wgslEnum('tensor', 'REDUCTION', op) });
   const params = tensorParams(copy, 'Reduce backward');

@@ -33,7 +33,12 @@ export function wgslEnumMembers(module: string, prefix: string, sep = '-'): stri
   return [...constantsOf(module)]
     .filter(([key]) => key.startsWith(`${prefix}_`))
     .sort((a, b) => a[1] - b[1])
-    .map(([key]) => key.slice(prefix.length + 1).toLowerCase().replaceAll('_', sep));
+    .map(([key]) =>
+      key
+        .slice(prefix.length + 1)
+        .toLowerCase()
+        .replaceAll('_', sep),
+    );
 }
 
 /** The workgroup size of every one-invocation-per-element kernel: shaders/lib/grid.wgsl's WORKGROUP_SIZE default. */

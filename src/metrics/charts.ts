@@ -12,7 +12,10 @@ const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;',
  * A line chart as a standalone SVG string (no scripts, no external resources): deletion and insertion curves, or
  * similarity by randomised layer with `categories` naming the x positions.
  */
-export function lineChart(series: readonly Series[], options: { title: string; xLabel: string; yLabel: string; categories?: readonly string[]; width?: number; height?: number }): string {
+export function lineChart(
+  series: readonly Series[],
+  options: { title: string; xLabel: string; yLabel: string; categories?: readonly string[]; width?: number; height?: number },
+): string {
   const [width, height] = [options.width ?? 520, options.height ?? 320];
   const margin = { left: 56, right: 150, top: 30, bottom: options.categories ? 70 : 44 };
   const xs = series.flatMap((s) => Array.from(s.x));
@@ -35,17 +38,23 @@ export function lineChart(series: readonly Series[], options: { title: string; x
   for (let k = 0; k <= 4; k++) {
     const y = y0 + ((y1 - y0) * k) / 4;
     parts.push(`<text x="${margin.left - 4}" y="${f(py(y) + 4)}" text-anchor="end">${y.toPrecision(3)}</text>`);
-    if (y0 < 0 && k === 0) parts.push(`<line x1="${margin.left}" y1="${f(py(0))}" x2="${width - margin.right}" y2="${f(py(0))}" stroke="#bbb" stroke-dasharray="3 3"/>`);
+    if (y0 < 0 && k === 0)
+      parts.push(`<line x1="${margin.left}" y1="${f(py(0))}" x2="${width - margin.right}" y2="${f(py(0))}" stroke="#bbb" stroke-dasharray="3 3"/>`);
   }
   if (options.categories) {
     options.categories.forEach((name, k) =>
       parts.push(`<text transform="translate(${f(px(k))},${height - margin.bottom + 12}) rotate(30)" font-size="10">${escape(name)}</text>`),
     );
   } else {
-    for (let k = 0; k <= 4; k++) parts.push(`<text x="${f(px(x0 + ((x1 - x0) * k) / 4))}" y="${height - margin.bottom + 14}" text-anchor="middle">${(x0 + ((x1 - x0) * k) / 4).toPrecision(2)}</text>`);
+    for (let k = 0; k <= 4; k++)
+      parts.push(
+        `<text x="${f(px(x0 + ((x1 - x0) * k) / 4))}" y="${height - margin.bottom + 14}" text-anchor="middle">${(x0 + ((x1 - x0) * k) / 4).toPrecision(2)}</text>`,
+      );
   }
   parts.push(`<text x="${(margin.left + width - margin.right) / 2}" y="${height - 6}" text-anchor="middle">${escape(options.xLabel)}</text>`);
-  parts.push(`<text transform="translate(14,${(margin.top + height - margin.bottom) / 2}) rotate(-90)" text-anchor="middle">${escape(options.yLabel)}</text>`);
+  parts.push(
+    `<text transform="translate(14,${(margin.top + height - margin.bottom) / 2}) rotate(-90)" text-anchor="middle">${escape(options.yLabel)}</text>`,
+  );
   series.forEach((s, k) => {
     const colour = COLOURS[k % COLOURS.length]!;
     const points = Array.from({ length: s.x.length }, (_, i) => `${f(px(s.x[i]!))},${f(py(Number.isFinite(s.y[i]!) ? s.y[i]! : y0))}`).join(' ');

@@ -14,7 +14,12 @@ export interface Completeness {
  * Completeness (Sundararajan 2017, Proposition 1) over a dataset: how far each attribution's sum is from the score's
  * change, from a method that reports a delta (integrated gradients, FullGrad).
  */
-export async function completeness(handle: AnyModel, inputs: Float32Array, count: number, options: Partial<ExplainOptions> = {}): Promise<Completeness> {
+export async function completeness(
+  handle: AnyModel,
+  inputs: Float32Array,
+  count: number,
+  options: Partial<ExplainOptions> = {},
+): Promise<Completeness> {
   const model = await modelOf(handle);
   const result = await explain(model, inputs, count, { method: 'integrated-gradients', ...options } as ExplainOptions);
   if (!result.delta) throw new GradlensError('BAD_PARAMS', `${result.method} reports no completeness delta: use integrated-gradients or fullgrad`);

@@ -48,11 +48,18 @@ export interface Curve {
  * AOPC (Samek 2017) are the same curve with their granularity and replacement. Every point of every input is made on
  * the GPU and scored in batched forward passes.
  */
-export async function perturbationCurve(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: CurveOptions = {}): Promise<Curve> {
+export async function perturbationCurve(
+  handle: AnyModel,
+  inputs: Float32Array,
+  attribution: Float32Array,
+  count: number,
+  options: CurveOptions = {},
+): Promise<Curve> {
   const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
-  if (inputs.length !== count * size || attribution.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
+  if (inputs.length !== count * size || attribution.length !== count * size)
+    throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
   const mode = options.mode ?? 'deletion';
   const score = options.score ?? 'probability';
   const { feature, features } = featureMap(shape, options.granularity ?? (shape.length === 3 ? 'pixel' : 'element'));
@@ -60,13 +67,18 @@ export async function perturbationCurve(handle: AnyModel, inputs: Float32Array, 
   if (!Number.isInteger(steps) || steps < 1) throw new GradlensError('BAD_PARAMS', `steps must be a positive integer, got ${steps}`);
   const largestFirst = (options.order ?? 'most-relevant-first') === 'most-relevant-first';
   const ranks = new Uint32Array(count * features);
-  for (let i = 0; i < count; i++) ranks.set(rankFeatures(featureRelevance(attribution.subarray(i * size, (i + 1) * size), feature, features), largestFirst), i * features);
+  for (let i = 0; i < count; i++)
+    ranks.set(rankFeatures(featureRelevance(attribution.subarray(i * size, (i + 1) * size), feature, features), largestFirst), i * features);
   const points = count * (steps + 1);
   const source = Uint32Array.from({ length: points }, (_, p) => Math.floor(p / (steps + 1)));
   const limit = Uint32Array.from({ length: points }, (_, p) => Math.round(((p % (steps + 1)) * features) / steps));
   const replacements = replacementsOf(options.replacement ?? (mode === 'deletion' ? 'zero' : 'blur'), inputs, count, shape, options);
   const { targets, classes } = await scoredTargets(model, inputs, count, options.target ?? 'top1', score);
-  const logits = await perturbedLogits(model, { inputs, replacements, feature, features, ranks, source, order: source, limit, insert: mode === 'insertion' }, options.chunkSize);
+  const logits = await perturbedLogits(
+    model,
+    { inputs, replacements, feature, features, ranks, source, order: source, limit, insert: mode === 'insertion' },
+    options.chunkSize,
+  );
   const scores = pointScores(logits, source, targets, classes, score);
   const auc = new Float64Array(count);
   const aopc = new Float64Array(count);
@@ -81,8 +93,13 @@ export async function perturbationCurve(handle: AnyModel, inputs: Float32Array, 
 export const deletion = (model: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: Omit<CurveOptions, 'mode'> = {}) =>
   perturbationCurve(model, inputs, attribution, count, { ...options, mode: 'deletion' });
 
-export const insertion = (model: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: Omit<CurveOptions, 'mode'> = {}) =>
-  perturbationCurve(model, inputs, attribution, count, { ...options, mode: 'insertion' });
+export const insertion = (
+  model: AnyModel,
+  inputs: Float32Array,
+  attribution: Float32Array,
+  count: number,
+  options: Omit<CurveOptions, 'mode'> = {},
+) => perturbationCurve(model, inputs, attribution, count, { ...options, mode: 'insertion' });
 
 /** Area under points by the trapezoidal rule: at the given fractions, or equally spaced over [0, 1]; one point is its value. */
 export function trapezoid(values: ArrayLike<number>, fractions?: ArrayLike<number>): number {
@@ -103,15 +120,24 @@ export interface SubsetOptions extends PerturbationOptions {
  * Pearson correlation, per input, between Σ_{i∈S} φ_i and f(x) − f(x with S replaced) over random subsets S of
  * `subsetSize` features. Faithfulness correlation (Bhatt 2020) is one size; sensitivity-n (Ancona 2018) a sweep.
  */
-export async function subsetCorrelation(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, subsetSizes: readonly number[], options: SubsetOptions = {}): Promise<Float64Array[]> {
+export async function subsetCorrelation(
+  handle: AnyModel,
+  inputs: Float32Array,
+  attribution: Float32Array,
+  count: number,
+  subsetSizes: readonly number[],
+  options: SubsetOptions = {},
+): Promise<Float64Array[]> {
   const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
-  if (inputs.length !== count * size || attribution.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
+  if (inputs.length !== count * size || attribution.length !== count * size)
+    throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
   const score = options.score ?? 'logit';
   const samples = options.samples ?? 100;
   const { feature, features } = featureMap(shape, options.granularity ?? (shape.length === 3 ? 'pixel' : 'element'));
-  for (const n of subsetSizes) if (!Number.isInteger(n) || n < 1 || n > features) throw new GradlensError('BAD_PARAMS', `subset size ${n} is not in [1, ${features}]`);
+  for (const n of subsetSizes)
+    if (!Number.isInteger(n) || n < 1 || n > features) throw new GradlensError('BAD_PARAMS', `subset size ${n} is not in [1, ${features}]`);
   const random = gaussian(options.seed ?? 0);
   const perInput = subsetSizes.length * samples;
   const points = count * perInput;
@@ -121,7 +147,11 @@ export async function subsetCorrelation(handle: AnyModel, inputs: Float32Array, 
   for (let p = 0; p < points; p++) permutation(features, random.uniform).forEach((f, place) => (ranks[p * features + f] = place));
   const replacements = replacementsOf(options.replacement ?? 'zero', inputs, count, shape, options);
   const { targets, scores, classes } = await scoredTargets(model, inputs, count, options.target ?? 'top1', score);
-  const logits = await perturbedLogits(model, { inputs, replacements, feature, features, ranks, source, order: Uint32Array.from({ length: points }, (_, p) => p), limit }, options.chunkSize);
+  const logits = await perturbedLogits(
+    model,
+    { inputs, replacements, feature, features, ranks, source, order: Uint32Array.from({ length: points }, (_, p) => p), limit },
+    options.chunkSize,
+  );
   const perturbed = pointScores(logits, source, targets, classes, score);
   const relevance = Array.from({ length: count }, (_, i) => featureRelevance(attribution.subarray(i * size, (i + 1) * size), feature, features));
   return subsetSizes.map((_, s) =>
@@ -141,15 +171,35 @@ export async function subsetCorrelation(handle: AnyModel, inputs: Float32Array, 
 }
 
 /** Faithfulness correlation (Bhatt 2020): subsets of `subsetSize` features (default a tenth), 100 per input. */
-export async function faithfulnessCorrelation(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: SubsetOptions & { subsetSize?: number } = {}): Promise<Float64Array> {
+export async function faithfulnessCorrelation(
+  handle: AnyModel,
+  inputs: Float32Array,
+  attribution: Float32Array,
+  count: number,
+  options: SubsetOptions & { subsetSize?: number } = {},
+): Promise<Float64Array> {
   const model = await modelOf(handle);
   const { features } = featureMap(model.graph.inputShape, options.granularity ?? (model.graph.inputShape.length === 3 ? 'pixel' : 'element'));
-  const [result] = await subsetCorrelation(model, inputs, attribution, count, [options.subsetSize ?? Math.max(1, Math.round(features / 10))], options);
+  const [result] = await subsetCorrelation(
+    model,
+    inputs,
+    attribution,
+    count,
+    [options.subsetSize ?? Math.max(1, Math.round(features / 10))],
+    options,
+  );
   return result!;
 }
 
 /** Sensitivity-n (Ancona 2018): the correlation at each subset size n. */
-export function sensitivityN(model: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, sizes: readonly number[], options: SubsetOptions = {}): Promise<Float64Array[]> {
+export function sensitivityN(
+  model: AnyModel,
+  inputs: Float32Array,
+  attribution: Float32Array,
+  count: number,
+  sizes: readonly number[],
+  options: SubsetOptions = {},
+): Promise<Float64Array[]> {
   return subsetCorrelation(model, inputs, attribution, count, sizes, options);
 }
 
@@ -158,7 +208,13 @@ export function sensitivityN(model: AnyModel, inputs: Float32Array, attribution:
  * the output when replaced, or move nothing but have nonzero attribution; 0 is ideal. Each feature is replaced
  * `samples` times by seeded uniform noise over the input's range.
  */
-export async function nonSensitivity(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: PerturbationOptions & { samples?: number; tolerance?: number } = {}): Promise<Int32Array> {
+export async function nonSensitivity(
+  handle: AnyModel,
+  inputs: Float32Array,
+  attribution: Float32Array,
+  count: number,
+  options: PerturbationOptions & { samples?: number; tolerance?: number } = {},
+): Promise<Int32Array> {
   const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
@@ -176,15 +232,19 @@ export async function nonSensitivity(handle: AnyModel, inputs: Float32Array, att
   const order = Uint32Array.from({ length: points }, (_, p) => p % features);
   const { targets, scores, classes } = await scoredTargets(model, inputs, count, options.target ?? 'top1', score);
   const copyTargets = Int32Array.from({ length: count * samples }, (_, c) => targets[Math.floor(c / samples)]!);
-  const logits = await perturbedLogits(model, { inputs: copies, replacements, feature, features, ranks, source, order, limit: new Uint32Array(points).fill(1) }, options.chunkSize);
+  const logits = await perturbedLogits(
+    model,
+    { inputs: copies, replacements, feature, features, ranks, source, order, limit: new Uint32Array(points).fill(1) },
+    options.chunkSize,
+  );
   const perturbed = pointScores(logits, source, copyTargets, classes, score);
   return Int32Array.from({ length: count }, (_, i) => {
     const relevance = featureRelevance(attribution.subarray(i * size, (i + 1) * size), feature, features);
     let violations = 0;
     for (let f = 0; f < features; f++) {
       let effect = 0;
-      for (let s = 0; s < samples; s++) effect = Math.max(effect, Math.abs(scores[i]! - perturbed[((i * samples + s) * features) + f]!));
-      if ((Math.abs(relevance[f]!) <= tolerance) !== (effect <= tolerance)) violations++;
+      for (let s = 0; s < samples; s++) effect = Math.max(effect, Math.abs(scores[i]! - perturbed[(i * samples + s) * features + f]!));
+      if (Math.abs(relevance[f]!) <= tolerance !== effect <= tolerance) violations++;
     }
     return violations;
   });

@@ -13,7 +13,11 @@ export type Replacement = 'zero' | 'mean' | 'blur' | 'noise' | Float32Array;
 export function featureMap(shape: Shape, granularity: Granularity): { feature: Uint32Array; features: number } {
   const size = sizeOf(shape);
   if (granularity === 'element' || shape.length !== 3) {
-    if (granularity !== 'element' && shape.length !== 3) throw new GradlensError('BAD_PARAMS', `${JSON.stringify(granularity)} features need an input [C, H, W], not [${shape.join(', ')}]; use 'element'`);
+    if (granularity !== 'element' && shape.length !== 3)
+      throw new GradlensError(
+        'BAD_PARAMS',
+        `${JSON.stringify(granularity)} features need an input [C, H, W], not [${shape.join(', ')}]; use 'element'`,
+      );
     return { feature: Uint32Array.from({ length: size }, (_, e) => e), features: size };
   }
   const [, height, width] = shape as [number, number, number];
@@ -47,9 +51,16 @@ export function rankFeatures(relevance: ArrayLike<number>, largestFirst: boolean
  * Replacements for `count` inputs: zeros; each channel's mean; a Gaussian blur (σ `blurSigma`, Petsiuk 2018's
  * insertion start); or uniform noise in the input's [min, max], seeded (Samek 2017's region perturbation).
  */
-export function replacementsOf(replacement: Replacement, inputs: Float32Array, count: number, shape: Shape, options: { blurSigma?: number; seed?: number } = {}): Float32Array {
+export function replacementsOf(
+  replacement: Replacement,
+  inputs: Float32Array,
+  count: number,
+  shape: Shape,
+  options: { blurSigma?: number; seed?: number } = {},
+): Float32Array {
   if (replacement instanceof Float32Array) {
-    if (replacement.length !== inputs.length) throw new GradlensError('BAD_PARAMS', `a replacement tensor needs ${inputs.length} values, got ${replacement.length}`);
+    if (replacement.length !== inputs.length)
+      throw new GradlensError('BAD_PARAMS', `a replacement tensor needs ${inputs.length} values, got ${replacement.length}`);
     return replacement;
   }
   const size = sizeOf(shape);
@@ -64,7 +75,7 @@ export function replacementsOf(replacement: Replacement, inputs: Float32Array, c
     if (replacement === 'noise') {
       let low = Infinity;
       let high = -Infinity;
-      for (const v of x) (low = Math.min(low, v)), (high = Math.max(high, v));
+      for (const v of x) ((low = Math.min(low, v)), (high = Math.max(high, v)));
       for (let e = 0; e < size; e++) y[e] = low + next.uniform() * (high - low);
       continue;
     }

@@ -5,9 +5,14 @@ import { GradlensError } from '../gpu/errors.ts';
  * 1/6 for the four direct neighbours, 1/12 for the diagonals, [row offset, column offset, weight].
  */
 export const NEIGHBOURS: readonly (readonly [number, number, number])[] = [
-  [-1, -1, 1 / 12], [-1, 0, 1 / 6], [-1, 1, 1 / 12],
-  [0, -1, 1 / 6], [0, 1, 1 / 6],
-  [1, -1, 1 / 12], [1, 0, 1 / 6], [1, 1, 1 / 12],
+  [-1, -1, 1 / 12],
+  [-1, 0, 1 / 6],
+  [-1, 1, 1 / 12],
+  [0, -1, 1 / 6],
+  [0, 1, 1 / 6],
+  [1, -1, 1 / 12],
+  [1, 0, 1 / 6],
+  [1, 1, 1 / 12],
 ];
 
 /** ROAD's default noise: σ = 0.01, absolute, added to every imputed value (NoisyLinearImputer(noise=0.01)). */
@@ -25,17 +30,23 @@ export interface ImputationOptions {
  * mean of its in-image 8-neighbours, removed ones included, so all removed pixels of a channel are one sparse
  * linear system; then N(0, σ²) noise is added to them. Kept pixels are returned unchanged.
  */
-export function noisyLinearImputation(image: Float32Array, shape: readonly number[], removed: ArrayLike<number>, options: ImputationOptions = {}): Float32Array {
+export function noisyLinearImputation(
+  image: Float32Array,
+  shape: readonly number[],
+  removed: ArrayLike<number>,
+  options: ImputationOptions = {},
+): Float32Array {
   if (shape.length !== 3) throw new GradlensError('BAD_PARAMS', `linear imputation needs an image [C, H, W], not [${shape.join(', ')}]`);
   const [channels, height, width] = shape as [number, number, number];
   const plane = height * width;
-  if (image.length !== channels * plane || removed.length !== plane) throw new GradlensError('BAD_INPUT', `an image [${shape.join(', ')}] needs ${channels * plane} values and a mask of ${plane}`);
+  if (image.length !== channels * plane || removed.length !== plane)
+    throw new GradlensError('BAD_INPUT', `an image [${shape.join(', ')}] needs ${channels * plane} values and a mask of ${plane}`);
   const noise = options.noise ?? ROAD_NOISE;
   if (!(noise >= 0)) throw new GradlensError('BAD_PARAMS', `noise must be ≥ 0, got ${noise}`);
   if (noise > 0 && !options.normal) throw new GradlensError('BAD_PARAMS', 'noisy imputation needs a seeded normal source');
   const unknowns: number[] = [];
   const variable = new Int32Array(plane).fill(-1);
-  for (let p = 0; p < plane; p++) if (removed[p]) (variable[p] = unknowns.length), unknowns.push(p);
+  for (let p = 0; p < plane; p++) if (removed[p]) ((variable[p] = unknowns.length), unknowns.push(p));
   const out = Float32Array.from(image);
   const n = unknowns.length;
   if (n === 0) return out;
@@ -56,7 +67,7 @@ export function noisyLinearImputation(image: Float32Array, shape: readonly numbe
       if (r < 0 || c < 0 || r >= height || c >= width) continue;
       diagonal[i]! += weight;
       const q = r * width + c;
-      if (variable[q]! >= 0) couplingIndex.push(variable[q]!), couplingWeight.push(weight);
+      if (variable[q]! >= 0) (couplingIndex.push(variable[q]!), couplingWeight.push(weight));
       else known.push({ variable: i, pixel: q, weight });
     }
     couplingStart[i + 1] = couplingIndex.length;
@@ -93,7 +104,7 @@ function conjugateGradient(apply: (x: Float64Array, y: Float64Array) => void, di
   for (let iteration = 0; iteration < 10 * n + 100 && norm(r) > target; iteration++) {
     apply(p, q);
     const alpha = rz / p.reduce((s, e, i) => s + e * q[i]!, 0);
-    for (let i = 0; i < n; i++) (x[i]! += alpha * p[i]!), (r[i]! -= alpha * q[i]!);
+    for (let i = 0; i < n; i++) ((x[i]! += alpha * p[i]!), (r[i]! -= alpha * q[i]!));
     for (let i = 0; i < n; i++) z[i] = r[i]! / diagonal[i]!;
     const next = r.reduce((s, e, i) => s + e * z[i]!, 0);
     const beta = next / rz;

@@ -26,14 +26,22 @@ export interface InfidelityOptions {
  * Infidelity (Yeh 2019, Eq. 1; Captum's `infidelity`): E_I[(Iᵀφ − (f(x) − f(x − I)))²] per input, over seeded
  * perturbations I; the perturbed inputs are made on the CPU and scored in batched forward passes on the GPU.
  */
-export async function infidelity(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: InfidelityOptions = {}): Promise<Float64Array> {
+export async function infidelity(
+  handle: AnyModel,
+  inputs: Float32Array,
+  attribution: Float32Array,
+  count: number,
+  options: InfidelityOptions = {},
+): Promise<Float64Array> {
   const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
-  if (inputs.length !== count * size || attribution.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
+  if (inputs.length !== count * size || attribution.length !== count * size)
+    throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
   const samples = options.samples ?? 10;
   const kind = options.perturbation ?? 'gaussian';
-  if (kind === 'square' && shape.length !== 3) throw new GradlensError('BAD_PARAMS', `square removal needs an input [C, H, W], not [${shape.join(', ')}]`);
+  if (kind === 'square' && shape.length !== 3)
+    throw new GradlensError('BAD_PARAMS', `square removal needs an input [C, H, W], not [${shape.join(', ')}]`);
   const random = gaussian(options.seed ?? 0);
   const stdev = options.stdev ?? 0.1;
   const perturbations = new Float32Array(count * samples * size);
@@ -69,7 +77,13 @@ export async function infidelity(handle: AnyModel, inputs: Float32Array, attribu
   });
 }
 
-function squareOf(I: Float32Array, x: Float32Array, [channels, height, width]: [number, number, number], side: number | undefined, uniform: () => number): void {
+function squareOf(
+  I: Float32Array,
+  x: Float32Array,
+  [channels, height, width]: [number, number, number],
+  side: number | undefined,
+  uniform: () => number,
+): void {
   const s = Math.max(1, Math.min(side ?? Math.floor(width / 4), height, width));
   const top = Math.floor(uniform() * (height - s + 1));
   const left = Math.floor(uniform() * (width - s + 1));

@@ -35,8 +35,10 @@ export async function perturbedLogits(handle: AnyModel, set: PerturbationSet, ch
   const size = sizeOf(model.graph.inputShape);
   const classes = sizeOf(model.outputShape);
   const total = set.source.length;
-  if (set.order.length !== total || set.limit.length !== total) throw new GradlensError('BAD_PARAMS', 'source, order and limit need one value per point');
-  if (set.inputs.length % size !== 0 || set.replacements.length !== set.inputs.length) throw new GradlensError('BAD_INPUT', `inputs and replacements must be whole inputs of ${size} values`);
+  if (set.order.length !== total || set.limit.length !== total)
+    throw new GradlensError('BAD_PARAMS', 'source, order and limit need one value per point');
+  if (set.inputs.length % size !== 0 || set.replacements.length !== set.inputs.length)
+    throw new GradlensError('BAD_INPUT', `inputs and replacements must be whole inputs of ${size} values`);
   if (set.feature.length !== size) throw new GradlensError('BAD_PARAMS', `feature map has ${set.feature.length} entries for inputs of ${size}`);
   if (total === 0) return new Float32Array(0);
   const kernel = await gpu.kernels.kernel(MODULE, 'perturb_points', { WORKGROUP_SIZE });
@@ -45,16 +47,32 @@ export async function perturbedLogits(handle: AnyModel, set: PerturbationSet, ch
     total,
     plans: [{ objective: 'none' }],
     async prepare(scope, _chunkSize, [plan]) {
-      const data = { inputs: set.inputs, replacements: set.replacements, feature: set.feature, ranks: set.ranks, source: set.source, order: set.order, limit: set.limit };
+      const data = {
+        inputs: set.inputs,
+        replacements: set.replacements,
+        feature: set.feature,
+        ranks: set.ranks,
+        source: set.source,
+        order: set.order,
+        limit: set.limit,
+      };
       const buffers: Record<string, GPUBuffer> = {};
       for (const [name, values] of Object.entries(data)) buffers[name] = await scope.upload(`metric ${name}`, values);
       const [logits] = (await scope.allocate([{ label: 'metric logits', size: total * classes * 4 }])) as [GPUBuffer];
       return {
         points: ({ start, count }) => {
           const params = { size, features: set.features, chunk_start: start, chunk_count: count, insert: Number(set.insert ?? false) };
-          return [{ bound: kernel.bind(device, { params, ...buffers, points: plan!.buffers.input }), workgroups: gridFor(count * size, WORKGROUP_SIZE), iterations: 0 }];
+          return [
+            {
+              bound: kernel.bind(device, { params, ...buffers, points: plan!.buffers.input }),
+              workgroups: gridFor(count * size, WORKGROUP_SIZE),
+              iterations: 0,
+            },
+          ];
         },
-        reduce: ({ start, count }) => [{ source: plan!.buffers.output, target: logits, size: count * classes * 4, targetOffset: start * classes * 4 }],
+        reduce: ({ start, count }) => [
+          { source: plan!.buffers.output, target: logits, size: count * classes * 4, targetOffset: start * classes * 4 },
+        ],
         finish: () => readFloats(device, logits, total * classes),
       };
     },

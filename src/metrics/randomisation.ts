@@ -39,7 +39,10 @@ export async function randomisedModel(handle: AnyModel, layers: readonly Paramet
   const model = await modelOf(handle);
   const { device } = model.gpu;
   const entries = [...model.weights];
-  const copies = await allocate(device, entries.map(([name, buffer]) => ({ label: `${model.graph.name}:${name} randomised`, size: buffer.size })));
+  const copies = await allocate(
+    device,
+    entries.map(([name, buffer]) => ({ label: `${model.graph.name}:${name} randomised`, size: buffer.size })),
+  );
   const batch = new CommandBatch(device, 'randomisation weight copies');
   entries.forEach(([, buffer], t) => batch.copy(buffer, copies[t]!, buffer.size));
   await batch.submit();
@@ -60,7 +63,11 @@ export interface Similarity {
 export function mapSimilarity(a: Float32Array, b: Float32Array, height: number, width: number): Similarity {
   const absA = a.map(Math.abs);
   const absB = b.map(Math.abs);
-  return { spearman: spearman(a, b), spearmanAbsolute: spearman(absA, absB), ssim: ssim(normalise(pixels(absA, height * width)), normalise(pixels(absB, height * width)), height, width, { dataRange: 1 }) };
+  return {
+    spearman: spearman(a, b),
+    spearmanAbsolute: spearman(absA, absB),
+    ssim: ssim(normalise(pixels(absA, height * width)), normalise(pixels(absB, height * width)), height, width, { dataRange: 1 }),
+  };
 }
 
 function pixels(map: Float32Array, count: number): Float32Array {
@@ -71,7 +78,7 @@ function pixels(map: Float32Array, count: number): Float32Array {
 
 function normalise(map: Float32Array): Float32Array {
   let [low, high] = [Infinity, -Infinity];
-  for (const v of map) (low = Math.min(low, v)), (high = Math.max(high, v));
+  for (const v of map) ((low = Math.min(low, v)), (high = Math.max(high, v)));
   return map.map((v) => (high > low ? (v - low) / (high - low) : 0));
 }
 
@@ -92,7 +99,13 @@ export interface RandomisationOptions {
  * Model-parameter randomisation (Adebayo 2018, §3): cascading from the top layer down, or each layer alone, on a copy
  * of the weights; each step explains the inputs again at the original targets and compares with the original maps.
  */
-export async function modelRandomisation(handle: AnyModel, inputs: Float32Array, count: number, explainOptions: ExplainOptions, options: RandomisationOptions = {}): Promise<{ original: Float32Array; steps: RandomisationStep[] }> {
+export async function modelRandomisation(
+  handle: AnyModel,
+  inputs: Float32Array,
+  count: number,
+  explainOptions: ExplainOptions,
+  options: RandomisationOptions = {},
+): Promise<{ original: Float32Array; steps: RandomisationStep[] }> {
   const model = await modelOf(handle);
   const layers = parameterLayers(model);
   if (layers.length === 0) throw new GradlensError('BAD_PARAMS', `${model.graph.name} has no Conv or Gemm layer with weights to randomise`);
@@ -109,7 +122,9 @@ export async function modelRandomisation(handle: AnyModel, inputs: Float32Array,
     const variant = await randomisedModel(model, chosen, seed);
     try {
       const maps = (await explain(variant, inputs, count, fixed)).attribution;
-      const similarity = Array.from({ length: count }, (_, i) => mapSimilarity(original.subarray(i * size, (i + 1) * size), maps.subarray(i * size, (i + 1) * size), height, width));
+      const similarity = Array.from({ length: count }, (_, i) =>
+        mapSimilarity(original.subarray(i * size, (i + 1) * size), maps.subarray(i * size, (i + 1) * size), height, width),
+      );
       steps.push({ layers: chosen.map((layer) => layer.name), similarity, mean: meanOf(similarity) });
     } finally {
       variant.destroy();
@@ -131,7 +146,13 @@ function reinitialise(variant: Model, model: Model, layer: ParameterLayer, seed:
  * Random-logit test (Sixt 2020; Quantus RandomLogit): per input, the SSIM of the map for its class and the map for a
  * seeded random other class; a method that explains the class should score low.
  */
-export async function randomLogit(handle: AnyModel, inputs: Float32Array, count: number, explainOptions: ExplainOptions, options: { seed?: number } = {}): Promise<Float64Array> {
+export async function randomLogit(
+  handle: AnyModel,
+  inputs: Float32Array,
+  count: number,
+  explainOptions: ExplainOptions,
+  options: { seed?: number } = {},
+): Promise<Float64Array> {
   const model = await modelOf(handle);
   const { targets, classes } = await scoredTargets(model, inputs, count, explainOptions.target ?? 'top1');
   const next = uniformSequence(options.seed ?? 0, STREAM.metric, 2); // id 2: the random other class
@@ -141,7 +162,10 @@ export async function randomLogit(handle: AnyModel, inputs: Float32Array, count:
   const other = (await explain(model, inputs, count, { ...explainOptions, target: others, seed })).attribution;
   const [height, width] = spatial(model.graph.inputShape);
   const size = sizeOf(model.graph.inputShape);
-  return Float64Array.from({ length: count }, (_, i) => mapSimilarity(original.subarray(i * size, (i + 1) * size), other.subarray(i * size, (i + 1) * size), height, width).ssim);
+  return Float64Array.from(
+    { length: count },
+    (_, i) => mapSimilarity(original.subarray(i * size, (i + 1) * size), other.subarray(i * size, (i + 1) * size), height, width).ssim,
+  );
 }
 
 /** Height and width of an image input; a vector is one row. */

@@ -43,17 +43,25 @@ export interface RoadCurve {
  * the removal mask's shape than a constant would. Imputation is a sparse solve on the CPU; all points of all inputs
  * are scored in batched forward passes on the GPU.
  */
-export async function road(handle: AnyModel, inputs: Float32Array, attribution: Float32Array, count: number, options: RoadOptions = {}): Promise<RoadCurve> {
+export async function road(
+  handle: AnyModel,
+  inputs: Float32Array,
+  attribution: Float32Array,
+  count: number,
+  options: RoadOptions = {},
+): Promise<RoadCurve> {
   const model = await modelOf(handle);
   const shape = model.graph.inputShape;
   const size = sizeOf(shape);
   if (shape.length !== 3) throw new GradlensError('BAD_PARAMS', `ROAD imputes pixels and needs an image input [C, H, W], not [${shape.join(', ')}]`);
-  if (inputs.length !== count * size || attribution.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
+  if (inputs.length !== count * size || attribution.length !== count * size)
+    throw new GradlensError('BAD_INPUT', `inputs and attribution need ${count} × ${size} values`);
   const fractions = Float64Array.from(options.fractions ?? ROAD_FRACTIONS);
   const score = options.score ?? 'probability';
   const { feature, features } = featureMap(shape, 'pixel');
   fractions.forEach((f, k) => {
-    if (!(f >= 0 && f < 1) || Math.round(f * features) >= features) throw new GradlensError('BAD_PARAMS', `ROAD fractions must leave a pixel to impute from, in [0, 1); got ${f}`);
+    if (!(f >= 0 && f < 1) || Math.round(f * features) >= features)
+      throw new GradlensError('BAD_PARAMS', `ROAD fractions must leave a pixel to impute from, in [0, 1); got ${f}`);
     if (k > 0 && !(f > fractions[k - 1]!)) throw new GradlensError('BAD_PARAMS', 'ROAD fractions must increase');
   });
   const largestFirst = (options.order ?? 'most-relevant-first') === 'most-relevant-first';

@@ -27,7 +27,13 @@ export interface Sensitivity {
 }
 
 /** Explains every perturbed copy of every input in one batched call, with seeded uniform noise in [−radius, radius]. */
-export async function sensitivity(handle: AnyModel, inputs: Float32Array, count: number, explainer: Explainer, options: SensitivityOptions = {}): Promise<Sensitivity> {
+export async function sensitivity(
+  handle: AnyModel,
+  inputs: Float32Array,
+  count: number,
+  explainer: Explainer,
+  options: SensitivityOptions = {},
+): Promise<Sensitivity> {
   const model = await modelOf(handle);
   const size = sizeOf(model.graph.inputShape);
   if (inputs.length !== count * size) throw new GradlensError('BAD_INPUT', `inputs need ${count} × ${size} values`);
@@ -38,7 +44,11 @@ export async function sensitivity(handle: AnyModel, inputs: Float32Array, count:
   const noise = Float32Array.from({ length: count * samples * size }, () => (2 * random.uniform() - 1) * radius);
   const perturbed = Float32Array.from(noise, (d, k) => inputs[Math.floor(k / (samples * size)) * size + (k % size)]! + d);
   const original = await explainer(inputs, count, targets);
-  const copies = await explainer(perturbed, count * samples, Int32Array.from({ length: count * samples }, (_, p) => targets[Math.floor(p / samples)]!));
+  const copies = await explainer(
+    perturbed,
+    count * samples,
+    Int32Array.from({ length: count * samples }, (_, p) => targets[Math.floor(p / samples)]!),
+  );
   const result: Sensitivity = { max: new Float64Array(count), average: new Float64Array(count), lipschitz: new Float64Array(count) };
   for (let i = 0; i < count; i++) {
     const base = original.subarray(i * size, (i + 1) * size);

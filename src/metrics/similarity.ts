@@ -3,7 +3,7 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
   let meanA = 0;
   let meanB = 0;
-  for (let k = 0; k < n; k++) (meanA += a[k]!), (meanB += b[k]!);
+  for (let k = 0; k < n; k++) ((meanA += a[k]!), (meanB += b[k]!));
   meanA /= n;
   meanB /= n;
   let ab = 0;
@@ -22,7 +22,7 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function ranks(values: ArrayLike<number>): Float64Array {
   const order = Array.from({ length: values.length }, (_, k) => k).sort((p, q) => values[p]! - values[q]!);
   const result = new Float64Array(values.length);
-  for (let start = 0; start < order.length; ) {
+  for (let start = 0; start < order.length;) {
     let end = start + 1;
     while (end < order.length && values[order[end]!] === values[order[start]!]) end++;
     for (let k = start; k < end; k++) result[order[k]!] = (start + end + 1) / 2;
@@ -52,7 +52,7 @@ export function ssim(a: ArrayLike<number>, b: ArrayLike<number>, height: number,
   let range = options.dataRange;
   if (range === undefined) {
     let [low, high] = [Infinity, -Infinity];
-    for (let k = 0; k < height * width; k++) (low = Math.min(low, a[k]!)), (high = Math.max(high, a[k]!));
+    for (let k = 0; k < height * width; k++) ((low = Math.min(low, a[k]!)), (high = Math.max(high, a[k]!)));
     range = high - low;
   }
   const c1 = (0.01 * range) ** 2;

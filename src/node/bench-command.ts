@@ -111,7 +111,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     if (run('attribution')) {
       options.log('attribution methods…');
       const budgetMs = scale === 'full' ? 120_000 : 30_000;
-      result.attribution = await attributionSuite(gpu, { ...attributionWork(scale, notes), peers: options.peers, repeats: options.repeats, budgetMs, log: options.log });
+      result.attribution = await attributionSuite(gpu, {
+        ...attributionWork(scale, notes),
+        peers: options.peers,
+        repeats: options.repeats,
+        budgetMs,
+        log: options.log,
+      });
       options.onSuite?.(result);
     }
     if (run('peers')) {
@@ -125,7 +131,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 }
 
 function list<T extends string>(value: string, known: readonly T[], flag: string): T[] {
-  const items = value.split(',').map((item) => item.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
   const unknown = items.find((item) => !known.includes(item as T));
   if (unknown) throw new UsageError(`${flag}: "${unknown}" is not one of ${known.join(', ')}`);
   return items as T[];

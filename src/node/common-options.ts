@@ -16,7 +16,8 @@ export const COMMON_OPTIONS = {
 /** --backend / --adapter, falling back to GRADLENS_BACKEND / GRADLENS_ADAPTER. */
 export function adapterOptions(values: { backend?: string | undefined; adapter?: string | undefined }, env: NodeJS.ProcessEnv): AdapterOptions {
   const backend = values.backend ?? env.GRADLENS_BACKEND;
-  if (backend !== undefined && !BACKENDS.includes(backend as Backend)) throw new UsageError(`unknown backend "${backend}"; choose one of ${BACKENDS.join(', ')}`);
+  if (backend !== undefined && !BACKENDS.includes(backend as Backend))
+    throw new UsageError(`unknown backend "${backend}"; choose one of ${BACKENDS.join(', ')}`);
   const options: AdapterOptions = {};
   if (backend) options.backend = backend as Backend;
   const adapter = values.adapter ?? env.GRADLENS_ADAPTER;

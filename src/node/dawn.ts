@@ -14,8 +14,8 @@ const BACKENDS: readonly Backend[] = ['vulkan', 'opengles', 'metal', 'd3d12', 'd
 
 /** What the system needs for each route, said once for the error that lists them. */
 const INSTALL = {
-  vulkan: 'a GPU\'s Vulkan driver, or SwiftShader: `apt-get install libvulkan1 chromium` (gradlens finds it by itself)',
-  opengles: 'Mesa\'s llvmpipe through OpenGL ES: `apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri`',
+  vulkan: "a GPU's Vulkan driver, or SwiftShader: `apt-get install libvulkan1 chromium` (gradlens finds it by itself)",
+  opengles: "Mesa's llvmpipe through OpenGL ES: `apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri`",
 };
 
 // Software drivers probe for a window system and complain on stderr when this is unset; headless, any private dir will do.
@@ -117,7 +117,8 @@ function hasGpuDevice(): boolean {
 function backendFromEnvironment(): Backend | undefined {
   const value = process.env.GRADLENS_BACKEND;
   if (!value) return undefined;
-  if (!BACKENDS.includes(value as Backend)) throw new GradlensError('BAD_PARAMS', `GRADLENS_BACKEND="${value}": choose one of ${BACKENDS.join(', ')}`);
+  if (!BACKENDS.includes(value as Backend))
+    throw new GradlensError('BAD_PARAMS', `GRADLENS_BACKEND="${value}": choose one of ${BACKENDS.join(', ')}`);
   return value as Backend;
 }
 
@@ -127,14 +128,18 @@ function defaultBackend(): Backend {
   return 'vulkan';
 }
 
-const describeInfo = (info: GPUAdapterInfo) => [info.description, info.device].filter(Boolean).join(' / ') || info.architecture || 'an unnamed adapter';
+const describeInfo = (info: GPUAdapterInfo) =>
+  [info.description, info.device].filter(Boolean).join(' / ') || info.architecture || 'an unnamed adapter';
 
 function throwNoAdapter(tried: Backend[], options: AdapterOptions): never {
   const wanted = options.adapter ? ` matching "${options.adapter}"` : '';
   const routes = tried.filter((backend): backend is keyof typeof INSTALL => backend in INSTALL).map((backend) => `${backend}: ${INSTALL[backend]}`);
   const advice = routes.length
-    ? `Install one of: ${routes.join('; ')}${tried.includes('vulkan') ? '; or point VK_ICD_FILENAMES at a driver\'s ICD json' : ''}. ` +
+    ? `Install one of: ${routes.join('; ')}${tried.includes('vulkan') ? "; or point VK_ICD_FILENAMES at a driver's ICD json" : ''}. ` +
       '`npm run setup` in a gradlens checkout installs them on Debian/Ubuntu.'
     : 'Update the GPU driver';
-  throw new GradlensError('NO_ADAPTER', `No WebGPU adapter${wanted} on ${tried.join(' or ')}. ${advice}; or choose another backend with GRADLENS_BACKEND.`);
+  throw new GradlensError(
+    'NO_ADAPTER',
+    `No WebGPU adapter${wanted} on ${tried.join(' or ')}. ${advice}; or choose another backend with GRADLENS_BACKEND.`,
+  );
 }

@@ -22,7 +22,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** `gradlens demo`: the bundled digit model on the sample digits with several methods, overlays and a report. */
 export async function runDemo(out: string, adapter: AdapterOptions, log: (line: string) => void = console.log): Promise<number> {
   // Paths as short as the working folder allows: they name the inputs in results.jsonl and the report.
-  const near = (path: string) => (relative(process.cwd(), join(ROOT, path)).startsWith('..') ? join(ROOT, path) : relative(process.cwd(), join(ROOT, path)));
+  const near = (path: string) =>
+    relative(process.cwd(), join(ROOT, path)).startsWith('..') ? join(ROOT, path) : relative(process.cwd(), join(ROOT, path));
   const model = near('models/digits.onnx');
   const samples = near('samples/digits');
   if (!existsSync(model) || !existsSync(samples)) {

@@ -43,7 +43,9 @@ export interface ExplainRun {
 }
 
 /** One flag per method option, generated from the method descriptions (src/attribution/describe.ts). */
-export const METHOD_FLAGS: Readonly<Record<string, { type: 'string' }>> = Object.fromEntries(optionUses().map((use) => [flagOf(use.key), { type: 'string' }]));
+export const METHOD_FLAGS: Readonly<Record<string, { type: 'string' }>> = Object.fromEntries(
+  optionUses().map((use) => [flagOf(use.key), { type: 'string' }]),
+);
 
 export const EXPLAIN_OPTIONS = {
   method: { type: 'string', default: 'integrated-gradients' },
@@ -91,7 +93,8 @@ ${optionUsage()}
 function number(name: string, text: string | undefined, check: (n: number) => boolean = Number.isFinite): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (text.trim() === '' || !check(value)) throw new UsageError(`--${name} must be ${check === Number.isFinite ? 'a number' : 'a positive integer'}, got "${text}"`);
+  if (text.trim() === '' || !check(value))
+    throw new UsageError(`--${name} must be ${check === Number.isFinite ? 'a number' : 'a positive integer'}, got "${text}"`);
   return value;
 }
 
@@ -166,7 +169,8 @@ export function methodOptions(values: Record<string, unknown>, skip: ReadonlySet
     if (typeof text === 'string' && !skip.has(use.key)) options[use.key] = optionValue(use, text);
   }
   if (values.score !== undefined) options.score = oneOf('score', values.score as string, ['logit', 'probability', 'log-probability'] as const);
-  if (values.target !== undefined) options.target = values.target === 'top1' ? 'top1' : number('target', values.target as string, (n) => Number.isInteger(n) && n >= 0)!;
+  if (values.target !== undefined)
+    options.target = values.target === 'top1' ? 'top1' : number('target', values.target as string, (n) => Number.isInteger(n) && n >= 0)!;
   if (values.seed !== undefined) options.seed = number('seed', values.seed as string, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 53);
   return options as unknown as ExplainRun['method'];
 }

@@ -11,7 +11,11 @@ export interface Shard {
  * GRADLENS_SHARD_COUNT. None of them: one shard holding everything.
  */
 export function parseShard(flag: string | undefined, count: string | undefined, env: NodeJS.ProcessEnv): Shard {
-  const text = flag ?? (env.JOB_COMPLETION_INDEX !== undefined && (count ?? env.GRADLENS_SHARD_COUNT) ? `${env.JOB_COMPLETION_INDEX}/${count ?? env.GRADLENS_SHARD_COUNT}` : '0/1');
+  const text =
+    flag ??
+    (env.JOB_COMPLETION_INDEX !== undefined && (count ?? env.GRADLENS_SHARD_COUNT)
+      ? `${env.JOB_COMPLETION_INDEX}/${count ?? env.GRADLENS_SHARD_COUNT}`
+      : '0/1');
   const match = /^(\d+)\/(\d+)$/.exec(text.trim());
   const shard = match ? { index: Number(match[1]), count: Number(match[2]) } : undefined;
   if (!shard || shard.count < 1 || shard.index >= shard.count) {

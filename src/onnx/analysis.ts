@@ -12,7 +12,31 @@ import { checkAxes } from './validate.ts';
  * Ops the runtime lacks whose output has their input's shape (or the broadcast of their inputs'): analysis continues
  * past them, to the patterns that replace them or to the error that names them.
  */
-const ELEMENTWISE = new Set(['Erf', 'Sqrt', 'Pow', 'Exp', 'Log', 'Neg', 'Abs', 'Reciprocal', 'Floor', 'Ceil', 'Sin', 'Cos', 'Softplus', 'Elu', 'Selu', 'HardSigmoid', 'HardSwish', 'Mish', 'PRelu', 'Max', 'Min', 'Where', 'Cast']);
+const ELEMENTWISE = new Set([
+  'Erf',
+  'Sqrt',
+  'Pow',
+  'Exp',
+  'Log',
+  'Neg',
+  'Abs',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Sin',
+  'Cos',
+  'Softplus',
+  'Elu',
+  'Selu',
+  'HardSigmoid',
+  'HardSwish',
+  'Mish',
+  'PRelu',
+  'Max',
+  'Min',
+  'Where',
+  'Cast',
+]);
 
 /** A shape rule failed at the second batch size only: the model holds one batch size. */
 export class FixedBatch extends Error {}
@@ -24,7 +48,8 @@ export interface Analysed {
 }
 
 const sameValue = (a: TensorValue, b: TensorValue) =>
-  a === b || (a.dtype === b.dtype && a.shape.join() === b.shape.join() && a.data.length === b.data.length && a.data.every((v, i) => Object.is(v, b.data[i])));
+  a === b ||
+  (a.dtype === b.dtype && a.shape.join() === b.shape.join() && a.data.length === b.data.length && a.data.every((v, i) => Object.is(v, b.data[i])));
 
 /**
  * One pass over the sorted nodes, at two batch sizes at once: what both batches give the same value is a constant;
@@ -53,8 +78,15 @@ export class Analysis {
     private readonly nodes: readonly WorkNode[],
     private readonly budget: FoldBudget,
   ) {
-    for (const [name, value] of known) this.values.set(name, batches.map(() => value));
-    this.shapes.set(input, batches.map((b) => [b, ...inputShape]));
+    for (const [name, value] of known)
+      this.values.set(
+        name,
+        batches.map(() => value),
+      );
+    this.shapes.set(
+      input,
+      batches.map((b) => [b, ...inputShape]),
+    );
     for (const node of nodes) for (const name of node.inputs) if (name) this.readerCount.set(name, (this.readerCount.get(name) ?? 0) + 1);
     this.readerCount.set(output, (this.readerCount.get(output) ?? 0) + 1);
   }
@@ -70,7 +102,8 @@ export class Analysis {
     fusePad(graph);
     const nodes = dropUnread(prune(graph.nodes, output), output);
     this.checkSupported(nodes);
-    if (!dependsOn(nodes, this.input, output)) throw new GradlensError('BAD_MODEL', `the output "${this.output}" does not depend on the input "${this.input}"`);
+    if (!dependsOn(nodes, this.input, output))
+      throw new GradlensError('BAD_MODEL', `the output "${this.output}" does not depend on the input "${this.input}"`);
     const used = new Set(nodes.flatMap((node) => node.inputs));
     return { nodes, constants: new Map([...this.constants].filter(([name]) => used.has(name))), output };
   }
@@ -136,8 +169,13 @@ export class Analysis {
     else if (Array.isArray(a.value_floats)) value = { dtype: 'float', shape: [a.value_floats.length], data: Float32Array.from(a.value_floats) };
     else if (typeof a.value_int === 'number') value = { dtype: 'int', shape: [], data: Float64Array.of(a.value_int) };
     else if (Array.isArray(a.value_ints)) value = { dtype: 'int', shape: [a.value_ints.length], data: Float64Array.from(a.value_ints) };
-    if (!value) throw new GradlensError('UNSUPPORTED_OP', `Constant "${node.name}": only numeric tensor values are supported (not strings or sparse tensors)`);
-    if (node.outputs[0]) this.values.set(node.outputs[0], this.batches.map(() => value));
+    if (!value)
+      throw new GradlensError('UNSUPPORTED_OP', `Constant "${node.name}": only numeric tensor values are supported (not strings or sparse tensors)`);
+    if (node.outputs[0])
+      this.values.set(
+        node.outputs[0],
+        this.batches.map(() => value),
+      );
   }
 
   private shapeNode(node: WorkNode): void {
@@ -175,7 +213,10 @@ export class Analysis {
       if (isGradlensError(error)) throw error;
       throw new GradlensError('BAD_MODEL', `${node.op} "${node.name}" cannot be evaluated: ${(error as Error).message}`, { cause: error });
     }
-    this.budget.charge(node, results.reduce((sum, value) => sum + value.data.length, 0));
+    this.budget.charge(
+      node,
+      results.reduce((sum, value) => sum + value.data.length, 0),
+    );
     if (node.outputs[0]) this.values.set(node.outputs[0], results);
     return true;
   }
@@ -198,18 +239,28 @@ export class Analysis {
     else if (ELEMENTWISE.has(node.op)) {
       const fold = { name: node.name, op: node.op, attributes: node.attributes, tensors: {} };
       try {
-        outputs = perBatch.map((s) => [broadcast(s.filter((_, i) => node.inputs[i]), fold)]);
+        outputs = perBatch.map((s) => [
+          broadcast(
+            s.filter((_, i) => node.inputs[i]),
+            fold,
+          ),
+        ]);
       } catch {
         outputs = undefined;
       }
     } else if (node.op === 'Pad' && Array.isArray(node.attributes.pads)) {
       const pads = node.attributes.pads as number[];
-      if (perBatch.every(([x]) => pads.length === 2 * x!.length)) outputs = perBatch.map(([x]) => [x!.map((dim, i) => dim + pads[i]! + pads[i + x!.length]!)]);
+      if (perBatch.every(([x]) => pads.length === 2 * x!.length))
+        outputs = perBatch.map(([x]) => [x!.map((dim, i) => dim + pads[i]! + pads[i + x!.length]!)]);
     }
     if (!outputs) return;
     node.outputs.forEach((name, i) => {
       if (!name) return;
-      if (outputs[0]![i]) this.shapes.set(name, outputs.map((o) => o[i]!));
+      if (outputs[0]![i])
+        this.shapes.set(
+          name,
+          outputs.map((o) => o[i]!),
+        );
       else if ((this.readerCount.get(name) ?? 0) > 0) this.reject(node, `its output ${i} ("${name}") is read, and gradlens computes only output 0`);
     });
   }
@@ -247,7 +298,14 @@ export class Analysis {
     }
     if (node.op === 'Reshape' && index === 1) {
       const data = node.inputs[0] ? this.shapesOf(node.inputs[0]) : undefined;
-      const target = data && batchReshape(values.map((v) => Array.from(v.data)), data, (node.attributes.allowzero as number | undefined) === 1, node);
+      const target =
+        data &&
+        batchReshape(
+          values.map((v) => Array.from(v.data)),
+          data,
+          (node.attributes.allowzero as number | undefined) === 1,
+          node,
+        );
       if (target) {
         node.attributes = { ...node.attributes, allowzero: 0 };
         return this.addConstant(`${name}:batch`, { shape: [target.length], data: Float32Array.from(target) });
@@ -313,7 +371,9 @@ function batchReshape(targets: number[][], inputs: readonly Shape[], allowZero: 
   if (rest.length === 1) result[rest[0]!] = -1;
   const fold = { name: node.name, op: node.op, attributes: {}, tensors: {} };
   try {
-    const same = inputs.every((shape, b) => reshapeShape(shape, result, false, fold).join() === reshapeShape(shape, targets[b]!, allowZero, fold).join());
+    const same = inputs.every(
+      (shape, b) => reshapeShape(shape, result, false, fold).join() === reshapeShape(shape, targets[b]!, allowZero, fold).join(),
+    );
     return same ? result : undefined;
   } catch {
     return undefined;

@@ -48,7 +48,7 @@ export class FoldBudget {
       throw new FoldBudgetSpent(
         'BAD_MODEL',
         `computing the model's constant parts at load took ${over ?? late} by ${node.op} "${node.name}": ` +
-          'far beyond any real network\'s shape arithmetic; the file is malformed or hostile',
+          "far beyond any real network's shape arithmetic; the file is malformed or hostile",
       );
     }
   }
@@ -127,7 +127,10 @@ function broadcastCursor(shape: readonly number[], out: readonly number[]): () =
 type Combine = (values: readonly number[]) => number;
 
 function elementwise(inputs: readonly TensorValue[], node: FoldNode, dtype: TensorValue['dtype'], f: Combine): TensorValue {
-  const out = broadcast(inputs.map((v) => v.shape), node);
+  const out = broadcast(
+    inputs.map((v) => v.shape),
+    node,
+  );
   const cursors = inputs.map((v) => broadcastCursor(v.shape, out));
   const values = inputs.map(() => 0);
   return make(dtype, out, () => {
@@ -173,7 +176,8 @@ function axesOf(inputs: Inputs, node: FoldNode, index: number): number[] | undef
 }
 
 function reshaped(value: TensorValue, shape: number[]): TensorValue {
-  if (elementCount(shape, 'a reshaped tensor') !== value.data.length) throw new GradlensError('BAD_MODEL', `cannot reshape [${value.shape}] to [${shape}]`);
+  if (elementCount(shape, 'a reshaped tensor') !== value.data.length)
+    throw new GradlensError('BAD_MODEL', `cannot reshape [${value.shape}] to [${shape}]`);
   return { ...value, shape };
 }
 
@@ -183,7 +187,11 @@ export function reshapeShape(input: readonly number[], requested: readonly numbe
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const total = input.reduce((a, b) => a * b, 1);
   const result = shape.map((d) => (d === -1 ? total / known : d));
-  if (shape.filter((d) => d === -1).length > 1 || !result.every((d) => Number.isInteger(d) && d >= 0) || result.reduce((a, b) => a * b, 1) !== total) {
+  if (
+    shape.filter((d) => d === -1).length > 1 ||
+    !result.every((d) => Number.isInteger(d) && d >= 0) ||
+    result.reduce((a, b) => a * b, 1) !== total
+  ) {
     throw bad(node, `cannot reshape [${input}] to [${requested}]`);
   }
   return result;
@@ -192,7 +200,8 @@ export function reshapeShape(input: readonly number[], requested: readonly numbe
 function slice(inputs: Inputs, node: FoldNode, opset: number): TensorValue {
   const [data] = need(inputs, 1, node);
   const rank = data!.shape.length;
-  const list = (index: number, attribute: string) => (opset >= 10 ? (inputs[index] ? Array.from(inputs[index]!.data) : undefined) : ints(node, attribute));
+  const list = (index: number, attribute: string) =>
+    opset >= 10 ? (inputs[index] ? Array.from(inputs[index]!.data) : undefined) : ints(node, attribute);
   const starts = list(1, 'starts');
   const ends = list(2, 'ends');
   if (!starts || !ends || starts.length !== ends.length) throw bad(node, 'needs starts and ends of one length');
@@ -245,7 +254,8 @@ function concat(inputs: Inputs, node: FoldNode): TensorValue {
   const rank = parts[0]!.shape.length;
   const a = axis(int(node, 'axis', 0), rank, node);
   for (const part of parts) {
-    if (part.shape.length !== rank || part.shape.some((d, i) => i !== a && d !== parts[0]!.shape[i])) throw bad(node, `shapes [${parts.map((p) => `[${p.shape}]`).join(', ')}] do not line up`);
+    if (part.shape.length !== rank || part.shape.some((d, i) => i !== a && d !== parts[0]!.shape[i]))
+      throw bad(node, `shapes [${parts.map((p) => `[${p.shape}]`).join(', ')}] do not line up`);
   }
   const inner = parts[0]!.shape.slice(a + 1).reduce((p, d) => p * d, 1);
   const sizes = parts.map((p) => p.shape[a]! * inner);

@@ -113,14 +113,27 @@ export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
   const declaredBatch = typeof input.dims[0] === 'number' && input.dims[0] > 0 ? input.dims[0] : 1;
   const dims = input.dims.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : undefined));
   const labels = labelsFrom(model.metadata);
-  const source: Source = { name: options.name ?? (graph.name || 'model'), opset, known, input: input.name, dims, declaredBatch, output, nodes, labels };
+  const source: Source = {
+    name: options.name ?? (graph.name || 'model'),
+    opset,
+    known,
+    input: input.name,
+    dims,
+    declaredBatch,
+    output,
+    nodes,
+    labels,
+  };
   if (options.inputShape) return specialisable(source, requested(source, options.inputShape));
   if (dims.every((d) => d !== undefined)) return specialisable(source, dims as number[]);
   // Free dimensions: the first probe size the model holds at; failing all, the first probe's error with a hint.
   let first: unknown;
   for (const size of PROBE_SIZES) {
     try {
-      return specialisable(source, dims.map((d) => d ?? size));
+      return specialisable(
+        source,
+        dims.map((d) => d ?? size),
+      );
     } catch (error) {
       if (!isGradlensError(error, 'BAD_MODEL') || error instanceof FoldBudgetSpent) throw error;
       first ??= error;
@@ -191,7 +204,11 @@ function requested(source: Source, shape: Shape): number[] {
 function specialise(source: Source, inputShape: readonly number[]): Graph {
   const { declaredBatch: declared, opset, known, input, output, nodes } = source;
   let analysed: Analysed | undefined;
-  for (const [batches, repair] of [[[declared, declared + 1], false], [[declared, declared + 1], true], [[declared], false]] as const) {
+  for (const [batches, repair] of [
+    [[declared, declared + 1], false],
+    [[declared, declared + 1], true],
+    [[declared], false],
+  ] as const) {
     try {
       analysed = new Analysis([...batches], repair, opset, known, input, inputShape, output, nodes, new FoldBudget()).run();
       break;
@@ -205,7 +222,9 @@ function specialise(source: Source, inputShape: readonly number[]): Graph {
   try {
     inferShapes(graph, declared);
   } catch (error) {
-    throw new GradlensError('BAD_MODEL', `the imported graph does not hold together at batch ${declared}: ${(error as Error).message}`, { cause: error });
+    throw new GradlensError('BAD_MODEL', `the imported graph does not hold together at batch ${declared}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return graph;
 }
@@ -224,10 +243,17 @@ function modelInput(graph: OnnxGraph, known: ReadonlyMap<string, TensorValue>): 
   const where = `the model's input "${input.name}"`;
   if (!input.name) throw new GradlensError('BAD_MODEL', "the model's input has no name");
   if (!input.isTensor || !FLOAT_INPUTS.has(input.elemType)) {
-    throw new GradlensError('BAD_MODEL', `${where} is not a float tensor (element type ${input.elemType}); gradlens explains models with float inputs`);
+    throw new GradlensError(
+      'BAD_MODEL',
+      `${where} is not a float tensor (element type ${input.elemType}); gradlens explains models with float inputs`,
+    );
   }
   const dims = input.dims;
-  if (!dims || dims.length < 1) throw new GradlensError('BAD_MODEL', `${where} has no ${dims ? 'batch dimension' : 'shape'}; re-export the model with a shaped input whose first dimension is the batch`);
+  if (!dims || dims.length < 1)
+    throw new GradlensError(
+      'BAD_MODEL',
+      `${where} has no ${dims ? 'batch dimension' : 'shape'}; re-export the model with a shaped input whose first dimension is the batch`,
+    );
   const fixed = dims.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
   checkInputShape(fixed, `${where} [${dims.map((d) => d ?? '?').join(', ')}]`);
   return { name: input.name, dims };
@@ -236,11 +262,15 @@ function modelInput(graph: OnnxGraph, known: ReadonlyMap<string, TensorValue>): 
 function modelOutput(graph: OnnxGraph, chosen: string | undefined): string {
   const names = graph.outputs.map((o: OnnxValueInfo) => o.name);
   if (chosen !== undefined) {
-    if (!names.includes(chosen)) throw new GradlensError('BAD_PARAMS', `options.output "${chosen}" is not an output of the model (outputs: ${names.join(', ')})`);
+    if (!names.includes(chosen))
+      throw new GradlensError('BAD_PARAMS', `options.output "${chosen}" is not an output of the model (outputs: ${names.join(', ')})`);
     return chosen;
   }
   if (names.length !== 1) {
-    throw new GradlensError('BAD_MODEL', `gradlens explains one output; this model has ${names.length} (${names.join(', ') || 'none'}): choose one with loadOnnx(bytes, { output })`);
+    throw new GradlensError(
+      'BAD_MODEL',
+      `gradlens explains one output; this model has ${names.length} (${names.join(', ') || 'none'}): choose one with loadOnnx(bytes, { output })`,
+    );
   }
   return names[0]!;
 }

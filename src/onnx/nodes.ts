@@ -20,12 +20,18 @@ const utf8 = new TextDecoder('utf-8');
 
 function attributeValue(a: OnnxAttribute): AttributeValue | undefined {
   switch (a.type || inferType(a)) {
-    case 1: return a.f ?? 0;
-    case 2: return a.i ?? 0;
-    case 3: return a.s ? utf8.decode(a.s) : '';
-    case 6: return a.floats;
-    case 7: return a.ints;
-    default: return undefined;
+    case 1:
+      return a.f ?? 0;
+    case 2:
+      return a.i ?? 0;
+    case 3:
+      return a.s ? utf8.decode(a.s) : '';
+    case 6:
+      return a.floats;
+    case 7:
+      return a.ints;
+    default:
+      return undefined;
   }
 }
 
@@ -67,7 +73,8 @@ export function sortNodes(nodes: WorkNode[], known: ReadonlyMap<string, TensorVa
   for (const node of nodes) {
     for (const name of node.outputs) {
       if (!name) continue;
-      if (producer.has(name) || known.has(name) || name === input) throw new GradlensError('BAD_MODEL', `tensor "${name}" is produced twice (node "${node.name}")`);
+      if (producer.has(name) || known.has(name) || name === input)
+        throw new GradlensError('BAD_MODEL', `tensor "${name}" is produced twice (node "${node.name}")`);
       producer.set(name, node);
     }
   }
@@ -119,4 +126,3 @@ export function sortNodes(nodes: WorkNode[], known: ReadonlyMap<string, TensorVa
   for (const node of nodes) visit(node);
   return order;
 }
-

@@ -83,10 +83,15 @@ function resize(node: WorkNode, c: RewriteContext, opset = c.opset): WorkNode[] 
     !(NEAREST_MODES as readonly string[]).includes(nearest) && `nearest_mode "${nearest}"`,
     (a.antialias as number | undefined) === 1 && 'antialias',
     a.axes !== undefined && 'axes',
-    a.keep_aspect_ratio_policy !== undefined && a.keep_aspect_ratio_policy !== 'stretch' && `keep_aspect_ratio_policy "${a.keep_aspect_ratio_policy}"`,
+    a.keep_aspect_ratio_policy !== undefined &&
+      a.keep_aspect_ratio_policy !== 'stretch' &&
+      `keep_aspect_ratio_policy "${a.keep_aspect_ratio_policy}"`,
   ].filter(Boolean);
   if (unsupported.length > 0) {
-    c.reject(node, `${unsupported.join(', ')} not supported (modes: ${RESIZE_MODES.join(', ')}; transformations: ${COORDINATE_TRANSFORMATION_MODES.join(', ')})`);
+    c.reject(
+      node,
+      `${unsupported.join(', ')} not supported (modes: ${RESIZE_MODES.join(', ')}; transformations: ${COORDINATE_TRANSFORMATION_MODES.join(', ')})`,
+    );
     return [rewritten];
   }
   const sizes = rewritten.inputs[3] ? c.known(rewritten.inputs[3]) : undefined;
@@ -94,7 +99,8 @@ function resize(node: WorkNode, c: RewriteContext, opset = c.opset): WorkNode[] 
   const shape = c.shape(rewritten.inputs[0]!);
   if ((!sizes || sizes.data.length === 0) && scales && shape && scales.data.length === shape.length) {
     const uneven = shape.some((dim, i) => i > 1 && !Number.isInteger(dim * scales.data[i]!));
-    if (uneven) c.reject(node, `scales [${Array.from(scales.data)}] of [${shape}] give fractional sizes; gradlens resizes by out/in only (give sizes instead)`);
+    if (uneven)
+      c.reject(node, `scales [${Array.from(scales.data)}] of [${shape}] give fractional sizes; gradlens resizes by out/in only (give sizes instead)`);
   }
   return [rewritten];
 }
@@ -134,7 +140,14 @@ function variadic(node: WorkNode, op: string): WorkNode[] {
   return inputs.slice(1).map((input, k) => {
     const last = k === inputs.length - 2;
     const name = last ? node.name : `${node.name}:${k + 1}`;
-    return { name, op, inputs: [k === 0 ? inputs[0]! : `${out}:${k}`, input], outputs: [last ? out : `${out}:${k + 1}`], attributes: {}, tensors: {} };
+    return {
+      name,
+      op,
+      inputs: [k === 0 ? inputs[0]! : `${out}:${k}`, input],
+      outputs: [last ? out : `${out}:${k + 1}`],
+      attributes: {},
+      tensors: {},
+    };
   });
 }
 
@@ -189,13 +202,21 @@ function einsum(node: WorkNode, c: RewriteContext): WorkNode[] {
   const product = [...batch, ...freeA, freeB[0]!].join('');
   const perm = [...out].map((index) => product.indexOf(index));
   const last = perm.every((p, i) => p === i);
-  nodes.push({ name: last ? node.name : `${node.name}:matmul`, op: 'MatMul', inputs: [left, right], outputs: [last ? out0 : `${out0}:product`], attributes: {}, tensors: {} });
+  nodes.push({
+    name: last ? node.name : `${node.name}:matmul`,
+    op: 'MatMul',
+    inputs: [left, right],
+    outputs: [last ? out0 : `${out0}:product`],
+    attributes: {},
+    tensors: {},
+  });
   if (!last) nodes.push({ name: node.name, op: 'Transpose', inputs: [`${out0}:product`], outputs: [out0], attributes: { perm }, tensors: {} });
   return nodes;
 }
 
 function batchNormalization(node: WorkNode, c: RewriteContext): WorkNode[] {
-  if ((node.attributes.training_mode as number | undefined) === 1) c.reject(node, 'it runs in training mode (batch statistics); export the model in eval mode');
+  if ((node.attributes.training_mode as number | undefined) === 1)
+    c.reject(node, 'it runs in training mode (batch statistics); export the model in eval mode');
   else if ((node.attributes.spatial as number | undefined) === 0) c.reject(node, 'spatial = 0 (per-activation statistics) is not supported');
   return [node];
 }
@@ -247,7 +268,8 @@ export function normalise(node: WorkNode, c: RewriteContext): WorkNode[] {
     case 'Reshape': {
       // allowzero = 1 (opset 14) makes a 0 in the target a zero-size dim, which the runtime does not hold.
       const target = node.inputs[1] ? c.known(node.inputs[1]) : undefined;
-      if ((node.attributes.allowzero as number | undefined) === 1 && target?.data.includes(0)) c.reject(node, 'allowzero = 1 with a 0 in the target makes a zero-size tensor');
+      if ((node.attributes.allowzero as number | undefined) === 1 && target?.data.includes(0))
+        c.reject(node, 'allowzero = 1 with a 0 in the target makes a zero-size tensor');
       return [node];
     }
     case 'Cast': {

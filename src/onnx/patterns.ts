@@ -44,7 +44,11 @@ class Index {
     for (const name of node.outputs) if (this.producer.get(name) === node) this.producer.delete(name);
     for (const name of new Set(node.inputs)) {
       const readers = this.readers.get(name);
-      if (readers) this.readers.set(name, readers.filter((reader) => reader !== node));
+      if (readers)
+        this.readers.set(
+          name,
+          readers.filter((reader) => reader !== node),
+        );
     }
   }
 
@@ -123,7 +127,12 @@ export function fuseGelu(graph: PatternGraph): void {
       if (outer && index.other(outer, product.outputs[0]!) === x) matched = [product, outer];
     } else {
       const halfX = index.producedBy(partner, 'Mul'); // (x·½)·s
-      if (halfX && index.soleReader(partner, 'Mul') === product && index.other(halfX, x) !== undefined && near(index.scalar(index.other(halfX, x)), 0.5)) {
+      if (
+        halfX &&
+        index.soleReader(partner, 'Mul') === product &&
+        index.other(halfX, x) !== undefined &&
+        near(index.scalar(index.other(halfX, x)), 0.5)
+      ) {
         matched = [halfX, product];
       }
     }
@@ -168,7 +177,8 @@ export function fuseLayerNorm(graph: PatternGraph): void {
     const readers = index.readers.get(d) ?? [];
     const pow = readers.find((node) => node.op === 'Pow');
     const div = readers.find((node) => node.op === 'Div');
-    if (readers.length !== 2 || !pow || !div || d === graph.output || pow.inputs[0] !== d || index.scalar(pow.inputs[1]) !== 2 || div.inputs[0] !== d) continue;
+    if (readers.length !== 2 || !pow || !div || d === graph.output || pow.inputs[0] !== d || index.scalar(pow.inputs[1]) !== 2 || div.inputs[0] !== d)
+      continue;
     const variance = index.soleReader(pow.outputs[0]!, 'ReduceMean');
     const varianceAxes = variance && axesOf(variance, rank);
     if (!variance || !varianceAxes || varianceAxes.join() !== axes.join()) continue;
@@ -223,7 +233,8 @@ export function fusePad(graph: PatternGraph): void {
     if (!index.alive(pad)) continue;
     const pads = pad.attributes.pads as readonly number[] | undefined;
     const value = pad.attributes.value as number | undefined;
-    if (pad.attributes.mode !== 'constant' || !pads || pads.length !== 8 || pads.some((p) => p < 0) || pads[0] || pads[1] || pads[4] || pads[5]) continue;
+    if (pad.attributes.mode !== 'constant' || !pads || pads.length !== 8 || pads.some((p) => p < 0) || pads[0] || pads[1] || pads[4] || pads[5])
+      continue;
     const readers = index.readers.get(pad.outputs[0]!) ?? [];
     const reader = readers[0];
     if (readers.length !== 1 || !reader || pad.outputs[0] === graph.output || reader.inputs[0] !== pad.outputs[0]) continue;
@@ -237,7 +248,11 @@ export function fusePad(graph: PatternGraph): void {
       (reader.op === 'AveragePool' && value === 0 && countsPadding && !(a.ceil_mode as number | undefined)) ||
       (reader.op === 'MaxPool' && value === Number.NEGATIVE_INFINITY);
     if (!fits) continue;
-    const fused = { ...reader, inputs: [pad.inputs[0]!, ...reader.inputs.slice(1)], attributes: reader.op === 'AveragePool' ? { ...attributes, count_include_pad: 1 } : attributes };
+    const fused = {
+      ...reader,
+      inputs: [pad.inputs[0]!, ...reader.inputs.slice(1)],
+      attributes: reader.op === 'AveragePool' ? { ...attributes, count_include_pad: 1 } : attributes,
+    };
     index.replace([pad, reader], fused);
   }
   index.finish();

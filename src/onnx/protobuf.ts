@@ -113,7 +113,14 @@ export function expectWire(actual: WireType, expected: WireType, field: string):
  * A repeated scalar field, packed (one length-delimited run) or not (one value per tag): proto2 readers take both.
  * Packed runs hold at most one value per byte, so what they allocate is bounded by the bytes present.
  */
-export function readRepeated(reader: ProtoReader, wire: WireType, element: 'varint' | 'fixed32' | 'fixed64', into: number[], field: string, read: (r: ProtoReader) => number): void {
+export function readRepeated(
+  reader: ProtoReader,
+  wire: WireType,
+  element: 'varint' | 'fixed32' | 'fixed64',
+  into: number[],
+  field: string,
+  read: (r: ProtoReader) => number,
+): void {
   const unpacked = element === 'varint' ? WIRE.varint : element === 'fixed32' ? WIRE.fixed32 : WIRE.fixed64;
   if (wire === unpacked) {
     into.push(read(reader));

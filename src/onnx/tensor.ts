@@ -37,7 +37,8 @@ export function elementCount(dims: readonly number[], what: string): number {
   for (const dim of dims) {
     if (!Number.isSafeInteger(dim) || dim < 0) throw corrupt(`${what} has dimension ${dim}`);
     count *= dim;
-    if (count > MAX_ELEMENTS) throw new GradlensError('BAD_MODEL', `${what} has more than ${MAX_ELEMENTS} elements [${dims.join(', ')}]; gradlens cannot hold it`);
+    if (count > MAX_ELEMENTS)
+      throw new GradlensError('BAD_MODEL', `${what} has more than ${MAX_ELEMENTS} elements [${dims.join(', ')}]; gradlens cannot hold it`);
   }
   return count;
 }
@@ -61,30 +62,49 @@ function bfloatToFloat(bits: number): number {
 /** Reads one raw little-endian element of `type` at byte `offset`. */
 function rawElement(view: DataView, type: number, offset: number): number {
   switch (type) {
-    case 1: return view.getFloat32(offset, true);
-    case 2: return view.getUint8(offset);
-    case 3: return view.getInt8(offset);
-    case 4: return view.getUint16(offset, true);
-    case 5: return view.getInt16(offset, true);
-    case 6: return view.getInt32(offset, true);
-    case 7: return view.getInt32(offset + 4, true) * 4294967296 + view.getUint32(offset, true);
-    case 9: return view.getUint8(offset) ? 1 : 0;
-    case 10: return halfToFloat(view.getUint16(offset, true));
-    case 11: return view.getFloat64(offset, true);
-    case 12: return view.getUint32(offset, true);
-    case 13: return view.getUint32(offset + 4, true) * 4294967296 + view.getUint32(offset, true);
-    default: return bfloatToFloat(view.getUint16(offset, true));
+    case 1:
+      return view.getFloat32(offset, true);
+    case 2:
+      return view.getUint8(offset);
+    case 3:
+      return view.getInt8(offset);
+    case 4:
+      return view.getUint16(offset, true);
+    case 5:
+      return view.getInt16(offset, true);
+    case 6:
+      return view.getInt32(offset, true);
+    case 7:
+      return view.getInt32(offset + 4, true) * 4294967296 + view.getUint32(offset, true);
+    case 9:
+      return view.getUint8(offset) ? 1 : 0;
+    case 10:
+      return halfToFloat(view.getUint16(offset, true));
+    case 11:
+      return view.getFloat64(offset, true);
+    case 12:
+      return view.getUint32(offset, true);
+    case 13:
+      return view.getUint32(offset + 4, true) * 4294967296 + view.getUint32(offset, true);
+    default:
+      return bfloatToFloat(view.getUint16(offset, true));
   }
 }
 
 /** The typed field that holds `type`'s values when raw_data is absent (onnx.proto's comments on each field). */
 function typedField(tensor: OnnxTensor): number[] {
   switch (tensor.dataType) {
-    case 1: return tensor.floatData;
-    case 7: return tensor.int64Data;
-    case 11: return tensor.doubleData;
-    case 12: case 13: return tensor.uint64Data;
-    default: return tensor.int32Data;
+    case 1:
+      return tensor.floatData;
+    case 7:
+      return tensor.int64Data;
+    case 11:
+      return tensor.doubleData;
+    case 12:
+    case 13:
+      return tensor.uint64Data;
+    default:
+      return tensor.int32Data;
   }
 }
 

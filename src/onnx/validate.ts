@@ -68,20 +68,61 @@ export function checkInputShape(shape: Shape, where: string): void {
 
 /** How many leading inputs an op cannot do without, where more than the first (which every op with inputs needs). */
 const REQUIRED_INPUTS: Readonly<Record<string, number>> = {
-  Add: 2, Sub: 2, Mul: 2, Div: 2, Pow: 2, MatMul: 2, Gemm: 2, Conv: 2, ConvTranspose: 2, PRelu: 2, Equal: 2, Less: 2,
-  Greater: 2, And: 2, Or: 2, Expand: 2, Gather: 2, Reshape: 2, Tile: 2, LayerNormalization: 2, Where: 3, Range: 3,
-  BatchNormalization: 5, InstanceNormalization: 3,
+  Add: 2,
+  Sub: 2,
+  Mul: 2,
+  Div: 2,
+  Pow: 2,
+  MatMul: 2,
+  Gemm: 2,
+  Conv: 2,
+  ConvTranspose: 2,
+  PRelu: 2,
+  Equal: 2,
+  Less: 2,
+  Greater: 2,
+  And: 2,
+  Or: 2,
+  Expand: 2,
+  Gather: 2,
+  Reshape: 2,
+  Tile: 2,
+  LayerNormalization: 2,
+  Where: 3,
+  Range: 3,
+  BatchNormalization: 5,
+  InstanceNormalization: 3,
 };
 
 const SIZE_ATTRIBUTES = new Set(['kernel_shape', 'strides', 'dilations', 'group']);
 /** Attributes ONNX defines as lists, and as single integers: the other kind is refused, not misread. */
 const LIST_ATTRIBUTES = new Set([
-  'axes', 'perm', 'kernel_shape', 'strides', 'pads', 'dilations', 'output_padding', 'output_shape', 'starts', 'ends',
-  'shape', 'sizes', 'scales',
+  'axes',
+  'perm',
+  'kernel_shape',
+  'strides',
+  'pads',
+  'dilations',
+  'output_padding',
+  'output_shape',
+  'starts',
+  'ends',
+  'shape',
+  'sizes',
+  'scales',
 ]);
 const INT_ATTRIBUTES = new Set([
-  'axis', 'group', 'keepdims', 'ceil_mode', 'count_include_pad', 'transA', 'transB', 'allowzero', 'to',
-  'storage_order', 'select_last_index',
+  'axis',
+  'group',
+  'keepdims',
+  'ceil_mode',
+  'count_include_pad',
+  'transA',
+  'transB',
+  'allowzero',
+  'to',
+  'storage_order',
+  'select_last_index',
 ]);
 const OFFSET_ATTRIBUTES = new Set(['pads', 'output_padding', 'output_shape']);
 
@@ -110,13 +151,18 @@ export function checkNode(node: WorkNode): void {
 }
 
 /** Ops whose `axis` names a dimension of input 0 (Flatten's may also be the rank: everything in the first half). */
-const AXIS_OPS = new Set([
-  'Softmax', 'LogSoftmax', 'Hardmax', 'Concat', 'Gather', 'Split', 'LayerNormalization', 'ArgMax', 'ArgMin',
-  'CumSum',
-]);
+const AXIS_OPS = new Set(['Softmax', 'LogSoftmax', 'Hardmax', 'Concat', 'Gather', 'Split', 'LayerNormalization', 'ArgMax', 'ArgMin', 'CumSum']);
 const AXES_OPS = new Set([
-  'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSumExp',
-  'ReduceSumSquare', 'Squeeze',
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+  'Squeeze',
 ]);
 
 /** With input 0's rank known: `axis` and `axes` must name one of its dimensions. */

@@ -59,7 +59,9 @@ export function legendStops(name: ColormapName, n: number, range: readonly [numb
   const [lo, hi] = range;
   return Array.from({ length: n }, (_, k) => {
     const offset = k / (n - 1);
-    const hex = colormap(name, offset).map((byte) => byte.toString(16).padStart(2, '0')).join('');
+    const hex = colormap(name, offset)
+      .map((byte) => byte.toString(16).padStart(2, '0'))
+      .join('');
     return { offset, value: lo + offset * (hi - lo), color: `#${hex}` };
   });
 }
@@ -87,10 +89,14 @@ function build(name: ColormapName): Uint32Array {
 
 function entry(name: ColormapName, i: number): [number, number, number] {
   switch (name) {
-    case 'viridis': return hexAt(VIRIDIS, i);
-    case 'turbo': return hexAt(TURBO, i);
-    case 'gray': return [i, i, i];
-    case 'rdbu-r': return segmented(RDBU_R, i / (LUT_SIZE - 1));
+    case 'viridis':
+      return hexAt(VIRIDIS, i);
+    case 'turbo':
+      return hexAt(TURBO, i);
+    case 'gray':
+      return [i, i, i];
+    case 'rdbu-r':
+      return segmented(RDBU_R, i / (LUT_SIZE - 1));
   }
 }
 

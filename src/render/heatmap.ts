@@ -106,12 +106,23 @@ export async function renderHeatmap(
     if (overlay) device.queue.writeBuffer(pixels!, 0, overlay.data.buffer, overlay.data.byteOffset, overlay.data.byteLength);
 
     const dispatches: Dispatch[] = [await reduceDispatch(context, { attribution: input, reduced: reduced!, selection: selection! }, params)];
-    if (plan.scale.kind === 'percentile') dispatches.push(...(await percentileDispatches(context, { reduced: reduced!, histogram: histogram!, selection: selection! }, params)));
+    if (plan.scale.kind === 'percentile')
+      dispatches.push(...(await percentileDispatches(context, { reduced: reduced!, histogram: histogram!, selection: selection! }, params)));
     if (resized) {
-      const dims = { batch: 1, channels: 1, inHeight: plan.height, inWidth: plan.width, outHeight: overlay.height, outWidth: overlay.width, mode: 'linear' as const };
+      const dims = {
+        batch: 1,
+        channels: 1,
+        inHeight: plan.height,
+        inWidth: plan.width,
+        outHeight: overlay.height,
+        outWidth: overlay.width,
+        mode: 'linear' as const,
+      };
       dispatches.push(await resizeForward(context, { x: reduced!, y: map! }, dims));
     }
-    dispatches.push(await colorizeDispatch(context, { reduced: resized ? map! : reduced!, selection: selection!, lut: lut!, pixels: pixels! }, params));
+    dispatches.push(
+      await colorizeDispatch(context, { reduced: resized ? map! : reduced!, selection: selection!, lut: lut!, pixels: pixels! }, params),
+    );
     uniforms.push(...dispatches.flatMap((d) => d.bound.uniforms));
 
     const batch = new CommandBatch(device, 'render heatmap').add(...dispatches);
@@ -120,7 +131,11 @@ export async function renderHeatmap(
     const bytes = await readback(device, pixels!);
     const tail = bytes.slice(4 * plan.outSize);
     const nonFinite = new Uint32Array(tail)[5]!;
-    if (nonFinite > 0) throw new GradlensError('NAN_INPUT', `renderHeatmap: the attribution has ${nonFinite} NaN or infinite value(s); check the method's inputs and options`);
+    if (nonFinite > 0)
+      throw new GradlensError(
+        'NAN_INPUT',
+        `renderHeatmap: the attribution has ${nonFinite} NaN or infinite value(s); check the method's inputs and options`,
+      );
     const [lo, hi] = new Float32Array(tail, 24, 2);
     const [width, height] = overlay ? [overlay.width, overlay.height] : [plan.width, plan.height];
     return { rgba: new Uint8ClampedArray(bytes, 0, 4 * plan.outSize), width, height, range: [lo!, hi!] };
@@ -143,7 +158,8 @@ function resolve(attribution: Float32Array | GPUBuffer, shape: readonly number[]
   const bad = (message: string) => new GradlensError('BAD_PARAMS', `renderHeatmap: ${message}`);
   const layout = options.layout ?? 'chw';
   if (layout !== 'chw' && layout !== 'hwc') throw bad(`layout must be 'chw' or 'hwc', got ${String(layout)}`);
-  if (shape.length === 0 || !shape.every((n) => Number.isInteger(n) && n >= 1)) throw bad(`shape must be positive integers, got [${shape.join(', ')}]`);
+  if (shape.length === 0 || !shape.every((n) => Number.isInteger(n) && n >= 1))
+    throw bad(`shape must be positive integers, got [${shape.join(', ')}]`);
   const [channels, height, width] = imageAxes(shape, layout, bad);
   const pixels = height * width;
   const count = channels * pixels;
@@ -171,7 +187,8 @@ function resolve(attribution: Float32Array | GPUBuffer, shape: readonly number[]
     scale = { kind: 'percentile', percentile };
   } else {
     const range = options.range ?? (sign === 'signed' ? [-1, 1] : [0, 1]);
-    if (range.length !== 2 || !range.every(Number.isFinite) || !(range[0] < range[1])) throw bad(`range must be two finite numbers, low < high; got [${range.join(', ')}]`);
+    if (range.length !== 2 || !range.every(Number.isFinite) || !(range[0] < range[1]))
+      throw bad(`range must be two finite numbers, low < high; got [${range.join(', ')}]`);
     scale = { kind: 'range', range };
   }
 
@@ -180,7 +197,8 @@ function resolve(attribution: Float32Array | GPUBuffer, shape: readonly number[]
   const overlay = options.overlay;
   if (overlay) {
     const ok = Number.isInteger(overlay.width) && Number.isInteger(overlay.height) && overlay.width >= 1 && overlay.height >= 1;
-    if (!ok || overlay.data.length !== 4 * overlay.width * overlay.height) throw bad(`overlay must be RGBA8 of width × height × 4 bytes (${overlay.width}×${overlay.height}, ${overlay.data.length} bytes)`);
+    if (!ok || overlay.data.length !== 4 * overlay.width * overlay.height)
+      throw bad(`overlay must be RGBA8 of width × height × 4 bytes (${overlay.width}×${overlay.height}, ${overlay.data.length} bytes)`);
   }
   const outSize = overlay ? overlay.width * overlay.height : pixels;
   return {

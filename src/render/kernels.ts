@@ -52,7 +52,10 @@ function uniforms(p: RenderParams) {
  * The select's starting state: the two ranks whose values bracket the percentile (numpy's linear method:
  * virtual index q·(n − 1)), or, with a fixed range, the range itself and no select to run.
  */
-export function selectionState(pixels: number, scale: { percentile: number } | { range: readonly [number, number] }): { bytes: ArrayBuffer; fraction: number } {
+export function selectionState(
+  pixels: number,
+  scale: { percentile: number } | { range: readonly [number, number] },
+): { bytes: ArrayBuffer; fraction: number } {
   const bytes = new ArrayBuffer(SELECTION_BYTES);
   const words = new Uint32Array(bytes);
   const floats = new Float32Array(bytes);
@@ -69,13 +72,25 @@ export function selectionState(pixels: number, scale: { percentile: number } | {
 }
 
 /** reduced[p] = sign(reduction over channels of attribution at p); counts non-finite elements into selection. */
-export async function reduceDispatch(context: GpuContext, io: { attribution: GPUBuffer; reduced: GPUBuffer; selection: GPUBuffer }, p: RenderParams): Promise<Dispatch> {
+export async function reduceDispatch(
+  context: GpuContext,
+  io: { attribution: GPUBuffer; reduced: GPUBuffer; selection: GPUBuffer },
+  p: RenderParams,
+): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('render', 'render_reduce', { WORKGROUP_SIZE });
-  return { bound: kernel.bind(context.device, { params: uniforms(p), ...io }), workgroups: gridFor(p.pixels, WORKGROUP_SIZE), iterations: p.channels + 1 };
+  return {
+    bound: kernel.bind(context.device, { params: uniforms(p), ...io }),
+    workgroups: gridFor(p.pixels, WORKGROUP_SIZE),
+    iterations: p.channels + 1,
+  };
 }
 
 /** Four histogram + select pairs: selection.lo/hi become the range whose end is the percentile of |reduced|. */
-export async function percentileDispatches(context: GpuContext, io: { reduced: GPUBuffer; histogram: GPUBuffer; selection: GPUBuffer }, p: RenderParams): Promise<Dispatch[]> {
+export async function percentileDispatches(
+  context: GpuContext,
+  io: { reduced: GPUBuffer; histogram: GPUBuffer; selection: GPUBuffer },
+  p: RenderParams,
+): Promise<Dispatch[]> {
   const [count, choose] = await Promise.all([
     context.kernels.kernel('render', 'render_histogram', { WORKGROUP_SIZE }),
     context.kernels.kernel('render', 'render_select'),
@@ -97,7 +112,11 @@ export async function percentileDispatches(context: GpuContext, io: { reduced: G
 }
 
 /** pixels[p] = colormap(t(reduced[p])), over the image already in `pixels` when overlaid. */
-export async function colorizeDispatch(context: GpuContext, io: { reduced: GPUBuffer; selection: GPUBuffer; lut: GPUBuffer; pixels: GPUBuffer }, p: RenderParams): Promise<Dispatch> {
+export async function colorizeDispatch(
+  context: GpuContext,
+  io: { reduced: GPUBuffer; selection: GPUBuffer; lut: GPUBuffer; pixels: GPUBuffer },
+  p: RenderParams,
+): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('render', 'render_colorize', { WORKGROUP_SIZE });
   return { bound: kernel.bind(context.device, { params: uniforms(p), ...io }), workgroups: gridFor(p.outPixels, WORKGROUP_SIZE), iterations: 0 };
 }

@@ -31,13 +31,19 @@ const bilinear: Axis = (o, inSize, outSize) => {
   const source = Math.max(0, ((o + 0.5) * inSize) / outSize - 0.5); // align_corners=False
   const i = Math.min(Math.floor(source), inSize - 1);
   const lambda = source - i;
-  return [[i, 1 - lambda], [Math.min(i + 1, inSize - 1), lambda]];
+  return [
+    [i, 1 - lambda],
+    [Math.min(i + 1, inSize - 1), lambda],
+  ];
 };
 const bilinearAlignCorners: Axis = (o, inSize, outSize) => {
   const source = outSize === 1 ? 0 : (o * (inSize - 1)) / (outSize - 1);
   const i = Math.min(Math.floor(source), inSize - 1);
-  return [[i, 1 - (source - i)], [Math.min(i + 1, inSize - 1), source - i]];
-}
+  return [
+    [i, 1 - (source - i)],
+    [Math.min(i + 1, inSize - 1), source - i],
+  ];
+};
 const nearest: Axis = (o, inSize, outSize) => [[Math.min(Math.floor((o * inSize) / outSize), inSize - 1), 1]]; // F.interpolate 'nearest'
 
 /** maps [n][h·w] resized to [n][H·W]. */
@@ -54,7 +60,9 @@ function resize(maps: number[][], [h, w]: [number, number], [H, W]: [number, num
 /** Per sample, the [K][h·w] planes of a captured NCHW tensor. */
 function planes(data: Float32Array, count: number, channels: number): number[][][] {
   const spatial = data.length / count / channels;
-  return Array.from({ length: count }, (_, n) => Array.from({ length: channels }, (_, k) => Array.from(data.subarray((n * channels + k) * spatial, (n * channels + k + 1) * spatial))));
+  return Array.from({ length: count }, (_, n) =>
+    Array.from({ length: channels }, (_, k) => Array.from(data.subarray((n * channels + k) * spatial, (n * channels + k + 1) * spatial))),
+  );
 }
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
@@ -92,7 +100,14 @@ async function withModel<T>(graph: Graph, use: (model: Model) => Promise<T>): Pr
   }
 }
 
-async function captured(model: Model, x: Float32Array, count: number, targets: number[], layers: string[], rules: 'standard' | 'guided-backprop' = 'standard') {
+async function captured(
+  model: Model,
+  x: Float32Array,
+  count: number,
+  targets: number[],
+  layers: string[],
+  rules: 'standard' | 'guided-backprop' = 'standard',
+) {
   const plan = await model.plan({ batch: count, capture: layers, rules });
   try {
     return await plan.run({ input: x, target: targets });
@@ -179,7 +194,9 @@ describe('FullGrad', () => {
   const x = randomTensor(2 * 2 * 256, 41, 1);
   const targets = [2, 7];
   // The layers with a bias, and the bias: read off the graph here, not from the code under test.
-  const layers = graph.nodes.filter((node) => node.inputs[2]).map((node) => ({ tensor: node.outputs[0]!, bias: graph.constants.get(node.inputs[2]!)!.data }));
+  const layers = graph.nodes
+    .filter((node) => node.inputs[2])
+    .map((node) => ({ tensor: node.outputs[0]!, bias: graph.constants.get(node.inputs[2]!)!.data }));
 
   /** ψ of the reference implementation (idiap/fullgrad-saliency _postProcess): abs, then min-max over the sample's term. */
   const psi = (term: number[]) => {
@@ -195,7 +212,13 @@ describe('FullGrad', () => {
 
   it('the raw terms ∇x f · x + Σ ∂f/∂z · b sum to the logit on a ReLU/max-pool net with biases (completeness)', async () => {
     await withModel(graph, async (model) => {
-      const run = await captured(model, x, 2, targets, layers.map((l) => l.tensor));
+      const run = await captured(
+        model,
+        x,
+        2,
+        targets,
+        layers.map((l) => l.tensor),
+      );
       const result = await explain(model, x, 2, { method: 'fullgrad', target: targets });
       expect(result.options).toMatchObject({ biasLayers: ['conv1', 'conv2', 'fc1', 'fc2'] });
       for (let n = 0; n < 2; n++) {
@@ -219,7 +242,13 @@ describe('FullGrad', () => {
 
   it('the map is ψ(∇x f ⊙ x) + Σ_conv layers upsample(ψ(∂f/∂z ⊙ b)), summed over channels, broadcast over input channels', async () => {
     await withModel(graph, async (model) => {
-      const run = await captured(model, x, 2, targets, layers.map((l) => l.tensor));
+      const run = await captured(
+        model,
+        x,
+        2,
+        targets,
+        layers.map((l) => l.tensor),
+      );
       const result = await explain(model, x, 2, { method: 'fullgrad', target: targets, chunkSize: 1 });
       const maps = [0, 1].map((n) => {
         const inputTerm = Array.from({ length: 512 }, (_, e) => run.inputGradient![n * 512 + e]! * x[n * 512 + e]!);
@@ -243,7 +272,16 @@ describe('FullGrad', () => {
 
 const root = new URL('../../fixtures/pytorch/', import.meta.url);
 const manifest = JSON.parse(readFileSync(new URL('manifest.json', root), 'utf8')) as {
-  models: Record<string, { onnx: Record<string, string>; input: string; logits: string; targets: number[]; attributions: { gradCamLayer: { tensor: string }; files: Record<string, string> } }>;
+  models: Record<
+    string,
+    {
+      onnx: Record<string, string>;
+      input: string;
+      logits: string;
+      targets: number[];
+      attributions: { gradCamLayer: { tensor: string }; files: Record<string, string> };
+    }
+  >;
 };
 const float32 = (path: string) => toFloat32(readNpy(new Uint8Array(readFileSync(new URL(path, root)))));
 
@@ -274,7 +312,10 @@ for (const name of ['resnet', 'cnn']) {
       const reference = Array.from(float32(fixture.attributions.files.gradcam_upsampled!));
       const channels = graph!.inputShape[0]!;
       const spatial = reference.length / 3;
-      const expected = broadcast([0, 1, 2].map((n) => reference.slice(n * spatial, (n + 1) * spatial)), channels);
+      const expected = broadcast(
+        [0, 1, 2].map((n) => reference.slice(n * spatial, (n + 1) * spatial)),
+        channels,
+      );
       // The fixture's recommended check (1e-5 of the peak; see fixtures/README.md).
       expectAllClose(result.attribution, expected, { abs: 1e-5 * Math.max(...expected), rel: 0 });
     });

@@ -10,7 +10,10 @@ const root = new URL('../../', import.meta.url).pathname;
 
 /** Three real digits from the samples, as the demo model expects them (grayscale, /255, 1×28×28). */
 async function digits(count: number): Promise<Float32Array> {
-  const files = readdirSync(`${root}samples/digits`).filter((f) => f.endsWith('.png')).sort().slice(0, count);
+  const files = readdirSync(`${root}samples/digits`)
+    .filter((f) => f.endsWith('.png'))
+    .sort()
+    .slice(0, count);
   const images = await Promise.all(files.map((f) => loadImage(`${root}samples/digits/${f}`, { channels: 1, size: [28, 28] })));
   const inputs = new Float32Array(count * 784);
   images.forEach((image, i) => inputs.set(image.data, i * 784));

@@ -12,8 +12,18 @@ const hex = (words: number[]) => words.map((w) => w.toString(16).padStart(8, '0'
 describe('Philox4x32-10 reference', () => {
   it('matches Random123 known-answer vectors', () => {
     expect(hex(philox4x32([0, 0, 0, 0], [0, 0]))).toEqual(['6627e8d5', 'e169c58d', 'bc57ac4c', '9b00dbd8']);
-    expect(hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff]))).toEqual(['408f276d', '41c83b0e', 'a20bc7c6', '6d5451fd']);
-    expect(hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]))).toEqual(['d16cfe09', '94fdcceb', '5001e420', '24126ea1']);
+    expect(hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff]))).toEqual([
+      '408f276d',
+      '41c83b0e',
+      'a20bc7c6',
+      '6d5451fd',
+    ]);
+    expect(hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]))).toEqual([
+      'd16cfe09',
+      '94fdcceb',
+      '5001e420',
+      '24126ea1',
+    ]);
   });
 });
 
@@ -26,7 +36,10 @@ function linearModel(features: number, classes: number) {
   return { graph, row: (t: number) => weight.slice(t * features, (t + 1) * features) };
 }
 
-const gaussLegendre4 = { alphas: [0.0694318442, 0.3300094782, 0.6699905218, 0.9305681558], weights: [0.1739274226, 0.3260725774, 0.3260725774, 0.1739274226] };
+const gaussLegendre4 = {
+  alphas: [0.0694318442, 0.3300094782, 0.6699905218, 0.9305681558],
+  weights: [0.1739274226, 0.3260725774, 0.3260725774, 0.1739274226],
+};
 
 function spec(inputs: Float32Array, count: number, overrides: Partial<PointSpec> = {}): PointSpec {
   return {
@@ -61,7 +74,12 @@ describe('attribution engine on a linear model', () => {
     const baseline = randomTensor(2 * features, 42);
     const request = spec(x, 2, { baselines: { perInput: baseline }, path: gaussLegendre4, multiply: 'input-minus-baseline' });
     const { attribution } = await integrate(model, request, { targets, score: 'logit' });
-    expectAllClose(attribution, expectedRows.map((w, i) => w * (x[i]! - baseline[i]!)), { abs: 1e-5, rel: 1e-5 }, 'IG');
+    expectAllClose(
+      attribution,
+      expectedRows.map((w, i) => w * (x[i]! - baseline[i]!)),
+      { abs: 1e-5, rel: 1e-5 },
+      'IG',
+    );
   });
 
   it('the same result whatever the chunk size', async () => {

@@ -34,14 +34,23 @@ describe('methods on a linear model, where each has a closed form', () => {
   });
 
   it('gradient × input is x ⊙ W_t', async () => {
-    expectAllClose((await run(graph, x, 2, { method: 'gradient-x-input', target: 1 })).attribution, w.map((v, i) => v * x[i]!), EXACT);
+    expectAllClose(
+      (await run(graph, x, 2, { method: 'gradient-x-input', target: 1 })).attribution,
+      w.map((v, i) => v * x[i]!),
+      EXACT,
+    );
   });
 
   it('integrated gradients is (x − b) ⊙ W_t with a zero delta, for every rule whose weights sum to 1', async () => {
     const baseline = randomTensor(6, 52);
     for (const rule of ['gausslegendre', 'riemann_left', 'riemann_right', 'riemann_middle'] as const) {
       const result = await run(graph, x, 2, { method: 'integrated-gradients', target: 1, rule, steps: 7, baseline });
-      expectAllClose(result.attribution, w.map((v, i) => v * (x[i]! - baseline[i % 6]!)), EXACT, rule);
+      expectAllClose(
+        result.attribution,
+        w.map((v, i) => v * (x[i]! - baseline[i % 6]!)),
+        EXACT,
+        rule,
+      );
       expectAllClose(result.delta!, [0, 0], { abs: 1e-4, rel: 0 }, `${rule} delta`);
     }
   });
@@ -49,14 +58,22 @@ describe('methods on a linear model, where each has a closed form', () => {
   it("Captum's riemann_trapezoid weights sum to (n − 1)/n, so IG is scaled by that on a linear model", async () => {
     const n = 8;
     const result = await run(graph, x, 2, { method: 'integrated-gradients', target: 1, rule: 'riemann_trapezoid', steps: n });
-    expectAllClose(result.attribution, w.map((v, i) => (v * x[i]! * (n - 1)) / n), EXACT);
+    expectAllClose(
+      result.attribution,
+      w.map((v, i) => (v * x[i]! * (n - 1)) / n),
+      EXACT,
+    );
   });
 
   it('expected gradients average (x − b) ⊙ W_t over the drawn baselines', async () => {
     // Linear: g is W_t at every α, so the mean is W_t ⊙ (x − mean of the drawn baselines); with one baseline, exact.
     const set = randomTensor(6, 53);
     const result = await run(graph, x, 2, { method: 'expected-gradients', target: 1, baselines: set, samples: 4, seed: 9 });
-    expectAllClose(result.attribution, w.map((v, i) => v * (x[i]! - set[i % 6]!)), EXACT);
+    expectAllClose(
+      result.attribution,
+      w.map((v, i) => v * (x[i]! - set[i % 6]!)),
+      EXACT,
+    );
   });
 });
 
@@ -65,8 +82,16 @@ describe('quadrature', () => {
     const { alphas, weights } = quadrature('gausslegendre', 4);
     const nodes = [-0.8611363115940526, -0.3399810435848563, 0.3399810435848563, 0.8611363115940526];
     const ws = [0.3478548451374538, 0.6521451548625461, 0.6521451548625461, 0.3478548451374538];
-    expectAllClose(alphas, nodes.map((t) => Math.fround(0.5 * (t + 1))), { abs: 0, rel: 0 });
-    expectAllClose(weights, ws.map((t) => Math.fround(0.5 * t)), { abs: 0, rel: 0 });
+    expectAllClose(
+      alphas,
+      nodes.map((t) => Math.fround(0.5 * (t + 1))),
+      { abs: 0, rel: 0 },
+    );
+    expectAllClose(
+      weights,
+      ws.map((t) => Math.fround(0.5 * t)),
+      { abs: 0, rel: 0 },
+    );
   });
 
   it('Gauss–Legendre integrates polynomials of degree 2n − 1 exactly', () => {
@@ -75,7 +100,6 @@ describe('quadrature', () => {
     expect(integral).toBeCloseTo(1 / 10, 6);
   });
 });
-
 
 describe('a tiny ReLU net by hand', () => {
   it('saliency: only active units pass gradient', async () => {

@@ -15,7 +15,11 @@ afterAll(async () => {
 });
 
 async function run(graph: Graph, inputs: Float32Array, count: number, options: ExplainOptions) {
-  if (!models.has(graph)) models.set(graph, testContext().then((context) => Model.create(context, graph)));
+  if (!models.has(graph))
+    models.set(
+      graph,
+      testContext().then((context) => Model.create(context, graph)),
+    );
   return explain(await models.get(graph)!, inputs, count, options);
 }
 
@@ -115,7 +119,11 @@ describe('blur-ig (Xu et al. 2020, as PAIR saliency computes it)', () => {
     const v = randomTensor(9, 82, 1);
     const result = await run(flat.graph, v, 1, { method: 'blur-ig', target: 1, maxSigma: 2, steps: 4, gradStep: 0.5 });
     const blurred = gaussianFilter(v, [9], 2);
-    expectAllClose(result.attribution, flat.row(1).map((w, e) => w * (v[e]! - blurred[e]!)), { abs: 2e-6, rel: 1e-5 });
+    expectAllClose(
+      result.attribution,
+      flat.row(1).map((w, e) => w * (v[e]! - blurred[e]!)),
+      { abs: 2e-6, rel: 1e-5 },
+    );
   });
 });
 
@@ -255,11 +263,16 @@ describe('idgi (Yang et al. 2023)', () => {
       const result = await run(model.graph, x, 1, { method: 'idgi', base: base as ExplainOptions['base'], target: 1, steps: 10, maxSigma: 3 });
       const change = f(x) - f(start);
       // Δf sums f32 scores of order 1; the fold's f32 ‖g‖² and products add a few ulps.
-      expectAllClose(result.attribution, w.map((v) => ((v * v) / norm) * change), { abs: 1e-6, rel: 1e-4 }, base);
+      expectAllClose(
+        result.attribution,
+        w.map((v) => ((v * v) / norm) * change),
+        { abs: 1e-6, rel: 1e-4 },
+        base,
+      );
     }
   });
 
-  it('on the integrated-gradients path equals the authors\' fold of float64 reference gradients and scores', async () => {
+  it("on the integrated-gradients path equals the authors' fold of float64 reference gradients and scores", async () => {
     const graph = smallCnn({ inputSize: 8, seed: 6 });
     const x = randomTensor(64, 102, 1);
     const steps = 12;
@@ -323,9 +336,13 @@ function saturating(w: number[]): Graph {
   const x = b.input([w.length]);
   const s = b.node('Gemm', [x, b.constant(Float32Array.from(w), [1, w.length], 'w')], { transB: 1 });
   const affine = (input: string, weight: number[], bias: number[]) =>
-    b.node('Gemm', [input, b.constant(Float32Array.from(weight), [bias.length, weight.length / bias.length]), b.constant(Float32Array.from(bias), [bias.length])], {
-      transB: 1,
-    });
+    b.node(
+      'Gemm',
+      [input, b.constant(Float32Array.from(weight), [bias.length, weight.length / bias.length]), b.constant(Float32Array.from(bias), [bias.length])],
+      {
+        transB: 1,
+      },
+    );
   const gap = b.relu(affine(s, [-1], [1])); // relu(1 − s)
   return b.build(affine(gap, [-1, 1], [1, -1]));
 }
@@ -343,14 +360,22 @@ describe('split-ig (Miglani et al. 2020)', () => {
     return steps;
   };
 
-  for (const [target, sign] of [[0, 1], [1, -1]] as const) {
+  for (const [target, sign] of [
+    [0, 1],
+    [1, -1],
+  ] as const) {
     it(`integrates only the unsaturated part of the path, for a rising and a falling score (class ${target})`, async () => {
       for (const ratio of [undefined, 0.5]) {
         const kept = keptSteps(200, ratio ?? 0.95);
         const result = await run(graph, x, 1, { method: 'split-ig', target, ...(ratio === undefined ? {} : { splitRatio: ratio }) });
         expect(result.options).toMatchObject({ steps: 200, splitRatio: ratio ?? 0.95, splitAlpha: [kept / 200] });
         // Every kept point lies where the gradient is ±w: the left IG is (kept/N)·(±w) ⊙ x.
-        expectAllClose(result.attribution, w.map((v, e) => (sign * kept * v * x[e]!) / 200), { abs: 1e-6, rel: 1e-5 }, `ratio ${ratio}`);
+        expectAllClose(
+          result.attribution,
+          w.map((v, e) => (sign * kept * v * x[e]!) / 200),
+          { abs: 1e-6, rel: 1e-5 },
+          `ratio ${ratio}`,
+        );
         expectAllClose(result.delta!, [0], { abs: 1e-5, rel: 0 }, 'delta');
       }
       expect(keptSteps(200, 0.95)).toBe(88);

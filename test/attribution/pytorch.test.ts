@@ -9,7 +9,9 @@ import { testContext } from '../helpers/gpu.ts';
 
 // Attributions from plain torch autograd with Captum's formulas (fixtures/make_fixtures.py, fixtures/README.md).
 const dir = new URL('../../fixtures/pytorch/', import.meta.url).pathname;
-const manifest = JSON.parse(readFileSync(`${dir}manifest.json`, 'utf8')) as { models: Record<string, { onnx: Record<string, string>; batch: number; targets: number[] }> };
+const manifest = JSON.parse(readFileSync(`${dir}manifest.json`, 'utf8')) as {
+  models: Record<string, { onnx: Record<string, string>; batch: number; targets: number[] }>;
+};
 const npy = (path: string) => toFloat32(readNpy(readFileSync(`${dir}${path}`)));
 
 // f32 GPU against torch float64 rounded to f32: the fixtures measured ~6e-7 of the peak for plain gradients;
@@ -21,7 +23,11 @@ const CASES: [string, string, Omit<ExplainOptions, 'target'>][] = [
   ['saliency (abs, Captum default)', 'saliency_abs.npy', { method: 'saliency' }],
   ['gradient × input', 'gradient_x_input.npy', { method: 'gradient-x-input' }],
   ['integrated gradients, Gauss–Legendre 16', 'ig_gausslegendre16.npy', { method: 'integrated-gradients', steps: 16, rule: 'gausslegendre' }],
-  ["integrated gradients, Captum's riemann_trapezoid 16", 'ig_riemann_trapezoid16.npy', { method: 'integrated-gradients', steps: 16, rule: 'riemann_trapezoid' }],
+  [
+    "integrated gradients, Captum's riemann_trapezoid 16",
+    'ig_riemann_trapezoid16.npy',
+    { method: 'integrated-gradients', steps: 16, rule: 'riemann_trapezoid' },
+  ],
   ['guided backprop', 'guided_backprop.npy', { method: 'guided-backprop' }],
   ['deconvnet', 'deconvnet.npy', { method: 'deconvnet' }],
 ];

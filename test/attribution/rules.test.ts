@@ -33,7 +33,11 @@ function kept(importance: ArrayLike<number>, batch: number, q: number): boolean[
 
 /** Kim et al. 2019 at one ReLU: R_i = 1[a_i·g_i > τ]·g_i, τ the q-th percentile of a ⊙ g in the sample. */
 function rectifiedRelu(a: ArrayLike<number>, g: ArrayLike<number>, batch: number, q: number): Float64Array {
-  const mask = kept(Array.from(a, (v, i) => v * g[i]!), batch, q);
+  const mask = kept(
+    Array.from(a, (v, i) => v * g[i]!),
+    batch,
+    q,
+  );
   return Float64Array.from(mask, (keep, i) => (keep ? g[i]! : 0));
 }
 
@@ -50,7 +54,15 @@ function rectGradReference(graph: Graph, input: Float32Array, seed: ArrayLike<nu
     const parts =
       node.op === 'Relu'
         ? [rectifiedRelu(values.get(output)!, dy, batch, q)]
-        : REFERENCE_OPS[node.op]!.backward(inputs, values.get(output)!, dy, node.inputs.map((n) => shapes.get(n)!), node, 'standard', shapes.get(output)!);
+        : REFERENCE_OPS[node.op]!.backward(
+            inputs,
+            values.get(output)!,
+            dy,
+            node.inputs.map((n) => shapes.get(n)!),
+            node,
+            'standard',
+            shapes.get(output)!,
+          );
     node.inputs.forEach((name, i) => {
       const part = parts[i];
       if (!part || graph.constants.has(name)) return;
@@ -65,7 +77,11 @@ async function runRectGrad(x: Float32Array, gradY: Float32Array, batch: number, 
   const context = await testContext();
   const io = await uploadAll(context, { x, gradY, gradX: initial ?? new Float32Array(x.length) });
   const threshold = await zeros(context, 'threshold', batch);
-  await runDispatches(context, 'rectgrad', await rectGradBackward(context, { ...io, threshold }, { count: x.length, batch, percentile: q, accumulate }));
+  await runDispatches(
+    context,
+    'rectgrad',
+    await rectGradBackward(context, { ...io, threshold }, { count: x.length, batch, percentile: q, accumulate }),
+  );
   const result = { gradX: await read(context, io.gradX, x.length), threshold: await read(context, threshold, batch) };
   [...Object.values(io), threshold].forEach((buffer) => buffer.destroy());
   return result;
@@ -86,7 +102,9 @@ describe('RectGrad: the percentile mask at one ReLU', () => {
         const own = imp.slice(b * n, (b + 1) * n);
         const tau = percentile(own, q);
         // τ is s[⌊h⌋] + f·(s[⌊h⌋+1] − s[⌊h⌋]) in f32: a few ulps of the importances' scale.
-        expect(Math.abs(threshold[b]! - tau), `q ${q} sample ${b}: τ ${threshold[b]} vs ${tau}`).toBeLessThanOrEqual(1e-6 * Math.max(...own.map(Math.abs)));
+        expect(Math.abs(threshold[b]! - tau), `q ${q} sample ${b}: τ ${threshold[b]} vs ${tau}`).toBeLessThanOrEqual(
+          1e-6 * Math.max(...own.map(Math.abs)),
+        );
         const passed = own.filter((_, j) => gradX[b * n + j] !== 0).length;
         expect(passed, `q ${q} sample ${b}`).toBe(n - 1 - Math.floor(((n - 1) * q) / 100));
         own.forEach((value, j) => expect(gradX[b * n + j], `q ${q} sample ${b} entry ${j}`).toBe(value > tau ? g[b * n + j] : 0));
@@ -111,7 +129,6 @@ describe('RectGrad: the percentile mask at one ReLU', () => {
   });
 });
 
-
 const run = explainGraph;
 
 describe('RectGrad by hand on a two-unit ReLU layer', () => {
@@ -129,7 +146,9 @@ describe('RectGrad by hand on a two-unit ReLU layer', () => {
   it('lets a dead unit through when τ < 0, as the rule has no forward mask of its own', async () => {
     // x = (1, 2): a = (0, 4), a ⊙ g = (0, −8); q = 0 gives τ = −8, so the dead unit 1 (importance 0) passes 3:
     // R⁽⁰⁾ = (3, −3), where the plain gradient is (−4, −2).
-    expect([...(await run(tinyRelu(), Float32Array.of(1, 2), 1, { method: 'rectgrad', target: 0, percentile: 0, timesInput: false })).attribution]).toEqual([3, -3]);
+    expect([
+      ...(await run(tinyRelu(), Float32Array.of(1, 2), 1, { method: 'rectgrad', target: 0, percentile: 0, timesInput: false })).attribution,
+    ]).toEqual([3, -3]);
   });
 });
 

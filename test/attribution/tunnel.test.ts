@@ -23,7 +23,7 @@ describe('noise tunnel around a method that is not on the engine', () => {
   const graph = smallCnn({ inputSize: 8, seed: 3 });
   const x = randomTensor(2 * 64, 91, 1);
 
-  it('is the mean of the method on x + σε over the engine stream, with the clean inputs\' targets', async () => {
+  it("is the mean of the method on x + σε over the engine stream, with the clean inputs' targets", async () => {
     const model = await Model.create(await testContext(), graph);
     const [samples, stdev, seed] = [3, 0.2, 5];
     const tunnel = await explain(model, x, 2, { method: 'grad-cam', layer: 'relu_6', noiseTunnel: 'smoothgrad', samples, stdev, seed });

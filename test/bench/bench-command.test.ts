@@ -71,7 +71,8 @@ describe('gradlens bench --tiny on SwiftShader', () => {
     expect(Object.keys(ig.perSecond)).toEqual(['gradlens', 'tfjs-webgpu', 'tfjs-wasm']);
     // Midpoint IG's completeness: Σ attributions ≈ f(x) − f(0) for the top-1 class, the same number in each runtime.
     expect(ig.sum.gradlens).not.toBe(0);
-    for (const engine of ['tfjs-webgpu', 'tfjs-wasm']) expect(Math.abs(ig.sum[engine]! - ig.sum.gradlens!)).toBeLessThan(1e-3 * Math.abs(ig.sum.gradlens!));
+    for (const engine of ['tfjs-webgpu', 'tfjs-wasm'])
+      expect(Math.abs(ig.sum[engine]! - ig.sum.gradlens!)).toBeLessThan(1e-3 * Math.abs(ig.sum.gradlens!));
     expect(peers.igSumsAgree).toBe(true);
     expect(printed).toMatch(/gradlens \/ tfjs-webgpu \| gradlens \/ tfjs-wasm/);
     expect(printed).toMatch(/IG sums agree across runtimes/);

@@ -31,7 +31,12 @@ function compare(graph: Graph, batch: number, options: TfjsGraphOptions = {}) {
   const [logits, gradient] = tf.tidy(() => {
     const x = tf.tensor(input, [batch, ...graph.inputShape]);
     const seedTensor = tf.tensor(seed, [batch, seed.length / batch]);
-    return [model.forward(x).dataSync(), tf.grad((z: tf.Tensor) => tf.sum(tf.mul(model.forward(z), seedTensor)))(x).dataSync()];
+    return [
+      model.forward(x).dataSync(),
+      tf
+        .grad((z: tf.Tensor) => tf.sum(tf.mul(model.forward(z), seedTensor)))(x)
+        .dataSync(),
+    ];
   });
   model.dispose();
   const values = referenceForward(graph, input, batch);
@@ -102,7 +107,19 @@ describe('a gradlens graph run by TensorFlow.js (CPU backend) against the float6
     const [activation, gradient] = tf.tidy(() => {
       const x = tf.tensor(input, [batch, ...graph.inputShape]);
       const a = model.evaluate(new Map([[graph.input, x]]), layer);
-      const head = (z: tf.Tensor) => tf.sum(tf.mul(model.evaluate(new Map([[graph.input, x], [layer, z]]), graph.output), tf.tensor(seed, [batch, seed.length / batch])));
+      const head = (z: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            model.evaluate(
+              new Map([
+                [graph.input, x],
+                [layer, z],
+              ]),
+              graph.output,
+            ),
+            tf.tensor(seed, [batch, seed.length / batch]),
+          ),
+        );
       return [a.dataSync(), tf.grad(head)(a).dataSync()];
     });
     model.dispose();

@@ -15,7 +15,18 @@ const cli = join(ROOT, 'dist/node/cli.js');
 const DIGITS = ['samples/digits/3_0000.png', 'samples/digits/7_0028.png'];
 
 // chromium.ts's flags: the report is opened from file://, as a user double-clicking it would, so no dev server.
-const FLAGS = ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 interface CardState {
   pngHidden: boolean;
@@ -27,19 +38,21 @@ interface CardState {
 /** Per card with an attribution: whether its PNG shows, and the live widget's canvas if there is one. */
 function cards(page: Page): Promise<CardState[]> {
   return page.evaluate(() =>
-    [...document.querySelectorAll('figure')].filter((f) => f.querySelector('img.attribution')).map((figure) => {
-      const png = figure.querySelector<HTMLImageElement>('img.attribution')!;
-      const widgets = figure.querySelectorAll('gradlens-heatmap');
-      const canvas = widgets[0]?.shadowRoot?.querySelector('canvas');
-      const state: CardState = { pngHidden: png.hidden || png.offsetParent === null, pngLoaded: png.naturalWidth > 0, widgets: widgets.length };
-      if (canvas) {
-        const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-        const colours = new Set<number>();
-        for (let i = 0; i < data.length; i += 4) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
-        state.canvas = { width: canvas.width, height: canvas.height, distinctColours: colours.size, pixels: [...data] };
-      }
-      return state;
-    }),
+    [...document.querySelectorAll('figure')]
+      .filter((f) => f.querySelector('img.attribution'))
+      .map((figure) => {
+        const png = figure.querySelector<HTMLImageElement>('img.attribution')!;
+        const widgets = figure.querySelectorAll('gradlens-heatmap');
+        const canvas = widgets[0]?.shadowRoot?.querySelector('canvas');
+        const state: CardState = { pngHidden: png.hidden || png.offsetParent === null, pngLoaded: png.naturalWidth > 0, widgets: widgets.length };
+        if (canvas) {
+          const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+          const colours = new Set<number>();
+          for (let i = 0; i < data.length; i += 4) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!);
+          state.canvas = { width: canvas.width, height: canvas.height, distinctColours: colours.size, pixels: [...data] };
+        }
+        return state;
+      }),
   );
 }
 
@@ -61,9 +74,13 @@ describe('gradlens report in headless Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(cli)) throw new Error('dist/node/cli.js is missing: run `npm run build`');
     // Until `npm run build` builds the widgets' bundle too, build it here: without it the report is static only.
-    if (!existsSync(join(ROOT, 'dist/components/gradlens-components.iife.js'))) await build({ configFile: join(ROOT, 'vite.components.config.ts'), root: ROOT, logLevel: 'error' });
+    if (!existsSync(join(ROOT, 'dist/components/gradlens-components.iife.js')))
+      await build({ configFile: join(ROOT, 'vite.components.config.ts'), root: ROOT, logLevel: 'error' });
     out = mkdtempSync(join(tmpdir(), 'gradlens-report-'));
-    await run('node', [cli, 'explain', 'models/digits.onnx', ...DIGITS, '--method', 'saliency', '--out', out, '--format', 'png,npy'], { cwd: ROOT, timeout: 100_000 });
+    await run('node', [cli, 'explain', 'models/digits.onnx', ...DIGITS, '--method', 'saliency', '--out', out, '--format', 'png,npy'], {
+      cwd: ROOT,
+      timeout: 100_000,
+    });
     await run('node', [cli, 'report', out], { cwd: ROOT, timeout: 30_000 });
     profile = mkdtempSync(join(tmpdir(), 'gradlens-chromium-'));
     browser = await puppeteer.launch({ executablePath: CHROMIUM, args: [...FLAGS, `--user-data-dir=${profile}`] });
@@ -93,10 +110,9 @@ describe('gradlens report in headless Chromium', () => {
     const page = await open(true);
     const before = (await cards(page))[0]!.canvas!.pixels;
     await page.select('#gl-controls select[name="colormap"]', 'gray');
-    await page.waitForFunction(
-      () => [...document.querySelectorAll('gradlens-heatmap')].every((map) => map.getAttribute('colormap') === 'gray'),
-      { timeout: 30_000 },
-    );
+    await page.waitForFunction(() => [...document.querySelectorAll('gradlens-heatmap')].every((map) => map.getAttribute('colormap') === 'gray'), {
+      timeout: 30_000,
+    });
     await page.evaluate(() => Promise.all([...document.querySelectorAll('gradlens-heatmap')].map((map) => map.rendered)));
     const after = (await cards(page))[0]!.canvas!.pixels;
     expect(after).toHaveLength(before.length);

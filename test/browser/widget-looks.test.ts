@@ -178,7 +178,9 @@ describe('the widgets read well, in light and dark, empty and failed', () => {
     it('light and dark: column headers, and a key for the two signs', async () => {
       await mount('gradlens-features', { labels: 'malignant,benign' }, { featureNames: names, values: [14.1, 19.3, 92, 654], attribution });
       await shot('features-light');
-      const headers = await page.evaluate(() => [...window.widgetTest.widget().shadowRoot!.querySelectorAll('.header > span')].map((s) => s.textContent!.trim()));
+      const headers = await page.evaluate(() =>
+        [...window.widgetTest.widget().shadowRoot!.querySelectorAll('.header > span')].map((s) => s.textContent!.trim()),
+      );
       expect(headers.slice(0, 3)).toEqual(['Feature', 'Value', 'Contribution to the prediction']);
       expect(await text()).toMatch(/pushes towards the prediction\s*pushes away from it/);
       await mount('gradlens-features', { theme: 'dark' }, { featureNames: names, values: [14.1, 19.3, 92, 654], attribution });

@@ -175,7 +175,12 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
     const names = header[0]!.split(',').slice(0, -1);
     const row = header[1]!.split(',').slice(0, -1).map(Number);
     await page.evaluate(
-      (n, r) => window.widgetTest.mount('gradlens-features', { model: '/models/tabular.onnx', labels: 'malignant,benign', method: 'gradient-x-input', 'max-features': '8' }, { featureNames: n, values: r }),
+      (n, r) =>
+        window.widgetTest.mount(
+          'gradlens-features',
+          { model: '/models/tabular.onnx', labels: 'malignant,benign', method: 'gradient-x-input', 'max-features': '8' },
+          { featureNames: n, values: r },
+        ),
       names,
       row,
     );
@@ -215,12 +220,16 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
 
   it('curve: draws given series as SVG paths over its frame, AUC in the legend, with a keyboard readout', async () => {
     await page.evaluate(() =>
-      window.widgetTest.mount('gradlens-curve', { label: 'Deletion' }, {
-        curves: [
-          { label: 'ig', fractions: [0, 0.5, 1], scores: [1, 0.25, 0] },
-          { label: 'saliency', fractions: [0, 0.5, 1], scores: [0.2, 0.6, 0.9], auc: 0.5 },
-        ],
-      }),
+      window.widgetTest.mount(
+        'gradlens-curve',
+        { label: 'Deletion' },
+        {
+          curves: [
+            { label: 'ig', fractions: [0, 0.5, 1], scores: [1, 0.25, 0] },
+            { label: 'saliency', fractions: [0, 0.5, 1], scores: [0.2, 0.6, 0.9], auc: 0.5 },
+          ],
+        },
+      ),
     );
     const drawn = await page.evaluate(async () => {
       const widget = window.widgetTest.widget() as HTMLElement & { updateComplete: Promise<boolean> };
@@ -238,7 +247,10 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
     const points = (d: string) => [...d.matchAll(/[ML]([\d.]+) ([\d.]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
     // Scores within [0, 1] are drawn on a [0, 1] axis: fraction f at x + f·width, score s at y + (1 − s)·height.
     const expected = (scores: number[]) => [0, 0.5, 1].map((f, k) => [x + f * width, y + (1 - scores[k]!) * height]);
-    for (const [path, scores] of [[drawn.paths[0]!, [1, 0.25, 0]], [drawn.paths[1]!, [0.2, 0.6, 0.9]]] as const) {
+    for (const [path, scores] of [
+      [drawn.paths[0]!, [1, 0.25, 0]],
+      [drawn.paths[1]!, [0.2, 0.6, 0.9]],
+    ] as const) {
       const got = points(path);
       expect(got).toHaveLength(3);
       got.forEach(([px, py], k) => {
@@ -265,12 +277,19 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
   });
 
   it('curve: computes a deletion curve from a model, an input and an attribution', async () => {
-    const lines = readFileSync(new URL('../../samples/tabular.csv', import.meta.url), 'utf8').trim().split('\n');
+    const lines = readFileSync(new URL('../../samples/tabular.csv', import.meta.url), 'utf8')
+      .trim()
+      .split('\n');
     const row = lines[1]!.split(',').slice(0, -1).map(Number);
     // Relevance falls with the feature's index: point k of 5 zeroes the first 6k features.
     const attribution = row.map((_, i) => 30 - i);
     await page.evaluate(
-      (r, a) => window.widgetTest.mount('gradlens-curve', { model: '/models/tabular.onnx', mode: 'deletion', steps: '5' }, { input: Float32Array.from(r), attribution: Float32Array.from(a) }),
+      (r, a) =>
+        window.widgetTest.mount(
+          'gradlens-curve',
+          { model: '/models/tabular.onnx', mode: 'deletion', steps: '5' },
+          { input: Float32Array.from(r), attribution: Float32Array.from(a) },
+        ),
       row,
       attribution,
     );
@@ -287,7 +306,9 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
       const p = await page.evaluate((d) => window.widgetTest.probabilities('/models/tabular.onnx', d), deleted);
       expect(curve!.scores[k]).toBeCloseTo(p[top]!, 4);
     }
-    const paths = await page.evaluate(() => [...window.widgetTest.widget().shadowRoot!.querySelectorAll('path[part=line]')].map((p) => p.getAttribute('d')!));
+    const paths = await page.evaluate(() =>
+      [...window.widgetTest.widget().shadowRoot!.querySelectorAll('path[part=line]')].map((p) => p.getAttribute('d')!),
+    );
     expect(paths).toHaveLength(1);
     expect(paths[0]!.match(/[ML]/g)).toHaveLength(6);
     expect(await text()).toMatch(/deletion\s*AUC \d/);
@@ -341,7 +362,13 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
   it('the demo page built to static files finds its models and runs every widget; its explainer is the README screenshot', async () => {
     const outDir = mkdtempSync(join(tmpdir(), 'gradlens-demo-'));
     await build({ root: ROOT, configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
-    const server = await preview({ root: ROOT, configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+    const server = await preview({
+      root: ROOT,
+      configFile: join(ROOT, 'vite.config.ts'),
+      logLevel: 'error',
+      build: { outDir },
+      preview: { host: '127.0.0.1', port: 0, strictPort: false },
+    });
     const demo = await rig.browser.newPage();
     try {
       const address = server.httpServer.address();
@@ -365,13 +392,25 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
       await demo.waitForFunction(
         () => {
           const seen = (window as unknown as { demoEvents: Record<string, string[]> }).demoEvents;
-          const errored = Object.values(seen).flat().some((e) => e.startsWith('error'));
-          return errored || (seen['gradlens-explainer']?.length && seen['gradlens-features']?.length && (seen['gradlens-compare']?.length ?? 0) >= 3 && seen['gradlens-curve']?.length);
+          const errored = Object.values(seen)
+            .flat()
+            .some((e) => e.startsWith('error'));
+          return (
+            errored ||
+            (seen['gradlens-explainer']?.length &&
+              seen['gradlens-features']?.length &&
+              (seen['gradlens-compare']?.length ?? 0) >= 3 &&
+              seen['gradlens-curve']?.length)
+          );
         },
         { timeout: 150_000, polling: 200 },
       );
       const seen = await events();
-      expect(Object.values(seen).flat().filter((e) => e.startsWith('error'))).toEqual([]);
+      expect(
+        Object.values(seen)
+          .flat()
+          .filter((e) => e.startsWith('error')),
+      ).toEqual([]);
       expect(missing).toEqual([]);
       expect(seen['gradlens-curve']).toEqual(['gradlens-curve']);
       const explainer = await demo.$('#explainer');
@@ -381,7 +420,9 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
       await explainer!.screenshot({ path: screenshot });
       await demo.screenshot({ path: `${OUTPUT}demo-page.png`, fullPage: true });
       expect(statSync(screenshot).size).toBeLessThan(200_000);
-      expect(await demo.evaluate(() => document.querySelector('#explainer')!.shadowRoot!.querySelector('[part=status]')!.textContent)).toMatch(/Done in \d+ ms/);
+      expect(await demo.evaluate(() => document.querySelector('#explainer')!.shadowRoot!.querySelector('[part=status]')!.textContent)).toMatch(
+        /Done in \d+ ms/,
+      );
     } finally {
       await demo.close();
       await new Promise((resolve) => server.httpServer.close(resolve));

@@ -13,7 +13,7 @@ describe('device', () => {
     }
   });
 
-  it('requests the adapter\'s own limits, not the WebGPU defaults', async () => {
+  it("requests the adapter's own limits, not the WebGPU defaults", async () => {
     const { adapter, device, report } = await testContext();
     expect(device.limits.maxStorageBufferBindingSize).toBe(adapter.limits.maxStorageBufferBindingSize);
     expect(device.limits.maxBufferSize).toBe(adapter.limits.maxBufferSize);

@@ -5,7 +5,11 @@ import { allocate, CommandBatch, readback, setDebugDispatch, shaderSources, uplo
 import { fromGpuError } from '../../src/gpu/errors.ts';
 import { testContext } from '../helpers/gpu.ts';
 
-const rejection = (promise: Promise<unknown>) => promise.then(() => expect.unreachable('should have thrown'), (error: GradlensError) => error);
+const rejection = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.unreachable('should have thrown'),
+    (error: GradlensError) => error,
+  );
 
 describe('kernel registry', () => {
   it('sees every file in shaders/', () => {
@@ -101,7 +105,11 @@ describe('errors from the device', () => {
     const kernel = await kernels.kernel('activation', 'activation_forward');
     const x = await upload(device, 'x', new Float32Array(8));
     const y = await upload(device, 'y', new Float32Array(8));
-    const batch = new CommandBatch(device, 'relu batch').dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }), 1, 0);
+    const batch = new CommandBatch(device, 'relu batch').dispatch(
+      kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }),
+      1,
+      0,
+    );
     y.destroy(); // submitting work that uses a destroyed buffer is a validation error
     const error = await rejection(batch.submit());
     expect(error.code).toBe('DISPATCH_INVALID');
@@ -132,7 +140,9 @@ describe('errors from the device', () => {
     const log = vi.spyOn(console, 'error').mockImplementation((line) => lines.push(line));
     setDebugDispatch(true);
     try {
-      await new CommandBatch(device, 'debug').dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }), [2, 1, 1], 0).submit();
+      await new CommandBatch(device, 'debug')
+        .dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }), [2, 1, 1], 0)
+        .submit();
     } finally {
       setDebugDispatch(false);
       log.mockRestore();

@@ -65,7 +65,20 @@ for (const adapter of SOFTWARE_ADAPTERS) {
 
     it('a split GEMM applies the bias and the fused ReLU once, to the whole sum', async () => {
       const k = (await largestUnsplitK()) + 48;
-      const d = { m: 3, n: 5, k, batch: 1, transA: false, transB: true, alpha: 1, aBatchStride: 3 * k, bBatchStride: 5 * k, biasShape: [5], beta: 1, relu: true };
+      const d = {
+        m: 3,
+        n: 5,
+        k,
+        batch: 1,
+        transA: false,
+        transB: true,
+        alpha: 1,
+        aBatchStride: 3 * k,
+        bBatchStride: 5 * k,
+        biasShape: [5],
+        beta: 1,
+        relu: true,
+      };
       const x = { a: randomTensor(3 * k, 1), b: randomTensor(5 * k, 2), bias: randomTensor(5, 3), c: new Float32Array(15) };
       const io = await uploadAll(context, x);
       const dispatches = await gemm(context, io, { ...d, activation: 'relu' });
@@ -77,7 +90,16 @@ for (const adapter of SOFTWARE_ADAPTERS) {
     });
 
     it('convolutions: correct just below the loop budget, refused just above it', async () => {
-      const dims = (inChannels: number): Conv2dDims => ({ batch: 1, inChannels, height: 3, width: 3, outChannels: 4, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] });
+      const dims = (inChannels: number): Conv2dDims => ({
+        batch: 1,
+        inChannels,
+        height: 3,
+        width: 3,
+        outChannels: 4,
+        kernelHeight: 3,
+        kernelWidth: 3,
+        pads: [1, 1, 1, 1],
+      });
       const placeholders = await uploadAll(context, { x: [0], w: [0], y: [0] });
       const iterations = async (inChannels: number) => (await conv2dForward(context, placeholders, dims(inChannels))).iterations;
       let low = 1;
@@ -93,7 +115,13 @@ for (const adapter of SOFTWARE_ADAPTERS) {
       const w = randomTensor(4 * low * 9, 5);
       const io = await uploadAll(context, { x, w, y: new Float32Array(4 * 9) });
       await runDispatches(context, 'conv just below', [await conv2dForward(context, io, below)]);
-      const shape = { ...below, strides: [1, 1] as [number, number], dilations: [1, 1] as [number, number], pads: [1, 1, 1, 1] as [number, number, number, number], group: 1 };
+      const shape = {
+        ...below,
+        strides: [1, 1] as [number, number],
+        dilations: [1, 1] as [number, number],
+        pads: [1, 1, 1, 1] as [number, number, number, number],
+        group: 1,
+      };
       expectAllClose(await read(context, io.y, 36), conv2d(shape, x, w), F32_SUM);
       await expectDeviceLimit(runDispatches(context, 'conv just above', [await conv2dForward(context, io, dims(high))]));
       Object.values(io).forEach((buffer) => buffer.destroy());

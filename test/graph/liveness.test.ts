@@ -52,7 +52,7 @@ describe('buffer slots by liveness', () => {
 
   it('holds over random schedules', () => {
     let seed = 12345;
-    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let trial = 0; trial < 50; trial++) {
       const lifetimes = Array.from({ length: 30 }, (_, i) => {
         const start = Math.floor(next() * 20);

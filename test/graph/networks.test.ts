@@ -34,7 +34,9 @@ function directionalCheck(graph: Graph, input: Float32Array, seed: Float32Array,
     const down = loss(Float64Array.from(input, (x, i) => x - h * v[i]!));
     const numeric = (up - down) / (2 * h);
     const analytic = Array.from(gradient).reduce((sum, g, i) => sum + g * v[i]!, 0);
-    expect(Math.abs(analytic - numeric), `direction ${trial}: analytic ${analytic}, numeric ${numeric}`).toBeLessThanOrEqual(1e-3 * Math.abs(numeric) + 1e-4);
+    expect(Math.abs(analytic - numeric), `direction ${trial}: analytic ${analytic}, numeric ${numeric}`).toBeLessThanOrEqual(
+      1e-3 * Math.abs(numeric) + 1e-4,
+    );
   }
 }
 
@@ -78,6 +80,7 @@ describe('whole-network input gradients', () => {
   it('small CNN under the Deconvnet rule', () => check(smallCnn({ inputSize: 12 }), 2, { rules: 'deconvnet' }));
   it('ResNet-18-shaped (BatchNorm, residual adds, strided convs) at width 4 on 32×32', () =>
     check(resnet18({ width: 4, inputSize: 32, classes: 10 }), 2, { finiteDifferences: true }));
-  it('ResNet-50-shaped (bottleneck blocks, strided 3×3, 1×1 projections) at width 2 on 16×16', () => check(resnet50({ width: 2, inputSize: 16, classes: 10 }), 2));
+  it('ResNet-50-shaped (bottleneck blocks, strided 3×3, 1×1 projections) at width 2 on 16×16', () =>
+    check(resnet50({ width: 2, inputSize: 16, classes: 10 }), 2));
   it('MLP with GELU, LayerNorm, softmax attention (MatMul of activations) and Gemm', () => check(mlp(), 3, { finiteDifferences: true }));
 });

@@ -62,7 +62,8 @@ describe('every op family through the planner, against the float64 interpreter',
   const batch = 2;
   const graph = everyOpGraph();
 
-  it('forward values and input gradient of a seed tensor', () => matchesReference(graph, batch, { input: [21, 2], seed: 22, values: ['residual'], gradients: ['residual', 'gated'] }));
+  it('forward values and input gradient of a seed tensor', () =>
+    matchesReference(graph, batch, { input: [21, 2], seed: 22, values: ['residual'], gradients: ['residual', 'gated'] }));
 });
 
 /**
@@ -88,7 +89,8 @@ describe('the elementwise family through the planner, against the float64 interp
   const batch = 3;
   const graph = elementwiseGraph();
 
-  it('forward values and input gradient of a seed tensor', () => matchesReference(graph, batch, { input: [31, 2], seed: 32, values: ['gated'], gradients: ['normed'] }));
+  it('forward values and input gradient of a seed tensor', () =>
+    matchesReference(graph, batch, { input: [31, 2], seed: 32, values: ['gated'], gradients: ['normed'] }));
 });
 
 /** Channel split and shuffle (ShuffleNetV2), a class-token gather, reflect and edge padding, tiling and expanding. */
@@ -103,11 +105,14 @@ function movingGraph(): Graph {
   const tiled = b.node('Tile', [edged, b.constant(Float32Array.of(1, 2, 1, 1), [4], 'repeats')], {}, 'tiled'); // [8,8,11]
   const pooled = b.node('ReduceMean', [tiled], { axes: [2], keepdims: 1 }); // [8,1,11]
   const spread = b.node('Expand', [pooled, b.constant(Float32Array.of(1, 8, 3, 11), [4], 'target')]);
-  return b.build(b.node('Mul', [spread, b.node('Slice', [tiled, ...[[0], [3], [2]].map((v, k) => b.constant(Float32Array.from(v), [1], `t${k}`))])], {}, 'logits'));
+  return b.build(
+    b.node('Mul', [spread, b.node('Slice', [tiled, ...[[0], [3], [2]].map((v, k) => b.constant(Float32Array.from(v), [1], `t${k}`))])], {}, 'logits'),
+  );
 }
 
 describe('the moving ops through the planner, against the float64 interpreter', () => {
-  it('forward values and input gradient of a seed tensor', () => matchesReference(movingGraph(), 2, { input: [41, 2], seed: 42, values: ['tiled'], gradients: ['shuffled'] }));
+  it('forward values and input gradient of a seed tensor', () =>
+    matchesReference(movingGraph(), 2, { input: [41, 2], seed: 42, values: ['tiled'], gradients: ['shuffled'] }));
 
   it('Split equals the Slices it stands for, with one output unused', async () => {
     const build = (split: boolean) => {
@@ -115,7 +120,11 @@ describe('the moving ops through the planner, against the float64 interpreter', 
       const x = b.input([7, 3]);
       const parts = split
         ? b.nodeOutputs('Split', [x, b.constant(Float32Array.of(2, 1, 4), [3], 'extents')], { axis: 1 }, 3)
-        : [[0, 2], [2, 3], [3, 7]].map(([s, e], k) => b.node('Slice', [x, ...[[s!], [e!], [1]].map((v, j) => b.constant(Float32Array.from(v), [1], `c${k}${j}`))]));
+        : [
+            [0, 2],
+            [2, 3],
+            [3, 7],
+          ].map(([s, e], k) => b.node('Slice', [x, ...[[s!], [e!], [1]].map((v, j) => b.constant(Float32Array.from(v), [1], `c${k}${j}`))]));
       return b.build(b.node('Concat', [b.node('Sigmoid', [parts[2]!]), b.node('Mul', [parts[0]!, parts[0]!])], { axis: 1 }, 'logits'));
     };
     const batch = 3;
@@ -140,7 +149,11 @@ function maskedGraph(): Graph {
   const b = new GraphBuilder('masked', 9);
   const x = b.input([3, 7]);
   const scores = b.node('Mul', [x, x]);
-  const mask = b.constant(Float32Array.from({ length: 7 }, (_, i) => Number(i % 3 !== 1)), [1, 7], 'mask');
+  const mask = b.constant(
+    Float32Array.from({ length: 7 }, (_, i) => Number(i % 3 !== 1)),
+    [1, 7],
+    'mask',
+  );
   const masked = b.node('Where', [mask, scores, b.constant(Float32Array.of(-30), [], 'floor')], {}, 'masked');
   const weights = b.node('Softmax', [masked], { axis: -1 });
   const slope = b.constant(Float32Array.of(0.1, -0.2, 0.3), [3, 1], 'slope');
@@ -150,7 +163,8 @@ function maskedGraph(): Graph {
 }
 
 describe('Where, PRelu, Min and Max through the planner, against the float64 interpreter', () => {
-  it('forward values and input gradient of a seed tensor', () => matchesReference(maskedGraph(), 2, { input: [51, 2], seed: 52, values: ['masked'], gradients: ['leaky'] }));
+  it('forward values and input gradient of a seed tensor', () =>
+    matchesReference(maskedGraph(), 2, { input: [51, 2], seed: 52, values: ['masked'], gradients: ['leaky'] }));
 });
 
 describe('ConvTranspose and 1-D Conv and pooling through the planner, against the float64 interpreter', () => {
@@ -165,7 +179,14 @@ describe('ConvTranspose and 1-D Conv and pooling through the planner, against th
     it(`ConvTranspose ${label}: forward values and input gradient`, async () => {
       const b = new GraphBuilder('conv-transpose', 10);
       const x = b.input(shape);
-      const w = b.constant(randomTensor(wShape.reduce((p, q) => p * q, 1), 60), wShape, 'w');
+      const w = b.constant(
+        randomTensor(
+          wShape.reduce((p, q) => p * q, 1),
+          60,
+        ),
+        wShape,
+        'w',
+      );
       const outChannels = wShape[1]! * ((attributes.group as number | undefined) ?? 1);
       const bias = b.constant(randomTensor(outChannels, 61), [outChannels], 'bias');
       const up = b.node('ConvTranspose', [x, w, bias], attributes, 'up');
@@ -180,7 +201,11 @@ describe('ConvTranspose and 1-D Conv and pooling through the planner, against th
     const conv = b.node('Conv', [x, w], { kernel_shape: [5], strides: [2], pads: [2, 1], dilations: [1] }, 'conv'); // [4, 8]
     const pooled = b.node('MaxPool', [conv], { kernel_shape: [3], strides: [1], pads: [1, 1] });
     const averaged = b.node('AveragePool', [pooled], { kernel_shape: [2], strides: [2], count_include_pad: 0 }); // [4, 4]
-    await matchesReference(b.build(b.node('Mul', [averaged, b.node('GlobalAveragePool', [conv])], {}, 'logits')), 2, { input: [71], seed: 72, values: ['conv'] });
+    await matchesReference(b.build(b.node('Mul', [averaged, b.node('GlobalAveragePool', [conv])], {}, 'logits')), 2, {
+      input: [71],
+      seed: 72,
+      values: ['conv'],
+    });
   });
 });
 

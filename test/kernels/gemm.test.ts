@@ -11,7 +11,19 @@ import { randomTensor } from '../reference/random.ts';
 // √K·2⁻²⁴ ≈ 1e-6 (worst case K·2⁻²⁴·Σ|ab| ≈ 1e-4 is never approached), while one wrong term is ~0.1–1.
 const F32_SUM = { abs: 1e-5, rel: 1e-5 };
 
-const base: GemmCase = { m: 1, n: 1, k: 1, batch: 1, transA: false, transB: false, alpha: 1, aBatchStride: -1, bBatchStride: -1, beta: 1, relu: false };
+const base: GemmCase = {
+  m: 1,
+  n: 1,
+  k: 1,
+  batch: 1,
+  transA: false,
+  transB: false,
+  alpha: 1,
+  aBatchStride: -1,
+  bBatchStride: -1,
+  beta: 1,
+  relu: false,
+};
 
 /** A case with natural batch strides unless given (-1 means "the matrix size"). */
 function gemmCase(over: Partial<GemmCase>): GemmCase {
@@ -40,7 +52,12 @@ async function runGemm(d: GemmCase, x = inputs(d), options: { tile?: Partial<Gem
   const context = await testContext();
   const { initial } = options;
   const sizes = { c: d.batch * d.m * d.n, gradA: x.a.length, gradB: x.b.length };
-  const io = await uploadAll(context, { ...x, c: initial?.c ?? new Float32Array(sizes.c), gradA: initial?.gradA ?? new Float32Array(sizes.gradA), gradB: initial?.gradB ?? new Float32Array(sizes.gradB) });
+  const io = await uploadAll(context, {
+    ...x,
+    c: initial?.c ?? new Float32Array(sizes.c),
+    gradA: initial?.gradA ?? new Float32Array(sizes.gradA),
+    gradB: initial?.gradB ?? new Float32Array(sizes.gradB),
+  });
   const dims: GemmForwardDims = {
     ...d,
     activation: d.relu ? 'relu' : 'none',
@@ -52,7 +69,11 @@ async function runGemm(d: GemmCase, x = inputs(d), options: { tile?: Partial<Gem
     ...(await gemmBackwardA(context, { b: io.b, gradC: io.gradC, gradA: io.gradA }, dims)),
     ...(await gemmBackwardB(context, { a: io.a, gradC: io.gradC, gradB: io.gradB }, dims)),
   ]);
-  const [c, gradA, gradB] = await Promise.all([read(context, io.c, sizes.c), read(context, io.gradA, sizes.gradA), read(context, io.gradB, sizes.gradB)]);
+  const [c, gradA, gradB] = await Promise.all([
+    read(context, io.c, sizes.c),
+    read(context, io.gradA, sizes.gradA),
+    read(context, io.gradB, sizes.gradB),
+  ]);
   for (const buffer of Object.values(io)) buffer.destroy();
   return { c, gradA, gradB };
 }
@@ -127,7 +148,11 @@ describe('gemm forward against the float64 reference', () => {
     const d = gemmCase({ m: 37, n: 29, k: 41, batch: 2, transA: true, biasShape: [37, 1] });
     const x = inputs(d);
     const expected = gemmForward(d, x.a, x.b, x.bias);
-    for (const tile of [{ workgroupX: 4, workgroupY: 8, tileK: 8 }, { workgroupX: 16, workgroupY: 4, tileK: 16 }, { workgroupX: 1, workgroupY: 3, tileK: 5 }]) {
+    for (const tile of [
+      { workgroupX: 4, workgroupY: 8, tileK: 8 },
+      { workgroupX: 16, workgroupY: 4, tileK: 16 },
+      { workgroupX: 1, workgroupY: 3, tileK: 5 },
+    ]) {
       expectAllClose((await runGemm(d, x, { tile })).c, expected, F32_SUM, JSON.stringify(tile));
     }
   });
@@ -181,22 +206,46 @@ describe('gemm accumulate flag', () => {
     const result = await runGemm(d, x, { initial });
     const expected = gemmBackward(d, x.a, x.b, x.gradC);
     expectAllClose(result.c, gemmForward(d, x.a, x.b, x.bias, initial.c), F32_SUM, 'c');
-    expectAllClose(result.gradA, expected.gradA.map((v, i) => v + initial.gradA[i]!), F32_SUM, 'gradA');
-    expectAllClose(result.gradB, expected.gradB.map((v, i) => v + initial.gradB[i]!), F32_SUM, 'gradB');
+    expectAllClose(
+      result.gradA,
+      expected.gradA.map((v, i) => v + initial.gradA[i]!),
+      F32_SUM,
+      'gradA',
+    );
+    expectAllClose(
+      result.gradB,
+      expected.gradB.map((v, i) => v + initial.gradB[i]!),
+      F32_SUM,
+      'gradB',
+    );
   });
 });
 
 describe('gemm reference backward against central finite differences', () => {
   // The forward is bilinear, so central differences are exact up to rounding: ~1e-16·|L|/h ≈ 1e-10.
   const FD = { abs: 1e-8, rel: 1e-8 };
-  const cases = [...TRANSPOSES.map(([transA, transB]) => ({ m: 3, n: 4, k: 5, batch: 2, transA, transB, alpha: 0.7, biasShape: [4] })), { m: 2, n: 3, k: 4, batch: 3, aBatchStride: 0 }, { m: 3, n: 2, k: 3, batch: 2, bBatchStride: 0, transB: true }];
+  const cases = [
+    ...TRANSPOSES.map(([transA, transB]) => ({ m: 3, n: 4, k: 5, batch: 2, transA, transB, alpha: 0.7, biasShape: [4] })),
+    { m: 2, n: 3, k: 4, batch: 3, aBatchStride: 0 },
+    { m: 3, n: 2, k: 3, batch: 2, bBatchStride: 0, transB: true },
+  ];
   for (const shape of cases) {
     const d = gemmCase(shape);
     it(label(d), () => {
       const x = inputs(d, 5);
       const { gradA, gradB } = gemmBackward(d, x.a, x.b, x.gradC);
-      expectAllClose(gradA, numericGradient((a) => gemmForward(d, a, x.b, x.bias), x.a, x.gradC), FD, 'gradA');
-      expectAllClose(gradB, numericGradient((b) => gemmForward(d, x.a, b, x.bias), x.b, x.gradC), FD, 'gradB');
+      expectAllClose(
+        gradA,
+        numericGradient((a) => gemmForward(d, a, x.b, x.bias), x.a, x.gradC),
+        FD,
+        'gradA',
+      );
+      expectAllClose(
+        gradB,
+        numericGradient((b) => gemmForward(d, x.a, b, x.bias), x.b, x.gradC),
+        FD,
+        'gradB',
+      );
     });
   }
 });
@@ -207,7 +256,16 @@ describe('gemm shape helpers', () => {
   });
 
   it('matmulDims broadcasts a 2-D operand over the batch with stride 0', () => {
-    expect(matmulDims([2, 3, 4, 5], [5, 6])).toEqual({ m: 4, n: 6, k: 5, batch: 6, aBatchStride: 20, bBatchStride: 0, cBatchStride: 24, outputShape: [2, 3, 4, 6] });
+    expect(matmulDims([2, 3, 4, 5], [5, 6])).toEqual({
+      m: 4,
+      n: 6,
+      k: 5,
+      batch: 6,
+      aBatchStride: 20,
+      bBatchStride: 0,
+      cBatchStride: 24,
+      outputShape: [2, 3, 4, 6],
+    });
     expect(matmulDims([5], [2, 5, 6]).outputShape).toEqual([2, 6]);
     expect(matmulDims([1, 4, 5], [5, 3]).outputShape).toEqual([1, 4, 3]);
   });

@@ -52,22 +52,38 @@ async function runForward(c: Case, t: ReturnType<typeof tensorsOf>) {
   const context = await testContext();
   const { rows, size } = shapeOf(c);
   const b = { ...(await uploadAll(context, { x: t.x, scale: t.scale })), bias: t.bias && (await uploadAll(context, { bias: t.bias })).bias };
-  const out = { y: await zeros(context, 'y', rows * size), mean: await zeros(context, 'mean', rows), invStdDev: await zeros(context, 'inv_std_dev', rows) };
+  const out = {
+    y: await zeros(context, 'y', rows * size),
+    mean: await zeros(context, 'mean', rows),
+    invStdDev: await zeros(context, 'inv_std_dev', rows),
+  };
   await runDispatches(context, `layernorm ${c.name}`, [await layerNormForward(context, { ...b, ...out }, dimsOf(c))]);
-  return { y: await read(context, out.y, rows * size), mean: await read(context, out.mean, rows), invStdDev: await read(context, out.invStdDev, rows) };
+  return {
+    y: await read(context, out.y, rows * size),
+    mean: await read(context, out.mean, rows),
+    invStdDev: await read(context, out.invStdDev, rows),
+  };
 }
 
 /** The backward's inputs: x, γ and the reference's row statistics rounded to f32, so it is tested apart from the forward kernel. */
 function backwardInputs(c: Case, seed: number) {
   const t = tensorsOf(c, seed);
   const { mean, invStdDev } = reference.layerNormForward(t.x, t.scale, t.bias, shapeOf(c));
-  return { x: t.x, scale: t.scale, mean: Float32Array.from(mean), invStdDev: Float32Array.from(invStdDev), gradY: randomTensor(t.x.length, seed + 3) };
+  return {
+    x: t.x,
+    scale: t.scale,
+    mean: Float32Array.from(mean),
+    invStdDev: Float32Array.from(invStdDev),
+    gradY: randomTensor(t.x.length, seed + 3),
+  };
 }
 
 async function runBackward(c: Case, inputs: ReturnType<typeof backwardInputs>, initial?: ArrayLike<number>): Promise<Float32Array> {
   const context = await testContext();
   const b = await uploadAll(context, { ...inputs, gradX: initial ?? new Float32Array(inputs.x.length) });
-  await runDispatches(context, `layernorm backward ${c.name}`, [await layerNormBackward(context, b, { ...dimsOf(c), accumulate: initial !== undefined })]);
+  await runDispatches(context, `layernorm backward ${c.name}`, [
+    await layerNormBackward(context, b, { ...dimsOf(c), accumulate: initial !== undefined }),
+  ]);
   return read(context, b.gradX, inputs.x.length);
 }
 
@@ -112,13 +128,20 @@ describe('layernorm kernels against the float64 reference', () => {
   });
 
   // Past 65535 workgroups the row comes from the 2-D grid's width: a narrow grid takes the same path cheaply.
-  for (const { rowThreads, rows, width } of [{ rowThreads: 1, rows: 700, width: 2 }, { rowThreads: WORKGROUP_SIZE, rows: 10, width: 3 }]) {
+  for (const { rowThreads, rows, width } of [
+    { rowThreads: 1, rows: 700, width: 2 },
+    { rowThreads: WORKGROUP_SIZE, rows: 10, width: 3 },
+  ]) {
     it(`indexes rows through a 2-D grid with ${rowThreads} invocation(s) per row`, async () => {
       const context = await testContext();
       const c: Case = { name: '2-D grid', shape: [rows, 3], axis: -1, bias: true, rowThreads };
       const t = tensorsOf(c, 5);
       const b = await uploadAll(context, { x: t.x, scale: t.scale, bias: t.bias! });
-      const out = { y: await zeros(context, 'y', rows * 3), mean: await zeros(context, 'mean', rows), invStdDev: await zeros(context, 'inv_std_dev', rows) };
+      const out = {
+        y: await zeros(context, 'y', rows * 3),
+        mean: await zeros(context, 'mean', rows),
+        invStdDev: await zeros(context, 'inv_std_dev', rows),
+      };
       const dispatch = await layerNormForward(context, { ...b, ...out }, dimsOf(c));
       const workgroups = gridFor(rows * rowThreads, WORKGROUP_SIZE, width);
       expect(workgroups[1]).toBeGreaterThan(1);

@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../src/gpu/index.ts';
 import {
-  averagePoolBackward, averagePoolForward, globalAveragePoolBackward, globalAveragePoolForward, GLOBAL_POOL_REDUCE_FROM, maxPoolBackward,
-  maxPoolForward, poolOutputSize, type GlobalPoolDims, type PoolDims,
+  averagePoolBackward,
+  averagePoolForward,
+  globalAveragePoolBackward,
+  globalAveragePoolForward,
+  GLOBAL_POOL_REDUCE_FROM,
+  maxPoolBackward,
+  maxPoolForward,
+  poolOutputSize,
+  type GlobalPoolDims,
+  type PoolDims,
 } from '../../src/kernels/pool.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -16,17 +24,52 @@ type Case = PoolDims & { name: string };
 // Odd sizes, batch 1 and > 1, every attribute off its default somewhere.
 const CASES: Case[] = [
   { name: 'k2 s2 on odd 5×7, batch 1', batch: 1, channels: 1, height: 5, width: 7, kernelShape: [2, 2], strides: [2, 2] },
-  { name: 'k3 s2 pads 1 ceil, batch 2', batch: 2, channels: 3, height: 7, width: 5, kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceilMode: true },
-  { name: 'ceil mode drops the window starting in the end padding', batch: 1, channels: 2, height: 5, width: 6, kernelShape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1], ceilMode: true },
+  {
+    name: 'k3 s2 pads 1 ceil, batch 2',
+    batch: 2,
+    channels: 3,
+    height: 7,
+    width: 5,
+    kernelShape: [3, 3],
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+    ceilMode: true,
+  },
+  {
+    name: 'ceil mode drops the window starting in the end padding',
+    batch: 1,
+    channels: 2,
+    height: 5,
+    width: 6,
+    kernelShape: [2, 2],
+    strides: [2, 2],
+    pads: [1, 1, 1, 1],
+    ceilMode: true,
+  },
   { name: 'dilation 2, asymmetric pads', batch: 1, channels: 2, height: 9, width: 8, kernelShape: [3, 3], pads: [0, 1, 2, 1], dilations: [2, 2] },
-  { name: 'rectangular kernel and strides, dilated width, ceil', batch: 2, channels: 1, height: 6, width: 11, kernelShape: [3, 2], strides: [2, 3], pads: [1, 0, 0, 1], dilations: [1, 2], ceilMode: true },
+  {
+    name: 'rectangular kernel and strides, dilated width, ceil',
+    batch: 2,
+    channels: 1,
+    height: 6,
+    width: 11,
+    kernelShape: [3, 2],
+    strides: [2, 3],
+    pads: [1, 0, 0, 1],
+    dilations: [1, 2],
+    ceilMode: true,
+  },
   { name: 'stride beyond kernel leaves uncovered inputs', batch: 1, channels: 1, height: 7, width: 7, kernelShape: [2, 2], strides: [3, 3] },
   { name: 'window covers the whole input', batch: 3, channels: 2, height: 4, width: 5, kernelShape: [4, 5] },
 ];
 
 const shapeOf = (c: PoolDims): ref.PoolShape => ({ batch: c.batch, channels: c.channels, height: c.height, width: c.width });
 const windowOf = (c: PoolDims): ref.PoolWindow => ({
-  kernelShape: [...c.kernelShape], strides: [...(c.strides ?? [1, 1])], pads: [...(c.pads ?? [0, 0, 0, 0])], dilations: [...(c.dilations ?? [1, 1])], ceilMode: c.ceilMode ?? false,
+  kernelShape: [...c.kernelShape],
+  strides: [...(c.strides ?? [1, 1])],
+  pads: [...(c.pads ?? [0, 0, 0, 0])],
+  dilations: [...(c.dilations ?? [1, 1])],
+  ceilMode: c.ceilMode ?? false,
 });
 const inCount = (c: GlobalPoolDims) => c.batch * c.channels * c.height * c.width;
 const outCount = (c: PoolDims) => c.batch * c.channels * poolOutputSize(c)[0] * poolOutputSize(c)[1];
@@ -34,27 +77,63 @@ const outCount = (c: PoolDims) => c.batch * c.channels * poolOutputSize(c)[0] * 
 // Selections and sums of at most 20 f32 terms of magnitude ≤ 1: a few ulps of the partial sums.
 const SUMS = { abs: 2e-6, rel: 1e-6 };
 
-async function runMaxPool(context: GpuContext, dims: PoolDims, x: Float32Array, gradY: Float32Array, gradX: Float32Array = new Float32Array(inCount(dims)), accumulate = false) {
-  const b = { ...(await uploadAll(context, { x, gradY, gradX })), y: await zeros(context, 'y', outCount(dims)), argmax: await zeros(context, 'argmax', outCount(dims)) };
+async function runMaxPool(
+  context: GpuContext,
+  dims: PoolDims,
+  x: Float32Array,
+  gradY: Float32Array,
+  gradX: Float32Array = new Float32Array(inCount(dims)),
+  accumulate = false,
+) {
+  const b = {
+    ...(await uploadAll(context, { x, gradY, gradX })),
+    y: await zeros(context, 'y', outCount(dims)),
+    argmax: await zeros(context, 'argmax', outCount(dims)),
+  };
   await runDispatches(context, 'max pool', [await maxPoolForward(context, b, dims), await maxPoolBackward(context, b, { ...dims, accumulate })]);
-  const result = { y: await read(context, b.y, outCount(dims)), argmax: new Uint32Array((await read(context, b.argmax, outCount(dims))).buffer), gradX: await read(context, b.gradX, inCount(dims)) };
+  const result = {
+    y: await read(context, b.y, outCount(dims)),
+    argmax: new Uint32Array((await read(context, b.argmax, outCount(dims))).buffer),
+    gradX: await read(context, b.gradX, inCount(dims)),
+  };
   for (const buffer of Object.values(b)) buffer.destroy();
   return result;
 }
 
-async function runAveragePool(context: GpuContext, dims: PoolDims, countIncludePad: boolean, x: Float32Array, gradY: Float32Array, gradX: Float32Array = new Float32Array(inCount(dims)), accumulate = false) {
+async function runAveragePool(
+  context: GpuContext,
+  dims: PoolDims,
+  countIncludePad: boolean,
+  x: Float32Array,
+  gradY: Float32Array,
+  gradX: Float32Array = new Float32Array(inCount(dims)),
+  accumulate = false,
+) {
   const b = { ...(await uploadAll(context, { x, gradY, gradX })), y: await zeros(context, 'y', outCount(dims)) };
   const d = { ...dims, countIncludePad };
-  await runDispatches(context, 'average pool', [await averagePoolForward(context, b, d), await averagePoolBackward(context, b, { ...d, accumulate })]);
+  await runDispatches(context, 'average pool', [
+    await averagePoolForward(context, b, d),
+    await averagePoolBackward(context, b, { ...d, accumulate }),
+  ]);
   const result = { y: await read(context, b.y, outCount(dims)), gradX: await read(context, b.gradX, inCount(dims)) };
   for (const buffer of Object.values(b)) buffer.destroy();
   return result;
 }
 
-async function runGlobalAveragePool(context: GpuContext, dims: GlobalPoolDims, x: Float32Array, gradY: Float32Array, gradX: Float32Array = new Float32Array(inCount(dims)), accumulate = false) {
+async function runGlobalAveragePool(
+  context: GpuContext,
+  dims: GlobalPoolDims,
+  x: Float32Array,
+  gradY: Float32Array,
+  gradX: Float32Array = new Float32Array(inCount(dims)),
+  accumulate = false,
+) {
   const planes = dims.batch * dims.channels;
   const b = { ...(await uploadAll(context, { x, gradY, gradX })), y: await zeros(context, 'y', planes) };
-  await runDispatches(context, 'global average pool', [await globalAveragePoolForward(context, b, dims), await globalAveragePoolBackward(context, b, { ...dims, accumulate })]);
+  await runDispatches(context, 'global average pool', [
+    await globalAveragePoolForward(context, b, dims),
+    await globalAveragePoolBackward(context, b, { ...dims, accumulate }),
+  ]);
   const result = { y: await read(context, b.y, planes), gradX: await read(context, b.gradX, x.length) };
   for (const buffer of Object.values(b)) buffer.destroy();
   return result;
@@ -65,7 +144,9 @@ describe('pool output size', () => {
     expect(poolOutputSize({ batch: 1, channels: 1, height: 5, width: 7, kernelShape: [2, 2], strides: [2, 2] })).toEqual([2, 3]);
     expect(poolOutputSize({ batch: 1, channels: 1, height: 5, width: 7, kernelShape: [2, 2], strides: [2, 2], ceilMode: true })).toEqual([3, 4]);
     // (5 + 2 − 2) / 2 → ⌈2.5⌉ + 1 = 4, but window 3 would start at 6 − 1 = 5, past the input: 3 (PyTorch gives 3).
-    expect(poolOutputSize({ batch: 1, channels: 1, height: 5, width: 5, kernelShape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1], ceilMode: true })).toEqual([3, 3]);
+    expect(
+      poolOutputSize({ batch: 1, channels: 1, height: 5, width: 5, kernelShape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1], ceilMode: true }),
+    ).toEqual([3, 3]);
   });
 });
 
@@ -89,7 +170,17 @@ describe('max pool kernels against the float64 reference', () => {
 
   it('ties go to the first maximal element in row-major window order', async () => {
     // A binary image, as MNIST's flat background and saturated strokes: most windows hold ties.
-    const c: Case = { name: 'ties', batch: 2, channels: 1, height: 9, width: 8, kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceilMode: true };
+    const c: Case = {
+      name: 'ties',
+      batch: 2,
+      channels: 1,
+      height: 9,
+      width: 8,
+      kernelShape: [3, 3],
+      strides: [2, 2],
+      pads: [1, 1, 1, 1],
+      ceilMode: true,
+    };
     const x = Float32Array.from(randomTensor(inCount(c), 14), (v) => (v > 0.3 ? 1 : 0));
     const gradY = randomTensor(outCount(c), 15);
     const { argmax, gradX } = await runMaxPool(await testContext(), c, x, gradY);
@@ -180,7 +271,9 @@ describe('global average pool kernels against the float64 reference', () => {
   const MEANS = { abs: 1e-5, rel: 1e-6 };
 
   it('the test grid exercises both forward paths', () => {
-    expect(GLOBAL.some((g) => g.height * g.width < GLOBAL_POOL_REDUCE_FROM) && GLOBAL.some((g) => g.height * g.width > GLOBAL_POOL_REDUCE_FROM)).toBe(true);
+    expect(GLOBAL.some((g) => g.height * g.width < GLOBAL_POOL_REDUCE_FROM) && GLOBAL.some((g) => g.height * g.width > GLOBAL_POOL_REDUCE_FROM)).toBe(
+      true,
+    );
   });
 
   for (const g of GLOBAL) {
@@ -234,6 +327,10 @@ describe('pool reference backward against central finite differences', () => {
     const shape = { batch: 2, channels: 2, height: 3, width: 4 };
     const x = Array.from(randomTensor(48, 45));
     const seed = Array.from(randomTensor(4, 46));
-    expectAllClose(ref.globalAveragePoolBackward(seed, shape), numericGradient((z) => ref.globalAveragePool(z, shape), x, seed), { abs: 1e-8, rel: 0 });
+    expectAllClose(
+      ref.globalAveragePoolBackward(seed, shape),
+      numericGradient((z) => ref.globalAveragePool(z, shape), x, seed),
+      { abs: 1e-8, rel: 0 },
+    );
   });
 });

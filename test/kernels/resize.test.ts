@@ -21,10 +21,12 @@ const SHAPES: Shape[] = [
   { batch: 1, channels: 2, inHeight: 1, inWidth: 3, outHeight: 4, outWidth: 5 },
 ];
 
-const CONFIGS: Pick<ResizeSpec, 'mode' | 'coordinateTransformationMode' | 'nearestMode'>[] = COORDINATE_MODES.flatMap((coordinateTransformationMode) => [
-  { mode: 'linear' as const, coordinateTransformationMode, nearestMode: 'round_prefer_floor' as const },
-  ...NEAREST_MODES.map((nearestMode) => ({ mode: 'nearest' as const, coordinateTransformationMode, nearestMode })),
-]);
+const CONFIGS: Pick<ResizeSpec, 'mode' | 'coordinateTransformationMode' | 'nearestMode'>[] = COORDINATE_MODES.flatMap(
+  (coordinateTransformationMode) => [
+    { mode: 'linear' as const, coordinateTransformationMode, nearestMode: 'round_prefer_floor' as const },
+    ...NEAREST_MODES.map((nearestMode) => ({ mode: 'nearest' as const, coordinateTransformationMode, nearestMode })),
+  ],
+);
 
 const inCount = (s: Shape) => s.batch * s.channels * s.inHeight * s.inWidth;
 const outCount = (s: Shape) => s.batch * s.channels * s.outHeight * s.outWidth;
@@ -34,7 +36,14 @@ const nameOf = (s: ResizeSpec) => `${s.mode} ${s.coordinateTransformationMode}${
 const FORWARD = { abs: 1e-6, rel: 1e-6 };
 const BACKWARD = { abs: 4e-6, rel: 1e-6 };
 
-async function runResize(context: GpuContext, spec: ResizeSpec, x: ArrayLike<number>, gradY: ArrayLike<number>, gradX: ArrayLike<number> = new Float32Array(inCount(spec)), accumulate = false) {
+async function runResize(
+  context: GpuContext,
+  spec: ResizeSpec,
+  x: ArrayLike<number>,
+  gradY: ArrayLike<number>,
+  gradX: ArrayLike<number> = new Float32Array(inCount(spec)),
+  accumulate = false,
+) {
   const b = { ...(await uploadAll(context, { x, gradY, gradX })), y: await zeros(context, 'y', outCount(spec)) };
   const dims: ResizeDims = spec;
   await runDispatches(context, 'resize', [await resizeForward(context, b, dims), await resizeBackward(context, b, { ...dims, accumulate })]);
@@ -46,7 +55,16 @@ async function runResize(context: GpuContext, spec: ResizeSpec, x: ArrayLike<num
 /** Hand-written expectations: ONNX's formulas evaluated by hand (most are also ONNX backend test cases). */
 describe('resize by hand', () => {
   const spec = (s: Partial<ResizeSpec>): ResizeSpec => ({
-    batch: 1, channels: 1, inHeight: 2, inWidth: 2, outHeight: 4, outWidth: 4, mode: 'linear', coordinateTransformationMode: 'half_pixel', nearestMode: 'round_prefer_floor', ...s,
+    batch: 1,
+    channels: 1,
+    inHeight: 2,
+    inWidth: 2,
+    outHeight: 4,
+    outWidth: 4,
+    mode: 'linear',
+    coordinateTransformationMode: 'half_pixel',
+    nearestMode: 'round_prefer_floor',
+    ...s,
   });
   const oneToSixteen = Array.from({ length: 16 }, (_, i) => i + 1);
   /** x = 1..16 on a 4×4 grid resized to 8×8 by nearest: output (r, c) = x[rows[r]][columns[c]]. */
@@ -92,14 +110,30 @@ describe('resize by hand', () => {
     {
       // o·3/7 = 0, .43, .86, 1.29, 1.71, 2.14, 2.57, 3, floored.
       name: 'nearest align_corners floor 4×4 → 8×8',
-      spec: spec({ inHeight: 4, inWidth: 4, outHeight: 8, outWidth: 8, mode: 'nearest', nearestMode: 'floor', coordinateTransformationMode: 'align_corners' }),
+      spec: spec({
+        inHeight: 4,
+        inWidth: 4,
+        outHeight: 8,
+        outWidth: 8,
+        mode: 'nearest',
+        nearestMode: 'floor',
+        coordinateTransformationMode: 'align_corners',
+      }),
       x: oneToSixteen,
       y: gather([0, 0, 0, 1, 1, 2, 2, 3], [0, 0, 0, 1, 1, 2, 2, 3]),
     },
     {
       // o/2 = 0, ½, 1, 1½, …: every other coordinate is a tie, rounded up, and 3½ → 4 is clamped to 3.
       name: 'nearest asymmetric round_prefer_ceil 4×4 → 8×8',
-      spec: spec({ inHeight: 4, inWidth: 4, outHeight: 8, outWidth: 8, mode: 'nearest', nearestMode: 'round_prefer_ceil', coordinateTransformationMode: 'asymmetric' }),
+      spec: spec({
+        inHeight: 4,
+        inWidth: 4,
+        outHeight: 8,
+        outWidth: 8,
+        mode: 'nearest',
+        nearestMode: 'round_prefer_ceil',
+        coordinateTransformationMode: 'asymmetric',
+      }),
       x: oneToSixteen,
       y: gather([0, 1, 1, 2, 2, 3, 3, 3], [0, 1, 1, 2, 2, 3, 3, 3]),
     },
@@ -175,7 +209,12 @@ describe('resize reference backward against central finite differences', () => {
         const s = { ...shape, ...config };
         const x = Array.from(randomTensor(inCount(s), 80 + k));
         const seed = Array.from(randomTensor(outCount(s), 90 + k));
-        expectAllClose(referenceBackward(seed, s), numericGradient((z) => resize(z, s), x, seed), { abs: 1e-8, rel: 0 }, JSON.stringify(shape));
+        expectAllClose(
+          referenceBackward(seed, s),
+          numericGradient((z) => resize(z, s), x, seed),
+          { abs: 1e-8, rel: 0 },
+          JSON.stringify(shape),
+        );
       }
     });
   }

@@ -43,7 +43,7 @@ const dimsOf = (c: Case, op: SoftmaxOp): SoftmaxDims => ({ outer: c.outer, axisS
 function inputOf(c: Case, seed: number): Float32Array {
   const x = randomTensor(c.outer * c.axisSize * c.inner, seed, 3);
   if (!c.large) return x;
-  return x.map((v, j) => (Math.floor(j / c.inner) % c.axisSize) % 5 === 0 ? -1e30 : v + 95);
+  return x.map((v, j) => ((Math.floor(j / c.inner) % c.axisSize) % 5 === 0 ? -1e30 : v + 95));
 }
 
 async function runForward(c: Case, op: SoftmaxOp, x: Float32Array): Promise<Float32Array> {
@@ -54,7 +54,13 @@ async function runForward(c: Case, op: SoftmaxOp, x: Float32Array): Promise<Floa
   return read(context, y, x.length);
 }
 
-async function runBackward(c: Case, op: SoftmaxOp, y: ArrayLike<number>, gradY: ArrayLike<number>, initial?: ArrayLike<number>): Promise<Float32Array> {
+async function runBackward(
+  c: Case,
+  op: SoftmaxOp,
+  y: ArrayLike<number>,
+  gradY: ArrayLike<number>,
+  initial?: ArrayLike<number>,
+): Promise<Float32Array> {
   const context = await testContext();
   const b = await uploadAll(context, { y, gradY, gradX: initial ?? new Float32Array(y.length) });
   const dispatch = await softmaxBackward(context, b, { ...dimsOf(c, op), accumulate: initial !== undefined });
@@ -102,7 +108,10 @@ describe('softmax kernels against the float64 reference', () => {
   });
 
   // A row index past 65535 workgroups is computed from the 2-D grid's width: a narrow grid takes the same path cheaply.
-  for (const { rowThreads, rows, width } of [{ rowThreads: 1, rows: 700, width: 2 }, { rowThreads: WORKGROUP_SIZE, rows: 10, width: 3 }]) {
+  for (const { rowThreads, rows, width } of [
+    { rowThreads: 1, rows: 700, width: 2 },
+    { rowThreads: WORKGROUP_SIZE, rows: 10, width: 3 },
+  ]) {
     it(`indexes rows through a 2-D grid with ${rowThreads} invocation(s) per row`, async () => {
       const context = await testContext();
       const c: Case = { name: '2-D grid', outer: rows, axisSize: 3, inner: 1, rowThreads };
@@ -132,7 +141,10 @@ describe('softmax shape helpers', () => {
 
 describe('softmax reference backward against central finite differences', () => {
   for (const op of OPS) {
-    for (const shape of [{ outer: 2, axis: 5, inner: 3 }, { outer: 3, axis: 4, inner: 1 }]) {
+    for (const shape of [
+      { outer: 2, axis: 5, inner: 3 },
+      { outer: 3, axis: 4, inner: 1 },
+    ]) {
       it(`${op} (${shape.outer}, ${shape.axis}, ${shape.inner})`, () => {
         const count = shape.outer * shape.axis * shape.inner;
         const x = Float64Array.from(randomTensor(count, 31, 2));

@@ -33,30 +33,96 @@ const FINITE_DIFFERENCE = { abs: 1e-8, rel: 1e-8 };
 const size = (shape: readonly number[]) => shape.reduce((n, e) => n * e, 1);
 const unchanged = (dispatch: Dispatch) => dispatch;
 // A narrow maximum per dimension forces the y dimension that tensors past 65535 workgroups get.
-const narrow = (workgroupSize: number, count: number) => (dispatch: Dispatch): Dispatch => ({ ...dispatch, workgroups: gridFor(count, workgroupSize, 3) });
+const narrow =
+  (workgroupSize: number, count: number) =>
+  (dispatch: Dispatch): Dispatch => ({ ...dispatch, workgroups: gridFor(count, workgroupSize, 3) });
 
 const TRANSPOSES: [number[], number[] | undefined][] = [
   [[], []], // rank 0
   [[5], [0]],
-  [[3, 5], [1, 0]],
+  [
+    [3, 5],
+    [1, 0],
+  ],
   [[3, 5], undefined], // ONNX default: reverse the axes
-  [[2, 3, 4], [0, 1, 2]], // identity
-  [[2, 3, 5, 7], [0, 2, 3, 1]], // NCHW to NHWC
-  [[1, 3, 5, 7], [0, 3, 1, 2]], // NHWC to NCHW, batch 1
-  [[2, 1, 3, 1, 5, 2], [5, 3, 1, 0, 4, 2]], // rank 6
-  [[3, 2, 5, 1, 7, 2], [1, 0, 2, 3, 5, 4]], // rank 6 with axes that merge
+  [
+    [2, 3, 4],
+    [0, 1, 2],
+  ], // identity
+  [
+    [2, 3, 5, 7],
+    [0, 2, 3, 1],
+  ], // NCHW to NHWC
+  [
+    [1, 3, 5, 7],
+    [0, 3, 1, 2],
+  ], // NHWC to NCHW, batch 1
+  [
+    [2, 1, 3, 1, 5, 2],
+    [5, 3, 1, 0, 4, 2],
+  ], // rank 6
+  [
+    [3, 2, 5, 1, 7, 2],
+    [1, 0, 2, 3, 5, 4],
+  ], // rank 6 with axes that merge
 ];
 
 const CONCATS: [number[][], number][] = [
   [[[3], [4], [1]], 0],
-  [[[2, 3], [2, 5]], 1],
-  [[[2, 3], [1, 3], [4, 3]], 0],
-  [[[2, 3], [2, 3]], -2],
+  [
+    [
+      [2, 3],
+      [2, 5],
+    ],
+    1,
+  ],
+  [
+    [
+      [2, 3],
+      [1, 3],
+      [4, 3],
+    ],
+    0,
+  ],
+  [
+    [
+      [2, 3],
+      [2, 3],
+    ],
+    -2,
+  ],
   [[[3, 4]], 1], // one input
-  [[[1, 3, 5, 7], [1, 2, 5, 7]], 1], // channels, batch 1
-  [[[2, 3, 5, 7], [2, 3, 5, 7], [2, 3, 5, 7], [2, 3, 5, 7]], -1],
-  [[[2, 3, 5, 2, 1, 3], [2, 3, 5, 1, 1, 3]], 3], // rank 6
-  [[[2, 3, 0, 4], [2, 3, 2, 4], [2, 3, 1, 4]], 2], // an empty input
+  [
+    [
+      [1, 3, 5, 7],
+      [1, 2, 5, 7],
+    ],
+    1,
+  ], // channels, batch 1
+  [
+    [
+      [2, 3, 5, 7],
+      [2, 3, 5, 7],
+      [2, 3, 5, 7],
+      [2, 3, 5, 7],
+    ],
+    -1,
+  ],
+  [
+    [
+      [2, 3, 5, 2, 1, 3],
+      [2, 3, 5, 1, 1, 3],
+    ],
+    3,
+  ], // rank 6
+  [
+    [
+      [2, 3, 0, 4],
+      [2, 3, 2, 4],
+      [2, 3, 1, 4],
+    ],
+    2,
+  ], // an empty input
 ];
 
 const REDUCTIONS: ReduceDims[] = [
@@ -93,10 +159,19 @@ async function concatOnGpu(context: GpuContext, shapes: number[][], axis: number
   return read(context, y, count);
 }
 
-async function concatBackwardOnGpu(context: GpuContext, shapes: number[][], axis: number, gradY: Float32Array, input: number, initial?: Float32Array) {
+async function concatBackwardOnGpu(
+  context: GpuContext,
+  shapes: number[][],
+  axis: number,
+  gradY: Float32Array,
+  input: number,
+  initial?: Float32Array,
+) {
   const count = size(shapes[input]!);
   const buffers = await uploadAll(context, { gradY, gradX: initial ?? new Float32Array(Math.max(count, 1)) });
-  await runDispatches(context, 'concat backward', [await concatBackward(context, buffers, { shapes, axis, input, accumulate: initial !== undefined })]);
+  await runDispatches(context, 'concat backward', [
+    await concatBackward(context, buffers, { shapes, axis, input, accumulate: initial !== undefined }),
+  ]);
   return read(context, buffers.gradX, count);
 }
 
@@ -122,8 +197,24 @@ describe('output shapes', () => {
   });
 
   it('concatShape adds the extents along the axis and refuses other mismatches', () => {
-    expect(concatShape({ shapes: [[2, 3], [2, 5]], axis: -1 })).toEqual([2, 8]);
-    expect(() => concatShape({ shapes: [[2, 3], [3, 5]], axis: 1 })).toThrow(/differ off axis 1/);
+    expect(
+      concatShape({
+        shapes: [
+          [2, 3],
+          [2, 5],
+        ],
+        axis: -1,
+      }),
+    ).toEqual([2, 8]);
+    expect(() =>
+      concatShape({
+        shapes: [
+          [2, 3],
+          [3, 5],
+        ],
+        axis: 1,
+      }),
+    ).toThrow(/differ off axis 1/);
     expect(() => concatShape({ shapes: [[2, 3]], axis: 2 })).toThrow(/out of range/);
   });
 
@@ -135,7 +226,13 @@ describe('output shapes', () => {
   });
 
   it('coalesceAxes drops extent-1 axes and merges axes every stride set walks as one', () => {
-    expect(coalesceAxes([2, 1, 3, 4], [12, 12, 4, 1], [0, 0, 4, 1])).toEqual({ shape: [2, 12], strides: [[12, 1], [0, 1]] });
+    expect(coalesceAxes([2, 1, 3, 4], [12, 12, 4, 1], [0, 0, 4, 1])).toEqual({
+      shape: [2, 12],
+      strides: [
+        [12, 1],
+        [0, 1],
+      ],
+    });
     expect(coalesceAxes([2, 3], [1, 2])).toEqual({ shape: [2, 3], strides: [[1, 2]] });
   });
 });
@@ -197,7 +294,11 @@ describe('reduce sum, L2, max, min, L1 and sum of squares against the float64 re
   async function run(dims: ReduceDims, x: Float32Array, gradY: Float32Array, initial?: Float32Array) {
     const context = await testContext();
     const count = size(reduceShape(dims));
-    const buffers = { ...(await uploadAll(context, { x, gradY, gradX: initial ?? new Float32Array(x.length) })), y: await zeros(context, 'y', count), ties: await zeros(context, 'ties', count) };
+    const buffers = {
+      ...(await uploadAll(context, { x, gradY, gradX: initial ?? new Float32Array(x.length) })),
+      y: await zeros(context, 'y', count),
+      ties: await zeros(context, 'ties', count),
+    };
     await runDispatches(context, `reduce ${dims.op}`, [
       await reduceForward(context, buffers, dims),
       await reduceBackward(context, buffers, { ...dims, accumulate: initial !== undefined }),
@@ -242,7 +343,10 @@ describe('backward with accumulate adds into the existing gradient', () => {
 
   it('concat', async () => {
     const context = await testContext();
-    const shapes = [[2, 4, 5, 7], [2, 3, 5, 7]];
+    const shapes = [
+      [2, 4, 5, 7],
+      [2, 3, 5, 7],
+    ];
     const gradY = randomTensor(2 * 7 * 5 * 7, 2);
     const alone = await concatBackwardOnGpu(context, shapes, 1, gradY, 1);
     expect([...(await concatBackwardOnGpu(context, shapes, 1, gradY, 1, initial))]).toEqual(added(alone));
@@ -299,7 +403,10 @@ describe('tensor reference backwards against central finite differences', () => 
   });
 
   it('concat', () => {
-    const shapes = [[2, 1, 3], [2, 2, 3]];
+    const shapes = [
+      [2, 1, 3],
+      [2, 2, 3],
+    ];
     const x = randomTensor(18, 2);
     const numeric = numericGradient((z) => reference.concat([z.slice(0, 6), z.slice(6)], shapes, 1), x, seed(18));
     const [first, second] = reference.concatBackward(seed(18), shapes, 1);

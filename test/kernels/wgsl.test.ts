@@ -48,7 +48,7 @@ describe('WGSL enums read by reflection', () => {
 });
 
 describe('one workgroup size', () => {
-  it('is shaders/lib/grid.wgsl\'s default and fits WebGPU compatibility mode (128 invocations)', () => {
+  it("is shaders/lib/grid.wgsl's default and fits WebGPU compatibility mode (128 invocations)", () => {
     const declared = new WgslReflect(library.get('grid')!).overrides.find((o) => o.name === 'WORKGROUP_SIZE');
     expect(declared).toBeDefined();
     expect(WORKGROUP_SIZE).toBeLessThanOrEqual(128);

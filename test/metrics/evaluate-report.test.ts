@@ -19,7 +19,21 @@ function tabularRow(dir: string): string {
 describe('gradlens report of a gradlens evaluate folder', () => {
   it('shows the summary table and links every chart the run wrote', async () => {
     const out = mkdtempSync(join(tmpdir(), 'gradlens-evaluate-report-'));
-    const code = await evaluateCommand([`${root}models/tabular.onnx`, tabularRow(out), '--methods', 'saliency', '--metrics', 'deletion,insertion,sparseness', '--steps', '4', '--out', out], () => undefined);
+    const code = await evaluateCommand(
+      [
+        `${root}models/tabular.onnx`,
+        tabularRow(out),
+        '--methods',
+        'saliency',
+        '--metrics',
+        'deletion,insertion,sparseness',
+        '--steps',
+        '4',
+        '--out',
+        out,
+      ],
+      () => undefined,
+    );
     expect(code).toBe(0);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     const report = await writeReport(out);
@@ -35,7 +49,10 @@ describe('gradlens report of a gradlens evaluate folder', () => {
 
   it('finds an evaluation in a subfolder and links its charts through it', async () => {
     const out = mkdtempSync(join(tmpdir(), 'gradlens-evaluate-report-'));
-    const code = await evaluateCommand([`${root}models/tabular.onnx`, tabularRow(out), '--methods', 'saliency', '--metrics', 'deletion', '--steps', '2', '--out', join(out, 'run 1')], () => undefined);
+    const code = await evaluateCommand(
+      [`${root}models/tabular.onnx`, tabularRow(out), '--methods', 'saliency', '--metrics', 'deletion', '--steps', '2', '--out', join(out, 'run 1')],
+      () => undefined,
+    );
     expect(code).toBe(0);
     const html = readFileSync((await writeReport(out)).path, 'utf8');
     expect(html).toContain('<small>(run 1/)</small>');

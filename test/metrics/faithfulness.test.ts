@@ -84,7 +84,13 @@ describe('faithfulness correlation and sensitivity-n', () => {
   });
 
   it('a map that reverses the contributions correlates at −1', async () => {
-    const [correlation] = await faithfulnessCorrelation(model, x, contributions.map((v) => -v), 1, { subsetSize: 2, samples: 20, target, seed: 1 });
+    const [correlation] = await faithfulnessCorrelation(
+      model,
+      x,
+      contributions.map((v) => -v),
+      1,
+      { subsetSize: 2, samples: 20, target, seed: 1 },
+    );
     expect(correlation).toBeCloseTo(-1, 5);
   });
 

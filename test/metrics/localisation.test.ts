@@ -3,7 +3,18 @@ import { boxMasks } from '../../src/metrics/localisation.ts';
 
 describe('boxes per input', () => {
   it('a list in input order gives each input its box, a list of boxes their union', () => {
-    const [first, second] = boxMasks([{ x0: 1, y0: 0, x1: 3, y1: 1 }, [{ x0: 0, y0: 0, x1: 1, y1: 1 }, { x0: 2, y0: 1, x1: 3, y1: 2 }]], ['a', 'b'], 2, 3);
+    const [first, second] = boxMasks(
+      [
+        { x0: 1, y0: 0, x1: 3, y1: 1 },
+        [
+          { x0: 0, y0: 0, x1: 1, y1: 1 },
+          { x0: 2, y0: 1, x1: 3, y1: 2 },
+        ],
+      ],
+      ['a', 'b'],
+      2,
+      3,
+    );
     expect(Array.from(first!)).toEqual([0, 1, 1, 0, 0, 0]);
     expect(Array.from(second!)).toEqual([1, 0, 0, 0, 0, 1]);
   });

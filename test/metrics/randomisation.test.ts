@@ -14,7 +14,10 @@ let model: Model;
 let inputs: Float32Array;
 beforeAll(async () => {
   model = await Model.create(await testContext(), loadOnnx(readFileSync(`${root}models/digits.onnx`)));
-  const files = readdirSync(`${root}samples/digits`).filter((f) => f.endsWith('.png')).sort().slice(0, COUNT);
+  const files = readdirSync(`${root}samples/digits`)
+    .filter((f) => f.endsWith('.png'))
+    .sort()
+    .slice(0, COUNT);
   const images = await Promise.all(files.map((f) => loadImage(`${root}samples/digits/${f}`, { channels: 1, size: [28, 28] })));
   inputs = new Float32Array(COUNT * 784);
   images.forEach((image, i) => inputs.set(image.data, i * 784));

@@ -21,7 +21,12 @@ describe('noisy linear imputation (Rong 2022)', () => {
     const ramp = (r: number, c: number) => 0.3 * r - 0.2 * c + 1;
     const image = Float32Array.from({ length: 49 }, (_, p) => ramp(Math.floor(p / 7), p % 7));
     const removed = Uint8Array.from({ length: 49 }, (_, p) => Number(Math.abs(Math.floor(p / 7) - 3) <= 1 && Math.abs((p % 7) - 3) <= 1));
-    const out = noisyLinearImputation(image.map((v, p) => (removed[p] ? 99 : v)), [1, 7, 7], removed, exact);
+    const out = noisyLinearImputation(
+      image.map((v, p) => (removed[p] ? 99 : v)),
+      [1, 7, 7],
+      removed,
+      exact,
+    );
     for (let p = 0; p < 49; p++) expect(out[p]).toBeCloseTo(ramp(Math.floor(p / 7), p % 7), 5);
   });
 
@@ -45,11 +50,17 @@ describe('noisy linear imputation (Rong 2022)', () => {
     const [first, second, other] = [run(3), run(3), run(4)];
     expect(Array.from(second)).toEqual(Array.from(first));
     expect(Array.from(other)).not.toEqual(Array.from(first));
-    const deviations = Array.from(first).filter((_, p) => removed[p]).map((v) => v - 0.5);
+    const deviations = Array.from(first)
+      .filter((_, p) => removed[p])
+      .map((v) => v - 0.5);
     const sd = Math.sqrt(deviations.reduce((s, d) => s + d * d, 0) / deviations.length);
     expect(sd).toBeGreaterThan(0.007);
     expect(sd).toBeLessThan(0.013);
-    expect(Array.from(first).filter((_, p) => !removed[p]).every((v) => v === 0.5)).toBe(true);
+    expect(
+      Array.from(first)
+        .filter((_, p) => !removed[p])
+        .every((v) => v === 0.5),
+    ).toBe(true);
   });
 });
 
@@ -80,7 +91,14 @@ describe('ROAD curves', () => {
 
   it('seeded twice gives the same curve, another seed another', async () => {
     const two = Float32Array.of(...image, 1, 0, 3, 2);
-    const run = (seed: number) => road(model, two, Float32Array.of(...relevance, 4, 3, 2, 1), 2, { fractions: [0.25, 0.5, 0.75], noise: 0.5, score: 'logit', target: Int32Array.of(0, 0), seed });
+    const run = (seed: number) =>
+      road(model, two, Float32Array.of(...relevance, 4, 3, 2, 1), 2, {
+        fractions: [0.25, 0.5, 0.75],
+        noise: 0.5,
+        score: 'logit',
+        target: Int32Array.of(0, 0),
+        seed,
+      });
     const [first, second, other] = [await run(1), await run(1), await run(2)];
     expect(Array.from(second.scores)).toEqual(Array.from(first.scores));
     expect(Array.from(other.scores)).not.toEqual(Array.from(first.scores));

@@ -18,8 +18,10 @@ beforeAll(async () => {
   model = await Model.create(await testContext(), linearModel(w, 0.5, [1, 4, 4]));
 });
 
-const explainer = (method: MethodId): Explainer => async (inputs, count, targets) =>
-  (await explain(model, inputs, count, { method, target: Array.from(targets), absolute: false })).attribution;
+const explainer =
+  (method: MethodId): Explainer =>
+  async (inputs, count, targets) =>
+    (await explain(model, inputs, count, { method, target: Array.from(targets), absolute: false })).attribution;
 
 describe('infidelity', () => {
   it('is zero for the gradient of a linear model under Gaussian perturbations', async () => {
@@ -33,8 +35,20 @@ describe('infidelity', () => {
   });
 
   it('with normalize, a scaled gradient is as faithful as the gradient (β undoes the scale)', async () => {
-    const [scaled] = await infidelity(model, image, Float32Array.from(w, (v) => 3 * v), 1, { target, seed: 1, normalize: true });
-    const [unscaled] = await infidelity(model, image, Float32Array.from(w, (v) => 3 * v), 1, { target, seed: 1 });
+    const [scaled] = await infidelity(
+      model,
+      image,
+      Float32Array.from(w, (v) => 3 * v),
+      1,
+      { target, seed: 1, normalize: true },
+    );
+    const [unscaled] = await infidelity(
+      model,
+      image,
+      Float32Array.from(w, (v) => 3 * v),
+      1,
+      { target, seed: 1 },
+    );
     expect(scaled).toBeLessThan(1e-9);
     expect(unscaled).toBeGreaterThan(1e-3);
   });
@@ -58,7 +72,13 @@ describe('sensitivity', () => {
 
   it('gradient × input of f = c·Σx has local Lipschitz estimate |c|', async () => {
     const flat = await Model.create(await testContext(), linearModel(new Array(16).fill(-2), 0, [1, 4, 4]));
-    const result = await sensitivity(flat, image, 1, async (inputs, count, targets) => (await explain(flat, inputs, count, { method: 'gradient-x-input', target: Array.from(targets) })).attribution, { target, seed: 1, samples: 4, radius: 0.1 });
+    const result = await sensitivity(
+      flat,
+      image,
+      1,
+      async (inputs, count, targets) => (await explain(flat, inputs, count, { method: 'gradient-x-input', target: Array.from(targets) })).attribution,
+      { target, seed: 1, samples: 4, radius: 0.1 },
+    );
     expect(result.lipschitz[0]).toBeCloseTo(2, 4);
     expect(result.max[0]).toBeGreaterThanOrEqual(result.average[0]!);
   });

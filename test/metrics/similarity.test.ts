@@ -17,8 +17,18 @@ describe('Spearman rank correlation', () => {
 
   it('is 1 for any increasing transform and −1 for a decreasing one', () => {
     const a = [0.3, -2, 5, 1, 0];
-    expect(spearman(a, a.map((v) => Math.exp(v)))).toBeCloseTo(1, 12);
-    expect(spearman(a, a.map((v) => -(v ** 3)))).toBeCloseTo(-1, 12);
+    expect(
+      spearman(
+        a,
+        a.map((v) => Math.exp(v)),
+      ),
+    ).toBeCloseTo(1, 12);
+    expect(
+      spearman(
+        a,
+        a.map((v) => -(v ** 3)),
+      ),
+    ).toBeCloseTo(-1, 12);
   });
 });
 
@@ -42,8 +52,20 @@ describe('SSIM', () => {
     // 7×8: two windows; the left one sees a constant-free ramp identical in both, the right one differs.
     const a = Array.from({ length: 56 }, (_, k) => (k % 8) / 7);
     const b = a.map((v, k) => (k % 8 === 7 ? 0 : v));
-    const left = ssim(a.filter((_, k) => k % 8 < 7), b.filter((_, k) => k % 8 < 7), 7, 7, { dataRange: 1 });
-    const right = ssim(a.filter((_, k) => k % 8 > 0), b.filter((_, k) => k % 8 > 0), 7, 7, { dataRange: 1 });
+    const left = ssim(
+      a.filter((_, k) => k % 8 < 7),
+      b.filter((_, k) => k % 8 < 7),
+      7,
+      7,
+      { dataRange: 1 },
+    );
+    const right = ssim(
+      a.filter((_, k) => k % 8 > 0),
+      b.filter((_, k) => k % 8 > 0),
+      7,
+      7,
+      { dataRange: 1 },
+    );
     expect(ssim(a, b, 7, 8, { dataRange: 1 })).toBeCloseTo((left + right) / 2, 12);
     expect(left).toBeCloseTo(1, 12);
   });

@@ -15,9 +15,13 @@ describe('every result says which adapter and mode computed it', () => {
   ] as const) {
     it(`results.jsonl on ${backend}: ${featureLevel} mode, loop budget ${loopBudget}`, async () => {
       const out = await mkdtemp(join(tmpdir(), 'gradlens-adapter-'));
-      await run('node', [cli, 'explain', 'models/digits.onnx', 'samples/digits/3_0000.png', '--method', 'saliency', '--backend', backend, '--out', out], {
-        timeout: 100_000,
-      });
+      await run(
+        'node',
+        [cli, 'explain', 'models/digits.onnx', 'samples/digits/3_0000.png', '--method', 'saliency', '--backend', backend, '--out', out],
+        {
+          timeout: 100_000,
+        },
+      );
       const [line] = (await readFile(join(out, 'results.jsonl'), 'utf8')).trim().split('\n');
       const record = JSON.parse(line!) as { adapter: Record<string, unknown> };
       expect(record.adapter).toMatchObject({ backend, featureLevel, software: true, loopBudget });

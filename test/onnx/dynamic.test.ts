@@ -55,8 +55,14 @@ for (const opset of [13, 17]) {
       expect(graph.inputShape).toEqual([3, 224, 224]);
     });
 
-    for (const [height, width] of [[20, 24], [33, 17], [64, 8], [8, 64]] as const) {
-      it(`matches onnxruntime on ${height}×${width} images`, async () => expectMatchesOnnxruntime(await modelOf(bytes), bytes, [3, height, width], height * width));
+    for (const [height, width] of [
+      [20, 24],
+      [33, 17],
+      [64, 8],
+      [8, 64],
+    ] as const) {
+      it(`matches onnxruntime on ${height}×${width} images`, async () =>
+        expectMatchesOnnxruntime(await modelOf(bytes), bytes, [3, height, width], height * width));
     }
 
     it('folds its shape sub-graph per size: no Shape, Gather or Concat reaches the runtime', () => {
@@ -105,7 +111,10 @@ describe('graphs without a source to specialise from', () => {
     const model = await Model.create(await testContext(), smallCnn());
     models.push(model);
     expect(await model.at([1, 16, 16])).toBe(model);
-    await expect(model.at([1, 20, 20])).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/takes inputs of \[1, 16, 16\] only/) });
+    await expect(model.at([1, 20, 20])).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/takes inputs of \[1, 16, 16\] only/),
+    });
   });
 });
 
@@ -119,17 +128,24 @@ describe('a model that really needs one size', () => {
   });
 
   it('without a size, BAD_MODEL saying to give the one it needs', () =>
-    expect(() => loadOnnx(bytes)).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Gemm.*give the size the model needs/s) })));
+    expect(() => loadOnnx(bytes)).toThrow(
+      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Gemm.*give the size the model needs/s) }),
+    ));
 
   it('at another size, BAD_INPUT naming the size it takes', async () => {
     const model = await Model.create(await testContext(), loadOnnx(bytes, { inputShape: [3, 8, 8] }));
     models.push(model);
-    await expect(model.at([3, 9, 8])).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/cannot take an input of \[3, 9, 8\].*it loaded at \[3, 8, 8\]/) });
+    await expect(model.at([3, 9, 8])).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringMatching(/cannot take an input of \[3, 9, 8\].*it loaded at \[3, 8, 8\]/),
+    });
   });
 
   it('a size of another rank, or one that changes a fixed dimension, is BAD_INPUT', () => {
     const graph = loadOnnx(bytes, { inputShape: [3, 8, 8] });
     expect(() => graph.specialise!([3, 8])).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringMatching(/rank 2/) }));
-    expect(() => graph.specialise!([4, 8, 8])).toThrow(expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringMatching(/fixes the input at \[3, \?, \?\]/) }));
+    expect(() => graph.specialise!([4, 8, 8])).toThrow(
+      expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringMatching(/fixes the input at \[3, \?, \?\]/) }),
+    );
   });
 });

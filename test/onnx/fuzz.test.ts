@@ -57,7 +57,10 @@ const models = new Map<string, Uint8Array>(
     .filter((file) => file.endsWith('.onnx'))
     .map((file) => [file, new Uint8Array(readFileSync(new URL(`./models/${file}`, import.meta.url)))]),
 );
-models.set('needs-size/fixed_head_opset13.onnx', new Uint8Array(readFileSync(new URL('./models/needs-size/fixed_head_opset13.onnx', import.meta.url))));
+models.set(
+  'needs-size/fixed_head_opset13.onnx',
+  new Uint8Array(readFileSync(new URL('./models/needs-size/fixed_head_opset13.onnx', import.meta.url))),
+);
 models.set(
   'hand-made GELU',
   modelBytes({
@@ -139,7 +142,11 @@ const dims = (next: Next, rank = 1 + at(next, 3)) => Array.from({ length: rank }
 const int64 = (name: string, values: number[]): TensorSpec => ({ name, dims: [values.length], dataType: DataType.int64, values });
 const floats = (name: string, shape: number[]): TensorSpec => {
   const count = shape.reduce((a, b) => a * b, 1);
-  return { name, dims: shape, values: Array.from({ length: Number.isSafeInteger(count) && count >= 0 && count <= 4096 ? count : 1 }, (_, i) => i % 7) };
+  return {
+    name,
+    dims: shape,
+    values: Array.from({ length: Number.isSafeInteger(count) && count >= 0 && count <= 4096 ? count : 1 }, (_, i) => i % 7),
+  };
 };
 
 /** A chain of `op` nodes from a constant, its end added to the input, so the output depends on both. */
@@ -161,22 +168,45 @@ function chain(next: Next, op: 'Expand' | 'Where'): Uint8Array {
 /** Small valid models, one per op family with attributes worth damaging. */
 const BASES: Readonly<Record<string, { nodes: NodeSpec[]; initializers: TensorSpec[]; shape: number[] }>> = {
   conv: {
-    nodes: [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attributes: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 } }],
+    nodes: [
+      {
+        op: 'Conv',
+        inputs: ['x', 'w', 'b'],
+        outputs: ['y'],
+        attributes: { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], group: 1 },
+      },
+    ],
     initializers: [floats('w', [2, 2, 3, 3]), floats('b', [2])],
     shape: [2, 5, 5],
   },
-  pool: { nodes: [{ op: 'MaxPool', inputs: ['x'], outputs: ['y'], attributes: { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], ceil_mode: 0 } }], initializers: [], shape: [2, 5, 5] },
+  pool: {
+    nodes: [
+      { op: 'MaxPool', inputs: ['x'], outputs: ['y'], attributes: { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], ceil_mode: 0 } },
+    ],
+    initializers: [],
+    shape: [2, 5, 5],
+  },
   softmax: { nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attributes: { axis: -1 } }], initializers: [], shape: [3, 4] },
   concat: { nodes: [{ op: 'Concat', inputs: ['x', 'x'], outputs: ['y'], attributes: { axis: 1 } }], initializers: [], shape: [3, 4] },
   transpose: { nodes: [{ op: 'Transpose', inputs: ['x'], outputs: ['y'], attributes: { perm: [0, 2, 1] } }], initializers: [], shape: [3, 4] },
-  gemm: { nodes: [{ op: 'Gemm', inputs: ['x', 'w'], outputs: ['y'], attributes: { transB: 1, alpha: { float: 1 } } }], initializers: [floats('w', [5, 4])], shape: [4] },
+  gemm: {
+    nodes: [{ op: 'Gemm', inputs: ['x', 'w'], outputs: ['y'], attributes: { transB: 1, alpha: { float: 1 } } }],
+    initializers: [floats('w', [5, 4])],
+    shape: [4],
+  },
   flatten: { nodes: [{ op: 'Flatten', inputs: ['x'], outputs: ['y'], attributes: { axis: 1 } }], initializers: [], shape: [3, 4] },
   reduce: { nodes: [{ op: 'ReduceMean', inputs: ['x'], outputs: ['y'], attributes: { axes: [-1], keepdims: 1 } }], initializers: [], shape: [3, 4] },
 };
 const HOSTILE_INTS = [0, -1, 2, 17, 2 ** 31, -(2 ** 31), 2 ** 53, -(2 ** 53), 2 ** 62];
 
 function specBytes(base: (typeof BASES)[string], opset = 13, inputDims: (number | string)[] = ['n', ...base.shape]): Uint8Array {
-  return modelBytes({ opset, nodes: base.nodes, initializers: base.initializers, inputs: [{ name: 'x', dims: inputDims }], outputs: [{ name: 'y' }] });
+  return modelBytes({
+    opset,
+    nodes: base.nodes,
+    initializers: base.initializers,
+    inputs: [{ name: 'x', dims: inputDims }],
+    outputs: [{ name: 'y' }],
+  });
 }
 
 const STRUCTURES: Record<string, (next: Next) => Uint8Array> = {
@@ -193,7 +223,8 @@ const STRUCTURES: Record<string, (next: Next) => Uint8Array> = {
     const names = Object.keys(node.attributes ?? {});
     const name = names.length && next() < 0.8 ? pick(next, names) : pick(next, ['axis', 'axes', 'perm', 'group', 'kernel_shape', 'pads']);
     const roll = next();
-    const value = roll < 0.45 ? pick(next, HOSTILE_INTS) : roll < 0.9 ? Array.from({ length: at(next, 9) }, () => pick(next, HOSTILE_INTS)) : 'NOTSET';
+    const value =
+      roll < 0.45 ? pick(next, HOSTILE_INTS) : roll < 0.9 ? Array.from({ length: at(next, 9) }, () => pick(next, HOSTILE_INTS)) : 'NOTSET';
     node.attributes = { ...node.attributes, [name]: value };
     return specBytes({ ...base, nodes: [node] });
   },
@@ -212,7 +243,12 @@ const STRUCTURES: Record<string, (next: Next) => Uint8Array> = {
   'shape arithmetic': (next) => {
     const op = pick(next, ['ConstantOfShape', 'Range', 'Slice', 'Gather', 'Reshape', 'Tile', 'Expand', 'Squeeze', 'Unsqueeze']);
     const ints = () => Array.from({ length: at(next, 5) }, () => pick(next, [...HOSTILE_INTS, 1, 3, -2]));
-    const initializers = [int64('a', ints()), int64('b', ints()), int64('c', ints()), { name: 'one', dims: [], dataType: DataType.int64, values: [pick(next, [1, 0, -1, 2 ** 40])] }];
+    const initializers = [
+      int64('a', ints()),
+      int64('b', ints()),
+      int64('c', ints()),
+      { name: 'one', dims: [], dataType: DataType.int64, values: [pick(next, [1, 0, -1, 2 ** 40])] },
+    ];
     const inputs = op === 'Range' ? ['one', 'a', 'one'] : op === 'ConstantOfShape' ? ['a'] : ['shape', 'a', 'b', 'c'].slice(0, 1 + at(next, 4));
     const nodes: NodeSpec[] = [
       { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
@@ -240,7 +276,9 @@ describe('seeded structure-aware hostile models end in a Graph or a GradlensErro
   }
 
   it(`${Object.keys(STRUCTURES).length * CASES_PER_STRUCTURE} structural and ${models.size * Object.keys(MUTATIONS).length * CASES_PER_MODEL} byte-level cases: at least 10 000`, () =>
-    expect(Object.keys(STRUCTURES).length * CASES_PER_STRUCTURE + models.size * Object.keys(MUTATIONS).length * CASES_PER_MODEL).toBeGreaterThanOrEqual(10_000));
+    expect(
+      Object.keys(STRUCTURES).length * CASES_PER_STRUCTURE + models.size * Object.keys(MUTATIONS).length * CASES_PER_MODEL,
+    ).toBeGreaterThanOrEqual(10_000));
 });
 
 describe('hostile bytes', () => {
@@ -264,7 +302,8 @@ describe('hostile bytes', () => {
     }
     const name = bytesOf(new ProtoWriter().string(2, 'deep'));
     const out: number[] = [...header(7, graphLength[0]! + name.length)];
-    for (let k = 0; k < depth; k++) out.push(...header(1, nodeLength[k]!), ...nodeHead, ...header(5, attributeLength[k]!), ...attributeHead, ...header(6, graphLength[k + 1]!));
+    for (let k = 0; k < depth; k++)
+      out.push(...header(1, nodeLength[k]!), ...nodeHead, ...header(5, attributeLength[k]!), ...attributeHead, ...header(6, graphLength[k + 1]!));
     out.push(...core);
     for (let k = 0; k < depth; k++) out.push(...attributeTail);
     out.push(...name, ...bytesOf(new ProtoWriter().message(8, new ProtoWriter().int(2, 13))));
@@ -287,7 +326,11 @@ describe('hostile bytes', () => {
   });
 
   it('a length far beyond the buffer is CORRUPT_MODEL', () => {
-    const bytes = new ProtoWriter().tag(7, 2).varint(2n ** 40n).raw([1, 2, 3]).finish();
+    const bytes = new ProtoWriter()
+      .tag(7, 2)
+      .varint(2n ** 40n)
+      .raw([1, 2, 3])
+      .finish();
     expect(expectClean(bytes, 'long length')).toBe('CORRUPT_MODEL');
   });
 
@@ -308,7 +351,20 @@ describe('hostile bytes', () => {
         new ProtoWriter()
           .message(1, nodeProto({ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }))
           .message(5, tensor)
-          .message(11, new ProtoWriter().string(1, 'x').message(2, new ProtoWriter().message(1, new ProtoWriter().int(1, 1).message(2, new ProtoWriter().message(1, new ProtoWriter().int(1, 1)).message(1, new ProtoWriter().int(1, 4))))))
+          .message(
+            11,
+            new ProtoWriter()
+              .string(1, 'x')
+              .message(
+                2,
+                new ProtoWriter().message(
+                  1,
+                  new ProtoWriter()
+                    .int(1, 1)
+                    .message(2, new ProtoWriter().message(1, new ProtoWriter().int(1, 1)).message(1, new ProtoWriter().int(1, 4))),
+                ),
+              ),
+          )
           .message(12, new ProtoWriter().string(1, 'y')),
       )
       .message(8, new ProtoWriter().int(2, 13))

@@ -23,7 +23,11 @@ export function graphToOnnx(graph: Graph, opset = 13): Uint8Array {
       outputs: [...node.outputs],
       attributes: Object.fromEntries(Object.entries(node.attributes).map(([name, value]) => [name, attributeSpec(name, value)])),
     })),
-    initializers: [...graph.constants].map(([name, constant]) => ({ name, dims: constant.shape, raw: new Uint8Array(constant.data.buffer, constant.data.byteOffset, constant.data.byteLength) })),
+    initializers: [...graph.constants].map(([name, constant]) => ({
+      name,
+      dims: constant.shape,
+      raw: new Uint8Array(constant.data.buffer, constant.data.byteOffset, constant.data.byteLength),
+    })),
     inputs: [{ name: graph.input, dims: ['N', ...graph.inputShape] }],
     outputs: [{ name: graph.output }],
   });

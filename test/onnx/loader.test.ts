@@ -71,7 +71,11 @@ describe('decoding tensors', () => {
     ['int8, raw', { dims: [2], dataType: DataType.int8, raw: Uint8Array.of(0xff, 0x7f) }, [-1, 127]],
     ['uint8, int32_data', { dims: [2], dataType: DataType.uint8, values: [255, 3] }, [255, 3]],
     ['bool, raw', { dims: [3], dataType: DataType.bool, raw: Uint8Array.of(1, 0, 1) }, [1, 0, 1]],
-    ['float16, raw', { dims: [5], dataType: DataType.float16, raw: new Uint8Array(Uint16Array.from(half).buffer) }, [1, -2, 2 ** -24, Infinity, 0.333251953125]],
+    [
+      'float16, raw',
+      { dims: [5], dataType: DataType.float16, raw: new Uint8Array(Uint16Array.from(half).buffer) },
+      [1, -2, 2 ** -24, Infinity, 0.333251953125],
+    ],
     ['float16, int32_data bits', { dims: [5], dataType: DataType.float16, values: half }, [1, -2, 2 ** -24, Infinity, 0.333251953125]],
   ] as const)('%s', (_, spec, expected) => {
     const tensor = decodeTensor(tensorProto({ name: 't', ...spec }).finish());
@@ -81,7 +85,9 @@ describe('decoding tensors', () => {
 
   it('a float32 initializer in raw_data is a view of the model bytes, not a copy', () => {
     // Where raw_data falls depends on what precedes it: one of four shifts of the bytes puts it on a 4-byte boundary.
-    const bytes = model([{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }], { initializers: [{ name: 'w', dims: [4], raw: rawFloats([1, 2, 3, 4]) }] });
+    const bytes = model([{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }], {
+      initializers: [{ name: 'w', dims: [4], raw: rawFloats([1, 2, 3, 4]) }],
+    });
     const copy = new Uint8Array(new ArrayBuffer(bytes.length + 4), 0, bytes.length);
     const start = [...Array(4).keys()].find((shift) => {
       const shifted = new Uint8Array(copy.buffer, shift, bytes.length);
@@ -93,13 +99,18 @@ describe('decoding tensors', () => {
 
   it('refuses data kept in an external file with EXTERNAL_DATA, saying how to re-save the model', () =>
     expectError(
-      () => loadOnnx(model([{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }], { initializers: [{ name: 'w', dims: [4], external: 'weights.bin' }] })),
+      () =>
+        loadOnnx(model([{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }], { initializers: [{ name: 'w', dims: [4], external: 'weights.bin' }] })),
       'EXTERNAL_DATA',
       /weights\.bin.*save_as_external_data=False/,
     ));
 
   it('refuses raw data whose length does not match the shape with CORRUPT_MODEL', () =>
-    expectError(() => loadOnnx(model([{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }], { initializers: [{ name: 'w', dims: [4], raw: rawFloats([1, 2, 3]) }] })), 'CORRUPT_MODEL'));
+    expectError(
+      () =>
+        loadOnnx(model([{ op: 'Add', inputs: ['x', 'w'], outputs: ['y'] }], { initializers: [{ name: 'w', dims: [4], raw: rawFloats([1, 2, 3]) }] })),
+      'CORRUPT_MODEL',
+    ));
 });
 
 describe('decoding the model', () => {
@@ -113,7 +124,8 @@ describe('decoding the model', () => {
 
   it('refuses truncated bytes with CORRUPT_MODEL', () => {
     const bytes = relu();
-    for (const length of [1, 7, bytes.length - 1]) expect(() => loadOnnx(bytes.subarray(0, length))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL' }));
+    for (const length of [1, 7, bytes.length - 1])
+      expect(() => loadOnnx(bytes.subarray(0, length))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL' }));
   });
 
   it('refuses a known field with the wrong wire type with CORRUPT_MODEL', () =>
@@ -144,12 +156,20 @@ describe('models exported by PyTorch (test/onnx/models/make_models.py), run at b
     expect(Array.from(graph.constants.get(reshape.inputs[1]!)!.data)).toEqual([0, -1]);
   });
 
-  it.each(['transformerish_opset11', 'transformerish_opset14', 'transformerish_opset17'])('%s: GELU and LayerNorm fused, matches PyTorch', async (file) => {
-    const graph = await matchesTorch(file);
-    expect(ops(graph)).toEqual(['Gemm', 'Gelu', 'LayerNormalization', 'Gemm', 'Reshape', 'Softmax', 'Reshape']);
-    const [first, second] = graph.nodes.filter((node) => node.op === 'Reshape').map((node) => Array.from(graph.constants.get(node.inputs[1]!)!.data));
-    expect([first, second]).toEqual([[0, 2, 4], [0, -1]]);
-  });
+  it.each(['transformerish_opset11', 'transformerish_opset14', 'transformerish_opset17'])(
+    '%s: GELU and LayerNorm fused, matches PyTorch',
+    async (file) => {
+      const graph = await matchesTorch(file);
+      expect(ops(graph)).toEqual(['Gemm', 'Gelu', 'LayerNormalization', 'Gemm', 'Reshape', 'Softmax', 'Reshape']);
+      const [first, second] = graph.nodes
+        .filter((node) => node.op === 'Reshape')
+        .map((node) => Array.from(graph.constants.get(node.inputs[1]!)!.data));
+      expect([first, second]).toEqual([
+        [0, 2, 4],
+        [0, -1],
+      ]);
+    },
+  );
 
   it('nearest 2× upsampling (Resize with scales) matches PyTorch', () => matchesTorch('upsample_opset11'));
 
@@ -190,7 +210,10 @@ describe('folding at load', () => {
           { op: 'Cast', inputs: ['half'], outputs: ['f'], attributes: { to: DataType.float } },
           { op: 'Add', inputs: ['x', 'f'], outputs: ['y'] },
         ],
-        { shape: [7, 2], initializers: [ints('one', [1]), ints('end', [3]), ints('two', [2]), { name: 'minus', dims: [], dataType: DataType.int64, values: [-1] }] },
+        {
+          shape: [7, 2],
+          initializers: [ints('one', [1]), ints('end', [3]), ints('two', [2]), { name: 'minus', dims: [], dataType: DataType.int64, values: [-1] }],
+        },
       ),
     );
     expect(ops(graph)).toEqual(['Add']);
@@ -246,13 +269,34 @@ describe('folding at load', () => {
     ));
 
   it('a Pad of zeros everywhere is the identity, in both the attribute (opset 2) and the input (opset 11) form', () => {
-    const early = loadOnnx(model([{ op: 'Pad', inputs: ['x'], outputs: ['p'], attributes: { pads: [0, 0, 0, 0] } }, { op: 'Relu', inputs: ['p'], outputs: ['y'] }], { opset: 10 }));
-    const late = loadOnnx(model([{ op: 'Pad', inputs: ['x', 'pads', ''], outputs: ['p'] }, { op: 'Relu', inputs: ['p'], outputs: ['y'] }], { initializers: [ints('pads', [0, 0, 0, 0])] }));
+    const early = loadOnnx(
+      model(
+        [
+          { op: 'Pad', inputs: ['x'], outputs: ['p'], attributes: { pads: [0, 0, 0, 0] } },
+          { op: 'Relu', inputs: ['p'], outputs: ['y'] },
+        ],
+        { opset: 10 },
+      ),
+    );
+    const late = loadOnnx(
+      model(
+        [
+          { op: 'Pad', inputs: ['x', 'pads', ''], outputs: ['p'] },
+          { op: 'Relu', inputs: ['p'], outputs: ['y'] },
+        ],
+        { initializers: [ints('pads', [0, 0, 0, 0])] },
+      ),
+    );
     expect([ops(early), ops(late)]).toEqual([['Relu'], ['Relu']]);
   });
 
   it('a Pad that no Conv or pool can take stays a Pad, in the one form of every opset', () => {
-    const graph = loadOnnx(model([{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], attributes: { mode: 'reflect' } }], { shape: [1, 3, 3], initializers: [ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])] }));
+    const graph = loadOnnx(
+      model([{ op: 'Pad', inputs: ['x', 'pads'], outputs: ['y'], attributes: { mode: 'reflect' } }], {
+        shape: [1, 3, 3],
+        initializers: [ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])],
+      }),
+    );
     expect(graph.nodes.map((node) => [node.op, node.attributes])).toEqual([['Pad', { mode: 'reflect', pads: [0, 0, 1, 1, 0, 0, 1, 1], value: 0 }]]);
   });
 
@@ -262,7 +306,12 @@ describe('folding at load', () => {
         { op: 'Shape', inputs: ['x'], outputs: ['s'] },
         { op: 'Slice', inputs: ['s', 'zero', 'two'], outputs: ['nc'] },
         { op: 'Concat', inputs: ['nc', 'hw'], outputs: ['sizes'], attributes: { axis: 0 } },
-        { op: 'Resize', inputs: ['x', '', '', 'sizes'], outputs: ['y'], attributes: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' } },
+        {
+          op: 'Resize',
+          inputs: ['x', '', '', 'sizes'],
+          outputs: ['y'],
+          attributes: { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' },
+        },
       ],
       { shape: [1, 1, 2], initializers: [ints('zero', [0]), ints('two', [2]), ints('hw', [2, 4])] },
     );
@@ -281,7 +330,12 @@ describe('opset forms', () => {
     const nodes: NodeSpec[] = [
       { op: 'Unsqueeze', inputs: early ? ['x'] : ['x', 'axis1'], outputs: ['u'], attributes: early ? { axes: [1] } : {} },
       { op: 'Clip', inputs: ['u', 'low', 'high'], outputs: ['c'] },
-      { op: 'ReduceMean', inputs: opset >= 18 ? ['c', 'axis1'] : ['c'], outputs: ['m'], attributes: opset >= 18 ? { keepdims: 1 } : { axes: [1], keepdims: 1 } },
+      {
+        op: 'ReduceMean',
+        inputs: opset >= 18 ? ['c', 'axis1'] : ['c'],
+        outputs: ['m'],
+        attributes: opset >= 18 ? { keepdims: 1 } : { axes: [1], keepdims: 1 },
+      },
       { op: 'Squeeze', inputs: early ? ['m'] : ['m', 'axis1'], outputs: ['y'], attributes: early ? { axes: [1] } : {} },
     ];
     return model(nodes, { opset, shape: [3], initializers: [ints('axis1', [1]), scalar('low', -0.5), scalar('high', 0.5)] });
@@ -313,21 +367,31 @@ describe('opset forms', () => {
   });
 
   it('Resize of opset 10 (X, scales) reads its scales', () => {
-    const graph = loadOnnx(model([{ op: 'Resize', inputs: ['x', 'scales'], outputs: ['y'] }], { opset: 10, shape: [1, 2, 2], initializers: [{ name: 'scales', dims: [4], values: [1, 1, 2, 2] }] }));
+    const graph = loadOnnx(
+      model([{ op: 'Resize', inputs: ['x', 'scales'], outputs: ['y'] }], {
+        opset: 10,
+        shape: [1, 2, 2],
+        initializers: [{ name: 'scales', dims: [4], values: [1, 1, 2, 2] }],
+      }),
+    );
     expect(graph.nodes[0]!.inputs).toEqual(['x', '', 'scales']);
   });
 
-  it('refuses opsets newer than 18, saying which to export', () => expectError(() => loadOnnx(model([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], { opset: 19 })), 'UNSUPPORTED_OP', /opset_version=18/));
+  it('refuses opsets newer than 18, saying which to export', () =>
+    expectError(() => loadOnnx(model([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], { opset: 19 })), 'UNSUPPORTED_OP', /opset_version=18/));
 });
 
 describe('patterns', () => {
   const sqrt2 = Math.SQRT2;
   // The three factors x, ½ and (1 + erf(x/√2)) in the groupings exporters use.
   const gelu = (variant: 'torch' | 'half-first' | 'half-last-inner' | 'reciprocal'): NodeSpec[] => {
-    const scaled: NodeSpec = variant === 'reciprocal' ? { op: 'Mul', inputs: ['inv_sqrt2', 'x'], outputs: ['s'] } : { op: 'Div', inputs: ['x', 'sqrt2'], outputs: ['s'] };
+    const scaled: NodeSpec =
+      variant === 'reciprocal' ? { op: 'Mul', inputs: ['inv_sqrt2', 'x'], outputs: ['s'] } : { op: 'Div', inputs: ['x', 'sqrt2'], outputs: ['s'] };
     const head: NodeSpec[] = [scaled, { op: 'Erf', inputs: ['s'], outputs: ['e'] }, { op: 'Add', inputs: ['one', 'e'], outputs: ['p'] }];
-    if (variant === 'half-first') return [...head, { op: 'Mul', inputs: ['half', 'x'], outputs: ['hx'] }, { op: 'Mul', inputs: ['hx', 'p'], outputs: ['y'] }];
-    if (variant === 'half-last-inner') return [...head, { op: 'Mul', inputs: ['p', 'half'], outputs: ['ph'] }, { op: 'Mul', inputs: ['x', 'ph'], outputs: ['y'] }];
+    if (variant === 'half-first')
+      return [...head, { op: 'Mul', inputs: ['half', 'x'], outputs: ['hx'] }, { op: 'Mul', inputs: ['hx', 'p'], outputs: ['y'] }];
+    if (variant === 'half-last-inner')
+      return [...head, { op: 'Mul', inputs: ['p', 'half'], outputs: ['ph'] }, { op: 'Mul', inputs: ['x', 'ph'], outputs: ['y'] }];
     return [...head, { op: 'Mul', inputs: ['x', 'p'], outputs: ['xp'] }, { op: 'Mul', inputs: ['xp', 'half'], outputs: ['y'] }];
   };
   const constants = [scalar('sqrt2', sqrt2), scalar('inv_sqrt2', Math.SQRT1_2), scalar('one', 1), scalar('half', 0.5)];
@@ -341,7 +405,18 @@ describe('patterns', () => {
   it('a chain of 2 000 GELU subgraphs (10 000 nodes) becomes 2 000 Gelu nodes in order: each match updates the index', () => {
     const nodes: NodeSpec[] = [];
     for (let k = 0; k < 2000; k++) {
-      const rename = (name: string) => (name === 'x' ? (k ? `g${k - 1}` : 'x') : name === 'y' ? (k === 1999 ? 'y' : `g${k}`) : constants.some((c) => c.name === name) ? name : `${name}${k}`);
+      const rename = (name: string) =>
+        name === 'x'
+          ? k
+            ? `g${k - 1}`
+            : 'x'
+          : name === 'y'
+            ? k === 1999
+              ? 'y'
+              : `g${k}`
+            : constants.some((c) => c.name === name)
+              ? name
+              : `${name}${k}`;
       nodes.push(...gelu('torch').map((node) => ({ ...node, inputs: node.inputs.map(rename), outputs: node.outputs.map(rename) })));
     }
     const graph = loadOnnx(model(nodes, { initializers: constants }));
@@ -356,7 +431,10 @@ describe('patterns', () => {
   });
 
   it('a GELU-like subgraph whose intermediate is read elsewhere is left alone', () => {
-    const nodes = [...gelu('torch').map((n) => (n.outputs[0] === 'y' ? { ...n, outputs: ['g'] } : n)), { op: 'Add', inputs: ['g', 'e'], outputs: ['y'] }];
+    const nodes = [
+      ...gelu('torch').map((n) => (n.outputs[0] === 'y' ? { ...n, outputs: ['g'] } : n)),
+      { op: 'Add', inputs: ['g', 'e'], outputs: ['y'] },
+    ];
     expect(ops(loadOnnx(model(nodes, { initializers: constants })))).toContain('Erf');
   });
 
@@ -368,13 +446,25 @@ describe('patterns', () => {
     { op: 'Add', inputs: ['var', 'eps'], outputs: ['ve'] },
     { op: 'Sqrt', inputs: ['ve'], outputs: ['std'] },
     { op: 'Div', inputs: ['d', 'std'], outputs: affine ? ['n'] : ['y'] },
-    ...(affine ? [{ op: 'Mul', inputs: ['n', 'gamma'], outputs: ['ng'] }, { op: 'Add', inputs: ['ng', 'beta'], outputs: ['y'] }] : []),
+    ...(affine
+      ? [
+          { op: 'Mul', inputs: ['n', 'gamma'], outputs: ['ng'] },
+          { op: 'Add', inputs: ['ng', 'beta'], outputs: ['y'] },
+        ]
+      : []),
   ];
-  const lnConstants = [scalar('two', 2), scalar('eps', 1e-5), { name: 'gamma', dims: [4], values: [1, 2, 0.5, -1] }, { name: 'beta', dims: [4], values: [0, 0.1, -0.2, 0.3] }];
+  const lnConstants = [
+    scalar('two', 2),
+    scalar('eps', 1e-5),
+    { name: 'gamma', dims: [4], values: [1, 2, 0.5, -1] },
+    { name: 'beta', dims: [4], values: [0, 0.1, -0.2, 0.3] },
+  ];
 
   it('ReduceMean, Sub, Pow 2, ReduceMean, Add ε, Sqrt, Div, Mul γ, Add β becomes LayerNormalization', async () => {
     const graph = loadOnnx(model(layerNorm(true), { shape: [3, 4], initializers: lnConstants }));
-    expect(graph.nodes.map((node) => [node.op, node.inputs, node.attributes])).toEqual([['LayerNormalization', ['x', 'gamma', 'beta'], { axis: -1, epsilon: Math.fround(1e-5) }]]);
+    expect(graph.nodes.map((node) => [node.op, node.inputs, node.attributes])).toEqual([
+      ['LayerNormalization', ['x', 'gamma', 'beta'], { axis: -1, epsilon: Math.fround(1e-5) }],
+    ]);
     const input = randomTensor(2 * 12, 9, 2);
     const expected = Array.from({ length: 6 }, (_, row) => {
       const v = Array.from(input.subarray(4 * row, 4 * row + 4));
@@ -394,7 +484,11 @@ describe('patterns', () => {
 
 describe('errors', () => {
   it('a node input that is neither produced, an initializer nor the input: MISSING_INITIALIZER naming it', () =>
-    expectError(() => loadOnnx(model([{ op: 'Conv', inputs: ['x', 'conv.weight'], outputs: ['y'], name: 'conv' }], { shape: [1, 4, 4] })), 'MISSING_INITIALIZER', /"conv.weight" \(read by Conv "conv"\)/));
+    expectError(
+      () => loadOnnx(model([{ op: 'Conv', inputs: ['x', 'conv.weight'], outputs: ['y'], name: 'conv' }], { shape: [1, 4, 4] })),
+      'MISSING_INITIALIZER',
+      /"conv.weight" \(read by Conv "conv"\)/,
+    ));
 
   it('unsupported ops: one UNSUPPORTED_OP listing every type with its count and one example node, not every name', async () => {
     const nodes: NodeSpec[] = [];
@@ -402,8 +496,15 @@ describe('errors', () => {
       nodes.push({ op: 'Det', inputs: ['x'], outputs: [`d${k}`], name: `det${k}` });
       if (k > 0) nodes.push({ op: 'Add', inputs: [k > 1 ? `s${k - 1}` : 'd0', `d${k}`], outputs: [`s${k}`] });
     }
-    nodes.push({ op: 'FusedThing', domain: 'com.vendor', inputs: ['x'], outputs: ['f'], name: 'f' }, { op: 'Add', inputs: ['s49', 'f'], outputs: ['y'] });
-    await expectError(() => loadOnnx(model(nodes)), 'UNSUPPORTED_OP', /unsupported ops: Det ×50 \(e\.g\. "det0"\); com\.vendor\.FusedThing ×1 \(e\.g\. "f"\)\. Supported: .*Relu/);
+    nodes.push(
+      { op: 'FusedThing', domain: 'com.vendor', inputs: ['x'], outputs: ['f'], name: 'f' },
+      { op: 'Add', inputs: ['s49', 'f'], outputs: ['y'] },
+    );
+    await expectError(
+      () => loadOnnx(model(nodes)),
+      'UNSUPPORTED_OP',
+      /unsupported ops: Det ×50 \(e\.g\. "det0"\); com\.vendor\.FusedThing ×1 \(e\.g\. "f"\)\. Supported: .*Relu/,
+    );
     await expectError(() => loadOnnx(model(nodes)), 'UNSUPPORTED_OP', /^(?!.*det49)/s);
   });
 
@@ -435,7 +536,6 @@ describe('errors', () => {
     expect(Array.from(graph.constants.get('mask')!.data)).toEqual([1, 0, 1, 0]);
   });
 
-
   it('several outputs: BAD_MODEL unless options.output chooses one', () => {
     const bytes = modelBytes({
       nodes: [
@@ -451,17 +551,33 @@ describe('errors', () => {
 
   it('Dropout in training mode: UNSUPPORTED_OP', () =>
     expectError(
-      () => loadOnnx(model([{ op: 'Dropout', inputs: ['x', 'ratio', 'training'], outputs: ['y'] }], { initializers: [scalar('ratio', 0.5), { name: 'training', dims: [], dataType: DataType.bool, values: [1] }] })),
+      () =>
+        loadOnnx(
+          model([{ op: 'Dropout', inputs: ['x', 'ratio', 'training'], outputs: ['y'] }], {
+            initializers: [scalar('ratio', 0.5), { name: 'training', dims: [], dataType: DataType.bool, values: [1] }],
+          }),
+        ),
       'UNSUPPORTED_OP',
       /training mode/,
     ));
 
   it('nodes out of order are sorted; a cycle is BAD_MODEL', () => {
-    const sorted = loadOnnx(model([{ op: 'Sigmoid', inputs: ['a'], outputs: ['y'] }, { op: 'Relu', inputs: ['x'], outputs: ['a'] }]));
-    expect(ops(sorted)).toEqual(['Relu', 'Sigmoid']);
-    expect(() => loadOnnx(model([{ op: 'Relu', inputs: ['b'], outputs: ['a'] }, { op: 'Relu', inputs: ['a'], outputs: ['b'] }, { op: 'Relu', inputs: ['x'], outputs: ['y'] }]))).toThrow(
-      expect.objectContaining({ code: 'BAD_MODEL' }),
+    const sorted = loadOnnx(
+      model([
+        { op: 'Sigmoid', inputs: ['a'], outputs: ['y'] },
+        { op: 'Relu', inputs: ['x'], outputs: ['a'] },
+      ]),
     );
+    expect(ops(sorted)).toEqual(['Relu', 'Sigmoid']);
+    expect(() =>
+      loadOnnx(
+        model([
+          { op: 'Relu', inputs: ['b'], outputs: ['a'] },
+          { op: 'Relu', inputs: ['a'], outputs: ['b'] },
+          { op: 'Relu', inputs: ['x'], outputs: ['y'] },
+        ]),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'BAD_MODEL' }));
   });
 
   it('a loaded model refuses a wrong input size (BAD_INPUT) and NaN (NAN_INPUT) at run time', async () => {

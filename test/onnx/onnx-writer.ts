@@ -197,7 +197,9 @@ export function modelBytes(spec: ModelSpec): Uint8Array {
     .string(2, 'gradlens-test')
     .message(7, graphProto(spec))
     .message(8, new ProtoWriter().string(1, '').int(2, spec.opset ?? 13))
-    .also((writer) => Object.entries(spec.metadata ?? {}).forEach(([key, value]) => writer.message(14, new ProtoWriter().string(1, key).string(2, value))))
+    .also((writer) =>
+      Object.entries(spec.metadata ?? {}).forEach(([key, value]) => writer.message(14, new ProtoWriter().string(1, key).string(2, value))),
+    )
     .finish();
 }
 

@@ -57,14 +57,23 @@ describe('Einsum in the forms attention uses, as transposes around a MatMul', ()
   for (const [equation, xShape, second] of CASES) {
     it(equation, async () => {
       const wShape = second === 'x' ? xShape.slice(1) : second;
-      const w = randomTensor(wShape.reduce((p, q) => p * q, 1), 1);
+      const w = randomTensor(
+        wShape.reduce((p, q) => p * q, 1),
+        1,
+      );
       const nodes: NodeSpec[] =
         second === 'x'
-          ? [{ op: 'Mul', inputs: ['x', 'w'], outputs: ['xw'] }, { op: 'Einsum', inputs: ['x', 'xw'], outputs: ['y'], attributes: { equation } }]
+          ? [
+              { op: 'Mul', inputs: ['x', 'w'], outputs: ['xw'] },
+              { op: 'Einsum', inputs: ['x', 'xw'], outputs: ['y'], attributes: { equation } },
+            ]
           : [{ op: 'Einsum', inputs: ['x', 'w'], outputs: ['y'], attributes: { equation } }];
       const graph = loadOnnx(model(nodes, xShape.slice(1), [{ name: 'w', dims: wShape, values: [...w] }], 12));
       expect(graph.nodes.map((node) => node.op)).toContain('MatMul');
-      const x = randomTensor(xShape.reduce((p, q) => p * q, 1), 2);
+      const x = randomTensor(
+        xShape.reduce((p, q) => p * q, 1),
+        2,
+      );
       const y = await forward(graph, x, xShape[0]!);
       const [bShape, b] = second === 'x' ? [xShape, x.map((v, i) => Math.fround(v * w[i % w.length]!))] : [second, w];
       // Sums of ≤ 5 products of order 1 in f32.
@@ -73,7 +82,15 @@ describe('Einsum in the forms attention uses, as transposes around a MatMul', ()
   }
 
   it('refuses the forms it does not rewrite, saying why', () => {
-    const load = (equation: string) => () => loadOnnx(model([{ op: 'Einsum', inputs: ['x', 'w'], outputs: ['y'], attributes: { equation } }], [3, 3], [{ name: 'w', dims: [2, 3, 3], values: [...randomTensor(18, 3)] }], 12));
+    const load = (equation: string) => () =>
+      loadOnnx(
+        model(
+          [{ op: 'Einsum', inputs: ['x', 'w'], outputs: ['y'], attributes: { equation } }],
+          [3, 3],
+          [{ name: 'w', dims: [2, 3, 3], values: [...randomTensor(18, 3)] }],
+          12,
+        ),
+      );
     expect(load('bii,bij->bij')).toThrow(/diagonal/);
     expect(load('bij,bjk->b')).toThrow(/summed within one operand|one contracted index/);
   });
@@ -86,8 +103,17 @@ describe('Upsample (opsets 7–9) as Resize', () => {
       const [w, h, c, n] = [i % 9, Math.floor(i / 9) % 4, Math.floor(i / 36) % 3, Math.floor(i / 108)];
       return x[((n * 3 + c) * 2 + Math.floor(h / 2)) * 3 + Math.floor(w / 3)]!;
     });
-    const early = loadOnnx(model([{ op: 'Upsample', inputs: ['x'], outputs: ['y'], attributes: { mode: 'nearest', scales: [1, 1, 2, 3] } }], [3, 2, 3], [], 7));
-    const late = loadOnnx(model([{ op: 'Upsample', inputs: ['x', 's'], outputs: ['y'], attributes: { mode: 'nearest' } }], [3, 2, 3], [{ name: 's', dims: [4], values: [1, 1, 2, 3] }], 9));
+    const early = loadOnnx(
+      model([{ op: 'Upsample', inputs: ['x'], outputs: ['y'], attributes: { mode: 'nearest', scales: [1, 1, 2, 3] } }], [3, 2, 3], [], 7),
+    );
+    const late = loadOnnx(
+      model(
+        [{ op: 'Upsample', inputs: ['x', 's'], outputs: ['y'], attributes: { mode: 'nearest' } }],
+        [3, 2, 3],
+        [{ name: 's', dims: [4], values: [1, 1, 2, 3] }],
+        9,
+      ),
+    );
     for (const graph of [early, late]) {
       expect(graph.nodes.map((node) => node.op)).toEqual(['Resize']);
       expect([...(await forward(graph, x, 2))]).toEqual([...expected].map(Math.fround));

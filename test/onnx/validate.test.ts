@@ -69,23 +69,40 @@ describe('validation at load', () => {
     ));
 
   it('a Relu whose input has an empty name is BAD_MODEL', () =>
-    expect(load({ nodes: [{ op: 'Relu', inputs: [''], outputs: ['y'] }] })).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/required input 0/) })));
-
-  it('an Add missing its second operand is BAD_MODEL', () =>
-    expect(load({ nodes: [{ op: 'Add', inputs: ['x', ''], outputs: ['y'] }] })).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/required input 1/) })));
-
-  it('a node with no output name is BAD_MODEL', () =>
-    expect(load({ nodes: [{ op: 'Relu', inputs: ['x'], outputs: [''] }, { op: 'Relu', inputs: ['x'], outputs: ['y'] }] })).toThrow(
-      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/no name for its output 0/) }),
+    expect(load({ nodes: [{ op: 'Relu', inputs: [''], outputs: ['y'] }] })).toThrow(
+      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/required input 0/) }),
     ));
 
+  it('an Add missing its second operand is BAD_MODEL', () =>
+    expect(load({ nodes: [{ op: 'Add', inputs: ['x', ''], outputs: ['y'] }] })).toThrow(
+      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/required input 1/) }),
+    ));
+
+  it('a node with no output name is BAD_MODEL', () =>
+    expect(
+      load({
+        nodes: [
+          { op: 'Relu', inputs: ['x'], outputs: [''] },
+          { op: 'Relu', inputs: ['x'], outputs: ['y'] },
+        ],
+      }),
+    ).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/no name for its output 0/) })));
+
   it('opset 0 is BAD_MODEL', () =>
-    expect(load({ opset: 0, nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] })).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/opset 0/) })));
+    expect(load({ opset: 0, nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] })).toThrow(
+      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/opset 0/) }),
+    ));
 
   it('a model importing no ONNX opset is BAD_MODEL', () => {
-    const spec: ModelSpec = { nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dims: ['n', 4] }], outputs: [{ name: 'y' }] };
+    const spec: ModelSpec = {
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+      inputs: [{ name: 'x', dims: ['n', 4] }],
+      outputs: [{ name: 'y' }],
+    };
     const bytes = new ProtoWriter().int(1, 8).message(7, graphProto(spec)).message(8, new ProtoWriter().string(1, 'ai.onnx.ml').int(2, 3)).finish();
-    expect(() => loadOnnx(bytes)).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/imports no ONNX \(default-domain\) opset/) }));
+    expect(() => loadOnnx(bytes)).toThrow(
+      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/imports no ONNX \(default-domain\) opset/) }),
+    );
   });
 
   it('Softmax with axis 2^53 is BAD_MODEL', () =>
@@ -95,7 +112,10 @@ describe('validation at load', () => {
 
   it('Softmax over axis 2 of a rank-2 tensor is BAD_MODEL naming the allowed range', () =>
     expect(load({ nodes: [{ op: 'Softmax', inputs: ['x'], outputs: ['y'], attributes: { axis: 2 } }] })).toThrow(
-      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/axis 2 is not a dimension of its rank-2 input \(allowed: -2 to 1\)/) }),
+      expect.objectContaining({
+        code: 'BAD_MODEL',
+        message: expect.stringMatching(/axis 2 is not a dimension of its rank-2 input \(allowed: -2 to 1\)/),
+      }),
     ));
 
   it('an attribute of the wrong kind (axes as one integer, axis as text) is BAD_MODEL, not misread', () => {
@@ -128,8 +148,11 @@ describe('bytes that are not ONNX say what they are', () => {
       expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/git lfs pull/) }),
     ));
   it('a PyTorch checkpoint (a ZIP archive)', () =>
-    expect(() => loadOnnx(Uint8Array.of(0x50, 0x4b, 3, 4, 0, 0))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/ZIP/) })));
-  it('nothing at all', () => expect(() => loadOnnx(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/empty/) })));
+    expect(() => loadOnnx(Uint8Array.of(0x50, 0x4b, 3, 4, 0, 0))).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/ZIP/) }),
+    ));
+  it('nothing at all', () =>
+    expect(() => loadOnnx(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'CORRUPT_MODEL', message: expect.stringMatching(/empty/) })));
 });
 
 describe('shapes a runtime op would tabulate', () => {
@@ -141,10 +164,16 @@ describe('shapes a runtime op would tabulate', () => {
         initializers: [ints('shape', [1, 2 ** 31 - 1])],
         nodes: [{ op: 'Expand', inputs: ['x', 'shape'], outputs: ['y'] }],
       }),
-    ).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Expand: output \[1, \d+\] has an axis longer than 2\^24/) })));
+    ).toThrow(
+      expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Expand: output \[1, \d+\] has an axis longer than 2\^24/) }),
+    ));
 
   it('a Tile repeating an axis 2^30 times is BAD_MODEL', () =>
     expect(
-      load({ inputs: [{ name: 'x', dims: ['n', 4] }], initializers: [ints('repeats', [1, 2 ** 30])], nodes: [{ op: 'Tile', inputs: ['x', 'repeats'], outputs: ['y'] }] }),
+      load({
+        inputs: [{ name: 'x', dims: ['n', 4] }],
+        initializers: [ints('repeats', [1, 2 ** 30])],
+        nodes: [{ op: 'Tile', inputs: ['x', 'repeats'], outputs: ['y'] }],
+      }),
     ).toThrow(expect.objectContaining({ code: 'BAD_MODEL', message: expect.stringMatching(/Tile: output/) })));
 });

@@ -70,7 +70,12 @@ for (const adapter of SOFTWARE_ADAPTERS) {
           // the wrong terms is off by tens of percent (the report: 2.97 against 1.18).
           const zeros = await oracleLogits(bytes, new Float32Array(3 * size * size), [1, 3, size, size]);
           const target = argmax(expected.subarray(0, 10));
-          const ig = await model.explain(input.subarray(0, 3 * size * size), { method: 'integrated-gradients', steps: 32, target, baseline: 'zeros' });
+          const ig = await model.explain(input.subarray(0, 3 * size * size), {
+            method: 'integrated-gradients',
+            steps: 32,
+            target,
+            baseline: 'zeros',
+          });
           const sum = ig.attribution.reduce((s, v) => s + v, 0);
           const change = expected[target]! - zeros[target]!;
           console.log(`${adapter.name} ${size}px: Σ IG ${sum}, f(x) − f(0) ${change}`);

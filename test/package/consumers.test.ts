@@ -81,7 +81,9 @@ describe.skipIf(process.env.GRADLENS_SKIP_PACKAGE_TESTS === '1')('the packed pac
   });
 
   it('ships the built files only: no tests, fixtures, CI, TypeScript sources or source maps', () => {
-    const files = run('tar', ['tzf', join(dir, tarball)], {}).split('\n').filter(Boolean);
+    const files = run('tar', ['tzf', join(dir, tarball)], {})
+      .split('\n')
+      .filter(Boolean);
     expect(files.filter((f) => /^package\/(test|fixtures|\.ci|src|components|bench|shaders)\//.test(f))).toEqual([]);
     expect(files.filter((f) => f.endsWith('.map') || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
     for (const entry of ['dist/lib/index.js', 'dist/lib/node.js', 'dist/lib/components.js', 'dist/components/gradlens.js']) {
@@ -155,7 +157,14 @@ describe.skipIf(process.env.GRADLENS_SKIP_PACKAGE_TESTS === '1')('the packed pac
 
     /** Serves `root` statically, opens `path`, waits for the explainer's result and checks its heat map is drawn. */
     async function explainsInPage(root: string, path: string, screenshot: string) {
-      const server = await preview({ configFile: false, root, appType: 'mpa', logLevel: 'error', build: { outDir: root }, preview: { host: '127.0.0.1', port: 0 } });
+      const server = await preview({
+        configFile: false,
+        root,
+        appType: 'mpa',
+        logLevel: 'error',
+        build: { outDir: root },
+        preview: { host: '127.0.0.1', port: 0 },
+      });
       const page = await browser.newPage();
       try {
         const errors: string[] = [];
@@ -170,10 +179,13 @@ describe.skipIf(process.env.GRADLENS_SKIP_PACKAGE_TESTS === '1')('the packed pac
         const address = server.httpServer.address();
         await page.goto(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/${path}`);
         const seen = () => page.evaluate(() => (window as unknown as { gradlens: Seen }).gradlens);
-        await page.waitForFunction(() => {
-          const { targets, errors } = (window as unknown as { gradlens: Seen }).gradlens;
-          return targets.length > 0 || errors.length > 0;
-        }, { timeout: 120_000 });
+        await page.waitForFunction(
+          () => {
+            const { targets, errors } = (window as unknown as { gradlens: Seen }).gradlens;
+            return targets.length > 0 || errors.length > 0;
+          },
+          { timeout: 120_000 },
+        );
         expect(errors).toEqual([]);
         expect(await seen()).toMatchObject({ errors: [] });
         const element = (await page.$('gradlens-explainer'))!;
@@ -203,7 +215,9 @@ describe.skipIf(process.env.GRADLENS_SKIP_PACKAGE_TESTS === '1')('the packed pac
       run(process.execPath, [vite, 'build', '--logLevel', 'error'], { cwd: app });
       expect(readFileSync(join(app, 'dist/index.html'), 'utf8')).toContain('<script type="module"');
       // The browser build took navigator.gpu's adapter: nothing of Dawn, or of Node, is in it.
-      const bundle = readdirSync(join(app, 'dist/assets')).map((file) => readFileSync(join(app, 'dist/assets', file), 'utf8')).join('\n');
+      const bundle = readdirSync(join(app, 'dist/assets'))
+        .map((file) => readFileSync(join(app, 'dist/assets', file), 'utf8'))
+        .join('\n');
       expect(bundle).toContain('navigator');
       expect(bundle).not.toMatch(/["']webgpu["']|node:fs|VK_ICD_FILENAMES/);
       expect(await explainsInPage(join(app, 'dist'), 'index.html', 'vite-app.png')).toEqual([7]);

@@ -33,33 +33,51 @@ function broadcastIndices(...shapes: (readonly number[])[]): number[][] {
 
 function apply(op: BinaryOp, u: number, v: number, c: number): number {
   switch (op) {
-    case 'where': return c !== 0 ? u : v;
-    case 'add': return u + v;
-    case 'sub': return u - v;
-    case 'mul': return u * v;
-    case 'div': return u / v;
-    case 'min': return Math.min(u, v);
-    case 'max': return Math.max(u, v);
-    case 'prelu': return u >= 0 ? u : v * u;
+    case 'where':
+      return c !== 0 ? u : v;
+    case 'add':
+      return u + v;
+    case 'sub':
+      return u - v;
+    case 'mul':
+      return u * v;
+    case 'div':
+      return u / v;
+    case 'min':
+      return Math.min(u, v);
+    case 'max':
+      return Math.max(u, v);
+    case 'prelu':
+      return u >= 0 ? u : v * u;
   }
 }
 
 /** Where's condition defaults to all true, shaped like a. */
 export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor, condition: Tensor = { shape: a.shape, data: [] }): Float64Array {
-  return Float64Array.from(broadcastIndices(a.shape, b.shape, condition.shape), ([ia, ib, ic]) => apply(op, a.data[ia!]!, b.data[ib!]!, condition.data[ic!] ?? 1));
+  return Float64Array.from(broadcastIndices(a.shape, b.shape, condition.shape), ([ia, ib, ic]) =>
+    apply(op, a.data[ia!]!, b.data[ib!]!, condition.data[ic!] ?? 1),
+  );
 }
 
 /** ∂y/∂a and ∂y/∂b at one element. Min and Max split a tie evenly: the mean of the one-sided derivatives. */
 function partials(op: BinaryOp, u: number, v: number, c: number): [number, number] {
   switch (op) {
-    case 'where': return c !== 0 ? [1, 0] : [0, 1];
-    case 'add': return [1, 1];
-    case 'sub': return [1, -1];
-    case 'mul': return [v, u];
-    case 'div': return [1 / v, -u / (v * v)];
-    case 'min': return u === v ? [0.5, 0.5] : u < v ? [1, 0] : [0, 1];
-    case 'max': return u === v ? [0.5, 0.5] : u > v ? [1, 0] : [0, 1];
-    case 'prelu': return u >= 0 ? [1, 0] : [v, u];
+    case 'where':
+      return c !== 0 ? [1, 0] : [0, 1];
+    case 'add':
+      return [1, 1];
+    case 'sub':
+      return [1, -1];
+    case 'mul':
+      return [v, u];
+    case 'div':
+      return [1 / v, -u / (v * v)];
+    case 'min':
+      return u === v ? [0.5, 0.5] : u < v ? [1, 0] : [0, 1];
+    case 'max':
+      return u === v ? [0.5, 0.5] : u > v ? [1, 0] : [0, 1];
+    case 'prelu':
+      return u >= 0 ? [1, 0] : [v, u];
   }
 }
 

@@ -44,7 +44,11 @@ function forEachTerm(s: ConvShape, visit: (y: number, x: number, w: number) => v
               for (let kw = 0; kw < s.kernelWidth; kw++) {
                 const iw = ow * s.strides[1] - s.pads[1] + kw * s.dilations[1];
                 if (iw < 0 || iw >= s.width) continue;
-                visit(yIndex, ((n * s.inChannels + ci) * s.height + ih) * s.width + iw, ((co * inPerGroup + c) * s.kernelHeight + kh) * s.kernelWidth + kw);
+                visit(
+                  yIndex,
+                  ((n * s.inChannels + ci) * s.height + ih) * s.width + iw,
+                  ((co * inPerGroup + c) * s.kernelHeight + kh) * s.kernelWidth + kw,
+                );
               }
             }
           }
@@ -54,7 +58,13 @@ function forEachTerm(s: ConvShape, visit: (y: number, x: number, w: number) => v
   }
 }
 
-export function conv2d(s: ConvShape, x: ArrayLike<number>, w: ArrayLike<number>, bias?: ArrayLike<number>, activation: 'none' | 'relu' = 'none'): Float64Array {
+export function conv2d(
+  s: ConvShape,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  bias?: ArrayLike<number>,
+  activation: 'none' | 'relu' = 'none',
+): Float64Array {
   const [outHeight, outWidth] = outputSize(s);
   const spatial = outHeight * outWidth;
   const y = Float64Array.from({ length: s.batch * s.outChannels * spatial }, (_, i) => (bias ? bias[Math.floor(i / spatial) % s.outChannels]! : 0));
@@ -97,7 +107,11 @@ function forEachTransposedTerm(s: ConvTransposeShape, visit: (y: number, x: numb
               for (let kw = 0; kw < s.kernelWidth; kw++) {
                 const ow = iw * s.strides[1] - s.pads[1] + kw * s.dilations[1];
                 if (ow < 0 || ow >= s.outWidth) continue;
-                visit(((n * outChannels + co) * s.outHeight + oh) * s.outWidth + ow, xIndex, ((ci * s.outPerGroup + oc) * s.kernelHeight + kh) * s.kernelWidth + kw);
+                visit(
+                  ((n * outChannels + co) * s.outHeight + oh) * s.outWidth + ow,
+                  xIndex,
+                  ((ci * s.outPerGroup + oc) * s.kernelHeight + kh) * s.kernelWidth + kw,
+                );
               }
             }
           }

@@ -76,7 +76,11 @@ export function expand(x: readonly number[], target: readonly number[]): Moved {
 }
 
 export function tile(x: readonly number[], repeats: number[]): Moved {
-  return walk(x.map((n, d) => n * repeats[d]!), x, (index) => index.map((i, d) => i % x[d]!));
+  return walk(
+    x.map((n, d) => n * repeats[d]!),
+    x,
+    (index) => index.map((i, d) => i % x[d]!),
+  );
 }
 
 /** Pad: constant (null: the value), edge (nearest edge element) or reflect (mirrored about the edge element). */

@@ -33,7 +33,13 @@ function biasAt(d: GemmCase, bias: ArrayLike<number>, z: number, i: number, j: n
 }
 
 /** C = act(alpha·op(A)·op(B) + beta·bias), shape [batch, m, n]; with `initial`, C = initial + that. */
-export function gemmForward(d: GemmCase, a: ArrayLike<number>, b: ArrayLike<number>, bias?: ArrayLike<number>, initial?: ArrayLike<number>): Float64Array {
+export function gemmForward(
+  d: GemmCase,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  bias?: ArrayLike<number>,
+  initial?: ArrayLike<number>,
+): Float64Array {
   const c = new Float64Array(d.batch * d.m * d.n);
   for (let z = 0; z < d.batch; z++) {
     for (let i = 0; i < d.m; i++) {
@@ -55,7 +61,12 @@ export function gemmForward(d: GemmCase, a: ArrayLike<number>, b: ArrayLike<numb
  * = alpha·op(B)[z,kk,j] and ∂C[z,i,j]/∂op(B)[z,kk,j] = alpha·op(A)[z,i,kk]. Summing into the storage index makes a
  * broadcast operand (stride 0) collect every batch's term.
  */
-export function gemmBackward(d: GemmCase, a: ArrayLike<number>, b: ArrayLike<number>, gradC: ArrayLike<number>): { gradA: Float64Array; gradB: Float64Array } {
+export function gemmBackward(
+  d: GemmCase,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  gradC: ArrayLike<number>,
+): { gradA: Float64Array; gradB: Float64Array } {
   const gradA = new Float64Array(operandSize(d.m, d.k, d.aBatchStride, d.batch));
   const gradB = new Float64Array(operandSize(d.k, d.n, d.bBatchStride, d.batch));
   for (let z = 0; z < d.batch; z++) {

@@ -22,12 +22,22 @@ export type Rules = 'standard' | 'guided-backprop' | 'deconvnet';
 export interface ReferenceOp {
   forward(inputs: Float64Array[], shapes: Shape[], node: GraphNode, outShape: Shape): Float64Array;
   /** Gradients of the inputs (undefined where none is defined, e.g. weights). */
-  backward(inputs: Float64Array[], output: Float64Array, dy: Float64Array, shapes: Shape[], node: GraphNode, rules: Rules, outShape: Shape): (Float64Array | undefined)[];
+  backward(
+    inputs: Float64Array[],
+    output: Float64Array,
+    dy: Float64Array,
+    shapes: Shape[],
+    node: GraphNode,
+    rules: Rules,
+    outShape: Shape,
+  ): (Float64Array | undefined)[];
 }
 
 const pointwise = (op: activation.Activation, params: (node: GraphNode, inputs: Float64Array[]) => activation.ActivationParams): ReferenceOp => ({
   forward: (inputs, _s, node, _o) => inputs[0]!.map((v) => activation.forward(op, v, params(node, inputs))),
-  backward: (inputs, _y, dy, _s, node, rules) => [inputs[0]!.map((v, i) => activation.backward(op, v, dy[i]!, params(node, inputs), op === 'relu' ? rules : 'standard'))],
+  backward: (inputs, _y, dy, _s, node, rules) => [
+    inputs[0]!.map((v, i) => activation.backward(op, v, dy[i]!, params(node, inputs), op === 'relu' ? rules : 'standard')),
+  ],
 });
 const none = { alpha: 0, beta: 0 };
 const view: ReferenceOp = { forward: ([x]) => x!.slice(), backward: (_i, _y, dy) => [dy.slice()] };
@@ -48,7 +58,8 @@ function groupNorm(groupsOf: (node: GraphNode, shape: Shape) => number): Referen
   const of = (inputs: Float64Array[], shape: Shape, node: GraphNode) => {
     const groups = groupsOf(node, shape);
     const channels = shape[1]!;
-    const spread = (v: Float64Array) => (v.length === channels ? v : Float64Array.from({ length: channels }, (_, c) => v[Math.floor((c * groups) / channels)]!));
+    const spread = (v: Float64Array) =>
+      v.length === channels ? v : Float64Array.from({ length: channels }, (_, c) => v[Math.floor((c * groups) / channels)]!);
     return { s: { shape, groups, epsilon: attribute(node, 'epsilon', 1e-5) }, gamma: spread(inputs[1]!), beta: spread(inputs[2]!) };
   };
   return {
@@ -104,7 +115,11 @@ function resizeSpec(shape: Shape, outShape: Shape, node: GraphNode): resize.Resi
     outHeight: outShape[2]!,
     outWidth: outShape[3]!,
     mode: attribute(node, 'mode', 'nearest') as resize.ResizeSpec['mode'],
-    coordinateTransformationMode: attribute(node, 'coordinate_transformation_mode', 'half_pixel') as resize.ResizeSpec['coordinateTransformationMode'],
+    coordinateTransformationMode: attribute(
+      node,
+      'coordinate_transformation_mode',
+      'half_pixel',
+    ) as resize.ResizeSpec['coordinateTransformationMode'],
     nearestMode: attribute(node, 'nearest_mode', 'round_prefer_floor') as resize.ResizeSpec['nearestMode'],
   };
 }
@@ -122,7 +137,12 @@ const reduction = (op: tensor.Reduction): ReferenceOp => ({
   forward: (inputs, [shape], node) => tensor.reduce(op, inputs[0]!, shape!, reduceAxes(node, inputs)),
   backward: (inputs, _y, dy, [shape], node) => [tensor.reduceBackward(op, inputs[0]!, dy, shape!, reduceAxes(node, inputs))],
 });
-const permOf = (node: GraphNode, rank: number) => ints(node, 'perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
+const permOf = (node: GraphNode, rank: number) =>
+  ints(
+    node,
+    'perm',
+    Array.from({ length: rank }, (_, i) => rank - 1 - i),
+  );
 
 /** ConvTranspose's shape: the attributes' meaning is ONNX's (pads given here; output_shape is the loader's business). */
 function convTransposeShape(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): conv.ConvTransposeShape {
@@ -134,7 +154,21 @@ function convTransposeShape(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode):
   const pads = ints(node, 'pads', [0, 0, 0, 0]) as [number, number, number, number];
   const size = (a: 0 | 1) => strides[a] * (x[2 + a]! - 1) + extra[a]! + (w[2 + a]! - 1) * dilations[a] + 1 - pads[a]! - pads[a + 2]!;
   const group = attribute(node, 'group', 1);
-  return { batch: x[0]!, inChannels: x[1]!, height: x[2]!, width: x[3]!, outPerGroup: w[1]!, kernelHeight: w[2]!, kernelWidth: w[3]!, strides, dilations, pads, group, outHeight: size(0), outWidth: size(1) };
+  return {
+    batch: x[0]!,
+    inChannels: x[1]!,
+    height: x[2]!,
+    width: x[3]!,
+    outPerGroup: w[1]!,
+    kernelHeight: w[2]!,
+    kernelWidth: w[3]!,
+    strides,
+    dilations,
+    pads,
+    group,
+    outHeight: size(0),
+    outWidth: size(1),
+  };
 }
 
 function convShape(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): conv.ConvShape {
@@ -199,11 +233,23 @@ const list = (data: Float64Array | undefined) => (data ? [...data] : undefined);
 export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Slice: moving((shape, inputs, node) => {
     const starts = list(inputs[1]) ?? ints(node, 'starts', []);
-    return gather.slice(shape, starts, list(inputs[2]) ?? ints(node, 'ends', []), list(inputs[3]) ?? ints(node, 'axes', starts.map((_, d) => d)), list(inputs[4]) ?? starts.map(() => 1));
+    return gather.slice(
+      shape,
+      starts,
+      list(inputs[2]) ?? ints(node, 'ends', []),
+      list(inputs[3]) ??
+        ints(
+          node,
+          'axes',
+          starts.map((_, d) => d),
+        ),
+      list(inputs[4]) ?? starts.map(() => 1),
+    );
   }),
   // Constant indices into an activation, or ids (the activation) into a constant table: their gradient is zero.
   Gather: {
-    forward: (inputs, [shape], node) => gather.forward(gather.gather(shape!, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length]), inputs[0]!),
+    forward: (inputs, [shape], node) =>
+      gather.forward(gather.gather(shape!, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length]), inputs[0]!),
     backward: (inputs, _y, dy, [shape], node) => {
       const moved = gather.gather(shape!, attribute(node, 'axis', 0), [...inputs[1]!], [inputs[1]!.length]);
       return [gather.backward(moved, dy, inputs[0]!.length), new Float64Array(inputs[1]!.length)];
@@ -211,7 +257,10 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   },
   Expand: moving((shape, inputs) => gather.expand(shape, [...inputs[1]!])),
   Tile: moving((shape, inputs) => gather.tile(shape, [...inputs[1]!])),
-  Pad: moving((shape, _inputs, node) => gather.pad(shape, ints(node, 'pads', []), attribute(node, 'mode', 'constant') as 'constant'), (node) => attribute(node, 'value', 0)),
+  Pad: moving(
+    (shape, _inputs, node) => gather.pad(shape, ints(node, 'pads', []), attribute(node, 'mode', 'constant') as 'constant'),
+    (node) => attribute(node, 'value', 0),
+  ),
   Conv: {
     forward: ([x, w, bias], [sx, sw], node) => conv.conv2d(convShape(sx!, sw!, node), x!, w!, bias),
     backward: ([, w], _y, dy, [sx, sw], node) => [conv.conv2dBackwardInput(convShape(sx!, sw!, node), dy, w!)],
@@ -261,11 +310,16 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   },
   AveragePool: {
     forward: ([x], [shape], node) => pool.averagePool(x!, ...poolWindow(shape!, node), attribute<number>(node, 'count_include_pad', 0) === 1),
-    backward: (_i, _y, dy, [shape], node) => [pool.averagePoolBackward(dy, ...poolWindow(shape!, node), attribute<number>(node, 'count_include_pad', 0) === 1)],
+    backward: (_i, _y, dy, [shape], node) => [
+      pool.averagePoolBackward(dy, ...poolWindow(shape!, node), attribute<number>(node, 'count_include_pad', 0) === 1),
+    ],
   },
   GlobalAveragePool: {
-    forward: ([x], [shape]) => pool.globalAveragePool(x!, { batch: shape![0]!, channels: shape![1]!, height: 1, width: shape!.slice(2).reduce((p, q) => p * q, 1) }),
-    backward: (_i, _y, dy, [shape]) => [pool.globalAveragePoolBackward(dy, { batch: shape![0]!, channels: shape![1]!, height: 1, width: shape!.slice(2).reduce((p, q) => p * q, 1) })],
+    forward: ([x], [shape]) =>
+      pool.globalAveragePool(x!, { batch: shape![0]!, channels: shape![1]!, height: 1, width: shape!.slice(2).reduce((p, q) => p * q, 1) }),
+    backward: (_i, _y, dy, [shape]) => [
+      pool.globalAveragePoolBackward(dy, { batch: shape![0]!, channels: shape![1]!, height: 1, width: shape!.slice(2).reduce((p, q) => p * q, 1) }),
+    ],
   },
   Resize: {
     forward: ([x], [shape], node, outShape) => resize.resize(x!, resizeSpec(shape!, outShape, node)),
@@ -273,7 +327,10 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   },
   Relu: pointwise('relu', () => none),
   LeakyRelu: pointwise('leaky-relu', (node) => ({ alpha: attribute(node, 'alpha', 0.01), beta: 0 })),
-  Clip: pointwise('clip', (node, inputs) => ({ alpha: inputs[1]?.[0] ?? attribute(node, 'min', -3.4e38), beta: inputs[2]?.[0] ?? attribute(node, 'max', 3.4e38) })),
+  Clip: pointwise('clip', (node, inputs) => ({
+    alpha: inputs[1]?.[0] ?? attribute(node, 'min', -3.4e38),
+    beta: inputs[2]?.[0] ?? attribute(node, 'max', 3.4e38),
+  })),
   Sigmoid: pointwise('sigmoid', () => none),
   Tanh: pointwise('tanh', () => none),
   Gelu: pointwise('gelu-erf', () => none),
@@ -289,7 +346,10 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
   Pow: pointwise('pow', (_node, inputs) => ({ alpha: inputs[1]![0]!, beta: 0 })),
   Softplus: pointwise('softplus', () => none),
   Elu: pointwise('elu', (node) => ({ alpha: attribute(node, 'alpha', 1), beta: 0 })),
-  Selu: pointwise('selu', (node) => ({ alpha: attribute(node, 'alpha', 1.67326319217681884765625), beta: attribute(node, 'gamma', 1.05070102214813232421875) })),
+  Selu: pointwise('selu', (node) => ({
+    alpha: attribute(node, 'alpha', 1.67326319217681884765625),
+    beta: attribute(node, 'gamma', 1.05070102214813232421875),
+  })),
   Mish: pointwise('mish', () => none),
   Identity: view,
   Flatten: view,
@@ -320,13 +380,27 @@ export function referenceForward(graph: Graph, input: ArrayLike<number>, batch: 
     const op = REFERENCE_OPS[node.op];
     if (!op) throw new Error(`no reference for ${node.op}`);
     const inputs = node.inputs.map((name) => values.get(name)!);
-    values.set(node.outputs[0]!, op.forward(inputs, node.inputs.map((n) => shapes.get(n)!), node, shapes.get(node.outputs[0]!)!));
+    values.set(
+      node.outputs[0]!,
+      op.forward(
+        inputs,
+        node.inputs.map((n) => shapes.get(n)!),
+        node,
+        shapes.get(node.outputs[0]!)!,
+      ),
+    );
   }
   return values;
 }
 
 /** Gradients of Σ seed ⊙ output with respect to every tensor that depends on the input (reverse mode, float64). */
-export function referenceGradients(graph: Graph, values: Map<string, Float64Array>, seed: ArrayLike<number>, batch: number, rules: Rules = 'standard'): Map<string, Float64Array> {
+export function referenceGradients(
+  graph: Graph,
+  values: Map<string, Float64Array>,
+  seed: ArrayLike<number>,
+  batch: number,
+  rules: Rules = 'standard',
+): Map<string, Float64Array> {
   const shapes = inferShapes(graph, batch);
   const depends = new Set([graph.input]);
   for (const node of graph.nodes) if (node.inputs.some((n) => depends.has(n))) depends.add(node.outputs[0]!);

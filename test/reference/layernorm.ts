@@ -83,5 +83,12 @@ export function groupNormBackward(x: ArrayLike<number>, gamma: ArrayLike<number>
   const { rows, channelOf } = groupRows(s);
   const ones = new Float64Array(rows.size).fill(1);
   const { mean, invStdDev } = layerNormForward(x, ones, undefined, rows);
-  return layerNormBackward(x, ones, mean, invStdDev, Float64Array.from(dy, (g, i) => g * gamma[channelOf(i)]!), rows);
+  return layerNormBackward(
+    x,
+    ones,
+    mean,
+    invStdDev,
+    Float64Array.from(dy, (g, i) => g * gamma[channelOf(i)]!),
+    rows,
+  );
 }

@@ -63,17 +63,22 @@ export function maxPool(x: ArrayLike<number>, shape: PoolShape, w: PoolWindow): 
   const argmax = new Int32Array(y.length);
   for (let p = 0; p < planes; p++) {
     let o = p * oh_ * ow_ - 1;
-    forEachTap(shape, w, () => {
-      o++;
-      y[o] = -Infinity;
-      argmax[o] = -1;
-    }, (ih, iw) => {
-      const v = x[p * inPlane + ih * shape.width + iw]!;
-      if (argmax[o] === -1 || v > y[o]!) {
-        y[o] = v;
-        argmax[o] = ih * shape.width + iw;
-      }
-    });
+    forEachTap(
+      shape,
+      w,
+      () => {
+        o++;
+        y[o] = -Infinity;
+        argmax[o] = -1;
+      },
+      (ih, iw) => {
+        const v = x[p * inPlane + ih * shape.width + iw]!;
+        if (argmax[o] === -1 || v > y[o]!) {
+          y[o] = v;
+          argmax[o] = ih * shape.width + iw;
+        }
+      },
+    );
   }
   return { y, argmax };
 }
@@ -115,11 +120,16 @@ export function averagePool(x: ArrayLike<number>, shape: PoolShape, w: PoolWindo
   for (let p = 0; p < planes; p++) {
     let o = p * oh_ * ow_ - 1;
     let scale = 0;
-    forEachTap(shape, w, (oh, ow) => {
-      o++;
-      const d = divisor(oh, ow, shape, w, countIncludePad);
-      scale = d === 0 ? 0 : 1 / d;
-    }, (ih, iw) => (y[o]! += x[p * inPlane + ih * shape.width + iw]! * scale));
+    forEachTap(
+      shape,
+      w,
+      (oh, ow) => {
+        o++;
+        const d = divisor(oh, ow, shape, w, countIncludePad);
+        scale = d === 0 ? 0 : 1 / d;
+      },
+      (ih, iw) => (y[o]! += x[p * inPlane + ih * shape.width + iw]! * scale),
+    );
   }
   return y;
 }
@@ -132,10 +142,15 @@ export function averagePoolBackward(gradY: ArrayLike<number>, shape: PoolShape, 
   for (let p = 0; p < shape.batch * shape.channels; p++) {
     let o = p * oh_ * ow_ - 1;
     let share = 0;
-    forEachTap(shape, w, (oh, ow) => {
-      o++;
-      share = gradY[o]! / divisor(oh, ow, shape, w, countIncludePad);
-    }, (ih, iw) => (gradX[p * inPlane + ih * shape.width + iw]! += share));
+    forEachTap(
+      shape,
+      w,
+      (oh, ow) => {
+        o++;
+        share = gradY[o]! / divisor(oh, ow, shape, w, countIncludePad);
+      },
+      (ih, iw) => (gradX[p * inPlane + ih * shape.width + iw]! += share),
+    );
   }
   return gradX;
 }

@@ -24,11 +24,15 @@ export interface ResizeSpec {
  */
 export function originalCoordinate(x: number, inSize: number, outSize: number, mode: ResizeSpec['coordinateTransformationMode']): number {
   switch (mode) {
-    case 'half_pixel': return ((x + 0.5) * inSize) / outSize - 0.5;
+    case 'half_pixel':
+      return ((x + 0.5) * inSize) / outSize - 0.5;
     // The spec's text says 0 for a length-1 output; onnx.reference says −0.5: both pick input 0 in every mode.
-    case 'pytorch_half_pixel': return outSize > 1 ? ((x + 0.5) * inSize) / outSize - 0.5 : 0;
-    case 'align_corners': return outSize === 1 ? 0 : (x * (inSize - 1)) / (outSize - 1);
-    case 'asymmetric': return (x * inSize) / outSize;
+    case 'pytorch_half_pixel':
+      return outSize > 1 ? ((x + 0.5) * inSize) / outSize - 0.5 : 0;
+    case 'align_corners':
+      return outSize === 1 ? 0 : (x * (inSize - 1)) / (outSize - 1);
+    case 'asymmetric':
+      return (x * inSize) / outSize;
   }
 }
 
@@ -49,7 +53,10 @@ export function taps(x: number, inSize: number, outSize: number, spec: ResizeSpe
   // Linear: ONNX pads the data by edge replication, which is the source coordinate clamped to [0, in − 1].
   const xc = Math.min(Math.max(xo, 0), inSize - 1);
   const i0 = Math.floor(xc);
-  return [{ index: i0, weight: 1 - (xc - i0) }, { index: clampIndex(i0 + 1), weight: xc - i0 }];
+  return [
+    { index: i0, weight: 1 - (xc - i0) },
+    { index: clampIndex(i0 + 1), weight: xc - i0 },
+  ];
 }
 
 function forEachOutput(spec: ResizeSpec, visit: (o: number, inputIndex: number, weight: number) => void): void {

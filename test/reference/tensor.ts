@@ -29,7 +29,17 @@ export function transpose(x: ArrayLike<number>, shape: readonly number[], perm: 
 export function transposeBackward(gradY: ArrayLike<number>, shape: readonly number[], perm: readonly number[]): Float64Array {
   const yShape = perm.map((p) => shape[p]!);
   const gradX = new Float64Array(count(shape));
-  eachIndex(shape, (index, flat) => (gradX[flat] = gradY[flatOf(perm.map((p) => index[p]!), yShape)]!));
+  eachIndex(
+    shape,
+    (index, flat) =>
+      (gradX[flat] =
+        gradY[
+          flatOf(
+            perm.map((p) => index[p]!),
+            yShape,
+          )
+        ]!),
+  );
   return gradX;
 }
 
@@ -39,7 +49,16 @@ export function concat(inputs: readonly ArrayLike<number>[], shapes: readonly (r
   const y = new Float64Array(count(yShape));
   let start = 0;
   shapes.forEach((shape, k) => {
-    eachIndex(shape, (index, flat) => (y[flatOf(index.map((i, d) => (d === a ? i + start : i)), yShape)] = inputs[k]![flat]!));
+    eachIndex(
+      shape,
+      (index, flat) =>
+        (y[
+          flatOf(
+            index.map((i, d) => (d === a ? i + start : i)),
+            yShape,
+          )
+        ] = inputs[k]![flat]!),
+    );
     start += shape[a]!;
   });
   return y;
@@ -52,7 +71,17 @@ export function concatBackward(gradY: ArrayLike<number>, shapes: readonly (reado
   let start = 0;
   return shapes.map((shape) => {
     const gradX = new Float64Array(count(shape));
-    eachIndex(shape, (index, flat) => (gradX[flat] = gradY[flatOf(index.map((i, d) => (d === a ? i + start : i)), yShape)]!));
+    eachIndex(
+      shape,
+      (index, flat) =>
+        (gradX[flat] =
+          gradY[
+            flatOf(
+              index.map((i, d) => (d === a ? i + start : i)),
+              yShape,
+            )
+          ]!),
+    );
     start += shape[a]!;
     return gradX;
   });
@@ -69,7 +98,14 @@ function groups(shape: readonly number[], axes: readonly number[]): number[][] {
   const r = reduced(shape, axes);
   const keptShape = shape.map((e, d) => (r.has(d) ? 1 : e));
   const members = Array.from({ length: count(keptShape) }, () => [] as number[]);
-  eachIndex(shape, (index, flat) => members[flatOf(index.map((i, d) => (r.has(d) ? 0 : i)), keptShape)]!.push(flat));
+  eachIndex(shape, (index, flat) =>
+    members[
+      flatOf(
+        index.map((i, d) => (r.has(d) ? 0 : i)),
+        keptShape,
+      )
+    ]!.push(flat),
+  );
   return members;
 }
 
@@ -88,7 +124,13 @@ export function reduce(op: Reduction, x: ArrayLike<number>, shape: readonly numb
 }
 
 /** dx: dy of the output it took part in (over n for the mean), times x/y for L2, split evenly among equal extremes. */
-export function reduceBackward(op: Reduction, x: ArrayLike<number>, gradY: ArrayLike<number>, shape: readonly number[], axes: readonly number[]): Float64Array {
+export function reduceBackward(
+  op: Reduction,
+  x: ArrayLike<number>,
+  gradY: ArrayLike<number>,
+  shape: readonly number[],
+  axes: readonly number[],
+): Float64Array {
   const y = reduce(op, x, shape, axes);
   const gradX = new Float64Array(count(shape));
   groups(shape, axes).forEach((group, o) => {

@@ -9,7 +9,11 @@ import { randomTensor } from '../reference/random.ts';
 
 const { PNG } = pngjs;
 
-const rejection = (promise: Promise<unknown>) => promise.then(() => expect.unreachable('should have thrown'), (error: GradlensError) => error);
+const rejection = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.unreachable('should have thrown'),
+    (error: GradlensError) => error,
+  );
 
 /** numpy.percentile(|values|, q), linear method. */
 function percentile(values: readonly number[], q: number): number {
@@ -148,7 +152,10 @@ describe('overlay', () => {
     const context = await testContext();
     const [height, width] = [6, 5];
     const attribution = randomTensor(height * width, 402);
-    for (const [opaque, opacity] of [[true, 0.5], [false, 0.3]] as const) {
+    for (const [opaque, opacity] of [
+      [true, 0.5],
+      [false, 0.3],
+    ] as const) {
       const overlay = image(width, height, 403, opaque);
       const options = { overlay, opacity, percentile: 100, colormap: 'turbo' as const };
       const alone = await renderHeatmap(context, attribution, [height, width], { ...options, overlay: undefined });
@@ -166,34 +173,37 @@ describe('overlay', () => {
   it.each([
     [4, 5, 9, 13],
     [4, 6, 6, 4], // as many pixels, transposed: still resized
-  ])('resizes a %i×%i map to a %i×%i image bilinearly (half-pixel centres), with the range from the map itself', async (height, width, outHeight, outWidth) => {
-    const context = await testContext();
-    const attribution = randomTensor(height * width, 404);
-    const overlay = image(outWidth, outHeight, 405, true);
-    const heatmap = await renderHeatmap(context, attribution, [height, width], { overlay, opacity: 1, percentile: 90, colormap: 'gray' });
-    const magnitude = Array.from(attribution, Math.abs);
-    const s = percentile(magnitude, 90);
-    expect([heatmap.width, heatmap.height]).toEqual([outWidth, outHeight]);
-    expect(heatmap.range[1]).toBeCloseTo(s, 5);
-    // torch interpolate(mode='bilinear', align_corners=False): source = (o + ½)·in/out − ½, clamped at 0.
-    const taps = (o: number, inSize: number, outSize: number) => {
-      const x = Math.max((o + 0.5) * (inSize / outSize) - 0.5, 0);
-      const i = Math.min(Math.floor(x), inSize - 1);
-      return { i, j: Math.min(i + 1, inSize - 1), f: x - i };
-    };
-    const resized: number[] = [];
-    for (let y = 0; y < outHeight; y++) {
-      for (let x = 0; x < outWidth; x++) {
-        const [ty, tx] = [taps(y, height, outHeight), taps(x, width, outWidth)];
-        const at = (r: number, c: number) => magnitude[r * width + c]!;
-        const top = at(ty.i, tx.i) * (1 - tx.f) + at(ty.i, tx.j) * tx.f;
-        const bottom = at(ty.j, tx.i) * (1 - tx.f) + at(ty.j, tx.j) * tx.f;
-        resized.push(top * (1 - ty.f) + bottom * ty.f);
+  ])(
+    'resizes a %i×%i map to a %i×%i image bilinearly (half-pixel centres), with the range from the map itself',
+    async (height, width, outHeight, outWidth) => {
+      const context = await testContext();
+      const attribution = randomTensor(height * width, 404);
+      const overlay = image(outWidth, outHeight, 405, true);
+      const heatmap = await renderHeatmap(context, attribution, [height, width], { overlay, opacity: 1, percentile: 90, colormap: 'gray' });
+      const magnitude = Array.from(attribution, Math.abs);
+      const s = percentile(magnitude, 90);
+      expect([heatmap.width, heatmap.height]).toEqual([outWidth, outHeight]);
+      expect(heatmap.range[1]).toBeCloseTo(s, 5);
+      // torch interpolate(mode='bilinear', align_corners=False): source = (o + ½)·in/out − ½, clamped at 0.
+      const taps = (o: number, inSize: number, outSize: number) => {
+        const x = Math.max((o + 0.5) * (inSize / outSize) - 0.5, 0);
+        const i = Math.min(Math.floor(x), inSize - 1);
+        return { i, j: Math.min(i + 1, inSize - 1), f: x - i };
+      };
+      const resized: number[] = [];
+      for (let y = 0; y < outHeight; y++) {
+        for (let x = 0; x < outWidth; x++) {
+          const [ty, tx] = [taps(y, height, outHeight), taps(x, width, outWidth)];
+          const at = (r: number, c: number) => magnitude[r * width + c]!;
+          const top = at(ty.i, tx.i) * (1 - tx.f) + at(ty.i, tx.j) * tx.f;
+          const bottom = at(ty.j, tx.i) * (1 - tx.f) + at(ty.j, tx.j) * tx.f;
+          resized.push(top * (1 - ty.f) + bottom * ty.f);
+        }
       }
-    }
-    // Opacity 1 over an opaque image is the heat map itself.
-    expectColours(heatmap.rgba, resized, [0, s], 'gray');
-  });
+      // Opacity 1 over an opaque image is the heat map itself.
+      expectColours(heatmap.rgba, resized, [0, s], 'gray');
+    },
+  );
 });
 
 describe('errors and PNG', () => {
@@ -203,7 +213,9 @@ describe('errors and PNG', () => {
     nan[5] = Number.NaN;
     expect((await rejection(renderHeatmap(context, nan, [3, 4]))).code).toBe('NAN_INPUT');
     expect((await rejection(renderHeatmap(context, new Float32Array(11), [3, 4]))).message).toMatch(/has 12 elements but the attribution has 11/);
-    expect((await rejection(renderHeatmap(context, new Float32Array(12), [3, 2, 2], { reduction: 'none' }))).message).toMatch(/'none' needs one channel/);
+    expect((await rejection(renderHeatmap(context, new Float32Array(12), [3, 2, 2], { reduction: 'none' }))).message).toMatch(
+      /'none' needs one channel/,
+    );
     expect((await rejection(renderHeatmap(context, new Float32Array(12), [3, 4], { normalize: true, range: [0, 1] }))).code).toBe('BAD_PARAMS');
     expect((await rejection(renderHeatmap(context, new Float32Array(12), [3, 4], { range: [1, 1] }))).message).toMatch(/low < high/);
     expect((await rejection(renderHeatmap(context, new Float32Array(12), [3, 4], { percentile: 101 }))).message).toMatch(/percentile/);

@@ -42,7 +42,19 @@ function percentileReference(values: ArrayLike<number>, q: number): number {
 }
 
 function params(pixels: number, channels: number, overrides: Partial<RenderParams> = {}): RenderParams {
-  return { pixels, channels, layout: 'chw', reduction: 'sum', sign: 'abs', fraction: 0, signedRange: false, outPixels: pixels, overlay: false, opacity: 0.5, ...overrides };
+  return {
+    pixels,
+    channels,
+    layout: 'chw',
+    reduction: 'sum',
+    sign: 'abs',
+    fraction: 0,
+    signedRange: false,
+    outPixels: pixels,
+    overlay: false,
+    opacity: 0.5,
+    ...overrides,
+  };
 }
 
 async function runReduce(context: GpuContext, attribution: Float32Array, p: RenderParams): Promise<{ reduced: Float32Array; nonFinite: number }> {
@@ -51,8 +63,13 @@ async function runReduce(context: GpuContext, attribution: Float32Array, p: Rend
     { label: 'test reduced', size: 4 * p.pixels },
     { label: 'test selection', size: SELECTION_BYTES },
   ]);
-  await new CommandBatch(context.device, 'test reduce').add(await reduceDispatch(context, { attribution: input, reduced: reduced!, selection: selection! }, p)).submit();
-  const result = { reduced: await readFloats(context.device, reduced!, p.pixels), nonFinite: new Uint32Array(await readback(context.device, selection!))[5]! };
+  await new CommandBatch(context.device, 'test reduce')
+    .add(await reduceDispatch(context, { attribution: input, reduced: reduced!, selection: selection! }, p))
+    .submit();
+  const result = {
+    reduced: await readFloats(context.device, reduced!, p.pixels),
+    nonFinite: new Uint32Array(await readback(context.device, selection!))[5]!,
+  };
   for (const buffer of [input, reduced!, selection!]) buffer.destroy();
   return result;
 }
@@ -67,7 +84,9 @@ async function runPercentile(context: GpuContext, map: Float32Array, percentile:
     { label: 'test selection', size: SELECTION_BYTES },
   ]);
   context.device.queue.writeBuffer(selection!, 0, state.bytes);
-  await new CommandBatch(context.device, 'test select').add(...(await percentileDispatches(context, { reduced, histogram: histogram!, selection: selection! }, p))).submit();
+  await new CommandBatch(context.device, 'test select')
+    .add(...(await percentileDispatches(context, { reduced, histogram: histogram!, selection: selection! }, p)))
+    .submit();
   const [lo, hi] = new Float32Array(await readback(context.device, selection!), 24, 2);
   for (const buffer of [reduced, histogram!, selection!]) buffer.destroy();
   return [lo!, hi!];

@@ -19,8 +19,19 @@ import { testContext } from '../helpers/gpu.ts';
  */
 
 const SUPPORTED = [
-  'resnet18', 'mobilenet_v2', 'mobilenet_v3_small', 'efficientnet', 'regnet_y', 'densenet', 'squeezenet1_1', 'shufflenet_v2', 'googlenet', 'vgg11',
-  'alexnet', 'mnasnet', 'convnext',
+  'resnet18',
+  'mobilenet_v2',
+  'mobilenet_v3_small',
+  'efficientnet',
+  'regnet_y',
+  'densenet',
+  'squeezenet1_1',
+  'shufflenet_v2',
+  'googlenet',
+  'vgg11',
+  'alexnet',
+  'mnasnet',
+  'convnext',
 ];
 
 /** Planned: the op types each still needs (ops lane, issue 13). */

@@ -9,7 +9,9 @@ import { isRectGrad, rectGradPercentile, type OpContext, type OpDefinition } fro
 function pointwise(dims: (node: GraphNode, op: OpContext | undefined) => Omit<ActivationDims, 'count'>): OpDefinition {
   return {
     shape: ([x]) => [x!],
-    forward: async (op) => [await activationForward(op.gpu, { x: op.input(0), y: op.output(0) }, { count: sizeOf(op.inputShapes[0]!), ...dims(op.node, op) })],
+    forward: async (op) => [
+      await activationForward(op.gpu, { x: op.input(0), y: op.output(0) }, { count: sizeOf(op.inputShapes[0]!), ...dims(op.node, op) }),
+    ],
     backward: async (op) => {
       const target = op.inputGradient(0);
       if (!target) return [];
@@ -80,6 +82,10 @@ export const activationOps: Record<string, OpDefinition> = {
   Pow: pow,
   Softplus: fixed('softplus'),
   Elu: pointwise((node) => ({ op: 'elu', alpha: attribute(node, 'alpha', 1) })),
-  Selu: pointwise((node) => ({ op: 'selu', alpha: attribute(node, 'alpha', 1.67326319217681884765625), beta: attribute(node, 'gamma', 1.05070102214813232421875) })),
+  Selu: pointwise((node) => ({
+    op: 'selu',
+    alpha: attribute(node, 'alpha', 1.67326319217681884765625),
+    beta: attribute(node, 'gamma', 1.05070102214813232421875),
+  })),
   Mish: fixed('mish'),
 };

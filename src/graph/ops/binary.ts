@@ -13,7 +13,11 @@ function binary(op: BinaryOp, at: { a: number; b: number; condition?: number } =
     bShape: c.inputShapes[at.b]!,
     ...(at.condition !== undefined ? { conditionShape: c.inputShapes[at.condition]! } : {}),
   });
-  const operands = (c: OpContext) => ({ a: c.input(at.a), b: c.input(at.b), ...(at.condition !== undefined ? { condition: c.input(at.condition) } : {}) });
+  const operands = (c: OpContext) => ({
+    a: c.input(at.a),
+    b: c.input(at.b),
+    ...(at.condition !== undefined ? { condition: c.input(at.condition) } : {}),
+  });
   return {
     shape: (inputs) => [broadcastShape(inputs[at.a]!, inputs[at.b]!)],
     forward: async (c) => [await binaryForward(c.gpu, { ...operands(c), y: c.output(0) }, dims(c))],

@@ -12,7 +12,10 @@ const batchNormalization: OpDefinition = {
   forward: async (c) => {
     const [gamma, beta, mean, variance] = [1, 2, 3, 4].map((i) => c.constantData(i));
     if (!gamma || !beta || !mean || !variance) {
-      throw new GradlensError('UNSUPPORTED_OP', `BatchNormalization "${c.node.name}": scale, bias, mean and variance must be constants (inference form)`);
+      throw new GradlensError(
+        'UNSUPPORTED_OP',
+        `BatchNormalization "${c.node.name}": scale, bias, mean and variance must be constants (inference form)`,
+      );
     }
     const { scale, shift } = batchNormToAffine(gamma, beta, mean, variance, attribute(c.node, 'epsilon', 1e-5));
     const [scaleBuffer, shiftBuffer] = [c.saved('scale', scale.byteLength), c.saved('shift', shift.byteLength)];

@@ -11,9 +11,11 @@ import { explicitPads, lifted, unlifted, type Pair } from './window.ts';
 function convDims(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): Conv2dDims {
   const { shape: x, node } = lifted(xGiven, nodeGiven);
   const w = lifted(wGiven, nodeGiven).shape;
-  if (x.length !== 4 || w.length !== 4) throw new GradlensError('UNSUPPORTED_OP', `Conv "${node.name}": only 1-D and 2-D convolution (NCL, NCHW) are supported`);
+  if (x.length !== 4 || w.length !== 4)
+    throw new GradlensError('UNSUPPORTED_OP', `Conv "${node.name}": only 1-D and 2-D convolution (NCL, NCHW) are supported`);
   const group = attribute(node, 'group', 1);
-  if (x[1] !== w[1]! * group) throw new GradlensError('BAD_MODEL', `Conv "${node.name}": input has ${x[1]} channels, weights expect ${w[1]! * group}`);
+  if (x[1] !== w[1]! * group)
+    throw new GradlensError('BAD_MODEL', `Conv "${node.name}": input has ${x[1]} channels, weights expect ${w[1]! * group}`);
   const strides = attribute<readonly number[]>(node, 'strides', [1, 1]) as [number, number];
   const dilations = attribute<readonly number[]>(node, 'dilations', [1, 1]) as [number, number];
   const kernel: [number, number] = [w[2]!, w[3]!];
@@ -84,11 +86,25 @@ function convTransposeDims(xGiven: Shape, wGiven: Shape, nodeGiven: GraphNode): 
     const [[top, bottom], [left, right]] = [split(th), split(tw)];
     pads = [top, left, bottom, right];
   } else {
-    pads = autoPad === 'VALID' ? [0, 0, 0, 0] : (attribute<readonly number[]>(node, 'pads', [0, 0, 0, 0]) as unknown as [number, number, number, number]);
+    pads =
+      autoPad === 'VALID' ? [0, 0, 0, 0] : (attribute<readonly number[]>(node, 'pads', [0, 0, 0, 0]) as unknown as [number, number, number, number]);
   }
-  if (pads.some((p) => p < 0)) throw new GradlensError('UNSUPPORTED_OP', `${where}: an output larger than the full transposed convolution (negative pads)`);
+  if (pads.some((p) => p < 0))
+    throw new GradlensError('UNSUPPORTED_OP', `${where}: an output larger than the full transposed convolution (negative pads)`);
   const [height, width] = [full(0) - pads[0] - pads[2], full(1) - pads[1] - pads[3]];
-  const conv = { batch: x[0]!, inChannels: w[1]! * group, height, width, outChannels: x[1]!, kernelHeight: kernel[0], kernelWidth: kernel[1], strides, dilations, pads, group };
+  const conv = {
+    batch: x[0]!,
+    inChannels: w[1]! * group,
+    height,
+    width,
+    outChannels: x[1]!,
+    kernelHeight: kernel[0],
+    kernelWidth: kernel[1],
+    strides,
+    dilations,
+    pads,
+    group,
+  };
   if (conv2dOutputSize(conv).join() !== input.join()) {
     throw new GradlensError('BAD_MODEL', `${where}: output_padding [${extra}] must be below the strides [${strides}] or dilations [${dilations}]`);
   }
@@ -105,7 +121,9 @@ const convTranspose: OpDefinition = {
     const dispatches = [await conv2dBackwardInput(c.gpu, { gradY: c.input(0), w: c.input(1), gradX: transposed }, conv)];
     if (bias) {
       const shape = [conv.batch, conv.inChannels, conv.height, conv.width];
-      dispatches.push(await binaryForward(c.gpu, { a: transposed, b: bias, y: c.output(0) }, { op: 'add', aShape: shape, bShape: [conv.inChannels, 1, 1] }));
+      dispatches.push(
+        await binaryForward(c.gpu, { a: transposed, b: bias, y: c.output(0) }, { op: 'add', aShape: shape, bShape: [conv.inChannels, 1, 1] }),
+      );
     }
     return dispatches;
   },
@@ -117,7 +135,10 @@ const convTranspose: OpDefinition = {
     // The Conv kernel overwrites its output: into a scratch buffer first when the gradient must be added.
     const into = target.accumulate ? c.saved('input gradient', x.reduce((a, b) => a * b, 1) * 4) : target.buffer;
     const dispatches = [await conv2dForward(c.gpu, { x: c.outputGradient(0), w: c.input(1), y: into }, conv)];
-    if (target.accumulate) dispatches.push(await transposeBackward(c.gpu, { gradY: into, gradX: target.buffer }, { shape: x, perm: x.map((_, d) => d), accumulate: true }));
+    if (target.accumulate)
+      dispatches.push(
+        await transposeBackward(c.gpu, { gradY: into, gradX: target.buffer }, { shape: x, perm: x.map((_, d) => d), accumulate: true }),
+      );
     return dispatches;
   },
 };

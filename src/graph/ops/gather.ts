@@ -45,7 +45,13 @@ function sliceOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
   const ends = list(2, 'ends') ?? [];
   const axes = list(3, 'axes') ?? starts.map((_, d) => d);
   const steps = list(4, 'steps') ?? starts.map(() => 1);
-  return keepingBatch(sliceMap(x, axes.map((axis, k) => ({ axis, start: starts[k]!, end: ends[k]!, step: steps[k]! }))), node);
+  return keepingBatch(
+    sliceMap(
+      x,
+      axes.map((axis, k) => ({ axis, start: starts[k]!, end: ends[k]!, step: steps[k]! })),
+    ),
+    node,
+  );
 }
 
 /**
@@ -68,7 +74,8 @@ function gatherOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
 
 function expandOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
   const target = constantInput(node, 1, constant, 'shape');
-  if (target.length > x.length) throw new GradlensError('UNSUPPORTED_OP', `Expand "${node.name}": to rank ${target.length} from ${x.length} would move the batch axis`);
+  if (target.length > x.length)
+    throw new GradlensError('UNSUPPORTED_OP', `Expand "${node.name}": to rank ${target.length} from ${x.length} would move the batch axis`);
   return keepingBatch(expandMap(x, target), node);
 }
 
@@ -79,7 +86,8 @@ function padOf(x: Shape, node: GraphNode): IndexMap {
   const pads = node.attributes.pads as number[] | undefined;
   if (!pads) throw new GradlensError('UNSUPPORTED_OP', `Pad "${node.name}": the pads must be constants`);
   const mode = attribute<string>(node, 'mode', 'constant');
-  if (!(PAD_MODES as readonly string[]).includes(mode)) throw new GradlensError('UNSUPPORTED_OP', `Pad "${node.name}": mode "${mode}" (supported: ${PAD_MODES.join(', ')})`);
+  if (!(PAD_MODES as readonly string[]).includes(mode))
+    throw new GradlensError('UNSUPPORTED_OP', `Pad "${node.name}": mode "${mode}" (supported: ${PAD_MODES.join(', ')})`);
   return keepingBatch(padMap(x, pads, mode as PadMode, attribute(node, 'value', 0)), node);
 }
 
@@ -95,7 +103,10 @@ function tables(c: OpContext, map: IndexMap, k: number): GPUBuffer {
  * An op whose outputs are moves of input 0 (maps, one per output); the declared shapes may split or merge the
  * kernel's axes (Gather by a multi-dimensional index tensor), which keeps the memory.
  */
-function moving(maps: (x: Shape, node: GraphNode, constant: Constants) => IndexMap[], shapes?: (x: Shape, node: GraphNode, inputs: Shape[]) => Shape[]): OpDefinition {
+function moving(
+  maps: (x: Shape, node: GraphNode, constant: Constants) => IndexMap[],
+  shapes?: (x: Shape, node: GraphNode, inputs: Shape[]) => Shape[],
+): OpDefinition {
   const mapsOf = (c: OpContext) => maps(c.inputShapes[0]!, c.node, c.constantData);
   return {
     shape: (inputs, node, constant) => {
@@ -113,7 +124,11 @@ function moving(maps: (x: Shape, node: GraphNode, constant: Constants) => IndexM
       const flowing = maps.flatMap((map, k) => (c.hasOutputGradient(k) ? [k] : []));
       return Promise.all(
         flowing.map((k, n) => {
-          const io = { gradY: c.outputGradient(k), gradX: target.buffer, tables: c.saved(`index tables ${k}`, packIndexMap(maps[k]!).data.byteLength) };
+          const io = {
+            gradY: c.outputGradient(k),
+            gradX: target.buffer,
+            tables: c.saved(`index tables ${k}`, packIndexMap(maps[k]!).data.byteLength),
+          };
           return gatherBackward(c.gpu, io, { ...maps[k]!, accumulate: n > 0 || target.accumulate });
         }),
       );
@@ -121,7 +136,9 @@ function moving(maps: (x: Shape, node: GraphNode, constant: Constants) => IndexM
   };
 }
 
-const one = (of: (x: Shape, node: GraphNode, constant: Constants) => IndexMap) => (x: Shape, node: GraphNode, constant: Constants) => [of(x, node, constant)];
+const one = (of: (x: Shape, node: GraphNode, constant: Constants) => IndexMap) => (x: Shape, node: GraphNode, constant: Constants) => [
+  of(x, node, constant),
+];
 
 // The output keeps the indices' own axes: x.shape[:axis] + indices.shape + x.shape[axis+1:].
 const byConstantIndices = moving(one(gatherOf), (x, node, inputs) => {
@@ -135,7 +152,8 @@ const isLookup = (node: GraphNode, constant: Constants) => node.inputs[1] !== un
 
 const byLookup: OpDefinition = {
   shape: ([table, ids], node) => {
-    if (attribute(node, 'axis', 0) !== 0) throw new GradlensError('UNSUPPORTED_OP', `Gather "${node.name}": ids computed at run time index axis 0 of a constant table only`);
+    if (attribute(node, 'axis', 0) !== 0)
+      throw new GradlensError('UNSUPPORTED_OP', `Gather "${node.name}": ids computed at run time index axis 0 of a constant table only`);
     return [[...ids!, ...table!.slice(1)]];
   },
   forward: async (c) => {

@@ -15,7 +15,11 @@ const gemmOp: OpDefinition = {
   forward: async (c) => {
     const dims = { ...gemmOf(c), activation: fusedActivation(c.node), beta: attribute<number>(c.node, 'beta', 1) };
     const bias = c.node.inputs[2] ? { bias: c.input(2) } : {};
-    return gemm(c.gpu, { a: c.input(0), b: c.input(1), ...bias, c: c.output(0) }, { ...dims, ...(c.node.inputs[2] ? { biasShape: c.inputShapes[2]! } : {}) });
+    return gemm(
+      c.gpu,
+      { a: c.input(0), b: c.input(1), ...bias, c: c.output(0) },
+      { ...dims, ...(c.node.inputs[2] ? { biasShape: c.inputShapes[2]! } : {}) },
+    );
   },
   backward: (c) => linearBackward(c, gemmOf(c)),
 };
@@ -31,8 +35,14 @@ async function linearBackward(c: OpContext, dims: Parameters<typeof gemmBackward
   const [gradA, gradB] = [c.inputGradient(0), c.inputGradient(1)];
   if (!gradA && !gradB) return [];
   const { dispatches, gradient } = await preActivationGradient(c);
-  if (gradA) dispatches.push(...(await gemmBackwardA(c.gpu, { b: c.input(1), gradC: gradient, gradA: gradA.buffer }, { ...dims, accumulate: gradA.accumulate })));
-  if (gradB) dispatches.push(...(await gemmBackwardB(c.gpu, { a: c.input(0), gradC: gradient, gradB: gradB.buffer }, { ...dims, accumulate: gradB.accumulate })));
+  if (gradA)
+    dispatches.push(
+      ...(await gemmBackwardA(c.gpu, { b: c.input(1), gradC: gradient, gradA: gradA.buffer }, { ...dims, accumulate: gradA.accumulate })),
+    );
+  if (gradB)
+    dispatches.push(
+      ...(await gemmBackwardB(c.gpu, { a: c.input(0), gradC: gradient, gradB: gradB.buffer }, { ...dims, accumulate: gradB.accumulate })),
+    );
   return dispatches;
 }
 

@@ -67,7 +67,10 @@ function grouped(groupsOf: (node: GraphNode, channels: number) => number): OpDef
       const perChannel = (index: number) => {
         const v = c.constantData(index);
         if (!v || (v.length !== d.channels && v.length !== d.groups)) {
-          throw new GradlensError('UNSUPPORTED_OP', `${c.node.op} "${c.node.name}": scale and bias must be constants with one value per channel or group`);
+          throw new GradlensError(
+            'UNSUPPORTED_OP',
+            `${c.node.op} "${c.node.name}": scale and bias must be constants with one value per channel or group`,
+          );
         }
         return v.length === d.channels ? v : Float32Array.from({ length: d.channels }, (_, ch) => v[Math.floor((ch * d.groups) / d.channels)]!);
       };

@@ -37,7 +37,9 @@ const maxPool: OpDefinition = {
   backward: (c) => {
     const dims = poolDims(c.inputShapes[0]!, c.node);
     const argmax = c.saved('argmax', c.outputShapes[0]!.reduce((a, b) => a * b, 1) * 4);
-    return backwardOf(c, (t) => maxPoolBackward(c.gpu, { argmax, gradY: c.outputGradient(0), gradX: t.buffer }, { ...dims, accumulate: t.accumulate }));
+    return backwardOf(c, (t) =>
+      maxPoolBackward(c.gpu, { argmax, gradY: c.outputGradient(0), gradX: t.buffer }, { ...dims, accumulate: t.accumulate }),
+    );
   },
 };
 
@@ -61,7 +63,11 @@ const globalAveragePool: OpDefinition = {
   forward: async (c) => [await globalAveragePoolForward(c.gpu, { x: c.input(0), y: c.output(0) }, spatial(c.inputShapes[0]!, c.node))],
   backward: (c) =>
     backwardOf(c, (t) =>
-      globalAveragePoolBackward(c.gpu, { gradY: c.outputGradient(0), gradX: t.buffer }, { ...spatial(c.inputShapes[0]!, c.node), accumulate: t.accumulate }),
+      globalAveragePoolBackward(
+        c.gpu,
+        { gradY: c.outputGradient(0), gradX: t.buffer },
+        { ...spatial(c.inputShapes[0]!, c.node), accumulate: t.accumulate },
+      ),
     ),
 };
 

@@ -35,7 +35,13 @@ const resize: OpDefinition = {
   },
   forward: async (c) => [await resizeForward(c.gpu, { x: c.input(0), y: c.output(0) }, resizeDims(c.inputShapes[0]!, c.node, c.constantData))],
   backward: (c) =>
-    backwardOf(c, (t) => resizeBackward(c.gpu, { gradY: c.outputGradient(0), gradX: t.buffer }, { ...resizeDims(c.inputShapes[0]!, c.node, c.constantData), accumulate: t.accumulate })),
+    backwardOf(c, (t) =>
+      resizeBackward(
+        c.gpu,
+        { gradY: c.outputGradient(0), gradX: t.buffer },
+        { ...resizeDims(c.inputShapes[0]!, c.node, c.constantData), accumulate: t.accumulate },
+      ),
+    ),
 };
 
 export const resizeOps: Record<string, OpDefinition> = {

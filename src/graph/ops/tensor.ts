@@ -17,7 +17,9 @@ const perm = (node: GraphNode) => node.attributes.perm as readonly number[] | un
 
 const transpose: OpDefinition = {
   shape: ([x], node) => [transposeShape({ shape: x!, ...(perm(node) ? { perm: perm(node)! } : {}) })],
-  forward: async (c) => [await transposeForward(c.gpu, { x: c.input(0), y: c.output(0) }, { shape: c.inputShapes[0]!, ...(perm(c.node) ? { perm: perm(c.node)! } : {}) })],
+  forward: async (c) => [
+    await transposeForward(c.gpu, { x: c.input(0), y: c.output(0) }, { shape: c.inputShapes[0]!, ...(perm(c.node) ? { perm: perm(c.node)! } : {}) }),
+  ],
   backward: async (c) => {
     const target = c.inputGradient(0);
     if (!target) return [];
@@ -28,7 +30,12 @@ const transpose: OpDefinition = {
 
 const concat: OpDefinition = {
   shape: (inputs, node) => [concatShape({ shapes: inputs, axis: attribute(node, 'axis', 0) })],
-  forward: (c) => concatForward(c.gpu, { inputs: c.node.inputs.map((_, i) => c.input(i)), y: c.output(0) }, { shapes: c.inputShapes, axis: attribute(c.node, 'axis', 0) }),
+  forward: (c) =>
+    concatForward(
+      c.gpu,
+      { inputs: c.node.inputs.map((_, i) => c.input(i)), y: c.output(0) },
+      { shapes: c.inputShapes, axis: attribute(c.node, 'axis', 0) },
+    ),
   backward: async (c) => {
     const dispatches = [];
     for (let input = 0; input < c.node.inputs.length; input++) {

@@ -50,7 +50,8 @@ export function explicitPads(node: GraphNode, input: Pair, kernel: Pair, strides
 
 export function spatial(given: Shape, node: GraphNode): { batch: number; channels: number; height: number; width: number } {
   const shape = lifted(given, node).shape;
-  if (shape.length !== 4) throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}": only 2-D spatial (NCHW) inputs are supported, got rank ${shape.length}`);
+  if (shape.length !== 4)
+    throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}": only 2-D spatial (NCHW) inputs are supported, got rank ${shape.length}`);
   return { batch: shape[0]!, channels: shape[1]!, height: shape[2]!, width: shape[3]! };
 }
 

@@ -27,7 +27,8 @@ export interface TermSlot {
 
 function params(dims: LayerDims, extra: Partial<{ first: number; relu: boolean; slot: number; terms: number; accumulate: boolean }> = {}) {
   const sizes = [dims.count, dims.channels, dims.spatial];
-  if (!sizes.every((v) => Number.isInteger(v) && v >= 1)) throw new GradlensError('BAD_PARAMS', `cam: sizes must be positive integers (got ${sizes.join(', ')})`);
+  if (!sizes.every((v) => Number.isInteger(v) && v >= 1))
+    throw new GradlensError('BAD_PARAMS', `cam: sizes must be positive integers (got ${sizes.join(', ')})`);
   return {
     count: dims.count,
     channels: dims.channels,
@@ -49,7 +50,11 @@ export async function camWeights(
   const kernel = await context.kernels.kernel('cam', 'cam_weights', { WORKGROUP_SIZE, WEIGHTING: wgslEnum('cam', 'WEIGHTING', dims.weighting) });
   // Grad-CAM never reads A: bind it anyway (the binding is used by the ++ branch of the same entry point).
   const bound = kernel.bind(context.device, { params: params(dims), ...io });
-  return { bound, workgroups: gridFor(dims.count * dims.channels, WORKGROUP_SIZE), iterations: (dims.weighting === 'grad-cam' ? 1 : 2) * loopIterations(dims.spatial) };
+  return {
+    bound,
+    workgroups: gridFor(dims.count * dims.channels, WORKGROUP_SIZE),
+    iterations: (dims.weighting === 'grad-cam' ? 1 : 2) * loopIterations(dims.spatial),
+  };
 }
 
 /** map[n, 0, i, j] = Σ_k weights[n, k] · A[n, k, i, j], ReLU'd when asked. */
@@ -74,8 +79,17 @@ export async function camExpand(
 ): Promise<Dispatch> {
   const entry = io.guided ? 'cam_expand_guided' : 'cam_expand';
   const kernel = await context.kernels.kernel('cam', entry, { WORKGROUP_SIZE });
-  const resources = { params: params(dims, { first: dims.first }), upsampled: io.upsampled, result: io.result, ...(io.guided ? { guided: io.guided } : {}) };
-  return { bound: kernel.bind(context.device, resources), workgroups: gridFor(dims.count * dims.channels * dims.spatial, WORKGROUP_SIZE), iterations: 0 };
+  const resources = {
+    params: params(dims, { first: dims.first }),
+    upsampled: io.upsampled,
+    result: io.result,
+    ...(io.guided ? { guided: io.guided } : {}),
+  };
+  return {
+    bound: kernel.bind(context.device, resources),
+    workgroups: gridFor(dims.count * dims.channels * dims.spatial, WORKGROUP_SIZE),
+    iterations: 0,
+  };
 }
 
 /** FullGrad: min |t|, max |t| and Σ t per sample of t = gradient ⊙ factor (a bias per channel, or x). */

@@ -113,7 +113,11 @@ export async function idgiCoefficients(
     coefficients: io.coefficients,
   });
   return [
-    { bound: norms, workgroups: gridFor(dims.chunkCount, 1), iterations: stridedIterations(dims.size, WORKGROUP_SIZE) + treeIterations(WORKGROUP_SIZE) },
+    {
+      bound: norms,
+      workgroups: gridFor(dims.chunkCount, 1),
+      iterations: stridedIterations(dims.size, WORKGROUP_SIZE) + treeIterations(WORKGROUP_SIZE),
+    },
     { bound: coefficients, workgroups: gridFor(dims.chunkCount, WORKGROUP_SIZE), iterations: 0 },
   ];
 }

@@ -45,9 +45,20 @@ export async function seedGradient(
     throw new GradlensError('BAD_PARAMS', `seed_gradient: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
   if (dims.k < 1) throw new GradlensError('BAD_PARAMS', `seed_gradient: the logits need at least one class, got k = ${dims.k}`);
-  const kernel = await context.kernels.kernel('seed', 'seed_gradient', { SCORE: wgslEnum('seed', 'SCORE', dims.score), WORKGROUP_SIZE, ROW_THREADS: rowThreads });
+  const kernel = await context.kernels.kernel('seed', 'seed_gradient', {
+    SCORE: wgslEnum('seed', 'SCORE', dims.score),
+    WORKGROUP_SIZE,
+    ROW_THREADS: rowThreads,
+  });
   const params = { n: dims.n, k: dims.k, accumulate: Number(dims.accumulate ?? false) };
-  const resources = { params, logits: io.logits, target_class: io.target, grad_logits: io.gradLogits, resolved_target: io.resolvedTarget, score: io.score };
+  const resources = {
+    params,
+    logits: io.logits,
+    target_class: io.target,
+    grad_logits: io.gradLogits,
+    resolved_target: io.resolvedTarget,
+    score: io.score,
+  };
   // Up to 3 walks over the invocation's share of the row, each followed by a tree reduction.
   const iterations = 3 * (stridedIterations(dims.k, rowThreads) + treeIterations(rowThreads));
   return { bound: kernel.bind(context.device, resources), workgroups: gridFor(dims.n * rowThreads, WORKGROUP_SIZE), iterations };

@@ -62,9 +62,17 @@ const widgetTest = {
     return record;
   },
   /** The first <canvas> under the widget (through shadow roots) as pixel statistics. */
-  async canvasStats(): Promise<{ width: number; height: number; distinctColours: number; lumaStdev: number; greenOverRed: number; label: string | null }> {
+  async canvasStats(): Promise<{
+    width: number;
+    height: number;
+    distinctColours: number;
+    lumaStdev: number;
+    greenOverRed: number;
+    label: string | null;
+  }> {
     const widget = widgetTest.widget();
-    const heatmap = (widget.localName === 'gradlens-heatmap' ? widget : find(widget, 'gradlens-heatmap')) as (HTMLElement & { rendered: Promise<void>; updateComplete: Promise<boolean> }) | null;
+    const heatmap = (widget.localName === 'gradlens-heatmap' ? widget : find(widget, 'gradlens-heatmap')) as
+      (HTMLElement & { rendered: Promise<void>; updateComplete: Promise<boolean> }) | null;
     if (heatmap) {
       await heatmap.updateComplete;
       await heatmap.rendered;
@@ -82,7 +90,14 @@ const widgetTest = {
       if (data[i + 1]! > data[i]! + 20) greenOverRed++;
     }
     const mean = sum / pixels;
-    return { width: canvas.width, height: canvas.height, distinctColours: colours.size, lumaStdev: Math.sqrt(sumSq / pixels - mean * mean), greenOverRed: greenOverRed / pixels, label: canvas.getAttribute('aria-label') };
+    return {
+      width: canvas.width,
+      height: canvas.height,
+      distinctColours: colours.size,
+      lumaStdev: Math.sqrt(sumSq / pixels - mean * mean),
+      greenOverRed: greenOverRed / pixels,
+      label: canvas.getAttribute('aria-label'),
+    };
   },
   /** Text of the widget's shadow root, for the states people see. */
   text(): string {
@@ -126,7 +141,12 @@ for (const type of EVENTS) {
     }
     if (type === 'gradlens-curve') {
       record.results++;
-      record.curves = detail.series.map((c: { label: string; fractions: ArrayLike<number>; scores: ArrayLike<number>; auc: number }) => ({ label: c.label, fractions: Array.from(c.fractions), scores: Array.from(c.scores), auc: c.auc }));
+      record.curves = detail.series.map((c: { label: string; fractions: ArrayLike<number>; scores: ArrayLike<number>; auc: number }) => ({
+        label: c.label,
+        fractions: Array.from(c.fractions),
+        scores: Array.from(c.scores),
+        auc: c.auc,
+      }));
     }
   });
 }

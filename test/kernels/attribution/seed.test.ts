@@ -37,11 +37,23 @@ interface SeedRun {
   score: Float32Array;
 }
 
-async function runSeed(c: Case, score: SeedScore, logits: Float32Array, targets: readonly number[], initial?: ArrayLike<number>, width?: number): Promise<SeedRun> {
+async function runSeed(
+  c: Case,
+  score: SeedScore,
+  logits: Float32Array,
+  targets: readonly number[],
+  initial?: ArrayLike<number>,
+  width?: number,
+): Promise<SeedRun> {
   const context = await testContext();
   const { device } = context;
   const b = await uploadAll(context, { logits, gradLogits: initial ?? new Float32Array(logits.length) });
-  const io = { ...b, target: await upload(device, 'target', Int32Array.from(targets)), resolvedTarget: await zeros(context, 'resolved', c.n), score: await zeros(context, 'score', c.n) };
+  const io = {
+    ...b,
+    target: await upload(device, 'target', Int32Array.from(targets)),
+    resolvedTarget: await zeros(context, 'resolved', c.n),
+    score: await zeros(context, 'score', c.n),
+  };
   const dims: SeedDims = { n: c.n, k: c.k, score, rowThreads: c.rowThreads, accumulate: initial !== undefined };
   const dispatch = await seedGradient(context, io, dims);
   // `width` narrows the grid to take the 2-D path (needed past 65535 workgroups) at a small size.
@@ -99,7 +111,12 @@ describe('seed kernel against the float64 reference', () => {
       ];
       const logits = randomTensor(rows.length * k, 44).map((v, j) => (rows[Math.floor(j / k)]!.ties.includes(j % k) ? 2 : v));
       const c: Case = { name: 'ties', n: rows.length, k, rowThreads };
-      const run = await runSeed(c, 'log-probability', logits, rows.map(() => -1));
+      const run = await runSeed(
+        c,
+        'log-probability',
+        logits,
+        rows.map(() => -1),
+      );
       expect([...run.resolved]).toEqual(rows.map((r) => r.first));
       expect([...run.resolved]).toEqual(rows.map((_, n) => reference.resolveTarget(logits.subarray(n * k, (n + 1) * k), -1)));
     });
@@ -122,7 +139,10 @@ describe('seed kernel against the float64 reference', () => {
     expect([...summed.gradLogits]).toEqual([...alone.gradLogits].map((v, i) => Math.fround(v + initial[i]!)));
   });
 
-  for (const { rowThreads, n, width } of [{ rowThreads: 1, n: 700, width: 2 }, { rowThreads: WORKGROUP_SIZE, n: 10, width: 3 }]) {
+  for (const { rowThreads, n, width } of [
+    { rowThreads: 1, n: 700, width: 2 },
+    { rowThreads: WORKGROUP_SIZE, n: 10, width: 3 },
+  ]) {
     it(`indexes samples through a 2-D grid with ${rowThreads} invocation(s) per row`, async () => {
       const c: Case = { name: '2-D grid', n, k: 5, rowThreads };
       const logits = randomTensor(n * 5, 48, 3);
