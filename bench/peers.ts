@@ -208,7 +208,12 @@ function registerWebgpu(gpu: GpuContext): Promise<string | undefined> {
 let registering: Promise<string | undefined> | undefined;
 
 async function register(gpu: GpuContext): Promise<string | undefined> {
-  const instance = create([`backend=${gpu.report.backend}`]);
+  const dawn = create([`backend=${gpu.report.backend}`]);
+  // TF.js asks for a core adapter; on OpenGL ES there is only a compatibility one, gradlens's own feature level.
+  const featureLevel = gpu.report.featureLevel;
+  const instance = Object.assign(Object.create(dawn) as GPU, {
+    requestAdapter: (options?: GPURequestAdapterOptions) => dawn.requestAdapter({ ...options, featureLevel }),
+  });
   Object.defineProperty(globalThis, 'navigator', { value: { gpu: instance }, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
   // The adapter TF.js's factory asks for (high-performance); gradlens's was found with the same loader environment.
