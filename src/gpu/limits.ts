@@ -40,6 +40,11 @@ export function loopBudget(device: GPUDevice): number {
   return budgets.get(device) ?? Infinity;
 }
 
+/** The guard's cost of a loop of `outer` iterations, each running a loop of `inner` (a window's rows and columns). */
+export function nestedIterations(outer: number, inner: number): number {
+  return loopIterations(outer) + Math.max(outer, 0) * loopIterations(inner);
+}
+
 /** The guard's cost of `for (i = first; i < count; i += stride)`, for any first < stride. */
 export function stridedIterations(count: number, stride: number): number {
   return loopIterations(Math.ceil(Math.max(count, 0) / stride));

@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import type { GemmActivation } from './gemm.ts';
-import { loopIterations, stridedIterations } from '../gpu/limits.ts';
+import { loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
 export interface Conv2dDims {
@@ -102,7 +102,7 @@ function implicitGemmIterations(tiles: Conv2dTiles, kTiles: number, vec4: boolea
   const threads = (tiles.m / ROWS) * (tiles.n / 4);
   const stageB = vec4 ? 6 * stridedIterations((tiles.k * tiles.n) / 4, threads) : stridedIterations(tiles.k * tiles.n, threads);
   const perTile = 1 + stridedIterations(tiles.k * tiles.m, threads) + stageB + stridedIterations(tiles.k, threads) + loopIterations(tiles.k);
-  const store = loopIterations(ROWS) + ROWS * loopIterations(4);
+  const store = nestedIterations(ROWS, 4);
   return stridedIterations(tiles.m, threads) + stridedIterations(tiles.k, threads) + loopIterations(kTiles) + kTiles * perTile + store + extra;
 }
 
@@ -159,7 +159,7 @@ export async function conv2dForward(
   if (isDepthwise(dims, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
-    const iterations = loopIterations(params.kernel_height) + params.kernel_height * loopIterations(params.kernel_width) + loopIterations(4);
+    const iterations = nestedIterations(params.kernel_height, params.kernel_width) + loopIterations(4);
     return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   const tiles = dims.tiles ?? defaultTiles(params.out_channels / params.group, params.batch * params.out_height * params.out_width);
@@ -189,7 +189,7 @@ export async function conv2dBackwardInput(
   if (isDepthwise(dims, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_depthwise_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.in_channels * params.height * params.width;
-    const taps = loopIterations(params.kernel_height) + params.kernel_height * loopIterations(params.kernel_width);
+    const taps = nestedIterations(params.kernel_height, params.kernel_width);
     const iterations = loopIterations(params.out_channels / params.group) * (taps + 1);
     return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }

@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { loopIterations } from '../gpu/limits.ts';
+import { loopIterations, nestedIterations } from '../gpu/limits.ts';
 import { axisSlots, elementCount } from './tensor.ts';
 import { WORKGROUP_SIZE } from './wgsl.ts';
 
@@ -89,7 +89,7 @@ export async function gatherBackward(
     for (const x of table) if (x >= 0) counts[x]!++;
     return product * counts.reduce((most, c) => Math.max(most, c), 1);
   }, 1);
-  const iterations = loopIterations(params.rank) + loopIterations(terms) + terms * loopIterations(params.rank);
+  const iterations = loopIterations(params.rank) + nestedIterations(terms, params.rank);
   return { bound, workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
 }
 

@@ -1,7 +1,7 @@
 import type { Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { loopBudget, loopIterations, stridedIterations } from '../gpu/limits.ts';
+import { loopBudget, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { wgslEnum } from './wgsl.ts';
 
 export const GEMM_ACTIVATIONS = ['none', 'relu'] as const;
@@ -126,7 +126,7 @@ function gemmIterations(tile: GemmTile, r: number, k: number): number {
   const loadA = stridedIterations(BLOCK * tile.workgroupY * tile.tileK, threads);
   const loadB = stridedIterations(BLOCK * tile.workgroupX * tile.tileK, threads);
   const perStep = 1 + loadA + loadB + loopIterations(tile.tileK);
-  return loopIterations(r) + r * (1 + Math.ceil(k / tile.tileK) * perStep) + 4 * (loopIterations(4) + 4 * loopIterations(4));
+  return loopIterations(r) + r * (1 + Math.ceil(k / tile.tileK) * perStep) + 4 * nestedIterations(4, 4);
 }
 
 /**

@@ -2,7 +2,7 @@ import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE } from './wgsl.ts';
-import { loopIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { loopIterations, nestedIterations, stridedIterations, treeIterations } from '../gpu/limits.ts';
 
 /** An NCHW input and a 2-D pooling window, with ONNX's attributes (explicit pads; auto_pad is the importer's to resolve). */
 export interface PoolDims {
@@ -114,13 +114,13 @@ function globalParams(dims: GlobalPoolDims, accumulate: boolean) {
 
 /** Loop iterations of a forward invocation: its window's taps, row by row. */
 function windowIterations(p: ReturnType<typeof poolParams>): number {
-  return loopIterations(p.kernel[0]!) + p.kernel[0]! * loopIterations(p.kernel[1]!);
+  return nestedIterations(p.kernel[0]!, p.kernel[1]!);
 }
 
 /** Loop iterations of a backward invocation: the windows that cover one input element, row by row. */
 function coveringIterations(p: ReturnType<typeof poolParams>): number {
   const windows = (a: number) => Math.floor(((p.kernel[a]! - 1) * p.dilations[a]!) / p.strides[a]!) + 1;
-  return loopIterations(windows(0)) + windows(0) * loopIterations(windows(1));
+  return nestedIterations(windows(0), windows(1));
 }
 
 const kernel = (context: GpuContext, entry: string) => context.kernels.kernel('pool', entry, { WORKGROUP_SIZE });

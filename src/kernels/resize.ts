@@ -2,7 +2,7 @@ import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
-import { loopIterations } from '../gpu/limits.ts';
+import { nestedIterations } from '../gpu/limits.ts';
 
 /** ONNX Resize attribute values, spelt as ONNX spells them. */
 export const RESIZE_MODES = ['nearest', 'linear'] as const;
@@ -95,6 +95,6 @@ export async function resizeBackward(
   // candidate_outputs() spans two input steps of outputs and one more at each end (all outputs when one input feeds all).
   const candidates = (out: number, input: number) => (input === 1 ? out : 2 * Math.ceil(out / input) + 4);
   const rows = candidates(dims.outHeight, dims.inHeight);
-  const iterations = loopIterations(rows) + rows * loopIterations(candidates(dims.outWidth, dims.inWidth));
+  const iterations = nestedIterations(rows, candidates(dims.outWidth, dims.inWidth));
   return { bound, workgroups: gridFor(params.planes * dims.inHeight * dims.inWidth, WORKGROUP_SIZE), iterations };
 }
