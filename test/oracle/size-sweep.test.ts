@@ -1,10 +1,10 @@
-import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { resnet18 } from '../../src/graph/models.ts';
 import { createLens, type Lens } from '../../src/lens.ts';
 import { SOFTWARE_ADAPTERS } from '../helpers/adapters.ts';
+import { expectLogitsClose, oracleLogits } from '../helpers/oracle.ts';
 import { graphToOnnx } from '../onnx/graph-to-onnx.ts';
 import { randomTensor } from '../reference/random.ts';
 
@@ -15,9 +15,6 @@ import { randomTensor } from '../reference/random.ts';
  * llvmpipe's loop budget and the logits came out wrong without an error.
  */
 
-/** Float32 logits of models this deep agree with a float32 oracle to ~1e-6 of the largest; 1e-4 is the issue's bound. */
-const LOGIT_TOLERANCE = 1e-4;
-
 function reportCnn(size: number): Graph {
   const b = new GraphBuilder(`report-cnn-${size}`, 11);
   let x = b.input([3, size, size]);
@@ -26,23 +23,6 @@ function reportCnn(size: number): Graph {
   x = b.node('Flatten', [b.node('Transpose', [x], { perm: [0, 2, 3, 1] })], { axis: 1 });
   x = b.relu(b.gemm(x, 64));
   return b.build(b.gemm(x, 10));
-}
-
-async function oracleLogits(bytes: Uint8Array, input: Float32Array, shape: number[]): Promise<Float32Array> {
-  const session = await InferenceSession.create(bytes);
-  try {
-    const result = await session.run({ [session.inputNames[0]!]: new Tensor('float32', input, shape) });
-    return result[session.outputNames[0]!]!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-
-function expectLogitsClose(actual: Float32Array, expected: Float32Array, what: string): void {
-  expect(actual.length).toBe(expected.length);
-  const peak = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  const worst = actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);
-  expect(worst, `${what}: worst |gradlens − onnxruntime| ${worst} against a largest logit of ${peak}`).toBeLessThanOrEqual(LOGIT_TOLERANCE * peak);
 }
 
 const argmax = (row: Float32Array) => row.reduce((best, v, i) => (v > row[best]! ? i : best), 0);

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sizeOf } from '../../src/graph/ir.ts';
 import { createLens, type Lens } from '../../src/lens.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
 import { SOFTWARE_ADAPTERS } from '../helpers/adapters.ts';
+import { expectLogitsClose, openOracle } from '../helpers/oracle.ts';
 import { randomTensor } from '../reference/random.ts';
 
 /** Every ONNX model the tests and the demo use, its logits against onnxruntime's, on both software adapters. */
@@ -34,21 +34,15 @@ for (const adapter of SOFTWARE_ADAPTERS) {
         const bytes = new Uint8Array(readFileSync(path));
         const inputShape = NEEDED_SIZES[path.split('/').pop()!];
         const model = await lens.load(loadOnnx(bytes, { name: path, ...(inputShape && { inputShape }) }));
-        const session = await InferenceSession.create(bytes);
+        const oracle = await openOracle(bytes);
         try {
           // A file that fixes its batch gets that batch; the others a batch of 3.
-          const declared = session.inputMetadata[0]!;
-          const batch = declared.isTensor && typeof declared.shape[0] === 'number' ? declared.shape[0] : BATCH;
+          const batch = oracle.declaredBatch ?? BATCH;
           const input = randomTensor(batch * sizeOf(model.inputShape), path.length, 1);
-          const feeds = { [session.inputNames[0]!]: new Tensor('float32', input, [batch, ...model.inputShape]) };
-          const expected = (await session.run(feeds))[session.outputNames[0]!]!.data as Float32Array;
-          const actual = await model.predict(input, batch);
-          expect(actual.length).toBe(expected.length);
-          const peak = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-          const worst = actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);
-          expect(worst, `worst |gradlens − onnxruntime| against a largest logit of ${peak}`).toBeLessThanOrEqual(1e-4 * peak);
+          const expected = await oracle.logits(input, [batch, ...model.inputShape]);
+          expectLogitsClose(await model.predict(input, batch), expected, path);
         } finally {
-          await session.release();
+          await oracle.release();
           await model.destroy();
         }
       });
