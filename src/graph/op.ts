@@ -12,12 +12,22 @@ export interface RectGradRules {
   percentile: number;
 }
 
-/** Backward rule sets: which vector-Jacobian product each ReLU op uses. Plain 'rectgrad' means percentile 98 (Kim et al.'s code). */
-export type BackwardRules = ReluRule | 'rectgrad' | RectGradRules;
+/**
+ * Backward rule sets: which vector-Jacobian product each ReLU op uses. Plain 'rectgrad' means percentile 98 (Kim et al.'s
+ * code). 'deeplift' (Shrikumar et al. 2017, Captum's rescale rule) runs a batch of (input, reference) row pairs, and
+ * the nonlinearities Captum rescales pass Δout/Δin (src/graph/ops/deeplift.ts); plans under it fuse no ReLU.
+ */
+export type BackwardRules = ReluRule | 'rectgrad' | RectGradRules | 'deeplift';
 
 export function isRectGrad(rules: BackwardRules): rules is 'rectgrad' | RectGradRules {
   return rules === 'rectgrad' || typeof rules === 'object';
 }
+
+/** The ReLU rule of the activation kernel under a rule set (RectGrad's and DeepLift's own kernels aside). */
+export const reluRule = (rules: BackwardRules): ReluRule => (rules === 'guided-backprop' || rules === 'deconvnet' ? rules : 'standard');
+
+/** Does the rule set pair the batch's rows (a chunk must then hold whole pairs)? */
+export const pairsRows = (rules: BackwardRules | undefined): number => (rules === 'deeplift' ? 2 : 1);
 
 export function rectGradPercentile(rules: 'rectgrad' | RectGradRules): number {
   return rules === 'rectgrad' ? 98 : rules.percentile;
