@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { explain } from '../../src/attribution/explain.ts';
+import { Model } from '../../src/graph/model.ts';
+import { loadOnnx } from '../../src/onnx/load.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { deepLiftCenter, deepLiftPoolWeights, deepLiftRescale, deepLiftRouted } from '../../src/kernels/attribution/deeplift.ts';
@@ -32,6 +36,20 @@ const scores = (graph: Graph, inputs: Float32Array, count: number, targets: read
   return targets.map((t, i) => out[i * classes + t]!);
 };
 const sum = (values: ArrayLike<number>, from: number, to: number) => Array.prototype.slice.call(values, from, to).reduce((a, b) => a + b, 0);
+
+interface CaptumCase {
+  baselines: number[];
+  attribution: number[];
+  delta?: number[];
+  /** Captum's own float32 result against its float64 one, relative L2. */
+  f32_vs_f64: number;
+}
+
+/** test/captum/deeplift/fixture.json, written by test/captum/make_deeplift.py from Captum's own code. */
+export const captumFixture = () =>
+  JSON.parse(readFileSync(new URL('../captum/deeplift/fixture.json', import.meta.url), 'utf8')) as {
+    models: Record<'cnn' | 'mlp', { shape: number[]; inputs: number[]; targets: number[]; cases: Record<string, CaptumCase> }>;
+  };
 
 // Opened at the top level, so the device outlives every describe block below (testContext destroys it after the file).
 const context = await testContext();
@@ -190,4 +208,45 @@ describe('DeepLift properties', () => {
     expect([result.attribution[3], result.attribution[7], result.attribution[4]]).toEqual([0, 0, 0]);
     expect(result.attribution.filter((v) => v !== 0).length).toBeGreaterThan(3);
   });
+});
+
+/** Relative L2 distance ‖a − b‖ / ‖b‖. */
+export const relativeL2 = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let [diff, norm] = [0, 0];
+  for (let i = 0; i < b.length; i++) [diff, norm] = [diff + (a[i]! - b[i]!) ** 2, norm + b[i]! ** 2];
+  return Math.sqrt(diff / norm);
+};
+
+// The fixture's CNN keeps a module between its first ReLU and MaxPool when Captum runs it (the ONNX file has none):
+// Captum ≥ 0.6 drops the MaxPool's multiplier from a ReLU that feeds it directly (issue #1104; make_deeplift.py).
+describe("DeepLift agrees with Captum 0.8's own DeepLift (test/captum/make_deeplift.py)", () => {
+  const fixture = captumFixture();
+
+  it("where Captum 0.8's hooks collide (ReLU straight into MaxPool) its delta is not zero; gradlens stays complete", () => {
+    const adjacent = fixture.models.cnn.cases['deeplift-tensor-adjacent']!;
+    expect(Math.max(...adjacent.delta!.map(Math.abs))).toBeGreaterThan(1e-3);
+    expect(Math.max(...fixture.models.cnn.cases['deeplift-tensor']!.delta!.map(Math.abs))).toBeLessThan(1e-12);
+  });
+
+  for (const name of ['cnn', 'mlp'] as const) {
+    const spec = fixture.models[name]!;
+    for (const baseline of ['zeros', 'tensor'] as const) {
+      it(`${name}, ${baseline} baseline: attribution within 1e-4 relative L2, and Captum's delta`, async () => {
+        const model = await Model.create(context, loadOnnx(readFileSync(new URL(`../captum/deeplift/${name}.onnx`, import.meta.url))));
+        try {
+          const captum = spec.cases[`deeplift-${baseline}`]!;
+          const inputs = Float32Array.from(spec.inputs);
+          const result = await explain(model, inputs, spec.targets.length, {
+            method: 'deeplift',
+            target: spec.targets,
+            ...(baseline === 'tensor' ? { baseline: Float32Array.from(captum.baselines) } : {}),
+          });
+          expect(relativeL2(result.attribution, captum.attribution)).toBeLessThan(Math.max(1e-4, 3 * captum.f32_vs_f64));
+          expectAllClose(result.delta!, captum.delta!, { abs: 1e-4, rel: 1e-3 }, 'delta');
+        } finally {
+          model.destroy();
+        }
+      });
+    }
+  }
 });
