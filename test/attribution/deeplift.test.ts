@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { explain } from '../../src/attribution/explain.ts';
-import { Model } from '../../src/graph/model.ts';
-import { loadOnnx } from '../../src/onnx/load.ts';
+import { captumFixture, captumModel, relativeL2 } from '../helpers/captum.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { deepLiftCenter, deepLiftPoolWeights, deepLiftRescale, deepLiftRouted } from '../../src/kernels/attribution/deeplift.ts';
@@ -36,20 +34,6 @@ const scores = (graph: Graph, inputs: Float32Array, count: number, targets: read
   return targets.map((t, i) => out[i * classes + t]!);
 };
 const sum = (values: ArrayLike<number>, from: number, to: number) => Array.prototype.slice.call(values, from, to).reduce((a, b) => a + b, 0);
-
-interface CaptumCase {
-  baselines: number[];
-  attribution: number[];
-  delta?: number[];
-  /** Captum's own float32 result against its float64 one, relative L2. */
-  f32_vs_f64: number;
-}
-
-/** test/captum/deeplift/fixture.json, written by test/captum/make_deeplift.py from Captum's own code. */
-export const captumFixture = () =>
-  JSON.parse(readFileSync(new URL('../captum/deeplift/fixture.json', import.meta.url), 'utf8')) as {
-    models: Record<'cnn' | 'mlp', { shape: number[]; inputs: number[]; targets: number[]; cases: Record<string, CaptumCase> }>;
-  };
 
 // Opened at the top level, so the device outlives every describe block below (testContext destroys it after the file).
 const context = await testContext();
@@ -210,13 +194,6 @@ describe('DeepLift properties', () => {
   });
 });
 
-/** Relative L2 distance ‖a − b‖ / ‖b‖. */
-export const relativeL2 = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let [diff, norm] = [0, 0];
-  for (let i = 0; i < b.length; i++) [diff, norm] = [diff + (a[i]! - b[i]!) ** 2, norm + b[i]! ** 2];
-  return Math.sqrt(diff / norm);
-};
-
 // The fixture's CNN keeps a module between its first ReLU and MaxPool when Captum runs it (the ONNX file has none):
 // Captum ≥ 0.6 drops the MaxPool's multiplier from a ReLU that feeds it directly (issue #1104; make_deeplift.py).
 describe("DeepLift agrees with Captum 0.8's own DeepLift (test/captum/make_deeplift.py)", () => {
@@ -232,7 +209,7 @@ describe("DeepLift agrees with Captum 0.8's own DeepLift (test/captum/make_deepl
     const spec = fixture.models[name]!;
     for (const baseline of ['zeros', 'tensor'] as const) {
       it(`${name}, ${baseline} baseline: attribution within 1e-4 relative L2, and Captum's delta`, async () => {
-        const model = await Model.create(context, loadOnnx(readFileSync(new URL(`../captum/deeplift/${name}.onnx`, import.meta.url))));
+        const model = await captumModel(context, name);
         try {
           const captum = spec.cases[`deeplift-${baseline}`]!;
           const inputs = Float32Array.from(spec.inputs);
