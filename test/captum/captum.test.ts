@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { explain, type ExplainOptions } from '../../src/attribution/explain.ts';
+import { METHOD_IDS, METHODS } from '../../src/attribution/registry.ts';
 import { Model } from '../../src/graph/model.ts';
 import { readNpy, toFloat32 } from '../../src/io/npy.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
@@ -37,11 +38,19 @@ function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): num
   return Math.sqrt(difference / norm);
 }
 
+const manifests = readdirSync(fixtures).map((name) => [name, JSON.parse(readFileSync(`${fixtures}${name}/manifest.json`, 'utf8')) as Manifest] as const);
+
+describe("README's Captum column", () => {
+  it('marks exactly the methods with a Captum fixture: each counterpart named is tested, and each tested method names one', () => {
+    const tested = new Set(manifests.flatMap(([, manifest]) => manifest.cases.map((c) => c.gradlens.method as string)));
+    expect(tested).toEqual(new Set(METHOD_IDS.filter((id) => METHODS[id].captum)));
+  });
+});
+
 const context = await testContext();
 
-for (const name of readdirSync(fixtures)) {
+for (const [name, manifest] of manifests) {
   const dir = `${fixtures}${name}/`;
-  const manifest = JSON.parse(readFileSync(`${dir}manifest.json`, 'utf8')) as Manifest;
   const npy = (file: string) => toFloat32(readNpy(readFileSync(`${dir}${file}`)));
   // A tensor option is {"npy": file} in the manifest.
   const options = (gradlens: Record<string, unknown>) =>
