@@ -38,7 +38,9 @@ function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): num
   return Math.sqrt(difference / norm);
 }
 
-const manifests = readdirSync(fixtures).map((name) => [name, JSON.parse(readFileSync(`${fixtures}${name}/manifest.json`, 'utf8')) as Manifest] as const);
+const manifests = readdirSync(fixtures).map(
+  (name) => [name, JSON.parse(readFileSync(`${fixtures}${name}/manifest.json`, 'utf8')) as Manifest] as const,
+);
 
 describe("README's Captum column", () => {
   it('marks exactly the methods with a Captum fixture: each counterpart named is tested, and each tested method names one', () => {

@@ -409,7 +409,12 @@ def main():
 
     net, x, targets = fixture_model('resnet', 'SmallResNet', 2)
     resnet_set = sets.normal(0, 1, (3, *x.shape[1:])).astype(np.float32)
-    cases = gradient_cases(net) + path_cases(x, resnet_set, 0.3, 5)[:2] + cam_cases(lambda m: m.block2.relu2, 'block2.relu2', 0.3, 78)
+    paths = [c for c in path_cases(x, resnet_set, 0.3, 5) if c.name.startswith(('IntegratedGradients, defaults', 'GradientShap'))]
+    guided_tunnel = Case('NoiseTunnel(smoothgrad_sq) over GuidedBackprop', {'method': 'guided-backprop', 'noiseTunnel': 'smoothgrad-sq',
+                         'samples': 4, 'stdev': 0.3, 'seed': 79}, "NoiseTunnel(GuidedBackprop(model)).attribute(x, nt_type='smoothgrad_sq', "
+                         'nt_samples=4, stdevs=0.3, target=t)', lambda m, x, t, _: NoiseTunnel(GuidedBackprop(m)).attribute(
+                             x, nt_type='smoothgrad_sq', nt_samples=4, stdevs=0.3, target=t), seed=79)
+    cases = gradient_cases(net) + paths + [guided_tunnel] + cam_cases(lambda m: m.block2.relu2, 'block2.relu2', 0.3, 78)
     make('resnet', 'fixtures/pytorch/resnet.opset17.onnx', net, x, targets, cases)
 
     net, x, targets = fixture_model('mlp', 'Mlp', 3)
