@@ -4,7 +4,7 @@ re-derivation of their formulas (fixtures/make_fixtures.py has those), so test/c
 Captum user gets the same map from gradlens.
 
 Run from the repository root, with Captum 0.8.0's source (git clone -b v0.8.0 https://github.com/meta-pytorch/captum)
-and Debian's torch 1.13 (apt-get install python3-torch python3-onnx python3-numpy python3-sklearn python3-pil):
+and Debian's torch 1.13 (apt-get install python3-torch python3-onnx python3-numpy python3-pil):
 
     PYTHONPATH=/path/to/captum /usr/bin/python3 test/captum/make_fixtures.py
 
@@ -26,6 +26,8 @@ sample r % S (repeat_interleave), gradlens's point (input i, sample s):
   baseline  Philox([0, s, stream_i, 1], seed)[0] mod k        α = unit(Philox([0, s, stream_i, 1], seed)[1])
   uniform baseline of IG: low_i + (high_i − low_i)·unit(Philox([e, 0, stream_i, 3], seed)[0])
 with unit(w) = ((w >> 8) + 1) / 2²⁴ and stream_i = i. Captum's own aggregation (sums, squares, variance) runs as is.
+gradlens's GPU draws equal these float64 formulas to ~2e-7 (box_muller in shaders/lib/philox.wgsl computes its own ln
+and cos for that), so random cases agree as closely as the others.
 
 Fixture format (reusable by any method's Captum fixtures; test/captum/captum.test.ts reads every manifest):
   test/captum/fixtures/<model>/manifest.json
@@ -36,8 +38,9 @@ Fixture format (reusable by any method's Captum fixtures; test/captum/captum.tes
                  captum       the Captum call that made it (model = the torch module, x = inputs, t = targets)
                  gradlens     the gradlens ExplainOptions that must give the same (target aside); a tensor option
                               is {"npy": file} in this folder (float32)
-                 expected     .npy named after the case, float32: Captum run in float64 (model.double()), rounded once, in gradlens's shape
-                              (a layer map upsampled and repeated over the input's channels, as gradlens returns it)
+                 expected     .npy named after the case, float32: Captum run in float64 (model.double()), rounded once,
+                              in gradlens's shape (Grad-CAM's map upsampled and repeated over the input's channels, as
+                              gradlens returns it; a layer method's, the layer's); the test compares equal-length arrays
                  float32Deviation  ‖Captum float32 − Captum float64‖₂ / ‖Captum float64‖₂: Captum's own rounding
                  tolerance    max(1e-4, 3 × float32Deviation), on gradlens's relative L2 distance to `expected`
                  delta        where Captum returns one (return_convergence_delta): per input, float64
@@ -378,7 +381,6 @@ def make(name, onnx_path, net, x, targets, cases):
     for number, case in enumerate(cases):
         a32, _, _ = run_case(case, net, x, targets, torch.float32)
         a64, delta, called = run_case(case, net, x, targets, torch.float64)
-        assert a64.shape == x.shape, f'{name}: {case.name} has shape {a64.shape}, not the input shape'
         deviation = relative_l2(a32, a64)
         file = re.sub(r'[^a-z0-9]+', '-', case.name.lower()).strip('-')[:72].rstrip('-') + '.npy'
         assert not (folder / file).exists(), f'{name}: two cases named {file}'
