@@ -7,6 +7,7 @@ import { sizeOf } from '../../src/graph/ir.ts';
 import { Model } from '../../src/graph/model.ts';
 import type { LrpLayerRule, LrpRules } from '../../src/graph/op.ts';
 import { isGradlensError } from '../../src/gpu/errors.ts';
+import { explainGraph } from '../helpers/explain.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { referenceRelevance } from '../reference/lrp.ts';
 import { randomTensor } from '../reference/random.ts';
@@ -75,7 +76,7 @@ const sums = (values: ArrayLike<number>, batch: number) =>
     return sum;
   });
 
-const image = () => randomTensor(BATCH * 3 * 8 * 8, 21).map((v) => (v + 1) / 2); // in [0, 1): the box's bounds
+const image = () => new Float32Array(randomTensor(BATCH * 3 * 8 * 8, 21).map((v) => (v + 1) / 2)); // in [0, 1): the box's bounds
 
 describe('lrp against the float64 reference', () => {
   const cases: [string, LrpRules][] = [
@@ -184,5 +185,48 @@ describe('lrp properties', () => {
     plain.destroy();
     lrp.destroy();
     model.destroy();
+  });
+});
+
+describe('the lrp method', () => {
+  const mlp = () => {
+    const b = new GraphBuilder('lrp-mlp', 5);
+    const x = b.relu(b.gemm(b.input([6]), 8, {}, 'dense1'));
+    return b.build(b.gemm(x, 4, {}, 'dense2'));
+  };
+
+  it('assigns rules as Zennit composites do: the first layer by its own map, then by layer type', async () => {
+    const input = image();
+    const layersOf = async (graph: Graph, composite: string, inputs = input, count = BATCH) =>
+      (await explainGraph(graph, inputs, count, { method: 'lrp', composite })).options.layers;
+    expect(await layersOf(cnn(true), 'epsilon-plus-flat')).toEqual({ conv1: 'flat', conv2: 'alpha1beta0', fc1: 'epsilon', fc2: 'epsilon' });
+    expect(await layersOf(cnn(true), 'epsilon-gamma-box')).toEqual({ conv1: 'box', conv2: 'gamma', fc1: 'epsilon', fc2: 'epsilon' });
+    expect(await layersOf(cnn(true), 'gamma')).toEqual(everywhere('gamma'));
+    // EpsilonPlusFlat's first map takes dense layers too; EpsilonGammaBox's only convolutions.
+    const row = new Float32Array(randomTensor(6, 22));
+    expect(await layersOf(mlp(), 'epsilon-plus-flat', row, 1)).toEqual({ dense1: 'flat', dense2: 'epsilon' });
+    expect(await layersOf(mlp(), 'epsilon-gamma-box', row, 1)).toEqual({ dense1: 'epsilon', dense2: 'epsilon' });
+  });
+
+  for (const composite of ['epsilon-plus-flat', 'epsilon-gamma-box', 'lrp-0']) {
+    it(`${composite}: f(x)-scaled relevance as the reference gives it, in chunks as at once, delta = Σ R − f(x)`, async () => {
+      const graph = cnn(true);
+      const input = image();
+      const whole = await explainGraph(graph, input, BATCH, { method: 'lrp', composite, low: -0.1, high: 1.1 });
+      const chunked = await explainGraph(graph, input, BATCH, { method: 'lrp', composite, low: -0.1, high: 1.1, chunkSize: 2 });
+      expect([...chunked.attribution]).toEqual([...whole.attribution]);
+      const used = whole.options as { layers: Record<string, LrpLayerRule>; epsilon: number };
+      const rules = lrpRules(used.layers, { epsilon: used.epsilon, low: [-0.1], high: [1.1] });
+      const seed = seedOf(whole.target, 5).map((v, i) => v * whole.score[Math.floor(i / 5)]!);
+      const expected = referenceRelevance(graph, input, BATCH, seed, rules).get(graph.input)!;
+      expect(relativeL2(whole.attribution, expected)).toBeLessThan(1e-5);
+      const totals = sums(whole.attribution, BATCH);
+      whole.delta!.forEach((d, n) => expect(d).toBeCloseTo(totals[n]! - whole.score[n]!, 4));
+    });
+  }
+
+  it('refuses a score other than the logit', async () => {
+    const error = await explainGraph(cnn(true), image(), BATCH, { method: 'lrp', score: 'probability' }).catch((e: unknown) => e);
+    expect(isGradlensError(error, 'BAD_PARAMS')).toBe(true);
   });
 });
