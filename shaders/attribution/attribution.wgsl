@@ -35,7 +35,7 @@ struct Params {
 @group(0) @binding(8) var<storage, read> noise: array<f32>;       // given noise, to compare with another library's draws
 @group(0) @binding(9) var<storage, read> streams: array<u32>;     // each input's stream id: its draws, whatever its batch
 
-// uses: philox (mulhilo, philox, unit: shaders/lib/philox.wgsl)
+// uses: philox (philox, unit, box_muller: shaders/lib/philox.wgsl)
 
 const STREAM_NOISE: u32 = 0u;
 const STREAM_CHOICE: u32 = 1u;
@@ -43,7 +43,7 @@ const STREAM_CHOICE: u32 = 1u;
 // Standard normal for (element, sample, input) by Box–Muller on two Philox words.
 fn normal(e: u32, s: u32, i: u32) -> f32 {
   let r = philox(vec4<u32>(e, s, streams[i], STREAM_NOISE), vec2<u32>(params.seed_lo, params.seed_hi));
-  return sqrt(-2.0 * log(unit(r.x))) * cos(6.283185307179586 * unit(r.y));
+  return box_muller(r.x, r.y);
 }
 
 // One draw per (input, sample): which baseline of the set, and α.
