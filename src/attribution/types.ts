@@ -114,7 +114,7 @@ export interface LrpOptions {
   /** LRP: the box rule's lowest and highest input value (Zennit's ZBox low, high). Default 0 and 1, a raw image's. */
   low?: number;
   high?: number;
-  /** LRP: leave biases out of every rule (Zennit's zero_params=['bias'], Captum's set_bias_to_zero). Default false. */
+  /** LRP: leave biases out of the γ and α1β0 rules (Captum's set_bias_to_zero). Default false. */
   zeroBias?: boolean;
 }
 

@@ -35,7 +35,7 @@ function termsOf(rule: LrpLayerRule, zeroBias: boolean): Term[] {
   ];
   switch (rule) {
     case 'epsilon':
-      return [{ input: 'same', weight: 'same', bias: bias('same'), sign: 1 }];
+      return [{ input: 'same', weight: 'same', bias: 'same', sign: 1 }];
     case 'gamma':
       return [{ input: 'same', weight: 'gamma', bias: bias('gamma'), sign: 1 }];
     case 'zplus':

@@ -29,7 +29,7 @@ export interface LrpRules {
   gamma: number;
   /** The stabiliser of every other rule, and of the proportional rule through Add, average pooling and BatchNorm. */
   stabilizer: number;
-  /** Leave biases out of every rule (Zennit's zero_params=['bias'], Captum's set_bias_to_zero). */
+  /** Leave biases out of the γ and α1β0 rules (Captum's set_bias_to_zero; Zennit's zero_params=['bias']). */
   zeroBias: boolean;
   /** The box rule's lowest and highest input values: one value, or one per channel (axis 1). */
   low: readonly number[];

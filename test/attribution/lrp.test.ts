@@ -209,7 +209,7 @@ describe('the lrp method', () => {
   });
 
   for (const composite of ['epsilon-plus-flat', 'epsilon-gamma-box', 'lrp-0']) {
-    it(`${composite}: f(x)-scaled relevance as the reference gives it, in chunks as at once, delta = Σ R − f(x)`, async () => {
+    it(`${composite}: f(x)-scaled relevance as the reference gives it, in chunks as at once, delta = f(x) − Σ R`, async () => {
       const graph = cnn(true);
       const input = image();
       const whole = await explainGraph(graph, input, BATCH, { method: 'lrp', composite, low: -0.1, high: 1.1 });
@@ -221,7 +221,7 @@ describe('the lrp method', () => {
       const expected = referenceRelevance(graph, input, BATCH, seed, rules).get(graph.input)!;
       expect(relativeL2(whole.attribution, expected)).toBeLessThan(1e-5);
       const totals = sums(whole.attribution, BATCH);
-      whole.delta!.forEach((d, n) => expect(d).toBeCloseTo(totals[n]! - whole.score[n]!, 4));
+      whole.delta!.forEach((d, n) => expect(d).toBeCloseTo(whole.score[n]! - totals[n]!, 4));
     });
   }
 

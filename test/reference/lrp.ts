@@ -53,7 +53,7 @@ function ruleTerms(rule: LrpLayerRule, rules: LrpRules): RuleTerm[] {
   const spread = (values: readonly number[]) => (x: Float64Array, shape: Shape) => bound(values, x.length, sizeOf(shape.slice(2)));
   switch (rule) {
     case 'epsilon':
-      return [{ input: same, weight: same, bias: keep(same), sign: 1 }];
+      return [{ input: same, weight: same, bias: same, sign: 1 }];
     case 'gamma': {
       const boost = map((v) => v + rules.gamma * Math.max(v, 0));
       return [{ input: same, weight: boost, bias: keep(boost), sign: 1 }];

@@ -45,7 +45,7 @@ function layerRules(graph: Graph, composite: Composite): Record<string, LrpLayer
 /**
  * Layer-wise relevance propagation (Bach et al. 2015): the relevance of the target's logit, f(x) at the output as
  * Captum seeds it, carried back under the 'lrp' rule set; the runner seeds 1, so the map is scaled by f(x) here.
- * delta is Σ R − f(x), what the biases and the stabilisers absorbed (Captum's convergence delta).
+ * delta is f(x) − Σ R, what the biases and the stabilisers absorbed (Captum's convergence delta, its sign).
  */
 const lrp: Method = async (context) => {
   const { composite, epsilon, gamma, low, high, zeroBias } = context.options as Required<ExplainOptions>;
@@ -59,7 +59,7 @@ const lrp: Method = async (context) => {
     layers,
     epsilon: composite === 'lrp-0' ? 0 : epsilon,
     gamma,
-    stabilizer: 1e-6, // Zennit's stabilize() default, for every rule but ε
+    stabilizer: 1e-9, // Captum's PropagationRule.STABILITY_FACTOR, for every rule but ε (Zennit's is 1e-6)
     zeroBias,
     low: [low],
     high: [high],
@@ -71,7 +71,7 @@ const lrp: Method = async (context) => {
   const delta = Float32Array.from({ length: count }, (_, n) => {
     let sum = 0;
     for (let e = 0; e < size; e++) sum += attribution[n * size + e]!;
-    return sum - scores[n]!;
+    return scores[n]! - sum;
   });
   return { ...result, attribution, delta };
 };
@@ -86,7 +86,7 @@ export default {
     gamma: number("γ of the γ rule (Zennit's and Captum's GammaRule)", 0.25, { min: 0 }),
     low: number("the box rule's lowest input value (Zennit's ZBox; 0 for raw images)", 0),
     high: number("the box rule's highest input value (Zennit's ZBox; 1 for raw images)", 1),
-    zeroBias: boolean("leave biases out of every rule (Zennit's zero_params, Captum's set_bias_to_zero)", false),
+    zeroBias: boolean("leave biases out of the γ and α1β0 rules (Captum's set_bias_to_zero)", false),
   },
   // × input: most rules' R_in = a ⊙ c; no noise tunnel, as f(x) scales each map.
   capabilities: { layer: false, delta: true, timesInput: true, random: false, tunnel: 'none' },
