@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Graph } from '../../src/graph/ir.ts';
 import { sizeOf } from '../../src/graph/ir.ts';
+import { foldBatchNorm } from '../../src/graph/fold.ts';
 import { Model } from '../../src/graph/model.ts';
+import { resnet18 } from '../../src/graph/models.ts';
 import type { LrpLayerRule, LrpRules } from '../../src/graph/op.ts';
 import { isGradlensError } from '../../src/gpu/errors.ts';
 import { explainGraph } from '../helpers/explain.ts';
@@ -228,5 +230,36 @@ describe('the lrp method', () => {
   it('refuses a score other than the logit', async () => {
     const error = await explainGraph(cnn(true), image(), BATCH, { method: 'lrp', score: 'probability' }).catch((e: unknown) => e);
     expect(isGradlensError(error, 'BAD_PARAMS')).toBe(true);
+  });
+});
+
+describe('lrp on the zoo ResNet-18 (folded BatchNorm, residual Add, max and global average pooling)', () => {
+  it('each composite agrees with the float64 reference on the folded graph, and the folded net is what LRP sees', async () => {
+    const graph = resnet18({ inputSize: 32, width: 4, classes: 7 });
+    const folded = foldBatchNorm(graph);
+    expect(folded.nodes.some((node) => node.op === 'BatchNormalization')).toBe(false);
+    const input = new Float32Array(randomTensor(2 * 3 * 32 * 32, 23, 2));
+    // γ on convolutions whose outputs reach a residual Add unrectified meets denominators near 0: a 1e-7 relative
+    // change of the input moves the float64 reference by 2.4e-5 (measured), so f32 rounding at every layer costs ~5e-4.
+    const tolerance: Record<string, number> = { 'epsilon-plus-flat': 1e-4, 'epsilon-gamma-box': 2e-3, 'epsilon-plus': 1e-4 };
+    for (const composite of Object.keys(tolerance)) {
+      const result = await explainGraph(graph, input, 2, { method: 'lrp', composite, low: -2, high: 2 });
+      const used = result.options as { layers: Record<string, LrpLayerRule>; epsilon: number };
+      const rules = lrpRules(used.layers, { epsilon: used.epsilon, stabilizer: 1e-9, low: [-2], high: [2] });
+      const seed = seedOf(result.target, 7).map((v, i) => v * result.score[Math.floor(i / 7)]!);
+      const expected = referenceRelevance(folded, input, 2, seed, rules).get(folded.input)!;
+      expect(relativeL2(result.attribution, expected), composite).toBeLessThan(tolerance[composite]!);
+    }
+  });
+
+  it('a BatchNorm that cannot fold shares relevance in proportion (the ε rule on its affine map, as Captum)', async () => {
+    const b = new GraphBuilder('unfolded', 4);
+    const x = b.batchNorm(b.relu(b.conv(b.input([2, 6, 6]), { channels: 3, kernel: 3 }, 'conv')), 'norm');
+    const graph = b.build(b.gemm(b.node('Flatten', [x], { axis: 1 }), 4, {}, 'fc'));
+    const input = new Float32Array(randomTensor(2 * 2 * 6 * 6, 24));
+    const result = await explainGraph(graph, input, 2, { method: 'lrp', composite: 'epsilon', epsilon: 0.01 });
+    const rules = lrpRules(everywhere('epsilon'), { epsilon: 0.01, stabilizer: 1e-9 });
+    const seed = seedOf(result.target, 4).map((v, i) => v * result.score[Math.floor(i / 4)]!);
+    expect(relativeL2(result.attribution, referenceRelevance(graph, input, 2, seed, rules).get(graph.input)!)).toBeLessThan(1e-5);
   });
 });
