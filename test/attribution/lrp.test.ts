@@ -252,9 +252,10 @@ describe('lrp on the zoo ResNet-18 (folded BatchNorm, residual Add, max and glob
     }
   });
 
-  it('a BatchNorm that cannot fold shares relevance in proportion (the ε rule on its affine map, as Captum)', async () => {
+  it('a BatchNorm that cannot fold and a ReduceMean share relevance in proportion (the ε rule on their maps, as Captum)', async () => {
     const b = new GraphBuilder('unfolded', 4);
-    const x = b.batchNorm(b.relu(b.conv(b.input([2, 6, 6]), { channels: 3, kernel: 3 }, 'conv')), 'norm');
+    const normed = b.batchNorm(b.relu(b.conv(b.input([2, 6, 6]), { channels: 3, kernel: 3 }, 'conv')), 'norm');
+    const x = b.node('ReduceMean', [normed], { axes: [3], keepdims: 1 }, 'row-means');
     const graph = b.build(b.gemm(b.node('Flatten', [x], { axis: 1 }), 4, {}, 'fc'));
     const input = new Float32Array(randomTensor(2 * 2 * 6 * 6, 24));
     const result = await explainGraph(graph, input, 2, { method: 'lrp', composite: 'epsilon', epsilon: 0.01 });
