@@ -5,7 +5,7 @@ import { CommandBatch, gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import type { Kernel } from '../gpu/kernels.ts';
 import type { Model } from '../graph/model.ts';
-import type { BackwardRules } from '../graph/op.ts';
+import { pairsRows, type BackwardRules } from '../graph/op.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import { sizeOf } from '../graph/ir.ts';
 import { streamIds } from './philox.ts';
@@ -107,6 +107,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
     label: 'attribution',
     total: spec.count * perInput,
     plans: [{ objective: options.score, rules: options.rules ?? 'standard' }],
+    group: pairsRows(options.rules),
     targets: { of: options.targets, inputOf: (p) => Math.floor(p / perInput) },
     // Within the loop budget too: attribution_accumulate walks a slot's points of the chunk, drawing noise for each.
     most: Math.max(1, Math.floor((loopBudget(gpu.device) - POINTS_ITERATIONS) / ACCUMULATE_ITERATIONS_PER_POINT)),

@@ -36,8 +36,13 @@ export interface LrpRules {
   high: readonly number[];
 }
 
-/** Backward rule sets: which vector-Jacobian product each ReLU op uses. Plain 'rectgrad' means percentile 98 (Kim et al.'s code). */
-export type BackwardRules = ReluRule | 'rectgrad' | RectGradRules | LrpRules;
+/**
+ * Backward rule sets: which vector-Jacobian product each ReLU op uses. Plain 'rectgrad' means percentile 98 (Kim et al.'s
+ * code). 'deeplift' (Shrikumar et al. 2017, Captum's rescale rule) runs a batch of (input, reference) row pairs, and
+ * the nonlinearities Captum rescales pass Δout/Δin (src/graph/ops/deeplift.ts); plans under it fuse no ReLU. LrpRules
+ * carry relevance instead of gradients (src/graph/lrp.ts).
+ */
+export type BackwardRules = ReluRule | 'rectgrad' | RectGradRules | 'deeplift' | LrpRules;
 
 export function isRectGrad(rules: BackwardRules): rules is 'rectgrad' | RectGradRules {
   return rules === 'rectgrad' || (typeof rules === 'object' && rules.name === 'rectgrad');
@@ -45,8 +50,11 @@ export function isRectGrad(rules: BackwardRules): rules is 'rectgrad' | RectGrad
 
 export const isLrp = (rules: BackwardRules): rules is LrpRules => typeof rules === 'object' && rules.name === 'lrp';
 
-/** The ReLU rule of a rule set: its own for guided backprop and deconvnet, 'standard' for every other. */
-export const reluRule = (rules: BackwardRules): ReluRule => (typeof rules === 'string' && rules !== 'rectgrad' ? rules : 'standard');
+/** The ReLU rule of the activation kernel under a rule set (RectGrad's and DeepLift's own kernels aside). */
+export const reluRule = (rules: BackwardRules): ReluRule => (rules === 'guided-backprop' || rules === 'deconvnet' ? rules : 'standard');
+
+/** Does the rule set pair the batch's rows (a chunk must then hold whole pairs)? */
+export const pairsRows = (rules: BackwardRules | undefined): number => (rules === 'deeplift' ? 2 : 1);
 
 export function rectGradPercentile(rules: 'rectgrad' | RectGradRules): number {
   return rules === 'rectgrad' ? 98 : rules.percentile;

@@ -173,7 +173,8 @@ export class Plan {
   static async create(model: Model, options: PlanOptions): Promise<Plan> {
     const { gpu } = model;
     const { device } = gpu;
-    const graph = options.fuse === false ? model.graph : fuseRelu(model.graph, new Set(options.capture ?? []));
+    // DeepLift's rescale reads a ReLU's input, which a fused ReLU never writes.
+    const graph = options.fuse === false || options.rules === 'deeplift' ? model.graph : fuseRelu(model.graph, new Set(options.capture ?? []));
     const batch = options.batch;
     if (!Number.isInteger(batch) || batch < 1) throw new GradlensError('BAD_PARAMS', `batch must be a positive integer, got ${batch}`);
     const objective = options.objective ?? 'logit';

@@ -393,6 +393,15 @@ export function referenceForward(graph: Graph, input: ArrayLike<number>, batch: 
   return values;
 }
 
+/** A rule set's own backward of a node (DeepLift's multipliers), or undefined where the op's ordinary one applies. */
+export type CustomBackward = (
+  node: GraphNode,
+  inputs: Float64Array[],
+  output: Float64Array,
+  dy: Float64Array,
+  shapes: Shape[],
+) => Float64Array[] | undefined;
+
 /** Gradients of Σ seed ⊙ output with respect to every tensor that depends on the input (reverse mode, float64). */
 export function referenceGradients(
   graph: Graph,
@@ -400,6 +409,7 @@ export function referenceGradients(
   seed: ArrayLike<number>,
   batch: number,
   rules: Rules = 'standard',
+  custom?: CustomBackward,
 ): Map<string, Float64Array> {
   const shapes = inferShapes(graph, batch);
   const depends = new Set([graph.input]);
@@ -410,7 +420,10 @@ export function referenceGradients(
     if (!dy) continue;
     const inputs = node.inputs.map((name) => values.get(name)!);
     const shapesIn = node.inputs.map((n) => shapes.get(n)!);
-    const parts = REFERENCE_OPS[node.op]!.backward(inputs, values.get(node.outputs[0]!)!, dy, shapesIn, node, rules, shapes.get(node.outputs[0]!)!);
+    const output = values.get(node.outputs[0]!)!;
+    const parts =
+      custom?.(node, inputs, output, dy, shapesIn) ??
+      REFERENCE_OPS[node.op]!.backward(inputs, output, dy, shapesIn, node, rules, shapes.get(node.outputs[0]!)!);
     node.inputs.forEach((name, i) => {
       const part = parts[i];
       if (!part || !depends.has(name)) return;

@@ -5,7 +5,7 @@ import { integrate, type PointSpec } from '../engine.ts';
 import { logitsOf, scoresOf } from '../targets.ts';
 import { boolean, steps } from '../options.ts';
 import { noiseOf } from '../tunnel.ts';
-import type { Method, MethodContext } from '../types.ts';
+import type { Method, MethodContext, MethodResult } from '../types.ts';
 
 const COMBINE = { smoothgrad: 'mean', 'smoothgrad-sq': 'mean-square', vargrad: 'variance' } as const;
 
@@ -53,6 +53,11 @@ export async function convergenceDelta(context: MethodContext, attribution: Floa
     for (let e = 0; e < context.size; e++) sum += attribution[i * context.size + e]!;
     return sum - (context.scores[i]! - baselineScores[i]!);
   });
+}
+
+/** The result with its convergence delta, unless a noise tunnel ran it (its points are noisy inputs, not x). */
+export async function withDelta(context: MethodContext, result: MethodResult, baselines: Float32Array): Promise<MethodResult> {
+  return context.options.noiseTunnel ? result : { ...result, delta: await convergenceDelta(context, result.attribution, baselines) };
 }
 
 export const saliency = (rules: BackwardRules) =>

@@ -1,10 +1,9 @@
 /** The path methods beyond integrated gradients: Blur IG, Guided IG, IDGI and Split IG, on the path runner. */
 import { GradlensError } from '../../gpu/errors.ts';
 import { sizeOf } from '../../graph/ir.ts';
-import { makeBaselines } from '../baselines.ts';
-import { streamIds } from '../philox.ts';
+import { baselinesOf } from '../baselines.ts';
 import { BASELINE, number, steps } from '../options.ts';
-import type { Baseline, ExplainOptions, Method, MethodContext, OptionSpec } from '../types.ts';
+import type { ExplainOptions, Method, MethodContext, OptionSpec } from '../types.ts';
 import { IG_STEPS } from './gradients.ts';
 import { guidedPath, type GuidedSettings } from '../guided-path.ts';
 import { GaussianTaps, PathPoints, runPath, type PathSpec } from '../path-runner.ts';
@@ -37,13 +36,6 @@ function completenessDelta(context: MethodContext, attribution: ArrayLike<number
     for (let e = 0; e < context.size; e++) sum += attribution[i * context.size + e]!;
     return sum - change(i);
   });
-}
-
-function baselinesOf(context: MethodContext): { baselines: Float32Array; name: unknown } {
-  const baseline: Baseline = context.options.baseline ?? (BASELINE.default as 'zeros');
-  const streams = streamIds(context.options.streams, context.count);
-  const baselines = makeBaselines(baseline, context.inputs, context.count, context.model.graph.inputShape, context.seed, streams);
-  return { baselines, name: baseline instanceof Float32Array ? 'tensor' : baseline };
 }
 
 /** σ_k = k·maxSigma/steps, k = 0 … steps, as PAIR's Blur IG spaces them (its `sqrt=False`). */

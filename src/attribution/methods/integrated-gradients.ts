@@ -1,24 +1,20 @@
-import { makeBaselines } from '../baselines.ts';
-import { convergenceDelta, engineMethod, GRADIENT, IG_STEPS } from '../families/gradients.ts';
+import { baselinesOf } from '../baselines.ts';
+import { engineMethod, GRADIENT, IG_STEPS, withDelta } from '../families/gradients.ts';
 import { BASELINE, INTEGRATION_RULE } from '../options.ts';
-import { streamIds } from '../philox.ts';
 import { quadrature } from '../quadrature.ts';
 import type { ExplainOptions, Method, MethodDescription } from '../types.ts';
 
 /** Integrated gradients (Sundararajan 2017) on the engine: the quadrature's points on the line from each baseline. */
 const integratedGradients: Method = async (context) => {
-  const { steps, rule, baseline } = context.options as Required<ExplainOptions>;
-  const streams = streamIds(context.options.streams, context.count);
-  const baselines = makeBaselines(baseline, context.inputs, context.count, context.model.graph.inputShape, context.seed, streams);
+  const { steps, rule } = context.options as Required<ExplainOptions>;
+  const { baselines, name } = baselinesOf(context);
   const run = engineMethod(() => ({
     baselines: { perInput: baselines },
     path: quadrature(rule, steps),
     multiply: 'input-minus-baseline',
-    used: { steps, rule, baseline: baseline instanceof Float32Array ? 'tensor' : baseline },
+    used: { steps, rule, baseline: name },
   }));
-  const result = await run(context);
-  if (context.options.noiseTunnel) return result;
-  return { ...result, delta: await convergenceDelta(context, result.attribution, baselines) };
+  return withDelta(context, await run(context), baselines);
 };
 
 export default {
