@@ -77,7 +77,8 @@ function linearRule(definition: OpDefinition, node: GraphNode, rules: LrpRules):
     backward: async (c) => {
       const act = c.isConstant(0) ? 1 : 0;
       const w = 1 - act;
-      if (!c.isConstant(w)) throw new GradlensError('UNSUPPORTED_OP', `lrp: ${node.op} "${node.name}" multiplies two activations; no LRP rule covers it`);
+      if (!c.isConstant(w))
+        throw new GradlensError('UNSUPPORTED_OP', `lrp: ${node.op} "${node.name}" multiplies two activations; no LRP rule covers it`);
       const target = c.inputGradient(act);
       if (!target) return [];
       const dispatches: Dispatch[] = [];
@@ -131,7 +132,10 @@ function boxBounds(c: OpContext, rules: LrpRules, shape: Shape) {
   const of = (name: 'low' | 'high') => {
     const values = rules[name];
     if (values.length !== 1 && values.length !== shape[1]) {
-      throw new GradlensError('BAD_PARAMS', `lrp: ${name} has ${values.length} values; the box rule's layer input has ${shape[1]} channels (give 1 or ${shape[1]})`);
+      throw new GradlensError(
+        'BAD_PARAMS',
+        `lrp: ${name} has ${values.length} values; the box rule's layer input has ${shape[1]} channels (give 1 or ${shape[1]})`,
+      );
     }
     const buffer = c.saved(`lrp ${name}`, values.length * 4);
     c.gpu.device.queue.writeBuffer(buffer, 0, Float32Array.from(values));

@@ -11,6 +11,7 @@ import type { LrpLayerRule, LrpRules } from '../../src/graph/op.ts';
 import { isGradlensError } from '../../src/gpu/errors.ts';
 import { explainGraph } from '../helpers/explain.ts';
 import { testContext } from '../helpers/gpu.ts';
+import { toRun } from '../../src/node/explain-options.ts';
 import { referenceRelevance } from '../reference/lrp.ts';
 import { randomTensor } from '../reference/random.ts';
 
@@ -29,7 +30,17 @@ const LAYERS = ['conv1', 'conv2', 'fc1', 'fc2'];
 const BATCH = 3;
 
 function lrpRules(layers: Partial<Record<string, LrpLayerRule>>, more: Partial<LrpRules> = {}): LrpRules {
-  return { name: 'lrp', layers: layers as Record<string, LrpLayerRule>, epsilon: 1e-6, gamma: 0.25, stabilizer: 1e-6, zeroBias: false, low: [0], high: [1], ...more };
+  return {
+    name: 'lrp',
+    layers: layers as Record<string, LrpLayerRule>,
+    epsilon: 1e-6,
+    gamma: 0.25,
+    stabilizer: 1e-6,
+    zeroBias: false,
+    low: [0],
+    high: [1],
+    ...more,
+  };
 }
 const everywhere = (rule: LrpLayerRule) => Object.fromEntries(LAYERS.map((name) => [name, rule]));
 
@@ -82,7 +93,10 @@ const image = () => new Float32Array(randomTensor(BATCH * 3 * 8 * 8, 21).map((v)
 
 describe('lrp against the float64 reference', () => {
   const cases: [string, LrpRules][] = [
-    ...(['epsilon', 'gamma', 'zplus', 'alpha1beta0', 'flat'] as const).map((rule): [string, LrpRules] => [rule, lrpRules(everywhere(rule), { epsilon: 0.01 })]),
+    ...(['epsilon', 'gamma', 'zplus', 'alpha1beta0', 'flat'] as const).map((rule): [string, LrpRules] => [
+      rule,
+      lrpRules(everywhere(rule), { epsilon: 0.01 }),
+    ]),
     ['box first, gamma, epsilon (EpsilonGammaBox)', lrpRules({ conv1: 'box', conv2: 'gamma' }, { low: [-0.1, 0, 0.05], high: [1, 1.1, 0.9] })],
     ['zero biases', lrpRules({ conv1: 'alpha1beta0', conv2: 'gamma' }, { zeroBias: true })],
   ];
@@ -103,7 +117,7 @@ describe('lrp properties', () => {
   for (const [name, layers] of Object.entries({
     'LRP-0': everywhere('epsilon'),
     'z⁺': everywhere('zplus'),
-    'γ': everywhere('gamma'),
+    γ: everywhere('gamma'),
     'flat first, z⁺, ε (EpsilonPlusFlat)': { conv1: 'flat', conv2: 'zplus' },
     'box first, γ, ε (EpsilonGammaBox)': { conv1: 'box', conv2: 'gamma' },
   } as Record<string, Record<string, LrpLayerRule>>)) {
@@ -226,6 +240,19 @@ describe('the lrp method', () => {
       whole.delta!.forEach((d, n) => expect(d).toBeCloseTo(whole.score[n]! - totals[n]!, 4));
     });
   }
+
+  it('takes its options from CLI flags generated from its description (a negative value as --low=-2.1)', () => {
+    const flags = ['--method', 'lrp', '--composite', 'epsilon-gamma-box', '--low=-2.1', '--high', '2.6', '--gamma', '0.5', '--zero-bias', 'true'];
+    expect(toRun(['m.onnx', 'x.png', ...flags], {}).method).toEqual({
+      method: 'lrp',
+      composite: 'epsilon-gamma-box',
+      low: -2.1,
+      high: 2.6,
+      gamma: 0.5,
+      zeroBias: true,
+    });
+    expect(() => toRun(['m.onnx', 'x.png', '--method', 'lrp', '--composite', 'alpha2beta1'], {})).toThrow(/--composite/);
+  });
 
   it('refuses a score other than the logit', async () => {
     const error = await explainGraph(cnn(true), image(), BATCH, { method: 'lrp', score: 'probability' }).catch((e: unknown) => e);

@@ -8,7 +8,12 @@ import { REFERENCE_OPS, referenceForward } from './graph.ts';
 
 /** max(x, 0), min(x, 0), x + γ·max(x, 0), or 1. */
 export function modify(x: ArrayLike<number>, modifier: LrpModifier, gamma = 0): Float64Array {
-  const f = { positive: (v: number) => Math.max(v, 0), negative: (v: number) => Math.min(v, 0), gamma: (v: number) => v + gamma * Math.max(v, 0), ones: () => 1 };
+  const f = {
+    positive: (v: number) => Math.max(v, 0),
+    negative: (v: number) => Math.min(v, 0),
+    gamma: (v: number) => v + gamma * Math.max(v, 0),
+    ones: () => 1,
+  };
   return Float64Array.from(x, f[modifier]);
 }
 
@@ -83,7 +88,13 @@ const PROPORTIONAL = new Set(['Add', 'AveragePool', 'GlobalAveragePool', 'BatchN
  * linear layer by its rule, activations pass it, Add and average pools share it in proportion to their inputs,
  * MaxPool and views move it as their gradient does.
  */
-export function referenceRelevance(graph: Graph, input: ArrayLike<number>, batch: number, seed: ArrayLike<number>, rules: LrpRules): Map<string, Float64Array> {
+export function referenceRelevance(
+  graph: Graph,
+  input: ArrayLike<number>,
+  batch: number,
+  seed: ArrayLike<number>,
+  rules: LrpRules,
+): Map<string, Float64Array> {
   const shapes = inferShapes(graph, batch);
   const values = referenceForward(graph, input, batch);
   const depends = new Set([graph.input]);
