@@ -10,6 +10,7 @@ import { resnet18 } from '../../src/graph/models.ts';
 import type { LrpLayerRule, LrpRules } from '../../src/graph/op.ts';
 import { isGradlensError } from '../../src/gpu/errors.ts';
 import { explainGraph } from '../helpers/explain.ts';
+import { relativeL2 } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { toRun } from '../../src/node/explain-options.ts';
 import { referenceRelevance } from '../reference/lrp.ts';
@@ -68,17 +69,6 @@ function seedOf(target: Int32Array, classes: number): Float64Array {
   const seed = new Float64Array(target.length * classes);
   target.forEach((t, n) => (seed[n * classes + t] = 1));
   return seed;
-}
-
-/** ‖a − b‖ / ‖b‖. */
-function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff += (actual[i]! - expected[i]!) ** 2;
-    norm += expected[i]! ** 2;
-  }
-  return Math.sqrt(diff / norm);
 }
 
 const sums = (values: ArrayLike<number>, batch: number) =>

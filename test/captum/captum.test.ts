@@ -4,6 +4,7 @@ import { explain, type ExplainOptions } from '../../src/attribution/explain.ts';
 import { Model } from '../../src/graph/model.ts';
 import { readNpy, toFloat32 } from '../../src/io/npy.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
+import { relativeL2 } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 
 /** A fixture folder's manifest.json, as test/captum/make_fixtures.py documents it. */
@@ -26,16 +27,6 @@ interface Manifest {
 const root = new URL('../../', import.meta.url).pathname;
 const fixtures = `${root}test/captum/fixtures/`;
 
-/** ‖a − b‖₂ / ‖b‖₂, in float64. */
-function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let difference = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    difference += (actual[i]! - expected[i]!) ** 2;
-    norm += expected[i]! ** 2;
-  }
-  return Math.sqrt(difference / norm);
-}
 
 const context = await testContext();
 

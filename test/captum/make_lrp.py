@@ -47,23 +47,28 @@ def lrp(rule_of, extra=None):
     return run
 
 
+def common_cases(extra, epsilon, gamma, where=''):
+    """Captum's defaults, EpsilonRule(epsilon) and GammaRule(gamma, set_bias_to_zero) on every Conv2d and Linear."""
+    return [
+        Case(f'LRP, Captum defaults (epsilon 1e-9){where}', {'method': 'lrp', 'composite': 'epsilon', 'epsilon': 1e-9},
+             'LRP(model).attribute(x, t)', lrp(lambda _: None, extra)),
+        Case(f'LRP, EpsilonRule({epsilon})', {'method': 'lrp', 'composite': 'epsilon', 'epsilon': epsilon},
+             f'layer.rule = EpsilonRule(epsilon={epsilon})', lrp(lambda _: EpsilonRule(epsilon=epsilon), extra)),
+        Case(f'LRP, GammaRule({gamma}, set_bias_to_zero)', {'method': 'lrp', 'composite': 'gamma', 'gamma': gamma, 'zeroBias': True},
+             f'layer.rule = GammaRule(gamma={gamma}, set_bias_to_zero=True)', lrp(lambda _: GammaRule(gamma, set_bias_to_zero=True), extra)),
+    ]
+
+
 def digit_cases():
     flatten = {'flatten': EpsilonRule}
-    return [
-        Case('LRP, Captum defaults (epsilon 1e-9 everywhere)', {'method': 'lrp', 'composite': 'epsilon', 'epsilon': 1e-9},
-             'LRP(model).attribute(x, t)', lrp(lambda _: None, flatten)),
-        Case('LRP, EpsilonRule(0.25) on conv and linear layers', {'method': 'lrp', 'composite': 'epsilon', 'epsilon': 0.25},
-             'layer.rule = EpsilonRule(epsilon=0.25)', lrp(lambda _: EpsilonRule(epsilon=0.25), flatten)),
-        Case('LRP, GammaRule(0.25, set_bias_to_zero) on conv and linear layers',
-             {'method': 'lrp', 'composite': 'gamma', 'gamma': 0.25, 'zeroBias': True},
-             'layer.rule = GammaRule(gamma=0.25, set_bias_to_zero=True)', lrp(lambda _: GammaRule(0.25, set_bias_to_zero=True), flatten)),
-        Case('LRP, Alpha1_Beta0_Rule(set_bias_to_zero) on conv and linear layers',
-             {'method': 'lrp', 'composite': 'alpha1beta0', 'zeroBias': True},
-             'layer.rule = Alpha1_Beta0_Rule(set_bias_to_zero=True)', lrp(lambda _: Alpha1_Beta0_Rule(set_bias_to_zero=True), flatten)),
+    alpha_beta = lambda: Alpha1_Beta0_Rule(set_bias_to_zero=True)  # noqa: E731
+    return common_cases(flatten, 0.25, 0.25) + [
+        Case('LRP, Alpha1_Beta0_Rule(set_bias_to_zero)', {'method': 'lrp', 'composite': 'alpha1beta0', 'zeroBias': True},
+             'layer.rule = Alpha1_Beta0_Rule(set_bias_to_zero=True)', lrp(lambda _: alpha_beta(), flatten)),
         Case('LRP, Alpha1_Beta0 on conv, Epsilon(1e-6) on linear (Zennit EpsilonPlus)',
              {'method': 'lrp', 'composite': 'epsilon-plus', 'epsilon': 1e-6, 'zeroBias': True},
              'conv.rule = Alpha1_Beta0_Rule(set_bias_to_zero=True); linear.rule = EpsilonRule(1e-6)',
-             lrp(lambda layer: Alpha1_Beta0_Rule(set_bias_to_zero=True) if isinstance(layer, nn.Conv2d) else EpsilonRule(1e-6), flatten)),
+             lrp(lambda layer: alpha_beta() if isinstance(layer, nn.Conv2d) else EpsilonRule(1e-6), flatten)),
     ]
 
 
@@ -77,15 +82,7 @@ def mlp_model():
 
 
 def mlp_cases():
-    identity = {'sigmoid': IdentityRule}
-    return [
-        Case('LRP, Captum defaults (epsilon 1e-9), IdentityRule on the Sigmoid', {'method': 'lrp', 'composite': 'epsilon', 'epsilon': 1e-9},
-             'LRP(model).attribute(x, t); sigmoid.rule = IdentityRule()', lrp(lambda _: None, identity)),
-        Case('LRP, EpsilonRule(0.1)', {'method': 'lrp', 'composite': 'epsilon', 'epsilon': 0.1},
-             'layer.rule = EpsilonRule(epsilon=0.1)', lrp(lambda _: EpsilonRule(epsilon=0.1), identity)),
-        Case('LRP, GammaRule(0.5, set_bias_to_zero)', {'method': 'lrp', 'composite': 'gamma', 'gamma': 0.5, 'zeroBias': True},
-             'layer.rule = GammaRule(gamma=0.5, set_bias_to_zero=True)', lrp(lambda _: GammaRule(0.5, set_bias_to_zero=True), identity)),
-    ]
+    return common_cases({'sigmoid': IdentityRule}, 0.1, 0.5, where=', IdentityRule on the Sigmoid')
 
 
 def main():
