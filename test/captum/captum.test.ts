@@ -27,7 +27,6 @@ interface Manifest {
 const root = new URL('../../', import.meta.url).pathname;
 const fixtures = `${root}test/captum/fixtures/`;
 
-
 const context = await testContext();
 
 for (const name of readdirSync(fixtures)) {
