@@ -100,7 +100,25 @@ export interface RuleOptions {
   weightStdev?: number;
 }
 
-export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions {
+/** Options of layer-wise relevance propagation (src/attribution/methods/lrp.ts; docs/lrp.md). */
+export interface LrpOptions {
+  /**
+   * LRP: the rule of each layer, by a composite that assigns rules by layer type (Zennit's EpsilonPlusFlat,
+   * EpsilonGammaBox, EpsilonPlus) or one rule everywhere. Default 'epsilon-plus-flat'.
+   */
+  composite?: string;
+  /** LRP: ε of the ε rule. Default 1e-6, Zennit's Epsilon (Captum's EpsilonRule takes 1e-9). */
+  epsilon?: number;
+  /** LRP: γ of the γ rule. Default 0.25, Zennit's and Captum's. */
+  gamma?: number;
+  /** LRP: the box rule's lowest and highest input value (Zennit's ZBox low, high). Default 0 and 1, a raw image's. */
+  low?: number;
+  high?: number;
+  /** LRP: leave biases out of the γ and α1β0 rules (Captum's set_bias_to_zero). Default false. */
+  zeroBias?: boolean;
+}
+
+export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions, LrpOptions {
   method: MethodId;
   /** A class index, 'top1', or one per input. Default 'top1'. */
   target?: Target;

@@ -4,7 +4,8 @@ import type { Graph, GraphNode, Shape } from './ir.ts';
 import { sizeOf } from './ir.ts';
 import { assignSlots, type Lifetime } from './liveness.ts';
 import type { Model } from './model.ts';
-import type { BackwardRules, OpContext, OpDefinition } from './op.ts';
+import { isLrp, type BackwardRules, type OpContext, type OpDefinition } from './op.ts';
+import { relevanceRule } from './lrp.ts';
 import { opDefinition } from './registry.ts';
 import { inferShapes } from './shapes.ts';
 import { fuseRelu } from './fold.ts';
@@ -195,6 +196,9 @@ export class Plan {
     nodes.forEach((node, k) => definitions[k]!.view && root.set(node.outputs[0]!, rootOf(node.inputs[0]!)));
 
     const flow = gradientFlow(nodes, definitions, graph.input, graph.output, objective !== 'none');
+    const rules = options.rules ?? 'standard';
+    // LRP: each backward node's relevance rule replaces its vector-Jacobian product.
+    const relevance = new Map(isLrp(rules) ? [...flow.backward].map((k) => [k, relevanceRule(nodes[k]!, definitions[k]!, rules)]) : []);
     const F = nodes.length;
     const backwardStep = (k: number) => 2 * F - k; // the seed runs at step F, backward steps follow in reverse order
 
@@ -221,6 +225,10 @@ export class Plan {
           value(name, backwardStep(k));
           grad(name, backwardStep(k));
         }
+        const inputShapes = node.inputs.map((name) => shapes.get(name) ?? []);
+        const outputShapes = node.outputs.map((name) => shapes.get(name) ?? []);
+        const scratch = relevance.get(k)?.scratch(inputShapes, outputShapes, (i) => isConstant(node.inputs[i] ?? '')) ?? {};
+        for (const [label, bytes] of Object.entries(scratch)) touch(`s:${node.name}:${label}`, bytes, backwardStep(k));
       });
       for (const name of [graph.input, ...capture]) grad(name, INF);
     }
@@ -241,7 +249,6 @@ export class Plan {
     };
 
     const saved = new Map<string, GPUBuffer>(); // what a node's forward keeps for its backward, by node and label
-    const rules = options.rules ?? 'standard';
     const written = new Set<string>();
     const contextFor = (node: GraphNode): OpContext => ({
       gpu,
@@ -266,6 +273,11 @@ export class Plan {
         const accumulate = written.has(key);
         written.add(key);
         return { buffer: gradBuffer(name), accumulate };
+      },
+      scratch: (label) => {
+        const slot = slotOf.get(`s:${node.name}:${label}`);
+        if (slot === undefined) throw new GradlensError('INTERNAL', `${node.op} "${node.name}" asked for undeclared scratch "${label}"`);
+        return slotBuffers[slot]!;
       },
       rules,
     });
@@ -299,7 +311,7 @@ export class Plan {
           readouts.push({ name: 'score', source: scores, bytes: batch * 4, offset: 0, kind: 'f32' });
         }
         for (let k = F - 1; k >= 0; k--) {
-          const backward = definitions[k]!.backward;
+          const backward = relevance.get(k)?.backward ?? definitions[k]!.backward;
           if (flow.backward.has(k) && backward) dispatches.push(...(await backward(contexts[k]!)));
         }
       }

@@ -136,6 +136,7 @@ describe('a feature the model ignores gets zero from every gradient method', () 
     it(method, async () => {
       const options: ExplainOptions = { method, seed: 5, samples: 4, steps: 8 };
       if (method === 'expected-gradients' || method === 'gradient-shap') options.baselines = set;
+      if (method === 'lrp') options.composite = 'epsilon'; // the default's flat first layer ignores weights by design
       const { attribution } = await run(graph, x, 2, options);
       expect([attribution[3], attribution[8]]).toEqual([0, 0]);
       expect(attribution.some((v) => v !== 0)).toBe(true);

@@ -5,6 +5,7 @@ import { METHOD_IDS, METHODS } from '../../src/attribution/registry.ts';
 import { Model } from '../../src/graph/model.ts';
 import { readNpy, toFloat32 } from '../../src/io/npy.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
+import { relativeL2 } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 
 /** A fixture folder's manifest.json, as test/captum/make_fixtures.py documents it. */
@@ -26,17 +27,6 @@ interface Manifest {
 
 const root = new URL('../../', import.meta.url).pathname;
 const fixtures = `${root}test/captum/fixtures/`;
-
-/** ‖a − b‖₂ / ‖b‖₂, in float64. */
-function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let difference = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    difference += (actual[i]! - expected[i]!) ** 2;
-    norm += expected[i]! ** 2;
-  }
-  return Math.sqrt(difference / norm);
-}
 
 const manifests = readdirSync(fixtures).map(
   (name) => [name, JSON.parse(readFileSync(`${fixtures}${name}/manifest.json`, 'utf8')) as Manifest] as const,
