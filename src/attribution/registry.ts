@@ -5,11 +5,12 @@
 import { GradlensError } from '../gpu/errors.ts';
 import { camMethods } from './methods/cam.ts';
 import { gradientMethods } from './methods/gradients.ts';
+import { layerMethods } from './methods/layers.ts';
 import { pathMethods } from './methods/paths.ts';
 import { ruleMethods } from './methods/rules.ts';
 import { METHOD_IDS, type MethodDescription, type MethodId } from './types.ts';
 
-const described = [...gradientMethods, ...camMethods, ...pathMethods, ...ruleMethods];
+const described = [...gradientMethods, ...camMethods, ...pathMethods, ...ruleMethods, ...layerMethods];
 
 export const METHODS: Readonly<Record<MethodId, MethodDescription>> = Object.fromEntries(
   METHOD_IDS.map((id) => {
