@@ -5,41 +5,11 @@
 import type { Model } from '../graph/model.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import type { Shape } from '../graph/ir.ts';
+import type { MethodId } from './generated/method-ids.ts';
 import type { IntegrationRule } from './quadrature.ts';
 
-/** Every method's id, as the API, the CLI and the widgets name it. */
-export const METHOD_IDS = [
-  'saliency',
-  'gradient-x-input',
-  'guided-backprop',
-  'deconvnet',
-  'integrated-gradients',
-  'expected-gradients',
-  'gradient-shap',
-  'smoothgrad',
-  'smoothgrad-sq',
-  'vargrad',
-  'smooth-taylor',
-  'grad-cam',
-  'grad-cam-plus-plus',
-  'guided-grad-cam',
-  'fullgrad',
-  'blur-ig',
-  'guided-ig',
-  'idgi',
-  'split-ig',
-  'rectgrad',
-  'noisegrad',
-  'fusiongrad',
-  'layer-integrated-gradients',
-  'layer-gradient-x-activation',
-  'layer-grad-cam',
-  'layer-conductance',
-  'internal-influence',
-  'neuron-gradient',
-  'neuron-integrated-gradients',
-] as const;
-export type MethodId = (typeof METHOD_IDS)[number];
+/** Every method's id: the file names of src/attribution/methods/ (generated/method-ids.ts, written by a script). */
+export type { MethodId } from './generated/method-ids.ts';
 
 /**
  * The reference point an integrated-gradients path starts from (Sundararajan 2017; Sturmfels et al., "Visualizing
