@@ -31,7 +31,8 @@ export function resolveLayer(graph: Graph, name: string | undefined, toInput = f
   const shapes = inferShapes(graph, 1);
   if (name === undefined) throw new GradlensError('BAD_PARAMS', `give \`layer\`, a node or tensor of ${graph.name} (${candidates(graph, shapes)})`);
   const producer = graph.nodes.find((node) => node.outputs.includes(name)) ?? graph.nodes.find((node) => node.name === name);
-  if (!producer) throw new GradlensError('BAD_PARAMS', `layer "${name}" is neither a computed tensor nor a node of ${graph.name}; ${candidates(graph, shapes)}`);
+  if (!producer)
+    throw new GradlensError('BAD_PARAMS', `layer "${name}" is neither a computed tensor nor a node of ${graph.name}; ${candidates(graph, shapes)}`);
   const tensor = producer.outputs.includes(name) ? name : producer.outputs[0]!;
   if (!toInput) return { site: { tensor }, shape: shapes.get(tensor)!.slice(1), name };
   const data = producer.inputs.filter((input) => input !== '' && !graph.constants.has(input));
@@ -89,7 +90,10 @@ export async function layerValues(
           { source: plan!.buffers.layer!.value, target: values, size: n * layerSize * 4, targetOffset: start * layerSize * 4 },
           { source: plan!.buffers.output, target: logits, size: n * classes * 4, targetOffset: start * classes * 4 },
         ],
-        finish: async () => ({ values: await readFloats(device, values, count * layerSize), logits: await readFloats(device, logits, count * classes) }),
+        finish: async () => ({
+          values: await readFloats(device, values, count * layerSize),
+          logits: await readFloats(device, logits, count * classes),
+        }),
       };
     },
   };
@@ -131,7 +135,12 @@ export async function layerIntegratedGradients(
       combine: 'mean',
       seed: context.seed,
     },
-    { ...context.options, targets: context.targets, score: context.score, at: { layer: { ...layer.site, inject: true }, modelInputs: context.inputs } },
+    {
+      ...context.options,
+      targets: context.targets,
+      score: context.score,
+      at: { layer: { ...layer.site, inject: true }, modelInputs: context.inputs },
+    },
   );
   const startScores = scoresOf(start.logits, context.targets, sizeOf(model.outputShape), context.score);
   const delta = Float32Array.from({ length: count }, (_, i) => {

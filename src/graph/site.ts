@@ -54,7 +54,6 @@ function truncate(graph: Graph, output: string): Graph {
     nodes.unshift(node);
     node.inputs.forEach((name) => needed.add(name));
   }
-  if (!nodes.length && output !== graph.input)
-    throw new GradlensError('BAD_PARAMS', `"${output}" is not a computed tensor of ${graph.name}`);
+  if (!nodes.length && output !== graph.input) throw new GradlensError('BAD_PARAMS', `"${output}" is not a computed tensor of ${graph.name}`);
   return { ...graph, output, nodes, labels: undefined };
 }

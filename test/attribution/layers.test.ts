@@ -118,7 +118,11 @@ describe('layer methods against their definitions in float64', () => {
   it('layer gradient × activation: ∂f/∂y ⊙ y', async () => {
     const explanation = await run({ method: 'layer-gradient-x-activation', layer: 'relu1' });
     const { values, gradients } = layerGradients(graph, 'relu1', Float64Array.from(inputs), count, 1);
-    expectAllClose(explanation.attribution, gradients.map((g, i) => g * values[i]!), TOLERANCE);
+    expectAllClose(
+      explanation.attribution,
+      gradients.map((g, i) => g * values[i]!),
+      TOLERANCE,
+    );
   });
 
   it('internal influence: Σ_k w_k ∂f/∂y(x_k) on the input path, and layer conductance: Σ_k ∂f/∂y(x_k) ⊙ (y_{k+1} − y_k)', async () => {
@@ -156,7 +160,11 @@ describe('layer methods against their definitions in float64', () => {
     const influence = await run({ method: 'internal-influence', layer: 'conv1', steps, rule: 'riemann_left' });
     const y = referenceForward(graph, inputs, count).get('conv1')!;
     const y0 = referenceForward(graph, new Float64Array(inputs.length), count).get('conv1')!;
-    expectAllClose(conductance.attribution, Array.from(influence.attribution, (v, i) => v * (y[i]! - y0[i]!)), TOLERANCE);
+    expectAllClose(
+      conductance.attribution,
+      Array.from(influence.attribution, (v, i) => v * (y[i]! - y0[i]!)),
+      TOLERANCE,
+    );
   });
 
   it('layer conductance sums to f(x) − f(x₀) over the layer (its delta), as IG over the input does', async () => {
@@ -186,7 +194,12 @@ describe('layer methods against their definitions in float64', () => {
     const plain = await run({ method: 'layer-grad-cam', layer: 'relu2' });
     const relu = await run({ method: 'layer-grad-cam', layer: 'relu2', relu: true });
     expectAllClose(plain.attribution, expected, TOLERANCE, 'signed');
-    expectAllClose(relu.attribution, expected.map((v) => Math.max(v, 0)), TOLERANCE, 'relu');
+    expectAllClose(
+      relu.attribution,
+      expected.map((v) => Math.max(v, 0)),
+      TOLERANCE,
+      'relu',
+    );
     expect(plain.shape).toEqual([count, 1, 5, 5]);
     expect(expected.some((v) => v < 0)).toBe(true); // the ReLU has something to remove
   });
@@ -237,7 +250,13 @@ describe('integer token ids: attribution at the embedding output (the text route
   const padIds = new Float32Array(10); // token 0 as the pad token
 
   it('layer integrated gradients from the pad tokens’ embeddings equals its float64 definition, in [tokens, dim]', async () => {
-    const explanation = await explainGraph(g, ids, count, { method: 'layer-integrated-gradients', layer: 'embedded', steps: 8, baseline: padIds, target: [0, 2] });
+    const explanation = await explainGraph(g, ids, count, {
+      method: 'layer-integrated-gradients',
+      layer: 'embedded',
+      steps: 8,
+      baseline: padIds,
+      target: [0, 2],
+    });
     const { alphas, weights } = quadrature('gausslegendre', 8);
     const y = referenceForward(g, ids, count).get('embedded')!;
     const y0 = referenceForward(g, padIds, count).get('embedded')!;

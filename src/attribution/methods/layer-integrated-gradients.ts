@@ -16,5 +16,7 @@ export default {
   run: layerIg,
   options: { ...LAYER_OPTIONS, ...PATH_OPTIONS },
   capabilities: { ...LAYER, delta: true, timesInput: true },
-  captum: 'LayerIntegratedGradients',
+  captum: {
+    call: 'LayerIntegratedGradients(model, layer).attribute(x, baselines, target, n_steps=steps, method=rule, attribute_to_layer_input=attributeToLayerInput)',
+  },
 } satisfies MethodDescription;
