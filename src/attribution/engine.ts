@@ -142,7 +142,14 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const job: Job<Float32Array> = {
     label: 'attribution',
     total: spec.count * perInput,
-    plans: [{ objective: options.score, rules: options.rules ?? 'standard', ...(site.layer ? { layer: site.layer } : {}), ...(site.output ? { output: site.output } : {}) }],
+    plans: [
+      {
+        objective: options.score,
+        rules: options.rules ?? 'standard',
+        ...(site.layer ? { layer: site.layer } : {}),
+        ...(site.output ? { output: site.output } : {}),
+      },
+    ],
     targets: { of: options.targets, inputOf: (p) => Math.floor(p / perInput) },
     // Within the loop budget too: attribution_accumulate walks a slot's points of the chunk, drawing noise for each.
     most: Math.max(1, Math.floor((loopBudget(gpu.device) - POINTS_ITERATIONS) / ACCUMULATE_ITERATIONS_PER_POINT)),
@@ -170,7 +177,8 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
         };
       };
       const gradients = site.layer ? plan!.buffers.layer?.gradient : plan!.buffers.inputGradient;
-      if (!gradients) throw new GradlensError('BAD_PARAMS', `no gradient reaches ${site.layer ? `layer "${site.layer.tensor}"` : 'the input'} from the output`);
+      if (!gradients)
+        throw new GradlensError('BAD_PARAMS', `no gradient reaches ${site.layer ? `layer "${site.layer.tensor}"` : 'the input'} from the output`);
       const modelInputs = injected ? await scope.upload('attribution model inputs', site.modelInputs!) : undefined;
       // An injected layer's point p runs on its input's row of the model inputs (Captum's LayerIntegratedGradients).
       const inputRows = (start: number, count: number): Copy[] =>

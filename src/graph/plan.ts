@@ -291,7 +291,8 @@ export class Plan {
       outputShapes: node.outputs.map((name) => shapes.get(name) ?? []),
       input: (i) => valueBuffer(node.inputs[i]!),
       // An injected layer's producer writes a scratch buffer: the caller's values stand in for its result.
-      output: (i) => (inject && node.outputs[i] === site ? (discard ??= makeBuffer(`${site} (replaced)`, bytesOf(site))) : valueBuffer(node.outputs[i]!)),
+      output: (i) =>
+        inject && node.outputs[i] === site ? (discard ??= makeBuffer(`${site} (replaced)`, bytesOf(site))) : valueBuffer(node.outputs[i]!),
       isConstant: (i) => isConstant(node.inputs[i] ?? ''),
       constantData: (i) => graph.constants.get(node.inputs[i] ?? '')?.data,
       saved: (label, bytes) => {

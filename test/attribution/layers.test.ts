@@ -115,6 +115,13 @@ describe('layer methods against their definitions in float64', () => {
     }
   });
 
+  it("attributeToLayerInput takes gradients at the input tensor through all its readers, as Captum's saved input", async () => {
+    // Captum differentiates with respect to the module's input tensor itself; only LayerIG's replacement is conv2's alone.
+    const atInput = await run({ method: 'layer-gradient-x-activation', layer: 'conv2', attributeToLayerInput: true });
+    const atTensor = await run({ method: 'layer-gradient-x-activation', layer: 'relu1' });
+    expect([...atInput.attribution]).toEqual([...atTensor.attribution]);
+  });
+
   it('layer gradient × activation: ∂f/∂y ⊙ y', async () => {
     const explanation = await run({ method: 'layer-gradient-x-activation', layer: 'relu1' });
     const { values, gradients } = layerGradients(graph, 'relu1', Float64Array.from(inputs), count, 1);

@@ -58,7 +58,7 @@ export async function layerDelta(context: MethodContext, layer: Layer, attributi
 export const used = (layer: Layer, extra: Record<string, unknown> = {}) => ({
   layer: layer.name,
   layerShape: [...layer.shape],
-  ...(layer.site.reader ? { attributeToLayerInput: true } : {}),
+  ...(layer.replaced.reader ? { attributeToLayerInput: true } : {}),
   ...extra,
 });
 
