@@ -93,4 +93,5 @@ const VALUE: Record<OptionSpec['kind'], string> = {
   baseline: 'zeros|uniform|constant:V|blur:SIGMA|FILE.npy',
   'baseline-set': 'FILE.npy',
   'tensor-name': 'NAME',
+  index: 'I,J,…',
 };

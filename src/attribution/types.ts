@@ -53,6 +53,18 @@ export interface CamOptions {
   upsample?: 'bilinear' | 'nearest';
 }
 
+/** Options of the layer and neuron methods (Captum's Layer* and Neuron* classes); `layer` names their layer. */
+export interface LayerOptions {
+  /**
+   * Attribute to the input of the node that computes `layer` rather than to its output (Captum's
+   * attribute_to_layer_input / attribute_to_neuron_input): that node's read of it alone, as Captum's hook on a module's
+   * input. Default false.
+   */
+  attributeToLayerInput?: boolean;
+  /** Neuron methods: the neuron, an index into the layer's per-sample shape (Captum's neuron_selector as a tuple). */
+  neuron?: readonly number[];
+}
+
 /** Options of the path methods beyond integrated gradients (Blur IG, Guided IG, IDGI, Split IG). */
 export interface PathOptions {
   /** Blur IG (and IDGI on its path): the blur σ, in pixels, where the path starts. Default 50, PAIR saliency's `max_sigma`. */
@@ -118,7 +130,7 @@ export interface LrpOptions {
   zeroBias?: boolean;
 }
 
-export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions, LrpOptions {
+export interface ExplainOptions extends CamOptions, LayerOptions, PathOptions, RuleOptions, LrpOptions {
   method: MethodId;
   /** A class index, 'top1', or one per input. Default 'top1'. */
   target?: Target;
@@ -157,8 +169,9 @@ export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions, Lr
 
 export interface Explanation {
   method: MethodId;
-  /** count × input shape, row-major. */
+  /** count × `shape`'s per-sample part, row-major: the input's shape, or a layer method's layer shape. */
   attribution: Float32Array;
+  /** [count, ...the input's shape], or [count, ...the layer's] for a layer method (LayerGradCam: [count, 1, h, w]). */
   shape: Shape;
   target: Int32Array;
   /** The score of each input at its target (logit, probability or log-probability). */
@@ -190,6 +203,8 @@ export interface MethodContext {
 
 export interface MethodResult {
   attribution: Float32Array;
+  /** The per-sample shape of the attribution where it is not the input's (a layer method's layer). */
+  shape?: Shape;
   delta?: Float32Array;
   points: number;
   chunks: number;
@@ -205,7 +220,7 @@ export type Method = (context: MethodContext) => Promise<MethodResult>;
 export type OptionValue = number | boolean | string;
 export interface OptionSpec {
   /** How a value is read and checked: the CLI parses by it, a widget picks its input by it. */
-  kind: 'integer' | 'number' | 'boolean' | 'choice' | 'baseline' | 'baseline-set' | 'tensor-name';
+  kind: 'integer' | 'number' | 'boolean' | 'choice' | 'baseline' | 'baseline-set' | 'tensor-name' | 'index';
   /** One line: what it is, and where its default comes from. */
   doc: string;
   default?: OptionValue;
@@ -226,6 +241,8 @@ export type OptionKey = Exclude<
 export interface Capabilities {
   /** Explains at an inner layer (`layer`), of an image model. */
   layer: boolean;
+  /** The attribution has the layer's shape, not the input's (Captum's Layer* classes). */
+  layerShaped?: boolean;
   /** Reports a completeness residual (`delta`). */
   delta: boolean;
   /** Multiplies by the input (or by x − baseline). */

@@ -237,8 +237,9 @@ class Case:
     x the inputs (requires no grad), t the targets. `seed`: the call draws random numbers, gradlens's with this seed.
     """
 
-    def __init__(self, name, gradlens, captum, run, seed=None, arrays=None):
+    def __init__(self, name, gradlens, captum, run, seed=None, arrays=None, layer_shaped=False):
         self.name, self.gradlens, self.captum, self.run, self.seed, self.arrays = name, gradlens, captum, run, seed, arrays or {}
+        self.layer_shaped = layer_shaped  # a layer method's result has the layer's shape (test/captum/make_layers.py)
 
 
 def upsampled(layer_map, x, mode):
@@ -369,7 +370,7 @@ def make(name, onnx_path, net, x, targets, cases):
         old.unlink()
     np.save(folder / 'input.npy', x.astype(np.float32))
     manifest = {
-        'generator': 'test/captum/make_fixtures.py',
+        'generator': f'test/captum/{Path(sys.argv[0]).name}',
         'versions': {'captum': captum.__version__, 'torch': torch.__version__, 'numpy': np.__version__},
         'model': onnx_path,
         'inputShape': list(x.shape[1:]),

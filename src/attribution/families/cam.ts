@@ -9,7 +9,7 @@ import { inferShapes } from '../../graph/shapes.ts';
 import { camExpand, camMap, camWeights, fullGradAccumulate, fullGradMap, fullGradStatistics } from '../../kernels/attribution/cam.ts';
 import { batchNormToAffine } from '../../kernels/channel.ts';
 import { resizeForward, type ResizeDims } from '../../kernels/resize.ts';
-import { runJob, type Job, type Scope } from '../runner.ts';
+import { runJob, type Job, type Scope, type Step } from '../runner.ts';
 import { boolean, choice } from '../options.ts';
 import type { ExplainOptions, Method, MethodContext, OptionKey, OptionSpec } from '../types.ts';
 
@@ -99,14 +99,14 @@ function resolveLayer(context: MethodContext): { layer: string; shape: Shape; in
  * into every plan, the reducer is the method's kernels; at most 65535 inputs a chunk (FullGrad's statistics run one
  * workgroup per input).
  */
-function layerJob<R>(
+export function layerJob<R>(
   context: MethodContext,
   plans: readonly Omit<PlanOptions, 'batch'>[],
   prepare: (
     scope: Scope,
     chunkSize: number,
   ) => Promise<{
-    reduce: (plans: readonly Plan[], start: number, count: number) => Promise<Dispatch[]>;
+    reduce: (plans: readonly Plan[], start: number, count: number) => Promise<Step[]>;
     finish: () => Promise<R>;
   }>,
 ): Job<R> {

@@ -56,5 +56,5 @@ export default {
   run: deepLiftShap,
   options: { baselines: { kind: 'baseline-set', doc: 'the references DeepLift is averaged over (k × input size); required' } },
   capabilities: { layer: false, delta: true, timesInput: true, random: false, tunnel: 'calls' },
-  captum: 'DeepLiftShap',
+  captum: { call: 'DeepLiftShap(model).attribute(x, baselines, target, return_convergence_delta=True)' },
 } satisfies MethodDescription;

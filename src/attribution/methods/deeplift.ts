@@ -27,5 +27,5 @@ export default {
   run: deepLift,
   options: { baseline: { ...BASELINE, doc: 'the reference x₀: zeros, uniform, {constant}, {blur: σ} or a tensor' } },
   capabilities: { ...GRADIENT, delta: true, timesInput: true },
-  captum: 'DeepLift',
+  captum: { call: 'DeepLift(model).attribute(x, target, baselines, return_convergence_delta=True)' },
 } satisfies MethodDescription;
