@@ -81,7 +81,8 @@ def batches(data, size):
             yield torch.tensor([ids for ids, _ in chunk]), torch.tensor([label for _, label in chunk])
 
 
-def main():
+def train():
+    """The trained model and its accuracy on the held-out reviews (the same weights every run)."""
     torch.manual_seed(SEED)
     torch.set_num_threads(1)
     rng = random.Random(SEED)
@@ -100,8 +101,11 @@ def main():
     model.eval()
     with torch.no_grad():
         right = sum(int(model(ids).argmax(1).eq(labels).sum()) for ids, labels in batches(test, 64))
-    accuracy = right / len(test)
+    return model, right / len(test), len(training), len(test)
 
+
+def main():
+    model, accuracy, n_train, n_test = train()
     path = ROOT / 'models' / 'sentiment.onnx'
     example = torch.tensor([encode('the movie was not good'.split())])
     torch.onnx.export(model, example, str(path), opset_version=OPSET, input_names=['ids'], output_names=['logits'],
@@ -125,7 +129,7 @@ def main():
         name = '_'.join(text.split()[-3:]) + '.json'
         (samples / name).write_text(json.dumps({'tokens': tokens, 'ids': ids}) + '\n')
         written.append((name, text, predicted))
-    (ROOT / 'models' / 'sentiment.md').write_text(readme(accuracy, len(training), len(test), ops, written, path.stat().st_size))
+    (ROOT / 'models' / 'sentiment.md').write_text(readme(accuracy, n_train, n_test, ops, written, path.stat().st_size))
     print(f'sentiment: test accuracy {accuracy:.4f}, ops {ops}, {path.stat().st_size} bytes')
     for name, text, predicted in written:
         print(f'  {name}: {text!r} -> {predicted}')

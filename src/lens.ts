@@ -3,6 +3,7 @@ import { GpuRuntime, type GpuContext } from './gpu/device.ts';
 import { GradlensError } from './gpu/errors.ts';
 import { explain, type ExplainOptions, type Explanation } from './attribution/explain.ts';
 import { logitsOf } from './attribution/targets.ts';
+import { explainTokens, type TokenExplanation, type TokenOptions } from './attribution/tokens.ts';
 import type { Graph, Shape } from './graph/ir.ts';
 import { sizeOf } from './graph/ir.ts';
 import { Model } from './graph/model.ts';
@@ -62,6 +63,25 @@ export class LensModel {
   async explain(input: Float32Array, options: ExplainOptions & { count?: number }): Promise<Explanation> {
     const { count = input.length / sizeOf(this.graph.inputShape), ...rest } = options;
     return explain(await this.resolve(), input, count, rest);
+  }
+
+  /**
+   * Token attribution for a text model (integer ids in): `count` sequences of ids, row-major; where the model leaves
+   * the sequence length free, each is ids.length / count long. The method runs at the token embedding output (or
+   * `layer`): integrated gradients there is Captum's LayerIntegratedGradients on the embedding layer.
+   */
+  async explainTokens(ids: ArrayLike<number | bigint>, options: ExplainOptions & TokenOptions & { count?: number }): Promise<TokenExplanation> {
+    const { count = 1, ...rest } = options;
+    const values = Float32Array.from(Array.from(ids, Number));
+    const free = this.graph.freeAxes?.length && this.graph.inputShape.length === 1;
+    if (free && values.length % count !== 0) throw new GradlensError('BAD_INPUT', `${values.length} ids do not make ${count} sequences of one length`);
+    const model = await this.resolve();
+    return explainTokens(free ? await model.at([values.length / count]) : model, values, count, rest);
+  }
+
+  /** The model's vocabulary (id → token) where its file gives one (metadata `vocabulary` or `vocab`). */
+  get vocabulary(): readonly string[] {
+    return this.graph.tokenIds?.vocabulary ?? [];
   }
 
   /** Logits of `count` inputs. */
