@@ -14,13 +14,16 @@ export function checkAgainstModel(run: ExplainRun, graph: Graph): void {
   const shape = `[${graph.inputShape.join(', ')}]`;
   const size = sizeOf(graph.inputShape);
   const { method, baselines, baseline, target } = run.method;
+  if (!graph.tokenIds && Object.keys(run.tokens).length) {
+    throw new UsageError(`--baseline-token and --reduce are for text models (integer token ids in); ${graph.name} takes floats ${shape}`);
+  }
   if (BASELINE_SET_METHODS.has(method) && !baselines) {
     throw new UsageError(`--method ${method} draws its baselines from a set: give --baselines FILE.npy (k inputs of ${shape}, k × ${size} values)`);
   }
   if (baselines && (baselines.length === 0 || baselines.length % size !== 0)) {
     throw new UsageError(`--baselines holds ${baselines.length} values, not a whole number of the model's inputs ${shape} (${size} values each)`);
   }
-  if (baseline instanceof Float32Array && baseline.length !== size) {
+  if (baseline instanceof Float32Array && baseline.length !== size && !graph.tokenIds) {
     throw new UsageError(`--baseline holds ${baseline.length} values; the model's input ${shape} has ${size}`);
   }
   if (typeof target === 'number') {
