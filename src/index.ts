@@ -16,4 +16,6 @@ export type { Graph } from './graph/ir.ts';
 export { renderHeatmap, colormap, legendStops, type Heatmap, type HeatmapOptions } from './render/index.ts';
 export { preprocess, type PreprocessOptions } from './io/preprocess.ts';
 export { readNpy, writeNpy } from './io/npy.ts';
+export { tokenize } from './io/tokenize.ts';
+export { tokenShades, tokenPeak, type TokenShade } from './render/tokens.ts';
 export * as metrics from './metrics/index.ts';

@@ -73,10 +73,15 @@ export class LensModel {
   async explainTokens(ids: ArrayLike<number | bigint>, options: ExplainOptions & TokenOptions & { count?: number }): Promise<TokenExplanation> {
     const { count = 1, ...rest } = options;
     const values = Float32Array.from(Array.from(ids, Number));
-    const free = this.graph.freeAxes?.length && this.graph.inputShape.length === 1;
-    if (free && values.length % count !== 0) throw new GradlensError('BAD_INPUT', `${values.length} ids do not make ${count} sequences of one length`);
+    return explainTokens(await this.sized(values, count), values, count, rest);
+  }
+
+  /** The model at the inputs' own sequence length where it takes any (a text model), else as loaded. */
+  private async sized(values: Float32Array, count: number): Promise<Model> {
     const model = await this.resolve();
-    return explainTokens(free ? await model.at([values.length / count]) : model, values, count, rest);
+    if (!this.graph.tokenIds || !this.graph.freeAxes?.length || this.graph.inputShape.length !== 1) return model;
+    if (values.length % count !== 0) throw new GradlensError('BAD_INPUT', `${values.length} ids do not make ${count} sequences of one length`);
+    return model.at([values.length / count]);
   }
 
   /** The model's vocabulary (id → token) where its file gives one (metadata `vocabulary` or `vocab`). */
@@ -84,9 +89,9 @@ export class LensModel {
     return this.graph.tokenIds?.vocabulary ?? [];
   }
 
-  /** Logits of `count` inputs. */
-  async predict(input: Float32Array, count = input.length / sizeOf(this.graph.inputShape)): Promise<Float32Array> {
-    return logitsOf(await this.resolve(), input, count);
+  /** Logits of `count` inputs (of a text model: `count` sequences of ids, default one). */
+  async predict(input: Float32Array, count = this.graph.tokenIds ? 1 : input.length / sizeOf(this.graph.inputShape)): Promise<Float32Array> {
+    return logitsOf(await this.sized(input, count), input, count);
   }
 
   async destroy(): Promise<void> {
