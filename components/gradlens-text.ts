@@ -80,7 +80,9 @@ export class GradlensText extends LitElement {
         background: linear-gradient(to right, var(--_negative), transparent, var(--_positive));
       }
       .caption {
-        grid-column: 1 / -1;
+        margin: 2px 0 0;
+        font-size: 0.85em;
+        color: var(--_muted);
       }
       .detail {
         min-height: 1.4em;
@@ -289,9 +291,13 @@ export class GradlensText extends LitElement {
 
   private legend(shades: readonly TokenShade[], targetName: string) {
     const peak = tokenPeak(shades.map((s) => s.value));
-    return html`<div part="legend" class="legend" role="img" aria-label="Colour scale from ${formatSigned(-peak)} (against ${targetName}) to ${formatSigned(peak)} (towards it)">
-      <span>${formatSigned(-peak)}</span><span class="scale"></span><span>${formatSigned(peak)}</span>
-      <span class="caption">← against ${targetName} · towards ${targetName} → (${this.attribution ? 'attribution' : `${this.reduce} over the embedding, ${this.units()}`})</span>
+    return html`<div part="legend">
+      <div class="legend" role="img" aria-label="Colour scale from ${formatSigned(-peak)} (against ${targetName}) to ${formatSigned(peak)} (towards it)">
+        <span>${formatSigned(-peak)}</span><span class="scale"></span><span>${formatSigned(peak)}</span>
+      </div>
+      <p class="caption">
+        ← against ${targetName} · towards ${targetName} → (${this.attribution ? 'attribution' : `${this.reduce} over the embedding, ${this.units()}`})
+      </p>
     </div>`;
   }
 
