@@ -1,10 +1,11 @@
 /**
  * The method descriptions as others read them: every option with the methods that take it and their defaults (the
- * CLI's flags and usage, the widgets' pickers), and the method table of README.md and docs/design.md.
+ * CLI's flags and usage, the widgets' pickers), and the method table of README.md.
  */
 import { optionsOf } from './options.ts';
 import { METHODS } from './registry.ts';
-import { METHOD_IDS, type MethodId, type OptionKey, type OptionSpec, type OptionValue } from './types.ts';
+import { METHOD_IDS, type MethodId } from './generated/method-ids.ts';
+import type { OptionKey, OptionSpec, OptionValue } from './types.ts';
 
 export interface OptionUse {
   key: OptionKey;
@@ -48,7 +49,7 @@ export function defaultsOf(use: OptionUse): string {
 
 const mark = (on: boolean) => (on ? '✓' : '');
 
-/** README's and docs/design.md's method table, generated: a test keeps the copies in those files equal to it. */
+/** README's method table, generated: a test keeps the copy there equal to it. */
 export function methodTable(): string {
   const rows = METHOD_IDS.map((id) => {
     const { summary, options, capabilities: c, captum } = METHODS[id];
@@ -85,4 +86,5 @@ const VALUE: Record<OptionSpec['kind'], string> = {
   baseline: 'zeros|uniform|constant:V|blur:SIGMA|FILE.npy',
   'baseline-set': 'FILE.npy',
   'tensor-name': 'NAME',
+  index: 'I,J,…',
 };

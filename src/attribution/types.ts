@@ -5,34 +5,11 @@
 import type { Model } from '../graph/model.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import type { Shape } from '../graph/ir.ts';
+import type { MethodId } from './generated/method-ids.ts';
 import type { IntegrationRule } from './quadrature.ts';
 
-/** Every method's id, as the API, the CLI and the widgets name it. */
-export const METHOD_IDS = [
-  'saliency',
-  'gradient-x-input',
-  'guided-backprop',
-  'deconvnet',
-  'integrated-gradients',
-  'expected-gradients',
-  'gradient-shap',
-  'smoothgrad',
-  'smoothgrad-sq',
-  'vargrad',
-  'smooth-taylor',
-  'grad-cam',
-  'grad-cam-plus-plus',
-  'guided-grad-cam',
-  'fullgrad',
-  'blur-ig',
-  'guided-ig',
-  'idgi',
-  'split-ig',
-  'rectgrad',
-  'noisegrad',
-  'fusiongrad',
-] as const;
-export type MethodId = (typeof METHOD_IDS)[number];
+/** Every method's id: the file names of src/attribution/methods/ (generated/method-ids.ts, written by a script). */
+export type { MethodId } from './generated/method-ids.ts';
 
 /**
  * The reference point an integrated-gradients path starts from (Sundararajan 2017; Sturmfels et al., "Visualizing
@@ -74,6 +51,18 @@ export interface CamOptions {
    * 'nearest' is PyTorch's rule (source index ⌊o·in/out⌋), the default of guided-grad-cam as in Captum's GuidedGradCam.
    */
   upsample?: 'bilinear' | 'nearest';
+}
+
+/** Options of the layer and neuron methods (Captum's Layer* and Neuron* classes); `layer` names their layer. */
+export interface LayerOptions {
+  /**
+   * Attribute to the input of the node that computes `layer` rather than to its output (Captum's
+   * attribute_to_layer_input / attribute_to_neuron_input): that node's read of it alone, as Captum's hook on a module's
+   * input. Default false.
+   */
+  attributeToLayerInput?: boolean;
+  /** Neuron methods: the neuron, an index into the layer's per-sample shape (Captum's neuron_selector as a tuple). */
+  neuron?: readonly number[];
 }
 
 /** Options of the path methods beyond integrated gradients (Blur IG, Guided IG, IDGI, Split IG). */
@@ -123,7 +112,7 @@ export interface RuleOptions {
   weightStdev?: number;
 }
 
-export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions {
+export interface ExplainOptions extends CamOptions, LayerOptions, PathOptions, RuleOptions {
   method: MethodId;
   /** A class index, 'top1', or one per input. Default 'top1'. */
   target?: Target;
@@ -162,8 +151,9 @@ export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions {
 
 export interface Explanation {
   method: MethodId;
-  /** count × input shape, row-major. */
+  /** count × `shape`'s per-sample part, row-major: the input's shape, or a layer method's layer shape. */
   attribution: Float32Array;
+  /** [count, ...the input's shape], or [count, ...the layer's] for a layer method (LayerGradCam: [count, 1, h, w]). */
   shape: Shape;
   target: Int32Array;
   /** The score of each input at its target (logit, probability or log-probability). */
@@ -195,6 +185,8 @@ export interface MethodContext {
 
 export interface MethodResult {
   attribution: Float32Array;
+  /** The per-sample shape of the attribution where it is not the input's (a layer method's layer). */
+  shape?: Shape;
   delta?: Float32Array;
   points: number;
   chunks: number;
@@ -210,7 +202,7 @@ export type Method = (context: MethodContext) => Promise<MethodResult>;
 export type OptionValue = number | boolean | string;
 export interface OptionSpec {
   /** How a value is read and checked: the CLI parses by it, a widget picks its input by it. */
-  kind: 'integer' | 'number' | 'boolean' | 'choice' | 'baseline' | 'baseline-set' | 'tensor-name';
+  kind: 'integer' | 'number' | 'boolean' | 'choice' | 'baseline' | 'baseline-set' | 'tensor-name' | 'index';
   /** One line: what it is, and where its default comes from. */
   doc: string;
   default?: OptionValue;
@@ -231,6 +223,8 @@ export type OptionKey = Exclude<
 export interface Capabilities {
   /** Explains at an inner layer (`layer`), of an image model. */
   layer: boolean;
+  /** The attribution has the layer's shape, not the input's (Captum's Layer* classes). */
+  layerShaped?: boolean;
   /** Reports a completeness residual (`delta`). */
   delta: boolean;
   /** Multiplies by the input (or by x − baseline). */

@@ -165,6 +165,8 @@ function optionValue(use: OptionUse, text: string): unknown {
       return readArray(name, text);
     case 'tensor-name':
       return text;
+    case 'index':
+      return text.split(',').map((part) => number(name, part, (n) => Number.isInteger(n) && n >= 0)!);
   }
 }
 

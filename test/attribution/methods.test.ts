@@ -132,7 +132,9 @@ describe('a feature the model ignores gets zero from every gradient method', () 
   const set = randomTensor(15, 62, 1);
   // Grad-CAM's maps come from a layer's spatial grid, upsampled: they are not per-feature, and need image inputs.
   const layerMaps = new Set(['grad-cam', 'grad-cam-plus-plus', 'guided-grad-cam']);
-  for (const method of (Object.keys(METHODS) as (keyof typeof METHODS)[]).filter((m) => !layerMaps.has(m))) {
+  // Layer and neuron methods explain a layer, not the input's features (test/attribution/layers.test.ts).
+  const inputMethods = (Object.keys(METHODS) as (keyof typeof METHODS)[]).filter((m) => !layerMaps.has(m) && !METHODS[m].capabilities.layer);
+  for (const method of inputMethods) {
     it(method, async () => {
       const options: ExplainOptions = { method, seed: 5, samples: 4, steps: 8 };
       if (method === 'expected-gradients' || method === 'gradient-shap') options.baselines = set;

@@ -372,7 +372,13 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
 };
 
 /** Every tensor's value for one forward pass in float64. */
-export function referenceForward(graph: Graph, input: ArrayLike<number>, batch: number): Map<string, Float64Array> {
+/** Every tensor's value; a tensor in `replace` takes the given value instead of its node's (a layer method's injection). */
+export function referenceForward(
+  graph: Graph,
+  input: ArrayLike<number>,
+  batch: number,
+  replace: ReadonlyMap<string, ArrayLike<number>> = new Map(),
+): Map<string, Float64Array> {
   const shapes = inferShapes(graph, batch);
   const values = new Map<string, Float64Array>([[graph.input, Float64Array.from(input)]]);
   for (const [name, constant] of graph.constants) values.set(name, Float64Array.from(constant.data));
@@ -380,6 +386,11 @@ export function referenceForward(graph: Graph, input: ArrayLike<number>, batch: 
     const op = REFERENCE_OPS[node.op];
     if (!op) throw new Error(`no reference for ${node.op}`);
     const inputs = node.inputs.map((name) => values.get(name)!);
+    const replaced = replace.get(node.outputs[0]!);
+    if (replaced) {
+      values.set(node.outputs[0]!, Float64Array.from(replaced));
+      continue;
+    }
     values.set(
       node.outputs[0]!,
       op.forward(

@@ -1,3 +1,4 @@
+/** The layer methods: Grad-CAM and its variants (one job over a feature map) and FullGrad (bias-gradient terms). */
 import { readFloats } from '../../gpu/buffers.ts';
 import type { Dispatch } from '../../gpu/commands.ts';
 import { GradlensError } from '../../gpu/errors.ts';
@@ -8,9 +9,9 @@ import { inferShapes } from '../../graph/shapes.ts';
 import { camExpand, camMap, camWeights, fullGradAccumulate, fullGradMap, fullGradStatistics } from '../../kernels/attribution/cam.ts';
 import { batchNormToAffine } from '../../kernels/channel.ts';
 import { resizeForward, type ResizeDims } from '../../kernels/resize.ts';
-import { runJob, type Job, type Scope } from '../runner.ts';
+import { runJob, type Job, type Scope, type Step } from '../runner.ts';
 import { boolean, choice } from '../options.ts';
-import type { ExplainOptions, Method, MethodContext, MethodDescription, OptionKey, OptionSpec } from '../types.ts';
+import type { ExplainOptions, Method, MethodContext, OptionKey, OptionSpec } from '../types.ts';
 
 type Interpolation = Pick<ResizeDims, 'mode' | 'coordinateTransformationMode' | 'nearestMode'>;
 const INTERPOLATION: Record<'bilinear' | 'nearest' | 'align-corners', Interpolation> = {
@@ -98,14 +99,14 @@ function resolveLayer(context: MethodContext): { layer: string; shape: Shape; in
  * into every plan, the reducer is the method's kernels; at most 65535 inputs a chunk (FullGrad's statistics run one
  * workgroup per input).
  */
-function layerJob<R>(
+export function layerJob<R>(
   context: MethodContext,
   plans: readonly Omit<PlanOptions, 'batch'>[],
   prepare: (
     scope: Scope,
     chunkSize: number,
   ) => Promise<{
-    reduce: (plans: readonly Plan[], start: number, count: number) => Promise<Dispatch[]>;
+    reduce: (plans: readonly Plan[], start: number, count: number) => Promise<Step[]>;
     finish: () => Promise<R>;
   }>,
 ): Job<R> {
@@ -135,7 +136,7 @@ function layerJob<R>(
  * Grad-CAM (Selvaraju 2017), Grad-CAM++ (Chattopadhay 2018) and Guided Grad-CAM: the map from the layer's activations
  * and gradients, upsampled to the input and broadcast over its channels (times guided backprop for the guided form).
  */
-function gradCam(weighting: 'grad-cam' | 'grad-cam-plus-plus', guided: boolean): Method {
+export function gradCam(weighting: 'grad-cam' | 'grad-cam-plus-plus', guided: boolean): Method {
   return async (context) => {
     const { gpu } = context.model;
     const { layer, shape, input } = resolveLayer(context);
@@ -231,7 +232,7 @@ function biasLayers(graph: Graph, shapes: ReadonlyMap<string, Shape>): BiasLayer
  * ψ(∇x f ⊙ x) alone, per element. The map is broadcast over the input channels. `delta` is the completeness residual
  * of the raw decomposition, ∇x f · x + Σ_layers Σ ∂f/∂z ⊙ b − f(x) (Eq. 2): zero for piecewise-linear nets scored by logit.
  */
-const fullGrad: Method = async (context) => {
+export const fullGrad: Method = async (context) => {
   const { gpu, graph } = context.model;
   const shapes = inferShapes(graph, 1);
   const layers = biasLayers(graph, shapes);
@@ -294,8 +295,8 @@ const fullGrad: Method = async (context) => {
   return { attribution: result.attribution, delta, ...run, points: context.count, used: { biasLayers: layers.map((layer) => layer.tensor) } };
 };
 
-const LAYER = { layer: true, delta: false, timesInput: false, random: false, tunnel: 'calls' } as const;
-const layerOptions = (upsample: 'bilinear' | 'nearest', source: string) =>
+export const LAYER = { layer: true, delta: false, timesInput: false, random: false, tunnel: 'calls' } as const;
+export const layerOptions = (upsample: 'bilinear' | 'nearest', source: string) =>
   ({
     layer: {
       kind: 'tensor-name',
@@ -304,36 +305,3 @@ const layerOptions = (upsample: 'bilinear' | 'nearest', source: string) =>
     relu: boolean('ReLU on Σ α_k A^k (the paper, pytorch-grad-cam; Captum LayerGradCam defaults to false)', true),
     upsample: choice(`how the layer map is resized to the input (${source})`, ['bilinear', 'nearest'], upsample),
   }) satisfies Partial<Record<OptionKey, OptionSpec>>;
-
-export const camMethods: readonly MethodDescription[] = [
-  {
-    id: 'grad-cam',
-    summary: "Grad-CAM (Selvaraju 2017): a layer's activations weighted by their mean gradients",
-    run: gradCam('grad-cam', false),
-    options: layerOptions('bilinear', 'half-pixel bilinear, as Captum LayerAttribution.interpolate'),
-    capabilities: LAYER,
-    captum: 'LayerGradCam',
-  },
-  {
-    id: 'grad-cam-plus-plus',
-    summary: 'Grad-CAM++ (Chattopadhay 2018): weights from higher-order gradient terms',
-    run: gradCam('grad-cam-plus-plus', false),
-    options: layerOptions('bilinear', 'half-pixel bilinear'),
-    capabilities: LAYER,
-  },
-  {
-    id: 'guided-grad-cam',
-    summary: 'Guided Grad-CAM (Selvaraju 2017): Grad-CAM times guided backpropagation',
-    run: gradCam('grad-cam', true),
-    options: layerOptions('nearest', "PyTorch's nearest, as Captum GuidedGradCam"),
-    capabilities: LAYER,
-    captum: 'GuidedGradCam',
-  },
-  {
-    id: 'fullgrad',
-    summary: 'FullGrad (Srinivas 2019): input-gradient and bias-gradient terms summed over layers',
-    run: fullGrad,
-    options: {},
-    capabilities: { ...LAYER, layer: false, delta: true, timesInput: true },
-  },
-];

@@ -1,20 +1,21 @@
+/** The path methods beyond integrated gradients: Blur IG, Guided IG, IDGI and Split IG, on the path runner. */
 import { GradlensError } from '../../gpu/errors.ts';
 import { sizeOf } from '../../graph/ir.ts';
 import { makeBaselines } from '../baselines.ts';
 import { streamIds } from '../philox.ts';
-import { BASELINE, choice, number, steps } from '../options.ts';
-import type { Baseline, ExplainOptions, Method, MethodContext, MethodDescription, OptionSpec } from '../types.ts';
+import { BASELINE, number, steps } from '../options.ts';
+import type { Baseline, ExplainOptions, Method, MethodContext, OptionSpec } from '../types.ts';
 import { IG_STEPS } from './gradients.ts';
 import { guidedPath, type GuidedSettings } from '../guided-path.ts';
 import { GaussianTaps, PathPoints, runPath, type PathSpec } from '../path-runner.ts';
 import { scoresOf } from '../targets.ts';
 
-const BLUR = {
+export const BLUR = {
   steps: steps(100, "PAIR saliency's BlurIG"),
   maxSigma: number("the blur σ, in pixels, where the path starts (PAIR's max_sigma)", 50, { min: 0, openLow: true }),
   gradStep: number("the σ step of the forward difference for ∂x_σ/∂σ (PAIR's grad_step)", 0.01, { min: 0, openLow: true }),
 };
-const GUIDED = {
+export const GUIDED = {
   steps: steps(200, "PAIR saliency's GuidedIG x_steps"),
   fraction: number("the fraction of features, those of smallest |gradient|, moved each step (PAIR's fraction)", 0.25, {
     min: 0,
@@ -24,7 +25,7 @@ const GUIDED = {
   maxDist: number("how far (in α) a feature may leave the straight line (PAIR's max_dist)", 0.02, { min: 0, max: 1 }),
   baseline: BASELINE,
 };
-const IDGI_BASES = ['integrated-gradients', 'blur-ig', 'guided-ig'] as const;
+export const IDGI_BASES = ['integrated-gradients', 'blur-ig', 'guided-ig'] as const;
 
 /** A path method's step count: its own default, or for IDGI its base's. */
 const stepsOf = (context: MethodContext, fallback: OptionSpec) => context.options.steps ?? (fallback.default as number);
@@ -60,7 +61,7 @@ function blurSchedule(context: MethodContext) {
  * turns the sum over σ upward into the path from σ_max down to 0. One more point, at σ_N, only gives f(blur(x, σ_max))
  * for the delta Σ attribution − (f(x) − f(blur(x, σ_max))).
  */
-const blurIg: Method = async (context) => {
+export const blurIg: Method = async (context) => {
   const { steps, maxSigma, sigmas } = blurSchedule(context);
   const gradStep = context.options.gradStep!;
   const taps = new GaussianTaps();
@@ -86,7 +87,7 @@ function guidedSettings(context: MethodContext): GuidedSettings {
 }
 
 /** Guided IG (Kapishnikov et al. 2021), PAIR's GuidedIG.GetMask: steps (x_steps) 200, fraction 0.25, max_dist 0.02. */
-const guidedIg: Method = async (context) => {
+export const guidedIg: Method = async (context) => {
   const settings = guidedSettings(context);
   const { baselines, name } = baselinesOf(context);
   const run = await guidedPath(context, baselines, settings, false);
@@ -101,7 +102,7 @@ const guidedIg: Method = async (context) => {
  * whose gradient is zero drops its Δf). The gradient of each step is the one its base uses: at x_j on IG's line
  * α_j = j/N; at the less-blurred end on Blur IG's σ grid; at the step's start on Guided IG's path.
  */
-const idgi: Method = async (context) => {
+export const idgi: Method = async (context) => {
   const base = context.options.base!;
   if (base === 'guided-ig') {
     const settings = guidedSettings(context);
@@ -148,7 +149,7 @@ const idgi: Method = async (context) => {
  * takes gradients at the kept points only. No change in f (or none passing the threshold) keeps the whole path.
  * `used.splitAlpha` reports α_split per input; the delta is Σ attribution − (f(x_{α_split}) − f(b)).
  */
-const splitIg: Method = async (context) => {
+export const splitIg: Method = async (context) => {
   const { count, size } = context;
   const { steps, splitRatio } = context.options as Required<ExplainOptions>;
   const { baselines, name } = baselinesOf(context);
@@ -185,46 +186,4 @@ const splitIg: Method = async (context) => {
   };
 };
 
-const PATH = { layer: false, delta: true, timesInput: true, random: false, tunnel: 'calls' } as const;
-
-export const pathMethods: readonly MethodDescription[] = [
-  {
-    id: 'blur-ig',
-    summary: 'Blur IG (Xu 2020): integrated gradients along a path of ever less blurred copies of the input',
-    run: blurIg,
-    options: BLUR,
-    capabilities: PATH,
-  },
-  {
-    id: 'guided-ig',
-    summary: 'Guided IG (Kapishnikov 2021): an adaptive path that moves the features of smallest gradient first',
-    run: guidedIg,
-    options: GUIDED,
-    capabilities: PATH,
-  },
-  {
-    id: 'idgi',
-    summary: "IDGI (Yang 2023): each step's Δf shared out by the squared gradient, on the base method's path",
-    run: idgi,
-    options: {
-      base: choice('whose path and gradients the steps take (Yang 2023 apply it to these three)', IDGI_BASES, 'integrated-gradients'),
-      steps: steps(undefined, "the base's: 50, 100 or 200"),
-      maxSigma: BLUR.maxSigma,
-      fraction: GUIDED.fraction,
-      maxDist: GUIDED.maxDist,
-      baseline: BASELINE,
-    },
-    capabilities: PATH,
-  },
-  {
-    id: 'split-ig',
-    summary: 'Split IG (Miglani 2020): integrated gradients over the part of the path before the score saturates',
-    run: splitIg,
-    options: {
-      steps: steps(200, "the authors' notebook"),
-      splitRatio: number("the share of f(x) − f(b) after which the path is cut (the authors' split_ratio)", 0.95, { min: 0, max: 1 }),
-      baseline: BASELINE,
-    },
-    capabilities: PATH,
-  },
-];
+export const PATH = { layer: false, delta: true, timesInput: true, random: false, tunnel: 'calls' } as const;

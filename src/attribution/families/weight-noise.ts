@@ -1,27 +1,12 @@
+/** NoiseGrad and FusionGrad (Bykov et al. 2022): a base method averaged over models with noisy weights. */
 import { allocate } from '../../gpu/buffers.ts';
 import { CommandBatch } from '../../gpu/commands.ts';
 import { GradlensError } from '../../gpu/errors.ts';
 import { Model } from '../../graph/model.ts';
-import type { RectGradRules } from '../../graph/op.ts';
 import { weightNoise } from '../../kernels/attribution/weight-noise.ts';
-import { boolean, choice, integer, NOISE, number } from '../options.ts';
-import {
-  METHOD_IDS,
-  type ExplainOptions,
-  type Method,
-  type MethodContext,
-  type MethodDescription,
-  type OptionKey,
-  type OptionSpec,
-} from '../types.ts';
-import { engineMethod } from './gradients.ts';
-
-/** RectGrad (Kim et al. 2019): the input gradient under the 'rectgrad' backward rule set, times the input by default. */
-const rectGrad: Method = engineMethod((c) => {
-  const { percentile, timesInput } = c.options as Required<ExplainOptions>;
-  const rules: RectGradRules = { name: 'rectgrad', percentile };
-  return { rules, multiply: timesInput ? 'input' : 'none', used: { percentile, timesInput } };
-});
+import { METHOD_IDS } from '../generated/method-ids.ts';
+import { boolean, choice, integer, number } from '../options.ts';
+import type { ExplainOptions, Method, MethodContext, OptionKey, OptionSpec } from '../types.ts';
 
 /**
  * The inputs that hold learned parameters, what Bykov et al. perturb (a PyTorch model's parameters()), in ONNX terms:
@@ -90,7 +75,7 @@ const modelSeed = (seed: number, m: number) => (seed + m * 2 ** 32) % 2 ** 53;
  * SmoothGrad of the base on each of them, so the mean runs over M models × N noisy inputs. Targets stay the original
  * model's. Each model's explanation is read back and summed here (in float64): one readback per model.
  */
-function overPerturbedModels(fusion: boolean): Method {
+export function overPerturbedModels(fusion: boolean): Method {
   return async (context: MethodContext) => {
     const { options } = context;
     const { baseMethod: base, weightSamples: samples, weightStdev: stdev } = options as Required<ExplainOptions>;
@@ -132,43 +117,11 @@ function overPerturbedModels(fusion: boolean): Method {
 }
 
 /** NoiseGrad's and FusionGrad's options: Bykov et al.'s code (NoiseGradConfig, NoiseGradPlusPlusConfig). */
-const WEIGHT_NOISE = {
+export const WEIGHT_NOISE = {
   baseMethod: choice('the method averaged over the perturbed models (its own options apply)', BASE_METHODS, 'saliency'),
   weightSamples: integer('M, the number of perturbed models (NoiseGradConfig.n)', 10),
   weightStdev: number('σ of the multiplicative weight noise η ~ N(1, σ²) (NoiseGradConfig.std)', 0.2, { min: 0 }),
   absolute: boolean('absolute or signed base maps; signed, as Bykov et al. average signed gradients', false),
 } satisfies Partial<Record<OptionKey, OptionSpec>>;
 
-const RULES = { layer: false, delta: false, timesInput: false, random: true, tunnel: 'none' } as const;
-
-export const ruleMethods: readonly MethodDescription[] = [
-  {
-    id: 'rectgrad',
-    summary: "RectGrad (Kim 2019): a ReLU passes gradient only where a ⊙ g is in its layer's top percentile",
-    run: rectGrad,
-    options: {
-      percentile: number("q: the percentile of a ⊙ g a gradient must pass (Kim et al.'s code)", 98, { min: 0, max: 100 }),
-      timesInput: boolean("attribution R⁽⁰⁾ ⊙ x (Kim et al.'s code) or the rectified gradient R⁽⁰⁾", true),
-    },
-    capabilities: { ...RULES, random: false, timesInput: true, tunnel: 'engine' },
-  },
-  {
-    id: 'noisegrad',
-    summary: 'NoiseGrad (Bykov 2022): the base map averaged over models with multiplicative weight noise',
-    run: overPerturbedModels(false),
-    options: WEIGHT_NOISE,
-    capabilities: RULES,
-  },
-  {
-    id: 'fusiongrad',
-    summary: 'FusionGrad (Bykov 2022): NoiseGrad with SmoothGrad input noise on each perturbed model',
-    run: overPerturbedModels(true),
-    options: {
-      ...WEIGHT_NOISE,
-      samples: integer('noisy inputs per model (NoiseGradPlusPlusConfig.m)', 10),
-      stdev: number('σ of the input noise, absolute (their sg_std, on normalised images)', 0.4, { min: 0 }),
-      stdevFraction: number(NOISE.stdevFraction.doc, undefined, { min: 0 }),
-    },
-    capabilities: RULES,
-  },
-];
+export const WEIGHT_NOISE_CAPABILITIES = { layer: false, delta: false, timesInput: false, random: true, tunnel: 'none' } as const;
