@@ -1,10 +1,10 @@
 import { GradlensError } from '../gpu/errors.ts';
-import { graphFrom } from '../graph/cut.ts';
 import { embeddingOutput } from '../graph/embedding.ts';
 import { sizeOf } from '../graph/ir.ts';
-import { Model } from '../graph/model.ts';
+import type { Model } from '../graph/model.ts';
 import { explain } from './explain.ts';
-import type { ExplainOptions, Explanation } from './types.ts';
+import { layerMethods } from './describe.ts';
+import type { ExplainOptions, Explanation, MethodId } from './types.ts';
 
 /** How a token's attribution is made from its embedding's: the signed sum (Captum's tutorials) or the L2 norm. */
 export type TokenReduction = 'sum' | 'l2';
@@ -14,10 +14,7 @@ export interface TokenOptions {
   layer?: string;
   /** Per token: 'sum' over the embedding (default, signed) or 'l2'. */
   reduce?: TokenReduction;
-  /**
-   * Where paths start: every id replaced by this one (a [PAD] or [MASK] id), embedded by the model. Without it,
-   * `baseline` applies at the layer: zeros (default) or a tensor of the layer's size.
-   */
+  /** Where integrated gradients' path starts: every id replaced by this one (a [PAD] or [MASK] id); default zero embeddings. */
   baselineToken?: number;
 }
 
@@ -29,32 +26,40 @@ export interface TokenExplanation extends Explanation {
   reduce: TokenReduction;
 }
 
+/** Input methods a text user asks for by name, and the Captum layer method each is at the token embedding. */
+const AT_EMBEDDING: Readonly<Partial<Record<MethodId, MethodId>>> = {
+  'integrated-gradients': 'layer-integrated-gradients',
+  'gradient-x-input': 'layer-gradient-x-activation',
+};
+
 /**
- * Token attribution for a model on integer ids (`count` × the model's id shape, as float32 integers): the method runs
- * on the network after the token embedding, from the embedding of the ids, so integrated gradients here is Captum's
- * LayerIntegratedGradients on the embedding layer, and saliency, gradient × input and the rest are their layer forms
- * (LayerGradientXActivation, ...). Errors: BAD_INPUT for ids outside the vocabulary; BAD_PARAMS for a layer that does
- * not hold one row per token or that the output also bypasses.
+ * Token attribution for a model on integer ids (`count` × the model's id shape, as float32 integers), at the token
+ * embedding output through the layer methods (src/attribution/layer.ts): 'integrated-gradients' is Captum's
+ * LayerIntegratedGradients on the embedding layer, 'gradient-x-input' LayerGradientXActivation, and any layer method
+ * (layer-conductance, internal-influence, …) runs at the embedding unless given another `layer`. Errors: BAD_INPUT
+ * for ids outside the vocabulary; BAD_PARAMS for a method that works on the input only, or a layer that does not hold
+ * one row per token.
  */
 export async function explainTokens(model: Model, ids: Float32Array, count: number, options: ExplainOptions & TokenOptions): Promise<TokenExplanation> {
   const { layer = embeddingOutput(model.graph), reduce = 'sum', baselineToken, ...rest } = options;
   if (reduce !== 'sum' && reduce !== 'l2') throw new GradlensError('BAD_PARAMS', `reduce "${String(reduce)}" is not one of sum, l2`);
-  checkIds(model, ids, 'ids');
-  const cut = await Model.create(model.gpu, graphFrom(model.graph, layer));
-  try {
-    const embedded = await activations(model, layer, ids, count);
-    const baseline = baselineToken === undefined ? rest.baseline : await activations(model, layer, baselineIds(model, ids, baselineToken), count);
-    const explanation = await explain(cut, embedded, count, { ...rest, ...(baseline === undefined ? {} : { baseline }) });
-    const perToken = sizeOf(model.graph.inputShape);
-    const layerShape = cut.graph.inputShape;
-    if (layerShape.slice(0, model.graph.inputShape.length).join() !== model.graph.inputShape.join()) {
-      throw new GradlensError('BAD_PARAMS', `layer "${layer}" [${layerShape.join(', ')}] does not hold one row per token [${model.graph.inputShape.join(', ')}]`);
-    }
-    const tokens = perTokenOf(explanation.attribution, count * perToken, reduce);
-    return { ...explanation, tokens, layer, reduce, options: { ...explanation.options, layer, reduce, ...(baselineToken === undefined ? {} : { baselineToken }) } };
-  } finally {
-    cut.destroy();
+  const method = AT_EMBEDDING[rest.method] ?? rest.method;
+  if (!layerMethods().includes(method)) {
+    const names = [...Object.keys(AT_EMBEDDING), ...layerMethods()];
+    throw new GradlensError('BAD_PARAMS', `${rest.method} attributes to the input, and token ids have no gradient: use one of ${names.join(', ')}`);
   }
+  checkIds(model, ids, 'ids');
+  // Paths start from every id replaced by the baseline token, or from zero embeddings.
+  const start = baselineToken === undefined ? { layerBaseline: 'zeros' as const } : { baseline: baselineIds(model, ids, baselineToken) };
+  const explanation = await explain(model, ids, count, { ...rest, ...(method === 'layer-integrated-gradients' ? start : {}), method, layer });
+  const perSequence = sizeOf(model.graph.inputShape);
+  const layerShape = explanation.shape.slice(1);
+  if (layerShape.slice(0, model.graph.inputShape.length).join() !== model.graph.inputShape.join()) {
+    throw new GradlensError('BAD_PARAMS', `layer "${layer}" [${layerShape.join(', ')}] does not hold one row per token [${model.graph.inputShape.join(', ')}]`);
+  }
+  const tokens = perTokenOf(explanation.attribution, count * perSequence, reduce);
+  const used = { ...explanation.options, reduce, ...(baselineToken === undefined ? {} : { baselineToken }) };
+  return { ...explanation, tokens, layer, reduce, options: used };
 }
 
 /** The attribution of each of `tokens` rows summed (signed) or its L2 norm. */
@@ -91,12 +96,3 @@ function baselineIds(model: Model, ids: Float32Array, token: number): Float32Arr
   return baseline;
 }
 
-/** The values of `layer` for each input: one forward pass. */
-async function activations(model: Model, layer: string, inputs: Float32Array, count: number): Promise<Float32Array> {
-  const plan = await model.plan({ batch: count, objective: 'none', capture: [layer] });
-  try {
-    return (await plan.run({ input: inputs })).activations[layer]!;
-  } finally {
-    plan.destroy();
-  }
-}

@@ -51,7 +51,7 @@ describe('gradlens explain on token files', () => {
     const npy = join(root, 'ids.npy');
     await writeFile(npy, writeNpy(BigInt64Array.of(1n, 31n, 21n), [3]));
     const out = join(root, 'list');
-    expect((await explain(out, [list, npy], ['--reduce', 'l2', '--method', 'saliency'])).code).toBe(1); // one item is bad
+    expect((await explain(out, [list, npy], ['--reduce', 'l2', '--method', 'gradient-x-input'])).code).toBe(1); // one item is bad
     const records = await readResults(out);
     const first = records.get(`${list}#1`)!;
     expect(first.tokens!.text.slice(0, 2)).toEqual(['[CLS]', 'the']);

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { explainTokens, perTokenOf } from '../../src/attribution/tokens.ts';
-import { GraphBuilder } from '../../src/graph/builder.ts';
-import { graphFrom } from '../../src/graph/cut.ts';
 import { Model } from '../../src/graph/model.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -16,17 +14,6 @@ describe('per-token reduction', () => {
     const attribution = Float32Array.of(1, -3, 2, 3, 4, 0);
     expect([...perTokenOf(attribution, 2, 'sum')]).toEqual([0, 7]);
     expect([...perTokenOf(attribution, 2, 'l2')].map((v) => +v.toFixed(6))).toEqual([+Math.sqrt(14).toFixed(6), 5]);
-  });
-});
-
-describe('the network after a tensor', () => {
-  it('refuses a tensor the output also bypasses (a residual around it)', () => {
-    const b = new GraphBuilder('residual', 1);
-    const x = b.input([4]);
-    const h = b.node('Tanh', [x], {}, 'h');
-    const graph = b.build(b.node('Add', [b.node('Sigmoid', [h]), x], {}, 'out'));
-    expect(() => graphFrom(graph, 'h')).toThrow(expect.objectContaining({ code: 'BAD_PARAMS', message: expect.stringMatching(/other than through "h"/) }));
-    expect(() => graphFrom(graph, 'nothing')).toThrow(expect.objectContaining({ code: 'BAD_PARAMS' }));
   });
 });
 
@@ -65,12 +52,20 @@ describe('token attribution on the demo text model', () => {
     expect(Math.abs(result.delta![0]!)).toBeLessThan(0.05 * Math.abs(difference));
   });
 
+  it('an input-only method is BAD_PARAMS naming the ones that work at the embedding', async () => {
+    const m = await model();
+    await expect(explainTokens(m, ids, 1, { method: 'saliency' })).rejects.toMatchObject({
+      code: 'BAD_PARAMS',
+      message: expect.stringMatching(/token ids have no gradient: use one of integrated-gradients, gradient-x-input, .*layer-conductance/),
+    });
+  });
+
   it('ids outside the vocabulary are BAD_INPUT, naming the position', async () => {
     const m = await model();
-    await expect(explainTokens(m, Float32Array.of(1, 2, 3, 999, 4, 5), 1, { method: 'saliency' })).rejects.toMatchObject({
+    await expect(explainTokens(m, Float32Array.of(1, 2, 3, 999, 4, 5), 1, { method: 'gradient-x-input' })).rejects.toMatchObject({
       code: 'BAD_INPUT',
       message: expect.stringMatching(/ids\[3\] = 999/),
     });
-    await expect(explainTokens(m, ids, 1, { method: 'saliency', baselineToken: 0.5 })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(explainTokens(m, ids, 1, { method: 'integrated-gradients', baselineToken: 0.5 })).rejects.toMatchObject({ code: 'BAD_INPUT' });
   });
 });
