@@ -6,7 +6,8 @@ import { themeStyles, type Theme } from './styles.ts';
 import { formatSigned, tokenSummary } from './summary.ts';
 import { classNames, commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
 
-const TEXT_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad'];
+// At the token embedding: LayerIntegratedGradients and LayerGradientXActivation (src/attribution/tokens.ts).
+const TEXT_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input'];
 
 /**
  * Which tokens of a text made a text model decide what it did: each token shaded by its signed attribution (towards
