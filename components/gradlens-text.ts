@@ -1,5 +1,14 @@
 import { css, html, LitElement, nothing, type PropertyDeclarations, type PropertyValues } from 'lit';
-import { tokenize, tokenShades, tokenPeak, type GradlensError, type MethodId, type ModelSource, type TokenExplanation, type TokenShade } from '../src/index.ts';
+import {
+  tokenize,
+  tokenShades,
+  tokenPeak,
+  type GradlensError,
+  type MethodId,
+  type ModelSource,
+  type TokenExplanation,
+  type TokenShade,
+} from '../src/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction, type RunOptions } from './explain-controller.ts';
 import { themeStyles, type Theme } from './styles.ts';
@@ -241,8 +250,13 @@ export class GradlensText extends LitElement {
       ${
         shades.length
           ? html`<p class="visually-hidden" id="summary">Towards ${targetName}: ${tokenSummary(shades)}</p>
-              <ol part="tokens" class="tokens" aria-describedby="summary" aria-label="Tokens coloured by attribution towards ${targetName}"
-                @keydown=${(e: KeyboardEvent) => this.move(e, shades.length)}>
+              <ol
+                part="tokens"
+                class="tokens"
+                aria-describedby="summary"
+                aria-label="Tokens coloured by attribution towards ${targetName}"
+                @keydown=${(e: KeyboardEvent) => this.move(e, shades.length)}
+              >
                 ${shades.map((shade, i) => this.token(shade, i, targetName))}
               </ol>
               <p part="detail" class="detail" aria-hidden="true">
@@ -276,9 +290,14 @@ export class GradlensText extends LitElement {
 
   /** Roving focus over the tokens: arrows, Home, End. */
   private move(event: KeyboardEvent, count: number): void {
-    const to = { ArrowRight: this.focused + 1, ArrowDown: this.focused + 1, ArrowLeft: this.focused - 1, ArrowUp: this.focused - 1, Home: 0, End: count - 1 }[
-      event.key
-    ];
+    const to = {
+      ArrowRight: this.focused + 1,
+      ArrowDown: this.focused + 1,
+      ArrowLeft: this.focused - 1,
+      ArrowUp: this.focused - 1,
+      Home: 0,
+      End: count - 1,
+    }[event.key];
     if (to === undefined) return;
     event.preventDefault();
     this.focused = Math.max(0, Math.min(count - 1, to));
@@ -293,7 +312,11 @@ export class GradlensText extends LitElement {
   private legend(shades: readonly TokenShade[], targetName: string) {
     const peak = tokenPeak(shades.map((s) => s.value));
     return html`<div part="legend">
-      <div class="legend" role="img" aria-label="Colour scale from ${formatSigned(-peak)} (against ${targetName}) to ${formatSigned(peak)} (towards it)">
+      <div
+        class="legend"
+        role="img"
+        aria-label="Colour scale from ${formatSigned(-peak)} (against ${targetName}) to ${formatSigned(peak)} (towards it)"
+      >
         <span>${formatSigned(-peak)}</span><span class="scale"></span><span>${formatSigned(peak)}</span>
       </div>
       <p class="caption">

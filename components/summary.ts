@@ -67,7 +67,10 @@ export function tokenSummary(shades: readonly { token: string; value: number }[]
       .map((s) => `${s.token} (${formatSigned(s.value)})`)
       .join(', ');
   const [towards, against] = [side(1), side(-1)];
-  return [towards && `most for it: ${towards}`, against && `most against it: ${against}`].filter(Boolean).join('; ') || 'no attribution: every value is zero';
+  return (
+    [towards && `most for it: ${towards}`, against && `most against it: ${against}`].filter(Boolean).join('; ') ||
+    'no attribution: every value is zero'
+  );
 }
 
 /** A number for people: 3 significant digits, a real minus sign. */

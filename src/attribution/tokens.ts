@@ -40,7 +40,12 @@ const AT_EMBEDDING: Readonly<Partial<Record<MethodId, MethodId>>> = {
  * for ids outside the vocabulary; BAD_PARAMS for a method that works on the input only, or a layer that does not hold
  * one row per token.
  */
-export async function explainTokens(model: Model, ids: Float32Array, count: number, options: ExplainOptions & TokenOptions): Promise<TokenExplanation> {
+export async function explainTokens(
+  model: Model,
+  ids: Float32Array,
+  count: number,
+  options: ExplainOptions & TokenOptions,
+): Promise<TokenExplanation> {
   const { layer = embeddingOutput(model.graph), reduce = 'sum', baselineToken, ...rest } = options;
   if (reduce !== 'sum' && reduce !== 'l2') throw new GradlensError('BAD_PARAMS', `reduce "${String(reduce)}" is not one of sum, l2`);
   const method = AT_EMBEDDING[rest.method] ?? rest.method;
@@ -55,7 +60,10 @@ export async function explainTokens(model: Model, ids: Float32Array, count: numb
   const perSequence = sizeOf(model.graph.inputShape);
   const layerShape = explanation.shape.slice(1);
   if (layerShape.slice(0, model.graph.inputShape.length).join() !== model.graph.inputShape.join()) {
-    throw new GradlensError('BAD_PARAMS', `layer "${layer}" [${layerShape.join(', ')}] does not hold one row per token [${model.graph.inputShape.join(', ')}]`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `layer "${layer}" [${layerShape.join(', ')}] does not hold one row per token [${model.graph.inputShape.join(', ')}]`,
+    );
   }
   const tokens = perTokenOf(explanation.attribution, count * perSequence, reduce);
   const used = { ...explanation.options, reduce, ...(baselineToken === undefined ? {} : { baselineToken }) };
@@ -87,7 +95,11 @@ function vocabularySize(model: Model): number | undefined {
 function checkIds(model: Model, ids: Float32Array, what: string): void {
   const rows = vocabularySize(model);
   const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || (rows !== undefined && id >= rows));
-  if (bad >= 0) throw new GradlensError('BAD_INPUT', `${what}[${bad}] = ${ids[bad]} is not a token id of ${model.graph.name} (0 … ${rows === undefined ? '' : rows - 1})`);
+  if (bad >= 0)
+    throw new GradlensError(
+      'BAD_INPUT',
+      `${what}[${bad}] = ${ids[bad]} is not a token id of ${model.graph.name} (0 … ${rows === undefined ? '' : rows - 1})`,
+    );
 }
 
 function baselineIds(model: Model, ids: Float32Array, token: number): Float32Array {
@@ -95,4 +107,3 @@ function baselineIds(model: Model, ids: Float32Array, token: number): Float32Arr
   checkIds(model, baseline, 'baselineToken');
   return baseline;
 }
-

@@ -147,7 +147,8 @@ async function readTokenFile(file: string): Promise<TokenText[] & { list?: boole
 /** A token input's ids (integers ≥ 0) and tokens (strings, one per id) as the JSON gives them; anything else is BAD_INPUT. */
 function tokenValues(ref: InputRef, text: TokenText | undefined): { data: Float32Array; tokens?: string[] } {
   const where = `${ref.id}: a token input is {"tokens": [strings], "ids": [integers]}`;
-  if (!text || typeof text !== 'object' || !Array.isArray(text.ids) || text.ids.length === 0) throw new GradlensError('BAD_INPUT', `${where}; "ids" is missing or empty`);
+  if (!text || typeof text !== 'object' || !Array.isArray(text.ids) || text.ids.length === 0)
+    throw new GradlensError('BAD_INPUT', `${where}; "ids" is missing or empty`);
   const ids = text.ids as unknown[];
   const bad = ids.findIndex((id) => !Number.isInteger(id) || (id as number) < 0 || (id as number) >= 2 ** 24);
   if (bad >= 0) throw new GradlensError('BAD_INPUT', `${where}; ids[${bad}] is ${JSON.stringify(ids[bad])}, not a token id`);

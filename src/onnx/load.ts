@@ -259,7 +259,10 @@ function specialise(source: Source, inputShape: readonly number[]): Graph {
 }
 
 /** The one input that is neither an initializer nor bound: float or integer ids, with a batch dimension and a rank. */
-function modelInput(graph: OnnxGraph, known: ReadonlyMap<string, TensorValue>): { name: string; dims: (number | string | undefined)[]; ids: boolean } {
+function modelInput(
+  graph: OnnxGraph,
+  known: ReadonlyMap<string, TensorValue>,
+): { name: string; dims: (number | string | undefined)[]; ids: boolean } {
   const free = graph.inputs.filter((input) => !known.has(input.name));
   if (free.length !== 1) {
     const names = free.map((i) => i.name).join(', ') || 'none';

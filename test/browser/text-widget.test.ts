@@ -89,13 +89,10 @@ describe('<gradlens-text> in headless Chromium on SwiftShader', () => {
 
   it('draws a given attribution without a model, dark theme, wrapping long texts within its width', async () => {
     const words = Array.from({ length: 40 }, (_, i) => `word${i}`);
-    await page.evaluate(
-      (w) => {
-        window.widgetTest.mount('gradlens-text', { theme: 'dark' }, { tokens: w, attribution: w.map((_, i) => Math.sin(i)) });
-        (document.querySelector('#stage') as HTMLElement).style.width = '320px';
-      },
-      words,
-    );
+    await page.evaluate((w) => {
+      window.widgetTest.mount('gradlens-text', { theme: 'dark' }, { tokens: w, attribution: w.map((_, i) => Math.sin(i)) });
+      (document.querySelector('#stage') as HTMLElement).style.width = '320px';
+    }, words);
     await page.waitForFunction(() => window.widgetTest.widget().shadowRoot?.querySelectorAll("[part='token']").length === 40);
     const box = await page.evaluate(() => {
       const list = window.widgetTest.widget().shadowRoot!.querySelector("[part='tokens']")!.getBoundingClientRect();

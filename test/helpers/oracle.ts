@@ -16,7 +16,11 @@ export async function openOracle(bytes: Uint8Array): Promise<Oracle> {
   const type = declared.isTensor ? declared.type : 'float32';
   const tensorOf = (input: Float32Array, shape: readonly number[]) =>
     type === 'int64'
-      ? new Tensor('int64', BigInt64Array.from(input, (v) => BigInt(v)), [...shape])
+      ? new Tensor(
+          'int64',
+          BigInt64Array.from(input, (v) => BigInt(v)),
+          [...shape],
+        )
       : type === 'int32'
         ? new Tensor('int32', Int32Array.from(input), [...shape])
         : new Tensor('float32', input, [...shape]);

@@ -29,8 +29,7 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/captum_layer_ig.json
 const bytes = new Uint8Array(readFileSync(new URL('../../models/sentiment.onnx', import.meta.url)));
 
 const norm = (values: ArrayLike<number>) => Math.sqrt(Array.from(values).reduce((sum, v) => sum + v * v, 0));
-const relativeL2 = (actual: ArrayLike<number>, expected: readonly number[]) =>
-  norm(expected.map((v, i) => actual[i]! - v)) / norm(expected);
+const relativeL2 = (actual: ArrayLike<number>, expected: readonly number[]) => norm(expected.map((v, i) => actual[i]! - v)) / norm(expected);
 
 const models: Model[] = [];
 afterAll(() => models.forEach((model) => model.destroy()));
@@ -50,7 +49,9 @@ describe("token attribution matches Captum's LayerIntegratedGradients on the emb
       const captumOwn = relativeL2(c.attribution32, c.attribution64);
       const bound = Math.max(1e-4, 3 * captumOwn);
       expect(result.shape).toEqual([1, ...c.shape]);
-      expect(relativeL2(result.attribution, c.attribution64), `embedding attribution (Captum's own float32 error ${captumOwn})`).toBeLessThanOrEqual(bound);
+      expect(relativeL2(result.attribution, c.attribution64), `embedding attribution (Captum's own float32 error ${captumOwn})`).toBeLessThanOrEqual(
+        bound,
+      );
       expect(relativeL2(result.tokens, c.tokens64), 'per-token sums').toBeLessThanOrEqual(bound);
       // Captum's convergence delta is the same quadrature's residual: equal up to float32 in f(x) − f(b).
       const scale = Math.max(...c.logits64.map(Math.abs));
