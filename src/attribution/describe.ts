@@ -35,6 +35,9 @@ export const flagOf = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowe
 export const hasOption = (method: MethodId, key: OptionKey): boolean => key in METHODS[method].options;
 
 /** The method's default of `key` where it has one: a widget's placeholder. */
+/** The methods that attribute at a layer (`layer`), in the registry's order. */
+export const layerMethods = (): MethodId[] => (Object.keys(METHODS) as MethodId[]).filter((id) => METHODS[id].capabilities.layer);
+
 export const defaultOf = (method: MethodId, key: OptionKey): OptionValue | undefined => optionsOf(METHODS[method])[key]?.default;
 
 const show = (value: OptionValue | undefined) => (value === undefined ? '—' : String(value));

@@ -63,6 +63,11 @@ export interface LayerOptions {
   attributeToLayerInput?: boolean;
   /** Neuron methods: the neuron, an index into the layer's per-sample shape (Captum's neuron_selector as a tuple). */
   neuron?: readonly number[];
+  /**
+   * Layer integrated gradients: where the path starts at the layer: 'inputs', the layer's values at the baseline inputs
+   * (Captum's), or 'zeros', zero layer values (zero embeddings, for a token embedding). Default 'inputs'.
+   */
+  layerBaseline?: 'inputs' | 'zeros';
 }
 
 /** Options of the path methods beyond integrated gradients (Blur IG, Guided IG, IDGI, Split IG). */

@@ -12,6 +12,9 @@ export function checkAgainstModel(run: ExplainRun, graph: Graph): void {
   const shape = `[${graph.inputShape.join(', ')}]`;
   const size = sizeOf(graph.inputShape);
   const { method, baselines, baseline, target } = run.method;
+  if (!graph.tokenIds && Object.keys(run.tokens).length) {
+    throw new UsageError(`--baseline-token and --reduce are for text models (integer token ids in); ${graph.name} takes floats ${shape}`);
+  }
   // A method that takes a set of baselines needs one (none has a default set).
   if (hasOption(method, 'baselines') && !baselines) {
     throw new UsageError(`--method ${method} draws its baselines from a set: give --baselines FILE.npy (k inputs of ${shape}, k × ${size} values)`);
@@ -19,7 +22,7 @@ export function checkAgainstModel(run: ExplainRun, graph: Graph): void {
   if (baselines && (baselines.length === 0 || baselines.length % size !== 0)) {
     throw new UsageError(`--baselines holds ${baselines.length} values, not a whole number of the model's inputs ${shape} (${size} values each)`);
   }
-  if (baseline instanceof Float32Array && baseline.length !== size) {
+  if (baseline instanceof Float32Array && baseline.length !== size && !graph.tokenIds) {
     throw new UsageError(`--baseline holds ${baseline.length} values; the model's input ${shape} has ${size}`);
   }
   if (typeof target === 'number') {
