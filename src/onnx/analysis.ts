@@ -289,7 +289,8 @@ export class Analysis {
       }
     }
     const carrying = this.batchAxes(perBatch.map((inputs) => inputs[0] ?? []));
-    const moved = OPS[node.op]!.movedAxes?.(perBatch[0]!, node, constant).find((axis) => carrying.includes(axis));
+    // At batch 1 a move along the batch axis may be the identity: every batch size's moves count.
+    const moved = perBatch.flatMap((inputs) => OPS[node.op]!.movedAxes?.(inputs, node, constant) ?? []).find((axis) => carrying.includes(axis));
     if (moved !== undefined) {
       this.reject(node, `it moves elements along the batch axis (axis ${moved})`);
       return undefined;
