@@ -55,7 +55,7 @@ export function concatOfBroadcasts(node: WorkNode, parts: readonly ConcatPart[],
   };
   let sum = constant(`${node.name}:samples`, samples);
   let offset = 0;
-  for (let k = 0; k < parts.length; ) {
+  for (let k = 0; k < parts.length;) {
     const run: { name: string; shape: Shape }[] = [];
     for (let part = parts[k]!; k < parts.length && 'name' in part; part = parts[++k]!) run.push(part);
     if (run.length === 0) {
@@ -63,7 +63,15 @@ export function concatOfBroadcasts(node: WorkNode, parts: readonly ConcatPart[],
       continue;
     }
     const extent = run.reduce((s, part) => s + part.shape[axis]!, 0);
-    const joined = run.length > 1 ? made(`run${k}`, 'Concat', run.map((part) => part.name), { axis }) : run[0]!.name;
+    const joined =
+      run.length > 1
+        ? made(
+            `run${k}`,
+            'Concat',
+            run.map((part) => part.name),
+            { axis },
+          )
+        : run[0]!.name;
     const pads = new Array<number>(2 * rank).fill(0);
     pads[axis] = offset;
     pads[rank + axis] = total - offset - extent;

@@ -463,13 +463,18 @@ describe('patterns', () => {
   ];
   const tanhConstants = [scalar('c', 0.044715), scalar('k', Math.sqrt(2 / Math.PI)), scalar('three', 3), scalar('one', 1), scalar('half', 0.5)];
 
-  it.each(['torch', 'pow'] as const)("0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), %s, becomes Gelu(approximate='tanh') and computes it", async (variant) => {
-    const graph = loadOnnx(model(tanhGelu(variant), { initializers: tanhConstants }));
-    expect(graph.nodes.map((node) => [node.op, node.inputs, node.outputs, node.attributes])).toEqual([['Gelu', ['x'], ['y'], { approximate: 'tanh' }]]);
-    const input = randomTensor(8, 5, 3);
-    const expected = Array.from(input, (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
-    expectAllClose(await forward(graph, input, 2), expected, EXACT, 'tanh gelu');
-  });
+  it.each(['torch', 'pow'] as const)(
+    "0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), %s, becomes Gelu(approximate='tanh') and computes it",
+    async (variant) => {
+      const graph = loadOnnx(model(tanhGelu(variant), { initializers: tanhConstants }));
+      expect(graph.nodes.map((node) => [node.op, node.inputs, node.outputs, node.attributes])).toEqual([
+        ['Gelu', ['x'], ['y'], { approximate: 'tanh' }],
+      ]);
+      const input = randomTensor(8, 5, 3);
+      const expected = Array.from(input, (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+      expectAllClose(await forward(graph, input, 2), expected, EXACT, 'tanh gelu');
+    },
+  );
 
   it('a tanh-GELU-like subgraph with another cube coefficient is left alone', () => {
     const constants = tanhConstants.map((c) => (c.name === 'c' ? scalar('c', 0.05) : c));

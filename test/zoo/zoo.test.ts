@@ -110,22 +110,25 @@ describe('the zoo: supported families match onnxruntime and torch autograd', () 
   }
 });
 
-describe.runIf(Object.keys(EXPECTED_UNSUPPORTED).length > 0)('the zoo: planned families fail with UNSUPPORTED_OP naming the op types they need', () => {
-  for (const [name, ops] of Object.entries(EXPECTED_UNSUPPORTED)) {
-    const dir = directoryOf(name);
-    (dir ? it : it.skip)(`${name} needs ${ops.join(', ') || '(nothing)'}`, () => {
-      let error: unknown;
-      try {
-        loadOnnx(new Uint8Array(readFileSync(`${dir}/model.onnx`)), { name });
-      } catch (caught) {
-        error = caught;
-      }
-      expect(error, `${name} loads: move it to SUPPORTED`).toMatchObject({ code: 'UNSUPPORTED_OP' });
-      const missingOps = [...(error as Error).message.matchAll(/(\S+) ×\d+ \(e\.g\./g)].map((match) => match[1]);
-      expect(missingOps.sort()).toEqual([...ops].sort());
-    });
-  }
-});
+describe.runIf(Object.keys(EXPECTED_UNSUPPORTED).length > 0)(
+  'the zoo: planned families fail with UNSUPPORTED_OP naming the op types they need',
+  () => {
+    for (const [name, ops] of Object.entries(EXPECTED_UNSUPPORTED)) {
+      const dir = directoryOf(name);
+      (dir ? it : it.skip)(`${name} needs ${ops.join(', ') || '(nothing)'}`, () => {
+        let error: unknown;
+        try {
+          loadOnnx(new Uint8Array(readFileSync(`${dir}/model.onnx`)), { name });
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error, `${name} loads: move it to SUPPORTED`).toMatchObject({ code: 'UNSUPPORTED_OP' });
+        const missingOps = [...(error as Error).message.matchAll(/(\S+) ×\d+ \(e\.g\./g)].map((match) => match[1]);
+        expect(missingOps.sort()).toEqual([...ops].sort());
+      });
+    }
+  },
+);
 
 describe('the zoo: families not exported yet', () => {
   for (const [family, why] of Object.entries(NOT_YET)) it.todo(`${family}: ${why}`);
