@@ -288,13 +288,15 @@ export class Analysis {
         throw new GradlensError('BAD_MODEL', `${message} (at the model's batch size ${this.batches[0]})`, { cause: error });
       }
     }
+    // A move along an axis that carries the batch mixes samples; one only at other batch sizes (at batch 1 it may be
+    // the identity) means the model holds at its own batch alone.
     const carrying = this.batchAxes(perBatch.map((inputs) => inputs[0] ?? []));
-    // At batch 1 a move along the batch axis may be the identity: every batch size's moves count.
-    const moved = perBatch.flatMap((inputs) => OPS[node.op]!.movedAxes?.(inputs, node, constant) ?? []).find((axis) => carrying.includes(axis));
-    if (moved !== undefined) {
-      this.reject(node, `it moves elements along the batch axis (axis ${moved})`);
+    const moves = perBatch.map((inputs) => (OPS[node.op]!.movedAxes?.(inputs, node, constant) ?? []).find((axis) => carrying.includes(axis)));
+    if (moves[0] !== undefined) {
+      this.reject(node, `it moves elements along the batch axis (axis ${moves[0]})`);
       return undefined;
     }
+    if (moves.some((axis) => axis !== undefined)) throw new FixedBatch();
     return results;
   }
 

@@ -685,9 +685,11 @@ describe('transformer exports (issue 13: ViT, Swin)', () => {
     expectError(
       () =>
         loadOnnx(
-          model([{ op: 'Gather', inputs: ['x', 'one'], outputs: ['y'], attributes: { axis: 0 } }], {
-            shape: [3, 4],
-            initializers: [ints('one', [0])],
+          modelBytes({
+            nodes: [{ op: 'Gather', inputs: ['x', 'one'], outputs: ['y'], attributes: { axis: 0 } }],
+            initializers: [ints('one', [1])],
+            inputs: [{ name: 'x', dims: [2, 3, 4] }],
+            outputs: [{ name: 'y' }],
           }),
         ),
       'UNSUPPORTED_OP',
