@@ -666,6 +666,32 @@ describe('transformer exports (issue 13: ViT, Swin)', () => {
     expectAllClose(await forward(graph, input, 3), expected, { abs: 0, rel: 0 }, 'class token and tokens');
   });
 
+  it('a repeated sample between two batch tensors: each run padded into place, the sample added once', async () => {
+    const token = [7, -3];
+    const graph = loadOnnx(
+      model(
+        [
+          { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
+          { op: 'Slice', inputs: ['shape', 'zero', 'one'], outputs: ['batch'] },
+          { op: 'Concat', inputs: ['batch', 'rest'], outputs: ['target'], attributes: { axis: 0 } },
+          { op: 'Expand', inputs: ['token', 'target'], outputs: ['tokens'] },
+          { op: 'Concat', inputs: ['x', 'tokens', 'x', 'x'], outputs: ['y'], attributes: { axis: -2 } },
+        ],
+        {
+          shape: [3, 2],
+          initializers: [{ name: 'token', dims: [1, 1, 2], values: token }, ints('zero', [0]), ints('one', [1]), ints('rest', [1, 2])],
+        },
+      ),
+    );
+    expect(ops(graph)).toEqual(['Pad', 'Add', 'Concat', 'Pad', 'Add']);
+    const input = randomTensor(2 * 6, 8);
+    const expected = Array.from({ length: 2 }, (_, b) => {
+      const x = Array.from(input.subarray(6 * b, 6 * b + 6));
+      return [...x, ...token, ...x, ...x];
+    }).flat();
+    expectAllClose(await forward(graph, input, 2), expected, { abs: 0, rel: 0 }, 'x, token, x, x');
+  });
+
   it("a Gather along axis 0 where axis 0 does not carry the batch loads (Swin's q, k, v after a Transpose)", async () => {
     const graph = loadOnnx(
       model(
