@@ -12,9 +12,9 @@ import { testContext } from '../helpers/gpu.ts';
  * The zoo (issue 13): torchvision classification families with seeded weights at small input sizes, exported by
  * test/zoo/make_zoo.py with PyTorch's float64 logits and input gradient. Each supported model must load, give the
  * logits onnxruntime gives within 1e-4 of the largest (or 3× torch's own float32-vs-float64 difference, where that is
- * larger: Inception v3's random weights reach 0.9e-4 in torch itself), and the gradient of its top-1 logit within 3× the difference
- * between torch's own float32 and float64 gradients (measured per model by the script; deep random nets have a large
- * one), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models
+ * larger: Inception v3's random weights reach 0.9e-4 in torch itself), and the gradient of its top-1 logit within 3×
+ * the difference between torch's own float32 and float64 gradients (measured per model by the script; deep random nets
+ * have a large one; at least 1e-5 of the gradient's peak), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models
  * whose ops are not all supported yet are listed with the op types they miss: the test fails when that list changes,
  * so a model that starts to load is moved to SUPPORTED, never skipped silently.
  */
@@ -104,7 +104,9 @@ describe('the zoo: supported families match onnxruntime and torch autograd', () 
       expect(meta.gradientDifference32, 'torch float32 and float64 agree on the top-1 class').not.toBeNull();
       const gradient64 = float64(dir!, 'gradient64.npy');
       const gradientError = Math.max(...Array.from(inputGradient!, (v, i) => Math.abs(v - gradient64[i]!)));
-      const bound = 3 * meta.gradientDifference32!;
+      // Torch's float32 error is one sample of rounding noise: where it happens to be tiny (MobileNetV3: 1.3e-6 of the
+      // peak at one export, 3× more at another), 1e-5 of the peak, a few float32 roundings per layer, is the floor.
+      const bound = Math.max(3 * meta.gradientDifference32!, 1e-5 * meta.gradientPeak64);
       expect(gradientError, `input gradient against torch float64 (torch float32 is off by ${meta.gradientDifference32})`).toBeLessThanOrEqual(bound);
     }, 600_000);
   }
