@@ -74,9 +74,10 @@ MODELS = {
                                                 num_classes=CLASSES), [3, 32, 32]),
     'vit_b_16': ('ViT', lambda: tv.VisionTransformer(image_size=64, patch_size=16, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
                                                      num_classes=CLASSES), [3, 64, 64]),
-    # Swin-T's layout at two blocks per stage: the second block of stage 1 shifts its windows (roll, attention mask)
+    # Swin-T's layout at two blocks per stage: second blocks shift their windows (roll, attention mask); 40×40 inputs
+    # give 10×10 and 5×5 tokens, padded to whole 4×4 windows
     'swin': ('Swin', lambda: tv.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[1, 2], window_size=[4, 4],
-                                                num_classes=CLASSES), [3, 32, 32]),
+                                                num_classes=CLASSES), [3, 40, 40]),
 }
 
 
