@@ -722,24 +722,32 @@ describe('transformer exports (issue 13: ViT, Swin)', () => {
       /moves elements along the batch axis \(axis 0\)/,
     ));
 
-  it("ScatterND on constants folds at load (Swin's shifted-window attention mask)", async () => {
+  // ONNX's ScatterND examples: rows [1, 0] of [[1, 2], [3, 4]] replaced by (or reduced with) [[10, 20], [30, 40]].
+  it.each([
+    ['none', [30, 40, 10, 20]],
+    ['add', [31, 42, 13, 24]],
+    ['mul', [30, 80, 30, 80]],
+    ['max', [30, 40, 10, 20]],
+    ['min', [1, 2, 3, 4]],
+  ] as const)("ScatterND (reduction %s) on constants folds at load (Swin's shifted-window attention mask)", (reduction, expected) => {
     const graph = loadOnnx(
       model(
         [
-          { op: 'ScatterND', inputs: ['zeros', 'where', 'values'], outputs: ['mask'] },
+          { op: 'ScatterND', inputs: ['data', 'where', 'values'], outputs: ['mask'], attributes: { reduction } },
           { op: 'Add', inputs: ['x', 'mask'], outputs: ['y'] },
         ],
         {
+          opset: 18,
           shape: [2, 2],
           initializers: [
-            { name: 'zeros', dims: [2, 2], values: [0, 0, 0, 0] },
+            { name: 'data', dims: [2, 2], values: [1, 2, 3, 4] },
             { name: 'where', dims: [2, 1], dataType: DataType.int64, values: [1, 0] },
-            { name: 'values', dims: [2, 2], values: [-100, -200, 3, 4] },
+            { name: 'values', dims: [2, 2], values: [10, 20, 30, 40] },
           ],
         },
       ),
     );
     expect(ops(graph)).toEqual(['Add']);
-    expect(Array.from(graph.constants.get(graph.nodes[0]!.inputs[1]!)!.data)).toEqual([3, 4, -100, -200]);
+    expect(Array.from(graph.constants.get(graph.nodes[0]!.inputs[1]!)!.data)).toEqual(expected);
   });
 });
