@@ -89,6 +89,11 @@ export interface OpContext {
 export interface OpDefinition {
   /** Output shapes from input shapes (batch included) and attributes; throws GradlensError('BAD_MODEL') on a mismatch. */
   shape(inputs: Shape[], node: GraphNode, constant: (index: number) => Float32Array | undefined): Shape[];
+  /**
+   * Axes of input 0 along which the op moves elements (Slice, Gather, Pad…): the loader, which sees which axes carry
+   * the batch, refuses moves along them (they would mix or drop samples).
+   */
+  movedAxes?(inputs: Shape[], node: GraphNode, constant: (index: number) => Float32Array | undefined): number[];
   /** Output 0 is input 0's buffer, reinterpreted (Reshape, Flatten, Identity): no kernel, no copy. */
   view?: boolean;
   forward?(op: OpContext): Promise<Dispatch[]>;

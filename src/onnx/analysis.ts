@@ -1,6 +1,7 @@
 import { GradlensError, isGradlensError } from '../gpu/errors.ts';
 import type { Constant, GraphNode, Shape } from '../graph/ir.ts';
 import { OPS } from '../graph/registry.ts';
+import { batchBroadcast, concatOfBroadcasts, type ConcatPart } from './broadcast.ts';
 import { FOLDABLE, TooLarge, broadcast, evaluate, reshapeShape, type FoldBudget } from './evaluate.ts';
 import type { WorkNode } from './nodes.ts';
 import { normalise, type RewriteContext } from './opsets.ts';
@@ -226,6 +227,12 @@ export class Analysis {
       this.alias.set(node.outputs[0]!, node.inputs[0]);
       return;
     }
+    const broadcastConcat = node.op === 'Concat' && this.concatParts(node);
+    if (broadcastConcat) {
+      const constant = (base: string, value: TensorValue) => this.addConstant(base, toConstant(value));
+      for (const rewritten of concatOfBroadcasts(node, broadcastConcat, constant)) this.runtimeNode(rewritten);
+      return;
+    }
     const inputs = node.inputs.map((name, index) => (name && this.values.has(name) ? this.bindKnown(node, name, index) : name));
     const emitted: GraphNode = { name: node.name, op: node.op, inputs, outputs: node.outputs, attributes: node.attributes };
     this.out.push(emitted);
@@ -281,7 +288,41 @@ export class Analysis {
         throw new GradlensError('BAD_MODEL', `${message} (at the model's batch size ${this.batches[0]})`, { cause: error });
       }
     }
+    // A move along an axis that carries the batch mixes samples; one only at other batch sizes (at batch 1 it may be
+    // the identity) means the model holds at its own batch alone.
+    const carrying = this.batchAxes(perBatch.map((inputs) => inputs[0] ?? []));
+    const moves = perBatch.map((inputs) => (OPS[node.op]!.movedAxes?.(inputs, node, constant) ?? []).find((axis) => carrying.includes(axis)));
+    if (moves[0] !== undefined) {
+      this.reject(node, `it moves elements along the batch axis (axis ${moves[0]})`);
+      return undefined;
+    }
+    if (moves.some((axis) => axis !== undefined)) throw new FixedBatch();
     return results;
+  }
+
+  /** The axes of a tensor that carry the batch: those whose extent follows it; axis 0 where one batch size is analysed. */
+  private batchAxes(shapes: readonly Shape[]): number[] {
+    if (shapes.length < 2) return [0];
+    return shapes[0]!.flatMap((extent, d) => (shapes.some((shape) => shape[d] !== extent) ? [d] : []));
+  }
+
+  /**
+   * A Concat's inputs where it joins batch tensors to samples repeated over the batch (a class token): each a batch
+   * tensor's name and shape or the repeated sample; undefined for any other Concat.
+   */
+  private concatParts(node: WorkNode): ConcatPart[] | undefined {
+    if (this.batches.length < 2 || !node.inputs.some((name) => name && this.values.has(name) && this.varies(name))) return undefined;
+    const parts: ConcatPart[] = [];
+    for (const name of node.inputs) {
+      const sample = name && this.values.has(name) ? batchBroadcast(this.values.get(name)!, this.batches) : undefined;
+      const shape = name && !this.values.has(name) ? this.shapesOf(name)?.[0] : undefined;
+      if (sample) parts.push({ sample });
+      else if (shape && this.isBatch(name, 0)) parts.push({ name, shape });
+      else return undefined;
+    }
+    const rank = ('name' in parts[0]! ? parts[0].shape : parts[0]!.sample.shape).length;
+    const axis = (node.attributes.axis as number | undefined) ?? 0;
+    return parts.some((part) => 'name' in part) && (axis + rank) % rank !== 0 ? parts : undefined;
   }
 
   /** A known value read by a runtime node: a constant, or a batch-dependent value the op can still express. */

@@ -19,6 +19,7 @@ import torch
 import torchvision.models as tv
 from torchvision.models import efficientnet, regnet
 from torchvision.models.convnext import CNBlockConfig
+from torchvision.models.resnet import Bottleneck
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMMIT_LIMIT = 5 * 2**20
@@ -83,10 +84,19 @@ MODELS = {
     'shufflenet_v2': ('ShuffleNetV2', lambda: tv.shufflenet_v2_x0_5(num_classes=CLASSES), [3, 32, 32]),
     'mnasnet': ('MNASNet', lambda: tv.mnasnet0_5(num_classes=CLASSES), [3, 32, 32]),
     'convnext': ('ConvNeXt', lambda: tv.ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)], num_classes=CLASSES), [3, 32, 32]),
+    # ResNeXt-50 32×4d and Wide ResNet-50-2 blocks (grouped, and twice as wide 3×3 convs) at one block per stage
+    'resnext': ('ResNeXt', lambda: tv.ResNet(Bottleneck, [1, 1, 1, 1], groups=32, width_per_group=4, num_classes=CLASSES), [3, 32, 32]),
+    'wide_resnet': ('Wide ResNet', lambda: tv.ResNet(Bottleneck, [1, 1, 1, 1], width_per_group=128, num_classes=CLASSES), [3, 32, 32]),
+    'inception_v3': ('Inception v3', lambda: tv.inception_v3(num_classes=CLASSES, aux_logits=False, init_weights=True), [3, 75, 75]),
+    # A small ViT, and ViT-B/16's layout (16×16 patches, class token, pre-norm blocks) at reduced depth, width and size
     'vit': ('ViT', lambda: tv.VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=32, mlp_dim=64,
                                                 num_classes=CLASSES), [3, 32, 32]),
-    'swin': ('Swin', lambda: tv.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[4, 4],
-                                                num_classes=CLASSES), [3, 32, 32]),
+    'vit_b_16': ('ViT', lambda: tv.VisionTransformer(image_size=64, patch_size=16, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
+                                                     num_classes=CLASSES), [3, 64, 64]),
+    # Swin-T's layout at two blocks per stage: second blocks shift their windows (roll, attention mask); 40×40 inputs
+    # give 10×10 and 5×5 tokens, padded to whole 4×4 windows
+    'swin': ('Swin', lambda: tv.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[1, 2], window_size=[4, 4],
+                                                num_classes=CLASSES), [3, 40, 40]),
     'bert': ('BERT-style encoder', BertStyle, [12]),  # token ids in
 }
 

@@ -12,9 +12,10 @@ import { oracleLogits } from '../helpers/oracle.ts';
 /**
  * The zoo (issue 13): torchvision classification families with seeded weights at small input sizes, exported by
  * test/zoo/make_zoo.py with PyTorch's float64 logits and input gradient. Each supported model must load, give the
- * logits onnxruntime gives within 1e-4 of the largest, and the gradient of its top-1 logit within 3× the difference
- * between torch's own float32 and float64 gradients (measured per model by the script; deep random nets have a large
- * one), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models
+ * logits onnxruntime gives within 1e-4 of the largest (or 3× torch's own float32-vs-float64 difference, where that is
+ * larger: Inception v3's random weights reach 0.9e-4 in torch itself), and the gradient of its top-1 logit within 3×
+ * the difference between torch's own float32 and float64 gradients (measured per model by the script; deep random nets
+ * have a large one; at least 1e-5 of the gradient's peak), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models
  * whose ops are not all supported yet are listed with the op types they miss: the test fails when that list changes,
  * so a model that starts to load is moved to SUPPORTED, never skipped silently. The BERT-style encoder takes token ids:
  * its gradient is the one at the token embedding output.
@@ -35,18 +36,19 @@ const SUPPORTED = [
   'mnasnet',
   'convnext',
   'bert',
+  'resnext',
+  'wide_resnet',
+  'inception_v3',
+  'vit',
+  'vit_b_16',
+  'swin',
 ];
 
 /** Planned: the op types each still needs (ops lane, issue 13). */
-const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {
-  vit: ['Concat'], // the class token: Expand to the batch, then Concat
-  swin: ['Gather'], // window partition indices
-};
+const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {};
 
 /** Families not exported yet, and why: shown as to-dos in every run. */
 const NOT_YET: Readonly<Record<string, string>> = {
-  'ResNeXt / Wide ResNet': 'the ops of ResNet with grouped and wider 3×3 convs, in 90–250 MB files: for a CI job',
-  'Inception v3': 'needs 75×75 inputs and 95 MB of weights; its ops are those of GoogLeNet',
 };
 
 const here = fileURLToPath(new URL('./', import.meta.url));
@@ -65,6 +67,7 @@ interface Meta {
   family: string;
   inputShape: number[];
   target: number;
+  logitDifference32: number;
   gradientDifference32: number | null;
   gradientPeak64: number;
 }
@@ -94,33 +97,41 @@ describe('the zoo: supported families match onnxruntime and torch autograd', () 
       const expected = await oracleLogits(bytes, input, [1, ...meta.inputShape]);
       const peak = Math.max(...Array.from(expected, Math.abs));
       const logitError = Math.max(...Array.from(output, (v, i) => Math.abs(v - expected[i]!)));
-      expect(logitError, `logits against onnxruntime (largest |logit| ${peak})`).toBeLessThanOrEqual(1e-4 * peak);
+      // 1e-4 of the largest, or 3× torch's own float32 error where a deep random net has more (Inception v3: 0.9e-4)
+      const logitBound = Math.max(1e-4 * peak, 3 * meta.logitDifference32);
+      const torch32 = `torch float32 is off by ${meta.logitDifference32}`;
+      expect(logitError, `logits against onnxruntime (largest |logit| ${peak}; ${torch32})`).toBeLessThanOrEqual(logitBound);
 
       expect(meta.gradientDifference32, 'torch float32 and float64 agree on the top-1 class').not.toBeNull();
       const gradient64 = float64(dir!, 'gradient64.npy');
       const gradientError = Math.max(...Array.from(at ? gradients[at]! : inputGradient!, (v, i) => Math.abs(v - gradient64[i]!)));
-      const bound = 3 * meta.gradientDifference32!;
+      // Torch's float32 error is one sample of rounding noise: where it happens to be tiny (MobileNetV3: 1.3e-6 of the
+      // peak at one export, 3× more at another), 1e-5 of the peak, a few float32 roundings per layer, is the floor.
+      const bound = Math.max(3 * meta.gradientDifference32!, 1e-5 * meta.gradientPeak64);
       expect(gradientError, `input gradient against torch float64 (torch float32 is off by ${meta.gradientDifference32})`).toBeLessThanOrEqual(bound);
     }, 600_000);
   }
 });
 
-describe('the zoo: planned families fail with UNSUPPORTED_OP naming exactly the op types they still need', () => {
-  for (const [name, ops] of Object.entries(EXPECTED_UNSUPPORTED)) {
-    const dir = directoryOf(name);
-    (dir ? it : it.skip)(`${name} needs ${ops.join(', ') || '(nothing)'}`, () => {
-      let error: unknown;
-      try {
-        loadOnnx(new Uint8Array(readFileSync(`${dir}/model.onnx`)), { name });
-      } catch (caught) {
-        error = caught;
-      }
-      expect(error, `${name} loads: move it to SUPPORTED`).toMatchObject({ code: 'UNSUPPORTED_OP' });
-      const missingOps = [...(error as Error).message.matchAll(/(\S+) ×\d+ \(e\.g\./g)].map((match) => match[1]);
-      expect(missingOps.sort()).toEqual([...ops].sort());
-    });
-  }
-});
+describe.runIf(Object.keys(EXPECTED_UNSUPPORTED).length > 0)(
+  'the zoo: planned families fail with UNSUPPORTED_OP naming the op types they need',
+  () => {
+    for (const [name, ops] of Object.entries(EXPECTED_UNSUPPORTED)) {
+      const dir = directoryOf(name);
+      (dir ? it : it.skip)(`${name} needs ${ops.join(', ') || '(nothing)'}`, () => {
+        let error: unknown;
+        try {
+          loadOnnx(new Uint8Array(readFileSync(`${dir}/model.onnx`)), { name });
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error, `${name} loads: move it to SUPPORTED`).toMatchObject({ code: 'UNSUPPORTED_OP' });
+        const missingOps = [...(error as Error).message.matchAll(/(\S+) ×\d+ \(e\.g\./g)].map((match) => match[1]);
+        expect(missingOps.sort()).toEqual([...ops].sort());
+      });
+    }
+  },
+);
 
 describe('the zoo: families not exported yet', () => {
   for (const [family, why] of Object.entries(NOT_YET)) it.todo(`${family}: ${why}`);
