@@ -38,6 +38,9 @@ const ELEMENTWISE = new Set([
   'Cast',
 ]);
 
+/** Ops that move elements of input 0 (src/graph/ops/gather.ts), which must not move them along the batch axis. */
+const MOVES = new Set(['Slice', 'Split', 'Gather', 'Expand', 'Tile', 'Pad']);
+
 /** A shape rule failed at the second batch size only: the model holds one batch size. */
 export class FixedBatch extends Error {}
 
@@ -234,6 +237,7 @@ export class Analysis {
     if (this.rejected.has(node.name) || shapes.some((s) => !s)) return;
     const perBatch = this.batches.map((_, b) => shapes.map((s) => s![b]!));
     if (perBatch[0]![0]) checkAxes(emitted, perBatch[0]![0].length);
+    if (MOVES.has(node.op)) this.markBatchAxis(emitted);
     let outputs: Shape[][] | undefined;
     if (OPS[node.op]) outputs = this.runtimeShapes(emitted, perBatch);
     else if (ELEMENTWISE.has(node.op)) {
@@ -319,6 +323,17 @@ export class Analysis {
     }
     this.reject(node, `input "${name}" depends on the batch size in a way gradlens cannot express`);
     return name;
+  }
+
+  /**
+   * Where a transpose moved the batch off axis 0 (attention's [3, batch, heads, tokens, dim] before q, k, v are sliced
+   * apart), a move op is told which axis holds it, so it refuses moves along that axis and not along axis 0.
+   */
+  private markBatchAxis(node: GraphNode): void {
+    const rank = node.inputs[0] ? this.shapesOf(node.inputs[0])?.[0]?.length : undefined;
+    if (rank === undefined || this.isBatch(node.inputs[0], 0)) return;
+    const axes = Array.from({ length: rank }, (_, axis) => axis).filter((axis) => this.isBatch(node.inputs[0], axis));
+    if (axes.length === 1) node.attributes = { ...node.attributes, batch_axis: axes[0]! };
   }
 
   /** Is dim `axis` of the tensor the batch (the batch size at each evaluated batch)? */

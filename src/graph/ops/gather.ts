@@ -27,11 +27,12 @@ function constantInput(node: GraphNode, index: number, constant: Constants, what
   return Array.from(data);
 }
 
-/** Element moves along the batch axis would mix or drop samples: refused. */
+/** Element moves along the batch axis (0, or `batch_axis` where the loader found a transpose moved it) would mix or drop samples. */
 function keepingBatch(map: IndexMap, node: GraphNode): IndexMap {
-  const table = map.tables[0]!;
-  if (map.inShape.length === 0 || table.length !== map.inShape[0] || table.some((x, i) => x !== i)) {
-    throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}" moves elements along the batch axis (axis 0)`);
+  const axis = attribute(node, 'batch_axis', 0);
+  const table = map.tables[axis];
+  if (map.inShape.length === 0 || !table || table.length !== map.inShape[axis] || table.some((x, i) => x !== i)) {
+    throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}" moves elements along the batch axis (axis ${axis})`);
   }
   return map;
 }
