@@ -3,7 +3,7 @@ import { sizeOf } from '../graph/ir.ts';
 import type { Model } from '../graph/model.ts';
 import { withDefaults } from './options.ts';
 import { METHODS } from './registry.ts';
-import { isOutputTarget, logitsOf, resolveSteps, resolveTargets, scoresOf, targetMask, withTargetHead } from './targets.ts';
+import { isOutputTarget, isStepList, isStepTarget, logitsOf, resolveSteps, resolveTargets, scoresOf, targetMask, withTargetHead } from './targets.ts';
 import { noiseTunnel } from './tunnel.ts';
 import type { ExplainOptions, Explanation, MaskTarget, MethodContext, MethodResult, RegionTarget } from './types.ts';
 
@@ -37,7 +37,7 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
   const score = options.score ?? 'logit';
   const classes = sizeOf(model.outputShape);
   const logits = await logitsOf(model, inputs, count);
-  const steps = isOutputTarget(target) && 'step' in target ? resolveSteps(target, logits, count, model.outputShape) : undefined;
+  const steps = isStepTarget(target) || isStepList(target) ? resolveSteps(target, logits, count, model.outputShape) : undefined;
   const targets = steps?.indices ?? resolveTargets(target, logits, count, classes);
   const scores = scoresOf(logits, targets, classes, score);
   const result = await run({ model, inputs, count, size, targets, scores, score, seed, options, run });

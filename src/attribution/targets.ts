@@ -46,10 +46,10 @@ export async function logitsOf(model: Model, inputs: Float32Array, count: number
  * step target's flat index in a [steps, classes] output (`outputShape`, per sample).
  */
 export function resolveTargets(target: Target, logits: Float32Array, count: number, classes: number, outputShape: Shape = [classes]): Int32Array {
-  if (isStepTarget(target)) return resolveSteps(target, logits, count, outputShape).indices;
+  if (isStepTarget(target) || isStepList(target)) return resolveSteps(target, logits, count, outputShape).indices;
   if (isOutputTarget(target))
     throw new GradlensError('BAD_PARAMS', 'a region or mask target is scored through a target head: explain() takes it, this call does not');
-  const list = typeof target === 'object' ? target : Array.from({ length: count }, () => target);
+  const list = typeof target === 'object' ? (target as readonly (number | 'top1')[]) : Array.from({ length: count }, () => target);
   if (list.length !== count) throw new GradlensError('BAD_INPUT', `${list.length} targets for ${count} inputs`);
   return Int32Array.from(list, (t, i) => {
     if (t === 'top1') {
@@ -76,22 +76,34 @@ export function scoresOf(logits: Float32Array, targets: Int32Array, classes: num
 
 export const isOutputTarget = (target: Target): target is OutputTarget =>
   typeof target === 'object' && !Array.isArray(target) && ('step' in target || 'region' in target || 'mask' in target);
-const isStepTarget = (target: Target): target is StepTarget => isOutputTarget(target) && 'step' in target;
+export const isStepTarget = (target: Target): target is StepTarget => isOutputTarget(target) && 'step' in target;
+export const isStepList = (target: Target): target is readonly StepTarget[] =>
+  Array.isArray(target) && target.some((t: unknown) => typeof t === 'object' && t !== null);
 
-/** A step target per input: its class resolved (top-1 of that step's row), and its flat index step × classes + class. */
-export function resolveSteps(target: StepTarget, outputs: Float32Array, count: number, outputShape: Shape): { indices: Int32Array; used: StepTarget[] } {
+/**
+ * Step targets (one for all inputs, or one per input): each class resolved (top-1 of that step's row) and its flat
+ * index step × classes + class in the [steps, classes] output.
+ */
+export function resolveSteps(
+  target: StepTarget | readonly StepTarget[],
+  outputs: Float32Array,
+  count: number,
+  outputShape: Shape,
+): { indices: Int32Array; used: StepTarget[] } {
   if (outputShape.length !== 2)
     throw new GradlensError('BAD_PARAMS', `a step target needs an output of [steps, classes] per sample; this model's is [${outputShape.join(', ')}]`);
   const [steps, classes] = outputShape as [number, number];
-  const { step } = target;
-  if (!Number.isInteger(step) || step < 0 || step >= steps)
-    throw new GradlensError('BAD_PARAMS', `target step ${step} is not a time step in [0, ${steps}) of the output [${steps}, ${classes}]`);
-  if (target.class !== 'top1' && (!Number.isInteger(target.class) || target.class < 0 || target.class >= classes))
-    throw new GradlensError('BAD_PARAMS', `target class ${target.class} is not a class index in [0, ${classes})`);
-  const size = steps * classes;
-  const rows = Float32Array.from({ length: count * classes }, (_, k) => outputs[Math.floor(k / classes) * size + step * classes + (k % classes)]!);
-  const chosen = resolveTargets(target.class, rows, count, classes);
-  return { indices: chosen.map((c) => step * classes + c), used: Array.from(chosen, (c) => ({ step, class: c })) };
+  const list: readonly StepTarget[] = 'step' in target ? Array.from({ length: count }, () => target) : target;
+  if (list.length !== count) throw new GradlensError('BAD_PARAMS', `${list.length} step targets for ${count} inputs`);
+  const used = list.map(({ step, class: chosen }, i) => {
+    if (!Number.isInteger(step) || step < 0 || step >= steps)
+      throw new GradlensError('BAD_PARAMS', `target step ${step} is not a time step in [0, ${steps}) of the output [${steps}, ${classes}]`);
+    if (chosen !== 'top1' && (!Number.isInteger(chosen) || chosen < 0 || chosen >= classes))
+      throw new GradlensError('BAD_PARAMS', `target class ${chosen} is not a class index in [0, ${classes})`);
+    const row = outputs.subarray((i * steps + step) * classes, (i * steps + step + 1) * classes);
+    return { step, class: resolveTargets(chosen, row, 1, classes)[0]! };
+  });
+  return { indices: Int32Array.from(used, ({ step, class: chosen }) => step * classes + chosen), used };
 }
 
 /** One sample's output weights for a region or mask target (validated against the output's shape). */

@@ -77,8 +77,8 @@ export interface MaskTarget {
 /** A target inside an output that is more than one vector of logits; the same for every input of a call. */
 export type OutputTarget = StepTarget | RegionTarget | MaskTarget;
 
-/** What the gradient is taken of: a class (of a logit vector), or a place in a sequence or dense output. */
-export type Target = ClassTarget | OutputTarget;
+/** What the gradient is taken of: a class (of a logit vector), a place in a sequence or dense output, or a step per input. */
+export type Target = ClassTarget | OutputTarget | readonly StepTarget[];
 
 export type NoiseTunnel = 'smoothgrad' | 'smoothgrad-sq' | 'vargrad';
 

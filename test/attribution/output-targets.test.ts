@@ -79,6 +79,22 @@ describe('a time step and class of a sequence output', () => {
     expect([...result.score]).toEqual(best.map((c, i) => expect.closeTo(outputs[i * 50 + 10 + c]!, 6)));
   });
 
+  it('one per input: each input its own step and class (every character of one line in one call)', async () => {
+    const model = await modelOf(graph);
+    const targets = [
+      { step: 1, class: 4 },
+      { step: 8, class: 0 },
+    ];
+    const result = await explain(model, inputs, 2, { method: 'saliency', absolute: false, target: targets });
+    expect(result.outputTarget).toEqual(targets);
+    const values = referenceForward(graph, inputs, 2);
+    const seeds = new Float64Array(100);
+    seeds[9] = 1; // input 0: step 1, class 4
+    seeds[50 + 40] = 1; // input 1: step 8, class 0
+    const expected = referenceGradients(graph, values, seeds, 2).get(graph.input)!;
+    expectAllClose(result.attribution, expected, close(expected), 'per-input steps');
+  });
+
   it('integrated gradients keeps completeness for it: Σ attribution = f(x) − f(0) within 1%', async () => {
     const model = await modelOf(graph);
     const result = await explain(model, inputs, 2, { method: 'integrated-gradients', steps: 64, target: { step: 4, class: 1 } });
@@ -136,6 +152,7 @@ describe('bad output targets are BAD_PARAMS, naming what is wrong', () => {
     ['a step past the last', sequenceModel, { step: 10, class: 0 }, /step 10 is not a time step in \[0, 10\)/],
     ['a negative step', sequenceModel, { step: -1, class: 0 }, /step -1/],
     ['a class past the last', sequenceModel, { step: 0, class: 5 }, /class 5 is not a class index in \[0, 5\)/],
+    ['fewer step targets than inputs', sequenceModel, [{ step: 0, class: 0 }, { step: 1, class: 0 }], /2 step targets for 1 inputs/],
     ['a step target on a dense map', denseModel, { step: 0, class: 0 }, /\[steps, classes\] per sample; this model's is \[3, 6, 8\]/],
     ['a region past the edge', denseModel, { region: [0, 0, 9, 2] }, /0 ≤ x0 < x1 ≤ 8/],
     ['an empty region', denseModel, { region: [3, 2, 3, 4] }, /is not x0,y0,x1,y1/],
