@@ -41,6 +41,9 @@ fn row_of(id: vec3<u32>, local: u32, groups: vec3<u32>) -> Row {
 // Sums two partial values over the row's invocations. Called in uniform control flow by every invocation.
 fn row_sum(local: u32, value: vec2<f32>) -> vec2<f32> {
   if (ROW_THREADS == 1u) { return value; }
+  // llvmpipe (OpenGL ES) let the previous call's read of `partial` see this write despite the barrier after it: the
+  // forward's second sum came out wrong for every row but the first. A barrier before the write too keeps them apart.
+  workgroupBarrier();
   partial[local] = value;
   workgroupBarrier();
   let lane = local % ROW_THREADS;

@@ -26,7 +26,36 @@ export type Baseline =
   | Float32Array;
 
 /** A class index, 'top1', or one per input. */
-export type Target = 'top1' | number | readonly (number | 'top1')[];
+export type ClassTarget = 'top1' | number | readonly (number | 'top1')[];
+
+/**
+ * A place in a sequence output, per sample [steps, classes] (CTC, token classification): one class at one time step,
+ * or the step's top-1 class. Its score is that output value (a probability where the model ends in a softmax).
+ */
+export interface StepTarget {
+  step: number;
+  class: number | 'top1';
+}
+
+/**
+ * A region of a dense output, per sample [height, width] or [channels, height, width] (detection, segmentation): the
+ * output summed over x0 ≤ x < x1, y0 ≤ y < y1 of one channel (default 0), in output pixels.
+ */
+export interface RegionTarget {
+  region: readonly [x0: number, y0: number, x1: number, y1: number];
+  channel?: number;
+}
+
+/** Any output, weighted: the score is Σ mask ⊙ output, the mask one sample's output size (a segmentation mask, say). */
+export interface MaskTarget {
+  mask: Float32Array;
+}
+
+/** A target inside an output that is more than one vector of logits; the same for every input of a call. */
+export type OutputTarget = StepTarget | RegionTarget | MaskTarget;
+
+/** What the gradient is taken of: a class (of a logit vector), a place in a sequence or dense output, or a step per input. */
+export type Target = ClassTarget | OutputTarget | readonly StepTarget[];
 
 export type NoiseTunnel = 'smoothgrad' | 'smoothgrad-sq' | 'vargrad';
 
@@ -137,7 +166,10 @@ export interface LrpOptions {
 
 export interface ExplainOptions extends CamOptions, LayerOptions, PathOptions, RuleOptions, LrpOptions {
   method: MethodId;
-  /** A class index, 'top1', or one per input. Default 'top1'. */
+  /**
+   * A class index, 'top1', or one per input (default 'top1'); or, for sequence and dense outputs, a time step and class,
+   * a region or a mask of the output (OutputTarget; with score 'logit', the output's own values).
+   */
   target?: Target;
   /** What the gradient is taken of. Default 'logit' (Captum's convention). */
   score?: ScoreKind;
@@ -178,9 +210,12 @@ export interface Explanation {
   attribution: Float32Array;
   /** [count, ...the input's shape], or [count, ...the layer's] for a layer method (LayerGradCam: [count, 1, h, w]). */
   shape: Shape;
+  /** Per input, the output element scored: a class, or (step targets) the flat index step × classes + class. */
   target: Int32Array;
-  /** The score of each input at its target (logit, probability or log-probability). */
+  /** The score of each input at its target (logit, probability or log-probability; Σ mask ⊙ output for regions). */
   score: Float32Array;
+  /** Where the target was an OutputTarget: per input, the one used (a step's top-1 class resolved). */
+  outputTarget?: OutputTarget[];
   /**
    * A completeness residual per input, where the method defines one: Σ attribution − (f(x) − f(baseline)) for
    * integrated gradients; Σ of FullGrad's raw terms − f(x) for FullGrad.

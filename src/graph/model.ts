@@ -96,6 +96,11 @@ export class Model {
     return specialised;
   }
 
+  /** Another graph over this model's weights (its graph with a target head, say): weight buffers shared, not copied. */
+  derive(graph: Graph): Promise<Model> {
+    return Model.build(this.gpu, graph, this.weights, this.graph.constants);
+  }
+
   /** A fixed schedule for one batch size; run it as many times as needed. */
   plan(options: PlanOptions): Promise<Plan> {
     return Plan.create(this, options);

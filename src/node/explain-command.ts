@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { adapterIdentity } from '../gpu/device.ts';
 import { isGradlensError } from '../gpu/errors.ts';
 import type { Explanation } from '../attribution/explain.ts';
+import type { OutputTarget } from '../attribution/types.ts';
+import type { Graph } from '../graph/ir.ts';
+import { loadOnnx } from '../onnx/load.ts';
 import { createLens, type Lens, type LensModel } from '../lens.ts';
 import { EXIT } from './exit-codes.ts';
 import { UsageError } from './common-options.ts';
@@ -82,7 +85,7 @@ async function explainInto(run: ExplainRun, refs: InputRef[], modelBytes: Uint8A
   let model: LensModel;
   let adapterName: string;
   try {
-    model = await lens.load(new Uint8Array(modelBytes), { name: run.model });
+    model = await lens.load(graphAt(new Uint8Array(modelBytes), run));
     checkAgainstModel(run, model.graph);
     const report = await lens.adapter();
     const identity = adapterIdentity(report);
@@ -108,6 +111,35 @@ async function explainInto(run: ExplainRun, refs: InputRef[], modelBytes: Uint8A
     else await cleanup;
   }
 }
+
+/**
+ * The model at --size where the file leaves those dimensions free (a fully convolutional net, a text-line recognizer of
+ * any width), so the image is not squeezed to the size the loader probed; elsewhere the model as loaded.
+ */
+function graphAt(bytes: Uint8Array, run: ExplainRun): Graph {
+  const graph = loadOnnx(bytes, { name: run.model });
+  const size = run.preprocess.size;
+  if (!size || !graph.specialise || graph.inputShape.length !== 3) return graph;
+  const chw = (run.preprocess.layout ?? 'chw') === 'chw';
+  const shape = chw ? [graph.inputShape[0]!, ...size] : [...size, graph.inputShape[2]!];
+  const changed = shape.flatMap((d, axis) => (d !== graph.inputShape[axis] ? [axis] : []));
+  return changed.length > 0 && changed.every((axis) => graph.freeAxes?.includes(axis)) ? graph.specialise(shape) : graph;
+}
+
+/** What the result records of an output target: the target itself, a mask by its size and total weight. */
+function recordedTarget(target: OutputTarget): ResultRecord['outputTarget'] {
+  if (!('mask' in target)) return target;
+  return { mask: { weights: target.mask.length, total: target.mask.reduce((sum, w) => sum + w, 0) } };
+}
+
+const describeTarget = (target: OutputTarget | undefined, index: number) =>
+  !target
+    ? `class ${index}`
+    : 'step' in target
+      ? `step ${target.step}, class ${String(target.class)}`
+      : 'region' in target
+        ? `region ${target.region.join(',')}${target.channel ? ` of channel ${target.channel}` : ''}`
+        : 'a mask';
 
 class Batcher {
   private readonly controller = new AbortController();
@@ -286,6 +318,7 @@ class Batcher {
         seed: result.seed,
         settings: this.settings,
         target: result.target[i]!,
+        ...(result.outputTarget ? { outputTarget: recordedTarget(result.outputTarget[i]!) } : {}),
         score: result.score[i]!,
         ...(result.delta ? { delta: result.delta[i]! } : {}),
         batch: { size: items.length, position: i },
@@ -306,7 +339,7 @@ class Batcher {
         formats: this.run.formats,
         heatmap: this.run.heatmap,
         layout: this.preprocessing.layout ?? 'chw',
-        title: `${result.method} for class ${record.target}`,
+        title: `${result.method} for ${describeTarget(result.outputTarget?.[i], record.target!)}`,
         ...(item.loaded!.image ? { image: item.loaded!.image } : {}),
         ...(item.loaded!.features ? { features: item.loaded!.features } : {}),
         ...(record.tokens ? { features: record.tokens.text } : {}),

@@ -11,6 +11,7 @@ import type { HeatmapOptions } from '../render/heatmap.ts';
 import { COLORMAPS, type ColormapName } from '../render/colormaps.ts';
 import { SIGNS, type Sign } from '../render/kernels.ts';
 import { parseShard, type Shard } from './shard.ts';
+import { parseTarget, TARGET_USAGE } from './target-flag.ts';
 import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
 import type { AdapterOptions } from '../gpu/adapter.ts';
 
@@ -82,7 +83,8 @@ export const EXPLAIN_USAGE = `gradlens explain MODEL.onnx INPUTS... [options]
   --method M            any method id (default integrated-gradients): ${METHOD_IDS.join(', ')}
   method options (each method reads its own; the rest are ignored):
 ${optionUsage()}
-  --target top1|K       the class explained (default top1)     --score logit|probability|log-probability
+  ${TARGET_USAGE}
+  --score logit|probability|log-probability   what the gradient is taken of (default logit)
   --seed N              seeds every random draw (default: a fresh one, recorded in results.jsonl)
   images: --size H,W --channels 1|3 --order rgb|bgr --scale S (default 1/255) --mean a,b,c --std a,b,c --layout chw|hwc
           (size and channels default from the model's input shape)
@@ -180,8 +182,7 @@ export function methodOptions(values: Record<string, unknown>, skip: ReadonlySet
     if (typeof text === 'string' && !skip.has(use.key)) options[use.key] = optionValue(use, text);
   }
   if (values.score !== undefined) options.score = oneOf('score', values.score as string, ['logit', 'probability', 'log-probability'] as const);
-  if (values.target !== undefined)
-    options.target = values.target === 'top1' ? 'top1' : number('target', values.target as string, (n) => Number.isInteger(n) && n >= 0)!;
+  if (values.target !== undefined) options.target = parseTarget(values.target as string, (file) => readArray('target', file));
   if (values.seed !== undefined) options.seed = number('seed', values.seed as string, (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 53);
   return options as unknown as ExplainRun['method'];
 }

@@ -154,7 +154,7 @@ function card(folder: string, record: ResultRecord, files: Record<string, string
     images.push(`<img class="attribution chart" src="${link(folder, files.svg)}" alt="attribution of ${escape(record.input)} by feature">`);
   const refused = Object.keys(record.files ?? {}).filter((key) => !(key in files));
   const rows: [string, string][] = [
-    ['target', String(record.target)],
+    ['target', record.outputTarget ? JSON.stringify(record.outputTarget) : String(record.target)],
     ['score', fixed(record.score)],
   ];
   if (record.delta !== undefined) rows.push(['delta', fixed(record.delta, 5)]);

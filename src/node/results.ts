@@ -1,5 +1,6 @@
 import { appendFile, readFile, realpath, rename, unlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { RegionTarget, StepTarget } from '../attribution/types.ts';
 import type { AdapterIdentity } from '../gpu/device.ts';
 
 export const RESULTS_FILE = 'results.jsonl';
@@ -15,6 +16,8 @@ export interface ResultRecord {
   /** The rest of what shapes the result (method options, preprocessing, heat map): --resume skips only equal ones. */
   settings?: Record<string, unknown>;
   target?: number;
+  /** Where the target was inside a sequence or dense output: the step and class, the region, or the mask's size. */
+  outputTarget?: StepTarget | RegionTarget | { mask: { weights: number; total: number } };
   score?: number;
   delta?: number;
   /**

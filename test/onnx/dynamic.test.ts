@@ -8,6 +8,7 @@ import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { referenceForward, referenceGradients } from '../reference/graph.ts';
 import { randomTensor } from '../reference/random.ts';
+import { DataType, modelBytes, type TensorSpec } from './onnx-writer.ts';
 
 // Issue 13, shapes from the input: PyTorch exports with dynamic_axes (test/onnx/models/make_dynamic.py) are
 // specialised per input size when planned (Model.at), their shape sub-graphs folded for that size, and must match
@@ -148,4 +149,34 @@ describe('a model that really needs one size', () => {
       expect.objectContaining({ code: 'BAD_INPUT', message: expect.stringMatching(/fixes the input at \[3, \?, \?\]/) }),
     );
   });
+});
+
+describe('moves along an axis a transpose put in front of the batch (attention q, k, v as Paddle exports them)', () => {
+  // x [n, 4, 6] → [n, 4, 3, 2] → Transpose → [3, n, 4, 2]: slicing axis 0 picks q, k or v for every sample.
+  const ints = (name: string, values: number[]): TensorSpec => ({ name, dims: [values.length], dataType: DataType.int64, values });
+  const split = (sliced: number) =>
+    modelBytes({
+      inputs: [{ name: 'x', dims: ['n', 4, 6] }],
+      outputs: [{ name: 'y' }],
+      initializers: [ints('shape', [0, 4, 3, 2]), ints('starts', [1]), ints('ends', [2]), ints('axes', [sliced])],
+      nodes: [
+        { op: 'Reshape', inputs: ['x', 'shape'], outputs: ['heads'] },
+        { op: 'Transpose', inputs: ['heads'], outputs: ['qkv'], attributes: { perm: [2, 0, 1, 3] } },
+        { op: 'Slice', inputs: ['qkv', 'starts', 'ends', 'axes'], outputs: ['k'] },
+        { op: 'Squeeze', inputs: ['k', 'axes'], outputs: ['y'] },
+      ],
+    });
+
+  it('slices axis 0 of [3, batch, …] for every sample, as onnxruntime does', async () => {
+    const bytes = split(0);
+    const model = await modelOf(bytes);
+    const input = randomTensor(BATCH * 24, 3);
+    const { output } = await (await model.cachedPlan({ batch: BATCH, objective: 'none' })).run({ input });
+    expectAllClose(output, await onnxruntime(bytes, input, [BATCH, 4, 6]), { abs: 0, rel: 0 }, 'k');
+  });
+
+  it('still refuses a slice along the batch axis where the transpose put it, naming that axis', () =>
+    expect(() => loadOnnx(split(1))).toThrow(
+      expect.objectContaining({ code: 'UNSUPPORTED_OP', message: expect.stringMatching(/moves elements along the batch axis \(axis 1\)/) }),
+    ));
 });
