@@ -108,25 +108,8 @@ interface Launch {
   tile: GemmTile;
 }
 
-/**
- * The default tile, halved (M first) while the product would have fewer than MIN_WORKGROUPS workgroups: a CPU adapter
- * runs a workgroup on one core, so a dense layer's 64 × 32 output in one 64 × 64 tile ran on one core of llvmpipe
- * (9 ms of the digit CNN's 64-point IG; 4 ms with the 16 × 16 tiles this gives).
- */
-function defaultTile(dims: GemmDims): GemmTile {
-  let { workgroupX: x, workgroupY: y } = DEFAULT_GEMM_TILE;
-  const workgroups = () => Math.ceil(dims.n / (BLOCK * x)) * Math.ceil(dims.m / (BLOCK * y)) * (dims.batch ?? 1);
-  while (workgroups() < MIN_WORKGROUPS && x * y > 4) {
-    if (y >= x) y /= 2;
-    else x /= 2;
-  }
-  return { ...DEFAULT_GEMM_TILE, workgroupX: x, workgroupY: y };
-}
-
-const MIN_WORKGROUPS = 8;
-
 function tileOf(dims: GemmDims): GemmTile {
-  const tile = { ...defaultTile(dims), ...dims.tile };
+  const tile = { ...DEFAULT_GEMM_TILE, ...dims.tile };
   const memory = 4 * BLOCK * (tile.workgroupX + tile.workgroupY) * tile.tileK;
   if (tile.workgroupX * tile.workgroupY > 256 || memory > 16384 || Math.min(tile.workgroupX, tile.workgroupY, tile.tileK) < 1) {
     throw new GradlensError('BAD_PARAMS', `gemm tile ${JSON.stringify(tile)}: at most 256 invocations and 16 KiB of workgroup memory`);
