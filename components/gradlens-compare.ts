@@ -8,8 +8,7 @@ import { prepareImage, prepareTensor, type PreparedInput } from './image-input.t
 import { InputElement } from './input-element.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
-import { scoreUnits } from './summary.ts';
-import { classNames, commaList, controlStyles, errorView, progressView } from './views.ts';
+import { classNames, commaList, controlStyles, errorView, heatmapView, progressView } from './views.ts';
 import type { GradlensHeatmap } from './gradlens-heatmap.ts';
 
 /**
@@ -223,19 +222,9 @@ export class GradlensCompare extends InputElement {
             </figcaption>
             ${
               result
-                ? html`<gradlens-heatmap
-                    part="heatmap"
-                    .attribution=${result.attribution}
-                    .shape=${result.shape}
-                    .image=${this.prepared?.image}
-                    colormap=${this.colormap}
-                    sign=${this.sign}
-                    .opacity=${this.opacity}
-                    .range=${this.scale === 'shared' ? this.sharedRange : undefined}
-                    units=${scoreUnits(result)}
-                    theme=${this.theme ?? nothing}
-                    label="${this.methods[i]} for ${this.classLabel(result.target[0]!)}"
-                  ></gradlens-heatmap>`
+                ? heatmapView(result, this, this.prepared?.image, `${this.methods[i]} for ${this.classLabel(result.target[0]!)}`, {
+                    range: this.scale === 'shared' ? this.sharedRange : undefined,
+                  })
                 : html`<p class="muted">${controller === this.current ? 'running…' : 'waiting'}</p>`
             }
           </figure>`;

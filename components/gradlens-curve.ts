@@ -3,10 +3,10 @@ import { LensModel, type GradlensError, type ModelSource } from '../src/index.ts
 import type { Replacement } from '../src/metrics/index.ts';
 import { aucOf, computeCurves, curveSummary, pathOf, pct, scoreDomain, type CurveMode, type CurveSeries, type Frame } from './curve.ts';
 import { errorDetail, fire } from './events.ts';
-import { asGradlensError, ExplainController, isWebGpuMissing } from './explain-controller.ts';
-import { themeStyles } from './styles.ts';
+import { asGradlensError, ExplainController } from './explain-controller.ts';
+import { figureStyles, themeStyles } from './styles.ts';
 import { formatNumber } from './summary.ts';
-import { errorView } from './views.ts';
+import { statusView } from './views.ts';
 
 const WIDTH = 360;
 const HEIGHT = 220;
@@ -44,14 +44,10 @@ const PALETTE = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9
 export class GradlensCurve extends LitElement {
   static override styles = [
     themeStyles,
+    figureStyles,
     css`
       figure {
-        margin: 0;
-        display: inline-flex;
-        flex-direction: column;
-        gap: 4px;
         width: var(--gradlens-curve-width, 360px);
-        max-width: 100%;
       }
       svg {
         width: 100%;
@@ -367,7 +363,6 @@ export class GradlensCurve extends LitElement {
   }
 
   private statusLine() {
-    if (this.failure) return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(!this.controller.model)));
     const status = this.controller.status;
     const text = this.curves
       ? ''
@@ -380,9 +375,7 @@ export class GradlensCurve extends LitElement {
             : status === 'ready' && (!this.input || !this.attribution)
               ? 'Set an input and its attribution.'
               : '';
-    return html`<p part="status" class="muted" role="status" aria-live="polite">
-      ${this.computing ? html`<progress aria-label="Computing"></progress> ` : nothing}${text}
-    </p>`;
+    return statusView(this.failure, () => (this.settled = this.refresh(!this.controller.model)), text, this.computing);
   }
 }
 

@@ -1,15 +1,14 @@
 import { css, html, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
 import { hasOption, type GradlensError, type MethodId } from '../src/index.ts';
-import type { ColormapName, Sign } from '../src/render/index.ts';
+import { COLORMAPS, SIGNS, type ColormapName, type Sign } from '../src/render/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
-import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
+import { asGradlensError, ExplainController, type Prediction } from './explain-controller.ts';
 import './gradlens-heatmap.ts';
 import { prepareImage, prepareTensor, type PreparedInput } from './image-input.ts';
 import { InputElement } from './input-element.ts';
-import { layerCandidates, METHOD_IDS, optionsOf, placeholder, runOptions, type BaselineName } from './method-options.ts';
+import { BASELINE_NAMES, layerCandidates, METHOD_IDS, optionsOf, placeholder, runOptions, type BaselineName } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
-import { scoreUnits } from './summary.ts';
-import { classNames, commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { choiceView, classNames, commaList, controlStyles, heatmapView, predictionList, progressView, runStatus, statusView } from './views.ts';
 
 const MODEL_OPTIONS = ['model'] as const;
 const INPUT_OPTIONS = ['src', 'image', 'tensor', 'preprocess'] as const;
@@ -226,19 +225,7 @@ export class GradlensExplainer extends InputElement {
       <div class="layout">
         ${
           result
-            ? html`<gradlens-heatmap
-                part="heatmap"
-                exportparts="canvas, legend"
-                .attribution=${result.attribution}
-                .shape=${result.shape}
-                .image=${this.prepared?.image}
-                colormap=${this.colormap}
-                sign=${this.sign}
-                .opacity=${this.opacity}
-                units=${scoreUnits(result)}
-                theme=${this.theme ?? nothing}
-                label="${this.method} for ${label(targetIndex)}"
-              ></gradlens-heatmap>`
+            ? heatmapView(result, this, this.prepared?.image, `${this.method} for ${label(targetIndex)}`, { exportparts: 'canvas, legend' })
             : nothing
         }
         <div class="side">
@@ -250,22 +237,10 @@ export class GradlensExplainer extends InputElement {
   }
 
   private statusLine() {
-    if (this.failure)
-      return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(this.controller.model ? 'input' : 'model')));
-    const status = this.controller.status;
-    const text =
-      this.model === undefined
-        ? 'Set a model to explain.'
-        : status === 'loading'
-          ? 'Loading the model…'
-          : this.phase === 'reading'
-            ? 'Reading the input…'
-            : status === 'ready' && !this.prepared
-              ? 'Set an input to explain.'
-              : status === 'done' && this.controller.result
-                ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
-                : '';
-    return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
+    const need =
+      this.phase === 'reading' ? 'Reading the input…' : this.controller.status === 'ready' && !this.prepared ? 'Set an input to explain.' : undefined;
+    const retry = () => (this.settled = this.refresh(this.controller.model ? 'input' : 'model'));
+    return statusView(this.failure, retry, runStatus(this.controller, this.model !== undefined, need));
   }
 
   private controls() {
@@ -279,25 +254,11 @@ export class GradlensExplainer extends InputElement {
     const number = (v: string) => Number(v);
     const optional = (v: string) => (v.trim() === '' ? undefined : Number(v)); // empty: the method's default
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
-      <label
-        >Method
-        <select @change=${set('method', String)}>
-          ${METHOD_IDS.map((id) => html`<option value=${id} ?selected=${id === this.method}>${id}</option>`)}
-        </select>
-      </label>
+      ${choiceView('Method', METHOD_IDS, this.method, set('method', String))}
       ${shown.steps ? html`<label>Steps <input type="number" min="1" max="512" placeholder=${placeholder(this.method, 'steps')} .value=${this.steps === undefined ? '' : String(this.steps)} @change=${set('steps', optional)} /></label>` : nothing}
       ${shown.samples ? html`<label>Samples <input type="number" min="1" max="256" placeholder=${placeholder(this.method, 'samples')} .value=${this.samples === undefined ? '' : String(this.samples)} @change=${set('samples', optional)} /></label>` : nothing}
       ${shown.noise ? html`<label>Noise <input type="number" min="0" step="0.05" placeholder=${placeholder(this.method, hasOption(this.method, 'stdevFraction') ? 'stdevFraction' : 'stdev')} .value=${this.noise === undefined ? '' : String(this.noise)} @change=${set('noise', optional)} /></label>` : nothing}
-      ${
-        shown.baseline
-          ? html`<label
-              >Baseline
-              <select @change=${set('baseline', String)}>
-                ${['zeros', 'uniform', 'blur'].map((b) => html`<option ?selected=${b === this.baseline}>${b}</option>`)}
-              </select></label
-            >`
-          : nothing
-      }
+      ${shown.baseline ? choiceView('Baseline', BASELINE_NAMES, this.baseline, set('baseline', String)) : nothing}
       ${
         shown.layer
           ? html`<label
@@ -309,18 +270,7 @@ export class GradlensExplainer extends InputElement {
             >`
           : nothing
       }
-      <label
-        >Colormap
-        <select @change=${set('colormap', String)}>
-          ${['viridis', 'turbo', 'rdbu-r', 'gray'].map((c) => html`<option ?selected=${c === this.colormap}>${c}</option>`)}
-        </select>
-      </label>
-      <label
-        >Sign
-        <select @change=${set('sign', String)}>
-          ${['abs', 'positive', 'negative', 'signed'].map((s) => html`<option ?selected=${s === this.sign}>${s}</option>`)}
-        </select>
-      </label>
+      ${choiceView('Colormap', COLORMAPS, this.colormap, set('colormap', String))} ${choiceView('Sign', SIGNS, this.sign, set('sign', String))}
       <label>Opacity <input type="range" min="0" max="1" step="0.05" .value=${String(this.opacity)} @input=${set('opacity', number)} /></label>
     </form>`;
   }

@@ -1,12 +1,12 @@
 import { css, html, LitElement, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
 import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
-import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction } from './explain-controller.ts';
+import { asGradlensError, ExplainController, type Prediction } from './explain-controller.ts';
 import { prepareTensor } from './image-input.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles } from './styles.ts';
 import { featureSummary, scoreUnits, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
-import { classNames, commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { choiceView, classNames, commaList, controlStyles, predictionList, progressView, runStatus, statusView } from './views.ts';
 
 const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad', 'expected-gradients', 'gradient-shap'];
 
@@ -274,30 +274,14 @@ export class GradlensFeatures extends LitElement {
   }
 
   private statusLine() {
-    if (this.failure) return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(!this.controller.model)));
-    const status = this.controller.status;
-    const text = this.attribution
-      ? ''
-      : this.model === undefined
-        ? 'Set a model to explain.'
-        : status === 'loading'
-          ? 'Loading the model…'
-          : status === 'ready' && !this.values
-            ? 'Set the values of a row to explain.'
-            : status === 'done' && this.controller.result
-              ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
-              : '';
-    return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
+    const need = this.controller.status === 'ready' && !this.values ? 'Set the values of a row to explain.' : undefined;
+    const text = this.attribution ? '' : runStatus(this.controller, this.model !== undefined, need);
+    return statusView(this.failure, () => (this.settled = this.refresh(!this.controller.model)), text);
   }
 
   private controls() {
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
-      <label
-        >Method
-        <select @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId)}>
-          ${TABULAR_METHODS.map((id) => html`<option ?selected=${id === this.method}>${id}</option>`)}
-        </select>
-      </label>
+      ${choiceView('Method', TABULAR_METHODS, this.method, (e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId))}
     </form>`;
   }
 }

@@ -4,7 +4,7 @@ import type { RgbaImage } from '../src/io/preprocess.ts';
 import type { ColormapName, Heatmap, Sign } from '../src/render/index.ts';
 import { errorDetail, fire } from './events.ts';
 import { asGradlensError, heatmapOf } from './explain-controller.ts';
-import { themeStyles, type Theme } from './styles.ts';
+import { figureStyles, themeStyles, type Theme } from './styles.ts';
 import { formatNumber, regionSummary } from './summary.ts';
 
 /**
@@ -22,14 +22,10 @@ import { formatNumber, regionSummary } from './summary.ts';
 export class GradlensHeatmap extends LitElement {
   static override styles = [
     themeStyles,
+    figureStyles,
     css`
       figure {
-        margin: 0;
-        display: inline-flex;
-        flex-direction: column;
-        gap: 4px;
         width: var(--gradlens-heatmap-size, 224px);
-        max-width: 100%;
       }
       canvas {
         width: 100%;

@@ -5,7 +5,9 @@ import type { RunOptions } from './explain-controller.ts';
 
 export { METHOD_IDS };
 
-export type BaselineName = 'zeros' | 'uniform' | 'blur';
+/** The baselines a picker offers (a tensor or a constant needs code, not a picker). */
+export const BASELINE_NAMES = ['zeros', 'uniform', 'blur'] as const;
+export type BaselineName = (typeof BASELINE_NAMES)[number];
 
 export interface MainOptions {
   method: MethodId;

@@ -75,3 +75,14 @@ export const themeStyles = css`
     white-space: nowrap;
   }
 `;
+
+/** A drawing widget's figure: a column of the drawing and its legend; each widget sets the width. */
+export const figureStyles = css`
+  figure {
+    margin: 0;
+    display: inline-flex;
+    flex-direction: column;
+    gap: 4px;
+    max-width: 100%;
+  }
+`;

@@ -63,6 +63,7 @@ describe('every method option is reachable from the CLI', () => {
     expect(method('--method', 'guided-ig', '--baseline', 'blur:2')).toEqual({ method: 'guided-ig', baseline: { blur: 2 } });
     expect(method('--method', 'idgi', '--base', 'blur-ig', '--max-sigma', '4')).toEqual({ method: 'idgi', base: 'blur-ig', maxSigma: 4 });
     expect(method('--method', 'split-ig', '--split-ratio', '0.9')).toEqual({ method: 'split-ig', splitRatio: 0.9 });
+    expect(method('--method', 'deeplift', '--baseline', 'constant:0.5')).toEqual({ method: 'deeplift', baseline: { constant: 0.5 } });
     expect(method('--method', 'rectgrad', '--percentile', '90', '--times-input', 'false')).toEqual({
       method: 'rectgrad',
       percentile: 90,

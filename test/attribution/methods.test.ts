@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExplainOptions } from '../../src/attribution/explain.ts';
+import { hasOption } from '../../src/attribution/describe.ts';
 import { METHODS } from '../../src/attribution/registry.ts';
 import { quadrature } from '../../src/attribution/quadrature.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
@@ -130,14 +131,11 @@ describe('a feature the model ignores gets zero from every gradient method', () 
   const graph = deadFeatureModel(3);
   const x = randomTensor(10, 61, 1);
   const set = randomTensor(15, 62, 1);
-  // Grad-CAM's maps come from a layer's spatial grid, upsampled: they are not per-feature, and need image inputs.
-  const layerMaps = new Set(['grad-cam', 'grad-cam-plus-plus', 'guided-grad-cam']);
-  // Layer and neuron methods explain a layer, not the input's features (test/attribution/layers.test.ts).
-  const inputMethods = (Object.keys(METHODS) as (keyof typeof METHODS)[]).filter((m) => !layerMaps.has(m) && !METHODS[m].capabilities.layer);
-  for (const method of inputMethods) {
+  // A layer method's maps come from a layer's spatial grid, upsampled: they are not per-feature, and need image inputs.
+  for (const method of (Object.keys(METHODS) as (keyof typeof METHODS)[]).filter((m) => !METHODS[m].capabilities.layer)) {
     it(method, async () => {
       const options: ExplainOptions = { method, seed: 5, samples: 4, steps: 8 };
-      if (method === 'expected-gradients' || method === 'gradient-shap') options.baselines = set;
+      if (hasOption(method, 'baselines')) options.baselines = set;
       if (method === 'lrp') options.composite = 'epsilon'; // the default's flat first layer ignores weights by design
       const { attribution } = await run(graph, x, 2, options);
       expect([attribution[3], attribution[8]]).toEqual([0, 0]);
