@@ -3,7 +3,7 @@
 import type { Dispatch } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { lrpAdd, lrpBound, lrpDivide, lrpModify, lrpProduct, type LrpModifier } from '../kernels/attribution/lrp.ts';
-import { sizeOf, type GraphNode, type Shape } from './ir.ts';
+import { attribute, sizeOf, type GraphNode, type Shape } from './ir.ts';
 import type { LrpLayerRule, LrpRules, OpContext, OpDefinition } from './op.ts';
 
 export interface RelevanceRule {
@@ -198,10 +198,12 @@ export function relevanceRule(node: GraphNode, definition: OpDefinition, rules: 
   if (LINEAR.includes(node.op)) return linearRule(definition, node, rules);
   if (PROPORTIONAL.includes(node.op)) return proportionalRule(definition, rules);
   if (PASS.includes(node.op)) return passRule;
-  if (ROUTE.includes(node.op)) return routeRule(definition);
+  // Edge and reflect padding copy values, so their gradient would add the copies' relevance up: not a move.
+  const copies = node.op === 'Pad' && attribute<string>(node, 'mode', 'constant') !== 'constant';
+  if (ROUTE.includes(node.op) && !copies) return routeRule(definition);
   throw new GradlensError(
     'UNSUPPORTED_OP',
     `lrp has no relevance rule for ${node.op} "${node.name}": it covers ${LINEAR.join(', ')} (by rule), activations (passed), ` +
-      `${PROPORTIONAL.join(', ')} (proportional), ${ROUTE.join(', ')} (moved) and views`,
+      `${PROPORTIONAL.join(', ')} (proportional), ${ROUTE.join(', ')} (moved; Pad with zeros only) and views`,
   );
 }

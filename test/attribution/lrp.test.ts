@@ -181,6 +181,17 @@ describe('lrp properties', () => {
     expect(String(error)).toMatch(/Softmax "probabilities"/);
   });
 
+  it('refuses edge padding, which copies values (and would copy their relevance)', async () => {
+    const b = new GraphBuilder('edge-pad', 1);
+    const padded = b.node('Pad', [b.input([1, 4, 4])], { mode: 'edge', pads: [0, 0, 1, 1, 0, 0, 1, 1] }, 'edges');
+    const graph = b.build(b.gemm(b.node('Flatten', [padded], { axis: 1 }), 2));
+    const model = await Model.create(await testContext(), graph);
+    const error = await model.plan({ batch: 1, rules: lrpRules({}) }).catch((e: unknown) => e);
+    model.destroy();
+    expect(isGradlensError(error, 'UNSUPPORTED_OP')).toBe(true);
+    expect(String(error)).toMatch(/Pad "edges"/);
+  });
+
   it('sizes its scratch by liveness: a plan of many layers needs no more slot memory than a few layers’ worth', async () => {
     const graph = cnn(true);
     const model = await Model.create(await testContext(), graph);
