@@ -31,6 +31,7 @@ from captum.attr import (
     NeuronConductance,
     NeuronGradient,
     NeuronIntegratedGradients,
+    NoiseTunnel,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,6 +171,14 @@ def main():
     x = data.normal(0, 1, (2, *cnn.input_shape)).astype(np.float32)
     cases = layer_cases('conv2', '/conv2/Conv', '/conv2/Conv_output_0', 0.1, [0, 1, 2], [False, True])
     cases += layer_cases('relu2', '/relu2/Relu', '/relu2/Relu_output_0', -0.2, [3, 4, 0], [False, True])[-2:]
+    # A noise tunnel around a layer method: Captum's torch.normal answered by gradlens's Philox draws (make_fixtures.py).
+    cases.append(Case('NoiseTunnel(smoothgrad) over LayerIntegratedGradients at conv2, 8 steps',
+                      {'method': 'layer-integrated-gradients', 'layer': '/conv2/Conv', 'steps': 8, 'noiseTunnel': 'smoothgrad',
+                       'samples': 3, 'stdev': 0.2, 'seed': 91},
+                      "NoiseTunnel(LayerIntegratedGradients(model, model.conv2)).attribute(x, nt_type='smoothgrad', nt_samples=3, "
+                      'stdevs=0.2, target=t, n_steps=8)',
+                      lambda m, x, t, _: NoiseTunnel(LayerIntegratedGradients(m, m.conv2)).attribute(
+                          x, nt_type='smoothgrad', nt_samples=3, stdevs=0.2, target=t, n_steps=8), seed=91, layer_shaped=True))
     fixtures.make('layers-cnn', path, cnn, x, [1, 3], cases)
 
     mlp = Mlp().eval()
