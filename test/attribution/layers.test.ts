@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ExplainOptions } from '../../src/attribution/explain.ts';
+import { layerIntegratedGradients, resolveLayer } from '../../src/attribution/layer.ts';
 import { quadrature, type IntegrationRule } from '../../src/attribution/quadrature.ts';
+import type { MethodContext } from '../../src/attribution/types.ts';
+import { Model } from '../../src/graph/model.ts';
+import { testContext } from '../helpers/gpu.ts';
 import { isGradlensError } from '../../src/gpu/errors.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import { sizeOf, type Graph } from '../../src/graph/ir.ts';
@@ -316,5 +320,26 @@ describe('integer token ids: attribution at the embedding output (the text route
     expectAllClose(explanation.attribution, expected, TOLERANCE);
     expect(explanation.shape).toEqual([count, 5, 4]);
     expect(sizeOf(inferShapes(g, 1).get('embedded')!)).toBe(20);
+  });
+  it('layer integrated gradients from zero embeddings (baseline values given at the layer): complete against f with them', async () => {
+    const model = await Model.create(await testContext(), g);
+    const targets = Int32Array.of(1, 2);
+    const logits = referenceForward(g, ids, count).get('fc')!;
+    const scores = Float32Array.from(targets, (t, i) => logits[i * 3 + t]!);
+    const context: MethodContext = {
+      ...{ model, inputs: ids, count, size: 5, targets, scores, score: 'logit', seed: 1 },
+      options: { method: 'layer-integrated-gradients' },
+      run: () => Promise.reject(new Error('not used')),
+    };
+    const layer = resolveLayer(g, 'embedded');
+    const run = await layerIntegratedGradients(context, layer, { values: new Float32Array(20) }, { steps: 64, rule: 'gausslegendre' });
+    const atZero = referenceForward(g, ids, count, new Map([['embedded', new Float64Array(count * 20)]])).get('fc')!;
+    for (let i = 0; i < count; i++) {
+      const total = run.attribution.slice(i * 20, (i + 1) * 20).reduce((a, b) => a + b, 0);
+      const change = scores[i]! - atZero[i * 3 + targets[i]!]!;
+      expect(Math.abs(total - change), `input ${i}: Σ ${total} vs Δf ${change}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(change)));
+      expect(run.delta[i]).toBeCloseTo(total - change, 4);
+    }
+    model.destroy();
   });
 });
