@@ -125,11 +125,25 @@ export async function layerIntegratedGradients(
 ): Promise<EngineResult & { delta: Float32Array }> {
   const { model, count } = context;
   const layerSize = sizeOf(layer.shape);
-  const atInputs = await layerValues(model, layer, context.inputs, count, context.options);
   const given = 'values' in baselines ? checkedValues(baselines.values, count, layerSize) : undefined;
-  const start = given
-    ? { ...(await layerValues(model, layer, context.inputs, count, context.options, given)), values: given }
-    : await layerValues(model, layer, (baselines as { inputs: Float32Array }).inputs, count, context.options);
+  let atInputs: { values: Float32Array };
+  let start: { values: Float32Array; logits: Float32Array };
+  if (given) {
+    atInputs = await layerValues(model, layer, context.inputs, count, context.options);
+    start = { logits: (await layerValues(model, layer, context.inputs, count, context.options, given)).logits, values: given };
+  } else {
+    // The inputs' and the baselines' layer values in one run, one readback.
+    const baselineInputs = (baselines as { inputs: Float32Array }).inputs;
+    if (baselineInputs.length !== context.inputs.length)
+      throw new GradlensError('BAD_INPUT', `baseline inputs must have ${context.inputs.length} values (one per input), got ${baselineInputs.length}`);
+    const both = new Float32Array(2 * context.inputs.length);
+    both.set(context.inputs);
+    both.set(baselineInputs, context.inputs.length);
+    const run = await layerValues(model, layer, both, 2 * count, context.options);
+    const classes = sizeOf(model.outputShape);
+    atInputs = { values: run.values.subarray(0, count * layerSize) };
+    start = { values: run.values.subarray(count * layerSize), logits: run.logits.subarray(count * classes) };
+  }
   const run = await integrate(
     model,
     {

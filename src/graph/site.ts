@@ -18,6 +18,11 @@ export interface LayerSite {
    * model's part after the site runs on it, and its producer's result is discarded.
    */
   inject?: boolean;
+  /**
+   * The backward passes on through this flat element of the layer alone, per sample (NeuronConductance's
+   * ∂f/∂y_j · ∂y_j/∂x): the input gradient is then the chain through that neuron. Not with `inject`.
+   */
+  neuron?: number;
 }
 
 /** The graph a plan runs for a site and an output, and the name of the site's tensor in it. */

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ExplainOptions } from '../../src/attribution/explain.ts';
+import { layerIntegratedGradients, resolveLayer } from '../../src/attribution/layer.ts';
 import { quadrature, type IntegrationRule } from '../../src/attribution/quadrature.ts';
+import type { MethodContext } from '../../src/attribution/types.ts';
+import { Model } from '../../src/graph/model.ts';
+import { testContext } from '../helpers/gpu.ts';
 import { isGradlensError } from '../../src/gpu/errors.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import { sizeOf, type Graph } from '../../src/graph/ir.ts';
@@ -237,6 +241,42 @@ describe('neuron methods', () => {
     }
   });
 
+  it("neuron conductances over a layer every path crosses sum to integrated gradients (Captum's relation)", async () => {
+    // f = W₂ relu(W₁ x): Σ_j ∂f/∂h_j ∂h_j/∂x = ∇f at every point, so the sum over the 5 neurons is IG on the same path.
+    const b = new GraphBuilder('mlp', 21);
+    const mlp = b.build(b.gemm(b.relu(b.gemm(b.input([4]), 5, {}, 'hidden'), 'relu'), 3, {}, 'out'));
+    const x = randomTensor(count * 4, 22, 1);
+    const options = { steps: 12, rule: 'riemann_trapezoid', target: [2, 0] } as const;
+    const ig = await explainGraph(mlp, x, count, { method: 'integrated-gradients', ...options });
+    const sum = new Float64Array(count * 4);
+    for (let j = 0; j < 5; j++) {
+      const conductance = await explainGraph(mlp, x, count, { method: 'neuron-conductance', layer: 'relu', neuron: [j], ...options });
+      conductance.attribution.forEach((v, i) => (sum[i] = sum[i]! + v));
+    }
+    expectAllClose(sum, ig.attribution, TOLERANCE);
+  });
+
+  it('neuron conductance through a residual block counts only the path through its neuron, not the skip', async () => {
+    // Σ_k w_k ∂f/∂y_j(x_k) · ∂y_j/∂x(x_k) ⊙ (x − b) at conv2 (read by the Add beside the skip from relu1).
+    const steps = 6;
+    const explanation = await run({ method: 'neuron-conductance', layer: 'conv2', neuron: [1, 2, 2], steps });
+    const j = 25 + 2 * 5 + 2;
+    const { alphas, weights } = quadrature('riemann_trapezoid', steps);
+    const points = pathPoints(inputs, new Float64Array(inputs.length), 50, alphas);
+    const { gradients: throughLayer } = layerGradients(graph, 'conv2', points, count * steps, steps);
+    const upToLayer = siteGraph(graph, undefined, 'conv2').graph;
+    const seed = Float64Array.from({ length: count * steps * 75 }, (_, i) => Number(i % 75 === j));
+    const neuronGradients = referenceGradients(upToLayer, referenceForward(upToLayer, points, count * steps), seed, count * steps).get('input')!;
+    const expected = new Float64Array(count * 50);
+    neuronGradients.forEach((v, flat) => {
+      const p = Math.floor(flat / 50);
+      const e = Math.floor(p / steps) * 50 + (flat % 50);
+      expected[e] = expected[e]! + weights[p % steps]! * throughLayer[p * 75 + j]! * v * inputs[e]!;
+    });
+    expectAllClose(explanation.attribution, expected, TOLERANCE);
+    expect(expected.some((v) => v !== 0)).toBe(true);
+  });
+
   it('refuses a neuron that is not an index into the layer, and a method without its layer', async () => {
     for (const options of [
       { method: 'neuron-gradient', layer: 'relu2', neuron: [3, 0, 0] },
@@ -280,5 +320,26 @@ describe('integer token ids: attribution at the embedding output (the text route
     expectAllClose(explanation.attribution, expected, TOLERANCE);
     expect(explanation.shape).toEqual([count, 5, 4]);
     expect(sizeOf(inferShapes(g, 1).get('embedded')!)).toBe(20);
+  });
+  it('layer integrated gradients from zero embeddings (baseline values given at the layer): complete against f with them', async () => {
+    const model = await Model.create(await testContext(), g);
+    const targets = Int32Array.of(1, 2);
+    const logits = referenceForward(g, ids, count).get('fc')!;
+    const scores = Float32Array.from(targets, (t, i) => logits[i * 3 + t]!);
+    const context: MethodContext = {
+      ...{ model, inputs: ids, count, size: 5, targets, scores, score: 'logit', seed: 1 },
+      options: { method: 'layer-integrated-gradients' },
+      run: () => Promise.reject(new Error('not used')),
+    };
+    const layer = resolveLayer(g, 'embedded');
+    const run = await layerIntegratedGradients(context, layer, { values: new Float32Array(20) }, { steps: 64, rule: 'gausslegendre' });
+    const atZero = referenceForward(g, ids, count, new Map([['embedded', new Float64Array(count * 20)]])).get('fc')!;
+    for (let i = 0; i < count; i++) {
+      const total = run.attribution.slice(i * 20, (i + 1) * 20).reduce((a, b) => a + b, 0);
+      const change = scores[i]! - atZero[i * 3 + targets[i]!]!;
+      expect(Math.abs(total - change), `input ${i}: Σ ${total} vs Δf ${change}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(change)));
+      expect(run.delta[i]).toBeCloseTo(total - change, 4);
+    }
+    model.destroy();
   });
 });

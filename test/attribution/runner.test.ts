@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { explain } from '../../src/attribution/explain.ts';
 import { hasOption } from '../../src/attribution/describe.ts';
-import { METHOD_IDS } from '../../src/attribution/registry.ts';
+import { METHOD_IDS, METHODS } from '../../src/attribution/registry.ts';
 import type { ExplainOptions, MethodId } from '../../src/attribution/types.ts';
 import { Model } from '../../src/graph/model.ts';
 import { smallCnn } from '../../src/graph/models.ts';
@@ -18,6 +18,10 @@ const set = randomTensor(2 * 64, 82, 1);
 function optionsFor(method: MethodId): ExplainOptions {
   const options: ExplainOptions = { method, seed: 11, steps: 5, samples: 2, weightSamples: 2, maxSigma: 2, target: [1, 4, 7] };
   if (hasOption(method, 'baselines')) options.baselines = set;
+  // Layer and neuron methods: a layer, and a neuron of it, of small-cnn.
+  if (METHODS[method].capabilities.layer && !method.includes('grad-cam') && method !== 'guided-grad-cam') options.layer = 'relu_2';
+  if (method === 'layer-grad-cam') options.layer = 'relu_6';
+  if (method.startsWith('neuron-')) Object.assign(options, { layer: 'maxpool_3', neuron: [3, 1, 2] });
   return options;
 }
 

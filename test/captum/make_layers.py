@@ -28,8 +28,10 @@ from captum.attr import (
     LayerGradCam,
     LayerGradientXActivation,
     LayerIntegratedGradients,
+    NeuronConductance,
     NeuronGradient,
     NeuronIntegratedGradients,
+    NoiseTunnel,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +139,16 @@ def layer_cases(module, node, tensor, baseline, neuron, relu_cam):
              {'method': 'neuron-integrated-gradients', 'layer': node, 'neuron': neuron, 'steps': 16, 'baseline': {'constant': baseline}},
              f'NeuronIntegratedGradients(model, {name}).attribute(x, {tuple(neuron)}, {baseline}, n_steps=16)',
              lambda m, x, t, _: NeuronIntegratedGradients(m, grab(m)).attribute(x, tuple(neuron), baseline, n_steps=16)),
+        Case(f'NeuronConductance at {module} {tuple(neuron)}, baseline {baseline}, 16 steps (riemann_trapezoid)',
+             {'method': 'neuron-conductance', 'layer': node, 'neuron': neuron, 'steps': 16, 'baseline': {'constant': baseline}},
+             f'NeuronConductance(model, {name}).attribute(x, {tuple(neuron)}, {baseline}, t, n_steps=16)',
+             lambda m, x, t, _: NeuronConductance(m, grab(m)).attribute(x, tuple(neuron), baseline, t, n_steps=16)),
+        Case(f'NeuronConductance at {module} input {tuple(neuron)}, gausslegendre 12 steps',
+             {'method': 'neuron-conductance', 'layer': node, 'neuron': neuron, 'attributeToLayerInput': True, 'steps': 12, 'rule': 'gausslegendre'},
+             f"NeuronConductance(model, {name}).attribute(x, {tuple(neuron)}, target=t, n_steps=12, method='gausslegendre', "
+             'attribute_to_neuron_input=True)',
+             lambda m, x, t, _: NeuronConductance(m, grab(m)).attribute(
+                 x, tuple(neuron), target=t, n_steps=12, method='gausslegendre', attribute_to_neuron_input=True)),
         Case(f'NeuronGradient at {module} input {tuple(neuron)}',
              {'method': 'neuron-gradient', 'layer': node, 'neuron': neuron, 'attributeToLayerInput': True},
              f'NeuronGradient(model, {name}).attribute(x, {tuple(neuron)}, attribute_to_neuron_input=True)',
@@ -157,8 +169,16 @@ def main():
     cnn = ResidualCnn().eval()
     path = exported(cnn, out / 'layers-cnn')
     x = data.normal(0, 1, (2, *cnn.input_shape)).astype(np.float32)
-    cases = layer_cases('conv2', '/conv2/Conv', '/conv2/Conv_output_0', 0.1, [1, 2, 5], [False, True])
+    cases = layer_cases('conv2', '/conv2/Conv', '/conv2/Conv_output_0', 0.1, [0, 1, 2], [False, True])
     cases += layer_cases('relu2', '/relu2/Relu', '/relu2/Relu_output_0', -0.2, [3, 4, 0], [False, True])[-2:]
+    # A noise tunnel around a layer method: Captum's torch.normal answered by gradlens's Philox draws (make_fixtures.py).
+    cases.append(Case('NoiseTunnel(smoothgrad) over LayerIntegratedGradients at conv2, 8 steps',
+                      {'method': 'layer-integrated-gradients', 'layer': '/conv2/Conv', 'steps': 8, 'noiseTunnel': 'smoothgrad',
+                       'samples': 3, 'stdev': 0.2, 'seed': 91},
+                      "NoiseTunnel(LayerIntegratedGradients(model, model.conv2)).attribute(x, nt_type='smoothgrad', nt_samples=3, "
+                      'stdevs=0.2, target=t, n_steps=8)',
+                      lambda m, x, t, _: NoiseTunnel(LayerIntegratedGradients(m, m.conv2)).attribute(
+                          x, nt_type='smoothgrad', nt_samples=3, stdevs=0.2, target=t, n_steps=8), seed=91, layer_shaped=True))
     fixtures.make('layers-cnn', path, cnn, x, [1, 3], cases)
 
     mlp = Mlp().eval()
