@@ -1,6 +1,6 @@
 import { css, html, nothing } from 'lit';
-import type { GradlensError } from '../src/index.ts';
-import type { Prediction, RunProgress } from './explain-controller.ts';
+import type { GradlensError, LensModel, MethodId, ModelSource } from '../src/index.ts';
+import { asGradlensError, isWebGpuMissing, type ExplainController, type Prediction, type RunProgress } from './explain-controller.ts';
 
 // Pieces of template the widgets share: predictions, progress, error.
 
@@ -50,7 +50,26 @@ export const controlStyles = css`
   progress {
     accent-color: var(--_accent);
   }
+  .top {
+    display: flex;
+    gap: 16px;
+    flex-wrap: wrap;
+    align-items: flex-start;
+  }
 `;
+
+/** The predictions (choose one to explain it) beside the progress of the run in flight. */
+export function predictionsAndProgress(
+  predictions: readonly Prediction[],
+  target: number | undefined,
+  choose: (index: number) => void,
+  controller: ExplainController,
+) {
+  return html`<div class="top">
+    ${predictionList(predictions, target, choose)}
+    ${controller.status === 'running' ? progressView(controller.progress, () => controller.cancel()) : nothing}
+  </div>`;
+}
 
 /** The top-k predictions as buttons; the pressed one is the target explained. */
 export function predictionList(predictions: readonly Prediction[], target: number | undefined, choose: (index: number) => void) {
@@ -86,4 +105,69 @@ export function errorView(error: GradlensError, noWebGpu: boolean, retry: () => 
     }
     <button type="button" class="retry" @click=${retry}>Try again</button>
   </div>`;
+}
+
+/** The method picker: a labelled select over `methods`, the current one selected. */
+export function methodSelect(methods: readonly MethodId[], current: MethodId, choose: (method: MethodId) => void) {
+  return html`<label
+    >Method
+    <select @change=${(e: Event) => choose((e.target as HTMLSelectElement).value as MethodId)}>
+      ${methods.map((id) => html`<option ?selected=${id === current}>${id}</option>`)}
+    </select>
+  </label>`;
+}
+
+/**
+ * The state line of a widget that loads a model and explains one input: the error with a retry, or what to do next
+ * (`missing`: what the widget still needs, e.g. "Set a text or ids to explain."), or the run's time.
+ */
+export function statusLine(
+  state: { failure: GradlensError | undefined; controller: ExplainController; presentational: boolean; hasModel: boolean; missing?: string },
+  retry: () => void,
+) {
+  const { failure, controller, presentational, hasModel, missing } = state;
+  if (failure) return errorView(failure, isWebGpuMissing(failure), retry);
+  const status = controller.status;
+  const text = presentational
+    ? ''
+    : !hasModel
+      ? 'Set a model to explain.'
+      : status === 'loading'
+        ? 'Loading the model…'
+        : status === 'ready' && missing
+          ? missing
+          : status === 'done' && controller.result
+            ? `Done in ${Math.round(controller.result.timing.ms)} ms.`
+            : '';
+  return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
+}
+
+/**
+ * The latest-change-wins refresh of a widget: a new call supersedes the one before (its `stale()` turns true), the
+ * model is (re)loaded where asked, and errors of the current call go to `fail`.
+ */
+export class Refresh {
+  private generation = 0;
+  private loading: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly controller: ExplainController,
+    private readonly fail: (error: GradlensError) => void,
+  ) {}
+
+  async run(reload: boolean, source: ModelSource | undefined, work: (model: LensModel, stale: () => boolean) => Promise<void>): Promise<void> {
+    const generation = ++this.generation;
+    const stale = () => generation !== this.generation;
+    this.controller.cancel();
+    await Promise.resolve();
+    try {
+      if (reload && source !== undefined && source !== '') this.loading = this.controller.load(source);
+      await this.loading;
+      const model = this.controller.model;
+      if (stale() || !model) return;
+      await work(model, stale);
+    } catch (error) {
+      if (!stale() && error !== this.controller.error) this.fail(asGradlensError(error));
+    }
+  }
 }
