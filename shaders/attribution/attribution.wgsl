@@ -38,7 +38,7 @@ struct Params {
 @group(0) @binding(10) var<storage, read> activations: array<f32>;    // the layer's value at each point of the chunk
 @group(0) @binding(11) var<storage, read_write> carry: array<f32>;    // conductance: per slot, the last point's g, then y
 
-// uses: philox (mulhilo, philox, unit: shaders/lib/philox.wgsl)
+// uses: philox (philox, unit, box_muller: shaders/lib/philox.wgsl)
 
 const STREAM_NOISE: u32 = 0u;
 const STREAM_CHOICE: u32 = 1u;
@@ -46,7 +46,7 @@ const STREAM_CHOICE: u32 = 1u;
 // Standard normal for (element, sample, input) by Box–Muller on two Philox words.
 fn normal(e: u32, s: u32, i: u32) -> f32 {
   let r = philox(vec4<u32>(e, s, streams[i], STREAM_NOISE), vec2<u32>(params.seed_lo, params.seed_hi));
-  return sqrt(-2.0 * log(unit(r.x))) * cos(6.283185307179586 * unit(r.y));
+  return box_muller(r.x, r.y);
 }
 
 // One draw per (input, sample): which baseline of the set, and α.

@@ -5,7 +5,7 @@
 import { optionsOf } from './options.ts';
 import { METHODS } from './registry.ts';
 import { METHOD_IDS, type MethodId } from './generated/method-ids.ts';
-import type { OptionKey, OptionSpec, OptionValue } from './types.ts';
+import type { CaptumCounterpart, OptionKey, OptionSpec, OptionValue } from './types.ts';
 
 export interface OptionUse {
   key: OptionKey;
@@ -52,6 +52,13 @@ export function defaultsOf(use: OptionUse): string {
 
 const mark = (on: boolean) => (on ? '✓' : '');
 
+/** The fixture tests that hold gradlens to Captum, linked from README's table (relative to the repository root). */
+const CAPTUM_FIXTURES = 'test/captum/';
+
+/** ✓ and the call, linked to the fixture tests, with the defaults that differ; or "none" for a method Captum lacks. */
+const captumCell = (captum: CaptumCounterpart | undefined) =>
+  captum ? `✓ [\`${captum.call}\`](${CAPTUM_FIXTURES})${captum.differs ? `; differs: ${captum.differs}` : ''}` : 'none';
+
 /** README's method table, generated: a test keeps the copy there equal to it. */
 export function methodTable(): string {
   const rows = METHOD_IDS.map((id) => {
@@ -60,10 +67,10 @@ export function methodTable(): string {
     const defaults = own.map(([key, spec]) => `\`${key}\` ${show(spec.default)}`).join(', ');
     const tunnel = c.tunnel === 'none' ? '' : c.tunnel;
     const marks = [c.layer, c.delta, c.timesInput, c.random].map(mark).join(' | ');
-    return `| \`${id}\` | ${summary} | ${defaults} | ${marks} | ${tunnel} | ${captum ?? '—'} |`;
+    return `| \`${id}\` | ${summary} | ${defaults} | ${marks} | ${tunnel} | ${captumCell(captum)} |`;
   });
   return [
-    '| id | method | options (default) | layer | delta | × input | random | tunnel | Captum |',
+    '| id | method | options (default) | layer | delta | × input | random | tunnel | matches Captum 0.8 |',
     '|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');

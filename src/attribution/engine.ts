@@ -88,11 +88,13 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const injected = site.layer?.inject === true;
   // Points are made where the values go (the layer when injected) and gradients read at the layer when there is one.
   const size = injected ? layerSize : inputSize;
-  const gradientSize = layerSize;
+  // Through one neuron of the layer (NeuronConductance), the gradients are the input's again.
+  const atLayer = site.layer !== undefined && site.layer.neuron === undefined;
+  const gradientSize = atLayer ? layerSize : inputSize;
   const atLayerValues = spec.multiply === 'activation' || spec.conductance === true;
-  if (site.layer && !injected && !['none', 'activation'].includes(spec.multiply))
+  if (atLayer && !injected && !['none', 'activation'].includes(spec.multiply))
     throw new GradlensError('BAD_PARAMS', 'gradients at a layer of points made at the input cannot be multiplied by the input');
-  if (atLayerValues && (!site.layer || injected))
+  if (atLayerValues && (!atLayer || injected))
     throw new GradlensError('BAD_PARAMS', "the layer's values at the points need a layer that is not injected");
   if (injected && site.modelInputs?.length !== spec.count * inputSize)
     throw new GradlensError('BAD_INPUT', `an injected layer needs the ${spec.count} model inputs (${spec.count * inputSize} values)`);
@@ -142,7 +144,14 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const job: Job<Float32Array> = {
     label: 'attribution',
     total: spec.count * perInput,
-    plans: [{ objective: options.score, rules: options.rules ?? 'standard', ...(site.layer ? { layer: site.layer } : {}), ...(site.output ? { output: site.output } : {}) }],
+    plans: [
+      {
+        objective: options.score,
+        rules: options.rules ?? 'standard',
+        ...(site.layer ? { layer: site.layer } : {}),
+        ...(site.output ? { output: site.output } : {}),
+      },
+    ],
     targets: { of: options.targets, inputOf: (p) => Math.floor(p / perInput) },
     // Within the loop budget too: attribution_accumulate walks a slot's points of the chunk, drawing noise for each.
     most: Math.max(1, Math.floor((loopBudget(gpu.device) - POINTS_ITERATIONS) / ACCUMULATE_ITERATIONS_PER_POINT)),
@@ -169,8 +178,9 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
           iterations,
         };
       };
-      const gradients = site.layer ? plan!.buffers.layer?.gradient : plan!.buffers.inputGradient;
-      if (!gradients) throw new GradlensError('BAD_PARAMS', `no gradient reaches ${site.layer ? `layer "${site.layer.tensor}"` : 'the input'} from the output`);
+      const gradients = atLayer ? plan!.buffers.layer?.gradient : plan!.buffers.inputGradient;
+      if (!gradients)
+        throw new GradlensError('BAD_PARAMS', `no gradient reaches ${site.layer ? `layer "${site.layer.tensor}"` : 'the input'} from the output`);
       const modelInputs = injected ? await scope.upload('attribution model inputs', site.modelInputs!) : undefined;
       // An injected layer's point p runs on its input's row of the model inputs (Captum's LayerIntegratedGradients).
       const inputRows = (start: number, count: number): Copy[] =>

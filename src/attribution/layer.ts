@@ -15,9 +15,16 @@ import { runJob, type Job, type RunControl } from './runner.ts';
 import { scoresOf } from './targets.ts';
 import type { MethodContext } from './types.ts';
 
-/** A layer resolved: where the plans work (the tensor, or one node's read of it), and its per-sample shape. */
+/**
+ * A layer resolved, as Captum's hooks see it: gradients and values are taken at the tensor itself (Captum saves the
+ * module's input or output tensor and differentiates with respect to it, through every reader), while
+ * LayerIntegratedGradients' values replace only what the layer's node reads (its hook returns them to the module).
+ */
 export interface Layer {
+  /** Where gradients and values are taken: the tensor. */
   site: LayerSite;
+  /** Where LayerIntegratedGradients' path values go: with attributeToLayerInput, the node's read of its input alone. */
+  replaced: LayerSite;
   shape: Shape;
   /** The layer as named (a node or a tensor), and the node it belongs to, for the record. */
   name: string;
@@ -31,9 +38,10 @@ export function resolveLayer(graph: Graph, name: string | undefined, toInput = f
   const shapes = inferShapes(graph, 1);
   if (name === undefined) throw new GradlensError('BAD_PARAMS', `give \`layer\`, a node or tensor of ${graph.name} (${candidates(graph, shapes)})`);
   const producer = graph.nodes.find((node) => node.outputs.includes(name)) ?? graph.nodes.find((node) => node.name === name);
-  if (!producer) throw new GradlensError('BAD_PARAMS', `layer "${name}" is neither a computed tensor nor a node of ${graph.name}; ${candidates(graph, shapes)}`);
+  if (!producer)
+    throw new GradlensError('BAD_PARAMS', `layer "${name}" is neither a computed tensor nor a node of ${graph.name}; ${candidates(graph, shapes)}`);
   const tensor = producer.outputs.includes(name) ? name : producer.outputs[0]!;
-  if (!toInput) return { site: { tensor }, shape: shapes.get(tensor)!.slice(1), name };
+  if (!toInput) return { site: { tensor }, replaced: { tensor }, shape: shapes.get(tensor)!.slice(1), name };
   const data = producer.inputs.filter((input) => input !== '' && !graph.constants.has(input));
   if (data.length !== 1) {
     throw new GradlensError(
@@ -42,7 +50,8 @@ export function resolveLayer(graph: Graph, name: string | undefined, toInput = f
         'name the one to attribute to as the layer instead',
     );
   }
-  return { site: { tensor: data[0]!, reader: producer.name }, shape: shapes.get(data[0]!)!.slice(1), name };
+  const input = data[0]!;
+  return { site: { tensor: input }, replaced: { tensor: input, reader: producer.name }, shape: shapes.get(input)!.slice(1), name };
 }
 
 /** Up to 30 computed tensors with their shapes, the last first: what a layer name could be. */
@@ -73,7 +82,7 @@ export async function layerValues(
   const job: Job<{ values: Float32Array; logits: Float32Array }> = {
     label: 'layer values',
     total: count,
-    plans: [{ objective: 'none', layer: { ...layer.site, inject: injected !== undefined } }],
+    plans: [{ objective: 'none', layer: { ...layer.replaced, inject: injected !== undefined } }],
     async prepare(scope, _chunkSize, [plan]) {
       const [values, logits] = (await scope.allocate([
         { label: 'layer values', size: count * layerSize * 4 },
@@ -89,7 +98,10 @@ export async function layerValues(
           { source: plan!.buffers.layer!.value, target: values, size: n * layerSize * 4, targetOffset: start * layerSize * 4 },
           { source: plan!.buffers.output, target: logits, size: n * classes * 4, targetOffset: start * classes * 4 },
         ],
-        finish: async () => ({ values: await readFloats(device, values, count * layerSize), logits: await readFloats(device, logits, count * classes) }),
+        finish: async () => ({
+          values: await readFloats(device, values, count * layerSize),
+          logits: await readFloats(device, logits, count * classes),
+        }),
       };
     },
   };
@@ -131,7 +143,12 @@ export async function layerIntegratedGradients(
       combine: 'mean',
       seed: context.seed,
     },
-    { ...context.options, targets: context.targets, score: context.score, at: { layer: { ...layer.site, inject: true }, modelInputs: context.inputs } },
+    {
+      ...context.options,
+      targets: context.targets,
+      score: context.score,
+      at: { layer: { ...layer.replaced, inject: true }, modelInputs: context.inputs },
+    },
   );
   const startScores = scoresOf(start.logits, context.targets, sizeOf(model.outputShape), context.score);
   const delta = Float32Array.from({ length: count }, (_, i) => {

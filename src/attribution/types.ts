@@ -240,6 +240,14 @@ export interface Capabilities {
   tunnel: 'engine' | 'calls' | 'none';
 }
 
+/** A method's Captum counterpart: the call, and where gradlens's defaults are not Captum's. */
+export interface CaptumCounterpart {
+  /** The call with the arguments that make it gradlens's method, e.g. `NoiseTunnel(Saliency).attribute(nt_type='vargrad', abs=False)`. */
+  call: string;
+  /** The defaults that differ (a fixture sets them equal), one phrase; none when gradlens's defaults are Captum's. */
+  differs?: string;
+}
+
 /** A method, described once: the API, the CLI, the widgets and the docs read this. */
 export interface MethodDescription {
   id: MethodId;
@@ -249,6 +257,6 @@ export interface MethodDescription {
   /** Its own options (the tunnel's come with `capabilities.tunnel`). */
   options: Partial<Record<OptionKey, OptionSpec>>;
   capabilities: Capabilities;
-  /** The Captum class that computes the same, where there is one. */
-  captum?: string;
+  /** The Captum 0.8 call that computes the same, where there is one: test/captum/ checks that they agree. */
+  captum?: CaptumCounterpart;
 }

@@ -10,6 +10,7 @@ import { inferShapes } from './shapes.ts';
 import { fuseRelu } from './fold.ts';
 import { siteGraph, type LayerSite } from './site.ts';
 import { seedGradient, type SeedScore as ScoreKind } from '../kernels/attribution/seed.ts';
+import { gatherForward, packIndexMap, type IndexMap } from '../kernels/gather.ts';
 
 export type { SeedScore as ScoreKind } from '../kernels/attribution/seed.ts';
 export type { LayerSite } from './site.ts';
@@ -202,6 +203,7 @@ export class Plan {
     const sited = siteGraph(model.graph, options.layer, options.output);
     const site = sited.site;
     const inject = site !== undefined && options.layer?.inject === true;
+    const neuron = site === undefined ? undefined : options.layer?.neuron;
     const keep = new Set([...(options.capture ?? []), ...(options.layer ? [options.layer.tensor] : [])]);
     const graph = options.fuse === false ? sited.graph : fuseRelu(sited.graph, keep);
     const batch = options.batch;
@@ -232,7 +234,13 @@ export class Plan {
       if (output !== site) gradRoot.set(output, gradRootOf(input));
     });
 
-    const flow = gradientFlow(nodes, definitions, site ?? graph.input, graph.output, objective !== 'none');
+    // The backward stops at the layer; through one neuron of it (NeuronConductance), it goes on from there alone.
+    const flow =
+      neuron === undefined
+        ? gradientFlow(nodes, definitions, site ?? graph.input, graph.output, objective !== 'none')
+        : throughNeuron(nodes, definitions, graph.input, site!, graph.output, objective !== 'none');
+    const producer = nodes.findIndex((node) => node.outputs.includes(site ?? ''));
+    if (neuron !== undefined) checkNeuron(graph, site!, neuron, producer, definitions[producer], inject, sizeOf(shapes.get(site!)!) / batch);
     const F = nodes.length;
     const backwardStep = (k: number) => 2 * F - k; // the seed runs at step F, backward steps follow in reverse order
 
@@ -282,16 +290,18 @@ export class Plan {
 
     const saved = new Map<string, GPUBuffer>(); // what a node's forward keeps for its backward, by node and label
     let discard: GPUBuffer | undefined;
+    let masked: GPUBuffer | undefined;
     const rules = options.rules ?? 'standard';
     const written = new Set<string>();
-    const contextFor = (node: GraphNode): OpContext => ({
+    const contextFor = (node: GraphNode, k: number): OpContext => ({
       gpu,
       node,
       inputShapes: node.inputs.map((name) => shapes.get(name) ?? []),
       outputShapes: node.outputs.map((name) => shapes.get(name) ?? []),
       input: (i) => valueBuffer(node.inputs[i]!),
       // An injected layer's producer writes a scratch buffer: the caller's values stand in for its result.
-      output: (i) => (inject && node.outputs[i] === site ? (discard ??= makeBuffer(`${site} (replaced)`, bytesOf(site))) : valueBuffer(node.outputs[i]!)),
+      output: (i) =>
+        inject && node.outputs[i] === site ? (discard ??= makeBuffer(`${site} (replaced)`, bytesOf(site))) : valueBuffer(node.outputs[i]!),
       isConstant: (i) => isConstant(node.inputs[i] ?? ''),
       constantData: (i) => graph.constants.get(node.inputs[i] ?? '')?.data,
       saved: (label, bytes) => {
@@ -299,11 +309,13 @@ export class Plan {
         if (!saved.has(key)) saved.set(key, makeBuffer(key, bytes));
         return saved.get(key)!;
       },
-      outputGradient: (i) => gradBuffer(node.outputs[i]!),
+      // Through one neuron: the layer's producer continues from the masked gradient.
+      outputGradient: (i) =>
+        neuron !== undefined && node.outputs[i] === site ? (masked ??= makeBuffer(`${site} neuron`, bytesOf(site!))) : gradBuffer(node.outputs[i]!),
       hasOutputGradient: (i) => flow.hasGradient.has(node.outputs[i] ?? ''),
       inputGradient: (i) => {
         const name = node.inputs[i]!;
-        if (!flow.hasGradient.has(name) || isConstant(name)) return undefined;
+        if (!flow.hasGradient.has(name) || isConstant(name) || flow.writes?.(k, name) === false) return undefined;
         const key = gradRootOf(name);
         const accumulate = written.has(key);
         written.add(key);
@@ -313,7 +325,7 @@ export class Plan {
     });
 
     const dispatches: Dispatch[] = [];
-    const contexts = nodes.map((node) => contextFor(node));
+    const contexts = nodes.map((node, k) => contextFor(node, k));
     try {
       for (let k = 0; k < F; k++) {
         const forward = definitions[k]!.forward;
@@ -342,6 +354,8 @@ export class Plan {
         }
         for (let k = F - 1; k >= 0; k--) {
           const backward = definitions[k]!.backward;
+          if (k === producer && neuron !== undefined && flow.backward.has(k))
+            dispatches.push(await keepNeuron(contexts[k]!, site!, gradBuffer(site!), neuron));
           if (flow.backward.has(k) && backward) dispatches.push(...(await backward(contexts[k]!)));
         }
       }
@@ -381,6 +395,40 @@ export class Plan {
 
 const STORAGE_COPY = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 
+/** A neuron the backward passes through: an element of a tensor an op (not a view, not the input) computes. */
+function checkNeuron(
+  graph: Graph,
+  site: string,
+  neuron: number,
+  producer: number,
+  definition: OpDefinition | undefined,
+  inject: boolean,
+  size: number,
+) {
+  const fail = (why: string) => {
+    throw new GradlensError('BAD_PARAMS', `neuron ${neuron} of "${site}": ${why}`);
+  };
+  if (inject) fail('a neuron to pass through and injected values exclude each other');
+  if (!Number.isInteger(neuron) || neuron < 0 || neuron >= size) fail(`not an element of the layer's ${size} per sample`);
+  if (producer < 0 || !definition || definition.view) fail(`name a tensor an op of ${graph.name} computes (not the input, not a reshaped view)`);
+}
+
+/** The producer's upstream gradient: the layer's gradient at `neuron` of each sample, zero elsewhere (a gather with −1 taps). */
+async function keepNeuron(producer: OpContext, site: string, gradient: GPUBuffer, neuron: number): Promise<Dispatch> {
+  const k = producer.node.outputs.indexOf(site);
+  const [batch, ...rest] = producer.outputShapes[k]!;
+  const size = rest.reduce((a, b) => a * b, 1);
+  const map: IndexMap = {
+    inShape: [batch!, size],
+    outShape: [batch!, size],
+    tables: [Array.from({ length: batch! }, (_, n) => n), Array.from({ length: size }, (_, e) => (e === neuron ? e : -1))],
+  };
+  const { data } = packIndexMap(map);
+  const tables = producer.saved('neuron tables', data.byteLength);
+  producer.gpu.device.queue.writeBuffer(tables, 0, data as Int32Array<ArrayBuffer>);
+  return gatherForward(producer.gpu, { x: gradient, y: producer.outputGradient(k), tables }, map);
+}
+
 /**
  * Refuses, before anything is allocated, a tensor larger than one buffer binding: at batch 1 it is a property of the
  * model at this input size, not of an input, and running would only fail dispatch by dispatch.
@@ -412,6 +460,31 @@ interface GradientFlow {
   hasGradient: Set<string>;
   /** Nodes whose backward runs. */
   backward: Set<number>;
+  /** Does node k's backward write the gradient of its input `name`? (Default: wherever that tensor has one.) */
+  writes?: (k: number, name: string) => boolean;
+}
+
+/**
+ * The backward of f to the layer, then from neuron j of the layer (masked there) to the input: the flow from the layer
+ * to the output and the flow from the input to the layer, each node writing only its own part's gradients, so a branch
+ * around the layer (a residual Add's skip input) carries nothing to the input.
+ */
+function throughNeuron(
+  nodes: readonly GraphNode[],
+  definitions: readonly OpDefinition[],
+  input: string,
+  site: string,
+  output: string,
+  enabled: boolean,
+): GradientFlow {
+  const after = gradientFlow(nodes, definitions, site, output, enabled);
+  const before = gradientFlow(nodes, definitions, input, site, after.enabled);
+  return {
+    enabled: after.enabled && before.enabled,
+    hasGradient: new Set([...after.hasGradient, ...before.hasGradient]),
+    backward: new Set([...after.backward, ...before.backward]),
+    writes: (k, name) => (after.backward.has(k) ? after : before).hasGradient.has(name),
+  };
 }
 
 function gradientFlow(

@@ -18,6 +18,11 @@ export interface LayerSite {
    * model's part after the site runs on it, and its producer's result is discarded.
    */
   inject?: boolean;
+  /**
+   * The backward passes on through this flat element of the layer alone, per sample (NeuronConductance's
+   * ∂f/∂y_j · ∂y_j/∂x): the input gradient is then the chain through that neuron. Not with `inject`.
+   */
+  neuron?: number;
 }
 
 /** The graph a plan runs for a site and an output, and the name of the site's tensor in it. */
@@ -54,7 +59,6 @@ function truncate(graph: Graph, output: string): Graph {
     nodes.unshift(node);
     node.inputs.forEach((name) => needed.add(name));
   }
-  if (!nodes.length && output !== graph.input)
-    throw new GradlensError('BAD_PARAMS', `"${output}" is not a computed tensor of ${graph.name}`);
+  if (!nodes.length && output !== graph.input) throw new GradlensError('BAD_PARAMS', `"${output}" is not a computed tensor of ${graph.name}`);
   return { ...graph, output, nodes, labels: undefined };
 }

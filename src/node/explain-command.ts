@@ -274,6 +274,10 @@ class Batcher {
     const context = await this.lens.runtime.context();
     const explainMs = result.timing.ms;
     const records: ResultRecord[] = [];
+    // A layer method's attribution has the layer's shape: its .npy keeps it, and a [C, h, w] map is drawn over the image.
+    const shape = result.shape.slice(1);
+    const perInput = shape.reduce((a, b) => a * b, 1);
+    const layerShaped = perInput !== size || shape.join() !== this.model.inputShape.join();
     // Rendering and writing are short; once the GPU work is done the batch is finished, not abandoned, even on Ctrl-C.
     for (const [i, item] of items.entries()) {
       const started = performance.now();
@@ -301,14 +305,14 @@ class Batcher {
       const job = {
         outDir: this.run.out,
         id: item.ref.id,
-        attribution: tokens ?? result.attribution.subarray(i * size, (i + 1) * size),
-        shape: text ? [size] : this.model.inputShape,
+        attribution: tokens ?? result.attribution.subarray(i * perInput, (i + 1) * perInput),
+        shape: tokens ? [size] : shape,
         formats: this.run.formats,
         heatmap: this.run.heatmap,
-        layout: this.preprocessing.layout ?? 'chw',
-        title: `${result.method} for class ${record.target}`,
-        ...(item.loaded!.image ? { image: item.loaded!.image } : {}),
-        ...(item.loaded!.features ? { features: item.loaded!.features } : {}),
+        layout: layerShaped ? ('chw' as const) : (this.preprocessing.layout ?? 'chw'),
+        title: `${result.method} for class ${record.target}${layerShaped && !tokens ? ` at ${String(result.options.layer)} [${shape.join('×')}]` : ''}`,
+        ...(item.loaded!.image && (!layerShaped || shape.length === 3) ? { image: item.loaded!.image } : {}),
+        ...(item.loaded!.features && !layerShaped ? { features: item.loaded!.features } : {}),
         ...(record.tokens ? { features: record.tokens.text } : {}),
       };
       const timing = () => ({

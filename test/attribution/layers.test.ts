@@ -115,10 +115,21 @@ describe('layer methods against their definitions in float64', () => {
     }
   });
 
+  it("attributeToLayerInput takes gradients at the input tensor through all its readers, as Captum's saved input", async () => {
+    // Captum differentiates with respect to the module's input tensor itself; only LayerIG's replacement is conv2's alone.
+    const atInput = await run({ method: 'layer-gradient-x-activation', layer: 'conv2', attributeToLayerInput: true });
+    const atTensor = await run({ method: 'layer-gradient-x-activation', layer: 'relu1' });
+    expect([...atInput.attribution]).toEqual([...atTensor.attribution]);
+  });
+
   it('layer gradient × activation: ∂f/∂y ⊙ y', async () => {
     const explanation = await run({ method: 'layer-gradient-x-activation', layer: 'relu1' });
     const { values, gradients } = layerGradients(graph, 'relu1', Float64Array.from(inputs), count, 1);
-    expectAllClose(explanation.attribution, gradients.map((g, i) => g * values[i]!), TOLERANCE);
+    expectAllClose(
+      explanation.attribution,
+      gradients.map((g, i) => g * values[i]!),
+      TOLERANCE,
+    );
   });
 
   it('internal influence: Σ_k w_k ∂f/∂y(x_k) on the input path, and layer conductance: Σ_k ∂f/∂y(x_k) ⊙ (y_{k+1} − y_k)', async () => {
@@ -156,7 +167,11 @@ describe('layer methods against their definitions in float64', () => {
     const influence = await run({ method: 'internal-influence', layer: 'conv1', steps, rule: 'riemann_left' });
     const y = referenceForward(graph, inputs, count).get('conv1')!;
     const y0 = referenceForward(graph, new Float64Array(inputs.length), count).get('conv1')!;
-    expectAllClose(conductance.attribution, Array.from(influence.attribution, (v, i) => v * (y[i]! - y0[i]!)), TOLERANCE);
+    expectAllClose(
+      conductance.attribution,
+      Array.from(influence.attribution, (v, i) => v * (y[i]! - y0[i]!)),
+      TOLERANCE,
+    );
   });
 
   it('layer conductance sums to f(x) − f(x₀) over the layer (its delta), as IG over the input does', async () => {
@@ -186,7 +201,12 @@ describe('layer methods against their definitions in float64', () => {
     const plain = await run({ method: 'layer-grad-cam', layer: 'relu2' });
     const relu = await run({ method: 'layer-grad-cam', layer: 'relu2', relu: true });
     expectAllClose(plain.attribution, expected, TOLERANCE, 'signed');
-    expectAllClose(relu.attribution, expected.map((v) => Math.max(v, 0)), TOLERANCE, 'relu');
+    expectAllClose(
+      relu.attribution,
+      expected.map((v) => Math.max(v, 0)),
+      TOLERANCE,
+      'relu',
+    );
     expect(plain.shape).toEqual([count, 1, 5, 5]);
     expect(expected.some((v) => v < 0)).toBe(true); // the ReLU has something to remove
   });
@@ -217,6 +237,42 @@ describe('neuron methods', () => {
     }
   });
 
+  it("neuron conductances over a layer every path crosses sum to integrated gradients (Captum's relation)", async () => {
+    // f = W₂ relu(W₁ x): Σ_j ∂f/∂h_j ∂h_j/∂x = ∇f at every point, so the sum over the 5 neurons is IG on the same path.
+    const b = new GraphBuilder('mlp', 21);
+    const mlp = b.build(b.gemm(b.relu(b.gemm(b.input([4]), 5, {}, 'hidden'), 'relu'), 3, {}, 'out'));
+    const x = randomTensor(count * 4, 22, 1);
+    const options = { steps: 12, rule: 'riemann_trapezoid', target: [2, 0] } as const;
+    const ig = await explainGraph(mlp, x, count, { method: 'integrated-gradients', ...options });
+    const sum = new Float64Array(count * 4);
+    for (let j = 0; j < 5; j++) {
+      const conductance = await explainGraph(mlp, x, count, { method: 'neuron-conductance', layer: 'relu', neuron: [j], ...options });
+      conductance.attribution.forEach((v, i) => (sum[i] = sum[i]! + v));
+    }
+    expectAllClose(sum, ig.attribution, TOLERANCE);
+  });
+
+  it('neuron conductance through a residual block counts only the path through its neuron, not the skip', async () => {
+    // Σ_k w_k ∂f/∂y_j(x_k) · ∂y_j/∂x(x_k) ⊙ (x − b) at conv2 (read by the Add beside the skip from relu1).
+    const steps = 6;
+    const explanation = await run({ method: 'neuron-conductance', layer: 'conv2', neuron: [1, 2, 2], steps });
+    const j = 25 + 2 * 5 + 2;
+    const { alphas, weights } = quadrature('riemann_trapezoid', steps);
+    const points = pathPoints(inputs, new Float64Array(inputs.length), 50, alphas);
+    const { gradients: throughLayer } = layerGradients(graph, 'conv2', points, count * steps, steps);
+    const upToLayer = siteGraph(graph, undefined, 'conv2').graph;
+    const seed = Float64Array.from({ length: count * steps * 75 }, (_, i) => Number(i % 75 === j));
+    const neuronGradients = referenceGradients(upToLayer, referenceForward(upToLayer, points, count * steps), seed, count * steps).get('input')!;
+    const expected = new Float64Array(count * 50);
+    neuronGradients.forEach((v, flat) => {
+      const p = Math.floor(flat / 50);
+      const e = Math.floor(p / steps) * 50 + (flat % 50);
+      expected[e] = expected[e]! + weights[p % steps]! * throughLayer[p * 75 + j]! * v * inputs[e]!;
+    });
+    expectAllClose(explanation.attribution, expected, TOLERANCE);
+    expect(expected.some((v) => v !== 0)).toBe(true);
+  });
+
   it('refuses a neuron that is not an index into the layer, and a method without its layer', async () => {
     for (const options of [
       { method: 'neuron-gradient', layer: 'relu2', neuron: [3, 0, 0] },
@@ -237,7 +293,13 @@ describe('integer token ids: attribution at the embedding output (the text route
   const padIds = new Float32Array(10); // token 0 as the pad token
 
   it('layer integrated gradients from the pad tokens’ embeddings equals its float64 definition, in [tokens, dim]', async () => {
-    const explanation = await explainGraph(g, ids, count, { method: 'layer-integrated-gradients', layer: 'embedded', steps: 8, baseline: padIds, target: [0, 2] });
+    const explanation = await explainGraph(g, ids, count, {
+      method: 'layer-integrated-gradients',
+      layer: 'embedded',
+      steps: 8,
+      baseline: padIds,
+      target: [0, 2],
+    });
     const { alphas, weights } = quadrature('gausslegendre', 8);
     const y = referenceForward(g, ids, count).get('embedded')!;
     const y0 = referenceForward(g, padIds, count).get('embedded')!;

@@ -193,7 +193,8 @@ describe('noise', () => {
       for (let s = 0; s < samples; s++) mean += (-stdev * engineNormal(seed, e, s, 0) * w) / samples;
       return mean;
     });
-    expectAllClose(result.attribution, expected, { abs: stdev * 2.8e-3 * Math.max(...row(2).map(Math.abs)), rel: 1e-5 });
+    // box_muller's ε is within 2.4e-6 of the float64 draw (test/kernels/attribution/box-muller.test.ts).
+    expectAllClose(result.attribution, expected, { abs: stdev * 2.4e-6 * Math.max(...row(2).map(Math.abs)), rel: 1e-5 });
   });
 
   it("with stream ids, an input's noise does not depend on the other inputs of its call", async () => {

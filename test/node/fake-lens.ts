@@ -28,7 +28,7 @@ export function fakeLens(inputShape: number[], options: { hang?: boolean; onCont
       return Promise.resolve({
         method: explainOptions.method,
         attribution: inputs.map((v) => 2 * v),
-        shape: inputShape,
+        shape: [count, ...inputShape],
         target: new Int32Array(count),
         score: new Float32Array(count),
         seed: explainOptions.seed!,

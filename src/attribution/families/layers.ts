@@ -58,7 +58,7 @@ export async function layerDelta(context: MethodContext, layer: Layer, attributi
 export const used = (layer: Layer, extra: Record<string, unknown> = {}) => ({
   layer: layer.name,
   layerShape: [...layer.shape],
-  ...(layer.site.reader ? { attributeToLayerInput: true } : {}),
+  ...(layer.replaced.reader ? { attributeToLayerInput: true } : {}),
   ...extra,
 });
 
@@ -92,7 +92,11 @@ export function neuronMethod(path: (context: MethodContext) => { spec: Partial<P
 export const integratedPath = (rule: IntegrationRule | undefined) => (context: MethodContext) => {
   const n = context.options.steps!;
   return {
-    spec: { baselines: { perInput: baselinesOf(context) }, path: quadrature(rule ?? context.options.rule!, n), multiply: 'input-minus-baseline' as const },
+    spec: {
+      baselines: { perInput: baselinesOf(context) },
+      path: quadrature(rule ?? context.options.rule!, n),
+      multiply: 'input-minus-baseline' as const,
+    },
     used: { steps: n, rule: rule ?? context.options.rule },
   };
 };
@@ -107,4 +111,6 @@ export const NEURON_OPTIONS = {
   ...LAYER_OPTIONS,
   neuron: { kind: 'index', doc: "the neuron: an index into the layer's per-sample shape (required)" },
 } satisfies Partial<Record<OptionKey, OptionSpec>>;
-export const PATH_OPTIONS = { steps: steps(50, "Captum's n_steps"), rule: INTEGRATION_RULE, baseline: BASELINE } satisfies Partial<Record<OptionKey, OptionSpec>>;
+export const PATH_OPTIONS = { steps: steps(50, "Captum's n_steps"), rule: INTEGRATION_RULE, baseline: BASELINE } satisfies Partial<
+  Record<OptionKey, OptionSpec>
+>;

@@ -7,5 +7,5 @@ export default {
   run: saliency('deconvnet'),
   options: { absolute: absolute(false) },
   capabilities: GRADIENT,
-  captum: 'Deconvolution',
+  captum: { call: 'Deconvolution(model).attribute(x, target)' },
 } satisfies MethodDescription;

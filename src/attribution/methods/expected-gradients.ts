@@ -8,4 +8,5 @@ export default {
   run: expectedGradients(false),
   options: { baselines: BASELINE_SET, samples: integer("baselines drawn per input (Captum GradientShap's n_samples)", 5) },
   capabilities: { ...GRADIENT, timesInput: true, random: true, tunnel: 'calls' },
+  captum: { call: 'GradientShap(model).attribute(x, baselines, n_samples=samples, stdevs=0.0, target=target)' },
 } satisfies MethodDescription;

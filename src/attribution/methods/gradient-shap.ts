@@ -12,5 +12,5 @@ export default {
     stdev: number("σ of the input noise (Captum's stdevs)", 0, { min: 0 }),
   },
   capabilities: { ...GRADIENT, timesInput: true, random: true, tunnel: 'calls' },
-  captum: 'GradientShap',
+  captum: { call: 'GradientShap(model).attribute(x, baselines, n_samples=samples, stdevs=stdev, target=target)' },
 } satisfies MethodDescription;

@@ -7,5 +7,5 @@ export default {
   run: engineMethod(() => ({ multiply: 'input', used: {} })),
   options: {},
   capabilities: { ...GRADIENT, timesInput: true },
-  captum: 'InputXGradient',
+  captum: { call: 'InputXGradient(model).attribute(x, target)' },
 } satisfies MethodDescription;

@@ -7,5 +7,5 @@ export default {
   run: saliency('guided-backprop'),
   options: { absolute: absolute(false) },
   capabilities: GRADIENT,
-  captum: 'GuidedBackprop',
+  captum: { call: 'GuidedBackprop(model).attribute(x, target)' },
 } satisfies MethodDescription;

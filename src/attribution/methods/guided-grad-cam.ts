@@ -7,5 +7,8 @@ export default {
   run: gradCam('grad-cam', true),
   options: layerOptions('nearest', "PyTorch's nearest, as Captum GuidedGradCam"),
   capabilities: LAYER,
-  captum: 'GuidedGradCam',
+  captum: {
+    call: 'GuidedGradCam(model, layer).attribute(x, target, interpolate_mode=upsample)',
+    differs: 'relu false has no counterpart (GuidedGradCam always applies it)',
+  },
 } satisfies MethodDescription;

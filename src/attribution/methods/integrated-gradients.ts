@@ -27,5 +27,5 @@ export default {
   run: integratedGradients,
   options: { steps: IG_STEPS, rule: INTEGRATION_RULE, baseline: BASELINE },
   capabilities: { ...GRADIENT, delta: true, timesInput: true },
-  captum: 'IntegratedGradients',
+  captum: { call: 'IntegratedGradients(model).attribute(x, target, baselines, n_steps=steps, method=rule)' },
 } satisfies MethodDescription;

@@ -16,5 +16,7 @@ export default {
   run: internalInfluence,
   options: { ...LAYER_OPTIONS, ...PATH_OPTIONS },
   capabilities: LAYER,
-  captum: 'InternalInfluence',
+  captum: {
+    call: 'InternalInfluence(model, layer).attribute(x, baselines, target, n_steps=steps, method=rule, attribute_to_layer_input=attributeToLayerInput)',
+  },
 } satisfies MethodDescription;

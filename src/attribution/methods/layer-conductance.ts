@@ -10,7 +10,11 @@ const layerConductance: Method = async (context) => {
   const layer = layerOf(context);
   const { steps, rule } = context.options as Required<ExplainOptions>;
   const baselines = baselinesOf(context);
-  const run = await engineAt(context, { layer: layer.site }, { baselines: { perInput: baselines }, path: quadrature(rule, steps + 1), conductance: true });
+  const run = await engineAt(
+    context,
+    { layer: layer.site },
+    { baselines: { perInput: baselines }, path: quadrature(rule, steps + 1), conductance: true },
+  );
   const delta = await layerDelta(context, layer, run.attribution, baselines);
   return { ...run, delta, shape: layer.shape, used: used(layer, { steps, rule }) };
 };
@@ -21,5 +25,7 @@ export default {
   run: layerConductance,
   options: { ...LAYER_OPTIONS, ...PATH_OPTIONS },
   capabilities: { ...LAYER, delta: true, timesInput: true },
-  captum: 'LayerConductance',
+  captum: {
+    call: 'LayerConductance(model, layer).attribute(x, baselines, target, n_steps=steps, method=rule, attribute_to_layer_input=attributeToLayerInput)',
+  },
 } satisfies MethodDescription;

@@ -48,5 +48,5 @@ export default {
   run: layerGradCam,
   options: { ...LAYER_OPTIONS, relu: boolean("ReLU on the map (Captum's relu_attributions)", false) },
   capabilities: LAYER,
-  captum: 'LayerGradCam',
+  captum: { call: 'LayerGradCam(model, layer).attribute(x, target, relu_attributions=relu, attribute_to_layer_input=attributeToLayerInput)' },
 } satisfies MethodDescription;

@@ -14,5 +14,5 @@ export default {
   run: layerGradientXActivation,
   options: LAYER_OPTIONS,
   capabilities: { ...LAYER, timesInput: true },
-  captum: 'LayerGradientXActivation',
+  captum: { call: 'LayerGradientXActivation(model, layer).attribute(x, target, attribute_to_layer_input=attributeToLayerInput)' },
 } satisfies MethodDescription;

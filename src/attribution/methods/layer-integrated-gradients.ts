@@ -25,5 +25,7 @@ export default {
     layerBaseline: choice("where the layer's path starts: its values at the baseline inputs (Captum's) or zeros (zero embeddings)", ['inputs', 'zeros'], 'inputs'),
   },
   capabilities: { ...LAYER, delta: true, timesInput: true },
-  captum: 'LayerIntegratedGradients',
+  captum: {
+    call: 'LayerIntegratedGradients(model, layer).attribute(x, baselines, target, n_steps=steps, method=rule, attribute_to_layer_input=attributeToLayerInput)',
+  },
 } satisfies MethodDescription;

@@ -7,5 +7,5 @@ export default {
   run: neuronMethod(() => ({ spec: {}, used: {} })),
   options: NEURON_OPTIONS,
   capabilities: NEURON,
-  captum: 'NeuronGradient',
+  captum: { call: 'NeuronGradient(model, layer).attribute(x, neuron, attribute_to_neuron_input=attributeToLayerInput)' },
 } satisfies MethodDescription;

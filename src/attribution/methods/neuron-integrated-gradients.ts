@@ -7,5 +7,7 @@ export default {
   run: neuronMethod(integratedPath(undefined)),
   options: { ...NEURON_OPTIONS, ...PATH_OPTIONS },
   capabilities: { ...NEURON, timesInput: true },
-  captum: 'NeuronIntegratedGradients',
+  captum: {
+    call: 'NeuronIntegratedGradients(model, layer).attribute(x, neuron, baselines, n_steps=steps, method=rule, attribute_to_neuron_input=attributeToLayerInput)',
+  },
 } satisfies MethodDescription;

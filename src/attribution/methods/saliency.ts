@@ -7,5 +7,5 @@ export default {
   run: saliency('standard'),
   options: { absolute: absolute(true) },
   capabilities: GRADIENT,
-  captum: 'Saliency',
+  captum: { call: 'Saliency(model).attribute(x, target, abs=absolute)' },
 } satisfies MethodDescription;

@@ -8,5 +8,8 @@ export default {
   run: tunnelOverGradients('smoothgrad'),
   options: NOISE,
   capabilities: SMOOTH,
-  captum: 'NoiseTunnel(Saliency)',
+  captum: {
+    call: "NoiseTunnel(Saliency(model)).attribute(x, nt_type='smoothgrad', nt_samples=samples, stdevs=stdev, target=target, abs=False)",
+    differs: "samples 25 and σ 0.15·(max − min) of each input (PAIR's), where Captum's are nt_samples=5 and stdevs=1.0",
+  },
 } satisfies MethodDescription;
