@@ -1,12 +1,12 @@
 import { css, html, LitElement, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
 import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
-import { ExplainController, type Prediction } from './explain-controller.ts';
+import { asGradlensError, ExplainController, type Prediction } from './explain-controller.ts';
 import { prepareTensor } from './image-input.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles } from './styles.ts';
 import { featureSummary, scoreUnits, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
-import { classNames, commaList, controlStyles, methodSelect, predictionsAndProgress, Refresh, statusLine } from './views.ts';
+import { choiceView, classNames, commaList, controlStyles, predictionsAndProgress, Refresh, runStatus, statusView } from './views.ts';
 
 const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad', 'expected-gradients', 'gradient-shap'];
 
@@ -255,19 +255,14 @@ export class GradlensFeatures extends LitElement {
   }
 
   private statusLine() {
-    const state = {
-      failure: this.failure,
-      controller: this.controller,
-      presentational: this.attribution !== undefined,
-      hasModel: this.model !== undefined,
-      missing: this.values ? undefined : 'Set the values of a row to explain.',
-    };
-    return statusLine(state, () => (this.settled = this.refresh(!this.controller.model)));
+    const need = this.controller.status === 'ready' && !this.values ? 'Set the values of a row to explain.' : undefined;
+    const text = this.attribution ? '' : runStatus(this.controller, this.model !== undefined, need);
+    return statusView(this.failure, () => (this.settled = this.refresh(!this.controller.model)), text);
   }
 
   private controls() {
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
-      ${methodSelect(TABULAR_METHODS, this.method, (method) => (this.method = method))}
+      ${choiceView('Method', TABULAR_METHODS, this.method, (e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId))}
     </form>`;
   }
 }

@@ -13,7 +13,7 @@ import { errorDetail, fire, widgetEvents } from './events.ts';
 import { ExplainController, type Prediction, type RunOptions } from './explain-controller.ts';
 import { themeStyles, type Theme } from './styles.ts';
 import { formatSigned, tokenSummary } from './summary.ts';
-import { classNames, commaList, controlStyles, methodSelect, predictionsAndProgress, Refresh, statusLine } from './views.ts';
+import { classNames, commaList, controlStyles, choiceView, predictionsAndProgress, Refresh, runStatus, statusView } from './views.ts';
 
 // At the token embedding: LayerIntegratedGradients and LayerGradientXActivation (src/attribution/tokens.ts).
 const TEXT_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input'];
@@ -307,19 +307,14 @@ export class GradlensText extends LitElement {
   }
 
   private statusLine() {
-    const state = {
-      failure: this.failure,
-      controller: this.controller,
-      presentational: this.attribution !== undefined,
-      hasModel: this.model !== undefined,
-      missing: this.ids === undefined && !this.text ? 'Set a text or ids to explain.' : undefined,
-    };
-    return statusLine(state, () => (this.settled = this.refresh(!this.controller.model)));
+    const need = this.controller.status === 'ready' && this.ids === undefined && !this.text ? 'Set a text or ids to explain.' : undefined;
+    const text = this.attribution ? '' : runStatus(this.controller, this.model !== undefined, need);
+    return statusView(this.failure, () => (this.settled = this.refresh(!this.controller.model)), text);
   }
 
   private controls() {
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
-      ${methodSelect(TEXT_METHODS, this.method, (method) => (this.method = method))}
+      ${choiceView('Method', TEXT_METHODS, this.method, (e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId))}
       <label
         >Per token
         <select @change=${(e: Event) => (this.reduce = (e.target as HTMLSelectElement).value as 'sum' | 'l2')}>

@@ -1,8 +1,19 @@
-import { css, html, nothing } from 'lit';
-import type { GradlensError, LensModel, MethodId, ModelSource } from '../src/index.ts';
-import { asGradlensError, isWebGpuMissing, type ExplainController, type Prediction, type RunProgress } from './explain-controller.ts';
+import { css, html, nothing, type TemplateResult } from 'lit';
+import type { Explanation, GradlensError, LensModel, ModelSource } from '../src/index.ts';
+import type { RgbaImage } from '../src/io/preprocess.ts';
+import type { ColormapName, Sign } from '../src/render/index.ts';
+import {
+  asGradlensError,
+  isWebGpuMissing,
+  type ExplainController,
+  type ExplainStatus,
+  type Prediction,
+  type RunProgress,
+} from './explain-controller.ts';
+import type { Theme } from './styles.ts';
+import { scoreUnits } from './summary.ts';
 
-// Pieces of template the widgets share: predictions, progress, error.
+// Pieces of template the widgets share: predictions, progress, error, pickers, an explanation's heatmap.
 
 /** The converter of a `labels`-style property: comma-separated in the attribute, an array as a property. */
 /** Class names: the widget's `labels` attribute where given, else the model's own (from its file's metadata). */
@@ -107,39 +118,64 @@ export function errorView(error: GradlensError, noWebGpu: boolean, retry: () => 
   </div>`;
 }
 
-/** The method picker: a labelled select over `methods`, the current one selected. */
-export function methodSelect(methods: readonly MethodId[], current: MethodId, choose: (method: MethodId) => void) {
+/** A labelled picker of `choices`, `current` selected; `change` receives the select's change event. */
+export function choiceView(label: string, choices: readonly string[], current: string | undefined, change: (event: Event) => void) {
   return html`<label
-    >Method
-    <select @change=${(e: Event) => choose((e.target as HTMLSelectElement).value as MethodId)}>
-      ${methods.map((id) => html`<option ?selected=${id === current}>${id}</option>`)}
-    </select>
-  </label>`;
+    >${label}
+    <select @change=${change}>
+      ${choices.map((choice) => html`<option value=${choice} ?selected=${choice === current}>${choice}</option>`)}
+    </select></label
+  >`;
+}
+
+/** How a widget draws its maps: the heatmap attributes it passes through. */
+export interface HeatmapLook {
+  colormap: ColormapName;
+  sign: Sign;
+  opacity: number;
+  theme: Theme | undefined;
+}
+
+/** An explanation's `<gradlens-heatmap>` over its input (part "heatmap"), as the explainer and the comparison show it. */
+export function heatmapView(
+  result: Explanation,
+  look: HeatmapLook,
+  image: RgbaImage | undefined,
+  label: string,
+  extra: { range?: readonly [number, number] | undefined; exportparts?: string } = {},
+) {
+  return html`<gradlens-heatmap
+    part="heatmap"
+    exportparts=${extra.exportparts ?? nothing}
+    .attribution=${result.attribution}
+    .shape=${result.shape}
+    .image=${image}
+    colormap=${look.colormap}
+    sign=${look.sign}
+    .opacity=${look.opacity}
+    .range=${extra.range}
+    units=${scoreUnits(result)}
+    theme=${look.theme ?? nothing}
+    label=${label}
+  ></gradlens-heatmap>`;
+}
+
+/** A widget's status line: its failure with a way to retry, else one line (a progress bar before it while `busy`). */
+export function statusView(failure: GradlensError | undefined, retry: () => void, text: string, busy = false) {
+  if (failure) return errorView(failure, isWebGpuMissing(failure), retry);
+  const bar: TemplateResult | typeof nothing = busy ? html`<progress aria-label="Computing"></progress> ` : nothing;
+  return html`<p part="status" class="muted" role="status" aria-live="polite">${bar}${text}</p>`;
 }
 
 /**
- * The state line of a widget that loads a model and explains one input: the error with a retry, or what to do next
- * (`missing`: what the widget still needs, e.g. "Set a text or ids to explain."), or the run's time.
+ * What an explaining widget says of its run: to set a model, that it loads, `need` (what input it waits for, if
+ * any), then the run's time once done.
  */
-export function statusLine(
-  state: { failure: GradlensError | undefined; controller: ExplainController; presentational: boolean; hasModel: boolean; missing?: string },
-  retry: () => void,
-) {
-  const { failure, controller, presentational, hasModel, missing } = state;
-  if (failure) return errorView(failure, isWebGpuMissing(failure), retry);
-  const status = controller.status;
-  const text = presentational
-    ? ''
-    : !hasModel
-      ? 'Set a model to explain.'
-      : status === 'loading'
-        ? 'Loading the model…'
-        : status === 'ready' && missing
-          ? missing
-          : status === 'done' && controller.result
-            ? `Done in ${Math.round(controller.result.timing.ms)} ms.`
-            : '';
-  return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
+export function runStatus(run: { status: ExplainStatus; result: Explanation | undefined }, hasModel: boolean, need?: string): string {
+  if (!hasModel) return 'Set a model to explain.';
+  if (run.status === 'loading') return 'Loading the model…';
+  if (need !== undefined) return need;
+  return run.status === 'done' && run.result ? `Done in ${Math.round(run.result.timing.ms)} ms.` : '';
 }
 
 /**
