@@ -6,7 +6,7 @@ import { prepareTensor } from './image-input.ts';
 import { runOptions } from './method-options.ts';
 import { themeStyles } from './styles.ts';
 import { featureSummary, scoreUnits, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
-import { choiceView, classNames, commaList, controlStyles, predictionList, progressView, runStatus, statusView } from './views.ts';
+import { choiceView, classNames, commaList, controlStyles, predictionsAndProgress, Refresh, runStatus, statusView } from './views.ts';
 
 const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad', 'expected-gradients', 'gradient-shap'];
 
@@ -100,12 +100,6 @@ export class GradlensFeatures extends LitElement {
         border-radius: 2px;
         margin-right: 4px;
       }
-      .top {
-        display: flex;
-        gap: 16px;
-        flex-wrap: wrap;
-        align-items: flex-start;
-      }
     `,
   ];
 
@@ -177,8 +171,7 @@ export class GradlensFeatures extends LitElement {
     this.predictions = [];
   }
 
-  private generation = 0;
-  private loadingModel: Promise<unknown> = Promise.resolve();
+  private readonly refresher = new Refresh(this.controller, (error) => this.fail(error));
   /** Settles when the work started by the latest change is over (done, failed or superseded). */
   settled: Promise<void> = Promise.resolve();
 
@@ -200,17 +193,10 @@ export class GradlensFeatures extends LitElement {
     else if (has(['values', 'method', 'steps', 'samples', 'noise', 'baseline', 'baselines', 'target', 'seed'])) this.settled = this.refresh(false);
   }
 
-  private async refresh(reload: boolean): Promise<void> {
-    const generation = ++this.generation;
-    const stale = () => generation !== this.generation;
-    this.controller.cancel();
-    await Promise.resolve();
+  private refresh(reload: boolean): Promise<void> {
     this.failure = undefined;
-    try {
-      if (reload && this.model !== undefined && this.model !== '') this.loadingModel = this.controller.load(this.model);
-      await this.loadingModel;
-      const model = this.controller.model;
-      if (stale() || !model || !this.values) return;
+    return this.refresher.run(reload, this.model, async (model, stale) => {
+      if (!this.values) return;
       const { tensor } = prepareTensor(Float32Array.from(this.values), model.inputShape);
       const names = classNames(this.labels, this.controller.model);
       this.predictions = await this.controller.predict(tensor, names.length || 3, names);
@@ -219,9 +205,7 @@ export class GradlensFeatures extends LitElement {
       const options = runOptions(main, tensor, model.inputShape, this.baselines);
       if (this.method === 'integrated-gradients' && this.baseline) options.baseline = this.baseline;
       await this.controller.run(tensor, options);
-    } catch (error) {
-      if (!stale() && error !== this.controller.error) this.fail(asGradlensError(error));
-    }
+    });
   }
 
   private fail(error: GradlensError): void {
@@ -237,10 +221,7 @@ export class GradlensFeatures extends LitElement {
     const targetName = target === undefined ? 'the prediction' : (classNames(this.labels, this.controller.model)[target] ?? `class ${target}`);
     return html`
       ${this.noControls || this.attribution ? nothing : this.controls()}
-      <div class="top">
-        ${predictionList(this.predictions, target, (i) => (this.target = i))}
-        ${this.controller.status === 'running' ? progressView(this.controller.progress, () => this.cancel()) : nothing}
-      </div>
+      ${predictionsAndProgress(this.predictions, target, (i) => (this.target = i), this.controller)}
       ${
         ranked.length
           ? html`<p class="visually-hidden" id="summary">Towards ${targetName}: ${featureSummary(ranked)}</p>

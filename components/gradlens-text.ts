@@ -10,10 +10,10 @@ import {
   type TokenShade,
 } from '../src/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
-import { asGradlensError, ExplainController, isWebGpuMissing, type Prediction, type RunOptions } from './explain-controller.ts';
+import { ExplainController, type Prediction, type RunOptions } from './explain-controller.ts';
 import { themeStyles, type Theme } from './styles.ts';
 import { formatSigned, tokenSummary } from './summary.ts';
-import { classNames, commaList, controlStyles, errorView, predictionList, progressView } from './views.ts';
+import { classNames, commaList, controlStyles, choiceView, predictionsAndProgress, Refresh, runStatus, statusView } from './views.ts';
 
 // At the token embedding: LayerIntegratedGradients and LayerGradientXActivation (src/attribution/tokens.ts).
 const TEXT_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input'];
@@ -99,12 +99,6 @@ export class GradlensText extends LitElement {
         margin: 4px 0;
         font-variant-numeric: tabular-nums;
       }
-      .top {
-        display: flex;
-        gap: 16px;
-        flex-wrap: wrap;
-        align-items: flex-start;
-      }
     `,
   ];
 
@@ -175,8 +169,7 @@ export class GradlensText extends LitElement {
     this.focused = 0;
   }
 
-  private generation = 0;
-  private loadingModel: Promise<unknown> = Promise.resolve();
+  private readonly refresher = new Refresh(this.controller, (error) => this.fail(error));
   /** Tokens of the last text or ids explained. */
   private explained: readonly string[] = [];
   /** Settles when the work started by the latest change is over (done, failed or superseded). */
@@ -200,17 +193,10 @@ export class GradlensText extends LitElement {
     else if (has(['text', 'ids', 'tokens', 'method', 'steps', 'target', 'seed', 'baselineToken', 'reduce'])) this.settled = this.refresh(false);
   }
 
-  private async refresh(reload: boolean): Promise<void> {
-    const generation = ++this.generation;
-    const stale = () => generation !== this.generation;
-    this.controller.cancel();
-    await Promise.resolve();
+  private refresh(reload: boolean): Promise<void> {
     this.failure = undefined;
-    try {
-      if (reload && this.model !== undefined && this.model !== '') this.loadingModel = this.controller.load(this.model);
-      await this.loadingModel;
-      const model = this.controller.model;
-      if (stale() || !model || (this.ids === undefined && !this.text)) return;
+    return this.refresher.run(reload, this.model, async (model, stale) => {
+      if (this.ids === undefined && !this.text) return;
       const { ids, tokens } = this.ids
         ? { ids: Array.from(this.ids), tokens: this.tokens ?? Array.from(this.ids, (id) => model.vocabulary[id] ?? `#${id}`) }
         : tokenize(this.text!, model.vocabulary);
@@ -225,9 +211,7 @@ export class GradlensText extends LitElement {
       this.explained = tokens;
       this.focused = Math.min(this.focused, tokens.length - 1);
       await this.controller.run(input, options);
-    } catch (error) {
-      if (!stale() && error !== this.controller.error) this.fail(asGradlensError(error));
-    }
+    });
   }
 
   private fail(error: GradlensError): void {
@@ -243,10 +227,7 @@ export class GradlensText extends LitElement {
     const focused = shades[this.focused];
     return html`
       ${this.noControls || this.attribution ? nothing : this.controls()}
-      <div class="top">
-        ${predictionList(this.predictions, target, (i) => (this.target = i))}
-        ${this.controller.status === 'running' ? progressView(this.controller.progress, () => this.cancel()) : nothing}
-      </div>
+      ${predictionsAndProgress(this.predictions, target, (i) => (this.target = i), this.controller)}
       ${
         shades.length
           ? html`<p class="visually-hidden" id="summary">Towards ${targetName}: ${tokenSummary(shades)}</p>
@@ -326,30 +307,14 @@ export class GradlensText extends LitElement {
   }
 
   private statusLine() {
-    if (this.failure) return errorView(this.failure, isWebGpuMissing(this.failure), () => (this.settled = this.refresh(!this.controller.model)));
-    const status = this.controller.status;
-    const text = this.attribution
-      ? ''
-      : this.model === undefined
-        ? 'Set a model to explain.'
-        : status === 'loading'
-          ? 'Loading the model…'
-          : status === 'ready' && this.ids === undefined && !this.text
-            ? 'Set a text or ids to explain.'
-            : status === 'done' && this.controller.result
-              ? `Done in ${Math.round(this.controller.result.timing.ms)} ms.`
-              : '';
-    return html`<p part="status" class="muted" role="status" aria-live="polite">${text}</p>`;
+    const need = this.controller.status === 'ready' && this.ids === undefined && !this.text ? 'Set a text or ids to explain.' : undefined;
+    const text = this.attribution ? '' : runStatus(this.controller, this.model !== undefined, need);
+    return statusView(this.failure, () => (this.settled = this.refresh(!this.controller.model)), text);
   }
 
   private controls() {
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
-      <label
-        >Method
-        <select @change=${(e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId)}>
-          ${TEXT_METHODS.map((id) => html`<option ?selected=${id === this.method}>${id}</option>`)}
-        </select>
-      </label>
+      ${choiceView('Method', TEXT_METHODS, this.method, (e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId))}
       <label
         >Per token
         <select @change=${(e: Event) => (this.reduce = (e.target as HTMLSelectElement).value as 'sum' | 'l2')}>

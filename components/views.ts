@@ -1,8 +1,15 @@
 import { css, html, nothing, type TemplateResult } from 'lit';
-import type { Explanation, GradlensError } from '../src/index.ts';
+import type { Explanation, GradlensError, LensModel, ModelSource } from '../src/index.ts';
 import type { RgbaImage } from '../src/io/preprocess.ts';
 import type { ColormapName, Sign } from '../src/render/index.ts';
-import { isWebGpuMissing, type ExplainStatus, type Prediction, type RunProgress } from './explain-controller.ts';
+import {
+  asGradlensError,
+  isWebGpuMissing,
+  type ExplainController,
+  type ExplainStatus,
+  type Prediction,
+  type RunProgress,
+} from './explain-controller.ts';
 import type { Theme } from './styles.ts';
 import { scoreUnits } from './summary.ts';
 
@@ -54,7 +61,26 @@ export const controlStyles = css`
   progress {
     accent-color: var(--_accent);
   }
+  .top {
+    display: flex;
+    gap: 16px;
+    flex-wrap: wrap;
+    align-items: flex-start;
+  }
 `;
+
+/** The predictions (choose one to explain it) beside the progress of the run in flight. */
+export function predictionsAndProgress(
+  predictions: readonly Prediction[],
+  target: number | undefined,
+  choose: (index: number) => void,
+  controller: ExplainController,
+) {
+  return html`<div class="top">
+    ${predictionList(predictions, target, choose)}
+    ${controller.status === 'running' ? progressView(controller.progress, () => controller.cancel()) : nothing}
+  </div>`;
+}
 
 /** The top-k predictions as buttons; the pressed one is the target explained. */
 export function predictionList(predictions: readonly Prediction[], target: number | undefined, choose: (index: number) => void) {
@@ -150,4 +176,34 @@ export function runStatus(run: { status: ExplainStatus; result: Explanation | un
   if (run.status === 'loading') return 'Loading the model…';
   if (need !== undefined) return need;
   return run.status === 'done' && run.result ? `Done in ${Math.round(run.result.timing.ms)} ms.` : '';
+}
+
+/**
+ * The latest-change-wins refresh of a widget: a new call supersedes the one before (its `stale()` turns true), the
+ * model is (re)loaded where asked, and errors of the current call go to `fail`.
+ */
+export class Refresh {
+  private generation = 0;
+  private loading: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly controller: ExplainController,
+    private readonly fail: (error: GradlensError) => void,
+  ) {}
+
+  async run(reload: boolean, source: ModelSource | undefined, work: (model: LensModel, stale: () => boolean) => Promise<void>): Promise<void> {
+    const generation = ++this.generation;
+    const stale = () => generation !== this.generation;
+    this.controller.cancel();
+    await Promise.resolve();
+    try {
+      if (reload && source !== undefined && source !== '') this.loading = this.controller.load(source);
+      await this.loading;
+      const model = this.controller.model;
+      if (stale() || !model) return;
+      await work(model, stale);
+    } catch (error) {
+      if (!stale() && error !== this.controller.error) this.fail(asGradlensError(error));
+    }
+  }
 }

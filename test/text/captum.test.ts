@@ -59,6 +59,17 @@ describe("token attribution matches Captum's LayerIntegratedGradients on the emb
     });
   }
 
+  it("its logits are torch's (the fixture's float64 forward) within 1e-4 of the largest: the fixture's model is the file's", async () => {
+    for (const c of fixture.cases) {
+      const model = await sentiment(c.ids.length);
+      const plan = await model.plan({ batch: 1, objective: 'none' });
+      const { output } = await plan.run({ input: Float32Array.from(c.ids) });
+      plan.destroy();
+      const peak = Math.max(...c.logits64.map(Math.abs));
+      c.logits64.forEach((logit, k) => expect(Math.abs(output[k]! - logit)).toBeLessThanOrEqual(1e-4 * peak));
+    }
+  });
+
   it('the zero-embedding baseline equals the [PAD] baseline of a model whose [PAD] embeds to zeros', async () => {
     const c = fixture.cases.find((k) => k.baselineName === '[PAD]')!;
     const model = await sentiment(c.ids.length);
