@@ -30,6 +30,8 @@ export default defineConfig({
   base: './',
   plugins: [demoAssets()],
   test: {
+    // src/attribution/generated/ (the method list) is written before any test file is transformed.
+    globalSetup: ['scripts/method-index.mjs'],
     // Tests run on Vulkan (SwiftShader without a GPU) unless GRADLENS_BACKEND says otherwise; test/node/dawn.test.ts
     // covers the automatic choice.
     env: { GRADLENS_BACKEND: process.env.GRADLENS_BACKEND ?? 'vulkan' },

@@ -9,6 +9,7 @@ import {
   type Lens,
   type LensModel,
   type ModelSource,
+  type TokenOptions,
 } from '../src/index.ts';
 
 // No DOM in this file: the widgets' logic, runnable in Node for headless parity.
@@ -87,7 +88,8 @@ export interface ControllerHost {
   onError?(error: GradlensError): void;
 }
 
-export type RunOptions = Omit<ExplainOptions, 'signal' | 'onProgress'>;
+/** A run's options; the token options apply to text models (integer ids in), whose runs are token attributions. */
+export type RunOptions = Omit<ExplainOptions, 'signal' | 'onProgress'> & TokenOptions;
 
 /**
  * One widget's model and runs: load a model, predict, explain with progress and cancellation, keep the last result.
@@ -156,16 +158,17 @@ export class ExplainController {
     try {
       const result = await exclusive(model, () => {
         combined.throwIfAborted();
-        return model.explain(input, {
+        const all = {
           ...options,
           count: 1,
           signal: combined,
-          onProgress: (progress) => {
+          onProgress: (progress: RunProgress) => {
             if (combined.aborted) return;
             this.progress = progress;
             this.host.onProgress?.(progress);
           },
-        });
+        };
+        return model.graph.tokenIds ? model.explainTokens(input, all) : model.explain(input, all);
       });
       combined.throwIfAborted();
       this.result = result;

@@ -5,6 +5,7 @@ import type { GradlensCompare } from './gradlens-compare.ts';
 import type { GradlensCurve } from './gradlens-curve.ts';
 import type { GradlensExplainer } from './gradlens-explainer.ts';
 import type { GradlensFeatures } from './gradlens-features.ts';
+import type { GradlensText } from './gradlens-text.ts';
 import type { GradlensHeatmap } from './gradlens-heatmap.ts';
 import type { GradlensCurveEvent, GradlensErrorEvent, GradlensLoadEvent, GradlensProgressEvent, GradlensResultEvent } from './events.ts';
 
@@ -68,6 +69,23 @@ type FeaturesProps = WidgetProps<
   | 'maxFeatures'
   | 'noControls'
 >;
+type TextProps = WidgetProps<
+  GradlensText,
+  | 'model'
+  | 'text'
+  | 'ids'
+  | 'tokens'
+  | 'attribution'
+  | 'method'
+  | 'steps'
+  | 'target'
+  | 'seed'
+  | 'baselineToken'
+  | 'reduce'
+  | 'labels'
+  | 'noControls'
+  | 'theme'
+>;
 type CompareProps = WidgetProps<
   GradlensCompare,
   | 'model'
@@ -111,6 +129,7 @@ declare module 'react' {
       'gradlens-explainer': ExplainerProps;
       'gradlens-heatmap': HeatmapProps;
       'gradlens-features': FeaturesProps;
+      'gradlens-text': TextProps;
       'gradlens-compare': CompareProps;
       'gradlens-curve': CurveProps;
     }

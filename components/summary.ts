@@ -57,6 +57,22 @@ export function featureSummary(ranked: readonly FeatureContribution[], count = 3
     .join(', ');
 }
 
+/** "for: good (+1.2), fun (+0.3); against: not (−0.4)": the tokens of largest |value| on each side. */
+export function tokenSummary(shades: readonly { token: string; value: number }[], count = 3): string {
+  const side = (sign: 1 | -1) =>
+    shades
+      .filter((s) => Math.sign(s.value) === sign)
+      .sort((a, b) => Math.abs(b.value) - Math.abs(a.value))
+      .slice(0, count)
+      .map((s) => `${s.token} (${formatSigned(s.value)})`)
+      .join(', ');
+  const [towards, against] = [side(1), side(-1)];
+  return (
+    [towards && `most for it: ${towards}`, against && `most against it: ${against}`].filter(Boolean).join('; ') ||
+    'no attribution: every value is zero'
+  );
+}
+
 /** A number for people: 3 significant digits, a real minus sign. */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);

@@ -95,3 +95,15 @@ async function ocr() {
   }
 }
 document.querySelector('#ocr-run')!.addEventListener('click', () => void ocr());
+
+// The review box feeds <gradlens-text> as one types (after a pause): its words must be in the model's vocabulary.
+const review = document.querySelector<HTMLInputElement>('#review')!;
+const text = document.querySelector('gradlens-text')!;
+let typing: ReturnType<typeof setTimeout> | undefined;
+review.addEventListener('input', () => {
+  clearTimeout(typing);
+  typing = setTimeout(() => {
+    text.target = undefined;
+    text.text = review.value;
+  }, 400);
+});

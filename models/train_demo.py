@@ -209,6 +209,11 @@ Both are ONNX opset {OPSET}, input `input`, output `logits` (raw scores, no soft
 - **Samples**: `samples/tabular.csv`, the first {t['samples']} held-out rows; the header names the features and the
   LAST column, `label`, is the true class (0 malignant, 1 benign), not a model input. PyTorch classifies
   {t['sample_right']} of {t['samples']} correctly.
+
+## sentiment.onnx: text
+
+The text model (token ids in, a BERT-style encoder) is written by `models/train_text.py` and described in
+[`sentiment.md`](sentiment.md).
 """
 
 

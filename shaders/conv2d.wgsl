@@ -1,7 +1,7 @@
 // 2-D convolution (ONNX Conv, NCHW): forward, and the input gradient as a gather (the transposed convolution).
 // The general kernels are implicit GEMMs, one per group: forward rows m = (n, oh, ow), columns co, depth
 // k = (ci, kh, kw); backward rows (n, ih, iw) of one stride phase, columns ci, depth (co, kh, kw) of the taps that
-// reach that phase. Depthwise convolutions (one input channel per group) take the direct kernels at the end.
+// reach that phase. Depthwise convolutions and those with few channels per group take the direct kernels at the end.
 
 struct Params {
   batch: u32,
@@ -364,9 +364,11 @@ fn conv2d_backward_input(@builtin(local_invocation_index) tid: u32, @builtin(wor
   store_backward(tid, tile, p);
 }
 
-// Depthwise (group == Cin, Cout = multiplier·Cin): direct kernels, one input channel per output channel, so no
-// reuse for a GEMM tile to exploit. Integer division dominates on CPU adapters, hence the blocking and the division-free
-// tap walk below.
+// Direct kernels: one output (four along ow) per invocation, reading x, dy and w straight from memory, with no
+// workgroup memory or barriers. Depthwise convolutions take them (one input channel per output channel leaves no reuse
+// for a GEMM tile), and so do convolutions with few channels per group, where a GEMM tile would be mostly padding and
+// CPU adapters (llvmpipe) pay for every barrier. Integer division dominates on CPU adapters, hence the blocking and the
+// division-free tap walk below.
 fn direct_index(id: vec3<u32>, groups: vec3<u32>) -> u32 {
   return id.x + id.y * groups.x * DIRECT_WORKGROUP_SIZE;
 }
@@ -378,7 +380,7 @@ fn x_at(row: u32, iw: i32) -> f32 {
 
 // Four neighbouring outputs along ow per invocation: one index decoding and one weight load serve four.
 @compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
-fn conv2d_depthwise_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn conv2d_direct_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = direct_index(id, groups);
   let blocks = (params.out_width + 3u) / 4u;
   if (i >= params.batch * params.out_channels * params.out_height * blocks) { return; }
@@ -386,19 +388,24 @@ fn conv2d_depthwise_forward(@builtin(global_invocation_id) id: vec3<u32>, @built
   let oh = (i / blocks) % params.out_height;
   let nc = i / (blocks * params.out_height);
   let co = nc % params.out_channels;
-  let plane = (nc / params.out_channels * params.in_channels + co / (params.out_channels / params.group)) * params.height;
+  let in_per_group = params.in_channels / params.group;
+  let channel0 = nc / params.out_channels * params.in_channels + co / (params.out_channels / params.group) * in_per_group;
   let ih0 = i32(oh * params.stride_h) - i32(params.pad_top);
   let iw0 = i32(ow0 * params.stride_w) - i32(params.pad_left);
   let sw = i32(params.stride_w);
   var sum = vec4<f32>();
-  for (var kh = 0u; kh < params.kernel_height; kh++) {
-    let ih = ih0 + i32(kh * params.dilation_h);
-    if (u32(ih) >= params.height) { continue; }
-    let row = (plane + u32(ih)) * params.width;
-    for (var kw = 0u; kw < params.kernel_width; kw++) {
-      let iw = iw0 + i32(kw * params.dilation_w);
-      let tap = w[(co * params.kernel_height + kh) * params.kernel_width + kw];
-      sum += tap * vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
+  for (var c = 0u; c < in_per_group; c++) {
+    let plane = (channel0 + c) * params.height;
+    let taps = (co * in_per_group + c) * params.kernel_height;
+    for (var kh = 0u; kh < params.kernel_height; kh++) {
+      let ih = ih0 + i32(kh * params.dilation_h);
+      if (u32(ih) >= params.height) { continue; }
+      let row = (plane + u32(ih)) * params.width;
+      for (var kw = 0u; kw < params.kernel_width; kw++) {
+        let iw = iw0 + i32(kw * params.dilation_w);
+        let tap = w[(taps + kh) * params.kernel_width + kw];
+        sum += tap * vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
+      }
     }
   }
   let out_row = (nc * params.out_height + oh) * params.out_width;
@@ -416,9 +423,10 @@ fn first_tap(position: u32, pad: u32, dilation: u32, stride: u32) -> array<vec2<
   return array<vec2<i32>, 2>(vec2<i32>(i32(t / stride), i32(t % stride)), vec2<i32>(i32(dilation / stride), i32(dilation % stride)));
 }
 
-// A tap reaches (ih, iw) when t divides by the stride, and then oh = t / stride must lie in dy.
+// A tap reaches (ih, iw) when t divides by the stride, and then oh = t / stride must lie in dy. The output channels
+// summed over are those of ci's group.
 @compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
-fn conv2d_depthwise_backward_input(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+fn conv2d_direct_backward_input(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = direct_index(id, groups);
   if (i >= params.batch * params.in_channels * params.height * params.width) { return; }
   let iw = i % params.width;
@@ -426,19 +434,22 @@ fn conv2d_depthwise_backward_input(@builtin(global_invocation_id) id: vec3<u32>,
   let nc = i / (params.width * params.height);
   let ci = nc % params.in_channels;
   let n = nc / params.in_channels;
-  let multiplier = params.out_channels / params.group;
+  let in_per_group = params.in_channels / params.group;
+  let out_per_group = params.out_channels / params.group;
+  let first_co = ci / in_per_group * out_per_group;
   let h = first_tap(ih, params.pad_top, params.dilation_h, params.stride_h);
   let w0 = first_tap(iw, params.pad_left, params.dilation_w, params.stride_w);
   var sum = 0.0;
-  for (var co = ci * multiplier; co < (ci + 1u) * multiplier; co++) {
+  for (var co = first_co; co < first_co + out_per_group; co++) {
     let plane = (n * params.out_channels + co) * params.out_height;
+    let taps = (co * in_per_group + ci % in_per_group) * params.kernel_height;
     var th = h[0];
     for (var kh = 0u; kh < params.kernel_height; kh++) {
       if (th.y == 0 && u32(th.x) < params.out_height) {
         var tw = w0[0];
         for (var kw = 0u; kw < params.kernel_width; kw++) {
           if (tw.y == 0 && u32(tw.x) < params.out_width) {
-            sum += grad_y[(plane + u32(th.x)) * params.out_width + u32(tw.x)] * w[(co * params.kernel_height + kh) * params.kernel_width + kw];
+            sum += grad_y[(plane + u32(th.x)) * params.out_width + u32(tw.x)] * w[(taps + kh) * params.kernel_width + kw];
           }
           tw = next_tap(tw, w0[1], params.stride_w);
         }

@@ -2,6 +2,7 @@
 export { createLens, Lens, LensModel, type AnyModel, type ModelSource } from './lens.ts';
 export { explain } from './attribution/explain.ts';
 export type { ExplainOptions, Explanation, Baseline, Target, ClassTarget, OutputTarget, StepTarget, RegionTarget, MaskTarget } from './attribution/types.ts';
+export { explainTokens, perTokenOf, type TokenExplanation, type TokenOptions, type TokenReduction } from './attribution/tokens.ts';
 export { METHODS, METHOD_IDS, type MethodId } from './attribution/registry.ts';
 export { defaultOf, hasOption, methodTable, optionUses, type OptionUse } from './attribution/describe.ts';
 export type { Capabilities, MethodDescription, OptionKey, OptionSpec } from './attribution/types.ts';
@@ -16,4 +17,6 @@ export { renderHeatmap, colormap, legendStops, type Heatmap, type HeatmapOptions
 export { preprocess, type PreprocessOptions } from './io/preprocess.ts';
 export { ctcClasses, ctcGreedy, type RecognisedCharacter } from './io/ctc.ts';
 export { readNpy, writeNpy } from './io/npy.ts';
+export { tokenize } from './io/tokenize.ts';
+export { tokenShades, tokenPeak, type TokenShade } from './render/tokens.ts';
 export * as metrics from './metrics/index.ts';

@@ -3,6 +3,7 @@ import { GpuRuntime, type GpuContext } from './gpu/device.ts';
 import { GradlensError } from './gpu/errors.ts';
 import { explain, type ExplainOptions, type Explanation } from './attribution/explain.ts';
 import { logitsOf } from './attribution/targets.ts';
+import { explainTokens, type TokenExplanation, type TokenOptions } from './attribution/tokens.ts';
 import type { Graph, Shape } from './graph/ir.ts';
 import { sizeOf } from './graph/ir.ts';
 import { Model } from './graph/model.ts';
@@ -64,9 +65,33 @@ export class LensModel {
     return explain(await this.resolve(), input, count, rest);
   }
 
-  /** Logits of `count` inputs. */
-  async predict(input: Float32Array, count = input.length / sizeOf(this.graph.inputShape)): Promise<Float32Array> {
-    return logitsOf(await this.resolve(), input, count);
+  /**
+   * Token attribution for a text model (integer ids in): `count` sequences of ids, row-major; where the model leaves
+   * the sequence length free, each is ids.length / count long. The method runs at the token embedding output (or
+   * `layer`): integrated gradients there is Captum's LayerIntegratedGradients on the embedding layer.
+   */
+  async explainTokens(ids: ArrayLike<number | bigint>, options: ExplainOptions & TokenOptions & { count?: number }): Promise<TokenExplanation> {
+    const { count = 1, ...rest } = options;
+    const values = Float32Array.from(Array.from(ids, Number));
+    return explainTokens(await this.sized(values, count), values, count, rest);
+  }
+
+  /** The model at the inputs' own sequence length where it takes any (a text model), else as loaded. */
+  private async sized(values: Float32Array, count: number): Promise<Model> {
+    const model = await this.resolve();
+    if (!this.graph.tokenIds || !this.graph.freeAxes?.length || this.graph.inputShape.length !== 1) return model;
+    if (values.length % count !== 0) throw new GradlensError('BAD_INPUT', `${values.length} ids do not make ${count} sequences of one length`);
+    return model.at([values.length / count]);
+  }
+
+  /** The model's vocabulary (id → token) where its file gives one (metadata `vocabulary` or `vocab`). */
+  get vocabulary(): readonly string[] {
+    return this.graph.tokenIds?.vocabulary ?? [];
+  }
+
+  /** Logits of `count` inputs (of a text model: `count` sequences of ids, default one). */
+  async predict(input: Float32Array, count = this.graph.tokenIds ? 1 : input.length / sizeOf(this.graph.inputShape)): Promise<Float32Array> {
+    return logitsOf(await this.sized(input, count), input, count);
   }
 
   async destroy(): Promise<void> {

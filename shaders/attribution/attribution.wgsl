@@ -16,12 +16,13 @@ struct Params {
   baseline_mode: u32, // 0 one baseline per input, 1 random member of a set per (i, s)
   set_count: u32,
   random_alpha: u32,  // 1: α ~ U(0, 1) per (i, s) (expected gradients), weights 1
-  multiply: u32,      // 0 none, 1 by x̃, 2 by x̃ − b
+  multiply: u32,      // 0 none, 1 by x̃, 2 by x̃ − b, 3 by the layer's value at the point (a layer's gradient × activation)
   per_sample: u32,    // 1: sums kept per (i, s) (a later combine squares them), 0: summed over s directly
   combine: u32,       // finalize: 0 mean, 1 mean of squares, 2 variance
   inputs: u32,        // n
   absolute: u32,      // 1: |w·g·m| per point (a per-sample attribution when steps = 1), as Captum's Saliency(abs=True)
   given_noise: u32,   // 1: ε·σ is read from `noise` (samples × inputs × size) instead of drawn
+  conductance: u32,   // 1: Σ_k g_k ⊙ (y_{k+1} − y_k) over a slot's points (Captum LayerConductance), weights unused
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -34,8 +35,10 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> sums: array<f32>;  // first and second moments, see attribution_accumulate
 @group(0) @binding(8) var<storage, read> noise: array<f32>;       // given noise, to compare with another library's draws
 @group(0) @binding(9) var<storage, read> streams: array<u32>;     // each input's stream id: its draws, whatever its batch
+@group(0) @binding(10) var<storage, read> activations: array<f32>;    // the layer's value at each point of the chunk
+@group(0) @binding(11) var<storage, read_write> carry: array<f32>;    // conductance: per slot, the last point's g, then y
 
-// uses: philox (mulhilo, philox, unit: shaders/lib/philox.wgsl)
+// uses: philox (philox, unit, box_muller: shaders/lib/philox.wgsl)
 
 const STREAM_NOISE: u32 = 0u;
 const STREAM_CHOICE: u32 = 1u;
@@ -43,7 +46,7 @@ const STREAM_CHOICE: u32 = 1u;
 // Standard normal for (element, sample, input) by Box–Muller on two Philox words.
 fn normal(e: u32, s: u32, i: u32) -> f32 {
   let r = philox(vec4<u32>(e, s, streams[i], STREAM_NOISE), vec2<u32>(params.seed_lo, params.seed_hi));
-  return sqrt(-2.0 * log(unit(r.x))) * cos(6.283185307179586 * unit(r.y));
+  return box_muller(r.x, r.y);
 }
 
 // One draw per (input, sample): which baseline of the set, and α.
@@ -111,13 +114,23 @@ fn attribution_accumulate(@builtin(global_invocation_id) id: vec3<u32>, @builtin
   let end = min(last, params.chunk_start + params.chunk_count);
   var total = 0.0;
   var squares = 0.0;
+  let carried = slots * params.size;
   for (var p = begin; p < end; p++) {
     let k = p % params.steps;
     let s = (p / params.steps) % params.samples;
     let i = p / (params.steps * params.samples);
-    var value = weight(k) * gradients[(p - params.chunk_start) * params.size + e];
+    let at = (p - params.chunk_start) * params.size + e;
+    if (params.conductance == 1u) {
+      // The step from the previous point (carried across chunks) to this one, at the previous point's gradient.
+      if (k > 0u) { total += carry[flat] * (activations[at] - carry[carried + flat]); }
+      carry[flat] = gradients[at];
+      carry[carried + flat] = activations[at];
+      continue;
+    }
+    var value = weight(k) * gradients[at];
     if (params.multiply == 1u) { value *= noisy_input(i, s, e); }
     if (params.multiply == 2u) { value *= noisy_input(i, s, e) - baseline(i, s, e); }
+    if (params.multiply == 3u) { value *= activations[at]; }
     if (params.absolute == 1u) { value = abs(value); }
     total += value;
     squares += value * value;

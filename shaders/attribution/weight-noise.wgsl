@@ -20,13 +20,13 @@ struct Params {
 
 const STREAM_WEIGHTS: u32 = 2u;
 
-// uses: philox (mulhilo, philox, unit: shaders/lib/philox.wgsl)
+// uses: philox (philox, box_muller: shaders/lib/philox.wgsl)
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn weight_noise(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let e = id.x + id.y * groups.x * WORKGROUP_SIZE;
   if (e >= params.count) { return; }
   let r = philox(vec4<u32>(e, params.tensor, params.sample, STREAM_WEIGHTS), vec2<u32>(params.seed_lo, params.seed_hi));
-  let z = sqrt(-2.0 * log(unit(r.x))) * cos(6.283185307179586 * unit(r.y));
+  let z = box_muller(r.x, r.y);
   perturbed[e] = weights[e] * (1.0 + params.stdev * z);
 }

@@ -1,8 +1,8 @@
 import { GradlensError } from '../gpu/errors.ts';
 import type { Shape } from '../graph/ir.ts';
 import { sizeOf } from '../graph/ir.ts';
-import { STREAM, uniform } from './philox.ts';
-import type { Baseline } from './types.ts';
+import { STREAM, streamIds, uniform } from './philox.ts';
+import type { Baseline, MethodContext } from './types.ts';
 
 export type { Baseline } from './types.ts';
 
@@ -80,3 +80,11 @@ export function gaussianBlur(inputs: Float32Array, shape: Shape, count: number, 
 }
 
 const clamp = (i: number, n: number) => Math.min(n - 1, Math.max(0, i));
+
+/** The baseline option of a method's context made into one baseline per input, and its name for the record. */
+export function baselinesOf(context: MethodContext): { baselines: Float32Array; name: unknown } {
+  const baseline: Baseline = context.options.baseline ?? 'zeros';
+  const streams = streamIds(context.options.streams, context.count);
+  const baselines = makeBaselines(baseline, context.inputs, context.count, context.model.graph.inputShape, context.seed, streams);
+  return { baselines, name: baseline instanceof Float32Array ? 'tensor' : baseline };
+}

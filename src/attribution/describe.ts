@@ -1,10 +1,11 @@
 /**
  * The method descriptions as others read them: every option with the methods that take it and their defaults (the
- * CLI's flags and usage, the widgets' pickers), and the method table of README.md and docs/design.md.
+ * CLI's flags and usage, the widgets' pickers), and the method table of README.md.
  */
 import { optionsOf } from './options.ts';
 import { METHODS } from './registry.ts';
-import { METHOD_IDS, type MethodId, type OptionKey, type OptionSpec, type OptionValue } from './types.ts';
+import { METHOD_IDS, type MethodId } from './generated/method-ids.ts';
+import type { CaptumCounterpart, OptionKey, OptionSpec, OptionValue } from './types.ts';
 
 export interface OptionUse {
   key: OptionKey;
@@ -34,6 +35,9 @@ export const flagOf = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowe
 export const hasOption = (method: MethodId, key: OptionKey): boolean => key in METHODS[method].options;
 
 /** The method's default of `key` where it has one: a widget's placeholder. */
+/** The methods that attribute at a layer (`layer`), in the registry's order. */
+export const layerMethods = (): MethodId[] => (Object.keys(METHODS) as MethodId[]).filter((id) => METHODS[id].capabilities.layer);
+
 export const defaultOf = (method: MethodId, key: OptionKey): OptionValue | undefined => optionsOf(METHODS[method])[key]?.default;
 
 const show = (value: OptionValue | undefined) => (value === undefined ? '—' : String(value));
@@ -48,7 +52,14 @@ export function defaultsOf(use: OptionUse): string {
 
 const mark = (on: boolean) => (on ? '✓' : '');
 
-/** README's and docs/design.md's method table, generated: a test keeps the copies in those files equal to it. */
+/** The fixture tests that hold gradlens to Captum, linked from README's table (relative to the repository root). */
+const CAPTUM_FIXTURES = 'test/captum/';
+
+/** ✓ and the call, linked to the fixture tests, with the defaults that differ; or "none" for a method Captum lacks. */
+const captumCell = (captum: CaptumCounterpart | undefined) =>
+  captum ? `✓ [\`${captum.call}\`](${CAPTUM_FIXTURES})${captum.differs ? `; differs: ${captum.differs}` : ''}` : 'none';
+
+/** README's method table, generated: a test keeps the copy there equal to it. */
 export function methodTable(): string {
   const rows = METHOD_IDS.map((id) => {
     const { summary, options, capabilities: c, captum } = METHODS[id];
@@ -56,10 +67,10 @@ export function methodTable(): string {
     const defaults = own.map(([key, spec]) => `\`${key}\` ${show(spec.default)}`).join(', ');
     const tunnel = c.tunnel === 'none' ? '' : c.tunnel;
     const marks = [c.layer, c.delta, c.timesInput, c.random].map(mark).join(' | ');
-    return `| \`${id}\` | ${summary} | ${defaults} | ${marks} | ${tunnel} | ${captum ?? '—'} |`;
+    return `| \`${id}\` | ${summary} | ${defaults} | ${marks} | ${tunnel} | ${captumCell(captum)} |`;
   });
   return [
-    '| id | method | options (default) | layer | delta | × input | random | tunnel | Captum |',
+    '| id | method | options (default) | layer | delta | × input | random | tunnel | matches Captum 0.8 |',
     '|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ].join('\n');
@@ -85,4 +96,5 @@ const VALUE: Record<OptionSpec['kind'], string> = {
   baseline: 'zeros|uniform|constant:V|blur:SIGMA|FILE.npy',
   'baseline-set': 'FILE.npy',
   'tensor-name': 'NAME',
+  index: 'I,J,…',
 };

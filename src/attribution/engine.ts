@@ -5,11 +5,12 @@ import { CommandBatch, gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import type { Kernel } from '../gpu/kernels.ts';
 import type { Model } from '../graph/model.ts';
-import type { BackwardRules } from '../graph/op.ts';
-import type { ScoreKind } from '../graph/plan.ts';
+import { pairsRows, type BackwardRules } from '../graph/op.ts';
+import type { LayerSite, ScoreKind } from '../graph/plan.ts';
 import { sizeOf } from '../graph/ir.ts';
+import { inferShapes } from '../graph/shapes.ts';
 import { streamIds } from './philox.ts';
-import { runJob, type Job, type RunControl } from './runner.ts';
+import { runJob, type Copy, type Job, type RunControl } from './runner.ts';
 
 /**
  * The virtual batch: for each of `count` inputs, `samples` noise samples × `steps` path points,
@@ -26,7 +27,13 @@ export interface PointSpec {
   samples: number;
   /** Noise σ per input (absolute); 0 for none. */
   stdev: Float32Array;
-  multiply: 'none' | 'input' | 'input-minus-baseline';
+  /** 'activation': the layer's value at the point (a layer's gradient × activation, with `at.layer` not injected). */
+  multiply: 'none' | 'input' | 'input-minus-baseline' | 'activation';
+  /**
+   * Σ_k g_k ⊙ (y_{k+1} − y_k) over each input's path instead of Σ w_k g_k, y being the layer's value (Captum
+   * LayerConductance: `at.layer` not injected; the path's weights are unused).
+   */
+  conductance?: boolean;
   combine: 'mean' | 'mean-square' | 'variance';
   /** Each input's noise stream id (default its index): a stable id keeps an input's draws whatever its batch. */
   streams?: Uint32Array;
@@ -38,10 +45,25 @@ export interface PointSpec {
 }
 
 export interface EngineOptions extends RunControl {
-  /** Resolved class per input. */
+  /** Resolved class per input (with `at.output`, a neuron: a flat index into that tensor). */
   targets: Int32Array;
   score: ScoreKind;
   rules?: BackwardRules;
+  /** Where the gradients are taken, for layer and neuron methods (default: the model's input, of its output). */
+  at?: EngineSite;
+}
+
+/**
+ * The engine at a layer: with `layer`, the gradients are the layer's; injected, the points are made at the layer
+ * (`inputs` and `baselines` are then layer values) while every point's model input is its input's row of
+ * `modelInputs`; not injected, the points are model inputs and `multiply` must be 'none' (Captum InternalInfluence).
+ * With `output`, that tensor is the output (NeuronGradient, NeuronIntegratedGradients: the target is a neuron).
+ */
+export interface EngineSite {
+  layer?: LayerSite;
+  output?: string;
+  /** With an injected layer: the model inputs (count × input size) the points share. */
+  modelInputs?: Float32Array;
 }
 
 export interface EngineResult {
@@ -51,7 +73,7 @@ export interface EngineResult {
   chunkSize: number;
 }
 
-const MULTIPLY = { none: 0, input: 1, 'input-minus-baseline': 2 } as const;
+const MULTIPLY = { none: 0, input: 1, 'input-minus-baseline': 2, activation: 3 } as const;
 const COMBINE = { mean: 0, 'mean-square': 1, variance: 2 } as const;
 /** Loop guard cost of attribution_points (up to 4 Philox draws of 10 rounds) and per point of attribution_accumulate. */
 const POINTS_ITERATIONS = 48;
@@ -60,7 +82,20 @@ const ACCUMULATE_ITERATIONS_PER_POINT = 1 + POINTS_ITERATIONS;
 /** Runs the points through the model on the runner, accumulating on the GPU; reads back one attribution per input. */
 export async function integrate(model: Model, spec: PointSpec, options: EngineOptions): Promise<EngineResult> {
   const { gpu } = model;
-  const size = sizeOf(model.graph.inputShape);
+  const site = options.at ?? {};
+  const inputSize = sizeOf(model.graph.inputShape);
+  const layerSize = site.layer ? sizeOf(inferShapes(model.graph, 1).get(site.layer.tensor)?.slice(1) ?? []) : inputSize;
+  const injected = site.layer?.inject === true;
+  // Points are made where the values go (the layer when injected) and gradients read at the layer when there is one.
+  const size = injected ? layerSize : inputSize;
+  const gradientSize = layerSize;
+  const atLayerValues = spec.multiply === 'activation' || spec.conductance === true;
+  if (site.layer && !injected && !['none', 'activation'].includes(spec.multiply))
+    throw new GradlensError('BAD_PARAMS', 'gradients at a layer of points made at the input cannot be multiplied by the input');
+  if (atLayerValues && (!site.layer || injected))
+    throw new GradlensError('BAD_PARAMS', "the layer's values at the points need a layer that is not injected");
+  if (injected && site.modelInputs?.length !== spec.count * inputSize)
+    throw new GradlensError('BAD_INPUT', `an injected layer needs the ${spec.count} model inputs (${spec.count * inputSize} values)`);
   const steps = spec.path === 'random' ? 1 : spec.path.alphas.length;
   const perInput = spec.samples * steps;
   if (spec.inputs.length !== spec.count * size)
@@ -70,7 +105,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   if (spec.absolute && steps > 1) throw new GradlensError('BAD_PARAMS', 'an absolute value per point needs one step per sample');
   const perSample = steps > 1 && spec.combine !== 'mean';
   const slots = spec.count * (perSample ? spec.samples : 1);
-  const sumFloats = slots * size * (!perSample && spec.combine !== 'mean' ? 2 : 1);
+  const sumFloats = slots * gradientSize * (!perSample && spec.combine !== 'mean' ? 2 : 1);
   const pathData = spec.path === 'random' ? new Float32Array(2) : interleave(spec.path.alphas, spec.path.weights);
   const [baselineData, baselineMode, setCount] =
     'perInput' in spec.baselines ? [spec.baselines.perInput, 0, 1] : [spec.baselines.set, 1, spec.baselines.setCount];
@@ -80,8 +115,8 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       `given noise must have samples × inputs × size = ${spec.samples * spec.count * size} values, got ${spec.noise.length}`,
     );
   }
-  const params = (chunkStart: number, chunkCount: number) => ({
-    size,
+  const params = (chunkStart: number, chunkCount: number, elements = size) => ({
+    size: elements,
     chunk_start: chunkStart,
     chunk_count: chunkCount,
     samples: spec.samples,
@@ -97,6 +132,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
     inputs: spec.count,
     absolute: Number(spec.absolute ?? false),
     given_noise: Number(spec.noise !== undefined),
+    conductance: Number(spec.conductance ?? false),
   });
   const [makePoints, accumulate, finalize] = await Promise.all(
     ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) =>
@@ -106,7 +142,15 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const job: Job<Float32Array> = {
     label: 'attribution',
     total: spec.count * perInput,
-    plans: [{ objective: options.score, rules: options.rules ?? 'standard' }],
+    plans: [
+      {
+        objective: options.score,
+        rules: options.rules ?? 'standard',
+        ...(site.layer ? { layer: site.layer } : {}),
+        ...(site.output ? { output: site.output } : {}),
+      },
+    ],
+    group: pairsRows(options.rules),
     targets: { of: options.targets, inputOf: (p) => Math.floor(p / perInput) },
     // Within the loop budget too: attribution_accumulate walks a slot's points of the chunk, drawing noise for each.
     most: Math.max(1, Math.floor((loopBudget(gpu.device) - POINTS_ITERATIONS) / ACCUMULATE_ITERATIONS_PER_POINT)),
@@ -119,31 +163,47 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
         stdev: await scope.upload('attribution stdev', spec.stdev),
         path: await scope.upload('attribution path', pathData),
       };
-      const [sums, result] = (await scope.allocate([
+      const [sums, result, carry] = (await scope.allocate([
         { label: 'attribution sums', size: sumFloats * 4 },
-        { label: 'attribution result', size: spec.count * size * 4 },
-      ])) as [GPUBuffer, GPUBuffer];
+        { label: 'attribution result', size: spec.count * gradientSize * 4 },
+        { label: 'attribution carry', size: spec.conductance ? 2 * slots * gradientSize * 4 : 4 },
+      ])) as [GPUBuffer, GPUBuffer, GPUBuffer];
       gpu.device.queue.writeBuffer(sums, 0, new Float32Array(sumFloats));
-      const bound = (kernel: Kernel, resources: Record<string, GPUBuffer>, chunk: [number, number], count: number, iterations: number) => ({
-        bound: kernel.bind(gpu.device, { params: params(...chunk), ...resources }),
-        workgroups: gridFor(count * size, WORKGROUP_SIZE),
-        iterations,
-      });
+      const bound = (kernel: Kernel, resources: Record<string, GPUBuffer>, chunk: [number, number], count: number, iterations: number) => {
+        const elements = kernel === makePoints ? size : gradientSize;
+        return {
+          bound: kernel.bind(gpu.device, { params: params(...chunk, elements), ...resources }),
+          workgroups: gridFor(count * elements, WORKGROUP_SIZE),
+          iterations,
+        };
+      };
+      const gradients = site.layer ? plan!.buffers.layer?.gradient : plan!.buffers.inputGradient;
+      if (!gradients)
+        throw new GradlensError('BAD_PARAMS', `no gradient reaches ${site.layer ? `layer "${site.layer.tensor}"` : 'the input'} from the output`);
+      const modelInputs = injected ? await scope.upload('attribution model inputs', site.modelInputs!) : undefined;
+      // An injected layer's point p runs on its input's row of the model inputs (Captum's LayerIntegratedGradients).
+      const inputRows = (start: number, count: number): Copy[] =>
+        Array.from({ length: count }, (_, j) => ({
+          source: modelInputs!,
+          target: plan!.buffers.input,
+          size: inputSize * 4,
+          sourceOffset: Math.floor((start + j) / perInput) * inputSize * 4,
+          targetOffset: j * inputSize * 4,
+        }));
+      const activations = atLayerValues ? plan!.buffers.layer!.value : shared.inputs; // a placeholder the kernel does not read
+      const pointsBuffer = injected ? plan!.buffers.layer!.value : plan!.buffers.input;
       return {
-        points: ({ start, count }) => [bound(makePoints!, { ...shared, points: plan!.buffers.input }, [start, count], count, POINTS_ITERATIONS)],
+        points: ({ start, count }) => [
+          ...(injected ? inputRows(start, count) : []),
+          bound(makePoints!, { ...shared, points: pointsBuffer }, [start, count], count, POINTS_ITERATIONS),
+        ],
         reduce: ({ start, count }) => [
-          bound(
-            accumulate!,
-            { ...shared, gradients: plan!.buffers.inputGradient!, sums },
-            [start, count],
-            slots,
-            count * ACCUMULATE_ITERATIONS_PER_POINT,
-          ),
+          bound(accumulate!, { ...shared, gradients, activations, carry, sums }, [start, count], slots, count * ACCUMULATE_ITERATIONS_PER_POINT),
         ],
         async finish(scope) {
           const finalizing = bound(finalize!, { sums, points: result }, [0, 0], spec.count, spec.samples + 1);
           await scope.record(new CommandBatch(gpu.device, 'attribution finalize'), [finalizing]).submit();
-          return readFloats(gpu.device, result, spec.count * size);
+          return readFloats(gpu.device, result, spec.count * gradientSize);
         },
       };
     },

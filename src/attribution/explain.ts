@@ -44,7 +44,7 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
   const explanation: Explanation = {
     method: options.method,
     attribution: result.attribution,
-    shape: [count, ...model.graph.inputShape],
+    shape: [count, ...(result.shape ?? model.graph.inputShape)],
     target: targets,
     score: scores,
     seed,

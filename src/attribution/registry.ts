@@ -1,22 +1,19 @@
 /**
- * Every method by id, described once: the one table the API, the CLI, the widgets and the docs read. Adding a method
- * is a description in a file of src/attribution/methods/ and its line here. Nothing in src/attribution imports it.
+ * Every method by id, described once: the one table the API, the CLI, the widgets and the docs read. A method is one
+ * file of src/attribution/methods/, named by its id, whose default export is its description; scripts/method-index.mjs
+ * lists those files (generated/). Nothing in src/attribution below explain.ts and describe.ts imports this.
  */
 import { GradlensError } from '../gpu/errors.ts';
-import { camMethods } from './methods/cam.ts';
-import { gradientMethods } from './methods/gradients.ts';
-import { pathMethods } from './methods/paths.ts';
-import { ruleMethods } from './methods/rules.ts';
-import { METHOD_IDS, type MethodDescription, type MethodId } from './types.ts';
-
-const described = [...gradientMethods, ...camMethods, ...pathMethods, ...ruleMethods];
+import { DESCRIPTIONS } from './generated/method-list.ts';
+import { METHOD_IDS, type MethodId } from './generated/method-ids.ts';
+import type { MethodDescription } from './types.ts';
 
 export const METHODS: Readonly<Record<MethodId, MethodDescription>> = Object.fromEntries(
-  METHOD_IDS.map((id) => {
-    const description = described.find((d) => d.id === id);
-    if (!description) throw new GradlensError('BAD_PARAMS', `method "${id}" has no description`);
+  METHOD_IDS.map((id, i) => {
+    const description = DESCRIPTIONS[i];
+    if (description?.id !== id) throw new GradlensError('BAD_PARAMS', `src/attribution/methods/${id}.ts describes "${description?.id}", not "${id}"`);
     return [id, description];
   }),
 ) as Record<MethodId, MethodDescription>;
 
-export { METHOD_IDS, type MethodId } from './types.ts';
+export { METHOD_IDS, type MethodId };

@@ -67,6 +67,8 @@ export interface Job<R> {
   /** Bounds on the chunk: at least `least` (IDGI needs 2), at most `most` (a kernel's one-workgroup-per-point limit). */
   least?: number;
   most?: number;
+  /** Points that must share a chunk, in runs from point 0 (DeepLift's input and reference): chunks hold whole groups. */
+  group?: number;
   /** The point count varies between calls (Split IG): round the chunk up to a power of two, so calls share plans. */
   roundUp?: boolean;
   /** Where this run sits in a method of several: points done before it, and the method's total. */
@@ -163,23 +165,27 @@ function writeTargets(device: GPUDevice, plans: readonly Plan[], targets: NonNul
  * the job's own bytes per point) with no tensor beyond what the device binds; within the job's bounds and its total.
  */
 async function chunkSizeFor(model: Model, job: Job<unknown>, control: RunControl): Promise<number> {
+  const group = job.group ?? 1;
   const least = job.least ?? 1;
   const wanted = job.roundUp ? 2 ** Math.ceil(Math.log2(Math.max(job.total, 1))) : job.total;
-  const most = Math.max(least, Math.min(wanted, job.most ?? Infinity));
+  const most = Math.max(least, group, Math.min(wanted, job.most ?? Infinity));
+  // Whole groups: rounded down, but never below one group (a chunk of 1 asked of DeepLift is one pair).
+  const whole = (points: number) => Math.max(group, points - (points % group));
   if (control.chunkSize !== undefined) {
     if (!Number.isInteger(control.chunkSize) || control.chunkSize < least) {
       throw new GradlensError('BAD_PARAMS', `${job.label} needs chunkSize to be an integer ≥ ${least}, got ${control.chunkSize}`);
     }
-    return Math.min(control.chunkSize, most);
+    return whole(Math.min(control.chunkSize, most));
   }
+  // Plans of one group of points (one point unless grouped) give the bytes per point.
   let perPoint = job.bytesPerPoint ?? 0;
   let largest = sizeOf(model.graph.inputShape) * 4;
   for (const options of job.plans) {
-    const probe = await model.cachedPlan({ ...options, batch: 1 });
-    perPoint += probe.slotBytes;
-    for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, sizeOf(shape) * 4);
+    const probe = await model.cachedPlan({ ...options, batch: group });
+    perPoint += probe.slotBytes / group;
+    for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, (sizeOf(shape) * 4) / group);
   }
   const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
   const byBudget = Math.floor((control.memoryBudget ?? DEFAULT_MEMORY_BUDGET) / Math.max(perPoint, 1));
-  return Math.max(least, Math.min(most, byBudget, byBinding));
+  return whole(Math.max(least, Math.min(most, byBudget, byBinding)));
 }

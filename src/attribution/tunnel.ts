@@ -42,8 +42,8 @@ export function noiseTunnel(description: MethodDescription): Method {
 async function tunnelAround(method: Method, context: MethodContext): Promise<MethodResult> {
   const { options, inputs, count, size, seed } = context;
   const { samples, stdev, used: noiseUsed } = noiseOf(context);
-  const sum = new Float64Array(count * size);
-  const squares = new Float64Array(count * size);
+  let sum = new Float64Array(0);
+  let squares = new Float64Array(0);
   let points = 0;
   let chunks = 0;
   let last: MethodResult | undefined;
@@ -57,6 +57,8 @@ async function tunnelAround(method: Method, context: MethodContext): Promise<Met
     );
     // Each sample's own random draws (if the method has any) get their own seed.
     last = await method({ ...context, inputs: noisy, seed: (seed + (s + 1) * 0x9e3779b9) % 2 ** 52, options: inner });
+    // Sized by the result: a layer method's is the layer's, not the input's.
+    if (s === 0) [sum, squares] = [new Float64Array(last.attribution.length), new Float64Array(last.attribution.length)];
     last.attribution.forEach((a, i) => {
       sum[i] = sum[i]! + a;
       squares[i] = squares[i]! + a * a;
@@ -71,5 +73,6 @@ async function tunnelAround(method: Method, context: MethodContext): Promise<Met
     if (noiseTunnel === 'vargrad') return Math.max(squares[i]! / samples - mean * mean, 0);
     return mean;
   });
-  return { attribution, points, chunks, chunkSize: last!.chunkSize, used: { ...last!.used, noiseTunnel, ...noiseUsed } };
+  const shape = last!.shape ? { shape: last!.shape } : {};
+  return { attribution, ...shape, points, chunks, chunkSize: last!.chunkSize, used: { ...last!.used, noiseTunnel, ...noiseUsed } };
 }

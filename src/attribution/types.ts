@@ -5,34 +5,11 @@
 import type { Model } from '../graph/model.ts';
 import type { ScoreKind } from '../graph/plan.ts';
 import type { Shape } from '../graph/ir.ts';
+import type { MethodId } from './generated/method-ids.ts';
 import type { IntegrationRule } from './quadrature.ts';
 
-/** Every method's id, as the API, the CLI and the widgets name it. */
-export const METHOD_IDS = [
-  'saliency',
-  'gradient-x-input',
-  'guided-backprop',
-  'deconvnet',
-  'integrated-gradients',
-  'expected-gradients',
-  'gradient-shap',
-  'smoothgrad',
-  'smoothgrad-sq',
-  'vargrad',
-  'smooth-taylor',
-  'grad-cam',
-  'grad-cam-plus-plus',
-  'guided-grad-cam',
-  'fullgrad',
-  'blur-ig',
-  'guided-ig',
-  'idgi',
-  'split-ig',
-  'rectgrad',
-  'noisegrad',
-  'fusiongrad',
-] as const;
-export type MethodId = (typeof METHOD_IDS)[number];
+/** Every method's id: the file names of src/attribution/methods/ (generated/method-ids.ts, written by a script). */
+export type { MethodId } from './generated/method-ids.ts';
 
 /**
  * The reference point an integrated-gradients path starts from (Sundararajan 2017; Sturmfels et al., "Visualizing
@@ -105,6 +82,23 @@ export interface CamOptions {
   upsample?: 'bilinear' | 'nearest';
 }
 
+/** Options of the layer and neuron methods (Captum's Layer* and Neuron* classes); `layer` names their layer. */
+export interface LayerOptions {
+  /**
+   * Attribute to the input of the node that computes `layer` rather than to its output (Captum's
+   * attribute_to_layer_input / attribute_to_neuron_input): that node's read of it alone, as Captum's hook on a module's
+   * input. Default false.
+   */
+  attributeToLayerInput?: boolean;
+  /** Neuron methods: the neuron, an index into the layer's per-sample shape (Captum's neuron_selector as a tuple). */
+  neuron?: readonly number[];
+  /**
+   * Layer integrated gradients: where the path starts at the layer: 'inputs', the layer's values at the baseline inputs
+   * (Captum's), or 'zeros', zero layer values (zero embeddings, for a token embedding). Default 'inputs'.
+   */
+  layerBaseline?: 'inputs' | 'zeros';
+}
+
 /** Options of the path methods beyond integrated gradients (Blur IG, Guided IG, IDGI, Split IG). */
 export interface PathOptions {
   /** Blur IG (and IDGI on its path): the blur σ, in pixels, where the path starts. Default 50, PAIR saliency's `max_sigma`. */
@@ -152,7 +146,25 @@ export interface RuleOptions {
   weightStdev?: number;
 }
 
-export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions {
+/** Options of layer-wise relevance propagation (src/attribution/methods/lrp.ts; docs/lrp.md). */
+export interface LrpOptions {
+  /**
+   * LRP: the rule of each layer, by a composite that assigns rules by layer type (Zennit's EpsilonPlusFlat,
+   * EpsilonGammaBox, EpsilonPlus) or one rule everywhere. Default 'epsilon-plus-flat'.
+   */
+  composite?: string;
+  /** LRP: ε of the ε rule. Default 1e-6, Zennit's Epsilon (Captum's EpsilonRule takes 1e-9). */
+  epsilon?: number;
+  /** LRP: γ of the γ rule. Default 0.25, Zennit's and Captum's. */
+  gamma?: number;
+  /** LRP: the box rule's lowest and highest input value (Zennit's ZBox low, high). Default 0 and 1, a raw image's. */
+  low?: number;
+  high?: number;
+  /** LRP: leave biases out of the γ and α1β0 rules (Captum's set_bias_to_zero). Default false. */
+  zeroBias?: boolean;
+}
+
+export interface ExplainOptions extends CamOptions, LayerOptions, PathOptions, RuleOptions, LrpOptions {
   method: MethodId;
   /**
    * A class index, 'top1', or one per input (default 'top1'); or, for sequence and dense outputs, a time step and class,
@@ -194,8 +206,9 @@ export interface ExplainOptions extends CamOptions, PathOptions, RuleOptions {
 
 export interface Explanation {
   method: MethodId;
-  /** count × input shape, row-major. */
+  /** count × `shape`'s per-sample part, row-major: the input's shape, or a layer method's layer shape. */
   attribution: Float32Array;
+  /** [count, ...the input's shape], or [count, ...the layer's] for a layer method (LayerGradCam: [count, 1, h, w]). */
   shape: Shape;
   /** Per input, the output element scored: a class, or (step targets) the flat index step × classes + class. */
   target: Int32Array;
@@ -230,6 +243,8 @@ export interface MethodContext {
 
 export interface MethodResult {
   attribution: Float32Array;
+  /** The per-sample shape of the attribution where it is not the input's (a layer method's layer). */
+  shape?: Shape;
   delta?: Float32Array;
   points: number;
   chunks: number;
@@ -245,7 +260,7 @@ export type Method = (context: MethodContext) => Promise<MethodResult>;
 export type OptionValue = number | boolean | string;
 export interface OptionSpec {
   /** How a value is read and checked: the CLI parses by it, a widget picks its input by it. */
-  kind: 'integer' | 'number' | 'boolean' | 'choice' | 'baseline' | 'baseline-set' | 'tensor-name';
+  kind: 'integer' | 'number' | 'boolean' | 'choice' | 'baseline' | 'baseline-set' | 'tensor-name' | 'index';
   /** One line: what it is, and where its default comes from. */
   doc: string;
   default?: OptionValue;
@@ -266,6 +281,8 @@ export type OptionKey = Exclude<
 export interface Capabilities {
   /** Explains at an inner layer (`layer`), of an image model. */
   layer: boolean;
+  /** The attribution has the layer's shape, not the input's (Captum's Layer* classes). */
+  layerShaped?: boolean;
   /** Reports a completeness residual (`delta`). */
   delta: boolean;
   /** Multiplies by the input (or by x − baseline). */
@@ -274,6 +291,14 @@ export interface Capabilities {
   random: boolean;
   /** How a noise tunnel goes around it: its noisy points batched inside the engine, as one call per sample, or not at all. */
   tunnel: 'engine' | 'calls' | 'none';
+}
+
+/** A method's Captum counterpart: the call, and where gradlens's defaults are not Captum's. */
+export interface CaptumCounterpart {
+  /** The call with the arguments that make it gradlens's method, e.g. `NoiseTunnel(Saliency).attribute(nt_type='vargrad', abs=False)`. */
+  call: string;
+  /** The defaults that differ (a fixture sets them equal), one phrase; none when gradlens's defaults are Captum's. */
+  differs?: string;
 }
 
 /** A method, described once: the API, the CLI, the widgets and the docs read this. */
@@ -285,6 +310,6 @@ export interface MethodDescription {
   /** Its own options (the tunnel's come with `capabilities.tunnel`). */
   options: Partial<Record<OptionKey, OptionSpec>>;
   capabilities: Capabilities;
-  /** The Captum class that computes the same, where there is one. */
-  captum?: string;
+  /** The Captum 0.8 call that computes the same, where there is one: test/captum/ checks that they agree. */
+  captum?: CaptumCounterpart;
 }

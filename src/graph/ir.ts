@@ -31,6 +31,11 @@ export interface Graph {
   constants: ReadonlyMap<string, Constant>;
   /** The output's class names, where the source names them (an ONNX file's metadata: labels, class_names or classes). */
   labels?: readonly string[];
+  /**
+   * Present where the input holds integer token ids (a text model): ids go in as float32 integers, their gradient is
+   * zero, and attribution is taken at the embedding output. The vocabulary (id → token), where the source gives one.
+   */
+  tokenIds?: { vocabulary?: readonly string[] | undefined };
   /** Per-sample input axes the source leaves free (dynamic height, width, sequence length), where it has any. */
   freeAxes?: readonly number[];
   /**

@@ -4,13 +4,16 @@ import type { Graph, GraphNode, Shape } from './ir.ts';
 import { sizeOf } from './ir.ts';
 import { assignSlots, type Lifetime } from './liveness.ts';
 import type { Model } from './model.ts';
-import type { BackwardRules, OpContext, OpDefinition } from './op.ts';
+import { isLrp, type BackwardRules, type OpContext, type OpDefinition } from './op.ts';
+import { relevanceRule } from './lrp.ts';
 import { opDefinition } from './registry.ts';
 import { inferShapes } from './shapes.ts';
 import { fuseRelu } from './fold.ts';
+import { siteGraph, type LayerSite } from './site.ts';
 import { seedGradient, type SeedScore as ScoreKind } from '../kernels/attribution/seed.ts';
 
 export type { SeedScore as ScoreKind } from '../kernels/attribution/seed.ts';
+export type { LayerSite } from './site.ts';
 
 export interface PlanOptions {
   batch: number;
@@ -25,6 +28,13 @@ export interface PlanOptions {
   objective?: ScoreKind | 'given' | 'none';
   /** Fuse ReLUs into the Conv/Gemm before them (default true); tests turn it off to check both paths. */
   fuse?: boolean;
+  /**
+   * A tensor the backward pass stops at (layer methods): only it and what lies between it and the output get
+   * gradients; its value and gradient are `buffers.layer`. With `inject`, the caller writes its value.
+   */
+  layer?: LayerSite;
+  /** The tensor taken as the model's output, the nodes after it left out (neuron methods: a neuron is a class). */
+  output?: string;
 }
 
 export interface RunInputs {
@@ -34,6 +44,8 @@ export interface RunInputs {
   target?: 'top1' | number | readonly (number | 'top1')[];
   /** With objective 'given': the upstream gradient at the output, batch × output shape. */
   outputGradient?: Float32Array;
+  /** With an injected layer: its value for every sample, batch × layer shape. */
+  layer?: Float32Array;
 }
 
 export interface RunResult {
@@ -44,6 +56,8 @@ export interface RunResult {
   score?: Float32Array;
   activations: Record<string, Float32Array>;
   gradients: Record<string, Float32Array>;
+  /** With a layer: its value and its gradient (where one flows). */
+  layer?: { value: Float32Array; gradient?: Float32Array };
 }
 
 /** The plan's buffers, for callers that fill inputs and consume results on the GPU (the attribution engine). */
@@ -59,6 +73,8 @@ export interface PlanBuffers {
   score?: GPUBuffer;
   activations: ReadonlyMap<string, GPUBuffer>;
   gradients: ReadonlyMap<string, GPUBuffer>;
+  /** With a layer: its value (written by the caller when injected) and its gradient (where one flows). */
+  layer?: { value: GPUBuffer; gradient?: GPUBuffer };
 }
 
 interface Readout {
@@ -91,6 +107,10 @@ export class Plan {
     private readonly readouts: readonly Readout[],
     private readonly owned: readonly GPUBuffer[],
     readonly slotBytes: number,
+    /** The graph it runs: the model's, or cut at another output, or with a layer's own read (site.ts). */
+    private readonly graph: Graph,
+    /** The layer's tensor in that graph, where the caller writes its value. */
+    private readonly injected?: string,
   ) {
     this.commands = new CommandBatch(model.gpu.device, `${model.graph.name} batch ${batch}`).add(...dispatches);
     for (const readout of readouts) this.commands.copy(readout.source, staging, readout.bytes, 0, readout.offset);
@@ -110,7 +130,7 @@ export class Plan {
 
   private async runNow(inputs: RunInputs): Promise<RunResult> {
     const { device } = this.model.gpu;
-    const { graph } = this.model;
+    const { graph } = this;
     const expected = this.batch * sizeOf(graph.inputShape);
     if (inputs.input.length !== expected) {
       throw new GradlensError(
@@ -132,6 +152,13 @@ export class Plan {
         );
       device.queue.writeBuffer(this.buffers.outputGradient, 0, gradient.buffer, gradient.byteOffset, gradient.byteLength);
     }
+    if (this.buffers.layer && this.injected !== undefined) {
+      const value = inputs.layer;
+      const size = sizeOf(this.shapes.get(this.injected)!);
+      if (!value || value.length !== size)
+        throw new GradlensError('BAD_INPUT', `this plan needs the layer's values (${size}: batch × layer), got ${value?.length ?? 'none'}`);
+      device.queue.writeBuffer(this.buffers.layer.value, 0, value.buffer, value.byteOffset, value.byteLength);
+    }
     if (this.buffers.target) device.queue.writeBuffer(this.buffers.target, 0, this.targetIndices(inputs.target) as Int32Array<ArrayBuffer>);
     await this.commands.submit();
     try {
@@ -151,6 +178,7 @@ export class Plan {
           : new Float32Array(bytes, readout.offset, readout.bytes / 4);
       const [kind, name] = readout.name.split(':') as [string, string | undefined];
       if (kind === 'activation') result.activations[name!] = data as Float32Array;
+      else if (kind === 'layer') result.layer = { ...result.layer!, [name!]: data as Float32Array };
       else if (kind === 'gradient') result.gradients[name!] = data as Float32Array;
       else (result as unknown as Record<string, unknown>)[kind] = data;
     }
@@ -159,7 +187,7 @@ export class Plan {
 
   /** Per-sample target indices as the seed kernel reads them (−1 for top-1); throws BAD_INPUT on a bad class. */
   targetIndices(target: RunInputs['target'] = 'top1'): Int32Array {
-    const classes = sizeOf(this.shapes.get(this.model.graph.output)!) / this.batch;
+    const classes = sizeOf(this.shapes.get(this.graph.output)!) / this.batch;
     const list = typeof target === 'object' ? target : Array.from({ length: this.batch }, () => target);
     if (list.length !== this.batch) throw new GradlensError('BAD_INPUT', `${list.length} targets for a batch of ${this.batch}`);
     return Int32Array.from(list, (t) => {
@@ -172,7 +200,12 @@ export class Plan {
   static async create(model: Model, options: PlanOptions): Promise<Plan> {
     const { gpu } = model;
     const { device } = gpu;
-    const graph = options.fuse === false ? model.graph : fuseRelu(model.graph, new Set(options.capture ?? []));
+    const sited = siteGraph(model.graph, options.layer, options.output);
+    const site = sited.site;
+    const inject = site !== undefined && options.layer?.inject === true;
+    const keep = new Set([...(options.capture ?? []), ...(options.layer ? [options.layer.tensor] : [])]);
+    // DeepLift's rescale reads a ReLU's input, which a fused ReLU never writes.
+    const graph = options.fuse === false || options.rules === 'deeplift' ? sited.graph : fuseRelu(sited.graph, keep);
     const batch = options.batch;
     if (!Number.isInteger(batch) || batch < 1) throw new GradlensError('BAD_PARAMS', `batch must be a positive integer, got ${batch}`);
     const objective = options.objective ?? 'logit';
@@ -188,12 +221,23 @@ export class Plan {
     const isConstant = (name: string) => graph.constants.has(name);
     const bytesOf = (name: string) => sizeOf(shapes.get(name)!) * 4;
 
-    // Views share their input's storage, for values and for gradients alike.
-    const root = new Map<string, string>();
-    const rootOf = (name: string): string => root.get(name) ?? name;
-    nodes.forEach((node, k) => definitions[k]!.view && root.set(node.outputs[0]!, rootOf(node.inputs[0]!)));
+    // Views share their input's storage, for values and for gradients alike; but the layer's gradient starts there,
+    // and an injected layer's value is the caller's.
+    const valueRoot = new Map<string, string>();
+    const gradRoot = new Map<string, string>();
+    const rootOf = (name: string): string => valueRoot.get(name) ?? name;
+    const gradRootOf = (name: string): string => gradRoot.get(name) ?? name;
+    nodes.forEach((node, k) => {
+      const [output, input] = [node.outputs[0]!, node.inputs[0]!];
+      if (!definitions[k]!.view) return;
+      if (!(inject && output === site)) valueRoot.set(output, rootOf(input));
+      if (output !== site) gradRoot.set(output, gradRootOf(input));
+    });
 
-    const flow = gradientFlow(nodes, definitions, graph.input, graph.output, objective !== 'none');
+    const flow = gradientFlow(nodes, definitions, site ?? graph.input, graph.output, objective !== 'none');
+    const rules = options.rules ?? 'standard';
+    // LRP: each backward node's relevance rule replaces its vector-Jacobian product.
+    const relevance = new Map(isLrp(rules) ? [...flow.backward].map((k) => [k, relevanceRule(nodes[k]!, definitions[k]!, rules)]) : []);
     const F = nodes.length;
     const backwardStep = (k: number) => 2 * F - k; // the seed runs at step F, backward steps follow in reverse order
 
@@ -205,10 +249,12 @@ export class Plan {
       lifetimes.set(key, life);
     };
     const value = (name: string, step: number) => !isConstant(name) && name !== '' && touch(`a:${rootOf(name)}`, bytesOf(rootOf(name)), step);
-    const grad = (name: string, step: number) => flow.hasGradient.has(name) && touch(`g:${rootOf(name)}`, bytesOf(rootOf(name)), step);
+    const grad = (name: string, step: number) => flow.hasGradient.has(name) && touch(`g:${gradRootOf(name)}`, bytesOf(gradRootOf(name)), step);
 
     value(graph.input, -1);
     value(graph.input, INF);
+    if (site !== undefined) value(site, inject ? -1 : INF);
+    if (inject) value(site, INF);
     nodes.forEach((node, k) => [...node.inputs, ...node.outputs].forEach((name) => value(name, k)));
     for (const name of [graph.output, ...capture]) value(name, INF);
     if (flow.enabled) {
@@ -220,8 +266,12 @@ export class Plan {
           value(name, backwardStep(k));
           grad(name, backwardStep(k));
         }
+        const inputShapes = node.inputs.map((name) => shapes.get(name) ?? []);
+        const outputShapes = node.outputs.map((name) => shapes.get(name) ?? []);
+        const scratch = relevance.get(k)?.scratch(inputShapes, outputShapes, (i) => isConstant(node.inputs[i] ?? '')) ?? {};
+        for (const [label, bytes] of Object.entries(scratch)) touch(`s:${node.name}:${label}`, bytes, backwardStep(k));
       });
-      for (const name of [graph.input, ...capture]) grad(name, INF);
+      for (const name of [graph.input, ...capture, ...(site === undefined ? [] : [site])]) grad(name, INF);
     }
 
     device.pushErrorScope('out-of-memory');
@@ -232,7 +282,7 @@ export class Plan {
     );
     const owned = [...slotBuffers];
     const valueBuffer = (name: string): GPUBuffer => model.weights.get(name) ?? slotBuffers[slotOf.get(`a:${rootOf(name)}`)!]!;
-    const gradBuffer = (name: string): GPUBuffer => slotBuffers[slotOf.get(`g:${rootOf(name)}`)!]!;
+    const gradBuffer = (name: string): GPUBuffer => slotBuffers[slotOf.get(`g:${gradRootOf(name)}`)!]!;
     const makeBuffer = (label: string, bytes: number, usage = STORAGE_COPY) => {
       const buffer = device.createBuffer({ label, size: Math.max(4, Math.ceil(bytes / 4) * 4), usage });
       owned.push(buffer);
@@ -240,7 +290,7 @@ export class Plan {
     };
 
     const saved = new Map<string, GPUBuffer>(); // what a node's forward keeps for its backward, by node and label
-    const rules = options.rules ?? 'standard';
+    let discard: GPUBuffer | undefined;
     const written = new Set<string>();
     const contextFor = (node: GraphNode): OpContext => ({
       gpu,
@@ -248,7 +298,9 @@ export class Plan {
       inputShapes: node.inputs.map((name) => shapes.get(name) ?? []),
       outputShapes: node.outputs.map((name) => shapes.get(name) ?? []),
       input: (i) => valueBuffer(node.inputs[i]!),
-      output: (i) => valueBuffer(node.outputs[i]!),
+      // An injected layer's producer writes a scratch buffer: the caller's values stand in for its result.
+      output: (i) =>
+        inject && node.outputs[i] === site ? (discard ??= makeBuffer(`${site} (replaced)`, bytesOf(site))) : valueBuffer(node.outputs[i]!),
       isConstant: (i) => isConstant(node.inputs[i] ?? ''),
       constantData: (i) => graph.constants.get(node.inputs[i] ?? '')?.data,
       saved: (label, bytes) => {
@@ -261,10 +313,15 @@ export class Plan {
       inputGradient: (i) => {
         const name = node.inputs[i]!;
         if (!flow.hasGradient.has(name) || isConstant(name)) return undefined;
-        const key = rootOf(name);
+        const key = gradRootOf(name);
         const accumulate = written.has(key);
         written.add(key);
         return { buffer: gradBuffer(name), accumulate };
+      },
+      scratch: (label) => {
+        const slot = slotOf.get(`s:${node.name}:${label}`);
+        if (slot === undefined) throw new GradlensError('INTERNAL', `${node.op} "${node.name}" asked for undeclared scratch "${label}"`);
+        return slotBuffers[slot]!;
       },
       rules,
     });
@@ -285,7 +342,7 @@ export class Plan {
       const readouts: Readout[] = [];
       const outputShape = shapes.get(graph.output)!;
       if (flow.enabled) {
-        written.add(rootOf(graph.output));
+        written.add(gradRootOf(graph.output));
         if (objective === 'given') {
           buffers.outputGradient = gradBuffer(graph.output);
         } else {
@@ -298,7 +355,7 @@ export class Plan {
           readouts.push({ name: 'score', source: scores, bytes: batch * 4, offset: 0, kind: 'f32' });
         }
         for (let k = F - 1; k >= 0; k--) {
-          const backward = definitions[k]!.backward;
+          const backward = relevance.get(k)?.backward ?? definitions[k]!.backward;
           if (flow.backward.has(k) && backward) dispatches.push(...(await backward(contexts[k]!)));
         }
       }
@@ -314,6 +371,12 @@ export class Plan {
         if (flow.hasGradient.has(name))
           readouts.push({ name: `gradient:${name}`, source: gradBuffer(name), bytes: bytesOf(name), offset: 0, kind: 'f32' });
       }
+      if (site !== undefined) {
+        const gradient = flow.hasGradient.has(site) ? gradBuffer(site) : undefined;
+        buffers.layer = { value: valueBuffer(site), ...(gradient ? { gradient } : {}) };
+        readouts.push({ name: 'layer:value', source: valueBuffer(site), bytes: bytesOf(site), offset: 0, kind: 'f32' });
+        if (gradient) readouts.push({ name: 'layer:gradient', source: gradient, bytes: bytesOf(site), offset: 0, kind: 'f32' });
+      }
       let offset = 0;
       for (const readout of readouts) {
         readout.offset = offset;
@@ -321,7 +384,7 @@ export class Plan {
       }
       const staging = makeBuffer(`${graph.name} readback`, offset, 0x01 | 0x08); // MAP_READ | COPY_DST
       const slotBytes = slots.reduce((sum, slot) => sum + slot.bytes, 0);
-      return new Plan(model, batch, shapes, dispatches, buffers, staging, readouts, owned, slotBytes);
+      return new Plan(model, batch, shapes, dispatches, buffers, staging, readouts, owned, slotBytes, graph, inject ? site : undefined);
     } finally {
       const [invalid, outOfMemory] = await Promise.all([device.popErrorScope(), device.popErrorScope()]);
       const error = outOfMemory ?? invalid;

@@ -1,10 +1,8 @@
+import { hasOption } from '../attribution/describe.ts';
 import { sizeOf, type Graph } from '../graph/ir.ts';
 import { inferShapes } from '../graph/shapes.ts';
 import { UsageError } from './common-options.ts';
 import { preprocessingFor, type ExplainRun } from './explain-options.ts';
-
-/** Methods that draw baselines from a set the user gives (until the method descriptions of issue 15 say so themselves). */
-const BASELINE_SET_METHODS: ReadonlySet<string> = new Set(['expected-gradients', 'gradient-shap']);
 
 /**
  * Options that would fail every input, found from the model's shapes before any GPU work: a usage error (exit 2) with
@@ -14,13 +12,17 @@ export function checkAgainstModel(run: ExplainRun, graph: Graph): void {
   const shape = `[${graph.inputShape.join(', ')}]`;
   const size = sizeOf(graph.inputShape);
   const { method, baselines, baseline, target } = run.method;
-  if (BASELINE_SET_METHODS.has(method) && !baselines) {
+  if (!graph.tokenIds && Object.keys(run.tokens).length) {
+    throw new UsageError(`--baseline-token and --reduce are for text models (integer token ids in); ${graph.name} takes floats ${shape}`);
+  }
+  // A method that takes a set of baselines needs one (none has a default set).
+  if (hasOption(method, 'baselines') && !baselines) {
     throw new UsageError(`--method ${method} draws its baselines from a set: give --baselines FILE.npy (k inputs of ${shape}, k × ${size} values)`);
   }
   if (baselines && (baselines.length === 0 || baselines.length % size !== 0)) {
     throw new UsageError(`--baselines holds ${baselines.length} values, not a whole number of the model's inputs ${shape} (${size} values each)`);
   }
-  if (baseline instanceof Float32Array && baseline.length !== size) {
+  if (baseline instanceof Float32Array && baseline.length !== size && !graph.tokenIds) {
     throw new UsageError(`--baseline holds ${baseline.length} values; the model's input ${shape} has ${size}`);
   }
   if (typeof target === 'number') {

@@ -160,7 +160,11 @@ class Batcher {
   ) {
     this.preprocessing = preprocessingFor(model.inputShape, run.preprocess);
     this.settings = runSettings(run);
+    this.anyLength = model.graph.tokenIds !== undefined && model.inputShape.length === 1 && (model.graph.freeAxes?.length ?? 0) > 0;
   }
+
+  /** A text model that takes sequences of any length: each input keeps its own, and inputs of one length share a call. */
+  private readonly anyLength: boolean;
 
   async all(todo: InputRef[], skipped: number, adapter: string, log: (line: string) => void) {
     const started = performance.now();
@@ -230,7 +234,8 @@ class Batcher {
       refs.map(async (ref) => {
         const started = performance.now();
         try {
-          return { ref, loaded: await loadInput(ref, this.model.inputShape, this.preprocessing), loadMs: performance.now() - started };
+          const loaded = await loadInput(ref, this.model.inputShape, this.preprocessing, this.anyLength);
+          return { ref, loaded, loadMs: performance.now() - started };
         } catch (error) {
           return { ref, error, loadMs: performance.now() - started };
         }
@@ -279,12 +284,22 @@ class Batcher {
   }
 
   private async explainAndWrite(items: Item[]): Promise<ResultRecord[]> {
+    const lengths = [...new Set(items.map((item) => item.loaded!.data.length))];
+    if (lengths.length > 1) {
+      const records: ResultRecord[] = [];
+      for (const length of lengths) records.push(...(await this.explainAndWrite(items.filter((item) => item.loaded!.data.length === length))));
+      return records;
+    }
     const size = items[0]!.loaded!.data.length;
     const inputs = new Float32Array(items.length * size);
     items.forEach((item, i) => inputs.set(item.loaded!.data, i * size));
     // A stream id from each input's name: its noise is the same whatever batch, shard or resumed run it falls in.
     const streams = items.map((item) => streamId(item.ref.id));
-    const result: Explanation = await this.model.explain(inputs, { ...this.run.method, seed: this.seed, streams, signal: this.controller.signal });
+    const options = { ...this.run.method, seed: this.seed, streams, signal: this.controller.signal };
+    const text = this.model.graph.tokenIds !== undefined;
+    const tokenResult = text ? await this.model.explainTokens(inputs, { ...options, ...this.run.tokens, count: items.length }) : undefined;
+    const result: Explanation = tokenResult ?? (await this.model.explain(inputs, options));
+    const vocabulary = this.model.vocabulary;
     // Interrupted while the GPU worked: the run has moved on without this batch, so nothing of it is written.
     this.controller.signal.throwIfAborted();
     this.writing = true;
@@ -309,17 +324,25 @@ class Batcher {
         batch: { size: items.length, position: i },
         adapter: adapterIdentity(context.report),
       };
+      // A token input's files hold one value per token: the attribution at the embedding, reduced (results.jsonl has both).
+      const ids = item.loaded!.data;
+      const tokens = tokenResult?.tokens.subarray(i * size, (i + 1) * size);
+      if (tokenResult && tokens) {
+        const text = item.loaded!.tokens ?? Array.from(ids, (id) => vocabulary[id] ?? `#${id}`);
+        record.tokens = { text, values: Array.from(tokens), layer: tokenResult.layer, reduce: tokenResult.reduce };
+      }
       const job = {
         outDir: this.run.out,
         id: item.ref.id,
-        attribution: result.attribution.subarray(i * size, (i + 1) * size),
-        shape: this.model.inputShape,
+        attribution: tokens ?? result.attribution.subarray(i * size, (i + 1) * size),
+        shape: text ? [size] : this.model.inputShape,
         formats: this.run.formats,
         heatmap: this.run.heatmap,
         layout: this.preprocessing.layout ?? 'chw',
         title: `${result.method} for ${describeTarget(result.outputTarget?.[i], record.target!)}`,
         ...(item.loaded!.image ? { image: item.loaded!.image } : {}),
         ...(item.loaded!.features ? { features: item.loaded!.features } : {}),
+        ...(record.tokens ? { features: record.tokens.text } : {}),
       };
       const timing = () => ({
         loadMs: round(item.loadMs),

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Baseline } from '../attribution/types.ts';
 import { flagOf, optionUsage, optionUses, type OptionUse } from '../attribution/describe.ts';
 import type { ExplainOptions } from '../attribution/explain.ts';
+import type { TokenOptions } from '../attribution/tokens.ts';
 import { METHOD_IDS, METHODS, type MethodId } from '../attribution/registry.ts';
 import type { PreprocessOptions } from '../io/preprocess.ts';
 import { readNpy, toFloat32 } from '../io/npy.ts';
@@ -32,6 +33,8 @@ export interface ExplainRun {
   model: string;
   inputs: string[];
   method: Omit<ExplainOptions, 'signal' | 'onProgress'>;
+  /** Text models: the per-token reduction and the baseline token id (src/attribution/tokens.ts). */
+  tokens: Omit<TokenOptions, 'layer'>;
   preprocess: PreprocessFlags;
   heatmap: HeatmapOptions;
   out: string;
@@ -68,12 +71,15 @@ export const EXPLAIN_OPTIONS = {
   'shard-count': { type: 'string' },
   colormap: { type: 'string' },
   sign: { type: 'string' },
+  'baseline-token': { type: 'string' },
+  reduce: { type: 'string' },
 } as const;
 
 export const EXPLAIN_USAGE = `gradlens explain MODEL.onnx INPUTS... [options]
   INPUTS       files, folders or quoted globs ('data/**/*.png'): PNG/JPEG images and .npy arrays (one input each;
                folders are searched recursively for these), CSV files named or globbed (one input per row after a
-               header row; a 'label' column is ignored)
+               header row; a 'label' column is ignored); for text models (integer ids in), .npy arrays of ids and
+               JSON files named or globbed: {"tokens": [...], "ids": [...]}, or a list of them (one input each)
   --method M            any method id (default integrated-gradients): ${METHOD_IDS.join(', ')}
   method options (each method reads its own; the rest are ignored):
 ${optionUsage()}
@@ -90,7 +96,10 @@ ${optionUsage()}
                         ones whose files are gone are done again; another run's results in DIR are an error
   --shard K/N           only the inputs whose path hash falls in shard K of N (K from 0); default K from
                         JOB_COMPLETION_INDEX with N from --shard-count or GRADLENS_SHARD_COUNT
-  --colormap ${COLORMAPS.join('|')}   --sign ${SIGNS.join('|')}   (the heat maps)`;
+  --colormap ${COLORMAPS.join('|')}   --sign ${SIGNS.join('|')}   (the heat maps)
+  text models: attribution at the token embedding output (or --layer NAME), as Captum's LayerIntegratedGradients;
+  --baseline-token ID   paths start from every id replaced by ID (a [PAD] or [MASK] id; default: zero embeddings)
+  --reduce sum|l2       per token: the signed sum over the embedding (default) or its L2 norm`;
 
 function number(name: string, text: string | undefined, check: (n: number) => boolean = Number.isFinite): number | undefined {
   if (text === undefined) return undefined;
@@ -158,6 +167,8 @@ function optionValue(use: OptionUse, text: string): unknown {
       return readArray(name, text);
     case 'tensor-name':
       return text;
+    case 'index':
+      return text.split(',').map((part) => number(name, part, (n) => Number.isInteger(n) && n >= 0)!);
   }
 }
 
@@ -214,10 +225,16 @@ export function toRun(argv: string[], env: NodeJS.ProcessEnv): ExplainRun {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const tokens: ExplainRun['tokens'] = {};
+  const reduce = oneOf('reduce', values.reduce, ['sum', 'l2'] as const);
+  if (reduce) tokens.reduce = reduce;
+  const baselineToken = number('baseline-token', values['baseline-token'], (n) => Number.isInteger(n) && n >= 0);
+  if (baselineToken !== undefined) tokens.baselineToken = baselineToken;
   return {
     model,
     inputs,
     method: methodOptions(values),
+    tokens,
     preprocess,
     heatmap,
     out: values.out,

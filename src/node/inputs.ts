@@ -13,7 +13,7 @@ import { loadImage } from './image.ts';
 export interface InputRef {
   id: string;
   path: string;
-  kind: 'image' | 'npy' | 'csv-row';
+  kind: 'image' | 'npy' | 'csv-row' | 'tokens';
   row?: number;
 }
 
@@ -23,14 +23,23 @@ export interface LoadedInput {
   image?: RgbaImage;
   /** A CSV row's column names. */
   features?: string[];
+  /** A token input's tokens, as its JSON file gives them (one per id). */
+  tokens?: string[];
 }
 
 /** Longest side of an overlay: a heat map over an 8000-pixel photo is drawn at a size a screen shows, not 8000². */
 export const OVERLAY_SIDE = 1024;
 
-const KINDS: Record<string, InputRef['kind'] | 'csv'> = { '.png': 'image', '.jpg': 'image', '.jpeg': 'image', '.npy': 'npy', '.csv': 'csv' };
+const KINDS: Record<string, InputRef['kind'] | 'csv'> = {
+  '.png': 'image',
+  '.jpg': 'image',
+  '.jpeg': 'image',
+  '.npy': 'npy',
+  '.csv': 'csv',
+  '.json': 'tokens',
+};
 
-/** What a folder contributes: images and arrays. A CSV in a folder is often metadata (labels), so it is named explicitly. */
+/** What a folder contributes: images and arrays. A CSV or JSON in a folder is often metadata (labels), so it is named explicitly. */
 const FOLDER_PATTERN = '**/*.{png,jpg,jpeg,npy}';
 
 /** A CSV file's header and rows as text cells, `label` still in (a row is checked against the header before it is dropped). */
@@ -76,6 +85,12 @@ async function refsOf(file: string, named: boolean): Promise<InputRef[]> {
     const table = await readTable(file);
     return table.rows.map((_, i) => ({ id: `${id}#${i + 1}`, path: file, kind: 'csv-row', row: i + 1 }));
   }
+  if (extension === '.json') {
+    const texts = await readTokenFile(file);
+    return texts.length === 1 && !texts.list
+      ? [{ id, path: file, kind: 'tokens' }]
+      : texts.map((_, i) => ({ id: `${id}#${i + 1}`, path: file, kind: 'tokens', row: i + 1 }));
+  }
   const kind = KINDS[extension];
   if (!kind && !named) return [];
   return [{ id, path: file, kind: kind === 'npy' ? 'npy' : 'image' }];
@@ -104,6 +119,48 @@ async function readTable(file: string): Promise<Table> {
   return table;
 }
 
+/** One token input of a JSON file: ids, and the tokens they stand for where the file gives them. */
+interface TokenText {
+  ids: unknown;
+  tokens?: unknown;
+}
+
+const tokenFiles = new Map<string, TokenText[] & { list?: boolean }>();
+
+/** A JSON file of token inputs: one `{tokens, ids}` object, or a list of them (one input each). */
+async function readTokenFile(file: string): Promise<TokenText[] & { list?: boolean }> {
+  let texts = tokenFiles.get(file);
+  if (!texts) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(file, 'utf8'));
+    } catch (error) {
+      throw new GradlensError('BAD_PARAMS', `${displayPath(file)}: not a readable JSON file (${(error as Error).message})`);
+    }
+    const list = Array.isArray(parsed);
+    texts = Object.assign((list ? parsed : [parsed]) as TokenText[], { list });
+    tokenFiles.set(file, texts);
+  }
+  return texts;
+}
+
+/** A token input's ids (integers ≥ 0) and tokens (strings, one per id) as the JSON gives them; anything else is BAD_INPUT. */
+function tokenValues(ref: InputRef, text: TokenText | undefined): { data: Float32Array; tokens?: string[] } {
+  const where = `${ref.id}: a token input is {"tokens": [strings], "ids": [integers]}`;
+  if (!text || typeof text !== 'object' || !Array.isArray(text.ids) || text.ids.length === 0)
+    throw new GradlensError('BAD_INPUT', `${where}; "ids" is missing or empty`);
+  const ids = text.ids as unknown[];
+  const bad = ids.findIndex((id) => !Number.isInteger(id) || (id as number) < 0 || (id as number) >= 2 ** 24);
+  if (bad >= 0) throw new GradlensError('BAD_INPUT', `${where}; ids[${bad}] is ${JSON.stringify(ids[bad])}, not a token id`);
+  const data = Float32Array.from(ids as number[]);
+  if (text.tokens === undefined) return { data };
+  const tokens = text.tokens;
+  if (!Array.isArray(tokens) || tokens.length !== ids.length || !tokens.every((t) => typeof t === 'string')) {
+    throw new GradlensError('BAD_INPUT', `${where}; "tokens" must be ${ids.length} strings, one per id`);
+  }
+  return { data, tokens: tokens as string[] };
+}
+
 const withoutLabel = <T>(cells: T[], label: number) => (label < 0 ? cells : cells.filter((_, i) => i !== label));
 
 /** Feature names of a CSV input (its header without `label`). */
@@ -115,6 +172,9 @@ export async function featureNames(ref: InputRef): Promise<string[] | undefined>
 
 /** Bytes a .npy header may take beyond its data (npy format 2/3 headers reach 4 GiB in principle, never in practice). */
 const NPY_HEADER_ROOM = 1 << 20;
+
+/** The longest sequence of ids read from a .npy for a model of any sequence length. */
+const MAX_IDS = 1 << 20;
 
 /** A plain decimal number, as a CSV of features writes it: not `0x10`, `Infinity` or an empty cell. */
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -134,11 +194,19 @@ function rowValues(ref: InputRef, table: Table): Float32Array {
   });
 }
 
-/** Reads one input as the model's input tensor; a wrong size or an unreadable file is a BAD_INPUT error. */
-export async function loadInput(ref: InputRef, inputShape: readonly number[], preprocessing: PreprocessOptions): Promise<LoadedInput> {
+/**
+ * Reads one input as the model's input tensor; a wrong size or an unreadable file is a BAD_INPUT error. `anyLength`: the
+ * model takes sequences of any length (a text model), so a 1-D input's length is its own.
+ */
+export async function loadInput(
+  ref: InputRef,
+  inputShape: readonly number[],
+  preprocessing: PreprocessOptions,
+  anyLength = false,
+): Promise<LoadedInput> {
   const size = inputShape.reduce((a, b) => a * b, 1);
   const expectSize = (data: Float32Array, what: string) => {
-    if (data.length !== size) {
+    if (data.length !== size && !(anyLength && data.length > 0)) {
       throw new GradlensError('BAD_INPUT', `${ref.id}: ${what} has ${data.length} values; the model takes [${inputShape.join(', ')}] = ${size}`);
     }
     return data;
@@ -147,10 +215,15 @@ export async function loadInput(ref: InputRef, inputShape: readonly number[], pr
     const table = await readTable(ref.path);
     return { data: expectSize(rowValues(ref, table), 'the row'), features: withoutLabel(table.header, table.label) };
   }
+  if (ref.kind === 'tokens') {
+    const texts = await readTokenFile(ref.path);
+    const { data, tokens } = tokenValues(ref, texts[(ref.row ?? 1) - 1]);
+    return { data: expectSize(data, 'the ids'), ...(tokens ? { tokens } : {}) };
+  }
   if (ref.kind === 'npy') {
     // A file larger than the input could be in any dtype (8 bytes a value, and a header) is refused unread.
     const { size: fileBytes } = await stat(ref.path).catch(() => ({ size: 0 }));
-    if (fileBytes > size * 8 + NPY_HEADER_ROOM) {
+    if (fileBytes > (anyLength ? MAX_IDS : size) * 8 + NPY_HEADER_ROOM) {
       throw new GradlensError(
         'BAD_INPUT',
         `${ref.id}: ${fileBytes} bytes, more than an array of ${size} values ([${inputShape.join(', ')}]) can take; it is not read`,

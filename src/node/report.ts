@@ -11,6 +11,7 @@ import {
   liveMap,
   type LiveMap,
 } from './report-assets.ts';
+import { tokenPeak, tokenShades } from '../render/tokens.ts';
 import { confinedFiles, readResults, RESULTS_FILE, writeAtomic, type ResultRecord } from './results.ts';
 
 export const REPORT_FILE = 'report.html';
@@ -110,6 +111,11 @@ function page(sections: Section[], evaluations: Evaluation[] = [], enhanced = fa
   .controls { display: flex; flex-wrap: wrap; gap: 16px; font-size: 0.85rem; }
   .controls[hidden] { display: none; }
   figure gradlens-heatmap { display: block; --gradlens-heatmap-size: 100%; font-size: 0.75rem; }
+  .tokens { display: flex; flex-wrap: wrap; gap: 4px 2px; line-height: 1.8; margin: 4px 0; }
+  .tokens span { padding: 0 4px; border-radius: 3px; overflow-wrap: anywhere; }
+  .tokens span:focus-visible { outline: 2px solid #3b528b; }
+  .token-legend { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; font-size: 0.75rem; opacity: 0.85; margin: 0; }
+  .token-legend .scale { width: 96px; height: 8px; border: 1px solid #8884; background: linear-gradient(to right, rgb(33, 102, 172), transparent, rgb(178, 24, 43)); }
 </style>
 </head>
 <body>
@@ -142,7 +148,9 @@ function card(folder: string, record: ResultRecord, files: Record<string, string
   const images: string[] = [];
   if (files.input) images.push(`<img src="${link(folder, files.input)}" alt="input ${escape(record.input)}">`);
   if (files.png) images.push(`<img class="attribution" src="${link(folder, files.png)}" alt="attribution of ${escape(record.input)}">`);
-  if (files.svg)
+  const text = tokenView(record);
+  if (text) images.push(text);
+  else if (files.svg)
     images.push(`<img class="attribution chart" src="${link(folder, files.svg)}" alt="attribution of ${escape(record.input)} by feature">`);
   const refused = Object.keys(record.files ?? {}).filter((key) => !(key in files));
   const rows: [string, string][] = [
@@ -151,10 +159,41 @@ function card(folder: string, record: ResultRecord, files: Record<string, string
   ];
   if (record.delta !== undefined) rows.push(['delta', fixed(record.delta, 5)]);
   if (files.npy) rows.push(['data', `<a href="${link(folder, files.npy)}">.npy</a>`]);
+  if (text && files.svg) rows.push(['data', `<a href="${link(folder, files.svg)}">chart</a>`]);
   const note = refused.length ? `<p class="refused">not shown (missing, or outside the report's folder): ${escape(refused.join(', '))}</p>` : '';
   const details = rows.map(([k, v]) => `<dt>${k}</dt><dd>${k === 'data' ? v : escape(v)}</dd>`).join('');
   const caption = `<figcaption>${escape(record.input)}<dl>${details}</dl>${note}</figcaption>`;
   return `<figure${live ? liveAttributes(live) : ''}>${images.join('')}${caption}</figure>`;
+}
+
+/** Signs' colours, as the widgets' defaults and the bar charts: ColorBrewer red towards the target, blue against. */
+const [POSITIVE_RGB, NEGATIVE_RGB] = ['178, 24, 43', '33, 102, 172'];
+
+/**
+ * A token input's text, each token shaded by its attribution on one symmetric scale (as <gradlens-text> draws it),
+ * each focusable with its value in its accessible name, and a legend. Nothing where the record has no valid tokens.
+ */
+function tokenView(record: ResultRecord): string | undefined {
+  const tokens = record.tokens;
+  const valid =
+    tokens &&
+    Array.isArray(tokens.text) &&
+    Array.isArray(tokens.values) &&
+    tokens.text.length === tokens.values.length &&
+    tokens.values.every((v) => typeof v === 'number');
+  if (!valid) return undefined;
+  const shades = tokenShades(tokens.text.map(String), tokens.values);
+  const signed = (v: number) => (v > 0 ? `+${v.toPrecision(3)}` : v.toPrecision(3)).replace('-', '−');
+  const spans = shades.map((shade) => {
+    const rgb = shade.sign > 0 ? POSITIVE_RGB : NEGATIVE_RGB;
+    const label = `${shade.token}: ${signed(shade.value)}`;
+    const ink = shade.strength > 0.55 ? ' color: #fff;' : '';
+    return `<span role="listitem" tabindex="0" title="${escape(label)}" aria-label="${escape(label)}" style="background: rgba(${rgb}, ${shade.strength.toFixed(3)});${ink}">${escape(shade.token)}</span>`;
+  });
+  const peak = tokenPeak(tokens.values);
+  const what = `${escape(tokens.reduce)} over ${escape(tokens.layer)}`;
+  return `<p class="tokens" role="list" aria-label="tokens shaded by attribution towards class ${escape(record.target)}">${spans.join(' ')}</p>
+<p class="token-legend"><span>${signed(-peak)}</span><span class="scale" role="img" aria-label="colour scale from ${signed(-peak)} (against) to ${signed(peak)} (towards)"></span><span>${signed(peak)}</span> <span>← against · towards → (${what})</span></p>`;
 }
 
 /** The card's data for the enhancement script (ENHANCE_SCRIPT reads these names). */

@@ -28,6 +28,8 @@ export interface ResultRecord {
   /** The adapter and mode that computed it. */
   adapter?: AdapterIdentity;
   files?: Record<string, string>;
+  /** A token input (text model): its tokens and each one's attribution, reduced over the embedding at `layer`. */
+  tokens?: { text: string[]; values: number[]; layer: string; reduce: string };
   timing?: { loadMs: number; explainMs: number; writeMs: number; points: number };
   error?: { code: string; message: string };
 }

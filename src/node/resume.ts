@@ -10,7 +10,8 @@ import { insideFolder, readResults, type ResultRecord } from './results.ts';
  */
 export function runSettings(run: ExplainRun): Record<string, unknown> {
   const { method: _method, seed: _seed, ...options } = run.method;
-  return canonical({ options, preprocess: run.preprocess, heatmap: run.heatmap }) as Record<string, unknown>;
+  const tokens = Object.keys(run.tokens).length ? { tokens: run.tokens } : {}; // only text runs carry the key
+  return canonical({ options, preprocess: run.preprocess, heatmap: run.heatmap, ...tokens }) as Record<string, unknown>;
 }
 
 function canonical(value: unknown): unknown {

@@ -1,6 +1,7 @@
 import { GradlensError, isGradlensError } from '../gpu/errors.ts';
 import type { Constant, GraphNode, Shape } from '../graph/ir.ts';
 import { OPS } from '../graph/registry.ts';
+import { batchBroadcast, concatOfBroadcasts, type ConcatPart } from './broadcast.ts';
 import { FOLDABLE, TooLarge, broadcast, evaluate, reshapeShape, type FoldBudget } from './evaluate.ts';
 import type { WorkNode } from './nodes.ts';
 import { normalise, type RewriteContext } from './opsets.ts';
@@ -37,9 +38,6 @@ const ELEMENTWISE = new Set([
   'Where',
   'Cast',
 ]);
-
-/** Ops that move elements of input 0 (src/graph/ops/gather.ts), which must not move them along the batch axis. */
-const MOVES = new Set(['Slice', 'Split', 'Gather', 'Expand', 'Tile', 'Pad']);
 
 /** A shape rule failed at the second batch size only: the model holds one batch size. */
 export class FixedBatch extends Error {}
@@ -229,6 +227,12 @@ export class Analysis {
       this.alias.set(node.outputs[0]!, node.inputs[0]);
       return;
     }
+    const broadcastConcat = node.op === 'Concat' && this.concatParts(node);
+    if (broadcastConcat) {
+      const constant = (base: string, value: TensorValue) => this.addConstant(base, toConstant(value));
+      for (const rewritten of concatOfBroadcasts(node, broadcastConcat, constant)) this.runtimeNode(rewritten);
+      return;
+    }
     const inputs = node.inputs.map((name, index) => (name && this.values.has(name) ? this.bindKnown(node, name, index) : name));
     const emitted: GraphNode = { name: node.name, op: node.op, inputs, outputs: node.outputs, attributes: node.attributes };
     this.out.push(emitted);
@@ -237,7 +241,6 @@ export class Analysis {
     if (this.rejected.has(node.name) || shapes.some((s) => !s)) return;
     const perBatch = this.batches.map((_, b) => shapes.map((s) => s![b]!));
     if (perBatch[0]![0]) checkAxes(emitted, perBatch[0]![0].length);
-    if (MOVES.has(node.op)) this.markBatchAxis(emitted);
     let outputs: Shape[][] | undefined;
     if (OPS[node.op]) outputs = this.runtimeShapes(emitted, perBatch);
     else if (ELEMENTWISE.has(node.op)) {
@@ -285,7 +288,41 @@ export class Analysis {
         throw new GradlensError('BAD_MODEL', `${message} (at the model's batch size ${this.batches[0]})`, { cause: error });
       }
     }
+    // A move along an axis that carries the batch mixes samples; one only at other batch sizes (at batch 1 it may be
+    // the identity) means the model holds at its own batch alone.
+    const carrying = this.batchAxes(perBatch.map((inputs) => inputs[0] ?? []));
+    const moves = perBatch.map((inputs) => (OPS[node.op]!.movedAxes?.(inputs, node, constant) ?? []).find((axis) => carrying.includes(axis)));
+    if (moves[0] !== undefined) {
+      this.reject(node, `it moves elements along the batch axis (axis ${moves[0]})`);
+      return undefined;
+    }
+    if (moves.some((axis) => axis !== undefined)) throw new FixedBatch();
     return results;
+  }
+
+  /** The axes of a tensor that carry the batch: those whose extent follows it; axis 0 where one batch size is analysed. */
+  private batchAxes(shapes: readonly Shape[]): number[] {
+    if (shapes.length < 2) return [0];
+    return shapes[0]!.flatMap((extent, d) => (shapes.some((shape) => shape[d] !== extent) ? [d] : []));
+  }
+
+  /**
+   * A Concat's inputs where it joins batch tensors to samples repeated over the batch (a class token): each a batch
+   * tensor's name and shape or the repeated sample; undefined for any other Concat.
+   */
+  private concatParts(node: WorkNode): ConcatPart[] | undefined {
+    if (this.batches.length < 2 || !node.inputs.some((name) => name && this.values.has(name) && this.varies(name))) return undefined;
+    const parts: ConcatPart[] = [];
+    for (const name of node.inputs) {
+      const sample = name && this.values.has(name) ? batchBroadcast(this.values.get(name)!, this.batches) : undefined;
+      const shape = name && !this.values.has(name) ? this.shapesOf(name)?.[0] : undefined;
+      if (sample) parts.push({ sample });
+      else if (shape && this.isBatch(name, 0)) parts.push({ name, shape });
+      else return undefined;
+    }
+    const rank = ('name' in parts[0]! ? parts[0].shape : parts[0]!.sample.shape).length;
+    const axis = (node.attributes.axis as number | undefined) ?? 0;
+    return parts.some((part) => 'name' in part) && (axis + rank) % rank !== 0 ? parts : undefined;
   }
 
   /** A known value read by a runtime node: a constant, or a batch-dependent value the op can still express. */
@@ -323,17 +360,6 @@ export class Analysis {
     }
     this.reject(node, `input "${name}" depends on the batch size in a way gradlens cannot express`);
     return name;
-  }
-
-  /**
-   * Where a transpose moved the batch off axis 0 (attention's [3, batch, heads, tokens, dim] before q, k, v are sliced
-   * apart), a move op is told which axis holds it, so it refuses moves along that axis and not along axis 0.
-   */
-  private markBatchAxis(node: GraphNode): void {
-    const rank = node.inputs[0] ? this.shapesOf(node.inputs[0])?.[0]?.length : undefined;
-    if (rank === undefined || this.isBatch(node.inputs[0], 0)) return;
-    const axes = Array.from({ length: rank }, (_, axis) => axis).filter((axis) => this.isBatch(node.inputs[0], axis));
-    if (axes.length === 1) node.attributes = { ...node.attributes, batch_axis: axes[0]! };
   }
 
   /** Is dim `axis` of the tensor the batch (the batch size at each evaluated batch)? */

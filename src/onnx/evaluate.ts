@@ -337,6 +337,39 @@ function where(inputs: Inputs, node: FoldNode): TensorValue {
   return elementwise([condition!, a!, b!], node, a!.dtype, ([c, x, y]) => (c ? x! : y!));
 }
 
+const SCATTER_REDUCTIONS: Readonly<Record<string, (old: number, update: number) => number>> = {
+  none: (_, update) => update,
+  add: (old, update) => old + update,
+  mul: (old, update) => old * update,
+  max: Math.max,
+  min: Math.min,
+};
+
+/** ScatterND: data with the slices that indices [..., k] address replaced by (or reduced with) updates, in order. */
+function scatterND(inputs: Inputs, node: FoldNode): TensorValue {
+  const [data, indices, updates] = need(inputs, 3, node);
+  const k = indices!.shape[indices!.shape.length - 1] ?? 0;
+  const rank = data!.shape.length;
+  const reduce = SCATTER_REDUCTIONS[(node.attributes.reduction as string | undefined) ?? 'none'];
+  if (!reduce) throw bad(node, `reduction "${String(node.attributes.reduction)}"`);
+  const expected = [...indices!.shape.slice(0, -1), ...data!.shape.slice(k)];
+  if (k > rank || updates!.shape.join() !== expected.join()) throw bad(node, `updates [${updates!.shape}] do not fit [${expected}]`);
+  const result = make(data!.dtype, [...data!.shape], (i) => data!.data[i]!);
+  const dataStrides = strides(data!.shape);
+  const slice = data!.shape.slice(k).reduce((p, d) => p * d, 1);
+  for (let row = 0; row < indices!.data.length / Math.max(k, 1); row++) {
+    let offset = 0;
+    for (let d = 0; d < k; d++) {
+      let index = indices!.data[row * k + d]!;
+      if (index < 0) index += data!.shape[d]!;
+      if (!(index >= 0 && index < data!.shape[d]!)) throw bad(node, `index ${indices!.data[row * k + d]} is outside axis ${d}`);
+      offset += index * dataStrides[d]!;
+    }
+    for (let i = 0; i < slice; i++) result.data[offset + i] = reduce(result.data[offset + i]!, updates!.data[row * slice + i]!);
+  }
+  return result;
+}
+
 const divide = (a: number, b: number, integer: boolean) => (integer ? (b === 0 ? 0 : Math.trunc(a / b)) : a / b);
 
 const EVALUATORS: Readonly<Record<string, Evaluator>> = {
@@ -367,6 +400,7 @@ const EVALUATORS: Readonly<Record<string, Evaluator>> = {
   ConstantOfShape: constantOfShape,
   Range: range,
   Where: where,
+  ScatterND: scatterND,
   Add: binary((a, b) => a + b),
   Sub: binary((a, b) => a - b),
   Mul: binary((a, b) => a * b),

@@ -34,6 +34,8 @@ export const PROBE_SIZES = [224, 128, 64, 32, 16];
 const SPECIALISATIONS_KEPT = 16;
 
 const FLOAT_INPUTS = new Set([1, 10, 11, 16]);
+/** int32 and int64: token ids, looked up in an embedding table (exact as float32 up to 2^24). */
+const ID_INPUTS = new Set([6, 7]);
 
 /** What every specialisation of one model shares: the decoded, validated, sorted nodes and the known tensors. */
 interface Source {
@@ -48,6 +50,7 @@ interface Source {
   output: string;
   nodes: readonly WorkNode[];
   labels: readonly string[] | undefined;
+  tokenIds: Graph['tokenIds'];
 }
 
 /** Metadata keys exporters put class names under (torchvision-style, Ultralytics, hand-made). */
@@ -74,6 +77,30 @@ export function labelsFrom(metadata: ReadonlyMap<string, string>): string[] | un
   }
   const names = text.split(text.includes('\n') ? /\r?\n/ : ',').map((name) => name.trim());
   return names.length > 1 ? names : undefined;
+}
+
+/** Metadata keys for a text model's vocabulary (id → token). */
+const VOCABULARY_KEYS = ['vocabulary', 'vocab'];
+
+/**
+ * A text model's vocabulary in its metadata: a JSON list (id → token) or a JSON object token → id (Hugging Face's
+ * vocab.json). Anything else is no vocabulary.
+ */
+export function vocabularyFrom(metadata: ReadonlyMap<string, string>): string[] | undefined {
+  const text = VOCABULARY_KEYS.map((key) => metadata.get(key)).find((value) => value !== undefined);
+  if (text === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed)) return parsed.map(String);
+    if (parsed && typeof parsed === 'object') {
+      const tokens: string[] = [];
+      for (const [token, id] of Object.entries(parsed)) if (Number.isInteger(id) && (id as number) >= 0) tokens[id as number] = token;
+      return Array.from(tokens, (token, i) => token ?? `[${i}]`);
+    }
+  } catch {
+    // not JSON: no vocabulary
+  }
+  return undefined;
 }
 
 /**
@@ -123,6 +150,7 @@ export function loadOnnx(bytes: Uint8Array, options: LoadOptions = {}): Graph {
     output,
     nodes,
     labels,
+    tokenIds: input.ids ? { vocabulary: vocabularyFrom(model.metadata) } : undefined,
   };
   if (options.inputShape) return specialisable(source, requested(source, options.inputShape));
   if (dims.every((d) => d !== undefined)) return specialisable(source, dims as number[]);
@@ -219,6 +247,7 @@ function specialise(source: Source, inputShape: readonly number[]): Graph {
   const { output: analysedOutput, nodes: analysedNodes, constants } = analysed!;
   const graph: Graph = { name: source.name, input, inputShape: [...inputShape], output: analysedOutput, nodes: analysedNodes, constants };
   if (source.labels) graph.labels = source.labels;
+  if (source.tokenIds) graph.tokenIds = source.tokenIds;
   try {
     inferShapes(graph, declared);
   } catch (error) {
@@ -229,8 +258,11 @@ function specialise(source: Source, inputShape: readonly number[]): Graph {
   return graph;
 }
 
-/** The one input that is neither an initializer nor bound: float, with a batch dimension and a rank. */
-function modelInput(graph: OnnxGraph, known: ReadonlyMap<string, TensorValue>): { name: string; dims: (number | string | undefined)[] } {
+/** The one input that is neither an initializer nor bound: float or integer ids, with a batch dimension and a rank. */
+function modelInput(
+  graph: OnnxGraph,
+  known: ReadonlyMap<string, TensorValue>,
+): { name: string; dims: (number | string | undefined)[]; ids: boolean } {
   const free = graph.inputs.filter((input) => !known.has(input.name));
   if (free.length !== 1) {
     const names = free.map((i) => i.name).join(', ') || 'none';
@@ -242,10 +274,10 @@ function modelInput(graph: OnnxGraph, known: ReadonlyMap<string, TensorValue>): 
   const input = free[0]!;
   const where = `the model's input "${input.name}"`;
   if (!input.name) throw new GradlensError('BAD_MODEL', "the model's input has no name");
-  if (!input.isTensor || !FLOAT_INPUTS.has(input.elemType)) {
+  if (!input.isTensor || !(FLOAT_INPUTS.has(input.elemType) || ID_INPUTS.has(input.elemType))) {
     throw new GradlensError(
       'BAD_MODEL',
-      `${where} is not a float tensor (element type ${input.elemType}); gradlens explains models with float inputs`,
+      `${where} is neither a float tensor nor int32/int64 token ids (element type ${input.elemType}); gradlens explains models with those inputs`,
     );
   }
   const dims = input.dims;
@@ -256,7 +288,7 @@ function modelInput(graph: OnnxGraph, known: ReadonlyMap<string, TensorValue>): 
     );
   const fixed = dims.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
   checkInputShape(fixed, `${where} [${dims.map((d) => d ?? '?').join(', ')}]`);
-  return { name: input.name, dims };
+  return { name: input.name, dims, ids: ID_INPUTS.has(input.elemType) };
 }
 
 function modelOutput(graph: OnnxGraph, chosen: string | undefined): string {

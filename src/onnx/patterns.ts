@@ -1,7 +1,7 @@
-// Subgraphs that exporters emit for ops older opsets lack, fused back into the op: GELU (torch before opset 20),
+// Subgraphs that exporters emit for ops older opsets lack, fused back into the op: GELU, erf and tanh forms (torch before opset 20),
 // LayerNorm (torch before opset 17), and a zero Pad in front of a Conv or an AveragePool (torch's F.pad and
 // AvgPool2d(padding, count_include_pad=True)). A match needs every intermediate read by the pattern alone.
-import type { Constant, GraphNode, Shape } from '../graph/ir.ts';
+import type { AttributeValue, Constant, GraphNode, Shape } from '../graph/ir.ts';
 
 export interface PatternGraph {
   nodes: GraphNode[];
@@ -96,49 +96,84 @@ class Index {
 
 const near = (value: number | undefined, target: number) => value !== undefined && Math.abs(value - target) <= 1e-4 * Math.abs(target);
 
+/** The head of erf-GELU: erf(x/√2), by Div by √2 or Mul by 1/√2; x and the nodes up to the Erf. */
+function erfHead(index: Index, erf: GraphNode): { x: string; nodes: GraphNode[] } | undefined {
+  const scaled = erf.inputs[0]!;
+  const div = index.producedBy(scaled, 'Div');
+  const mul = index.producedBy(scaled, 'Mul');
+  let x: string | undefined;
+  if (div && near(index.scalar(div.inputs[1]), Math.SQRT2)) x = div.inputs[0];
+  else if (mul) x = mul.inputs.find((name) => near(index.scalar(index.other(mul, name)), Math.SQRT1_2));
+  const first = div ?? mul;
+  if (!x || !first || index.soleReader(scaled, 'Erf') !== erf) return undefined;
+  return { x, nodes: [first, erf] };
+}
+
+/** x³ as exported: Pow(x, 3), x·(x·x) or (x·x)·x, read by `reader` alone. */
+function cube(index: Index, name: string, x: string, reader: GraphNode): GraphNode[] | undefined {
+  if (index.soleReader(name, reader.op) !== reader) return undefined;
+  const pow = index.producedBy(name, 'Pow');
+  if (pow) return pow.inputs[0] === x && index.scalar(pow.inputs[1]) === 3 ? [pow] : undefined;
+  const outer = index.producedBy(name, 'Mul');
+  const square = outer && index.producedBy(index.other(outer, x) ?? '', 'Mul');
+  const isSquare = square && square.inputs[0] === x && square.inputs[1] === x && index.soleReader(square.outputs[0]!, 'Mul') === outer;
+  return isSquare ? [square, outer] : undefined;
+}
+
+/** The head of tanh-GELU: tanh(√(2/π)·(x + 0.044715·x³)), factors in either order; x and the nodes up to the Tanh. */
+function tanhHead(index: Index, tanh: GraphNode): { x: string; nodes: GraphNode[] } | undefined {
+  const scaled = index.producedBy(tanh.inputs[0]!, 'Mul');
+  if (!scaled || index.soleReader(tanh.inputs[0]!, 'Tanh') !== tanh) return undefined;
+  const inner = scaled.inputs.find((name) => near(index.scalar(index.other(scaled, name)), Math.sqrt(2 / Math.PI)));
+  const add = inner !== undefined ? index.producedBy(inner, 'Add') : undefined;
+  if (!add || index.soleReader(inner!, 'Mul') !== scaled) return undefined;
+  for (const x of add.inputs) {
+    const term = index.producedBy(index.other(add, x) ?? '', 'Mul');
+    const cubed = term?.inputs.find((name) => near(index.scalar(index.other(term, name)), 0.044715));
+    const powers = term && cubed !== undefined && index.soleReader(term.outputs[0]!, 'Add') === add ? cube(index, cubed, x, term) : undefined;
+    if (powers) return { x, nodes: [...powers, term!, add, scaled, tanh] };
+  }
+  return undefined;
+}
+
 /**
- * x·½·(1 + erf(x/√2)) → Gelu(x): Div by √2 or Mul by 1/√2, Add 1 in either order, and the three factors x, ½ and
- * (1 + erf) multiplied in any order and grouping.
+ * The tail both GELUs share: s = 1 + f (Add 1 in either order), then x·½·s with the three factors multiplied in any
+ * order and grouping; the nodes from the Add on, the last writing the result.
+ */
+function halfProduct(index: Index, x: string, f: GraphNode): GraphNode[] | undefined {
+  const add = index.soleReader(f.outputs[0]!, 'Add');
+  if (!add || !near(index.scalar(index.other(add, f.outputs[0]!)), 1)) return undefined;
+  const onePlus = add.outputs[0]!;
+  const product = index.soleReader(onePlus, 'Mul');
+  if (!product) return undefined;
+  const partner = index.other(product, onePlus)!;
+  if (partner === x) {
+    const half = index.soleReader(product.outputs[0]!, 'Mul'); // (x·s)·½
+    return half && near(index.scalar(index.other(half, product.outputs[0]!)), 0.5) ? [add, product, half] : undefined;
+  }
+  if (near(index.scalar(partner), 0.5)) {
+    const outer = index.soleReader(product.outputs[0]!, 'Mul'); // x·(s·½)
+    return outer && index.other(outer, product.outputs[0]!) === x ? [add, product, outer] : undefined;
+  }
+  const halfX = index.producedBy(partner, 'Mul'); // (x·½)·s
+  const fits = halfX && index.soleReader(partner, 'Mul') === product && index.other(halfX, x) !== undefined;
+  return fits && near(index.scalar(index.other(halfX, x)), 0.5) ? [halfX, add, product] : undefined;
+}
+
+/**
+ * x·½·(1 + erf(x/√2)) → Gelu(x), and x·½·(1 + tanh(√(2/π)(x + 0.044715x³))) → Gelu(x, approximate = 'tanh'), as
+ * torch exports GELU before opset 20 (and approximate='tanh', or the hand-written form of BERT and GPT-2 code).
  */
 export function fuseGelu(graph: PatternGraph): void {
   const index = new Index(graph);
-  for (const erf of graph.nodes.filter((node) => node.op === 'Erf')) {
-    if (!index.alive(erf)) continue;
-    const scaled = erf.inputs[0]!;
-    const div = index.producedBy(scaled, 'Div');
-    const mul = index.producedBy(scaled, 'Mul');
-    let x: string | undefined;
-    if (div && near(index.scalar(div.inputs[1]), Math.SQRT2)) x = div.inputs[0];
-    else if (mul) x = mul.inputs.find((name) => near(index.scalar(index.other(mul, name)), Math.SQRT1_2));
-    const first = div ?? mul;
-    if (!x || !first || index.soleReader(scaled, 'Erf') !== erf) continue;
-    const add = index.soleReader(erf.outputs[0]!, 'Add');
-    if (!add || !near(index.scalar(index.other(add, erf.outputs[0]!)), 1)) continue;
-    const onePlus = add.outputs[0]!;
-    const product = index.soleReader(onePlus, 'Mul');
-    if (!product) continue;
-    const partner = index.other(product, onePlus)!;
-    let matched: GraphNode[] | undefined;
-    if (partner === x) {
-      const half = index.soleReader(product.outputs[0]!, 'Mul'); // (x·s)·½
-      if (half && near(index.scalar(index.other(half, product.outputs[0]!)), 0.5)) matched = [product, half];
-    } else if (near(index.scalar(partner), 0.5)) {
-      const outer = index.soleReader(product.outputs[0]!, 'Mul'); // x·(s·½)
-      if (outer && index.other(outer, product.outputs[0]!) === x) matched = [product, outer];
-    } else {
-      const halfX = index.producedBy(partner, 'Mul'); // (x·½)·s
-      if (
-        halfX &&
-        index.soleReader(partner, 'Mul') === product &&
-        index.other(halfX, x) !== undefined &&
-        near(index.scalar(index.other(halfX, x)), 0.5)
-      ) {
-        matched = [halfX, product];
-      }
-    }
-    if (!matched) continue;
-    const end = matched[matched.length - 1]!;
-    index.replace([first, erf, add, ...matched], { name: `${erf.name}:gelu`, op: 'Gelu', inputs: [x], outputs: [end.outputs[0]!], attributes: {} });
+  for (const f of graph.nodes.filter((node) => node.op === 'Erf' || node.op === 'Tanh')) {
+    if (!index.alive(f)) continue;
+    const head = f.op === 'Erf' ? erfHead(index, f) : tanhHead(index, f);
+    const tail = head && halfProduct(index, head.x, f);
+    if (!head || !tail) continue;
+    const attributes: Record<string, AttributeValue> = f.op === 'Tanh' ? { approximate: 'tanh' } : {};
+    const output = tail[tail.length - 1]!.outputs[0]!;
+    index.replace([...head.nodes, ...tail], { name: `${f.name}:gelu`, op: 'Gelu', inputs: [head.x], outputs: [output], attributes });
   }
   index.finish();
 }

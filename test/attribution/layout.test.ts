@@ -38,3 +38,18 @@ describe('the attribution layer has no import cycle', () => {
     expect(importers.sort()).toEqual(['describe.ts', 'explain.ts']);
   });
 });
+
+describe('a method is one file of src/attribution/methods/', () => {
+  it('named by its id, its description the default export; no method file imports what lists the methods', async () => {
+    const { DESCRIPTIONS } = await import('../../src/attribution/generated/method-list.ts');
+    const files = readdirSync(join(ROOT, 'methods')).filter((f) => f.endsWith('.ts'));
+    expect(DESCRIPTIONS.map((d) => d.id)).toEqual(files.map((f) => f.slice(0, -3)).sort());
+    const graph = importGraph();
+    const listers = ['registry.ts', 'generated/method-list.ts'].map((f) => join(ROOT, f));
+    for (const file of files)
+      expect(
+        graph.get(join(ROOT, 'methods', file))!.filter((t) => listers.includes(t)),
+        file,
+      ).toEqual([]);
+  });
+});

@@ -399,6 +399,7 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
             errored ||
             (seen['gradlens-explainer']?.length &&
               seen['gradlens-features']?.length &&
+              seen['gradlens-text']?.length &&
               (seen['gradlens-compare']?.length ?? 0) >= 3 &&
               seen['gradlens-curve']?.length)
           );

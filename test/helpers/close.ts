@@ -23,3 +23,14 @@ export function expectAllClose(actual: ArrayLike<number>, expected: ArrayLike<nu
   bad.sort((p, q) => q.error - p.error);
   expect(bad.slice(0, 5), `${label}: ${bad.length} of ${expected.length} outside ${JSON.stringify(tolerance)}`).toEqual([]);
 }
+
+/** ‖actual − expected‖₂ / ‖expected‖₂, in float64: how the Captum fixtures state their tolerance. */
+export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let difference = 0;
+  let norm = 0;
+  for (let i = 0; i < expected.length; i++) {
+    difference += (actual[i]! - expected[i]!) ** 2;
+    norm += expected[i]! ** 2;
+  }
+  return Math.sqrt(difference / norm);
+}

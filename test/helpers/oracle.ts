@@ -12,10 +12,22 @@ export interface Oracle {
 export async function openOracle(bytes: Uint8Array): Promise<Oracle> {
   const session = await InferenceSession.create(bytes);
   const declared = session.inputMetadata[0]!;
+  // A text model takes int64 or int32 token ids: gradlens holds them as float32 integers.
+  const type = declared.isTensor ? declared.type : 'float32';
+  const tensorOf = (input: Float32Array, shape: readonly number[]) =>
+    type === 'int64'
+      ? new Tensor(
+          'int64',
+          BigInt64Array.from(input, (v) => BigInt(v)),
+          [...shape],
+        )
+      : type === 'int32'
+        ? new Tensor('int32', Int32Array.from(input), [...shape])
+        : new Tensor('float32', input, [...shape]);
   return {
     declaredBatch: declared.isTensor && typeof declared.shape[0] === 'number' ? declared.shape[0] : undefined,
     async logits(input, shape) {
-      const result = await session.run({ [session.inputNames[0]!]: new Tensor('float32', input, [...shape]) });
+      const result = await session.run({ [session.inputNames[0]!]: tensorOf(input, shape) });
       return result[session.outputNames[0]!]!.data as Float32Array;
     },
     release: () => session.release(),

@@ -152,7 +152,6 @@ const GRID: Record<string, Case> = {
 };
 
 const isDepthwise = (s: ConvShape) => s.group === s.inChannels && s.group > 1;
-const DEPTHWISE = Object.keys(GRID).filter((name) => isDepthwise(shape(GRID[name]!)));
 
 interface Options {
   bias?: boolean;
@@ -221,13 +220,15 @@ describe('conv2d forward against the float64 reference', () => {
     expectAllClose(await runForward(s, { bias: true, activation: 'relu' }), reference.conv2d(s, t.x, t.w, t.bias, 'relu'), F32_SUM);
   });
 
-  it('depthwise shapes also run correctly through the implicit GEMM', async () => {
-    for (const name of DEPTHWISE) {
-      const s = shape(GRID[name]!);
-      const t = tensors(s);
-      expectAllClose(await runForward(s, { bias: true, path: 'implicit-gemm' }), reference.conv2d(s, t.x, t.w, t.bias), F32_SUM, name);
-    }
-  });
+  for (const path of ['implicit-gemm', 'direct'] as const) {
+    it(`every shape also runs correctly through the ${path} path`, async () => {
+      for (const [name, c] of Object.entries(GRID)) {
+        const s = shape(c);
+        const t = tensors(s);
+        expectAllClose(await runForward(s, { bias: true, path }), reference.conv2d(s, t.x, t.w, t.bias), F32_SUM, name);
+      }
+    });
+  }
 
   for (const tiles of [
     { m: 8, n: 4, k: 4 },
@@ -251,13 +252,15 @@ describe('conv2d input gradient against the float64 reference', () => {
     });
   }
 
-  it('depthwise shapes also run correctly through the implicit GEMM', async () => {
-    for (const name of DEPTHWISE) {
-      const s = shape(GRID[name]!);
-      const t = tensors(s);
-      expectAllClose(await runBackward(s, { path: 'implicit-gemm' }), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM, name);
-    }
-  });
+  for (const path of ['implicit-gemm', 'direct'] as const) {
+    it(`every shape also runs correctly through the ${path} path`, async () => {
+      for (const [name, c] of Object.entries(GRID)) {
+        const s = shape(c);
+        const t = tensors(s);
+        expectAllClose(await runBackward(s, { path }), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM, name);
+      }
+    });
+  }
 
   it('other tiles cover the tails', async () => {
     const s = shape({ ...GRID['several tiles in m, n and k']!, strides: [2, 3], pads: [1, 0, 1, 2] });
@@ -266,7 +269,7 @@ describe('conv2d input gradient against the float64 reference', () => {
   });
 
   for (const name of ['stride 2, asymmetric pads, batch 3', 'depthwise 3×3 stride 2']) {
-    it(`accumulate adds into the existing gradient (${isDepthwise(shape(GRID[name]!)) ? 'depthwise' : 'implicit GEMM'})`, async () => {
+    it(`accumulate adds into the existing gradient (${isDepthwise(shape(GRID[name]!)) ? 'direct' : 'implicit GEMM'})`, async () => {
       const s = shape(GRID[name]!);
       const initial = tensors(s).initialGradX;
       const alone = await runBackward(s);

@@ -438,6 +438,49 @@ describe('patterns', () => {
     expect(ops(loadOnnx(model(nodes, { initializers: constants })))).toContain('Erf');
   });
 
+  // 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))): torch's GELU(approximate='tanh') export, and HF's NewGELU (Pow, ½x first).
+  const tanhGelu = (variant: 'torch' | 'pow'): NodeSpec[] => [
+    ...(variant === 'torch'
+      ? [
+          { op: 'Mul', inputs: ['x', 'x'], outputs: ['x2'] },
+          { op: 'Mul', inputs: ['x', 'x2'], outputs: ['x3'] },
+        ]
+      : [{ op: 'Pow', inputs: ['x', 'three'], outputs: ['x3'] }]),
+    { op: 'Mul', inputs: ['c', 'x3'], outputs: ['cx3'] },
+    { op: 'Add', inputs: ['x', 'cx3'], outputs: ['inner'] },
+    { op: 'Mul', inputs: ['k', 'inner'], outputs: ['u'] },
+    { op: 'Tanh', inputs: ['u'], outputs: ['t'] },
+    { op: 'Add', inputs: ['one', 't'], outputs: ['p'] },
+    ...(variant === 'torch'
+      ? [
+          { op: 'Mul', inputs: ['x', 'p'], outputs: ['xp'] },
+          { op: 'Mul', inputs: ['half', 'xp'], outputs: ['y'] },
+        ]
+      : [
+          { op: 'Mul', inputs: ['half', 'x'], outputs: ['hx'] },
+          { op: 'Mul', inputs: ['hx', 'p'], outputs: ['y'] },
+        ]),
+  ];
+  const tanhConstants = [scalar('c', 0.044715), scalar('k', Math.sqrt(2 / Math.PI)), scalar('three', 3), scalar('one', 1), scalar('half', 0.5)];
+
+  it.each(['torch', 'pow'] as const)(
+    "0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))), %s, becomes Gelu(approximate='tanh') and computes it",
+    async (variant) => {
+      const graph = loadOnnx(model(tanhGelu(variant), { initializers: tanhConstants }));
+      expect(graph.nodes.map((node) => [node.op, node.inputs, node.outputs, node.attributes])).toEqual([
+        ['Gelu', ['x'], ['y'], { approximate: 'tanh' }],
+      ]);
+      const input = randomTensor(8, 5, 3);
+      const expected = Array.from(input, (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
+      expectAllClose(await forward(graph, input, 2), expected, EXACT, 'tanh gelu');
+    },
+  );
+
+  it('a tanh-GELU-like subgraph with another cube coefficient is left alone', () => {
+    const constants = tanhConstants.map((c) => (c.name === 'c' ? scalar('c', 0.05) : c));
+    expect(ops(loadOnnx(model(tanhGelu('torch'), { initializers: constants })))).toContain('Tanh');
+  });
+
   const layerNorm = (affine: boolean): NodeSpec[] => [
     { op: 'ReduceMean', inputs: ['x'], outputs: ['mean'], attributes: { axes: [-1] } },
     { op: 'Sub', inputs: ['x', 'mean'], outputs: ['d'] },
@@ -590,5 +633,121 @@ describe('errors', () => {
     await expect(plan.run({ input })).rejects.toMatchObject({ code: 'NAN_INPUT' });
     plan.destroy();
     model.destroy();
+  });
+});
+
+describe('transformer exports (issue 13: ViT, Swin)', () => {
+  it("a class token Expand-ed to the batch and concatenated to the tokens holds at every batch (ViT's Concat)", async () => {
+    const token = [0.5, -1, 2, 0.25];
+    const graph = loadOnnx(
+      model(
+        [
+          { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
+          { op: 'Gather', inputs: ['shape', 'zero'], outputs: ['batch'], attributes: { axis: 0 } },
+          { op: 'Unsqueeze', inputs: ['batch', 'axes0'], outputs: ['b1'] },
+          { op: 'Concat', inputs: ['b1', 'rest'], outputs: ['target'], attributes: { axis: 0 } },
+          { op: 'Expand', inputs: ['token', 'target'], outputs: ['tokens'] },
+          { op: 'Concat', inputs: ['tokens', 'x'], outputs: ['y'], attributes: { axis: 1 } },
+        ],
+        {
+          shape: [3, 4],
+          initializers: [
+            { name: 'token', dims: [1, 1, 4], values: token },
+            { name: 'zero', dims: [], dataType: DataType.int64, values: [0] },
+            ints('axes0', [0]),
+            ints('rest', [1, 4]),
+          ],
+        },
+      ),
+    );
+    expect(ops(graph)).toEqual(['Pad', 'Add']);
+    const input = randomTensor(3 * 12, 6);
+    const expected = Array.from({ length: 3 }, (_, b) => [...token, ...input.subarray(12 * b, 12 * b + 12)]).flat();
+    expectAllClose(await forward(graph, input, 3), expected, { abs: 0, rel: 0 }, 'class token and tokens');
+  });
+
+  it('a repeated sample between two batch tensors: each run padded into place, the sample added once', async () => {
+    const token = [7, -3];
+    const graph = loadOnnx(
+      model(
+        [
+          { op: 'Shape', inputs: ['x'], outputs: ['shape'] },
+          { op: 'Slice', inputs: ['shape', 'zero', 'one'], outputs: ['batch'] },
+          { op: 'Concat', inputs: ['batch', 'rest'], outputs: ['target'], attributes: { axis: 0 } },
+          { op: 'Expand', inputs: ['token', 'target'], outputs: ['tokens'] },
+          { op: 'Concat', inputs: ['x', 'tokens', 'x', 'x'], outputs: ['y'], attributes: { axis: -2 } },
+        ],
+        {
+          shape: [3, 2],
+          initializers: [{ name: 'token', dims: [1, 1, 2], values: token }, ints('zero', [0]), ints('one', [1]), ints('rest', [1, 2])],
+        },
+      ),
+    );
+    expect(ops(graph)).toEqual(['Pad', 'Add', 'Concat', 'Pad', 'Add']);
+    const input = randomTensor(2 * 6, 8);
+    const expected = Array.from({ length: 2 }, (_, b) => {
+      const x = Array.from(input.subarray(6 * b, 6 * b + 6));
+      return [...x, ...token, ...x, ...x];
+    }).flat();
+    expectAllClose(await forward(graph, input, 2), expected, { abs: 0, rel: 0 }, 'x, token, x, x');
+  });
+
+  it("a Gather along axis 0 where axis 0 does not carry the batch loads (Swin's q, k, v after a Transpose)", async () => {
+    const graph = loadOnnx(
+      model(
+        [
+          { op: 'Transpose', inputs: ['x'], outputs: ['t'], attributes: { perm: [1, 0, 2] } },
+          { op: 'Gather', inputs: ['t', 'one'], outputs: ['y'], attributes: { axis: 0 } },
+        ],
+        { shape: [3, 4], initializers: [{ name: 'one', dims: [], dataType: DataType.int64, values: [1] }] },
+      ),
+    );
+    const input = randomTensor(2 * 12, 7);
+    const expected = [...input.subarray(4, 8), ...input.subarray(16, 20)];
+    expectAllClose(await forward(graph, input, 2), expected, { abs: 0, rel: 0 }, 'x[:, 1]');
+  });
+
+  it('a Gather along the axis that carries the batch is refused: it would mix samples', () =>
+    expectError(
+      () =>
+        loadOnnx(
+          modelBytes({
+            nodes: [{ op: 'Gather', inputs: ['x', 'one'], outputs: ['y'], attributes: { axis: 0 } }],
+            initializers: [ints('one', [1])],
+            inputs: [{ name: 'x', dims: [2, 3, 4] }],
+            outputs: [{ name: 'y' }],
+          }),
+        ),
+      'UNSUPPORTED_OP',
+      /moves elements along the batch axis \(axis 0\)/,
+    ));
+
+  // ONNX's ScatterND examples: rows [1, 0] of [[1, 2], [3, 4]] replaced by (or reduced with) [[10, 20], [30, 40]].
+  it.each([
+    ['none', [30, 40, 10, 20]],
+    ['add', [31, 42, 13, 24]],
+    ['mul', [30, 80, 30, 80]],
+    ['max', [30, 40, 10, 20]],
+    ['min', [1, 2, 3, 4]],
+  ] as const)("ScatterND (reduction %s) on constants folds at load (Swin's shifted-window attention mask)", (reduction, expected) => {
+    const graph = loadOnnx(
+      model(
+        [
+          { op: 'ScatterND', inputs: ['data', 'where', 'values'], outputs: ['mask'], attributes: { reduction } },
+          { op: 'Add', inputs: ['x', 'mask'], outputs: ['y'] },
+        ],
+        {
+          opset: 18,
+          shape: [2, 2],
+          initializers: [
+            { name: 'data', dims: [2, 2], values: [1, 2, 3, 4] },
+            { name: 'where', dims: [2, 1], dataType: DataType.int64, values: [1, 0] },
+            { name: 'values', dims: [2, 2], values: [10, 20, 30, 40] },
+          ],
+        },
+      ),
+    );
+    expect(ops(graph)).toEqual(['Add']);
+    expect(Array.from(graph.constants.get(graph.nodes[0]!.inputs[1]!)!.data)).toEqual(expected);
   });
 });

@@ -372,7 +372,13 @@ export const REFERENCE_OPS: Record<string, ReferenceOp> = {
 };
 
 /** Every tensor's value for one forward pass in float64. */
-export function referenceForward(graph: Graph, input: ArrayLike<number>, batch: number): Map<string, Float64Array> {
+/** Every tensor's value; a tensor in `replace` takes the given value instead of its node's (a layer method's injection). */
+export function referenceForward(
+  graph: Graph,
+  input: ArrayLike<number>,
+  batch: number,
+  replace: ReadonlyMap<string, ArrayLike<number>> = new Map(),
+): Map<string, Float64Array> {
   const shapes = inferShapes(graph, batch);
   const values = new Map<string, Float64Array>([[graph.input, Float64Array.from(input)]]);
   for (const [name, constant] of graph.constants) values.set(name, Float64Array.from(constant.data));
@@ -380,6 +386,11 @@ export function referenceForward(graph: Graph, input: ArrayLike<number>, batch: 
     const op = REFERENCE_OPS[node.op];
     if (!op) throw new Error(`no reference for ${node.op}`);
     const inputs = node.inputs.map((name) => values.get(name)!);
+    const replaced = replace.get(node.outputs[0]!);
+    if (replaced) {
+      values.set(node.outputs[0]!, Float64Array.from(replaced));
+      continue;
+    }
     values.set(
       node.outputs[0]!,
       op.forward(
@@ -393,6 +404,15 @@ export function referenceForward(graph: Graph, input: ArrayLike<number>, batch: 
   return values;
 }
 
+/** A rule set's own backward of a node (DeepLift's multipliers), or undefined where the op's ordinary one applies. */
+export type CustomBackward = (
+  node: GraphNode,
+  inputs: Float64Array[],
+  output: Float64Array,
+  dy: Float64Array,
+  shapes: Shape[],
+) => Float64Array[] | undefined;
+
 /** Gradients of Σ seed ⊙ output with respect to every tensor that depends on the input (reverse mode, float64). */
 export function referenceGradients(
   graph: Graph,
@@ -400,6 +420,7 @@ export function referenceGradients(
   seed: ArrayLike<number>,
   batch: number,
   rules: Rules = 'standard',
+  custom?: CustomBackward,
 ): Map<string, Float64Array> {
   const shapes = inferShapes(graph, batch);
   const depends = new Set([graph.input]);
@@ -410,7 +431,10 @@ export function referenceGradients(
     if (!dy) continue;
     const inputs = node.inputs.map((name) => values.get(name)!);
     const shapesIn = node.inputs.map((n) => shapes.get(n)!);
-    const parts = REFERENCE_OPS[node.op]!.backward(inputs, values.get(node.outputs[0]!)!, dy, shapesIn, node, rules, shapes.get(node.outputs[0]!)!);
+    const output = values.get(node.outputs[0]!)!;
+    const parts =
+      custom?.(node, inputs, output, dy, shapesIn) ??
+      REFERENCE_OPS[node.op]!.backward(inputs, output, dy, shapesIn, node, rules, shapes.get(node.outputs[0]!)!);
     node.inputs.forEach((name, i) => {
       const part = parts[i];
       if (!part || !depends.has(name)) return;

@@ -19,6 +19,7 @@ import torch
 import torchvision.models as tv
 from torchvision.models import efficientnet, regnet
 from torchvision.models.convnext import CNBlockConfig
+from torchvision.models.resnet import Bottleneck
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COMMIT_LIMIT = 5 * 2**20
@@ -49,6 +50,25 @@ def small_regnet():
     return regnet.RegNet(params, num_classes=CLASSES)
 
 
+class BertStyle(torch.nn.Module):
+    """A BERT-style encoder on token ids: token + position embeddings, LayerNorm, post-norm encoder layers with GELU,
+    a classifier on the first token. Its 'input gradient' is taken at the token embedding output (ids have none)."""
+    vocabulary = 100
+
+    def __init__(self, width=32, layers=2):
+        super().__init__()
+        self.token_embedding = torch.nn.Embedding(self.vocabulary, width)
+        self.position_embedding = torch.nn.Parameter(torch.randn(64, width) * 0.02)
+        self.norm = torch.nn.LayerNorm(width)
+        layer = torch.nn.TransformerEncoderLayer(width, 2, 2 * width, dropout=0.0, activation='gelu', batch_first=True)
+        self.encoder = torch.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.classifier = torch.nn.Linear(width, CLASSES)
+
+    def forward(self, ids):
+        x = self.token_embedding(ids) + self.position_embedding[: ids.shape[1]]
+        return self.classifier(self.encoder(self.norm(x))[:, 0])
+
+
 # name -> (family, builder, per-sample input shape)
 MODELS = {
     'resnet18': ('ResNet', lambda: tv.resnet18(num_classes=CLASSES), [3, 32, 32]),
@@ -64,10 +84,20 @@ MODELS = {
     'shufflenet_v2': ('ShuffleNetV2', lambda: tv.shufflenet_v2_x0_5(num_classes=CLASSES), [3, 32, 32]),
     'mnasnet': ('MNASNet', lambda: tv.mnasnet0_5(num_classes=CLASSES), [3, 32, 32]),
     'convnext': ('ConvNeXt', lambda: tv.ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)], num_classes=CLASSES), [3, 32, 32]),
+    # ResNeXt-50 32×4d and Wide ResNet-50-2 blocks (grouped, and twice as wide 3×3 convs) at one block per stage
+    'resnext': ('ResNeXt', lambda: tv.ResNet(Bottleneck, [1, 1, 1, 1], groups=32, width_per_group=4, num_classes=CLASSES), [3, 32, 32]),
+    'wide_resnet': ('Wide ResNet', lambda: tv.ResNet(Bottleneck, [1, 1, 1, 1], width_per_group=128, num_classes=CLASSES), [3, 32, 32]),
+    'inception_v3': ('Inception v3', lambda: tv.inception_v3(num_classes=CLASSES, aux_logits=False, init_weights=True), [3, 75, 75]),
+    # A small ViT, and ViT-B/16's layout (16×16 patches, class token, pre-norm blocks) at reduced depth, width and size
     'vit': ('ViT', lambda: tv.VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=32, mlp_dim=64,
                                                 num_classes=CLASSES), [3, 32, 32]),
-    'swin': ('Swin', lambda: tv.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[1, 1], num_heads=[1, 2], window_size=[4, 4],
-                                                num_classes=CLASSES), [3, 32, 32]),
+    'vit_b_16': ('ViT', lambda: tv.VisionTransformer(image_size=64, patch_size=16, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
+                                                     num_classes=CLASSES), [3, 64, 64]),
+    # Swin-T's layout at two blocks per stage: second blocks shift their windows (roll, attention mask); 40×40 inputs
+    # give 10×10 and 5×5 tokens, padded to whole 4×4 windows
+    'swin': ('Swin', lambda: tv.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[1, 2], window_size=[4, 4],
+                                                num_classes=CLASSES), [3, 40, 40]),
+    'bert': ('BERT-style encoder', BertStyle, [12]),  # token ids in
 }
 
 
@@ -95,11 +125,20 @@ def seeded(name):
 
 
 def gradient(model, x):
-    x = x.clone().requires_grad_(True)
-    logits = model(x)
+    """The logits and the gradient of the top-1 logit at the input, or at the token embedding output for token ids."""
+    if isinstance(model, BertStyle):
+        embedded = []
+        hook = model.token_embedding.register_forward_hook(lambda _, __, output: embedded.append(output) or output.retain_grad())
+        logits = model(x)
+        hook.remove()
+        at = embedded[0]
+    else:
+        x = x.clone().requires_grad_(True)
+        logits = model(x)
+        at = x
     target = int(logits.argmax())
     logits[0, target].backward()
-    return logits.detach(), x.grad.detach(), target
+    return logits.detach(), at.grad.detach(), target
 
 
 def away_from_kinks(model, shape):
@@ -120,15 +159,23 @@ def away_from_kinks(model, shape):
     raise RuntimeError('no input away from kinks in 100 seeds')
 
 
+def token_ids(shape):
+    """Seeded token ids: an encoder on ids has no kinks (GELU, softmax), so any input serves."""
+    seed = 7
+    torch.manual_seed(seed)
+    return torch.randint(0, BertStyle.vocabulary, (1, *shape)), seed
+
+
 def make(name, out):
     family, _, shape = MODELS[name]
     model = seeded(name)
-    x, seed = away_from_kinks(model, shape)
+    text = isinstance(model, BertStyle)
+    x, seed = token_ids(shape) if text else away_from_kinks(model, shape)
     directory = os.path.join(out, name) if out else os.path.join(HERE, 'models', name)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, 'model.onnx')
     torch.onnx.export(model, x, path, opset_version=17, input_names=['x'], output_names=['logits'],
-                      dynamic_axes={'x': {0: 'batch'}, 'logits': {0: 'batch'}})
+                      dynamic_axes={'x': {0: 'batch', **({1: 'sequence'} if text else {})}, 'logits': {0: 'batch'}})
     if not out and os.path.getsize(path) > COMMIT_LIMIT:  # too large to commit: the test makes it when missing
         generated = os.path.join(HERE, 'generated', name)
         os.makedirs(generated, exist_ok=True)
@@ -136,7 +183,7 @@ def make(name, out):
         os.rmdir(directory)
         directory = generated
     logits32, gradient32, target32 = gradient(model, x)
-    logits64, gradient64, target = gradient(model.double(), x.double())
+    logits64, gradient64, target = gradient(model.double(), x if text else x.double())
     np.save(os.path.join(directory, 'input.npy'), x.numpy())
     np.save(os.path.join(directory, 'logits64.npy'), logits64.numpy())
     np.save(os.path.join(directory, 'gradient64.npy'), gradient64.numpy())
@@ -149,6 +196,7 @@ def make(name, out):
         'logitDifference32': float((logits32.double() - logits64).abs().max()),
         'gradientDifference32': float((gradient32.double() - gradient64).abs().max()) if target32 == target else None,
         'gradientPeak64': float(gradient64.abs().max()),
+        **({'gradientAt': 'token embedding output', 'vocabulary': BertStyle.vocabulary} if text else {}),
     }
     with open(os.path.join(directory, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)

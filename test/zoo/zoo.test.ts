@@ -1,21 +1,24 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Model } from '../../src/graph/model.ts';
-import { readNpy } from '../../src/io/npy.ts';
+import { embeddingOutput } from '../../src/graph/embedding.ts';
+import { readNpy, toFloat32 } from '../../src/io/npy.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
 import { testContext } from '../helpers/gpu.ts';
+import { oracleLogits } from '../helpers/oracle.ts';
 
 /**
  * The zoo (issue 13): torchvision classification families with seeded weights at small input sizes, exported by
  * test/zoo/make_zoo.py with PyTorch's float64 logits and input gradient. Each supported model must load, give the
- * logits onnxruntime gives within 1e-4 of the largest, and the gradient of its top-1 logit within 3× the difference
- * between torch's own float32 and float64 gradients (measured per model by the script; deep random nets have a large
- * one), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models
+ * logits onnxruntime gives within 1e-4 of the largest (or 3× torch's own float32-vs-float64 difference, where that is
+ * larger: Inception v3's random weights reach 0.9e-4 in torch itself), and the gradient of its top-1 logit within 3×
+ * the difference between torch's own float32 and float64 gradients (measured per model by the script; deep random nets
+ * have a large one; at least 1e-5 of the gradient's peak), at an input the script chose away from ReLU and max-pool kinks (where float32 may take either side). Models
  * whose ops are not all supported yet are listed with the op types they miss: the test fails when that list changes,
- * so a model that starts to load is moved to SUPPORTED, never skipped silently.
+ * so a model that starts to load is moved to SUPPORTED, never skipped silently. The BERT-style encoder takes token ids:
+ * its gradient is the one at the token embedding output.
  */
 
 const SUPPORTED = [
@@ -32,19 +35,20 @@ const SUPPORTED = [
   'alexnet',
   'mnasnet',
   'convnext',
+  'bert',
+  'resnext',
+  'wide_resnet',
+  'inception_v3',
+  'vit',
+  'vit_b_16',
+  'swin',
 ];
 
 /** Planned: the op types each still needs (ops lane, issue 13). */
-const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {
-  vit: ['Concat'], // the class token: Expand to the batch, then Concat
-  swin: ['Gather'], // window partition indices
-};
+const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {};
 
 /** Families not exported yet, and why: shown as to-dos in every run. */
 const NOT_YET: Readonly<Record<string, string>> = {
-  'ResNeXt / Wide ResNet': 'the ops of ResNet with grouped and wider 3×3 convs, in 90–250 MB files: for a CI job',
-  'Inception v3': 'needs 75×75 inputs and 95 MB of weights; its ops are those of GoogLeNet',
-  'BERT-style encoder with token ids': 'needs Gather on integer ids (token embeddings), ops lane',
 };
 
 const here = fileURLToPath(new URL('./', import.meta.url));
@@ -63,6 +67,7 @@ interface Meta {
   family: string;
   inputShape: number[];
   target: number;
+  logitDifference32: number;
   gradientDifference32: number | null;
   gradientPeak64: number;
 }
@@ -80,46 +85,53 @@ describe('the zoo: supported families match onnxruntime and torch autograd', () 
     test(`${name}${dir ? '' : ' (not generated: needs python3-torch and python3-torchvision)'}`, async () => {
       const meta = JSON.parse(readFileSync(`${dir}/meta.json`, 'utf8')) as Meta;
       const bytes = new Uint8Array(readFileSync(`${dir}/model.onnx`));
-      const input = Float32Array.from(npy(dir!, 'input.npy').data as Float32Array);
-      const model = await Model.create(await testContext(), loadOnnx(bytes, { name }));
+      const input = toFloat32(npy(dir!, 'input.npy')); // token ids (int64) as float32 integers for the text model
+      const model = await Model.create(await testContext(), loadOnnx(bytes, { name, inputShape: meta.inputShape }));
       models.push(model);
-      expect(model.graph.inputShape).toEqual(meta.inputShape);
-      const plan = await model.plan({ batch: 1, objective: 'logit' });
-      const { output, inputGradient } = await plan.run({ input, target: meta.target });
+      // A text model's gradient is taken at its token embedding output (ids have none), as make_zoo.py takes torch's.
+      const at = model.graph.tokenIds ? embeddingOutput(model.graph) : undefined;
+      const plan = await model.plan({ batch: 1, objective: 'logit', capture: at ? [at] : [] });
+      const { output, inputGradient, gradients } = await plan.run({ input, target: meta.target });
       plan.destroy();
 
-      const session = await ort.InferenceSession.create(bytes);
-      const expected = (await session.run({ x: new ort.Tensor('float32', input, [1, ...meta.inputShape]) })).logits!.data as Float32Array;
-      await session.release();
+      const expected = await oracleLogits(bytes, input, [1, ...meta.inputShape]);
       const peak = Math.max(...Array.from(expected, Math.abs));
       const logitError = Math.max(...Array.from(output, (v, i) => Math.abs(v - expected[i]!)));
-      expect(logitError, `logits against onnxruntime (largest |logit| ${peak})`).toBeLessThanOrEqual(1e-4 * peak);
+      // 1e-4 of the largest, or 3× torch's own float32 error where a deep random net has more (Inception v3: 0.9e-4)
+      const logitBound = Math.max(1e-4 * peak, 3 * meta.logitDifference32);
+      const torch32 = `torch float32 is off by ${meta.logitDifference32}`;
+      expect(logitError, `logits against onnxruntime (largest |logit| ${peak}; ${torch32})`).toBeLessThanOrEqual(logitBound);
 
       expect(meta.gradientDifference32, 'torch float32 and float64 agree on the top-1 class').not.toBeNull();
       const gradient64 = float64(dir!, 'gradient64.npy');
-      const gradientError = Math.max(...Array.from(inputGradient!, (v, i) => Math.abs(v - gradient64[i]!)));
-      const bound = 3 * meta.gradientDifference32!;
+      const gradientError = Math.max(...Array.from(at ? gradients[at]! : inputGradient!, (v, i) => Math.abs(v - gradient64[i]!)));
+      // Torch's float32 error is one sample of rounding noise: where it happens to be tiny (MobileNetV3: 1.3e-6 of the
+      // peak at one export, 3× more at another), 1e-5 of the peak, a few float32 roundings per layer, is the floor.
+      const bound = Math.max(3 * meta.gradientDifference32!, 1e-5 * meta.gradientPeak64);
       expect(gradientError, `input gradient against torch float64 (torch float32 is off by ${meta.gradientDifference32})`).toBeLessThanOrEqual(bound);
     }, 600_000);
   }
 });
 
-describe('the zoo: planned families fail with UNSUPPORTED_OP naming exactly the op types they still need', () => {
-  for (const [name, ops] of Object.entries(EXPECTED_UNSUPPORTED)) {
-    const dir = directoryOf(name);
-    (dir ? it : it.skip)(`${name} needs ${ops.join(', ') || '(nothing)'}`, () => {
-      let error: unknown;
-      try {
-        loadOnnx(new Uint8Array(readFileSync(`${dir}/model.onnx`)), { name });
-      } catch (caught) {
-        error = caught;
-      }
-      expect(error, `${name} loads: move it to SUPPORTED`).toMatchObject({ code: 'UNSUPPORTED_OP' });
-      const missingOps = [...(error as Error).message.matchAll(/(\S+) ×\d+ \(e\.g\./g)].map((match) => match[1]);
-      expect(missingOps.sort()).toEqual([...ops].sort());
-    });
-  }
-});
+describe.runIf(Object.keys(EXPECTED_UNSUPPORTED).length > 0)(
+  'the zoo: planned families fail with UNSUPPORTED_OP naming the op types they need',
+  () => {
+    for (const [name, ops] of Object.entries(EXPECTED_UNSUPPORTED)) {
+      const dir = directoryOf(name);
+      (dir ? it : it.skip)(`${name} needs ${ops.join(', ') || '(nothing)'}`, () => {
+        let error: unknown;
+        try {
+          loadOnnx(new Uint8Array(readFileSync(`${dir}/model.onnx`)), { name });
+        } catch (caught) {
+          error = caught;
+        }
+        expect(error, `${name} loads: move it to SUPPORTED`).toMatchObject({ code: 'UNSUPPORTED_OP' });
+        const missingOps = [...(error as Error).message.matchAll(/(\S+) ×\d+ \(e\.g\./g)].map((match) => match[1]);
+        expect(missingOps.sort()).toEqual([...ops].sort());
+      });
+    }
+  },
+);
 
 describe('the zoo: families not exported yet', () => {
   for (const [family, why] of Object.entries(NOT_YET)) it.todo(`${family}: ${why}`);

@@ -3,7 +3,8 @@ import { activationBackward, activationForward, type ActivationDims, type Activa
 import { rectGradBackward } from '../../kernels/attribution/rectgrad.ts';
 import { broadcastShape } from '../../kernels/binary.ts';
 import { attribute, sizeOf, type GraphNode } from '../ir.ts';
-import { isRectGrad, rectGradPercentile, type OpContext, type OpDefinition } from '../op.ts';
+import { isRectGrad, rectGradPercentile, reluRule, type OpContext, type OpDefinition } from '../op.ts';
+import { DEEPLIFT_RESCALED, deepLiftPointwise } from './deeplift.ts';
 
 /** A pointwise (unary elementwise) op: same shape out, gradient from the forward's input. */
 function pointwise(dims: (node: GraphNode, op: OpContext | undefined) => Omit<ActivationDims, 'count'>): OpDefinition {
@@ -22,7 +23,9 @@ function pointwise(dims: (node: GraphNode, op: OpContext | undefined) => Omit<Ac
         const rectified = { count, batch, percentile: rectGradPercentile(op.rules), accumulate: target.accumulate };
         return rectGradBackward(op.gpu, { ...io, threshold: op.saved('rectgrad threshold', batch * 4) }, rectified);
       }
-      const all = { count, ...dims(op.node, op), rule: isRectGrad(op.rules) ? 'standard' : op.rules, accumulate: target.accumulate };
+      const all = { count, ...dims(op.node, op), rule: reluRule(op.rules), accumulate: target.accumulate };
+      if (op.rules === 'deeplift' && DEEPLIFT_RESCALED.has(op.node.op))
+        return deepLiftPointwise(op, target, (fallback) => activationBackward(op.gpu, { ...io, gradX: fallback }, { ...all, accumulate: false }));
       return [await activationBackward(op.gpu, io, all)];
     },
   };

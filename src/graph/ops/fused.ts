@@ -3,7 +3,7 @@ import type { Dispatch } from '../../gpu/commands.ts';
 import { activationBackward } from '../../kernels/activation.ts';
 import { rectGradBackward } from '../../kernels/attribution/rectgrad.ts';
 import { attribute, sizeOf, type GraphNode } from '../ir.ts';
-import { isRectGrad, rectGradPercentile, type OpContext } from '../op.ts';
+import { isRectGrad, rectGradPercentile, reluRule, type OpContext } from '../op.ts';
 
 /** Set by the planner's fusion pass (src/graph/fold.ts) when a Relu follows and nothing else reads the pre-activation. */
 export const fusedActivation = (node: GraphNode): 'relu' | 'none' => (attribute<string>(node, 'activation', 'none') === 'relu' ? 'relu' : 'none');
@@ -22,5 +22,5 @@ export async function preActivationGradient(c: OpContext): Promise<{ dispatches:
     const threshold = c.saved('rectgrad threshold', batch * 4);
     return { dispatches: await rectGradBackward(c.gpu, { ...io, threshold }, { count, batch, percentile: rectGradPercentile(c.rules) }), gradient };
   }
-  return { dispatches: [await activationBackward(c.gpu, io, { count, op: 'relu', rule: c.rules })], gradient };
+  return { dispatches: [await activationBackward(c.gpu, io, { count, op: 'relu', rule: reluRule(c.rules) })], gradient };
 }

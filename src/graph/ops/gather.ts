@@ -27,14 +27,19 @@ function constantInput(node: GraphNode, index: number, constant: Constants, what
   return Array.from(data);
 }
 
-/** Element moves along the batch axis (0, or `batch_axis` where the loader found a transpose moved it) would mix or drop samples. */
-function keepingBatch(map: IndexMap, node: GraphNode): IndexMap {
-  const axis = attribute(node, 'batch_axis', 0);
-  const table = map.tables[axis];
-  if (map.inShape.length === 0 || !table || table.length !== map.inShape[axis] || table.some((x, i) => x !== i)) {
-    throw new GradlensError('UNSUPPORTED_OP', `${node.op} "${node.name}" moves elements along the batch axis (axis ${axis})`);
+/**
+ * The axes of x along which a map moves elements (an axis whose table is not the identity): the loader refuses a move
+ * along an axis that carries the batch, which would mix or drop samples. Axes a map prepends (Expand) are not x's.
+ */
+function movedAxes(x: Shape, maps: readonly IndexMap[]): number[] {
+  const moved = new Set<number>();
+  for (const map of maps) {
+    const offset = map.inShape.length - x.length;
+    map.tables.forEach((table, d) => {
+      if (d >= offset && (table.length !== map.inShape[d] || table.some((i, k) => i !== k))) moved.add(d - offset);
+    });
   }
-  return map;
+  return [...moved].sort((a, b) => a - b);
 }
 
 /** Slice: starts, ends, axes, steps from inputs 1–4 (opset ≥ 10) or the attributes (opset 1–9). */
@@ -46,12 +51,9 @@ function sliceOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
   const ends = list(2, 'ends') ?? [];
   const axes = list(3, 'axes') ?? starts.map((_, d) => d);
   const steps = list(4, 'steps') ?? starts.map(() => 1);
-  return keepingBatch(
-    sliceMap(
-      x,
-      axes.map((axis, k) => ({ axis, start: starts[k]!, end: ends[k]!, step: steps[k]! })),
-    ),
-    node,
+  return sliceMap(
+    x,
+    axes.map((axis, k) => ({ axis, start: starts[k]!, end: ends[k]!, step: steps[k]! })),
   );
 }
 
@@ -66,21 +68,18 @@ function splitOf(x: Shape, node: GraphNode, constant: Constants): IndexMap[] {
   const parts = attribute(node, 'num_outputs', node.outputs.length);
   const even = Math.ceil(x[d]! / parts);
   const extents = given ?? Array.from({ length: parts }, (_, k) => Math.min(even, x[d]! - k * even));
-  return splitMaps(x, axis, extents).map((map) => keepingBatch(map, node));
+  return splitMaps(x, axis, extents);
 }
 
 function gatherOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
-  return keepingBatch(gatherMap(x, attribute(node, 'axis', 0), constantInput(node, 1, constant, 'indices')), node);
+  return gatherMap(x, attribute(node, 'axis', 0), constantInput(node, 1, constant, 'indices'));
 }
 
 function expandOf(x: Shape, node: GraphNode, constant: Constants): IndexMap {
-  const target = constantInput(node, 1, constant, 'shape');
-  if (target.length > x.length)
-    throw new GradlensError('UNSUPPORTED_OP', `Expand "${node.name}": to rank ${target.length} from ${x.length} would move the batch axis`);
-  return keepingBatch(expandMap(x, target), node);
+  return expandMap(x, constantInput(node, 1, constant, 'shape'));
 }
 
-const tileOf = (x: Shape, node: GraphNode, constant: Constants) => keepingBatch(tileMap(x, constantInput(node, 1, constant, 'repeats')), node);
+const tileOf = (x: Shape, node: GraphNode, constant: Constants) => tileMap(x, constantInput(node, 1, constant, 'repeats'));
 
 /** Pad in the form src/onnx/opsets.ts gives every opset: full-rank `pads`, `mode` and `value` attributes. */
 function padOf(x: Shape, node: GraphNode): IndexMap {
@@ -89,7 +88,7 @@ function padOf(x: Shape, node: GraphNode): IndexMap {
   const mode = attribute<string>(node, 'mode', 'constant');
   if (!(PAD_MODES as readonly string[]).includes(mode))
     throw new GradlensError('UNSUPPORTED_OP', `Pad "${node.name}": mode "${mode}" (supported: ${PAD_MODES.join(', ')})`);
-  return keepingBatch(padMap(x, pads, mode as PadMode, attribute(node, 'value', 0)), node);
+  return padMap(x, pads, mode as PadMode, attribute(node, 'value', 0));
 }
 
 /** The tables of output k, uploaded once when the plan is made; the backward reads the same buffer. */
@@ -114,6 +113,7 @@ function moving(
       const moves = maps(inputs[0]!, node, constant); // checks the attributes and constants once, at load
       return (shapes?.(inputs[0]!, node, inputs) ?? moves.map((map) => [...map.outShape])).slice(0, node.outputs.length);
     },
+    movedAxes: (inputs, node, constant) => movedAxes(inputs[0]!, maps(inputs[0]!, node, constant)),
     forward: async (c) => {
       const written = mapsOf(c).flatMap((map, k) => (c.node.outputs[k] ? [[map, k] as const] : [])); // dropped outputs are not computed
       return Promise.all(written.map(([map, k]) => gatherForward(c.gpu, { x: c.input(0), y: c.output(k), tables: tables(c, map, k) }, map)));
@@ -175,6 +175,7 @@ const gather: OpDefinition = {
   shape: (inputs, node, constant) => (isLookup(node, constant) ? byLookup : byConstantIndices).shape(inputs, node, constant),
   forward: (c) => (isLookup(c.node, c.constantData) ? byLookup : byConstantIndices).forward!(c),
   backward: (c) => (isLookup(c.node, c.constantData) ? byLookup : byConstantIndices).backward!(c),
+  movedAxes: (inputs, node, constant) => (isLookup(node, constant) ? [] : byConstantIndices.movedAxes!(inputs, node, constant)),
 };
 
 export const gatherOps: Record<string, OpDefinition> = {

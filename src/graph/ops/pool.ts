@@ -10,6 +10,7 @@ import {
 } from '../../kernels/pool.ts';
 import { attribute, type GraphNode, type Shape } from '../ir.ts';
 import type { OpDefinition } from '../op.ts';
+import { deepLiftMaxPool } from './deeplift.ts';
 import { backwardOf, explicitPads, lifted, spatial, unlifted, type Pair } from './window.ts';
 
 function poolDims(shape: Shape, given: GraphNode): PoolDims {
@@ -37,6 +38,10 @@ const maxPool: OpDefinition = {
   backward: (c) => {
     const dims = poolDims(c.inputShapes[0]!, c.node);
     const argmax = c.saved('argmax', c.outputShapes[0]!.reduce((a, b) => a * b, 1) * 4);
+    if (c.rules === 'deeplift') {
+      const target = c.inputGradient(0);
+      return target ? deepLiftMaxPool(c, target, (gradY, gradX) => maxPoolBackward(c.gpu, { argmax, gradY, gradX }, dims)) : Promise.resolve([]);
+    }
     return backwardOf(c, (t) =>
       maxPoolBackward(c.gpu, { argmax, gradY: c.outputGradient(0), gradX: t.buffer }, { ...dims, accumulate: t.accumulate }),
     );
