@@ -76,7 +76,7 @@ async function ocr() {
     const batch = new Float32Array(characters.length * line.data.length);
     characters.forEach((_, i) => batch.set(line.data, i * line.data.length));
     const targets = characters.map(({ step, class: k }) => ({ step, class: k }));
-    const result = await model.explain(batch, { method: 'gradient-x-input', target: targets });
+    const result = await model.explain(batch, { method: 'saliency', target: targets });
     const size = line.data.length;
     maps.replaceChildren(
       ...characters.map((c, i) => {

@@ -25,8 +25,11 @@ export const RECOGNIZER = { file: 'ch_PP-OCRv4_rec_infer.onnx', keys: 'ppocr_key
 export const CLASSIFIER = { file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', shape: [3, 48, 192], labels: ['0°', '180°'] } as const;
 export const PADDLE_NORMALISATION = { channels: 3, scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } as const;
 
-/** Gradient × input: one backward pass per character, a map per character in about a minute on a software adapter. */
-const METHOD: ExplainOptions = { method: 'gradient-x-input', seed: 0 };
+/**
+ * Saliency: one backward pass per character, a map per character in a minute or so on a software adapter. Not
+ * gradient × input: the light ground is far from zero after PaddleOCR's normalisation, so × input lights the background.
+ */
+const METHOD: ExplainOptions = { method: 'saliency', seed: 0 };
 /** The direction classifier is small: integrated gradients. */
 const DIRECTION_METHOD: ExplainOptions = { method: 'integrated-gradients', steps: 16, seed: 0 };
 
