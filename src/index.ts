@@ -15,6 +15,7 @@ export { Model } from './graph/model.ts';
 export type { Graph } from './graph/ir.ts';
 export { renderHeatmap, colormap, legendStops, type Heatmap, type HeatmapOptions } from './render/index.ts';
 export { preprocess, type PreprocessOptions } from './io/preprocess.ts';
+export { ctcClasses, ctcGreedy, type RecognisedCharacter } from './io/ctc.ts';
 export { readNpy, writeNpy } from './io/npy.ts';
 export { tokenize } from './io/tokenize.ts';
 export { tokenShades, tokenPeak, type TokenShade } from './render/tokens.ts';

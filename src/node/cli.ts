@@ -3,6 +3,7 @@ import { isGradlensError } from '../gpu/errors.ts';
 import { benchCommand } from './bench-command.ts';
 import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
 import { runDemo } from './demo.ts';
+import { runOcrDemo } from './ocr-demo.ts';
 import { doctor, formatDoctor } from './doctor.ts';
 import { evaluateCommand } from './evaluate-command.ts';
 import { formatSummary, runExplain } from './explain-command.ts';
@@ -28,6 +29,8 @@ commands
                              a saved run; see gradlens bench --help
   demo [--out DIR]           the bundled digit model on the sample digits with four methods, overlays and a report
                              (default DIR gradlens-demo)
+  demo --ocr [--out DIR]     PP-OCRv4 (a checkout's devDependency): which pixels of samples/text-line.png made each
+                             character the recognizer read (a heat map per character), and the direction classifier
 
 options (every command)
   --backend B   vulkan | opengles | metal | d3d12 | d3d11   (env GRADLENS_BACKEND)
@@ -89,9 +92,9 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     case 'demo': {
-      const { values, positionals } = parse(rest, { out: { type: 'string', short: 'o', default: 'gradlens-demo' } });
+      const { values, positionals } = parse(rest, { out: { type: 'string', short: 'o', default: 'gradlens-demo' }, ocr: { type: 'boolean' } });
       if (positionals.length) throw new UsageError(`demo takes no arguments, got ${positionals.join(' ')}`);
-      return runDemo(values.out, adapterOptions(values, process.env));
+      return (values.ocr ? runOcrDemo : runDemo)(values.out, adapterOptions(values, process.env));
     }
     default:
       throw new UsageError(`unknown command "${command}"`);

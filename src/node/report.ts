@@ -96,6 +96,8 @@ function page(sections: Section[], evaluations: Evaluation[] = [], enhanced = fa
   .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: var(--gl-gap); }
   figure { margin: 0; padding: 8px; border: 1px solid #8884; border-radius: 6px; }
   figure img { width: 76px; height: 76px; object-fit: contain; image-rendering: pixelated; background: #000; }
+  .grid.lines { grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); }
+  .grid.lines figure img { width: 320px; height: auto; }
   .grid.charts { grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); }
   figure img.chart { width: 100%; height: auto; background: #fff; image-rendering: auto; }
   .refused { font-size: 0.75rem; opacity: 0.8; }
@@ -135,7 +137,7 @@ function sectionHtml({ folder, records, files, live }: Section): string {
   return `<section>
 <h2>${escape(title)}${folder !== '.' ? ` <small>(${escape(folder)}/)</small>` : ''}</h2>
 <p class="options">${escape(model)}<br>${escape(options)}<br>${records.length} inputs, ${failed} failed</p>
-<div class="grid${[...files.values()].some((f) => f.svg) ? ' charts' : ''}">
+<div class="grid${[...files.values()].some((f) => f.svg) ? ' charts' : ''}${records.some((r) => r.outputTarget && 'step' in r.outputTarget) ? ' lines' : ''}">
 ${records.map((record) => card(folder, record, files.get(record)!, live.get(record))).join('\n')}
 </div>
 </section>`;
