@@ -27,6 +27,7 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
       `expected ${count} inputs of [${model.graph.inputShape.join(', ')}] = ${count * size} values, got ${inputs.length}`,
     );
   }
+  const compiled = model.gpu.kernels.compiled.ms;
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   const score = options.score ?? 'logit';
   const classes = sizeOf(model.outputShape);
@@ -42,7 +43,13 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
     score: scores,
     seed,
     options: { score, ...result.used },
-    timing: { ms: performance.now() - started, points: result.points, chunks: result.chunks, chunkSize: result.chunkSize },
+    timing: {
+      ms: performance.now() - started,
+      compileMs: model.gpu.kernels.compiled.ms - compiled,
+      points: result.points,
+      chunks: result.chunks,
+      chunkSize: result.chunkSize,
+    },
   };
   if (result.delta) explanation.delta = result.delta;
   return explanation;

@@ -25,7 +25,8 @@ export interface ResultRecord {
   /** The adapter and mode that computed it. */
   adapter?: AdapterIdentity;
   files?: Record<string, string>;
-  timing?: { loadMs: number; explainMs: number; writeMs: number; points: number };
+  /** explainMs includes compileMs: wall time compiling shader pipelines during this batch's call (the first batch's, mostly). */
+  timing?: { loadMs: number; explainMs: number; compileMs: number; writeMs: number; points: number };
   error?: { code: string; message: string };
 }
 
