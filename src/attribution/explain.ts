@@ -33,6 +33,7 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
       throw new GradlensError('BAD_PARAMS', `an output target scores the output's own values: score 'logit', not '${options.score}'`);
     if (!('step' in target)) return explainHead(model, inputs, count, { ...options, target });
   }
+  const compiled = model.gpu.kernels.compiled.ms;
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   const score = options.score ?? 'logit';
   const classes = sizeOf(model.outputShape);
@@ -49,7 +50,13 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
     score: scores,
     seed,
     options: { score, ...result.used },
-    timing: { ms: performance.now() - started, points: result.points, chunks: result.chunks, chunkSize: result.chunkSize },
+    timing: {
+      ms: performance.now() - started,
+      compileMs: model.gpu.kernels.compiled.ms - compiled,
+      points: result.points,
+      chunks: result.chunks,
+      chunkSize: result.chunkSize,
+    },
   };
   if (result.delta) explanation.delta = result.delta;
   if (steps) explanation.outputTarget = steps.used;

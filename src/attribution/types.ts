@@ -223,7 +223,8 @@ export interface Explanation {
   delta?: Float32Array;
   seed: number;
   options: Record<string, unknown>;
-  timing: { ms: number; points: number; chunks: number; chunkSize: number };
+  /** ms: the whole call; compileMs: of it, wall time compiling shader pipelines (the first call's, mostly). */
+  timing: { ms: number; compileMs?: number; points: number; chunks: number; chunkSize: number };
 }
 
 /** What a method receives: the inputs with their targets resolved and scored, and the options. */

@@ -60,11 +60,15 @@ function attributionWork(scale: Scale, notes: string[]): { cases: AttributionCas
   };
 }
 
-/** The issue-17 workload: the digit CNN (28×28×1), 64-step midpoint IG and 16-sample SmoothGrad, one digit per call. */
+/**
+ * The issue-17 workload: 64-step midpoint IG and 16-sample SmoothGrad, one input per call, on the digit CNN (28×28×1)
+ * and on the same small CNN at 224×224×3 (32×32×3 at --tiny).
+ */
 async function peerSuite(gpu: GpuContext, options: BenchOptions, scale: Scale, notes: string[]): Promise<PeerSuite> {
   const [ig, sg] = scale === 'tiny' ? [8, 4] : [64, 16];
+  const side = scale === 'tiny' ? 32 : 224;
   const suite = await attributionSuite(gpu, {
-    cases: [digitsCase(1, notes)],
+    cases: [digitsCase(1, notes), { model: `smallCnn ${side}×${side}×3`, graph: smallCnn({ inputChannels: 3, inputSize: side }), batch: 1 }],
     methods: [
       { id: 'integrated-gradients', label: `IG-${ig} midpoint`, options: { steps: ig, rule: 'riemann_middle' } },
       { id: 'smoothgrad', label: `SmoothGrad-${sg}`, options: { samples: sg } },

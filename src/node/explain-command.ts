@@ -351,6 +351,7 @@ class Batcher {
       const timing = () => ({
         loadMs: round(item.loadMs),
         explainMs: round(explainMs),
+        compileMs: round(result.timing.compileMs ?? 0),
         writeMs: round(performance.now() - started),
         points: result.timing.points,
       });

@@ -30,7 +30,8 @@ export interface ResultRecord {
   files?: Record<string, string>;
   /** A token input (text model): its tokens and each one's attribution, reduced over the embedding at `layer`. */
   tokens?: { text: string[]; values: number[]; layer: string; reduce: string };
-  timing?: { loadMs: number; explainMs: number; writeMs: number; points: number };
+  /** explainMs includes compileMs: wall time compiling shader pipelines during this batch's call (the first batch's, mostly). */
+  timing?: { loadMs: number; explainMs: number; compileMs: number; writeMs: number; points: number };
   error?: { code: string; message: string };
 }
 

@@ -66,13 +66,19 @@ describe('gradlens bench --tiny on SwiftShader', () => {
     const peers = result.peers!;
     expect(Object.keys(peers.peers)).toEqual(['tfjs-webgpu', 'tfjs-wasm']);
     expect(peers.peers['tfjs-webgpu']).toMatch(/the adapter gradlens uses/);
-    expect(peers.rows.map((row) => row.method)).toEqual(['IG-8 midpoint', 'SmoothGrad-4']);
-    const ig = peers.rows[0]!;
-    expect(Object.keys(ig.perSecond)).toEqual(['gradlens', 'tfjs-webgpu', 'tfjs-wasm']);
-    // Midpoint IG's completeness: Σ attributions ≈ f(x) − f(0) for the top-1 class, the same number in each runtime.
-    expect(ig.sum.gradlens).not.toBe(0);
-    for (const engine of ['tfjs-webgpu', 'tfjs-wasm'])
-      expect(Math.abs(ig.sum[engine]! - ig.sum.gradlens!)).toBeLessThan(1e-3 * Math.abs(ig.sum.gradlens!));
+    expect(peers.rows.map((row) => `${row.model} ${row.method}`)).toEqual([
+      'digits.onnx IG-8 midpoint',
+      'digits.onnx SmoothGrad-4',
+      'smallCnn 32×32×3 IG-8 midpoint',
+      'smallCnn 32×32×3 SmoothGrad-4',
+    ]);
+    for (const ig of peers.rows.filter((row) => row.method.startsWith('IG'))) {
+      expect(Object.keys(ig.perSecond)).toEqual(['gradlens', 'tfjs-webgpu', 'tfjs-wasm']);
+      // Midpoint IG's completeness: Σ attributions ≈ f(x) − f(0) for the top-1 class, the same number in each runtime.
+      expect(ig.sum.gradlens).not.toBe(0);
+      for (const engine of ['tfjs-webgpu', 'tfjs-wasm'])
+        expect(Math.abs(ig.sum[engine]! - ig.sum.gradlens!)).toBeLessThan(1e-3 * Math.abs(ig.sum.gradlens!));
+    }
     expect(peers.igSumsAgree).toBe(true);
     expect(printed).toMatch(/gradlens \/ tfjs-webgpu \| gradlens \/ tfjs-wasm/);
     expect(printed).toMatch(/IG sums agree across runtimes/);
