@@ -68,9 +68,17 @@ async function ocr() {
   status.textContent = 'loading the recognizer…';
   const lens = await createLens();
   try {
-    const model = await lens.load(loadOnnx(new Uint8Array(await (await fetch(`${assets}ch_PP-OCRv4_rec_infer.onnx`)).arrayBuffer()), { inputShape: [3, 48, 320] }));
+    const model = await lens.load(
+      loadOnnx(new Uint8Array(await (await fetch(`${assets}ch_PP-OCRv4_rec_infer.onnx`)).arrayBuffer()), { inputShape: [3, 48, 320] }),
+    );
     const keys = await (await fetch(`${assets}ppocr_keys_v1.txt`)).text();
-    const line = await loadImage('samples/text-line.png', { channels: 3, size: [48, 320], scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+    const line = await loadImage('samples/text-line.png', {
+      channels: 3,
+      size: [48, 320],
+      scale: 1 / 255,
+      mean: [0.5, 0.5, 0.5],
+      std: [0.5, 0.5, 0.5],
+    });
     const { text, characters } = ctcGreedy(await model.predict(line.data, 1), 40, ctcClasses(keys));
     status.textContent = `read "${text}"; explaining ${characters.length} characters…`;
     const batch = new Float32Array(characters.length * line.data.length);
@@ -81,7 +89,12 @@ async function ocr() {
     maps.replaceChildren(
       ...characters.map((c, i) => {
         const map = document.createElement('gradlens-heatmap');
-        Object.assign(map, { shape: [3, 48, 320], image: line.image, sign: 'abs', label: `'${c.text}' (step ${c.step}, p ${c.probability.toFixed(3)})` });
+        Object.assign(map, {
+          shape: [3, 48, 320],
+          image: line.image,
+          sign: 'abs',
+          label: `'${c.text}' (step ${c.step}, p ${c.probability.toFixed(3)})`,
+        });
         map.attribution = result.attribution.slice(i * size, (i + 1) * size);
         return map;
       }),

@@ -1,7 +1,17 @@
 // gradlens: gradient-based attribution on WebGPU. The public surface; everything else is internal.
 export { createLens, Lens, LensModel, type AnyModel, type ModelSource } from './lens.ts';
 export { explain } from './attribution/explain.ts';
-export type { ExplainOptions, Explanation, Baseline, Target, ClassTarget, OutputTarget, StepTarget, RegionTarget, MaskTarget } from './attribution/types.ts';
+export type {
+  ExplainOptions,
+  Explanation,
+  Baseline,
+  Target,
+  ClassTarget,
+  OutputTarget,
+  StepTarget,
+  RegionTarget,
+  MaskTarget,
+} from './attribution/types.ts';
 export { explainTokens, perTokenOf, type TokenExplanation, type TokenOptions, type TokenReduction } from './attribution/tokens.ts';
 export { METHODS, METHOD_IDS, type MethodId } from './attribution/registry.ts';
 export { defaultOf, hasOption, methodTable, optionUses, type OptionUse } from './attribution/describe.ts';

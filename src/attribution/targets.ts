@@ -91,7 +91,10 @@ export function resolveSteps(
   outputShape: Shape,
 ): { indices: Int32Array; used: StepTarget[] } {
   if (outputShape.length !== 2)
-    throw new GradlensError('BAD_PARAMS', `a step target needs an output of [steps, classes] per sample; this model's is [${outputShape.join(', ')}]`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `a step target needs an output of [steps, classes] per sample; this model's is [${outputShape.join(', ')}]`,
+    );
   const [steps, classes] = outputShape as [number, number];
   const list: readonly StepTarget[] = 'step' in target ? Array.from({ length: count }, () => target) : target;
   if (list.length !== count) throw new GradlensError('BAD_PARAMS', `${list.length} step targets for ${count} inputs`);
@@ -111,19 +114,34 @@ export function targetMask(target: RegionTarget | MaskTarget, outputShape: Shape
   const size = sizeOf(outputShape);
   if ('mask' in target) {
     if (!(target.mask instanceof Float32Array) || target.mask.length !== size)
-      throw new GradlensError('BAD_PARAMS', `a mask target needs ${size} weights (the output [${outputShape.join(', ')}]), got ${target.mask.length}`);
+      throw new GradlensError(
+        'BAD_PARAMS',
+        `a mask target needs ${size} weights (the output [${outputShape.join(', ')}]), got ${target.mask.length}`,
+      );
     if (target.mask.some((w) => !Number.isFinite(w))) throw new GradlensError('BAD_PARAMS', 'the mask target holds a NaN or infinite weight');
     if (target.mask.every((w) => w === 0)) throw new GradlensError('BAD_PARAMS', 'the mask target is all zeros: it selects nothing');
     return target.mask;
   }
   if (outputShape.length !== 2 && outputShape.length !== 3)
-    throw new GradlensError('BAD_PARAMS', `a region target needs an output of [height, width] or [channels, height, width]; this one is [${outputShape.join(', ')}]`);
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `a region target needs an output of [height, width] or [channels, height, width]; this one is [${outputShape.join(', ')}]`,
+    );
   const [channels, height, width] = (outputShape.length === 3 ? outputShape : [1, ...outputShape]) as [number, number, number];
   const [x0, y0, x1, y1] = target.region;
   const channel = target.channel ?? 0;
   const inside = (v: number, low: number, high: number) => Number.isInteger(v) && v >= low && v <= high;
-  if (target.region.length !== 4 || !inside(x0, 0, width - 1) || !inside(x1, x0 + 1, width) || !inside(y0, 0, height - 1) || !inside(y1, y0 + 1, height))
-    throw new GradlensError('BAD_PARAMS', `region [${target.region.join(', ')}] is not x0,y0,x1,y1 with 0 ≤ x0 < x1 ≤ ${width}, 0 ≤ y0 < y1 ≤ ${height}`);
+  if (
+    target.region.length !== 4 ||
+    !inside(x0, 0, width - 1) ||
+    !inside(x1, x0 + 1, width) ||
+    !inside(y0, 0, height - 1) ||
+    !inside(y1, y0 + 1, height)
+  )
+    throw new GradlensError(
+      'BAD_PARAMS',
+      `region [${target.region.join(', ')}] is not x0,y0,x1,y1 with 0 ≤ x0 < x1 ≤ ${width}, 0 ≤ y0 < y1 ≤ ${height}`,
+    );
   if (!inside(channel, 0, channels - 1)) throw new GradlensError('BAD_PARAMS', `region channel ${channel} is not in [0, ${channels})`);
   const mask = new Float32Array(size);
   for (let y = y0; y < y1; y++) mask.fill(1, (channel * height + y) * width + x0, (channel * height + y) * width + x1);

@@ -152,7 +152,15 @@ describe('bad output targets are BAD_PARAMS, naming what is wrong', () => {
     ['a step past the last', sequenceModel, { step: 10, class: 0 }, /step 10 is not a time step in \[0, 10\)/],
     ['a negative step', sequenceModel, { step: -1, class: 0 }, /step -1/],
     ['a class past the last', sequenceModel, { step: 0, class: 5 }, /class 5 is not a class index in \[0, 5\)/],
-    ['fewer step targets than inputs', sequenceModel, [{ step: 0, class: 0 }, { step: 1, class: 0 }], /2 step targets for 1 inputs/],
+    [
+      'fewer step targets than inputs',
+      sequenceModel,
+      [
+        { step: 0, class: 0 },
+        { step: 1, class: 0 },
+      ],
+      /2 step targets for 1 inputs/,
+    ],
     ['a step target on a dense map', denseModel, { step: 0, class: 0 }, /\[steps, classes\] per sample; this model's is \[3, 6, 8\]/],
     ['a region past the edge', denseModel, { region: [0, 0, 9, 2] }, /0 ≤ x0 < x1 ≤ 8/],
     ['an empty region', denseModel, { region: [3, 2, 3, 4] }, /is not x0,y0,x1,y1/],
@@ -176,7 +184,9 @@ describe('bad output targets are BAD_PARAMS, naming what is wrong', () => {
 
   it("a score other than the output's own value", async () => {
     const model = await modelOf(sequenceModel());
-    await expect(explain(model, randomTensor(40, 1), 1, { method: 'saliency', score: 'probability', target: { step: 0, class: 0 } })).rejects.toMatchObject({
+    await expect(
+      explain(model, randomTensor(40, 1), 1, { method: 'saliency', score: 'probability', target: { step: 0, class: 0 } }),
+    ).rejects.toMatchObject({
       code: 'BAD_PARAMS',
       message: expect.stringMatching(/score 'logit'/),
     });

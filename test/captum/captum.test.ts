@@ -5,6 +5,7 @@ import { METHOD_IDS, METHODS } from '../../src/attribution/registry.ts';
 import { Model } from '../../src/graph/model.ts';
 import { readNpy, toFloat32 } from '../../src/io/npy.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
+import { captumFixture } from '../helpers/captum.ts';
 import { relativeL2 } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 
@@ -35,6 +36,9 @@ const manifests = readdirSync(fixtures).map(
 describe("README's Captum column", () => {
   it('marks exactly the methods with a Captum fixture: each counterpart named is tested, and each tested method names one', () => {
     const tested = new Set(manifests.flatMap(([, manifest]) => manifest.cases.map((c) => c.gradlens.method as string)));
+    // DeepLift's fixture (test/captum/make_deeplift.py) has its own format, read by test/attribution/deeplift*.test.ts.
+    const deepLift = Object.values(captumFixture().models).flatMap((model) => Object.keys(model.cases));
+    deepLift.forEach((name) => tested.add(name.startsWith('deeplift-shap') ? 'deeplift-shap' : 'deeplift'));
     expect(tested).toEqual(new Set(METHOD_IDS.filter((id) => METHODS[id].captum)));
   });
 });

@@ -23,9 +23,4 @@ export async function captumModel(context: GpuContext, name: 'cnn' | 'mlp'): Pro
   return Model.create(context, loadOnnx(readFileSync(new URL(`../captum/deeplift/${name}.onnx`, import.meta.url))));
 }
 
-/** Relative L2 distance ‖a − b‖ / ‖b‖. */
-export const relativeL2 = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let [diff, norm] = [0, 0];
-  for (let i = 0; i < b.length; i++) [diff, norm] = [diff + (a[i]! - b[i]!) ** 2, norm + b[i]! ** 2];
-  return Math.sqrt(diff / norm);
-};
+export { relativeL2 } from './close.ts';

@@ -48,8 +48,7 @@ const SUPPORTED = [
 const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {};
 
 /** Families not exported yet, and why: shown as to-dos in every run. */
-const NOT_YET: Readonly<Record<string, string>> = {
-};
+const NOT_YET: Readonly<Record<string, string>> = {};
 
 const here = fileURLToPath(new URL('./', import.meta.url));
 const script = `${here}make_zoo.py`;

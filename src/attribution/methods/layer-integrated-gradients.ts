@@ -22,7 +22,11 @@ export default {
   options: {
     ...LAYER_OPTIONS,
     ...PATH_OPTIONS,
-    layerBaseline: choice("where the layer's path starts: its values at the baseline inputs (Captum's) or zeros (zero embeddings)", ['inputs', 'zeros'], 'inputs'),
+    layerBaseline: choice(
+      "where the layer's path starts: its values at the baseline inputs (Captum's) or zeros (zero embeddings)",
+      ['inputs', 'zeros'],
+      'inputs',
+    ),
   },
   capabilities: { ...LAYER, delta: true, timesInput: true },
   captum: {

@@ -90,5 +90,8 @@ export default {
   },
   // × input: most rules' R_in = a ⊙ c; no noise tunnel, as f(x) scales each map.
   capabilities: { layer: false, delta: true, timesInput: true, random: false, tunnel: 'none' },
-  captum: { call: 'LRP(model).attribute(x, target)', differs: 'ε 1e-6 (Zennit) where EpsilonRule takes 1e-9; composites and the box rule have no Captum counterpart' },
+  captum: {
+    call: 'LRP(model).attribute(x, target)',
+    differs: 'ε 1e-6 (Zennit) where EpsilonRule takes 1e-9; composites and the box rule have no Captum counterpart',
+  },
 } satisfies MethodDescription;
