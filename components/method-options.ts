@@ -1,4 +1,6 @@
-import { defaultOf, hasOption, METHOD_IDS, type Baseline, type MethodId, type OptionKey } from '../src/index.ts';
+import { defaultOf, hasOption, METHOD_IDS, type Baseline, type MethodId, type OptionKey, type OptionSpec } from '../src/index.ts';
+import { optionsOf as specsOf } from '../src/attribution/options.ts';
+import { METHODS } from '../src/attribution/registry.ts';
 import type { RunOptions } from './explain-controller.ts';
 
 // Which of the main options each method reads, from the method descriptions, so a picker shows only those. No DOM.
@@ -21,6 +23,55 @@ export interface MainOptions {
   seed?: number | undefined;
   /** Points per GPU chunk; progress is reported and cancellation checked between chunks. */
   chunkSize?: number | undefined;
+  /** Any other option of the method, by its key (LRP's `composite`, `absolute`, `neuron`, …), as explain() takes it. */
+  options?: Readonly<Record<string, MethodOptionValue>> | undefined;
+}
+
+/** A method option's value as an input gives it back: a number, a flag, a choice, or an index (neuron). */
+export type MethodOptionValue = number | boolean | string | readonly number[];
+
+/** The input an option kind gets: a picker, a number field, a checkbox, or comma-separated integers. */
+export type InputKind = 'select' | 'number' | 'checkbox' | 'index';
+const INPUT_OF: Partial<Record<OptionSpec['kind'], InputKind>> = {
+  choice: 'select',
+  integer: 'number',
+  number: 'number',
+  boolean: 'checkbox',
+  index: 'index',
+};
+
+/** Options the main inputs show where the method itself reads them (steps, samples, noise, baseline, layer, baselines). */
+const MAIN_KEYS: ReadonlySet<string> = new Set(['steps', 'samples', 'stdev', 'stdevFraction', 'baseline', 'layer', 'baselines']);
+
+export interface OptionInput {
+  key: OptionKey;
+  spec: OptionSpec;
+  input: InputKind;
+}
+
+/** The inputs of a method's other options, generated from its option specs (its tunnel's included), in spec order. */
+export function optionInputs(method: string): OptionInput[] {
+  if (!METHOD_IDS.includes(method as MethodId)) return [];
+  return (Object.entries(specsOf(METHODS[method as MethodId])) as [OptionKey, OptionSpec][]).flatMap(([key, spec]) => {
+    const input = INPUT_OF[spec.kind];
+    const main = MAIN_KEYS.has(key) && hasOption(method as MethodId, key); // a tunnel's samples and σ get inputs here
+    return input && !main ? [{ key, spec, input }] : [];
+  });
+}
+
+/** An input's value read back as the option's type; undefined (the method's default) when empty or unreadable. */
+export function parseOption(spec: OptionSpec, raw: string | boolean): MethodOptionValue | undefined {
+  if (typeof raw === 'boolean') return raw;
+  const text = raw.trim();
+  if (text === '') return undefined;
+  if (spec.kind === 'boolean') return text === 'true';
+  if (spec.kind === 'choice') return spec.choices?.includes(text) ? text : undefined;
+  if (spec.kind === 'index') {
+    const index = text.split(',').map((part) => Number(part.trim()));
+    return index.every(Number.isInteger) ? index : undefined;
+  }
+  const n = Number(text);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 /** Which option inputs a method shows: those of its own options (the noise is its σ, as a fraction where it takes one). */
@@ -58,6 +109,10 @@ export function runOptions(main: MainOptions, input: Float32Array, inputShape: r
   }
   if (used.baseline && main.baseline) options.baseline = baselineOf(main.baseline, inputShape);
   if (used.layer && main.layer) options.layer = main.layer;
+  for (const { key } of optionInputs(main.method)) {
+    const value = main.options?.[key];
+    if (value !== undefined) (options as unknown as Record<string, unknown>)[key] = value;
+  }
   if (hasOption(main.method, 'baselines')) options.baselines = baselines ?? defaultBaselineSet(input);
   return options;
 }
