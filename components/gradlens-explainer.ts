@@ -6,13 +6,34 @@ import { asGradlensError, ExplainController, type Prediction } from './explain-c
 import './gradlens-heatmap.ts';
 import { prepareImage, prepareTensor, type PreparedInput } from './image-input.ts';
 import { InputElement } from './input-element.ts';
-import { BASELINE_NAMES, layerCandidates, METHOD_IDS, optionsOf, placeholder, runOptions, type BaselineName } from './method-options.ts';
+import {
+  BASELINE_NAMES,
+  layerCandidates,
+  METHOD_IDS,
+  optionInputs,
+  optionsOf,
+  placeholder,
+  runOptions,
+  type BaselineName,
+  type MethodOptionValue,
+} from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
-import { choiceView, classNames, commaList, controlStyles, heatmapView, predictionList, progressView, runStatus, statusView } from './views.ts';
+import {
+  choiceView,
+  classNames,
+  commaList,
+  controlStyles,
+  heatmapView,
+  optionInputView,
+  predictionList,
+  progressView,
+  runStatus,
+  statusView,
+} from './views.ts';
 
 const MODEL_OPTIONS = ['model'] as const;
 const INPUT_OPTIONS = ['src', 'image', 'tensor', 'preprocess'] as const;
-const RUN_OPTIONS = ['method', 'steps', 'samples', 'noise', 'baseline', 'layer', 'target', 'seed', 'baselines', 'chunkSize'] as const;
+const RUN_OPTIONS = ['method', 'steps', 'samples', 'noise', 'baseline', 'layer', 'target', 'seed', 'baselines', 'chunkSize', 'options'] as const;
 
 /**
  * Explains an image classifier's decision: the input with the attribution drawn over it, a method picker, the
@@ -28,6 +49,7 @@ const RUN_OPTIONS = ['method', 'steps', 'samples', 'noise', 'baseline', 'layer',
  * @event {GradlensResultEvent} gradlens-result - The attribution is ready: `{ explanation, ms }`.
  * @event {GradlensErrorEvent} gradlens-error - Loading, reading the input or running failed: `{ code, message, error }`.
  * @csspart controls - The method and display options.
+ * @csspart option - A method option's input, generated from its spec (`data-option` is its key).
  * @csspart predictions - The top-k predictions (buttons).
  * @csspart progress - The progress bar and cancel button while a run is going.
  * @csspart heatmap - The `<gradlens-heatmap>`; its `canvas` and `legend` parts are exported.
@@ -72,6 +94,7 @@ export class GradlensExplainer extends InputElement {
     seed: { type: Number },
     chunkSize: { type: Number, attribute: 'chunk-size' },
     baselines: { attribute: false },
+    options: { type: Object },
     labels: { converter: commaList },
     topK: { type: Number, attribute: 'top-k' },
     colormap: { reflect: true },
@@ -105,6 +128,11 @@ export class GradlensExplainer extends InputElement {
   declare chunkSize: number | undefined;
   /** Expected gradients / GradientSHAP: the baseline set (k × input size); default zeros and the input's mean. */
   declare baselines: Float32Array | undefined;
+  /**
+   * The method's other options by key, as explain() takes them (LRP's `composite`, `epsilon`, `neuron`, …): an object
+   * (property) or JSON (attribute). Only the selected method's own options are passed; the controls edit them.
+   */
+  declare options: Record<string, MethodOptionValue>;
   /** Class names, comma-separated (attribute) or an array (property). */
   declare labels: string[];
   /** How many predictions to list. */
@@ -133,6 +161,7 @@ export class GradlensExplainer extends InputElement {
     this.method = 'integrated-gradients';
     this.baseline = 'zeros';
     this.seed = 0;
+    this.options = {};
     this.labels = [];
     this.topK = 3;
     this.colormap = 'viridis';
@@ -243,6 +272,11 @@ export class GradlensExplainer extends InputElement {
     return statusView(this.failure, retry, runStatus(this.controller, this.model !== undefined, need));
   }
 
+  private setOption(key: string, value: MethodOptionValue | undefined): void {
+    const { [key]: _, ...rest } = this.options;
+    this.options = value === undefined ? rest : { ...rest, [key]: value };
+  }
+
   private controls() {
     const shown = optionsOf(this.method);
     const layers = this.controller.model ? layerCandidates(this.controller.model.graph.nodes) : [];
@@ -270,6 +304,7 @@ export class GradlensExplainer extends InputElement {
             >`
           : nothing
       }
+      ${optionInputs(this.method).map((o) => optionInputView(o, this.options[o.key], (value) => this.setOption(o.key, value)))}
       ${choiceView('Colormap', COLORMAPS, this.colormap, set('colormap', String))} ${choiceView('Sign', SIGNS, this.sign, set('sign', String))}
       <label>Opacity <input type="range" min="0" max="1" step="0.05" .value=${String(this.opacity)} @input=${set('opacity', number)} /></label>
     </form>`;

@@ -11,6 +11,8 @@ import {
   type RunProgress,
 } from './explain-controller.ts';
 import type { Theme } from './styles.ts';
+import type { MethodOptionValue, OptionInput } from './method-options.ts';
+import { parseOption } from './method-options.ts';
 import { scoreUnits } from './summary.ts';
 
 // Pieces of template the widgets share: predictions, progress, error, pickers, an explanation's heatmap.
@@ -126,6 +128,37 @@ export function choiceView(label: string, choices: readonly string[], current: s
       ${choices.map((choice) => html`<option value=${choice} ?selected=${choice === current}>${choice}</option>`)}
     </select></label
   >`;
+}
+
+/**
+ * A method option's input, generated from its spec (part "option", data-option its key): a picker, a number field
+ * bounded by the spec, a checkbox, or comma-separated integers; the spec's default shows where no value is set, and
+ * its doc is the title. `change` receives the value parsed back to the option's type (undefined: the default).
+ */
+export function optionInputView({ key, spec, input }: OptionInput, value: MethodOptionValue | undefined, change: (v: MethodOptionValue | undefined) => void) {
+  const read = (event: Event) => {
+    const element = event.target as HTMLInputElement | HTMLSelectElement;
+    change(parseOption(spec, element instanceof HTMLInputElement && element.type === 'checkbox' ? element.checked : element.value));
+  };
+  const shown = value ?? spec.default;
+  const field =
+    input === 'select'
+      ? html`<select @change=${read}>
+          ${spec.default === undefined ? html`<option value="" ?selected=${value === undefined}>default</option>` : nothing}
+          ${spec.choices!.map((c) => html`<option value=${c} ?selected=${c === shown}>${c}</option>`)}
+        </select>`
+      : input === 'checkbox'
+        ? html`<input type="checkbox" .checked=${Boolean(shown)} @change=${read} />`
+        : html`<input
+            type=${input === 'index' ? 'text' : 'number'}
+            min=${spec.min ?? nothing}
+            max=${spec.max ?? nothing}
+            step=${spec.kind === 'integer' ? '1' : 'any'}
+            placeholder=${spec.default === undefined ? (input === 'index' ? 'e.g. 0, 3' : '') : String(spec.default)}
+            .value=${value === undefined ? '' : String(value)}
+            @change=${read}
+          />`;
+  return html`<label part="option" data-option=${key} title=${spec.doc}>${key} ${field}</label>`;
 }
 
 /** How a widget draws its maps: the heatmap attributes it passes through. */

@@ -19,6 +19,7 @@ interface Recorded {
   error?: { code: string; message: string };
   attribution?: number[];
   target?: number;
+  used?: Record<string, unknown>;
   results: number;
   curves?: { label: string; fractions: number[]; scores: number[]; auc: number }[];
 }
@@ -144,6 +145,33 @@ describe('the widgets in headless Chromium on SwiftShader', () => {
     await page.evaluate(() => (window.widgetTest.widget() as unknown as { settled: Promise<void> }).settled);
     expect(record.results).toBe(1);
     expect(record.target).toBe(3);
+  });
+
+  it("explainer: LRP's options get inputs generated from its specs, and a changed composite is the one used", async () => {
+    await mount('gradlens-explainer', { model: DIGITS, src: SEVEN, method: 'lrp' });
+    const first = await until('result');
+    expect(first.error).toBeUndefined();
+    const inputs = await page.evaluate(() =>
+      Array.from(window.widgetTest.widget().shadowRoot!.querySelectorAll<HTMLElement>('[part=option]')).map((label) => [
+        label.dataset.option,
+        label.querySelector('select, input')!.getAttribute('type') ?? 'select',
+        label.title,
+      ]),
+    );
+    const kinds = Object.fromEntries(inputs.map(([key, kind]) => [key, kind]));
+    expect(kinds).toMatchObject({ composite: 'select', epsilon: 'number', gamma: 'number', zeroBias: 'checkbox' });
+    expect(inputs.every(([, , doc]) => doc!.length > 0)).toBe(true);
+    const chosen = await page.evaluate((before) => {
+      const select = window.widgetTest.widget().shadowRoot!.querySelector<HTMLSelectElement>('[data-option=composite] select')!;
+      const other = Array.from(select.options).find((o) => o.value !== before && o.value !== '')!.value;
+      select.value = other;
+      select.dispatchEvent(new Event('change'));
+      return other;
+    }, first.used?.composite as string);
+    const second = await until('result', 2);
+    expect(second.error).toBeUndefined();
+    expect(second.used?.composite).toBe(chosen);
+    expect(chosen).not.toBe(first.used?.composite);
   });
 
   it('heatmap: draws a given attribution over a given image, with a legend and a summary', async () => {

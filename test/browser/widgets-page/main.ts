@@ -6,6 +6,8 @@ interface Recorded {
   error?: { code: string; message: string };
   attribution?: number[];
   target?: number;
+  /** The explanation's options: what the method used after defaults. */
+  used?: Record<string, unknown>;
   results: number;
   curves?: { label: string; fractions: number[]; scores: number[]; auc: number }[];
 }
@@ -138,6 +140,7 @@ for (const type of EVENTS) {
       record.results++;
       record.attribution = Array.from(detail.explanation.attribution as Float32Array);
       record.target = detail.explanation.target[0];
+      record.used = JSON.parse(JSON.stringify(detail.explanation.options ?? {}));
     }
     if (type === 'gradlens-curve') {
       record.results++;
