@@ -16,6 +16,7 @@ import {
   runOptions,
   type BaselineName,
   type MethodOptionValue,
+  withOption,
 } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
 import {
@@ -272,11 +273,6 @@ export class GradlensExplainer extends InputElement {
     return statusView(this.failure, retry, runStatus(this.controller, this.model !== undefined, need));
   }
 
-  private setOption(key: string, value: MethodOptionValue | undefined): void {
-    const { [key]: _, ...rest } = this.options;
-    this.options = value === undefined ? rest : { ...rest, [key]: value };
-  }
-
   private controls() {
     const shown = optionsOf(this.method);
     const layers = this.controller.model ? layerCandidates(this.controller.model.graph.nodes) : [];
@@ -304,7 +300,9 @@ export class GradlensExplainer extends InputElement {
             >`
           : nothing
       }
-      ${optionInputs(this.method).map((o) => optionInputView(o, this.options[o.key], (value) => this.setOption(o.key, value)))}
+      ${optionInputs(this.method).map((o) =>
+        optionInputView(o, this.options[o.key], (value) => (this.options = withOption(this.options, o.key, value))),
+      )}
       ${choiceView('Colormap', COLORMAPS, this.colormap, set('colormap', String))} ${choiceView('Sign', SIGNS, this.sign, set('sign', String))}
       <label>Opacity <input type="range" min="0" max="1" step="0.05" .value=${String(this.opacity)} @input=${set('opacity', number)} /></label>
     </form>`;

@@ -3,10 +3,20 @@ import type { GradlensError, MethodId, ModelSource } from '../src/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, type Prediction } from './explain-controller.ts';
 import { prepareTensor } from './image-input.ts';
-import { runOptions } from './method-options.ts';
+import { optionInputs, runOptions, withOption, type MethodOptionValue } from './method-options.ts';
 import { themeStyles } from './styles.ts';
 import { featureSummary, scoreUnits, formatNumber, formatSigned, rankFeatures, type FeatureContribution } from './summary.ts';
-import { choiceView, classNames, commaList, controlStyles, predictionsAndProgress, Refresh, runStatus, statusView } from './views.ts';
+import {
+  choiceView,
+  classNames,
+  commaList,
+  controlStyles,
+  optionInputView,
+  predictionsAndProgress,
+  Refresh,
+  runStatus,
+  statusView,
+} from './views.ts';
 
 const TABULAR_METHODS: MethodId[] = ['integrated-gradients', 'gradient-x-input', 'saliency', 'smoothgrad', 'expected-gradients', 'gradient-shap'];
 
@@ -114,6 +124,7 @@ export class GradlensFeatures extends LitElement {
     noise: { type: Number },
     baseline: { attribute: false },
     baselines: { attribute: false },
+    options: { type: Object },
     target: { type: Number },
     seed: { type: Number },
     labels: { converter: commaList },
@@ -143,6 +154,8 @@ export class GradlensFeatures extends LitElement {
   declare baseline: Float32Array | undefined;
   /** Baseline rows for expected gradients / GradientSHAP (k × features). */
   declare baselines: Float32Array | undefined;
+  /** The method's other options by key, as explain() takes them: an object (property) or JSON (attribute). */
+  declare options: Record<string, MethodOptionValue>;
   /** The class to explain; default the top prediction. */
   declare target: number | undefined;
   /** Seeds every random draw, so runs repeat. */
@@ -165,6 +178,7 @@ export class GradlensFeatures extends LitElement {
     this.featureNames = [];
     this.method = 'integrated-gradients';
     this.seed = 0;
+    this.options = {};
     this.labels = [];
     this.maxFeatures = 10;
     this.noControls = false;
@@ -190,7 +204,7 @@ export class GradlensFeatures extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     const has = (names: string[]) => names.some((name) => changed.has(name as keyof GradlensFeatures));
     if (has(['model'])) this.settled = this.refresh(true);
-    else if (has(['values', 'method', 'steps', 'samples', 'noise', 'baseline', 'baselines', 'target', 'seed'])) this.settled = this.refresh(false);
+    else if (has(['values', 'method', 'steps', 'samples', 'noise', 'baseline', 'baselines', 'options', 'target', 'seed'])) this.settled = this.refresh(false);
   }
 
   private refresh(reload: boolean): Promise<void> {
@@ -201,7 +215,8 @@ export class GradlensFeatures extends LitElement {
       const names = classNames(this.labels, this.controller.model);
       this.predictions = await this.controller.predict(tensor, names.length || 3, names);
       if (stale()) return;
-      const main = { method: this.method, steps: this.steps, samples: this.samples, noise: this.noise, target: this.target, seed: this.seed };
+      const { method, steps, samples, noise, target, seed, options: methodOptions } = this;
+      const main = { method, steps, samples, noise, target, seed, options: methodOptions };
       const options = runOptions(main, tensor, model.inputShape, this.baselines);
       if (this.method === 'integrated-gradients' && this.baseline) options.baseline = this.baseline;
       await this.controller.run(tensor, options);
@@ -263,6 +278,9 @@ export class GradlensFeatures extends LitElement {
   private controls() {
     return html`<form part="controls" @submit=${(e: Event) => e.preventDefault()}>
       ${choiceView('Method', TABULAR_METHODS, this.method, (e: Event) => (this.method = (e.target as HTMLSelectElement).value as MethodId))}
+      ${optionInputs(this.method).map((o) =>
+        optionInputView(o, this.options[o.key], (value) => (this.options = withOption(this.options, o.key, value))),
+      )}
     </form>`;
   }
 }

@@ -59,6 +59,12 @@ export function optionInputs(method: string): OptionInput[] {
   });
 }
 
+/** `options` with `key` set to `value`, or without it where `value` is undefined (the method's default). */
+export function withOption(options: Readonly<Record<string, MethodOptionValue>>, key: string, value: MethodOptionValue | undefined) {
+  const { [key]: _, ...rest } = options;
+  return value === undefined ? rest : { ...rest, [key]: value };
+}
+
 /** An input's value read back as the option's type; undefined (the method's default) when empty or unreadable. */
 export function parseOption(spec: OptionSpec, raw: string | boolean): MethodOptionValue | undefined {
   if (typeof raw === 'boolean') return raw;

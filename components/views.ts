@@ -135,7 +135,11 @@ export function choiceView(label: string, choices: readonly string[], current: s
  * bounded by the spec, a checkbox, or comma-separated integers; the spec's default shows where no value is set, and
  * its doc is the title. `change` receives the value parsed back to the option's type (undefined: the default).
  */
-export function optionInputView({ key, spec, input }: OptionInput, value: MethodOptionValue | undefined, change: (v: MethodOptionValue | undefined) => void) {
+export function optionInputView(
+  { key, spec, input }: OptionInput,
+  value: MethodOptionValue | undefined,
+  change: (v: MethodOptionValue | undefined) => void,
+) {
   const read = (event: Event) => {
     const element = event.target as HTMLInputElement | HTMLSelectElement;
     change(parseOption(spec, element instanceof HTMLInputElement && element.type === 'checkbox' ? element.checked : element.value));
