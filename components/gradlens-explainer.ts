@@ -1,5 +1,5 @@
 import { css, html, type PropertyDeclarations, nothing, type PropertyValues } from 'lit';
-import { hasOption, type GradlensError, type MethodId } from '../src/index.ts';
+import { hasOption, type GradlensError, type MethodId, type Target } from '../src/index.ts';
 import { COLORMAPS, SIGNS, type ColormapName, type Sign } from '../src/render/index.ts';
 import { errorDetail, fire, widgetEvents } from './events.ts';
 import { asGradlensError, ExplainController, type Prediction } from './explain-controller.ts';
@@ -16,6 +16,8 @@ import {
   runOptions,
   type BaselineName,
   type MethodOptionValue,
+  parseTarget,
+  targetWords,
   withOption,
 } from './method-options.ts';
 import { themeStyles, type Theme } from './styles.ts';
@@ -91,7 +93,7 @@ export class GradlensExplainer extends InputElement {
     noise: { type: Number },
     baseline: {},
     layer: {},
-    target: { type: Number },
+    target: { converter: { fromAttribute: parseTarget } },
     seed: { type: Number },
     chunkSize: { type: Number, attribute: 'chunk-size' },
     baselines: { attribute: false },
@@ -121,8 +123,11 @@ export class GradlensExplainer extends InputElement {
   declare baseline: BaselineName;
   /** The layer of the Grad-CAM family; default the last convolution's. */
   declare layer: string | undefined;
-  /** The class to explain; default the top prediction. */
-  declare target: number | undefined;
+  /**
+   * The class to explain (default the top prediction), or a step/region target of a sequence or dense output:
+   * `{ step, class }` / `{ region: [x0, y0, x1, y1] }` (JSON as an attribute). The status line says which was used.
+   */
+  declare target: Target | undefined;
   /** Seeds every random draw, so runs repeat. */
   declare seed: number;
   /** Points per GPU chunk (default: from the memory budget); smaller chunks report progress more often. */
@@ -259,7 +264,7 @@ export class GradlensExplainer extends InputElement {
             : nothing
         }
         <div class="side">
-          ${predictionList(this.predictions, targetIndex ?? this.target, (i) => this.choose(i))}
+          ${predictionList(this.predictions, targetIndex ?? (typeof this.target === 'number' ? this.target : undefined), (i) => this.choose(i))}
           ${controller.status === 'running' ? progressView(controller.progress, () => this.cancel()) : nothing} ${this.statusLine()}
         </div>
       </div>
@@ -270,7 +275,9 @@ export class GradlensExplainer extends InputElement {
     const need =
       this.phase === 'reading' ? 'Reading the input…' : this.controller.status === 'ready' && !this.prepared ? 'Set an input to explain.' : undefined;
     const retry = () => (this.settled = this.refresh(this.controller.model ? 'input' : 'model'));
-    return statusView(this.failure, retry, runStatus(this.controller, this.model !== undefined, need));
+    const used = this.controller.status === 'done' ? targetWords(this.controller.result?.outputTarget) : undefined;
+    const text = runStatus(this.controller, this.model !== undefined, need);
+    return statusView(this.failure, retry, used ? `${text} Target: ${used}.` : text);
   }
 
   private controls() {

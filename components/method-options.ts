@@ -1,4 +1,14 @@
-import { defaultOf, hasOption, METHOD_IDS, type Baseline, type MethodId, type OptionKey, type OptionSpec } from '../src/index.ts';
+import {
+  defaultOf,
+  hasOption,
+  METHOD_IDS,
+  type Baseline,
+  type MethodId,
+  type OptionKey,
+  type OptionSpec,
+  type OutputTarget,
+  type Target,
+} from '../src/index.ts';
 import { optionsOf as specsOf } from '../src/attribution/options.ts';
 import { METHODS } from '../src/attribution/registry.ts';
 import type { RunOptions } from './explain-controller.ts';
@@ -19,7 +29,8 @@ export interface MainOptions {
   noise?: number | undefined;
   baseline?: BaselineName | undefined;
   layer?: string | undefined;
-  target?: number | undefined;
+  /** A class index, or a step/region target of a sequence or dense output ({step, class} / {region: [x0, y0, x1, y1]}). */
+  target?: Target | undefined;
   seed?: number | undefined;
   /** Points per GPU chunk; progress is reported and cancellation checked between chunks. */
   chunkSize?: number | undefined;
@@ -133,6 +144,29 @@ function defaultBaselineSet(input: Float32Array): Float32Array {
   const set = new Float32Array(2 * input.length);
   set.fill(mean, input.length);
   return set;
+}
+
+/** A `target` attribute read: a class index, or JSON for a step or region target; empty or unreadable: the top class. */
+export function parseTarget(value: string | null): Target | undefined {
+  const text = value?.trim() ?? '';
+  if (text === '') return undefined;
+  const n = Number(text);
+  if (Number.isInteger(n)) return n;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Target) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Which output target an explanation used, in words: the step and class, or the region (undefined for a class). */
+export function targetWords(used: readonly OutputTarget[] | undefined): string | undefined {
+  const first = used?.[0];
+  if (!first) return undefined;
+  if ('step' in first) return `step ${first.step}, class ${first.class}`;
+  if ('region' in first) return `region [${first.region.join(', ')}]${first.channel ? ` of channel ${first.channel}` : ''}`;
+  return 'a mask';
 }
 
 /** Tensors a Grad-CAM layer may be: the outputs of Conv and of what follows it, in graph order. */

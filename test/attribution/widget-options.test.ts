@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { optionInputs, optionsOf as shownOptions, parseOption, runOptions } from '../../components/method-options.ts';
+import { optionInputs, optionsOf as shownOptions, parseOption, parseTarget, runOptions, targetWords } from '../../components/method-options.ts';
 import { optionsOf, withDefaults } from '../../src/attribution/options.ts';
 import { METHODS } from '../../src/attribution/registry.ts';
 import { hasOption, METHOD_IDS } from '../../src/index.ts';
@@ -66,5 +66,23 @@ describe('every method option is reachable from the widgets', () => {
     expect(lrp).toMatchObject({ composite: 'epsilon-gamma-box', epsilon: 0.5 });
     expect(lrp).not.toHaveProperty('steps');
     expect(runOptions({ method: 'saliency', options: { composite: 'epsilon' } }, input, [1, 4])).not.toHaveProperty('composite');
+  });
+});
+
+describe("the explainer's target: a class, a step or a region, and which was used", () => {
+  it('reads a class index or JSON step/region targets from the attribute, and passes them to explain()', () => {
+    expect(parseTarget('3')).toBe(3);
+    expect(parseTarget('{"step": 2, "class": 5}')).toEqual({ step: 2, class: 5 });
+    expect(parseTarget('{"region": [0, 0, 4, 4]}')).toEqual({ region: [0, 0, 4, 4] });
+    expect(parseTarget('')).toBeUndefined();
+    expect(parseTarget('{oops')).toBeUndefined();
+    const target = { region: [1, 2, 3, 4] as const };
+    expect(runOptions({ method: 'saliency', target }, new Float32Array(4), [1, 4]).target).toBe(target);
+  });
+
+  it('says which output target was used', () => {
+    expect(targetWords([{ step: 2, class: 5 }])).toBe('step 2, class 5');
+    expect(targetWords([{ region: [0, 1, 4, 5], channel: 2 }])).toBe('region [0, 1, 4, 5] of channel 2');
+    expect(targetWords(undefined)).toBeUndefined();
   });
 });
