@@ -204,7 +204,8 @@ export class GradlensFeatures extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     const has = (names: string[]) => names.some((name) => changed.has(name as keyof GradlensFeatures));
     if (has(['model'])) this.settled = this.refresh(true);
-    else if (has(['values', 'method', 'steps', 'samples', 'noise', 'baseline', 'baselines', 'options', 'target', 'seed'])) this.settled = this.refresh(false);
+    else if (has(['values', 'method', 'steps', 'samples', 'noise', 'baseline', 'baselines', 'options', 'target', 'seed']))
+      this.settled = this.refresh(false);
   }
 
   private refresh(reload: boolean): Promise<void> {

@@ -47,9 +47,6 @@ const SUPPORTED = [
 /** Planned: the op types each still needs (ops lane, issue 13). */
 const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {};
 
-/** Families not exported yet, and why: shown as to-dos in every run. */
-const NOT_YET: Readonly<Record<string, string>> = {};
-
 const here = fileURLToPath(new URL('./', import.meta.url));
 const script = `${here}make_zoo.py`;
 const directoryOf = (name: string) => [`${here}models/${name}`, `${here}generated/${name}`].find((dir) => existsSync(`${dir}/meta.json`));
@@ -131,7 +128,3 @@ describe.runIf(Object.keys(EXPECTED_UNSUPPORTED).length > 0)(
     }
   },
 );
-
-describe('the zoo: families not exported yet', () => {
-  for (const [family, why] of Object.entries(NOT_YET)) it.todo(`${family}: ${why}`);
-});
