@@ -108,8 +108,11 @@ interface Launch {
   tile: GemmTile;
 }
 
-function tileOf(dims: GemmDims): GemmTile {
+function tileOf(dims: GemmDims, m: number): GemmTile {
   const tile = { ...DEFAULT_GEMM_TILE, ...dims.tile };
+  // Few rows (a chunk of a few points through a dense layer): a tile of fewer rows, so the padding rows' multiply-adds
+  // and A loads are not paid; a single row keeps the default, so batch-1 plans compile no variant of their own.
+  if (dims.tile?.workgroupY === undefined && m >= 2) tile.workgroupY = Math.min(tile.workgroupY, 2 ** Math.ceil(Math.log2(Math.ceil(m / BLOCK))));
   const memory = 4 * BLOCK * (tile.workgroupX + tile.workgroupY) * tile.tileK;
   if (tile.workgroupX * tile.workgroupY > 256 || memory > 16384 || Math.min(tile.workgroupX, tile.workgroupY, tile.tileK) < 1) {
     throw new GradlensError('BAD_PARAMS', `gemm tile ${JSON.stringify(tile)}: at most 256 invocations and 16 KiB of workgroup memory`);
@@ -247,7 +250,7 @@ export async function gemm(
     alpha: dims.alpha ?? 1,
     accumulate: dims.accumulate ?? false,
     activation: dims.activation ?? 'none',
-    tile: tileOf(dims),
+    tile: tileOf(dims, dims.m),
     ...(bias && { bias }),
   });
 }
@@ -275,7 +278,7 @@ function gradientLaunch(
     alpha: dims.alpha ?? 1,
     accumulate: dims.accumulate ?? false,
     activation: 'none',
-    tile: tileOf(dims),
+    tile: tileOf(dims, shape.m),
   };
 }
 
