@@ -121,13 +121,30 @@ export class Scope {
   }
 }
 
-/** Runs a job in chunks: generator, plans and reducer in one command buffer per chunk; one readback at the end. */
+/**
+ * Runs a job in chunks: generator, plans and reducer in one command buffer per chunk, submitted back to back (queue
+ * writes between submits keep their order); one readback at the end.
+ */
 export async function runJob<R>(model: Model, job: Job<R>, control: RunControl): Promise<{ result: R } & RunStats> {
   const { device } = model.gpu;
   control.signal?.throwIfAborted();
   const chunkSize = await chunkSizeFor(model, job, control);
   const plans = await Promise.all(job.plans.map((options) => model.cachedPlan({ ...options, batch: chunkSize })));
   const scope = new Scope(device);
+  // Each chunk is submitted as soon as it is recorded and its error check (CommandBatch.submit) awaited only at the
+  // end: the host never waits for the GPU between chunks. With progress or abort asked for, at most two chunks are
+  // queued: once chunk k is submitted the host waits for chunk k − 1 (the GPU has chunk k to run meanwhile), reports
+  // its progress, and an abort stops the chunks not yet queued.
+  const checks: Promise<void>[] = [];
+  const inFlight: { done: Promise<unknown>; points: number }[] = [];
+  const settle = async (keep: number) => {
+    while (inFlight.length > keep) {
+      const { done, points: upTo } = inFlight.shift()!;
+      await done;
+      control.onProgress?.({ done: (job.progress?.before ?? 0) + upTo, total: job.progress?.total ?? job.total });
+    }
+  };
+  const watched = control.onProgress !== undefined || control.signal !== undefined;
   try {
     const pass = await job.prepare(scope, chunkSize, plans);
     let [start, chunks, points] = [0, 0, 0];
@@ -137,18 +154,22 @@ export async function runJob<R>(model: Model, job: Job<R>, control: RunControl):
       if (job.targets) writeTargets(device, plans, job.targets, chunk);
       const batch = scope.record(new CommandBatch(device, `${job.label} chunk ${chunks}`), await pass.points(chunk));
       plans.forEach((plan) => batch.add(...plan.dispatches));
-      await scope.record(batch, await pass.reduce(chunk)).submit();
+      checks.push(scope.record(batch, await pass.reduce(chunk)).submit());
       chunks++;
       points += chunk.count;
       const done = start + chunk.count;
       start = pass.next?.(chunk) ?? done;
-      if (control.onProgress) {
-        await device.queue.onSubmittedWorkDone();
-        control.onProgress({ done: (job.progress?.before ?? 0) + done, total: job.progress?.total ?? job.total });
+      if (watched) {
+        inFlight.push({ done: device.queue.onSubmittedWorkDone(), points: done });
+        await settle(1);
       }
     }
+    await settle(0);
+    await Promise.all(checks);
     return { result: await pass.finish(scope), points, chunks, chunkSize };
   } finally {
+    // A run that ends early lets its submitted chunks' checks settle (no unhandled rejection) before freeing buffers.
+    await Promise.allSettled(checks);
     scope.destroy();
   }
 }

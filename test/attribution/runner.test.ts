@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { integrate, type PointSpec } from '../../src/attribution/engine.ts';
 import { explain } from '../../src/attribution/explain.ts';
 import { hasOption } from '../../src/attribution/describe.ts';
 import { METHOD_IDS, METHODS } from '../../src/attribution/registry.ts';
@@ -62,6 +63,95 @@ describe('the runner chunks without changing a result', () => {
     expectAllClose(await perturbedLogits(model, perturbation, 1), whole, { abs: 1e-6, rel: 1e-6 });
     expect(new Set(Array.from({ length: points }, (_, p) => whole[p * 10])).size).toBe(points);
     model.destroy();
+  });
+});
+
+describe('chunks are submitted back to back', () => {
+  /** What the device is asked to do while `body` runs: submits, error-scope pops settling, waits for the queue, maps. */
+  async function traced(device: GPUDevice, body: () => Promise<unknown>): Promise<string[]> {
+    const log: string[] = [];
+    const { queue } = device;
+    const [submit, pop, done] = [queue.submit, device.popErrorScope, queue.onSubmittedWorkDone];
+    const mapAsync = GPUBuffer.prototype.mapAsync;
+    queue.submit = function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
+      log.push('submit');
+      return submit.call(this, buffers);
+    };
+    device.popErrorScope = function (this: GPUDevice) {
+      const popped = pop.call(this);
+      void popped.then(() => log.push('popped'));
+      return popped;
+    };
+    queue.onSubmittedWorkDone = function (this: GPUQueue) {
+      log.push('wait');
+      return done.call(this);
+    };
+    GPUBuffer.prototype.mapAsync = function (this: GPUBuffer, ...args: Parameters<GPUBuffer['mapAsync']>) {
+      log.push('map');
+      return mapAsync.apply(this, args);
+    };
+    try {
+      await body();
+    } finally {
+      Object.assign(queue, { submit, onSubmittedWorkDone: done });
+      device.popErrorScope = pop;
+      GPUBuffer.prototype.mapAsync = mapAsync;
+    }
+    return log;
+  }
+
+  const request = (): PointSpec => ({
+    inputs: x.slice(0, 64),
+    count: 1,
+    baselines: { perInput: new Float32Array(64) },
+    path: { alphas: [0.125, 0.375, 0.625, 0.875], weights: [0.25, 0.25, 0.25, 0.25] },
+    samples: 2,
+    stdev: new Float32Array(1),
+    multiply: 'input-minus-baseline',
+    combine: 'mean',
+    seed: 1,
+  });
+
+  it('a run of 8 chunks submits all 8 before the first check settles, never waits for the queue, and maps once', async () => {
+    const context = await testContext();
+    const model = await Model.create(context, graph);
+    try {
+      const options = { targets: Int32Array.of(2), score: 'logit' as const, chunkSize: 1 };
+      const whole = await integrate(model, request(), { ...options, chunkSize: 8 });
+      await integrate(model, request(), options); // plans made: the traced call only runs
+      let chunked: Awaited<ReturnType<typeof integrate>> | undefined;
+      const log = await traced(context.device, async () => (chunked = await integrate(model, request(), options)));
+      expect(chunked!.chunks).toBe(8);
+      expectAllClose(chunked!.attribution, whole.attribution, { abs: 1e-6, rel: 1e-5 });
+      // The chunks' submits come one after another (the finalize and readback submits follow); nothing waits between.
+      const first = log.indexOf('submit');
+      expect(log.slice(first, first + 8)).toEqual(Array(8).fill('submit'));
+      expect(log.filter((entry) => entry === 'wait')).toEqual([]);
+      expect(log.filter((entry) => entry === 'map')).toEqual(['map']);
+    } finally {
+      model.destroy();
+    }
+  });
+
+  it('with progress asked for, at most two chunks are queued and every chunk is reported in order', async () => {
+    const context = await testContext();
+    const model = await Model.create(context, graph);
+    try {
+      const seen: number[] = [];
+      const options = {
+        targets: Int32Array.of(2),
+        score: 'logit' as const,
+        chunkSize: 2,
+        onProgress: ({ done }: { done: number }) => seen.push(done),
+      };
+      await integrate(model, request(), options);
+      seen.length = 0;
+      const log = await traced(context.device, () => integrate(model, request(), options));
+      expect(seen).toEqual([2, 4, 6, 8]);
+      expect(log.filter((entry) => entry === 'wait').length).toBe(4);
+    } finally {
+      model.destroy();
+    }
   });
 });
 
