@@ -11,7 +11,7 @@ import { sizeOf } from '../graph/ir.ts';
 import type { Model } from '../graph/model.ts';
 import type { Plan, PlanOptions } from '../graph/plan.ts';
 
-/** Bytes a run's plans may take when the caller gives no budget. */
+/** GPU bytes a run may allocate beyond the model's weights (its plans, cached ones included, and its own) when the caller gives no budget. */
 export const DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20;
 
 /** What the caller controls of a run (ExplainOptions' chunkSize, memoryBudget, signal, onProgress). */
@@ -62,8 +62,10 @@ export interface Job<R> {
   plans: readonly Omit<PlanOptions, 'batch'>[];
   /** Point p's target, where the plans have an objective: the target of the input it belongs to. */
   targets?: { of: Int32Array; inputOf: (point: number) => number };
-  /** The job's own bytes per point of a chunk, beside the plans'. */
+  /** The job's own GPU bytes per point of a chunk, beside the plans'. */
   bytesPerPoint?: number;
+  /** The job's own GPU bytes whatever the chunk (inputs, sums, results, readback), for the memory budget. */
+  bytes?: number;
   /** Bounds on the chunk: at least `least` (IDGI needs 2), at most `most` (a kernel's one-workgroup-per-point limit). */
   least?: number;
   most?: number;
@@ -128,8 +130,10 @@ export class Scope {
 export async function runJob<R>(model: Model, job: Job<R>, control: RunControl): Promise<{ result: R } & RunStats> {
   const { device } = model.gpu;
   control.signal?.throwIfAborted();
-  const chunkSize = await chunkSizeFor(model, job, control);
-  const plans = await Promise.all(job.plans.map((options) => model.cachedPlan({ ...options, batch: chunkSize })));
+  const budget = control.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  const { chunkSize, perPoint } = await chunkSizeFor(model, job, control, budget);
+  // The chunk's plans: those cached are held first; room is made for the rest by freeing other cached plans.
+  const plans: Plan[] = [];
   const scope = new Scope(device);
   // Each chunk is submitted as soon as it is recorded and its error check (CommandBatch.submit) awaited only at the
   // end: the host never waits for the GPU between chunks. With progress or abort asked for, at most two chunks are
@@ -146,6 +150,11 @@ export async function runJob<R>(model: Model, job: Job<R>, control: RunControl):
   };
   const watched = control.onProgress !== undefined || control.signal !== undefined;
   try {
+    const options = job.plans.map((o) => ({ ...o, batch: chunkSize }));
+    const missing = options.map((o) => !model.hasPlan(o));
+    for (const [i, o] of options.entries()) if (!missing[i]) plans[i] = await held(model, o);
+    model.fitPlans(budget - jobBytes(job, chunkSize) - perPoint.reduce((sum, bytes, i) => sum + (missing[i] ? bytes * chunkSize : 0), 0));
+    for (const [i, o] of options.entries()) if (missing[i]) plans[i] = await held(model, o);
     const pass = await job.prepare(scope, chunkSize, plans);
     let [start, chunks, points] = [0, 0, 0];
     while (start < job.total) {
@@ -171,7 +180,20 @@ export async function runJob<R>(model: Model, job: Job<R>, control: RunControl):
     // A run that ends early lets its submitted chunks' checks settle (no unhandled rejection) before freeing buffers.
     await Promise.allSettled(checks);
     scope.destroy();
+    plans.forEach((plan) => model.release(plan));
   }
+}
+
+/** A cached plan, held (Model.hold) until the run releases it. */
+async function held(model: Model, options: PlanOptions): Promise<Plan> {
+  const plan = await model.cachedPlan(options);
+  model.hold(plan);
+  return plan;
+}
+
+/** The job's own GPU bytes at a chunk size, beside its plans'. */
+function jobBytes(job: Job<unknown>, chunkSize: number): number {
+  return (job.bytes ?? 0) + (job.bytesPerPoint ?? 0) * chunkSize;
 }
 
 /** Each point's target is its input's, in every plan that has an objective (rows past the chunk keep theirs). */
@@ -182,10 +204,18 @@ function writeTargets(device: GPUDevice, plans: readonly Plan[], targets: NonNul
 }
 
 /**
- * Points per chunk: the caller's `chunkSize`, or as many as fit the memory budget (each plan's batch-1 buffers plus
- * the job's own bytes per point) with no tensor beyond what the device binds; within the job's bounds and its total.
+ * Points per chunk: the caller's `chunkSize`, or as many as fit the memory budget with no tensor beyond what the
+ * device binds, within the job's bounds and its total. The budget counts everything the run allocates on the GPU but
+ * the model's weights: each plan at batch 1 (Plan.bytes, per point), the job's own bytes, and the cached plans held by
+ * other runs; cached plans not in use are freed to make room (Model.fitPlans). Also each plan's bytes per point (the
+ * estimate the runner makes room for): the probe's, or, with a chunk size given, the largest of the cached plans'.
  */
-async function chunkSizeFor(model: Model, job: Job<unknown>, control: RunControl): Promise<number> {
+async function chunkSizeFor(
+  model: Model,
+  job: Job<unknown>,
+  control: RunControl,
+  budget: number,
+): Promise<{ chunkSize: number; perPoint: number[] }> {
   const group = job.group ?? 1;
   const least = job.least ?? 1;
   const wanted = job.roundUp ? 2 ** Math.ceil(Math.log2(Math.max(job.total, 1))) : job.total;
@@ -196,17 +226,28 @@ async function chunkSizeFor(model: Model, job: Job<unknown>, control: RunControl
     if (!Number.isInteger(control.chunkSize) || control.chunkSize < least) {
       throw new GradlensError('BAD_PARAMS', `${job.label} needs chunkSize to be an integer ≥ ${least}, got ${control.chunkSize}`);
     }
-    return whole(Math.min(control.chunkSize, most));
+    return { chunkSize: whole(Math.min(control.chunkSize, most)), perPoint: job.plans.map(() => model.bytesPerSample()) };
   }
   // Plans of one group of points (one point unless grouped) give the bytes per point.
-  let perPoint = job.bytesPerPoint ?? 0;
-  let largest = sizeOf(model.graph.inputShape) * 4;
-  for (const options of job.plans) {
-    const probe = await model.cachedPlan({ ...options, batch: group });
-    perPoint += probe.slotBytes / group;
-    for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, (sizeOf(shape) * 4) / group);
+  const probes: Plan[] = [];
+  try {
+    const perPoint: number[] = [];
+    let largest = sizeOf(model.graph.inputShape) * 4;
+    for (const options of job.plans) {
+      const key = { ...options, batch: group };
+      if (!model.hasPlan(key)) model.fitPlans(budget - jobBytes(job, group) - model.bytesPerSample() * group);
+      const probe = await held(model, key);
+      probes.push(probe);
+      perPoint.push(probe.bytes / group);
+      for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, (sizeOf(shape) * 4) / group);
+    }
+    // Plans other runs hold stay; the probes go where the chunk's plans need their room.
+    const others = model.planBytes(true) - probes.reduce((sum, probe) => sum + probe.bytes, 0);
+    const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
+    const perChunkPoint = perPoint.reduce((a, b) => a + b, 0) + (job.bytesPerPoint ?? 0);
+    const byBudget = Math.floor((budget - (job.bytes ?? 0) - others) / Math.max(perChunkPoint, 1));
+    return { chunkSize: whole(Math.max(least, Math.min(most, byBudget, byBinding))), perPoint };
+  } finally {
+    probes.forEach((probe) => model.release(probe));
   }
-  const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
-  const byBudget = Math.floor((control.memoryBudget ?? DEFAULT_MEMORY_BUDGET) / Math.max(perPoint, 1));
-  return whole(Math.max(least, Math.min(most, byBudget, byBinding)));
 }

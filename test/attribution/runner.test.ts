@@ -5,7 +5,8 @@ import { hasOption } from '../../src/attribution/describe.ts';
 import { METHOD_IDS, METHODS } from '../../src/attribution/registry.ts';
 import type { ExplainOptions, MethodId } from '../../src/attribution/types.ts';
 import { Model } from '../../src/graph/model.ts';
-import { smallCnn } from '../../src/graph/models.ts';
+import { trackAllocations } from '../../src/gpu/buffers.ts';
+import { resnet18, smallCnn } from '../../src/graph/models.ts';
 import { perturbedLogits } from '../../src/metrics/perturb.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -151,6 +152,45 @@ describe('chunks are submitted back to back', () => {
       expect(log.filter((entry) => entry === 'wait').length).toBe(4);
     } finally {
       model.destroy();
+    }
+  });
+});
+
+describe('the memory budget', () => {
+  it('a ResNet run allocates at most its budget beyond the weights, freeing cached plans it does not use', async () => {
+    const context = await testContext();
+    const tracker = trackAllocations(context.device);
+    const model = await Model.create(context, resnet18({ inputSize: 16, width: 4, classes: 5, seed: 2 }));
+    try {
+      const weights = tracker.live;
+      const input = randomTensor(3 * 16 * 16, 83, 1);
+      const request: PointSpec = {
+        inputs: input,
+        count: 1,
+        baselines: { perInput: new Float32Array(input.length) },
+        path: { alphas: Array.from({ length: 12 }, (_, k) => (k + 0.5) / 12), weights: new Array<number>(12).fill(1 / 12) },
+        samples: 1,
+        stdev: new Float32Array(1),
+        multiply: 'input-minus-baseline',
+        combine: 'mean',
+        seed: 1,
+      };
+      const options = { targets: Int32Array.of(3), score: 'logit' as const };
+      // One chunk of 12 points: its plan stays cached, more than the budget below allows.
+      const whole = await integrate(model, request, { ...options, chunkSize: 12 });
+      const perPoint = (await model.cachedPlan({ batch: 1, objective: 'logit', rules: 'standard' })).bytes;
+      const budget = Math.round(3.5 * perPoint) + 64 * 1024;
+      expect(model.planBytes()).toBeGreaterThan(budget);
+      tracker.resetPeak();
+      const budgeted = await integrate(model, request, { ...options, memoryBudget: budget });
+      expect(budgeted.chunkSize).toBeGreaterThanOrEqual(2);
+      expect(budgeted.chunks).toBeGreaterThan(1);
+      expect(tracker.peak - weights).toBeLessThanOrEqual(budget);
+      expect(tracker.live - weights).toBeLessThanOrEqual(budget); // what stays cached, too
+      expectAllClose(budgeted.attribution, whole.attribution, { abs: 1e-5, rel: 1e-4 });
+    } finally {
+      model.destroy();
+      tracker.stop();
     }
   });
 });
