@@ -203,6 +203,9 @@ function writeTargets(device: GPUDevice, plans: readonly Plan[], targets: NonNul
   for (const plan of plans) if (plan.buffers.target) device.queue.writeBuffer(plan.buffers.target, 0, data);
 }
 
+/** Per model, by a probe plan's options: its bytes per point and its largest tensor per point. */
+const probed = new WeakMap<Model, Map<string, { perPoint: number; largest: number }>>();
+
 /**
  * Points per chunk: the caller's `chunkSize`, or as many as fit the memory budget with no tensor beyond what the
  * device binds, within the job's bounds and its total. The budget counts everything the run allocates on the GPU but
@@ -228,18 +231,28 @@ async function chunkSizeFor(
     }
     return { chunkSize: whole(Math.min(control.chunkSize, most)), perPoint: job.plans.map(() => model.bytesPerSample()) };
   }
-  // Plans of one group of points (one point unless grouped) give the bytes per point.
+  // Plans of one group of points (one point unless grouped) give the bytes per point, remembered per model and plan
+  // options: a later call sizes its chunks without the probe, which may have been freed to make room.
   const probes: Plan[] = [];
   try {
     const perPoint: number[] = [];
     let largest = sizeOf(model.graph.inputShape) * 4;
+    let measured = probed.get(model);
+    if (!measured) probed.set(model, (measured = new Map()));
     for (const options of job.plans) {
       const key = { ...options, batch: group };
-      if (!model.hasPlan(key)) model.fitPlans(budget - jobBytes(job, group) - model.bytesPerSample() * group);
-      const probe = await held(model, key);
-      probes.push(probe);
-      perPoint.push(probe.bytes / group);
-      for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, (sizeOf(shape) * 4) / group);
+      let probe = measured.get(JSON.stringify(key));
+      if (!probe) {
+        if (!model.hasPlan(key)) model.fitPlans(budget - jobBytes(job, group) - model.bytesPerSample() * group);
+        const plan = await held(model, key);
+        probes.push(plan);
+        let tensor = 0;
+        for (const [name, shape] of plan.shapes) if (!model.graph.constants.has(name)) tensor = Math.max(tensor, (sizeOf(shape) * 4) / group);
+        probe = { perPoint: plan.bytes / group, largest: tensor };
+        measured.set(JSON.stringify(key), probe);
+      }
+      perPoint.push(probe.perPoint);
+      largest = Math.max(largest, probe.largest);
     }
     // Plans other runs hold stay; the probes go where the chunk's plans need their room.
     const others = model.planBytes(true) - probes.reduce((sum, probe) => sum + probe.bytes, 0);

@@ -188,6 +188,14 @@ describe('the memory budget', () => {
       expect(tracker.peak - weights).toBeLessThanOrEqual(budget);
       expect(tracker.live - weights).toBeLessThanOrEqual(budget); // what stays cached, too
       expectAllClose(budgeted.attribution, whole.attribution, { abs: 1e-5, rel: 1e-4 });
+      // The same call again makes no plan: what it needs stayed cached within the budget, its sizing remembered.
+      const made: unknown[] = [];
+      const plan = model.plan.bind(model);
+      model.plan = (planOptions) => (made.push(planOptions), plan(planOptions));
+      tracker.resetPeak();
+      await integrate(model, request, { ...options, memoryBudget: budget });
+      expect(made).toEqual([]);
+      expect(tracker.peak - weights).toBeLessThanOrEqual(budget);
     } finally {
       model.destroy();
       tracker.stop();
