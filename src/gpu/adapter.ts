@@ -15,6 +15,12 @@ export interface AdapterOptions {
    * lavapipe, none elsewhere). Tests lower it to exercise the split paths on any adapter.
    */
   loopBudget?: number;
+  /**
+   * Subgroup kernels (reductions on subgroupAdd/subgroupShuffleXor) where the device has the `subgroups` feature.
+   * Default: on for hardware adapters, off for software ones, where they measured no faster (docs/performance.md);
+   * `true` asks for them wherever the feature exists, `false` never (the feature is then not even requested).
+   */
+  subgroups?: boolean;
 }
 
 export interface FoundAdapter {

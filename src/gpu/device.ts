@@ -31,6 +31,15 @@ export interface AdapterReport {
   featureLevel: 'core' | 'compatibility';
   /** Optional features this device was created with. */
   features: string[];
+  /**
+   * Whether the adapter offers `shader-f16` (f16 storage and arithmetic). No kernel uses it yet: docs/performance.md
+   * says what an f16 path would do and what testing it needs.
+   */
+  shaderF16: boolean;
+  /** Whether kernels with a subgroups variant run it (the `subgroups` feature, and AdapterOptions.subgroups). */
+  subgroupKernels: boolean;
+  /** The adapter's subgroup sizes [min, max] where it says (WebGPU: powers of two in 4..128). */
+  subgroupSizes?: [number, number];
   limits: Record<string, number>;
   /** Loop iterations one kernel invocation may run (src/gpu/limits.ts): 65,535 on Mesa's gallivm, null for none. */
   loopBudget: number | null;
@@ -62,7 +71,7 @@ export class GpuContext {
     readonly report: AdapterReport,
     private readonly keepAlive: unknown,
   ) {
-    this.kernels = new KernelRegistry(device);
+    this.kernels = new KernelRegistry(device, undefined, { subgroups: report.subgroupKernels });
     device.lost.then((info) => {
       this.lostInfo = info;
     });
@@ -71,7 +80,7 @@ export class GpuContext {
   static async open(options: AdapterOptions = {}): Promise<GpuContext> {
     const found = await findAdapter(options);
     const { adapter } = found;
-    const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name));
+    const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name) && !(name === 'subgroups' && options.subgroups === false));
     const requiredLimits: Record<string, number> = {};
     for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
     let device: GPUDevice;
@@ -102,18 +111,22 @@ function describe(found: FoundAdapter, device: GPUDevice, options: AdapterOption
   const info = found.adapter.info;
   const limits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) limits[name] = device.limits[name];
+  const software = isSoftwareAdapter(info);
   const report: AdapterReport = {
     vendor: info.vendor,
     architecture: info.architecture,
     device: info.device,
     description: info.description,
     backend: found.backend,
-    software: isSoftwareAdapter(info),
+    software,
     featureLevel: found.adapter.features.has('core-features-and-limits') ? 'core' : (options.featureLevel ?? 'compatibility'),
     features: [...device.features].filter((name) => (OPTIONAL_FEATURES as readonly string[]).includes(name)),
+    shaderF16: found.adapter.features.has('shader-f16'),
+    subgroupKernels: device.features.has('subgroups') && (options.subgroups ?? !software),
     limits,
     loopBudget: null,
   };
+  if (device.features.has('subgroups') && info.subgroupMinSize && info.subgroupMaxSize) report.subgroupSizes = [info.subgroupMinSize, info.subgroupMaxSize];
   const budget = options.loopBudget ?? loopBudgetOf(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
   if (Number.isFinite(budget)) report.loopBudget = budget;
   if (found.note) report.note = found.note;

@@ -54,3 +54,17 @@ export function stridedIterations(count: number, stride: number): number {
 export function treeIterations(width: number): number {
   return loopIterations(Math.ceil(Math.log2(Math.max(width, 1))));
 }
+
+/**
+ * The guard's cost of shaders/lib/row-reduce-subgroups.wgsl's reduction over `width` lanes, whatever the subgroup size:
+ * a butterfly inside the subgroup, then either a tree over the subgroups' totals (together log2(width) steps) or, where
+ * the subgroups are not aligned blocks, the plain tree after the butterfly.
+ */
+export function subgroupTreeIterations(width: number): number {
+  return 2 * treeIterations(width);
+}
+
+/** A row reduction's cost in the module chosen (KernelRegistry.variant): the plain tree or the subgroups one. */
+export function rowReduceIterations(width: number, module: string): number {
+  return module.endsWith('+subgroups') ? subgroupTreeIterations(width) : treeIterations(width);
+}
