@@ -6,8 +6,10 @@ import type { GpuContext } from '../src/gpu/device.ts';
 import { binaryForward } from '../src/kernels/binary.ts';
 import { conv2dBackwardInput, conv2dForward, conv2dOutputSize, type Conv2dDims } from '../src/kernels/conv2d.ts';
 import { gemm } from '../src/kernels/gemm.ts';
+import { layerNormForward } from '../src/kernels/layernorm.ts';
+import { softmaxForward, softmaxRowThreads } from '../src/kernels/softmax.ts';
 import { rng, uniform } from '../src/graph/random.ts';
-import { medianMs, type Scale } from './measure.ts';
+import { median, medianMs, type Scale } from './measure.ts';
 
 export interface KernelRow {
   name: string;
@@ -16,6 +18,8 @@ export interface KernelRow {
   gflops?: number;
   /** Bytes read and written per second, for memory-bound kernels. */
   gbps?: number;
+  /** Row reductions on a device with `subgroups`: the plain tree's median time, measured interleaved with `ms`. */
+  plainMs?: number;
 }
 
 const SIZES = {
@@ -38,6 +42,8 @@ const SIZES = {
     ],
   } as Record<Scale, [number, number][]>,
   bandwidth: { tiny: 1 << 16, quick: 1 << 22, full: 1 << 24 },
+  // ViT-B/16 at 224×224 (197 tokens, 12 heads, width 768): attention softmax rows and layernorm rows, per batch.
+  vitBatch: { tiny: 1, quick: 1, full: 8 },
   repeats: { tiny: 1, quick: 3, full: 10 },
 };
 
@@ -59,6 +65,20 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
     }, repeats);
   };
   const release = () => owned.splice(0).forEach((buffer) => buffer.destroy());
+  /** Median times of two alternatives run alternately (A, B, A, B ...), after one warm-up of each. */
+  const interleaved = async (a: Dispatch[], b: Dispatch[]): Promise<[number, number]> => {
+    const batches = [a, b].map((dispatches) => new CommandBatch(gpu.device, 'bench').add(...dispatches));
+    const once = async (batch: CommandBatch) => {
+      const start = performance.now();
+      gpu.device.queue.submit([batch.encode()]);
+      await gpu.device.queue.onSubmittedWorkDone();
+      return performance.now() - start;
+    };
+    const times: [number[], number[]] = [[], []];
+    for (const batch of batches) await once(batch);
+    for (let i = 0; i < Math.max(3, repeats * 2); i++) for (const k of [0, 1] as const) times[k].push(await once(batches[k]!));
+    return [median(times[0]), median(times[1])];
+  };
 
   for (const size of SIZES.gemm[scale]) {
     const [a, b, c] = await Promise.all([filled(size * size, 1), filled(size * size, 2), filled(size * size, 3)]);
@@ -113,6 +133,47 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
     const [a, b, y] = await Promise.all([filled(count, 11), filled(count, 12), filled(count, 13)]);
     const ms = await time([await binaryForward(gpu, { a: a!, b: b!, y: y! }, { op: 'add', aShape: [count], bShape: [count] })]);
     rows.push({ name: `elementwise add ${(count / 2 ** 20).toFixed(count < 2 ** 20 ? 2 : 0)} M floats`, ms, gbps: (12 * count) / ms / 1e6 });
+    release();
+  }
+
+  // Row reductions of a ViT-B/16 at 224×224: with the `subgroups` feature, the subgroups variant (ms) against the plain
+  // tree (plainMs), interleaved on the same buffers; without it, the plain kernels alone.
+  {
+    const images = SIZES.vitBatch[scale];
+    const [tokens, heads, width] = [197, 12, 768];
+    const scores = images * heads * tokens;
+    const x = await filled(Math.max(scores * tokens, images * tokens * width), 14);
+    const y = await filled(Math.max(scores * tokens, images * tokens * width), 15);
+    const gamma = await filled(width, 16);
+    const stats = await Promise.all([filled(images * tokens, 17), filled(images * tokens, 18)]);
+    const cases: [string, number, () => Promise<Dispatch>][] = [
+      [
+        `softmax ${scores}×${tokens} (ViT-B/16 attention, ${softmaxRowThreads(tokens)} per row)`,
+        2 * 4 * scores * tokens,
+        () => softmaxForward(gpu, { x, y }, { outer: scores, axisSize: tokens, inner: 1, op: 'softmax' }),
+      ],
+      [
+        `layernorm ${images * tokens}×${width} (ViT-B/16)`,
+        2 * 4 * images * tokens * width,
+        () =>
+          layerNormForward(gpu, { x, scale: gamma, bias: gamma, y, mean: stats[0]!, invStdDev: stats[1]! }, { rows: images * tokens, size: width }),
+      ],
+    ];
+    const chosen = gpu.kernels.subgroups;
+    for (const [name, bytes, build] of cases) {
+      if (!gpu.device.features.has('subgroups')) {
+        const ms = await time([await build()]);
+        rows.push({ name, ms, gbps: bytes / ms / 1e6 });
+        continue;
+      }
+      gpu.kernels.subgroups = false;
+      const plain = await build();
+      gpu.kernels.subgroups = true;
+      const subgroups = await build();
+      gpu.kernels.subgroups = chosen;
+      const [plainMs, ms] = await interleaved([plain], [subgroups]);
+      rows.push({ name: `${name}, subgroups`, ms, plainMs, gbps: bytes / ms / 1e6 });
+    }
     release();
   }
   return rows;

@@ -95,19 +95,31 @@ export class KernelRegistry {
   private readonly pipelines = new Map<string, Promise<Kernel>>();
   /** Shader modules and pipelines compiled so far and the wall time spent in the (synchronous) create calls. */
   readonly compiled = { modules: 0, pipelines: 0, ms: 0 };
-  /**
-   * Whether `variant` picks modules' subgroups variants: the device was created with the `subgroups` feature and the
-   * caller did not opt out (AdapterOptions.subgroups).
-   */
-  readonly subgroups: boolean;
+  private useSubgroups: boolean;
+  /** The adapter's one subgroup size where it has only one: SUBGROUP_SIZE of the subgroups variants (unrolled loops). */
+  private readonly subgroupSize: number | undefined;
 
   constructor(
     readonly device: GPUDevice,
     sources: Readonly<Record<string, string>> = shaderSources,
-    options: { subgroups?: boolean } = {},
+    options: { subgroups?: boolean; subgroupSize?: number } = {},
   ) {
-    this.subgroups = (options.subgroups ?? true) && device.features.has('subgroups');
+    this.subgroupSize = options.subgroupSize;
+    this.useSubgroups = (options.subgroups ?? true) && device.features.has('subgroups');
     this.sources = new Map(Object.entries(sources === shaderSources ? { ...sources, ...subgroupSources } : sources));
+  }
+
+  /**
+   * Whether `variant` picks modules' subgroups variants: the device was created with the `subgroups` feature and the
+   * caller did not opt out (AdapterOptions.subgroups). Settable (the bench compares both on one device); kernels built
+   * before keep the variant they were built with. Setting it on a device without the feature leaves it off.
+   */
+  get subgroups(): boolean {
+    return this.useSubgroups;
+  }
+
+  set subgroups(on: boolean) {
+    this.useSubgroups = on && this.device.features.has('subgroups');
   }
 
   /**
@@ -141,6 +153,9 @@ export class KernelRegistry {
   }
 
   kernel(moduleName: string, entry: string, overrides: Overrides = {}): Promise<Kernel> {
+    if (this.subgroupSize && moduleName.endsWith('+subgroups') && !('SUBGROUP_SIZE' in overrides)) {
+      overrides = { ...overrides, SUBGROUP_SIZE: this.subgroupSize };
+    }
     const key = `${moduleName}/${entry}${JSON.stringify(Object.entries(overrides).sort())}`;
     let kernel = this.pipelines.get(key);
     if (!kernel) {

@@ -57,8 +57,7 @@ export function treeIterations(width: number): number {
 
 /**
  * The guard's cost of shaders/lib/row-reduce-subgroups.wgsl's reduction over `width` lanes, whatever the subgroup size:
- * a butterfly inside the subgroup, then either a tree over the subgroups' totals (together log2(width) steps) or, where
- * the subgroups are not aligned blocks, the plain tree after the butterfly.
+ * a butterfly inside the subgroup and a tree over the subgroups' totals, two loops of log2(width) steps together.
  */
 export function subgroupTreeIterations(width: number): number {
   return 2 * treeIterations(width);

@@ -92,7 +92,11 @@ for (const adapter of SOFTWARE_ADAPTERS) {
           const scale = randomTensor(size, size + 1).map((v) => 1 + 0.5 * v);
           const bias = randomTensor(size, size + 2);
           const b = await uploadAll(context, { x, scale, bias });
-          const out = { y: await zeros(context, 'y', x.length), mean: await zeros(context, 'mean', rows), invStdDev: await zeros(context, 'r', rows) };
+          const out = {
+            y: await zeros(context, 'y', x.length),
+            mean: await zeros(context, 'mean', rows),
+            invStdDev: await zeros(context, 'r', rows),
+          };
           await runDispatches(context, label, [await layerNormForward(context, { ...b, ...out }, dims)]);
           const expected = layerNormReference.layerNormForward(x, scale, bias, shape);
           const cond = Math.max(1, maxAbs(x) * maxAbs(expected.invStdDev)) * maxAbs(scale);
@@ -114,40 +118,44 @@ for (const adapter of SOFTWARE_ADAPTERS) {
   });
 }
 
-// A probe on the library itself: rows of ROW_THREADS lanes numbered by `local`, each lane contributing local + 1. With
-// `local` as the hardware numbers it, the subgroup path runs (the layout word is the subgroup size); numbered backwards,
-// no subgroup is an aligned block of the numbering, so the fallback tree must give the same sums.
+// A probe on the library itself: rows of ROW_THREADS lanes, each lane contributing local + 1 to a sum and a scrambled
+// value to a maximum, with the subgroup size known in advance (SUBGROUP_SIZE, unrolled loops) and read at run time (0).
 const PROBE = `enable subgroups;
 override ROW_THREADS: u32 = 1u;
-override REVERSED: bool = false;
 @group(0) @binding(0) var<storage, read_write> sums: array<f32>;
 @group(0) @binding(1) var<storage, read_write> maxima: array<f32>;
-@group(0) @binding(2) var<storage, read_write> words: array<u32>;
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn probe(@builtin(local_invocation_index) index: u32, @builtin(subgroup_size) size: u32) {
-  let local = select(index, WORKGROUP_SIZE - 1u - index, REVERSED);
-  sums[local] = row_sum(local, f32(local + 1u));
-  maxima[local] = row_max(local, f32((local * 37u) % 101u));
-  let word = workgroupUniformLoad(&row_layout);
-  if (index == 0u) { words[0] = word; words[1] = size; }
+fn probe(@builtin(local_invocation_index) local: u32) {
+  let sum = row_sum(local, f32(local + 1u));
+  let maximum = row_max(local, f32((local * 37u) % 101u));
+  let again = row_sum(local, sum); // a second call reuses the workgroup memory of the first
+  sums[local] = again / f32(ROW_THREADS);
+  maxima[local] = maximum;
 }
 // uses: grid
 // uses: row-reduce-subgroups
 `;
 
 describe('shaders/lib/row-reduce-subgroups.wgsl', () => {
-  for (const reversed of [false, true]) {
-    it(`sums and maxima over rows of 2..${WORKGROUP_SIZE} lanes, ${reversed ? 'lanes numbered backwards: the fallback tree' : 'the subgroup path'}`, async (test) => {
+  it('finds this device fit for the subgroup kernels (src/gpu/subgroups.ts)', async (test) => {
+    const context = await contextFor(SOFTWARE_ADAPTERS[0]!.name);
+    if (!context.device.features.has('subgroups')) test.skip(`${SOFTWARE_ADAPTERS[0]!.name} has no subgroups feature`);
+    expect(context.report.subgroupKernels, context.report.note).toBe(true);
+  });
+
+  for (const known of [true, false]) {
+    it(`sums and maxima over rows of 2..${WORKGROUP_SIZE} lanes, subgroup size ${known ? 'known in advance' : 'read at run time'}`, async (test) => {
       const context = await contextFor(SOFTWARE_ADAPTERS[0]!.name);
-      if (!context.report.subgroupKernels) test.skip(`${SOFTWARE_ADAPTERS[0]!.name} has no subgroups feature`);
+      if (!context.report.subgroupKernels) test.skip(`${SOFTWARE_ADAPTERS[0]!.name} has no usable subgroups`);
+      if (known && context.report.subgroupSizes?.[0] !== context.report.subgroupSizes?.[1]) test.skip('the adapter has several subgroup sizes');
       context.kernels.define('row-reduce-probe', PROBE);
       for (let rowThreads = 2; rowThreads <= WORKGROUP_SIZE; rowThreads *= 2) {
-        const kernel = await context.kernels.kernel('row-reduce-probe', 'probe', { ROW_THREADS: rowThreads, REVERSED: Number(reversed) });
-        const b = await uploadAll(context, { sums: new Float32Array(WORKGROUP_SIZE), maxima: new Float32Array(WORKGROUP_SIZE), words: [0, 0] });
+        const overrides = { ROW_THREADS: rowThreads, SUBGROUP_SIZE: known ? context.report.subgroupSizes![0] : 0 };
+        const kernel = await context.kernels.kernel('row-reduce-probe', 'probe', overrides);
+        const b = await uploadAll(context, { sums: new Float32Array(WORKGROUP_SIZE), maxima: new Float32Array(WORKGROUP_SIZE) });
         await runDispatches(context, 'probe', [{ bound: kernel.bind(context.device, b), workgroups: [1, 1, 1], iterations: 0 }]);
         const sums = await read(context, b.sums, WORKGROUP_SIZE);
         const maxima = await read(context, b.maxima, WORKGROUP_SIZE);
-        const words = new Uint32Array((await read(context, b.words, 2)).buffer);
         const expectedSums = Array.from({ length: WORKGROUP_SIZE }, (_, local) => {
           const first = local - (local % rowThreads);
           return rowThreads * (first + 1) + (rowThreads * (rowThreads - 1)) / 2;
@@ -158,7 +166,6 @@ describe('shaders/lib/row-reduce-subgroups.wgsl', () => {
         });
         expect([...sums], `sums, ${rowThreads} per row`).toEqual(expectedSums);
         expect([...maxima], `maxima, ${rowThreads} per row`).toEqual(expectedMaxima);
-        expect(words[0], 'layout word: the subgroup size, or the scattered bit alone').toBe(reversed ? 0x80000000 : words[1]);
       }
     });
   }
