@@ -131,18 +131,17 @@ function describe(found: FoundAdapter, device: GPUDevice, options: AdapterOption
   const info = found.adapter.info;
   const limits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) limits[name] = device.limits[name];
-  const software = isSoftwareAdapter(info);
   const report: AdapterReport = {
     vendor: info.vendor,
     architecture: info.architecture,
     device: info.device,
     description: info.description,
     backend: found.backend,
-    software,
+    software: isSoftwareAdapter(info),
     featureLevel: found.adapter.features.has('core-features-and-limits') ? 'core' : (options.featureLevel ?? 'compatibility'),
     features: [...device.features].filter((name) => (OPTIONAL_FEATURES as readonly string[]).includes(name)),
     shaderF16: found.adapter.features.has('shader-f16'),
-    subgroupKernels: device.features.has('subgroups') && (options.subgroups ?? !software),
+    subgroupKernels: device.features.has('subgroups') && options.subgroups !== false,
     limits,
     loopBudget: null,
   };

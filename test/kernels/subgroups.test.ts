@@ -1,8 +1,9 @@
 // The subgroups variants of the row-reducing kernels (shaders/lib/row-reduce-subgroups.wgsl: softmax, layernorm)
 // against the float64 references, on an adapter with the `subgroups` feature (SwiftShader: subgroups of 4), over rows
-// shorter and longer than a subgroup and than a workgroup and ROW_THREADS from 2 to the whole workgroup. Where the
-// adapter lacks the feature (llvmpipe through OpenGL ES) the plain modules are what run: the check there is that they
-// are chosen, and test/kernels/softmax.test.ts and layernorm.test.ts test them.
+// shorter and longer than a subgroup and than a workgroup and ROW_THREADS from 2 to the whole workgroup; and the same
+// cases on SwiftShader with `subgroups: false`, the plain tree. Where the adapter lacks the feature (llvmpipe through
+// OpenGL ES) they are skipped: the plain modules are what run there, chosen as the first test checks, and
+// test/kernels/softmax.test.ts and layernorm.test.ts test them (run with GRADLENS_BACKEND=opengles).
 import { afterAll, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/index.ts';
 import { layerNormBackward, layerNormForward, type LayerNormDims } from '../../src/kernels/layernorm.ts';
@@ -23,23 +24,31 @@ const LENGTHS = [1, 3, 4, 5, 31, 33, 65, 127, 129, 257, 1000];
 /** Invocations per row: every power of two up to the workgroup, and the kernels' own choice (undefined). */
 const ROW_THREADS = [undefined, ...Array.from({ length: Math.log2(WORKGROUP_SIZE) }, (_, i) => 2 ** (i + 1))];
 
-// Opened lazily, one per adapter, and closed after the file.
+/** Each software adapter with the subgroup kernels asked for, and SwiftShader without them: the plain tree. */
+const CONFIGS = [
+  ...SOFTWARE_ADAPTERS.map((adapter) => ({ name: adapter.name, options: { ...adapter.options, subgroups: true } })),
+  { name: `${SOFTWARE_ADAPTERS[0]!.name} without subgroups`, options: { ...SOFTWARE_ADAPTERS[0]!.options, subgroups: false } },
+];
+
+// Opened lazily, one per configuration, and closed after the file.
 const contexts = new Map<string, Promise<GpuContext>>();
 afterAll(async () => {
   for (const opened of contexts.values()) (await opened.catch(() => undefined))?.destroy();
 });
 function contextFor(name: string): Promise<GpuContext> {
-  const adapter = SOFTWARE_ADAPTERS.find((candidate) => candidate.name === name)!;
+  const config = CONFIGS.find((candidate) => candidate.name === name)!;
   let opened = contexts.get(name);
-  if (!opened) contexts.set(name, (opened = GpuContext.open({ ...adapter.options, subgroups: true })));
+  if (!opened) contexts.set(name, (opened = GpuContext.open(config.options)));
   return opened;
 }
 
-for (const adapter of SOFTWARE_ADAPTERS) {
-  describe(`row reductions on ${adapter.name}, subgroups asked for`, () => {
-    it('uses the subgroups variants exactly where the device has the feature', async () => {
+for (const adapter of CONFIGS) {
+  const asked = adapter.options.subgroups;
+  describe(`row reductions on ${adapter.name}`, () => {
+    it(`uses the subgroups variants exactly where the device has the feature${asked ? '' : ' and they are asked for'}`, async () => {
       const context = await contextFor(adapter.name);
       const has = context.device.features.has('subgroups');
+      expect(has && !asked).toBe(false);
       expect(context.report.subgroupKernels).toBe(has);
       expect(context.kernels.variant('softmax')).toBe(has ? 'softmax+subgroups' : 'softmax');
       expect(context.kernels.variant('layernorm')).toBe(has ? 'layernorm+subgroups' : 'layernorm');
@@ -51,7 +60,7 @@ for (const adapter of SOFTWARE_ADAPTERS) {
       const threads = rowThreads ?? 'default';
       it(`softmax and log-softmax, forward and backward, rows of ${LENGTHS.join(', ')} with ${threads} invocations per row`, async (test) => {
         const context = await contextFor(adapter.name);
-        if (!context.report.subgroupKernels) test.skip(`${adapter.name} has no subgroups feature: the plain kernels run (softmax.test.ts)`);
+        if (asked && !context.report.subgroupKernels) test.skip(`${adapter.name} has no subgroups feature: the plain kernels run (softmax.test.ts)`);
         for (const axisSize of LENGTHS) {
           for (const op of ['softmax', 'log-softmax'] as SoftmaxOp[]) {
             // 3 rows with inner 1, and a middle axis (inner 2): rows whose elements are strided.
@@ -82,7 +91,8 @@ for (const adapter of SOFTWARE_ADAPTERS) {
 
       it(`layernorm, forward and backward, rows of ${LENGTHS.join(', ')} with ${threads} invocations per row`, async (test) => {
         const context = await contextFor(adapter.name);
-        if (!context.report.subgroupKernels) test.skip(`${adapter.name} has no subgroups feature: the plain kernels run (layernorm.test.ts)`);
+        if (asked && !context.report.subgroupKernels)
+          test.skip(`${adapter.name} has no subgroups feature: the plain kernels run (layernorm.test.ts)`);
         for (const size of LENGTHS) {
           const rows = 3;
           const shape = { rows, size, epsilon: 1e-5 };
@@ -172,17 +182,19 @@ describe('shaders/lib/row-reduce-subgroups.wgsl', () => {
 });
 
 describe('subgroups option', () => {
-  it('is off by default on software adapters, and `false` does not even request the feature', async () => {
-    const plain = await GpuContext.open({ backend: 'vulkan' });
+  it('is on by default where the feature is, and `false` does not even request the feature', async () => {
+    const chosen = await GpuContext.open({ backend: 'vulkan' });
     const off = await GpuContext.open({ backend: 'vulkan', subgroups: false });
     try {
-      expect(plain.report.software && plain.report.subgroupKernels).toBe(false);
-      expect(plain.kernels.variant('softmax')).toBe('softmax');
+      expect(chosen.report.subgroupKernels).toBe(chosen.device.features.has('subgroups'));
       expect(off.device.features.has('subgroups')).toBe(false);
       expect(off.report.subgroupKernels).toBe(false);
-      expect(typeof plain.report.shaderF16).toBe('boolean');
+      expect(off.kernels.variant('softmax')).toBe('softmax');
+      off.kernels.subgroups = true; // not without the feature
+      expect(off.kernels.variant('softmax')).toBe('softmax');
+      expect(chosen.report.shaderF16).toBe(chosen.adapter.features.has('shader-f16'));
     } finally {
-      plain.destroy();
+      chosen.destroy();
       off.destroy();
     }
   });
