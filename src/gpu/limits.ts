@@ -56,11 +56,12 @@ export function treeIterations(width: number): number {
 }
 
 /**
- * The guard's cost of shaders/lib/row-reduce-subgroups.wgsl's reduction over `width` lanes, whatever the subgroup size:
- * a butterfly inside the subgroup and a tree over the subgroups' totals, two loops of log2(width) steps together.
+ * The guard's cost of shaders/lib/row-reduce-subgroups.wgsl's reduction over `width` lanes, whatever the subgroup size
+ * s: a butterfly of log2(min(width, s)) steps inside the subgroup, then a tree of log2(width / s) over the subgroups'
+ * totals: log2(width) steps and two exiting tests.
  */
 export function subgroupTreeIterations(width: number): number {
-  return 2 * treeIterations(width);
+  return treeIterations(width) + 1;
 }
 
 /** A row reduction's cost in the module chosen (KernelRegistry.variant): the plain tree or the subgroups one. */
