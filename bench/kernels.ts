@@ -1,6 +1,6 @@
 // Kernel roofline: GFLOP/s of GEMM and of ResNet-18's 3×3 convolutions (forward and input gradient), a 1×1 layout
 // probe, and GB/s of an elementwise add (memory bandwidth). Each figure is one submit waited on, median of several.
-import { allocate } from '../src/gpu/buffers.ts';
+import { allocate, readFloats } from '../src/gpu/buffers.ts';
 import { CommandBatch, type Dispatch } from '../src/gpu/commands.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { binaryForward } from '../src/kernels/binary.ts';
@@ -20,6 +20,9 @@ export interface KernelRow {
   gbps?: number;
   /** Row reductions on a device with `subgroups`: the plain tree's median time, measured interleaved with `ms`. */
   plainMs?: number;
+  /** Row reductions: the largest |output − float64 reference| of the kernel timed in `ms` (and of the plain tree). */
+  maxError?: number;
+  plainMaxError?: number;
 }
 
 const SIZES = {
@@ -146,24 +149,37 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
     const y = await filled(Math.max(scores * tokens, images * tokens * width), 15);
     const gamma = await filled(width, 16);
     const stats = await Promise.all([filled(images * tokens, 17), filled(images * tokens, 18)]);
-    const cases: [string, number, () => Promise<Dispatch>][] = [
+    const count = Math.max(scores * tokens, images * tokens * width);
+    const hostX = uniform(rng(14), count, 1);
+    const hostGamma = uniform(rng(16), width, 1);
+    const cases: [string, number, () => Promise<Dispatch>, () => Float64Array][] = [
       [
         `softmax ${scores}×${tokens} (ViT-B/16 attention, ${softmaxRowThreads(tokens)} per row)`,
         2 * 4 * scores * tokens,
         () => softmaxForward(gpu, { x, y }, { outer: scores, axisSize: tokens, inner: 1, op: 'softmax' }),
+        () => softmaxRows(hostX, scores, tokens),
       ],
       [
         `layernorm ${images * tokens}×${width} (ViT-B/16)`,
         2 * 4 * images * tokens * width,
         () =>
           layerNormForward(gpu, { x, scale: gamma, bias: gamma, y, mean: stats[0]!, invStdDev: stats[1]! }, { rows: images * tokens, size: width }),
+        () => layerNormRows(hostX, hostGamma, images * tokens, width),
       ],
     ];
+    /** Runs a dispatch once more and measures its output against the float64 reference. */
+    const error = async (dispatch: Dispatch, expected: Float64Array) => {
+      await new CommandBatch(gpu.device, 'bench check').add(dispatch).submit();
+      const actual = await readFloats(gpu.device, y, expected.length);
+      return expected.reduce((worst, v, i) => Math.max(worst, Math.abs(actual[i]! - v)), 0);
+    };
     const chosen = gpu.kernels.subgroups;
-    for (const [name, bytes, build] of cases) {
-      if (!gpu.device.features.has('subgroups')) {
-        const ms = await time([await build()]);
-        rows.push({ name, ms, gbps: bytes / ms / 1e6 });
+    for (const [name, bytes, build, reference] of cases) {
+      const expected = reference();
+      if (!gpu.report.subgroupKernels) {
+        const dispatch = await build();
+        const ms = await time([dispatch]);
+        rows.push({ name, ms, gbps: bytes / ms / 1e6, maxError: await error(dispatch, expected) });
         continue;
       }
       gpu.kernels.subgroups = false;
@@ -172,9 +188,38 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
       const subgroups = await build();
       gpu.kernels.subgroups = chosen;
       const [plainMs, ms] = await interleaved([plain], [subgroups]);
-      rows.push({ name: `${name}, subgroups`, ms, plainMs, gbps: bytes / ms / 1e6 });
+      const [plainMaxError, maxError] = [await error(plain, expected), await error(subgroups, expected)];
+      rows.push({ name: `${name}, subgroups`, ms, plainMs, gbps: bytes / ms / 1e6, maxError, plainMaxError });
     }
     release();
   }
   return rows;
+}
+
+/** Softmax of each of `rows` rows of `length`, in float64. */
+function softmaxRows(x: Float32Array, rows: number, length: number): Float64Array {
+  const y = new Float64Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let k = 0; k < length; k++) max = Math.max(max, x[r * length + k]!);
+    let sum = 0;
+    for (let k = 0; k < length; k++) sum += Math.exp(x[r * length + k]! - max);
+    for (let k = 0; k < length; k++) y[r * length + k] = Math.exp(x[r * length + k]! - max) / sum;
+  }
+  return y;
+}
+
+/** LayerNorm of each row with γ = β = `gamma` and ε = 1e-5, in float64. */
+function layerNormRows(x: Float32Array, gamma: Float32Array, rows: number, size: number): Float64Array {
+  const y = new Float64Array(rows * size);
+  for (let r = 0; r < rows; r++) {
+    let mean = 0;
+    for (let k = 0; k < size; k++) mean += x[r * size + k]!;
+    mean /= size;
+    let variance = 0;
+    for (let k = 0; k < size; k++) variance += (x[r * size + k]! - mean) ** 2;
+    const inv = 1 / Math.sqrt(variance / size + 1e-5);
+    for (let k = 0; k < size; k++) y[r * size + k] = (x[r * size + k]! - mean) * inv * gamma[k]! + gamma[k]!;
+  }
+  return y;
 }

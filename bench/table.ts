@@ -45,7 +45,9 @@ export function formatBench(result: BenchResult): string {
       const rate = row.gflops !== undefined ? `${fmt(row.gflops)} GFLOP/s` : `${fmt(row.gbps!)} GB/s`;
       const plain =
         row.plainMs !== undefined ? `  (plain tree ${row.plainMs.toFixed(2)} ms, interleaved: ×${(row.plainMs / row.ms).toFixed(2)})` : '';
-      lines.push(`  ${row.name.padEnd(58)} ${row.ms.toFixed(2).padStart(9)} ms  ${rate}${plain}`);
+      const check = row.maxError === undefined ? '' : `; max |error| vs float64 ${row.maxError.toExponential(1)}`;
+      const plainCheck = row.plainMaxError === undefined ? '' : ` (plain ${row.plainMaxError.toExponential(1)})`;
+      lines.push(`  ${row.name.padEnd(58)} ${row.ms.toFixed(2).padStart(9)} ms  ${rate}${plain}${check}${plainCheck}`);
     }
   }
   if (result.networks) {
