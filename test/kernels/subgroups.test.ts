@@ -52,6 +52,7 @@ for (const adapter of CONFIGS) {
       expect(context.report.subgroupKernels).toBe(has);
       expect(context.kernels.variant('softmax')).toBe(has ? 'softmax+subgroups' : 'softmax');
       expect(context.kernels.variant('layernorm')).toBe(has ? 'layernorm+subgroups' : 'layernorm');
+      expect(context.kernels.variant('seed')).toBe(has ? 'seed+subgroups' : 'seed'); // test/kernels/attribution/seed.test.ts
       expect(context.kernels.variant('gemm')).toBe('gemm'); // no subgroups variant
       if (has) expect(context.report.subgroupSizes?.every((size) => size >= 4 && size <= 128)).toBe(true);
     });
@@ -134,10 +135,16 @@ const PROBE = `enable subgroups;
 override ROW_THREADS: u32 = 1u;
 @group(0) @binding(0) var<storage, read_write> sums: array<f32>;
 @group(0) @binding(1) var<storage, read_write> maxima: array<f32>;
+@group(0) @binding(2) var<storage, read_write> argmax: array<f32>;
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn probe(@builtin(local_invocation_index) local: u32) {
   let sum = row_sum(local, f32(local + 1u));
   let maximum = row_max(local, f32((local * 37u) % 101u));
+  // Values with ties (local % 5): the first index of the maximum wins; odd lanes offer nothing (as the seed's lanes
+  // past the row's end: the lowest value and no index).
+  let odd = local % 2u == 1u;
+  let top = row_argmax(local, select(f32(local % 5u), -3.4028234663852886e38, odd), select(local, 0xffffffffu, odd));
+  argmax[local] = f32(top.y) + 1000.0 * bitcast<f32>(top.x);
   let again = row_sum(local, sum); // a second call reuses the workgroup memory of the first
   sums[local] = again / f32(ROW_THREADS);
   maxima[local] = maximum;
@@ -162,7 +169,11 @@ describe('shaders/lib/row-reduce-subgroups.wgsl', () => {
       for (let rowThreads = 2; rowThreads <= WORKGROUP_SIZE; rowThreads *= 2) {
         const overrides = { ROW_THREADS: rowThreads, SUBGROUP_SIZE: known ? context.report.subgroupSizes![0] : 0 };
         const kernel = await context.kernels.kernel('row-reduce-probe', 'probe', overrides);
-        const b = await uploadAll(context, { sums: new Float32Array(WORKGROUP_SIZE), maxima: new Float32Array(WORKGROUP_SIZE) });
+        const b = await uploadAll(context, {
+          sums: new Float32Array(WORKGROUP_SIZE),
+          maxima: new Float32Array(WORKGROUP_SIZE),
+          argmax: new Float32Array(WORKGROUP_SIZE),
+        });
         await runDispatches(context, 'probe', [{ bound: kernel.bind(context.device, b), workgroups: [1, 1, 1], iterations: 0 }]);
         const sums = await read(context, b.sums, WORKGROUP_SIZE);
         const maxima = await read(context, b.maxima, WORKGROUP_SIZE);
@@ -176,6 +187,13 @@ describe('shaders/lib/row-reduce-subgroups.wgsl', () => {
         });
         expect([...sums], `sums, ${rowThreads} per row`).toEqual(expectedSums);
         expect([...maxima], `maxima, ${rowThreads} per row`).toEqual(expectedMaxima);
+        const expectedArgmax = Array.from({ length: WORKGROUP_SIZE }, (_, local) => {
+          const first = local - (local % rowThreads);
+          const lanes = Array.from({ length: rowThreads / 2 }, (_, k) => first + 2 * k); // the even ones offer an index
+          const best = Math.max(...lanes.map((lane) => lane % 5));
+          return lanes.find((lane) => lane % 5 === best)! + 1000 * best;
+        });
+        expect([...(await read(context, b.argmax, WORKGROUP_SIZE))], `argmax, ${rowThreads} per row`).toEqual(expectedArgmax);
       }
     });
   }
