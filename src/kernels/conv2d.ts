@@ -151,6 +151,7 @@ function baseParams(dims: Conv2dDims) {
     n_tiles: 1,
     has_bias: 0,
     accumulate: 0,
+    activation: 0,
   };
 }
 
@@ -160,13 +161,13 @@ export async function conv2dForward(
   io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
   dims: Conv2dForwardDims,
 ): Promise<Dispatch> {
-  const params = { ...baseParams(dims), has_bias: io.bias ? 1 : 0 };
-  const ACTIVATION = wgslEnum('conv2d', 'ACTIVATION', dims.activation ?? 'none');
+  const activation = wgslEnum('conv2d', 'ACTIVATION', dims.activation ?? 'none');
+  const params = { ...baseParams(dims), has_bias: io.bias ? 1 : 0, activation };
   // Without a bias the binding still needs a buffer; the kernel never reads it then.
   const resources = { params, x: io.x, bias: io.bias ?? io.w, y: io.y };
   const depth = (params.in_channels / params.group) * params.kernel_height * params.kernel_width;
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
     const perChannel = nestedIterations(params.kernel_height, params.kernel_width);
     const iterations = loopIterations(params.in_channels / params.group) * perChannel + loopIterations(4);
@@ -178,7 +179,7 @@ export async function conv2dForward(
   params.n_tiles = Math.ceil(params.out_channels / params.group / tiles.n);
   // Weight rows start on 16-byte boundaries when K = (Cin/group)·KH·KW is a multiple of 4.
   const vec4 = depth % 4 === 0;
-  const overrides = { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACTIVATION };
+  const overrides = { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k };
   const kernel = await context.kernels.kernel('conv2d', vec4 ? 'conv2d_forward_vec4' : 'conv2d_forward', overrides);
   const bound = kernel.bind(context.device, { ...resources, ...(vec4 ? { w_vec4: io.w } : { w: io.w }) });
   const kTiles = Math.ceil(depth / tiles.k);

@@ -160,9 +160,6 @@ async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bia
     throw new GradlensError('DEVICE_LIMIT', "gemm: a sum split for this adapter's loop budget cannot both accumulate and apply an activation");
   }
   const kernel = await context.kernels.kernel('gemm', 'gemm_tiled', {
-    TRANS_A: Number(l.transA),
-    TRANS_B: Number(l.transB),
-    ACTIVATION: wgslEnum('gemm', 'ACTIVATION', l.activation),
     WORKGROUP_X: tile.workgroupX,
     WORKGROUP_Y: tile.workgroupY,
     TILE_K: tile.tileK,
@@ -195,6 +192,9 @@ async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bia
       finish: Number(index === split.length - 1),
       alpha: l.alpha,
       beta: l.bias?.beta ?? 0,
+      trans_a: Number(l.transA),
+      trans_b: Number(l.transB),
+      activation: wgslEnum('gemm', 'ACTIVATION', l.activation),
     };
     // Without a bias, A stands in for the binding (both read-only); has_bias = 0 keeps it unread.
     const bound = kernel.bind(context.device, { params, a: io.a, b: io.b, bias: io.bias ?? io.a, c: io.c });
