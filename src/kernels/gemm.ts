@@ -16,6 +16,14 @@ export interface GemmTile {
 
 /** A 64×64 output tile per workgroup of 64 invocations; why, in shaders/gemm.wgsl. */
 export const DEFAULT_GEMM_TILE: GemmTile = { workgroupX: 8, workgroupY: 8, tileK: 16 };
+
+/**
+ * The K step of a product of `multiplyAdds`: 8 below 2²⁴, else 16. Half the step is half the workgroup memory, which
+ * SwiftShader zeroes in code compiled per pipeline at a cost superlinear in its size (Chromium, where Dawn cannot be
+ * told otherwise: the digit explainer's first map 5.1 → 2.8 s); the small products ran no slower with it on either
+ * software adapter, 256³ up to 25% slower on SwiftShader, so large ones keep 16 (docs/performance.md).
+ */
+export const tileKFor = (multiplyAdds: number): number => (multiplyAdds < 2 ** 24 ? 8 : 16);
 const BLOCK = 8;
 
 /** C[z] = alpha · op(A[z]) · op(B[z]), op(A) M×K, op(B) K×N, row-major, z < batch. */
@@ -109,7 +117,7 @@ interface Launch {
 }
 
 function tileOf(dims: GemmDims): GemmTile {
-  const tile = { ...DEFAULT_GEMM_TILE, ...dims.tile };
+  const tile = { ...DEFAULT_GEMM_TILE, tileK: tileKFor(dims.m * dims.n * dims.k * (dims.batch ?? 1)), ...dims.tile };
   const memory = 4 * BLOCK * (tile.workgroupX + tile.workgroupY) * tile.tileK;
   if (tile.workgroupX * tile.workgroupY > 256 || memory > 16384 || Math.min(tile.workgroupX, tile.workgroupY, tile.tileK) < 1) {
     throw new GradlensError('BAD_PARAMS', `gemm tile ${JSON.stringify(tile)}: at most 256 invocations and 16 KiB of workgroup memory`);
