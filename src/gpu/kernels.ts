@@ -88,6 +88,21 @@ function isBuffer(value: unknown): value is GPUBuffer {
   return typeof value === 'object' && value !== null && 'mapAsync' in value;
 }
 
+const reflections = new Map<string, WgslReflect>();
+
+/**
+ * A module's reflection, parsed once per process by source text: the kernel registry of every device and wgslEnum
+ * read the same modules, and parsing conv2d.wgsl alone takes tens of milliseconds of a cold start.
+ */
+export function reflectWgsl(code: string): WgslReflect {
+  let reflection = reflections.get(code);
+  if (!reflection) {
+    reflection = new WgslReflect(code);
+    reflections.set(code, reflection);
+  }
+  return reflection;
+}
+
 /** Compiles shaders/ modules on one device, reflects them, and caches pipelines by (module, entry, overrides). */
 export class KernelRegistry {
   private readonly sources: Map<string, string>;
@@ -156,7 +171,7 @@ export class KernelRegistry {
       throw new GradlensError('SHADER_COMPILE', `kernel module "${name}" does not compile:\n${lines.join('\n')}`);
     }
     try {
-      return { module, reflection: new WgslReflect(code) };
+      return { module, reflection: reflectWgsl(code) };
     } catch (cause) {
       throw new GradlensError('SHADER_COMPILE', `kernel module "${name}" could not be reflected: ${String(cause)}`, { cause });
     }
