@@ -63,14 +63,16 @@ export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAd
     if (options.powerPreference) request.powerPreference = options.powerPreference;
     let instance = create(flags);
     let adapter = await instance.requestAdapter(request);
+    const keepAlive: unknown[] = [instance, adapter]; // every instance made, as long as the adapter lives (see FoundAdapter)
     if (adapter && backend === 'vulkan' && adapter.info.architecture === 'swiftshader') {
       // SwiftShader's own zeroing of workgroup memory (VK_KHR_zero_initialize_workgroup_memory) costs its compiler
       // ~0.4 s per 2,048 floats, superlinear in the size: most of a tiled kernel's pipeline time. Dawn then zeroes in
       // the shader instead (a strided loop, same WGSL semantics): GEMM 64×64 pipeline 430 → 75 ms (docs/performance.md).
       instance = create([...flags, `disable-dawn-features=${SWIFTSHADER_SLOW_TOGGLE}`]);
       adapter = await instance.requestAdapter(request);
+      keepAlive.push(instance);
     }
-    return adapter ? { adapter, backend, keepAlive: instance } : undefined;
+    return adapter ? { adapter, backend, keepAlive } : undefined;
   };
   const chosen = options.backend ?? backendFromEnvironment();
   if (chosen) {
