@@ -24,6 +24,7 @@ struct Params {
   n_tiles: u32,    // GEMM: column tiles per group
   has_bias: u32,
   accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
+  activation: u32, // forward: ACTIVATION_*, a uniform so that one pipeline serves convolutions with and without it
 }
 
 // Workgroup tile TILE_M rows × TILE_N columns, stepping TILE_K along the depth. Each invocation owns ROWS rows
@@ -36,7 +37,6 @@ const ROWS: u32 = 8u;
 override WORKGROUP_SIZE: u32 = (TILE_M / ROWS) * (TILE_N / 4u);
 const ACTIVATION_NONE: u32 = 0u; // fused epilogue after the bias; enum codes, read by name in src/kernels/wgsl.ts
 const ACTIVATION_RELU: u32 = 1u;
-override ACTIVATION: u32 = ACTIVATION_NONE;
 override DIRECT_WORKGROUP_SIZE: u32 = 128u;
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -122,7 +122,7 @@ fn set_b(kk: u32, nn: u32, v: f32) {
 fn epilogue(v: f32, channel: u32) -> f32 {
   var s = v;
   if (params.has_bias == 1u) { s += bias[channel]; }
-  if (ACTIVATION == ACTIVATION_RELU) { s = max(s, 0.0); }
+  if (params.activation == ACTIVATION_RELU) { s = max(s, 0.0); }
   return s;
 }
 

@@ -39,13 +39,15 @@ struct Params {
   finish: u32,       // 1 adds the bias and applies the activation: the whole sum, or its last part
   alpha: f32,
   beta: f32,
+  // Per launch, not override constants: one pipeline serves every Gemm, MatMul and gradient (a tiled pipeline costs
+  // SwiftShader 0.5-1 s to compile; as uniforms they measured no slower, docs/performance.md).
+  trans_a: u32,    // 1: A stored K×M
+  trans_b: u32,    // 1: B stored N×K
+  activation: u32, // ACTIVATION_*, after the bias
 }
 
-override TRANS_A: bool = false; // A stored K×M
-override TRANS_B: bool = false; // B stored N×K
 const ACTIVATION_NONE: u32 = 0u; // enum codes, read by name in src/kernels/wgsl.ts
-const ACTIVATION_RELU: u32 = 1u; // after the bias
-override ACTIVATION: u32 = ACTIVATION_NONE;
+const ACTIVATION_RELU: u32 = 1u;
 override WORKGROUP_X: u32 = 8u;
 override WORKGROUP_Y: u32 = 8u;
 override TILE_K: u32 = 16u;
@@ -57,15 +59,15 @@ const BLOCK: u32 = 8u; // the accumulators below are written out for 8
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
-// a_tile keeps A's storage order (M×K, or K×M when TRANS_A) so the copy in is contiguous on both sides;
+// a_tile keeps A's storage order (M×K, or K×M when trans_a) so the copy in is contiguous on both sides;
 // b_tile is always [k][n], the order the inner loop reads across invocations.
 var<workgroup> a_tile: array<f32, BLOCK * WORKGROUP_Y * TILE_K>;
 var<workgroup> b_tile: array<f32, BLOCK * WORKGROUP_X * TILE_K>;
 
 // Row y + p·WORKGROUP_Y of the A tile, column kk of the K step.
-fn a_at(y: u32, p: u32, kk: u32) -> f32 {
+fn a_at(y: u32, p: u32, kk: u32, trans_a: bool) -> f32 {
   let i = y + p * WORKGROUP_Y;
-  return a_tile[select(i * TILE_K + kk, kk * BLOCK * WORKGROUP_Y + i, TRANS_A)];
+  return a_tile[select(i * TILE_K + kk, kk * BLOCK * WORKGROUP_Y + i, trans_a)];
 }
 
 fn b_at(x: u32, q: u32, kk: u32) -> f32 {
@@ -99,6 +101,8 @@ fn gemm_tiled(
   let col0 = group.x * tile_n;
   let x = local.x;
   let y = local.y;
+  let trans_a = params.trans_a == 1u;
+  let trans_b = params.trans_b == 1u;
 
   // The 8×8 block as four 4×4 matrices (rows 0–3 / 4–7 × columns 0–3 / 4–7), not an array: SwiftShader keeps
   // a dynamically indexed array in memory.
@@ -113,27 +117,27 @@ fn gemm_tiled(
       for (var l = local_index; l < tile_m * TILE_K; l += threads) {
         var i: u32;
         var kk: u32;
-        if (TRANS_A) { i = l % tile_m; kk = l / tile_m; } else { kk = l % TILE_K; i = l / TILE_K; }
+        if (trans_a) { i = l % tile_m; kk = l / tile_m; } else { kk = l % TILE_K; i = l / TILE_K; }
         let row = row0 + i;
         let col = k0 + kk;
         var v = 0.0;
-        if (row < m && col < k) { v = a[a_base + select(row * k + col, col * m + row, TRANS_A)]; }
+        if (row < m && col < k) { v = a[a_base + select(row * k + col, col * m + row, trans_a)]; }
         a_tile[l] = v;
       }
       for (var l = local_index; l < tile_n * TILE_K; l += threads) {
         var j: u32;
         var kk: u32;
-        if (TRANS_B) { kk = l % TILE_K; j = l / TILE_K; } else { j = l % tile_n; kk = l / tile_n; }
+        if (trans_b) { kk = l % TILE_K; j = l / TILE_K; } else { j = l % tile_n; kk = l / tile_n; }
         let row = k0 + kk;
         let col = col0 + j;
         var v = 0.0;
-        if (row < k && col < n) { v = b[b_base + select(row * n + col, col * k + row, TRANS_B)]; }
+        if (row < k && col < n) { v = b[b_base + select(row * n + col, col * k + row, trans_b)]; }
         b_tile[kk * tile_n + j] = v;
       }
       workgroupBarrier();
       for (var kk = 0u; kk < TILE_K; kk++) {
-        let a_lo = vec4(a_at(y, 0u, kk), a_at(y, 1u, kk), a_at(y, 2u, kk), a_at(y, 3u, kk));
-        let a_hi = vec4(a_at(y, 4u, kk), a_at(y, 5u, kk), a_at(y, 6u, kk), a_at(y, 7u, kk));
+        let a_lo = vec4(a_at(y, 0u, kk, trans_a), a_at(y, 1u, kk, trans_a), a_at(y, 2u, kk, trans_a), a_at(y, 3u, kk, trans_a));
+        let a_hi = vec4(a_at(y, 4u, kk, trans_a), a_at(y, 5u, kk, trans_a), a_at(y, 6u, kk, trans_a), a_at(y, 7u, kk, trans_a));
         let b_lo = vec4(b_at(x, 0u, kk), b_at(x, 1u, kk), b_at(x, 2u, kk), b_at(x, 3u, kk));
         let b_hi = vec4(b_at(x, 4u, kk), b_at(x, 5u, kk), b_at(x, 6u, kk), b_at(x, 7u, kk));
         acc_ll += outer(a_lo, b_lo);
@@ -167,7 +171,7 @@ fn store_block(z: u32, i0: u32, j0: u32, acc: mat4x4<f32>) {
           if (params.has_bias == 1u) {
             v += params.beta * bias[z * params.bias_batch_stride + i * params.bias_row_stride + j * params.bias_col_stride];
           }
-          if (ACTIVATION == ACTIVATION_RELU) { v = max(v, 0.0); }
+          if (params.activation == ACTIVATION_RELU) { v = max(v, 0.0); }
         }
         if (params.accumulate == 1u) { v += c[index]; }
         c[index] = v;

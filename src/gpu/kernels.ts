@@ -88,6 +88,21 @@ function isBuffer(value: unknown): value is GPUBuffer {
   return typeof value === 'object' && value !== null && 'mapAsync' in value;
 }
 
+const reflections = new Map<string, WgslReflect>();
+
+/**
+ * A module's reflection, parsed once per process by source text: the kernel registry of every device and wgslEnum
+ * read the same modules, and parsing conv2d.wgsl alone takes tens of milliseconds of a cold start.
+ */
+export function reflectWgsl(code: string): WgslReflect {
+  let reflection = reflections.get(code);
+  if (!reflection) {
+    reflection = new WgslReflect(code);
+    reflections.set(code, reflection);
+  }
+  return reflection;
+}
+
 /** Compiles shaders/ modules on one device, reflects them, and caches pipelines by (module, entry, overrides). */
 export class KernelRegistry {
   private readonly sources: Map<string, string>;
@@ -187,7 +202,7 @@ export class KernelRegistry {
       throw new GradlensError('SHADER_COMPILE', `kernel module "${name}" does not compile:\n${lines.join('\n')}`);
     }
     try {
-      return { module, reflection: new WgslReflect(code) };
+      return { module, reflection: reflectWgsl(code) };
     } catch (cause) {
       throw new GradlensError('SHADER_COMPILE', `kernel module "${name}" could not be reflected: ${String(cause)}`, { cause });
     }
@@ -208,8 +223,8 @@ export class KernelRegistry {
     const bindings = new Map(info.resources.map((resource) => [resource.name, toBinding(resource, name)]));
     checkBindingCounts(this.device, name, [...bindings.values()]);
     const layouts = bindGroupLayouts(this.device, name, [...bindings.values()]);
-    // createComputePipelineAsync never settles on Dawn in Node (nothing keeps its callback pumped): create
-    // synchronously under an error scope instead, which reports the same validation errors.
+    // Synchronously under an error scope, which reports the same validation errors: createComputePipelineAsync compiled
+    // no faster in Dawn's Node binding or in Chromium on SwiftShader, even several at once (docs/performance.md).
     this.device.pushErrorScope('validation');
     const started = performance.now();
     const pipeline = this.device.createComputePipeline({

@@ -2,7 +2,7 @@ import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
-import type { GemmActivation } from './gemm.ts';
+import { tileKFor, type GemmActivation } from './gemm.ts';
 import { loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
@@ -55,11 +55,12 @@ export interface Conv2dBackwardDims extends Conv2dDims {
  * GPUs. Few columns (an RGB input's gradient, small groups) get narrow, tall tiles instead of idle columns; few rows
  * (deep layers at small spatial sizes: ResNet-18's last stage at 64×64 has 16) get short tiles, since a 64-row tile
  * would compute 48 rows of padding (ResNet-18 at 64×64, batch 4: forward 1.47 → 1.04 s, with backward 3.06 → 2.27 s).
+ * The K step is the GEMM's for the same number of multiply-adds (tileKFor: 8 for small convolutions, for compile time).
  */
-function defaultTiles(columns: number, rows: number): Conv2dTiles {
+function defaultTiles(columns: number, rows: number, multiplyAdds: number): Conv2dTiles {
   const pow2 = (v: number, least: number) => 2 ** Math.ceil(Math.log2(Math.max(v, least))); // few pipelines to compile
   const n = Math.min(64, pow2(columns, 4));
-  return { m: Math.min(n === 64 ? 64 : 128, pow2(rows, 8)), n, k: 16 };
+  return { m: Math.min(n === 64 ? 64 : 128, pow2(rows, 8)), n, k: tileKFor(multiplyAdds) };
 }
 
 /** [outHeight, outWidth] by ONNX's rule: ⌊(in + pad_begin + pad_end − dilation·(kernel − 1) − 1) / stride⌋ + 1. */
@@ -151,6 +152,7 @@ function baseParams(dims: Conv2dDims) {
     n_tiles: 1,
     has_bias: 0,
     accumulate: 0,
+    activation: 0,
   };
 }
 
@@ -160,25 +162,26 @@ export async function conv2dForward(
   io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
   dims: Conv2dForwardDims,
 ): Promise<Dispatch> {
-  const params = { ...baseParams(dims), has_bias: io.bias ? 1 : 0 };
-  const ACTIVATION = wgslEnum('conv2d', 'ACTIVATION', dims.activation ?? 'none');
+  const activation = wgslEnum('conv2d', 'ACTIVATION', dims.activation ?? 'none');
+  const params = { ...baseParams(dims), has_bias: io.bias ? 1 : 0, activation };
   // Without a bias the binding still needs a buffer; the kernel never reads it then.
   const resources = { params, x: io.x, bias: io.bias ?? io.w, y: io.y };
   const depth = (params.in_channels / params.group) * params.kernel_height * params.kernel_width;
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
     const perChannel = nestedIterations(params.kernel_height, params.kernel_width);
     const iterations = loopIterations(params.in_channels / params.group) * perChannel + loopIterations(4);
     return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
-  const tiles = dims.tiles ?? defaultTiles(params.out_channels / params.group, params.batch * params.out_height * params.out_width);
+  const rows = params.batch * params.out_height * params.out_width;
+  const tiles = dims.tiles ?? defaultTiles(params.out_channels / params.group, rows, rows * params.out_channels * depth);
   checkTiles(tiles);
   params.m_tiles = Math.ceil((params.batch * params.out_height * params.out_width) / tiles.m);
   params.n_tiles = Math.ceil(params.out_channels / params.group / tiles.n);
   // Weight rows start on 16-byte boundaries when K = (Cin/group)·KH·KW is a multiple of 4.
   const vec4 = depth % 4 === 0;
-  const overrides = { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACTIVATION };
+  const overrides = { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k };
   const kernel = await context.kernels.kernel('conv2d', vec4 ? 'conv2d_forward_vec4' : 'conv2d_forward', overrides);
   const bound = kernel.bind(context.device, { ...resources, ...(vec4 ? { w_vec4: io.w } : { w: io.w }) });
   const kTiles = Math.ceil(depth / tiles.k);
@@ -207,7 +210,8 @@ export async function conv2dBackwardInput(
   // One GEMM per stride phase (ih + pad_top ≡ ph mod stride_h, same along w); rows sized for the largest phase.
   const phases = params.stride_h * params.stride_w;
   const rows = params.batch * Math.ceil(params.height / params.stride_h) * Math.ceil(params.width / params.stride_w);
-  const tiles = dims.tiles ?? defaultTiles(params.in_channels / params.group, rows);
+  const multiplyAdds = params.batch * params.out_height * params.out_width * params.in_channels * depth; // the forward's
+  const tiles = dims.tiles ?? defaultTiles(params.in_channels / params.group, rows, multiplyAdds);
   checkTiles(tiles);
   params.m_tiles = Math.ceil(rows / tiles.m);
   params.n_tiles = Math.ceil(params.in_channels / params.group / tiles.n);

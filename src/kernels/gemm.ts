@@ -16,6 +16,14 @@ export interface GemmTile {
 
 /** A 64×64 output tile per workgroup of 64 invocations; why, in shaders/gemm.wgsl. */
 export const DEFAULT_GEMM_TILE: GemmTile = { workgroupX: 8, workgroupY: 8, tileK: 16 };
+
+/**
+ * The K step of a product of `multiplyAdds`: 8 below 2²⁴, else 16. Half the step is half the workgroup memory, which
+ * SwiftShader zeroes in code compiled per pipeline at a cost superlinear in its size (Chromium, where Dawn cannot be
+ * told otherwise: the digit explainer's first map 5.1 → 2.8 s); the small products ran no slower with it on either
+ * software adapter, 256³ up to 25% slower on SwiftShader, so large ones keep 16 (docs/performance.md).
+ */
+export const tileKFor = (multiplyAdds: number): number => (multiplyAdds < 2 ** 24 ? 8 : 16);
 const BLOCK = 8;
 
 /** C[z] = alpha · op(A[z]) · op(B[z]), op(A) M×K, op(B) K×N, row-major, z < batch. */
@@ -109,7 +117,7 @@ interface Launch {
 }
 
 function tileOf(dims: GemmDims, m: number): GemmTile {
-  const tile = { ...DEFAULT_GEMM_TILE, ...dims.tile };
+  const tile = { ...DEFAULT_GEMM_TILE, tileK: tileKFor(dims.m * dims.n * dims.k * (dims.batch ?? 1)), ...dims.tile };
   // Few rows (a chunk of a few points through a dense layer): a tile of fewer rows, so the padding rows' multiply-adds
   // and A loads are not paid; a single row keeps the default, so batch-1 plans compile no variant of their own.
   if (dims.tile?.workgroupY === undefined && m >= 2) tile.workgroupY = Math.min(tile.workgroupY, 2 ** Math.ceil(Math.log2(Math.ceil(m / BLOCK))));
@@ -163,9 +171,6 @@ async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bia
     throw new GradlensError('DEVICE_LIMIT', "gemm: a sum split for this adapter's loop budget cannot both accumulate and apply an activation");
   }
   const kernel = await context.kernels.kernel('gemm', 'gemm_tiled', {
-    TRANS_A: Number(l.transA),
-    TRANS_B: Number(l.transB),
-    ACTIVATION: wgslEnum('gemm', 'ACTIVATION', l.activation),
     WORKGROUP_X: tile.workgroupX,
     WORKGROUP_Y: tile.workgroupY,
     TILE_K: tile.tileK,
@@ -198,6 +203,9 @@ async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bia
       finish: Number(index === split.length - 1),
       alpha: l.alpha,
       beta: l.bias?.beta ?? 0,
+      trans_a: Number(l.transA),
+      trans_b: Number(l.transB),
+      activation: wgslEnum('gemm', 'ACTIVATION', l.activation),
     };
     // Without a bias, A stands in for the binding (both read-only); has_bias = 0 keeps it unread.
     const bound = kernel.bind(context.device, { params, a: io.a, b: io.b, bias: io.bias ?? io.a, c: io.c });

@@ -1,5 +1,5 @@
-import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { GradlensError } from '../gpu/errors.ts';
+import { reflectWgsl } from '../gpu/kernels.ts';
 import { library, shaderFiles, shaderSources } from '../gpu/shader-sources.ts';
 
 const constants = new Map<string, ReadonlyMap<string, number>>();
@@ -10,7 +10,7 @@ function constantsOf(module: string): ReadonlyMap<string, number> {
   if (!values) {
     const code = module.startsWith('lib/') ? library.get(module.slice(4)) : shaderSources[module];
     if (code === undefined) throw new GradlensError('UNKNOWN_KERNEL', `no shader module "${module}"`);
-    values = new WgslReflect(code)._constValues;
+    values = reflectWgsl(code)._constValues;
     constants.set(module, values);
   }
   return values;

@@ -10,6 +10,9 @@ export const SOFTWARE_VULKAN_DRIVERS = [
   '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
 ];
 
+/** Dawn's toggle that leaves workgroup-memory zeroing to the Vulkan driver; see findAdapter. */
+export const SWIFTSHADER_SLOW_TOGGLE = 'use_vulkan_zero_initialize_workgroup_memory_extension';
+
 const BACKENDS: readonly Backend[] = ['vulkan', 'opengles', 'metal', 'd3d12', 'd3d11', 'null'];
 
 /** What the system needs for each route, said once for the error that lists them. */
@@ -58,9 +61,18 @@ export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAd
     const featureLevel = options.featureLevel ?? (backend === 'opengles' ? 'compatibility' : 'core');
     const request: GPURequestAdapterOptions = { featureLevel };
     if (options.powerPreference) request.powerPreference = options.powerPreference;
-    const instance = create(flags);
-    const adapter = await instance.requestAdapter(request);
-    return adapter ? { adapter, backend, keepAlive: instance } : undefined;
+    let instance = create(flags);
+    let adapter = await instance.requestAdapter(request);
+    const keepAlive: unknown[] = [instance, adapter]; // every instance made, as long as the adapter lives (see FoundAdapter)
+    if (adapter && backend === 'vulkan' && adapter.info.architecture === 'swiftshader') {
+      // SwiftShader's own zeroing of workgroup memory (VK_KHR_zero_initialize_workgroup_memory) costs its compiler
+      // ~0.4 s per 2,048 floats, superlinear in the size: most of a tiled kernel's pipeline time. Dawn then zeroes in
+      // the shader instead (a strided loop, same WGSL semantics): GEMM 64×64 pipeline 430 → 75 ms (docs/performance.md).
+      instance = create([...flags, `disable-dawn-features=${SWIFTSHADER_SLOW_TOGGLE}`]);
+      adapter = await instance.requestAdapter(request);
+      keepAlive.push(instance);
+    }
+    return adapter ? { adapter, backend, keepAlive } : undefined;
   };
   const chosen = options.backend ?? backendFromEnvironment();
   if (chosen) {

@@ -234,6 +234,7 @@ describe('conv2d forward against the float64 reference', () => {
     { m: 8, n: 4, k: 4 },
     { m: 32, n: 64, k: 8 },
     { m: 128, n: 16, k: 16 },
+    { m: 64, n: 64, k: 16 }, // large convolutions' default (small ones take k 8)
   ]) {
     it(`other tiles ${tiles.m}×${tiles.n}×${tiles.k} cover the tails`, async () => {
       const s = shape(GRID['several tiles in m, n and k']!);
@@ -265,7 +266,12 @@ describe('conv2d input gradient against the float64 reference', () => {
   it('other tiles cover the tails', async () => {
     const s = shape({ ...GRID['several tiles in m, n and k']!, strides: [2, 3], pads: [1, 0, 1, 2] });
     const t = tensors(s);
-    expectAllClose(await runBackward(s, { tiles: { m: 8, n: 4, k: 4 } }), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM);
+    for (const tiles of [
+      { m: 8, n: 4, k: 4 },
+      { m: 64, n: 64, k: 16 }, // large convolutions' default
+    ]) {
+      expectAllClose(await runBackward(s, { tiles }), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM, JSON.stringify(tiles));
+    }
   });
 
   for (const name of ['stride 2, asymmetric pads, batch 3', 'depthwise 3×3 stride 2']) {

@@ -85,7 +85,8 @@ const TRANSPOSES = [
   [true, true],
 ] as const;
 
-// Odd sizes on both sides of the 64×64 output tile and of the K step 16; batch 1 and >1; broadcast A or B.
+// Odd sizes on both sides of the 64×64 output tile and of the K step (8 for these small products, src/kernels/gemm.ts's
+// tileKFor; 16 in 'other tile shapes'); batch 1 and >1; broadcast A or B.
 const SHAPES: Partial<GemmCase>[] = [
   { m: 1, n: 1, k: 1 },
   { m: 5, n: 7, k: 3, batch: 2 },
@@ -150,6 +151,7 @@ describe('gemm forward against the float64 reference', () => {
     const expected = gemmForward(d, x.a, x.b, x.bias);
     for (const tile of [
       { workgroupX: 4, workgroupY: 8, tileK: 8 },
+      { workgroupX: 8, workgroupY: 8, tileK: 16 }, // large products' default
       { workgroupX: 16, workgroupY: 4, tileK: 16 },
       { workgroupX: 1, workgroupY: 3, tileK: 5 },
     ]) {
