@@ -15,6 +15,14 @@ export interface AdapterOptions {
    * lavapipe, none elsewhere). Tests lower it to exercise the split paths on any adapter.
    */
   loopBudget?: number;
+  /**
+   * Measure kernel choices (convolution path, GEMM tile) on this device for each new shape class a plan meets, and
+   * keep them in the autotune cache (src/gpu/tune.ts); default false: plans use cached choices where present and the
+   * built-in heuristics elsewhere, and never measure. `gradlens tune` fills the cache ahead.
+   */
+  autotune?: boolean;
+  /** Node: the autotune cache's folder (default `$XDG_CACHE_HOME/gradlens`, else `~/.cache/gradlens`); false: none. */
+  tuneCache?: string | false;
 }
 
 export interface FoundAdapter {

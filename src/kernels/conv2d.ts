@@ -4,6 +4,7 @@ import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import type { GemmActivation } from './gemm.ts';
 import { loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { bucket } from '../gpu/tune.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
 export interface Conv2dDims {
@@ -96,6 +97,36 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
   return (group === dims.inChannels && group > 1) || channels === 1 || depth <= DIRECT_DEPTH;
 }
 
+/**
+ * The path of an `auto` convolution: the autotune cache's for its shape class (src/gpu/tune.ts; measured now when the
+ * context autotunes), else isDirect's heuristic. The class: direction, channels per group in and out, depthwise or
+ * not, kernel, stride, dilation and a power-of-two bucket of the output positions (batch × height × width).
+ */
+async function tunedPath(
+  context: GpuContext,
+  direction: 'forward' | 'backward-input',
+  dims: Conv2dDims,
+  heuristic: boolean,
+  output: GPUBuffer,
+  build: (path: Conv2dPath, output: GPUBuffer) => Promise<Dispatch>,
+): Promise<Conv2dPath> {
+  const { strides: [sh, sw] = [1, 1], dilations: [dh, dw] = [1, 1], group = 1 } = dims;
+  const [outHeight, outWidth] = conv2dOutputSize(dims);
+  const depthwise = group === dims.inChannels && group > 1;
+  const key =
+    `conv2d-${direction}:${dims.inChannels / group}>${dims.outChannels / group}${depthwise ? ':dw' : ''}:k${dims.kernelHeight}x${dims.kernelWidth}` +
+    `:s${sh}x${sw}:d${dh}x${dw}:p${bucket(dims.batch * outHeight * outWidth)}`;
+  const choice = await context.tuning.choose(
+    context.device,
+    key,
+    ['direct', 'implicit-gemm'],
+    heuristic ? 'direct' : 'implicit-gemm',
+    output,
+    async (path, out) => [await build(path as Conv2dPath, out)],
+  );
+  return choice as Conv2dPath;
+}
+
 /** The implicit GEMM's K tile: a shallower convolution fills less than one. */
 const DIRECT_DEPTH = 16;
 
@@ -165,6 +196,11 @@ export async function conv2dForward(
   // Without a bias the binding still needs a buffer; the kernel never reads it then.
   const resources = { params, x: io.x, bias: io.bias ?? io.w, y: io.y };
   const depth = (params.in_channels / params.group) * params.kernel_height * params.kernel_width;
+  if ((dims.path ?? 'auto') === 'auto' && !dims.tiles) {
+    const heuristic = isDirect(dims, params.out_channels / params.group, depth);
+    const path = await tunedPath(context, 'forward', dims, heuristic, io.y, (p, y) => conv2dForward(context, { ...io, y }, { ...dims, path: p }));
+    return conv2dForward(context, io, { ...dims, path });
+  }
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
@@ -197,6 +233,13 @@ export async function conv2dBackwardInput(
   const params = { ...baseParams(dims), accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, grad_y: io.gradY, w: io.w, grad_x: io.gradX };
   const depth = (params.out_channels / params.group) * params.kernel_height * params.kernel_width;
+  if ((dims.path ?? 'auto') === 'auto' && !dims.tiles) {
+    const heuristic = isDirect(dims, params.in_channels / params.group, depth);
+    const path = await tunedPath(context, 'backward-input', dims, heuristic, io.gradX, (p, gradX) =>
+      conv2dBackwardInput(context, { ...io, gradX }, { ...dims, path: p }),
+    );
+    return conv2dBackwardInput(context, io, { ...dims, path });
+  }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.in_channels * params.height * params.width;
