@@ -32,8 +32,13 @@ export interface Conv2dTiles {
   k: number;
 }
 
-/** `auto` takes the direct kernels for depthwise convolutions and those with few channels, the implicit GEMM otherwise. */
-export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct';
+/**
+ * `auto`: the autotune cache's choice where one is cached, else the direct kernels for depthwise convolutions and those
+ * with few channels and the implicit GEMM otherwise. `block`: 4 channels × 4 positions per invocation (the input
+ * gradient's only for stride 1); `direct-s1`: the input gradient's direct kernel for stride 1, 4 positions per
+ * invocation. `block` and `direct-s1` are autotune candidates, not heuristic choices.
+ */
+export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct' | 'block' | 'direct-s1';
 
 export interface Conv2dForwardDims extends Conv2dDims {
   /** Fused epilogue, applied after the bias. */
@@ -201,6 +206,14 @@ export async function conv2dForward(
     const path = await tunedPath(context, 'forward', dims, heuristic, io.y, (p, y) => conv2dForward(context, { ...io, y }, { ...dims, path: p }));
     return conv2dForward(context, io, { ...dims, path });
   }
+  if (dims.path === 'block') {
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_block_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
+    const blocks = Math.ceil(params.out_channels / params.group / 4) * params.group;
+    const count = params.batch * blocks * params.out_height * Math.ceil(params.out_width / 4);
+    const iterations =
+      loopIterations(params.in_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) + nestedIterations(4, 4);
+    return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+  }
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
@@ -239,6 +252,18 @@ export async function conv2dBackwardInput(
       conv2dBackwardInput(context, { ...io, gradX }, { ...dims, path: p }),
     );
     return conv2dBackwardInput(context, io, { ...dims, path });
+  }
+  if (dims.path === 'block' || dims.path === 'direct-s1') {
+    if (params.stride_h !== 1 || params.stride_w !== 1)
+      throw new GradlensError('BAD_PARAMS', `conv2d: the ${dims.path} input gradient is for stride 1`);
+    const block = dims.path === 'block';
+    const name = block ? 'conv2d_block_backward_input_s1' : 'conv2d_direct_backward_input_s1';
+    const kernel = await context.kernels.kernel('conv2d', name, { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
+    const channels = block ? Math.ceil(params.in_channels / params.group / 4) * params.group : params.in_channels;
+    const count = params.batch * channels * params.height * Math.ceil(params.width / 4);
+    const iterations =
+      loopIterations(params.out_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) + nestedIterations(4, 4);
+    return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
