@@ -121,14 +121,12 @@ async function tunedPath(
   const key =
     `conv2d-${direction}:${dims.inChannels / group}>${dims.outChannels / group}${depthwise ? ':dw' : ''}:k${dims.kernelHeight}x${dims.kernelWidth}` +
     `:s${sh}x${sw}:d${dh}x${dw}:p${bucket(dims.batch * outHeight * outWidth)}`;
-  const choice = await context.tuning.choose(
-    context.device,
-    key,
-    ['direct', 'implicit-gemm'],
-    heuristic ? 'direct' : 'implicit-gemm',
-    output,
-    async (path, out) => [await build(path as Conv2dPath, out)],
-  );
+  const stride1 = sh === 1 && sw === 1;
+  const names =
+    direction === 'forward' ? ['direct', 'implicit-gemm', 'block'] : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block'] : [])];
+  const choice = await context.tuning.choose(context.device, key, names, heuristic ? 'direct' : 'implicit-gemm', output, async (path, out) => [
+    await build(path as Conv2dPath, out),
+  ]);
   return choice as Conv2dPath;
 }
 
