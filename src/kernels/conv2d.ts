@@ -36,7 +36,7 @@ export interface Conv2dTiles {
  * `auto`: the autotune cache's choice where one is cached, else the direct kernels for depthwise convolutions and those
  * with few channels and the implicit GEMM otherwise. `block`: 4 channels × 4 positions per invocation (the input
  * gradient's only for stride 1); `direct-s1`: the input gradient's direct kernel for stride 1, 4 positions per
- * invocation. `block` and `direct-s1` are autotune candidates, not heuristic choices.
+ * invocation. `auto` takes them where it would take `direct` and they apply (directPath).
  */
 export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct' | 'block' | 'direct-s1';
 
@@ -103,8 +103,21 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
 }
 
 /**
+ * The heuristic's path where isDirect takes the direct kernels: the blocked forward when a group has 4 or more output
+ * channels, the stride-1 input gradient without phases. Measured by `gradlens tune` on the digit CNN's first layer
+ * (1→8, 28×28, batch 64; load average 9): forward direct → block 13.3 → 12.5 ms on llvmpipe, 73 → 27 ms on
+ * SwiftShader; input gradient direct → direct-s1 23.1 → 12.7 ms and 116 → 72 ms.
+ */
+function directPath(dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath {
+  const group = dims.group ?? 1;
+  if (direction === 'forward') return dims.outChannels / group >= 4 ? 'block' : 'direct';
+  const [sh, sw] = dims.strides ?? [1, 1];
+  return sh === 1 && sw === 1 ? 'direct-s1' : 'direct';
+}
+
+/**
  * The path of an `auto` convolution: the autotune cache's for its shape class (src/gpu/tune.ts; measured now when the
- * context autotunes), else isDirect's heuristic. The class: direction, channels per group in and out, depthwise or
+ * context autotunes), else isDirect's heuristic (directPath's kernel). The class: direction, channels per group in and out, depthwise or
  * not, kernel, stride, dilation and a power-of-two bucket of the output positions (batch × height × width).
  */
 async function tunedPath(
@@ -124,9 +137,14 @@ async function tunedPath(
   const stride1 = sh === 1 && sw === 1;
   const names =
     direction === 'forward' ? ['direct', 'implicit-gemm', 'block'] : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block'] : [])];
-  const choice = await context.tuning.choose(context.device, key, names, heuristic ? 'direct' : 'implicit-gemm', output, async (path, out) => [
-    await build(path as Conv2dPath, out),
-  ]);
+  const choice = await context.tuning.choose(
+    context.device,
+    key,
+    names,
+    heuristic ? directPath(dims, direction) : 'implicit-gemm',
+    output,
+    async (path, out) => [await build(path as Conv2dPath, out)],
+  );
   return choice as Conv2dPath;
 }
 
