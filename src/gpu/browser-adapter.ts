@@ -28,6 +28,6 @@ export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAd
 let store: TuneStore | undefined;
 
 /** Browsers: the autotune cache in localStorage (or memory), one per page. */
-export function tuneStore(_options: AdapterOptions = {}): TuneStore {
+export function tuneStore(_options: AdapterOptions = {}): TuneStore | undefined {
   return (store ??= browserTuneStore());
 }

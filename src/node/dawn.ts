@@ -146,7 +146,13 @@ function throwNoAdapter(tried: Backend[], options: AdapterOptions): never {
   );
 }
 
-/** Node: the autotune cache on disk, in `options.tuneCache` or `$XDG_CACHE_HOME/gradlens` (`~/.cache/gradlens`). */
-export function tuneStore(options: AdapterOptions = {}): TuneStore {
-  return fileTuneStore(typeof options.tuneCache === 'string' ? options.tuneCache : undefined);
+/**
+ * Node: the autotune cache on disk, in `options.tuneCache`, else `GRADLENS_TUNE_CACHE` (a folder, or `off` for none:
+ * the tests' setting, so a user's cache never changes what they run), else `$XDG_CACHE_HOME/gradlens` (`~/.cache/gradlens`).
+ */
+export function tuneStore(options: AdapterOptions = {}): TuneStore | undefined {
+  if (typeof options.tuneCache === 'string') return fileTuneStore(options.tuneCache);
+  const env = process.env.GRADLENS_TUNE_CACHE;
+  if (env === 'off') return undefined;
+  return fileTuneStore(env || undefined);
 }

@@ -63,6 +63,26 @@ for (const adapter of SOFTWARE_ADAPTERS) {
       }
     });
 
+    it('gemm_direct (an autotune candidate): the longest unsplit sum just below the loop budget is whole, one more is split', async () => {
+      const io = await uploadAll(context, { a: [0], b: [0], c: [0] });
+      let k = 4;
+      while ((await gemm(context, io, { m: 1, n: 1, k: k + 4, kernel: 'direct' })).length === 1) k += 4 * Math.max(1, Math.floor(k / 1024));
+      while ((await gemm(context, io, { m: 1, n: 1, k, kernel: 'direct' })).length > 1) k -= 4;
+      Object.values(io).forEach((buffer) => buffer.destroy());
+      for (const [depth, parts] of [
+        [k, 1],
+        [k + 4, 2],
+      ] as const) {
+        const ones = await uploadAll(context, { a: new Float32Array(depth).fill(1), b: new Float32Array(depth).fill(1), c: [0] });
+        const dispatches = await gemm(context, ones, { m: 1, n: 1, k: depth, kernel: 'direct' });
+        expect(dispatches.length, `K = ${depth}`).toBe(parts);
+        expect(Math.max(...dispatches.map((d) => d.iterations))).toBeLessThanOrEqual(GALLIVM_LOOP_ITERATIONS);
+        await runDispatches(context, 'gemm_direct limits', dispatches);
+        expect((await read(context, ones.c, 1))[0], `Σ of ${depth} ones`).toBe(depth);
+        Object.values(ones).forEach((buffer) => buffer.destroy());
+      }
+    });
+
     it('a split GEMM applies the bias and the fused ReLU once, to the whole sum', async () => {
       const k = (await largestUnsplitK()) + 48;
       const d = {
