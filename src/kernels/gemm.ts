@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { loopBudget, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { loopBudget, loopBudgetOf, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
 import { wgslEnum } from './wgsl.ts';
 
@@ -125,6 +125,16 @@ const CANDIDATES: Record<string, { kernel: GemmKernel; tile: GemmTile }> = {
   direct: { kernel: 'direct', tile: DEFAULT_GEMM_TILE },
 };
 
+/**
+ * Without a tuned choice: gemm_direct on Mesa's gallivm (llvmpipe), where it was the fastest in all 24 GEMM shape classes
+ * `gradlens tune` measured for the digit CNN and the small CNN at 224×224×3 (the 46,656→32 dense layer 131 → 4 ms), and
+ * the 64×64 tile elsewhere (SwiftShader's choice varies with the shape: tune it).
+ */
+function untunedKernel(context: GpuContext): 'direct' | 'tiled' {
+  const { vendor, architecture, device, description } = context.report;
+  return Number.isFinite(loopBudgetOf(`${vendor} ${architecture} ${device} ${description}`)) ? 'direct' : 'tiled';
+}
+
 /** The shape class a tuned GEMM choice holds for: transposes and power-of-two buckets of the sizes. */
 function shapeClass(l: Launch): string {
   return `gemm:${Number(l.transA)}${Number(l.transB)}:${bucket(l.batch)}x${bucket(l.m)}x${bucket(l.n)}x${bucket(l.k)}:r${bucket(l.reduceCount)}`;
@@ -186,7 +196,7 @@ function parts(l: Launch, budget: number): { r: [number, number]; k: [number, nu
 async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; c: GPUBuffer }, l: Launch): Promise<Dispatch[]> {
   if (l.m === 0 || l.n === 0 || l.batch === 0) return [];
   if (l.fixed) return launchWith(context, io, l);
-  const choice = await context.tuning.choose(context.device, shapeClass(l), Object.keys(CANDIDATES), 'tiled', io.c, (name, c) =>
+  const choice = await context.tuning.choose(context.device, shapeClass(l), Object.keys(CANDIDATES), untunedKernel(context), io.c, (name, c) =>
     launchWith(context, { ...io, c }, { ...l, ...CANDIDATES[name]! }),
   );
   return launchWith(context, io, { ...l, ...CANDIDATES[choice]! });
