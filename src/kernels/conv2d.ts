@@ -38,7 +38,7 @@ export interface Conv2dTiles {
  * gradient's only for stride 1); `direct-s1`: the input gradient's direct kernel for stride 1, 4 positions per
  * invocation. `auto` takes them where it would take `direct` and they apply (directPath).
  */
-export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct' | 'block' | 'direct-s1';
+export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct' | 'block' | 'block8' | 'direct-s1';
 
 export interface Conv2dForwardDims extends Conv2dDims {
   /** Fused epilogue, applied after the bias. */
@@ -136,7 +136,9 @@ async function tunedPath(
     `:s${sh}x${sw}:d${dh}x${dw}:p${bucket(dims.batch * outHeight * outWidth)}`;
   const stride1 = sh === 1 && sw === 1;
   const names =
-    direction === 'forward' ? ['direct', 'implicit-gemm', 'block'] : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block'] : [])];
+    direction === 'forward'
+      ? ['direct', 'implicit-gemm', 'block', 'block8']
+      : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block', 'block8'] : [])];
   const choice = await context.tuning.choose(
     context.device,
     key,
@@ -222,12 +224,14 @@ export async function conv2dForward(
     const path = await tunedPath(context, 'forward', dims, heuristic, io.y, (p, y) => conv2dForward(context, { ...io, y }, { ...dims, path: p }));
     return conv2dForward(context, io, { ...dims, path });
   }
-  if (dims.path === 'block') {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_block_forward', { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
-    const blocks = Math.ceil(params.out_channels / params.group / 4) * params.group;
+  if (dims.path === 'block' || dims.path === 'block8') {
+    const channels = dims.path === 'block8' ? 8 : 4;
+    const overrides = { ACTIVATION, DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: channels };
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_block_forward', overrides);
+    const blocks = Math.ceil(params.out_channels / params.group / channels) * params.group;
     const count = params.batch * blocks * params.out_height * Math.ceil(params.out_width / 4);
     const iterations =
-      loopIterations(params.in_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) + nestedIterations(4, 4);
+      loopIterations(params.in_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) + nestedIterations(channels, 4);
     return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
@@ -269,16 +273,19 @@ export async function conv2dBackwardInput(
     );
     return conv2dBackwardInput(context, io, { ...dims, path });
   }
-  if (dims.path === 'block' || dims.path === 'direct-s1') {
+  if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'direct-s1') {
     if (params.stride_h !== 1 || params.stride_w !== 1)
       throw new GradlensError('BAD_PARAMS', `conv2d: the ${dims.path} input gradient is for stride 1`);
-    const block = dims.path === 'block';
-    const name = block ? 'conv2d_block_backward_input_s1' : 'conv2d_direct_backward_input_s1';
-    const kernel = await context.kernels.kernel('conv2d', name, { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
-    const channels = block ? Math.ceil(params.in_channels / params.group / 4) * params.group : params.in_channels;
+    const block = dims.path === 'direct-s1' ? 1 : dims.path === 'block8' ? 8 : 4;
+    const kernel =
+      block === 1
+        ? await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input_s1', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE })
+        : await context.kernels.kernel('conv2d', 'conv2d_block_backward_input_s1', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: block });
+    const channels = block === 1 ? params.in_channels : Math.ceil(params.in_channels / params.group / block) * params.group;
     const count = params.batch * channels * params.height * Math.ceil(params.width / 4);
     const iterations =
-      loopIterations(params.out_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) + nestedIterations(4, 4);
+      loopIterations(params.out_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) +
+      nestedIterations(Math.max(block, 4), 4);
     return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {

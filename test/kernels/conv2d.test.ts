@@ -220,7 +220,7 @@ describe('conv2d forward against the float64 reference', () => {
     expectAllClose(await runForward(s, { bias: true, activation: 'relu' }), reference.conv2d(s, t.x, t.w, t.bias, 'relu'), F32_SUM);
   });
 
-  for (const path of ['implicit-gemm', 'direct', 'block'] as const) {
+  for (const path of ['implicit-gemm', 'direct', 'block', 'block8'] as const) {
     it(`every shape also runs correctly through the ${path} path`, async () => {
       for (const [name, c] of Object.entries(GRID)) {
         const s = shape(c);
@@ -263,7 +263,7 @@ describe('conv2d input gradient against the float64 reference', () => {
   }
 
   // The autotune candidates for stride 1 (any dilation, groups, pads): every stride-1 shape of the grid.
-  for (const path of ['direct-s1', 'block'] as const) {
+  for (const path of ['direct-s1', 'block', 'block8'] as const) {
     it(`every stride-1 shape also runs correctly through the ${path} path, and accumulates`, async () => {
       const depthwise: Case = {
         batch: 2,
