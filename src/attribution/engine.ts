@@ -153,6 +153,21 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
       },
     ],
     group: pairsRows(options.rules),
+    // Uploads, sums, result and its readback copy, the conductance carry, and each chunk's two uniform buffers (at most
+    // one chunk a point, 256 bytes for both).
+    bytes:
+      256 * spec.count * perInput +
+      4 *
+        (spec.inputs.length +
+          (spec.noise?.length ?? 1) +
+          2 * spec.count +
+          baselineData.length +
+          spec.stdev.length +
+          pathData.length +
+          sumFloats +
+          2 * spec.count * gradientSize +
+          (spec.conductance ? 2 * slots * gradientSize : 1) +
+          (injected ? site.modelInputs!.length : 0)),
     targets: { of: options.targets, inputOf: (p) => Math.floor(p / perInput) },
     // Within the loop budget too: attribution_accumulate walks a slot's points of the chunk, drawing noise for each.
     most: Math.max(1, Math.floor((loopBudget(gpu.device) - POINTS_ITERATIONS) / ACCUMULATE_ITERATIONS_PER_POINT)),

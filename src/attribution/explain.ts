@@ -37,7 +37,7 @@ export async function explain(model: Model, inputs: Float32Array, count: number,
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   const score = options.score ?? 'logit';
   const classes = sizeOf(model.outputShape);
-  const logits = await logitsOf(model, inputs, count);
+  const logits = await logitsOf(model, inputs, count, 64, options.memoryBudget);
   const steps = isStepTarget(target) || isStepList(target) ? resolveSteps(target, logits, count, model.outputShape) : undefined;
   const targets = steps?.indices ?? resolveTargets(target, logits, count, classes);
   const scores = scoresOf(logits, targets, classes, score);

@@ -124,7 +124,9 @@ export async function runPath(context: MethodContext, spec: PathSpec): Promise<P
     total,
     plans: [{ objective: spec.fold === 'none' ? 'none' : context.score, rules: 'standard' }],
     ...(spec.fold === 'none' ? {} : { targets: { of: context.targets, inputOf: (p: number) => spec.points.input(p) } }),
-    bytesPerPoint: (blur ? size * 4 : 0) + (spec.fold === 'direction' ? size * 4 : 0),
+    bytesPerPoint: POINT_WORDS * 4 + (idgi ? 8 : 0) + (blur ? size * 4 : 0) + (spec.fold === 'direction' ? size * 4 : 0),
+    // Inputs, baselines, taps, and the results with their readback copy.
+    bytes: 4 * (context.inputs.length + ('line' in spec.make ? spec.make.line.length : 1) + (blur ? blur.data().length : 1) + 2 * resultFloats),
     least: idgi ? 2 : 1,
     ...(spec.varyingCount ? { roundUp: true } : {}),
     ...(spec.progress ? { progress: spec.progress } : {}),

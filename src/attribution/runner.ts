@@ -11,7 +11,7 @@ import { sizeOf } from '../graph/ir.ts';
 import type { Model } from '../graph/model.ts';
 import type { Plan, PlanOptions } from '../graph/plan.ts';
 
-/** Bytes a run's plans may take when the caller gives no budget. */
+/** GPU bytes a run may allocate beyond the model's weights (its plans, cached ones included, and its own) when the caller gives no budget. */
 export const DEFAULT_MEMORY_BUDGET = 256 * 2 ** 20;
 
 /** What the caller controls of a run (ExplainOptions' chunkSize, memoryBudget, signal, onProgress). */
@@ -62,8 +62,10 @@ export interface Job<R> {
   plans: readonly Omit<PlanOptions, 'batch'>[];
   /** Point p's target, where the plans have an objective: the target of the input it belongs to. */
   targets?: { of: Int32Array; inputOf: (point: number) => number };
-  /** The job's own bytes per point of a chunk, beside the plans'. */
+  /** The job's own GPU bytes per point of a chunk, beside the plans'. */
   bytesPerPoint?: number;
+  /** The job's own GPU bytes whatever the chunk (inputs, sums, results, readback), for the memory budget. */
+  bytes?: number;
   /** Bounds on the chunk: at least `least` (IDGI needs 2), at most `most` (a kernel's one-workgroup-per-point limit). */
   least?: number;
   most?: number;
@@ -121,14 +123,38 @@ export class Scope {
   }
 }
 
-/** Runs a job in chunks: generator, plans and reducer in one command buffer per chunk; one readback at the end. */
+/**
+ * Runs a job in chunks: generator, plans and reducer in one command buffer per chunk, submitted back to back (queue
+ * writes between submits keep their order); one readback at the end.
+ */
 export async function runJob<R>(model: Model, job: Job<R>, control: RunControl): Promise<{ result: R } & RunStats> {
   const { device } = model.gpu;
   control.signal?.throwIfAborted();
-  const chunkSize = await chunkSizeFor(model, job, control);
-  const plans = await Promise.all(job.plans.map((options) => model.cachedPlan({ ...options, batch: chunkSize })));
+  const budget = control.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  const { chunkSize, perPoint } = await chunkSizeFor(model, job, control, budget);
+  // The chunk's plans: those cached are held first; room is made for the rest by freeing other cached plans.
+  const plans: Plan[] = [];
   const scope = new Scope(device);
+  // Each chunk is submitted as soon as it is recorded and its error check (CommandBatch.submit) awaited only at the
+  // end: the host never waits for the GPU between chunks. With progress or abort asked for, at most two chunks are
+  // queued: once chunk k is submitted the host waits for chunk k − 1 (the GPU has chunk k to run meanwhile), reports
+  // its progress, and an abort stops the chunks not yet queued.
+  const checks: Promise<void>[] = [];
+  const inFlight: { done: Promise<unknown>; points: number }[] = [];
+  const settle = async (keep: number) => {
+    while (inFlight.length > keep) {
+      const { done, points: upTo } = inFlight.shift()!;
+      await done;
+      control.onProgress?.({ done: (job.progress?.before ?? 0) + upTo, total: job.progress?.total ?? job.total });
+    }
+  };
+  const watched = control.onProgress !== undefined || control.signal !== undefined;
   try {
+    const options = job.plans.map((o) => ({ ...o, batch: chunkSize }));
+    const missing = options.map((o) => !model.hasPlan(o));
+    for (const [i, o] of options.entries()) if (!missing[i]) plans[i] = await held(model, o);
+    model.fitPlans(budget - jobBytes(job, chunkSize) - perPoint.reduce((sum, bytes, i) => sum + (missing[i] ? bytes * chunkSize : 0), 0));
+    for (const [i, o] of options.entries()) if (missing[i]) plans[i] = await held(model, o);
     const pass = await job.prepare(scope, chunkSize, plans);
     let [start, chunks, points] = [0, 0, 0];
     while (start < job.total) {
@@ -137,20 +163,37 @@ export async function runJob<R>(model: Model, job: Job<R>, control: RunControl):
       if (job.targets) writeTargets(device, plans, job.targets, chunk);
       const batch = scope.record(new CommandBatch(device, `${job.label} chunk ${chunks}`), await pass.points(chunk));
       plans.forEach((plan) => batch.add(...plan.dispatches));
-      await scope.record(batch, await pass.reduce(chunk)).submit();
+      checks.push(scope.record(batch, await pass.reduce(chunk)).submit());
       chunks++;
       points += chunk.count;
       const done = start + chunk.count;
       start = pass.next?.(chunk) ?? done;
-      if (control.onProgress) {
-        await device.queue.onSubmittedWorkDone();
-        control.onProgress({ done: (job.progress?.before ?? 0) + done, total: job.progress?.total ?? job.total });
+      if (watched) {
+        inFlight.push({ done: device.queue.onSubmittedWorkDone(), points: done });
+        await settle(1);
       }
     }
+    await settle(0);
+    await Promise.all(checks);
     return { result: await pass.finish(scope), points, chunks, chunkSize };
   } finally {
+    // A run that ends early lets its submitted chunks' checks settle (no unhandled rejection) before freeing buffers.
+    await Promise.allSettled(checks);
     scope.destroy();
+    plans.forEach((plan) => model.release(plan));
   }
+}
+
+/** A cached plan, held (Model.hold) until the run releases it. */
+async function held(model: Model, options: PlanOptions): Promise<Plan> {
+  const plan = await model.cachedPlan(options);
+  model.hold(plan);
+  return plan;
+}
+
+/** The job's own GPU bytes at a chunk size, beside its plans'. */
+function jobBytes(job: Job<unknown>, chunkSize: number): number {
+  return (job.bytes ?? 0) + (job.bytesPerPoint ?? 0) * chunkSize;
 }
 
 /** Each point's target is its input's, in every plan that has an objective (rows past the chunk keep theirs). */
@@ -160,11 +203,22 @@ function writeTargets(device: GPUDevice, plans: readonly Plan[], targets: NonNul
   for (const plan of plans) if (plan.buffers.target) device.queue.writeBuffer(plan.buffers.target, 0, data);
 }
 
+/** Per model, by a probe plan's options: its bytes per point and its largest tensor per point. */
+const probed = new WeakMap<Model, Map<string, { perPoint: number; largest: number }>>();
+
 /**
- * Points per chunk: the caller's `chunkSize`, or as many as fit the memory budget (each plan's batch-1 buffers plus
- * the job's own bytes per point) with no tensor beyond what the device binds; within the job's bounds and its total.
+ * Points per chunk: the caller's `chunkSize`, or as many as fit the memory budget with no tensor beyond what the
+ * device binds, within the job's bounds and its total. The budget counts everything the run allocates on the GPU but
+ * the model's weights: each plan at batch 1 (Plan.bytes, per point), the job's own bytes, and the cached plans held by
+ * other runs; cached plans not in use are freed to make room (Model.fitPlans). Also each plan's bytes per point (the
+ * estimate the runner makes room for): the probe's, or, with a chunk size given, the largest of the cached plans'.
  */
-async function chunkSizeFor(model: Model, job: Job<unknown>, control: RunControl): Promise<number> {
+async function chunkSizeFor(
+  model: Model,
+  job: Job<unknown>,
+  control: RunControl,
+  budget: number,
+): Promise<{ chunkSize: number; perPoint: number[] }> {
   const group = job.group ?? 1;
   const least = job.least ?? 1;
   const wanted = job.roundUp ? 2 ** Math.ceil(Math.log2(Math.max(job.total, 1))) : job.total;
@@ -175,17 +229,38 @@ async function chunkSizeFor(model: Model, job: Job<unknown>, control: RunControl
     if (!Number.isInteger(control.chunkSize) || control.chunkSize < least) {
       throw new GradlensError('BAD_PARAMS', `${job.label} needs chunkSize to be an integer ≥ ${least}, got ${control.chunkSize}`);
     }
-    return whole(Math.min(control.chunkSize, most));
+    return { chunkSize: whole(Math.min(control.chunkSize, most)), perPoint: job.plans.map(() => model.bytesPerSample()) };
   }
-  // Plans of one group of points (one point unless grouped) give the bytes per point.
-  let perPoint = job.bytesPerPoint ?? 0;
-  let largest = sizeOf(model.graph.inputShape) * 4;
-  for (const options of job.plans) {
-    const probe = await model.cachedPlan({ ...options, batch: group });
-    perPoint += probe.slotBytes / group;
-    for (const [name, shape] of probe.shapes) if (!model.graph.constants.has(name)) largest = Math.max(largest, (sizeOf(shape) * 4) / group);
+  // Plans of one group of points (one point unless grouped) give the bytes per point, remembered per model and plan
+  // options: a later call sizes its chunks without the probe, which may have been freed to make room.
+  const probes: Plan[] = [];
+  try {
+    const perPoint: number[] = [];
+    let largest = sizeOf(model.graph.inputShape) * 4;
+    let measured = probed.get(model);
+    if (!measured) probed.set(model, (measured = new Map()));
+    for (const options of job.plans) {
+      const key = { ...options, batch: group };
+      let probe = measured.get(JSON.stringify(key));
+      if (!probe) {
+        if (!model.hasPlan(key)) model.fitPlans(budget - jobBytes(job, group) - model.bytesPerSample() * group);
+        const plan = await held(model, key);
+        probes.push(plan);
+        let tensor = 0;
+        for (const [name, shape] of plan.shapes) if (!model.graph.constants.has(name)) tensor = Math.max(tensor, (sizeOf(shape) * 4) / group);
+        probe = { perPoint: plan.bytes / group, largest: tensor };
+        measured.set(JSON.stringify(key), probe);
+      }
+      perPoint.push(probe.perPoint);
+      largest = Math.max(largest, probe.largest);
+    }
+    // Plans other runs hold stay; the probes go where the chunk's plans need their room.
+    const others = model.planBytes(true) - probes.reduce((sum, probe) => sum + probe.bytes, 0);
+    const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
+    const perChunkPoint = perPoint.reduce((a, b) => a + b, 0) + (job.bytesPerPoint ?? 0);
+    const byBudget = Math.floor((budget - (job.bytes ?? 0) - others) / Math.max(perChunkPoint, 1));
+    return { chunkSize: whole(Math.max(least, Math.min(most, byBudget, byBinding))), perPoint };
+  } finally {
+    probes.forEach((probe) => model.release(probe));
   }
-  const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
-  const byBudget = Math.floor((control.memoryBudget ?? DEFAULT_MEMORY_BUDGET) / Math.max(perPoint, 1));
-  return whole(Math.max(least, Math.min(most, byBudget, byBinding)));
 }

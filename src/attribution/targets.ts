@@ -9,8 +9,8 @@ import type { MaskTarget, OutputTarget, RegionTarget, StepTarget, Target } from 
 
 export type { Target } from './types.ts';
 
-/** Logits of `count` inputs: forward passes on the runner, chunks of at most `chunk` inputs. */
-export async function logitsOf(model: Model, inputs: Float32Array, count: number, chunk = 64): Promise<Float32Array> {
+/** Logits of `count` inputs: forward passes on the runner, chunks of at most `chunk` inputs, within `memoryBudget`. */
+export async function logitsOf(model: Model, inputs: Float32Array, count: number, chunk = 64, memoryBudget?: number): Promise<Float32Array> {
   const size = sizeOf(model.graph.inputShape);
   const classes = sizeOf(model.outputShape);
   const { device } = model.gpu;
@@ -25,6 +25,7 @@ export async function logitsOf(model: Model, inputs: Float32Array, count: number
     label: 'logits',
     total: count,
     plans: [{ objective: 'none' }],
+    bytes: 4 * (count * classes * 2),
     async prepare(scope, _chunkSize, [plan]) {
       const [logits] = (await scope.allocate([{ label: 'logits', size: count * classes * 4 }])) as [GPUBuffer];
       return {
@@ -38,7 +39,7 @@ export async function logitsOf(model: Model, inputs: Float32Array, count: number
       };
     },
   };
-  return (await runJob(model, job, { chunkSize: Math.min(chunk, count) })).result;
+  return (await runJob(model, job, { chunkSize: Math.min(chunk, count), memoryBudget })).result;
 }
 
 /**

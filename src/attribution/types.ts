@@ -199,6 +199,11 @@ export interface ExplainOptions extends CamOptions, LayerOptions, PathOptions, R
   noiseTunnel?: NoiseTunnel;
   /** Points per GPU chunk (Captum's internal_batch_size); default from the memory budget. */
   chunkSize?: number;
+  /**
+   * GPU bytes a call may allocate beyond the model's weights (default 256 MiB): its plans, the model's cached plans
+   * (least recently used ones not in use are freed to make room), and the run's own buffers. The weights and the
+   * driver's own memory are not counted. A `chunkSize` given is used as given: the budget then only frees cached plans.
+   */
   memoryBudget?: number;
   signal?: AbortSignal;
   onProgress?: (progress: { done: number; total: number }) => void;

@@ -70,3 +70,49 @@ function align4(n: number): number {
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
+
+/** Live and peak GPU bytes on a device since `trackAllocations`: every buffer made and not yet destroyed. */
+export interface AllocationTracker {
+  readonly live: number;
+  readonly peak: number;
+  /** Starts the peak again: from now, the most bytes live just after a buffer is made (what was live before counts then). */
+  resetPeak(): void;
+  /** Stops tracking (buffers made before keep being counted when destroyed). */
+  stop(): void;
+}
+
+/**
+ * Counts the bytes of every buffer the device makes (any layer: plans, runs, uniforms, readbacks) until `stop`: how
+ * tests and benches check that a call stays within its memory budget.
+ */
+export function trackAllocations(device: GPUDevice): AllocationTracker {
+  const create = device.createBuffer;
+  const state = { live: 0, peak: 0 };
+  device.createBuffer = function (this: GPUDevice, descriptor: GPUBufferDescriptor): GPUBuffer {
+    const buffer = create.call(this, descriptor);
+    const destroy = buffer.destroy;
+    let counted = true;
+    state.live += buffer.size;
+    state.peak = Math.max(state.peak, state.live);
+    buffer.destroy = function (this: GPUBuffer) {
+      if (counted) state.live -= buffer.size;
+      counted = false;
+      return destroy.call(this);
+    };
+    return buffer;
+  };
+  return {
+    get live() {
+      return state.live;
+    },
+    get peak() {
+      return state.peak;
+    },
+    resetPeak() {
+      state.peak = 0;
+    },
+    stop() {
+      device.createBuffer = create;
+    },
+  };
+}

@@ -10,9 +10,17 @@ import { inferShapes } from './shapes.ts';
 /** Input shapes a model keeps specialisations (graph, weights that differ, plans) for; the least recently used goes. */
 const SPECIALISATIONS_KEPT = 4;
 
+interface CachedPlan {
+  plan: Promise<Plan>;
+  /** The plan once made. */
+  made?: Plan;
+  /** Runs using it now (Model.hold). */
+  users: number;
+}
+
 /** A graph on one device: weights uploaded once, shared by every plan made from it. */
 export class Model {
-  private readonly plans = new Map<string, Promise<Plan>>();
+  private readonly plans = new Map<string, CachedPlan>();
   private readonly specialisations = new Map<string, Promise<Model>>();
 
   private constructor(
@@ -106,20 +114,73 @@ export class Model {
     return Plan.create(this, options);
   }
 
-  /** The same plan for the same options, made once: chunks of a long request reuse their buffers and bind groups. */
+  /**
+   * The same plan for the same options, made once: chunks of a long request reuse their buffers and bind groups, and
+   * so do later calls, until `fitPlans` frees it to make room. Kept in the order of use, the most recent last.
+   */
   cachedPlan(options: PlanOptions): Promise<Plan> {
     const key = JSON.stringify(options);
-    let plan = this.plans.get(key);
-    if (!plan) {
-      plan = this.plan(options);
-      this.plans.set(key, plan);
-      plan.catch(() => this.plans.delete(key));
+    const entry = this.plans.get(key);
+    if (entry) {
+      this.plans.delete(key); // re-inserted: the map's order is the order of use
+      this.plans.set(key, entry);
+      return entry.plan;
     }
-    return plan;
+    const made: CachedPlan = { plan: this.plan(options), users: 0 };
+    made.plan.then(
+      (plan) => (made.made = plan),
+      () => this.plans.get(key) === made && this.plans.delete(key),
+    );
+    this.plans.set(key, made);
+    return made.plan;
+  }
+
+  /** Whether the plan for these options is cached (made or being made). */
+  hasPlan(options: PlanOptions): boolean {
+    return this.plans.has(JSON.stringify(options));
+  }
+
+  /** Marks a cached plan in use (a run's chunks go through it): `fitPlans` leaves it until `release`. */
+  hold(plan: Plan): void {
+    for (const entry of this.plans.values()) if (entry.made === plan) entry.users++;
+  }
+
+  release(plan: Plan): void {
+    for (const entry of this.plans.values()) if (entry.made === plan) entry.users = Math.max(0, entry.users - 1);
+  }
+
+  /** GPU bytes of the cached plans (Plan.bytes); `held` only: those in use, which `fitPlans` cannot free. */
+  planBytes(held = false): number {
+    let bytes = 0;
+    for (const entry of this.plans.values()) if (entry.made && (!held || entry.users > 0)) bytes += entry.made.bytes;
+    return bytes;
+  }
+
+  /** Largest bytes per sample of a cached plan: a new plan's estimate before it is made (0 with none cached). */
+  bytesPerSample(): number {
+    let most = 0;
+    for (const entry of this.plans.values()) if (entry.made) most = Math.max(most, entry.made.bytes / entry.made.batch);
+    return most;
+  }
+
+  /**
+   * Frees cached plans, least recently used first, none in use or still being made, until the cached plans take at
+   * most `bytes`; returns what they take then (more than `bytes` where the rest are in use).
+   */
+  fitPlans(bytes: number): number {
+    let total = this.planBytes();
+    for (const [key, entry] of this.plans) {
+      if (total <= bytes) break;
+      if (!entry.made || entry.users > 0) continue;
+      this.plans.delete(key);
+      entry.made.destroy();
+      total -= entry.made.bytes;
+    }
+    return total;
   }
 
   destroy(): void {
-    for (const plan of this.plans.values())
+    for (const { plan } of this.plans.values())
       plan.then(
         (p) => p.destroy(),
         () => undefined,

@@ -117,6 +117,17 @@ export class Plan {
     for (const readout of readouts) this.commands.copy(readout.source, staging, readout.bytes, 0, readout.offset);
   }
 
+  /**
+   * GPU bytes this plan allocated: its slots, saved tensors, targets and readback buffer, and its dispatches' uniform
+   * buffers (not the model's weights, which plans share). What a memory budget counts for a plan.
+   */
+  get bytes(): number {
+    let bytes = 0;
+    for (const buffer of this.owned) bytes += buffer.size;
+    for (const dispatch of this.dispatches) for (const buffer of dispatch.bound.uniforms) bytes += buffer.size;
+    return bytes;
+  }
+
   /** Runs the schedule on one batch. Runs of one plan are queued: its buffers serve one batch at a time. */
   run(inputs: RunInputs): Promise<RunResult> {
     const result = this.queue.then(() => this.runNow(inputs));

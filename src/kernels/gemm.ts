@@ -119,10 +119,10 @@ interface Launch {
 }
 
 /** The autotune candidates for a product without a chosen tile or kernel (src/gpu/tune.ts). */
-const CANDIDATES: Record<string, { kernel: GemmKernel; tile: GemmTile }> = {
-  tiled: { kernel: 'tiled', tile: DEFAULT_GEMM_TILE },
-  'tiled-32': { kernel: 'tiled', tile: { workgroupX: 4, workgroupY: 4, tileK: 16 } },
-  direct: { kernel: 'direct', tile: DEFAULT_GEMM_TILE },
+const CANDIDATES: Record<string, (heuristic: GemmTile) => { kernel: GemmKernel; tile: GemmTile }> = {
+  tiled: (tile) => ({ kernel: 'tiled', tile }), // tileOf's (rows adapted to M)
+  'tiled-32': () => ({ kernel: 'tiled', tile: { workgroupX: 4, workgroupY: 4, tileK: 16 } }),
+  direct: (tile) => ({ kernel: 'direct', tile }),
 };
 
 /**
@@ -146,8 +146,11 @@ function directIterations(r: number, k: number): number {
   return loopIterations(r) + r * perR + nestedIterations(4, 4);
 }
 
-function tileOf(dims: GemmDims): GemmTile {
+function tileOf(dims: GemmDims, m: number): GemmTile {
   const tile = { ...DEFAULT_GEMM_TILE, ...dims.tile };
+  // Few rows (a chunk of a few points through a dense layer): a tile of fewer rows, so the padding rows' multiply-adds
+  // and A loads are not paid; a single row keeps the default, so batch-1 plans compile no variant of their own.
+  if (dims.tile?.workgroupY === undefined && m >= 2) tile.workgroupY = Math.min(tile.workgroupY, 2 ** Math.ceil(Math.log2(Math.ceil(m / BLOCK))));
   const memory = 4 * BLOCK * (tile.workgroupX + tile.workgroupY) * tile.tileK;
   if (tile.workgroupX * tile.workgroupY > 256 || memory > 16384 || Math.min(tile.workgroupX, tile.workgroupY, tile.tileK) < 1) {
     throw new GradlensError('BAD_PARAMS', `gemm tile ${JSON.stringify(tile)}: at most 256 invocations and 16 KiB of workgroup memory`);
@@ -197,9 +200,9 @@ async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bia
   if (l.m === 0 || l.n === 0 || l.batch === 0) return [];
   if (l.fixed) return launchWith(context, io, l);
   const choice = await context.tuning.choose(context.device, shapeClass(l), Object.keys(CANDIDATES), untunedKernel(context), io.c, (name, c) =>
-    launchWith(context, { ...io, c }, { ...l, ...CANDIDATES[name]! }),
+    launchWith(context, { ...io, c }, { ...l, ...CANDIDATES[name]!(l.tile) }),
   );
-  return launchWith(context, io, { ...l, ...CANDIDATES[choice]! });
+  return launchWith(context, io, { ...l, ...CANDIDATES[choice]!(l.tile) });
 }
 
 async function launchWith(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; c: GPUBuffer }, l: Launch): Promise<Dispatch[]> {
@@ -304,7 +307,7 @@ export async function gemm(
     alpha: dims.alpha ?? 1,
     accumulate: dims.accumulate ?? false,
     activation: dims.activation ?? 'none',
-    tile: tileOf(dims),
+    tile: tileOf(dims, dims.m),
     fixed: dims.tile !== undefined || dims.kernel !== undefined,
     kernel: dims.kernel ?? 'tiled',
     ...(bias && { bias }),
@@ -334,7 +337,7 @@ function gradientLaunch(
     alpha: dims.alpha ?? 1,
     accumulate: dims.accumulate ?? false,
     activation: 'none',
-    tile: tileOf(dims),
+    tile: tileOf(dims, shape.m),
     fixed: dims.tile !== undefined || dims.kernel !== undefined,
     kernel: dims.kernel ?? 'tiled',
   };

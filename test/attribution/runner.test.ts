@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { integrate, type PointSpec } from '../../src/attribution/engine.ts';
 import { explain } from '../../src/attribution/explain.ts';
 import { hasOption } from '../../src/attribution/describe.ts';
 import { METHOD_IDS, METHODS } from '../../src/attribution/registry.ts';
 import type { ExplainOptions, MethodId } from '../../src/attribution/types.ts';
 import { Model } from '../../src/graph/model.ts';
-import { smallCnn } from '../../src/graph/models.ts';
+import { trackAllocations } from '../../src/gpu/buffers.ts';
+import { resnet18, smallCnn } from '../../src/graph/models.ts';
 import { perturbedLogits } from '../../src/metrics/perturb.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -62,6 +64,142 @@ describe('the runner chunks without changing a result', () => {
     expectAllClose(await perturbedLogits(model, perturbation, 1), whole, { abs: 1e-6, rel: 1e-6 });
     expect(new Set(Array.from({ length: points }, (_, p) => whole[p * 10])).size).toBe(points);
     model.destroy();
+  });
+});
+
+describe('chunks are submitted back to back', () => {
+  /** What the device is asked to do while `body` runs: submits, error-scope pops settling, waits for the queue, maps. */
+  async function traced(device: GPUDevice, body: () => Promise<unknown>): Promise<string[]> {
+    const log: string[] = [];
+    const { queue } = device;
+    const [submit, pop, done] = [queue.submit, device.popErrorScope, queue.onSubmittedWorkDone];
+    const mapAsync = GPUBuffer.prototype.mapAsync;
+    queue.submit = function (this: GPUQueue, buffers: Iterable<GPUCommandBuffer>) {
+      log.push('submit');
+      return submit.call(this, buffers);
+    };
+    device.popErrorScope = function (this: GPUDevice) {
+      const popped = pop.call(this);
+      void popped.then(() => log.push('popped'));
+      return popped;
+    };
+    queue.onSubmittedWorkDone = function (this: GPUQueue) {
+      log.push('wait');
+      return done.call(this);
+    };
+    GPUBuffer.prototype.mapAsync = function (this: GPUBuffer, ...args: Parameters<GPUBuffer['mapAsync']>) {
+      log.push('map');
+      return mapAsync.apply(this, args);
+    };
+    try {
+      await body();
+    } finally {
+      Object.assign(queue, { submit, onSubmittedWorkDone: done });
+      device.popErrorScope = pop;
+      GPUBuffer.prototype.mapAsync = mapAsync;
+    }
+    return log;
+  }
+
+  const request = (): PointSpec => ({
+    inputs: x.slice(0, 64),
+    count: 1,
+    baselines: { perInput: new Float32Array(64) },
+    path: { alphas: [0.125, 0.375, 0.625, 0.875], weights: [0.25, 0.25, 0.25, 0.25] },
+    samples: 2,
+    stdev: new Float32Array(1),
+    multiply: 'input-minus-baseline',
+    combine: 'mean',
+    seed: 1,
+  });
+
+  it('a run of 8 chunks submits all 8 before the first check settles, never waits for the queue, and maps once', async () => {
+    const context = await testContext();
+    const model = await Model.create(context, graph);
+    try {
+      const options = { targets: Int32Array.of(2), score: 'logit' as const, chunkSize: 1 };
+      const whole = await integrate(model, request(), { ...options, chunkSize: 8 });
+      await integrate(model, request(), options); // plans made: the traced call only runs
+      let chunked: Awaited<ReturnType<typeof integrate>> | undefined;
+      const log = await traced(context.device, async () => (chunked = await integrate(model, request(), options)));
+      expect(chunked!.chunks).toBe(8);
+      expectAllClose(chunked!.attribution, whole.attribution, { abs: 1e-6, rel: 1e-5 });
+      // The chunks' submits come one after another (the finalize and readback submits follow); nothing waits between.
+      const first = log.indexOf('submit');
+      expect(log.slice(first, first + 8)).toEqual(Array(8).fill('submit'));
+      expect(log.filter((entry) => entry === 'wait')).toEqual([]);
+      expect(log.filter((entry) => entry === 'map')).toEqual(['map']);
+    } finally {
+      model.destroy();
+    }
+  });
+
+  it('with progress asked for, at most two chunks are queued and every chunk is reported in order', async () => {
+    const context = await testContext();
+    const model = await Model.create(context, graph);
+    try {
+      const seen: number[] = [];
+      const options = {
+        targets: Int32Array.of(2),
+        score: 'logit' as const,
+        chunkSize: 2,
+        onProgress: ({ done }: { done: number }) => seen.push(done),
+      };
+      await integrate(model, request(), options);
+      seen.length = 0;
+      const log = await traced(context.device, () => integrate(model, request(), options));
+      expect(seen).toEqual([2, 4, 6, 8]);
+      expect(log.filter((entry) => entry === 'wait').length).toBe(4);
+    } finally {
+      model.destroy();
+    }
+  });
+});
+
+describe('the memory budget', () => {
+  it('a ResNet run allocates at most its budget beyond the weights, freeing cached plans it does not use', async () => {
+    const context = await testContext();
+    const tracker = trackAllocations(context.device);
+    const model = await Model.create(context, resnet18({ inputSize: 16, width: 4, classes: 5, seed: 2 }));
+    try {
+      const weights = tracker.live;
+      const input = randomTensor(3 * 16 * 16, 83, 1);
+      const request: PointSpec = {
+        inputs: input,
+        count: 1,
+        baselines: { perInput: new Float32Array(input.length) },
+        path: { alphas: Array.from({ length: 12 }, (_, k) => (k + 0.5) / 12), weights: new Array<number>(12).fill(1 / 12) },
+        samples: 1,
+        stdev: new Float32Array(1),
+        multiply: 'input-minus-baseline',
+        combine: 'mean',
+        seed: 1,
+      };
+      const options = { targets: Int32Array.of(3), score: 'logit' as const };
+      // One chunk of 12 points: its plan stays cached, more than the budget below allows.
+      const whole = await integrate(model, request, { ...options, chunkSize: 12 });
+      const perPoint = (await model.cachedPlan({ batch: 1, objective: 'logit', rules: 'standard' })).bytes;
+      const budget = Math.round(3.5 * perPoint) + 64 * 1024;
+      expect(model.planBytes()).toBeGreaterThan(budget);
+      tracker.resetPeak();
+      const budgeted = await integrate(model, request, { ...options, memoryBudget: budget });
+      expect(budgeted.chunkSize).toBeGreaterThanOrEqual(2);
+      expect(budgeted.chunks).toBeGreaterThan(1);
+      expect(tracker.peak - weights).toBeLessThanOrEqual(budget);
+      expect(tracker.live - weights).toBeLessThanOrEqual(budget); // what stays cached, too
+      expectAllClose(budgeted.attribution, whole.attribution, { abs: 1e-5, rel: 1e-4 });
+      // The same call again makes no plan: what it needs stayed cached within the budget, its sizing remembered.
+      const made: unknown[] = [];
+      const plan = model.plan.bind(model);
+      model.plan = (planOptions) => (made.push(planOptions), plan(planOptions));
+      tracker.resetPeak();
+      await integrate(model, request, { ...options, memoryBudget: budget });
+      expect(made).toEqual([]);
+      expect(tracker.peak - weights).toBeLessThanOrEqual(budget);
+    } finally {
+      model.destroy();
+      tracker.stop();
+    }
   });
 });
 
