@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GpuContext } from '../../src/gpu/device.ts';
-import { adapterKey, parseTuneFile, TUNE_FORMAT, TUNED_KERNELS, type TuneFile } from '../../src/gpu/tune.ts';
+import { adapterKey, browserTuneStore, parseTuneFile, TUNE_FORMAT, TUNED_KERNELS, type TuneFile } from '../../src/gpu/tune.ts';
 import { conv2dBackwardInput, conv2dForward } from '../../src/kernels/conv2d.ts';
 import { gemm } from '../../src/kernels/gemm.ts';
 import { fileTuneStore } from '../../src/node/tune-store.ts';
@@ -41,6 +41,29 @@ describe('autotune cache', () => {
     const stale = store.load(file.adapter, 'other kernels');
     expect(stale.file).toBeUndefined();
     expect(stale.note).toMatch(/other kernels; ignored/);
+  });
+
+  it('the browser store keeps choices in localStorage, and in memory where localStorage refuses them', () => {
+    const file: TuneFile = { format: TUNE_FORMAT, kernels: TUNED_KERNELS, adapter: 'browser adapter', choices: { k: { choice: 'block', ms: {} } } };
+    const items = new Map<string, string>();
+    const storage = { getItem: (key: string) => items.get(key) ?? null, setItem: (key: string, value: string) => void items.set(key, value) };
+    const global = globalThis as { localStorage?: unknown };
+    try {
+      global.localStorage = storage;
+      browserTuneStore().save(file);
+      expect(browserTuneStore().load(file.adapter, TUNED_KERNELS).file).toEqual(file); // a new page reads it back
+      global.localStorage = {
+        getItem: () => null,
+        setItem: () => {
+          throw new Error('QuotaExceededError');
+        },
+      };
+      const store = browserTuneStore();
+      store.save(file);
+      expect(store.load(file.adapter, TUNED_KERNELS).file).toEqual(file);
+    } finally {
+      delete global.localStorage;
+    }
   });
 
   it('a corrupt or foreign cache file is ignored with a note, never an error', async () => {
