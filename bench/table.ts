@@ -9,7 +9,8 @@ import type { BenchResult } from './result.ts';
 export function adapterLine(result: BenchResult): string {
   const { name, backend, featureLevel, software, loopBudget } = adapterIdentity(result.adapter);
   const features = result.adapter.features.length ? result.adapter.features.join(', ') : 'no optional features';
-  return `${name} (${result.adapter.vendor}, ${backend}, ${featureLevel}${software ? ', software' : ''}; ${features}; loop budget ${loopBudget ?? 'none'})`;
+  const tuned = result.adapter.tuning?.entries ? `${result.adapter.tuning.entries} shape classes autotuned` : 'not autotuned (gradlens tune)';
+  return `${name} (${result.adapter.vendor}, ${backend}, ${featureLevel}${software ? ', software' : ''}; ${features}; loop budget ${loopBudget ?? 'none'}; ${tuned})`;
 }
 
 export function coldStartLine(cold: ColdStart): string {
