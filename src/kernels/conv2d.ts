@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import type { GemmActivation } from './gemm.ts';
-import { loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { loopBudgetOf, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
@@ -103,6 +103,23 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
 }
 
 /**
+ * The implicit GEMM's replacement on Mesa's gallivm (llvmpipe) for few input channels per group, where a GEMM tile is
+ * mostly padding: the block kernels, for the forward with ≤ 4 in and ≥ 4 out (an RGB input) and for a stride-1 input
+ * gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13): 3→8 forward 828 → 531
+ * and 2,538 → 1,640 ms, input gradient 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient took block in 5 of
+ * the 6 classes measured (digit CNN and 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at 64 points). SwiftShader keeps the GEMM (the
+ * 3-channel input gradient was slower direct there, 415 → 587 ms; block unmeasured at that size).
+ */
+function gallivmPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath {
+  const { vendor, architecture, device, description } = context.report;
+  if (!Number.isFinite(loopBudgetOf(`${vendor} ${architecture} ${device} ${description}`))) return 'implicit-gemm';
+  const group = dims.group ?? 1;
+  const [sh, sw] = dims.strides ?? [1, 1];
+  if (direction === 'forward') return dims.inChannels / group <= 4 && dims.outChannels / group >= 4 ? 'block' : 'implicit-gemm';
+  return dims.inChannels / group <= 8 && sh === 1 && sw === 1 ? 'block' : 'implicit-gemm';
+}
+
+/**
  * The heuristic's path where isDirect takes the direct kernels: the blocked forward when a group has 4 or more output
  * channels, the stride-1 input gradient without phases. Measured by `gradlens tune` on the digit CNN's first layer
  * (1→8, 28×28, batch 64; load average 9): forward direct → block 13.3 → 12.5 ms on llvmpipe, 73 → 27 ms on
@@ -143,7 +160,7 @@ async function tunedPath(
     context.device,
     key,
     names,
-    heuristic ? directPath(dims, direction) : 'implicit-gemm',
+    heuristic ? directPath(dims, direction) : gallivmPath(context, dims, direction),
     output,
     async (path, out) => [await build(path as Conv2dPath, out)],
   );

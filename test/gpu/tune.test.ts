@@ -22,7 +22,7 @@ async function open(options: { autotune?: boolean; tuneCache?: string } = {}): P
 }
 afterAll(() => contexts.forEach((c) => c.destroy()));
 
-const conv = { batch: 2, inChannels: 3, height: 9, width: 11, outChannels: 6, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] as const };
+const conv = { batch: 2, inChannels: 9, height: 9, width: 11, outChannels: 6, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] as const };
 
 describe('autotune cache', () => {
   it('a file store round-trips a record, keyed by adapter and kernel version, written atomically', () => {
@@ -83,12 +83,12 @@ describe('autotune cache', () => {
   it('autotune measures a new shape class once, stores it, and a later context reads it without measuring', async () => {
     const cache = join(folder, 'measured');
     const tuned = await open({ autotune: true, tuneCache: cache });
-    const t = { x: randomTensor(2 * 3 * 9 * 11, 1), w: randomTensor(6 * 3 * 9, 2) };
+    const t = { x: randomTensor(2 * 9 * 9 * 11, 1), w: randomTensor(6 * 9 * 9, 2) };
     const io = await uploadAll(tuned, t);
     const y = await zeros(tuned, 'y', 2 * 6 * 9 * 11);
     await conv2dForward(tuned, { ...io, y }, conv);
     const keys = [...tuned.tuning.choices.keys()];
-    expect(keys).toEqual([expect.stringMatching(/^conv2d-forward:3>6:k3x3:s1x1/)]);
+    expect(keys).toEqual([expect.stringMatching(/^conv2d-forward:9>6:k3x3:s1x1/)]);
     const record = tuned.tuning.choices.get(keys[0]!)!;
     expect(Object.keys(record.ms).sort()).toEqual(['block', 'block8', 'direct', 'implicit-gemm']);
     const saved = JSON.parse(readFileSync(join(cache, readdirSync(cache)[0]!), 'utf8')) as TuneFile;
@@ -104,14 +104,14 @@ describe('autotune cache', () => {
   it('a plan uses the cached choice instead of the heuristic, and both paths match the float64 reference', async () => {
     const cache = join(folder, 'used');
     const context = await open({ tuneCache: cache });
-    const t = { x: randomTensor(2 * 3 * 9 * 11, 1), w: randomTensor(6 * 3 * 9, 2), gradY: randomTensor(2 * 6 * 9 * 11, 3) };
+    const t = { x: randomTensor(2 * 9 * 9 * 11, 1), w: randomTensor(6 * 9 * 9, 2), gradY: randomTensor(2 * 6 * 9 * 11, 3) };
     const io = await uploadAll(context, t);
     const y = await zeros(context, 'y', t.gradY.length);
     const gradX = await zeros(context, 'gradX', t.x.length);
-    // The heuristic: the implicit GEMM (depth 27 > 16, 6 output channels); the cache says otherwise below.
+    // The heuristic on both adapters: the implicit GEMM (depth 81 > 16, 9 input channels); the cache says otherwise below.
     const heuristic = await conv2dForward(context, { ...io, y }, conv);
     expect(heuristic.bound.kernel.name).toMatch(/conv2d_forward/);
-    const keyOf = (direction: string) => `conv2d-${direction}:3>6:k3x3:s1x1:d1x1:p256`;
+    const keyOf = (direction: string) => `conv2d-${direction}:9>6:k3x3:s1x1:d1x1:p256`;
     context.tuning.record(keyOf('forward'), { choice: 'block', ms: {} });
     context.tuning.record(keyOf('backward-input'), { choice: 'direct-s1', ms: {} });
     const forward = await conv2dForward(context, { ...io, y }, conv);
