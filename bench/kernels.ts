@@ -1,13 +1,15 @@
 // Kernel roofline: GFLOP/s of GEMM and of ResNet-18's 3×3 convolutions (forward and input gradient), a 1×1 layout
 // probe, and GB/s of an elementwise add (memory bandwidth). Each figure is one submit waited on, median of several.
-import { allocate } from '../src/gpu/buffers.ts';
+import { allocate, readFloats } from '../src/gpu/buffers.ts';
 import { CommandBatch, type Dispatch } from '../src/gpu/commands.ts';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { binaryForward } from '../src/kernels/binary.ts';
 import { conv2dBackwardInput, conv2dForward, conv2dOutputSize, type Conv2dDims } from '../src/kernels/conv2d.ts';
 import { gemm } from '../src/kernels/gemm.ts';
+import { layerNormForward } from '../src/kernels/layernorm.ts';
+import { softmaxForward, softmaxRowThreads } from '../src/kernels/softmax.ts';
 import { rng, uniform } from '../src/graph/random.ts';
-import { medianMs, type Scale } from './measure.ts';
+import { median, medianMs, type Scale } from './measure.ts';
 
 export interface KernelRow {
   name: string;
@@ -16,6 +18,11 @@ export interface KernelRow {
   gflops?: number;
   /** Bytes read and written per second, for memory-bound kernels. */
   gbps?: number;
+  /** Row reductions on a device with `subgroups`: the plain tree's median time, measured interleaved with `ms`. */
+  plainMs?: number;
+  /** Row reductions: the largest |output − float64 reference| of the kernel timed in `ms` (and of the plain tree). */
+  maxError?: number;
+  plainMaxError?: number;
 }
 
 const SIZES = {
@@ -38,6 +45,8 @@ const SIZES = {
     ],
   } as Record<Scale, [number, number][]>,
   bandwidth: { tiny: 1 << 16, quick: 1 << 22, full: 1 << 24 },
+  // ViT-B/16 at 224×224 (197 tokens, 12 heads, width 768): attention softmax rows and layernorm rows, per batch.
+  vitBatch: { tiny: 1, quick: 1, full: 8 },
   repeats: { tiny: 1, quick: 3, full: 10 },
 };
 
@@ -59,6 +68,20 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
     }, repeats);
   };
   const release = () => owned.splice(0).forEach((buffer) => buffer.destroy());
+  /** Median times of two alternatives run alternately (A, B, A, B ...), after one warm-up of each. */
+  const interleaved = async (a: Dispatch[], b: Dispatch[]): Promise<[number, number]> => {
+    const batches = [a, b].map((dispatches) => new CommandBatch(gpu.device, 'bench').add(...dispatches));
+    const once = async (batch: CommandBatch) => {
+      const start = performance.now();
+      gpu.device.queue.submit([batch.encode()]);
+      await gpu.device.queue.onSubmittedWorkDone();
+      return performance.now() - start;
+    };
+    const times: [number[], number[]] = [[], []];
+    for (const batch of batches) await once(batch);
+    for (let i = 0; i < Math.max(3, repeats * 2); i++) for (const k of [0, 1] as const) times[k].push(await once(batches[k]!));
+    return [median(times[0]), median(times[1])];
+  };
 
   for (const size of SIZES.gemm[scale]) {
     const [a, b, c] = await Promise.all([filled(size * size, 1), filled(size * size, 2), filled(size * size, 3)]);
@@ -115,5 +138,88 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
     rows.push({ name: `elementwise add ${(count / 2 ** 20).toFixed(count < 2 ** 20 ? 2 : 0)} M floats`, ms, gbps: (12 * count) / ms / 1e6 });
     release();
   }
+
+  // Row reductions of a ViT-B/16 at 224×224: with the `subgroups` feature, the subgroups variant (ms) against the plain
+  // tree (plainMs), interleaved on the same buffers; without it, the plain kernels alone.
+  {
+    const images = SIZES.vitBatch[scale];
+    const [tokens, heads, width] = [197, 12, 768];
+    const scores = images * heads * tokens;
+    const x = await filled(Math.max(scores * tokens, images * tokens * width), 14);
+    const y = await filled(Math.max(scores * tokens, images * tokens * width), 15);
+    const gamma = await filled(width, 16);
+    const stats = await Promise.all([filled(images * tokens, 17), filled(images * tokens, 18)]);
+    const count = Math.max(scores * tokens, images * tokens * width);
+    const hostX = uniform(rng(14), count, 1);
+    const hostGamma = uniform(rng(16), width, 1);
+    const cases: [string, number, () => Promise<Dispatch>, () => Float64Array][] = [
+      [
+        `softmax ${scores}×${tokens} (ViT-B/16 attention, ${softmaxRowThreads(tokens)} per row)`,
+        2 * 4 * scores * tokens,
+        () => softmaxForward(gpu, { x, y }, { outer: scores, axisSize: tokens, inner: 1, op: 'softmax' }),
+        () => softmaxRows(hostX, scores, tokens),
+      ],
+      [
+        `layernorm ${images * tokens}×${width} (ViT-B/16)`,
+        2 * 4 * images * tokens * width,
+        () =>
+          layerNormForward(gpu, { x, scale: gamma, bias: gamma, y, mean: stats[0]!, invStdDev: stats[1]! }, { rows: images * tokens, size: width }),
+        () => layerNormRows(hostX, hostGamma, images * tokens, width),
+      ],
+    ];
+    /** Runs a dispatch once more and measures its output against the float64 reference. */
+    const error = async (dispatch: Dispatch, expected: Float64Array) => {
+      await new CommandBatch(gpu.device, 'bench check').add(dispatch).submit();
+      const actual = await readFloats(gpu.device, y, expected.length);
+      return expected.reduce((worst, v, i) => Math.max(worst, Math.abs(actual[i]! - v)), 0);
+    };
+    const chosen = gpu.kernels.subgroups;
+    for (const [name, bytes, build, reference] of cases) {
+      const expected = reference();
+      if (!gpu.report.subgroupKernels) {
+        const dispatch = await build();
+        const ms = await time([dispatch]);
+        rows.push({ name, ms, gbps: bytes / ms / 1e6, maxError: await error(dispatch, expected) });
+        continue;
+      }
+      gpu.kernels.subgroups = false;
+      const plain = await build();
+      gpu.kernels.subgroups = true;
+      const subgroups = await build();
+      gpu.kernels.subgroups = chosen;
+      const [plainMs, ms] = await interleaved([plain], [subgroups]);
+      const [plainMaxError, maxError] = [await error(plain, expected), await error(subgroups, expected)];
+      rows.push({ name: `${name}, subgroups`, ms, plainMs, gbps: bytes / ms / 1e6, maxError, plainMaxError });
+    }
+    release();
+  }
   return rows;
+}
+
+/** Softmax of each of `rows` rows of `length`, in float64. */
+function softmaxRows(x: Float32Array, rows: number, length: number): Float64Array {
+  const y = new Float64Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let k = 0; k < length; k++) max = Math.max(max, x[r * length + k]!);
+    let sum = 0;
+    for (let k = 0; k < length; k++) sum += Math.exp(x[r * length + k]! - max);
+    for (let k = 0; k < length; k++) y[r * length + k] = Math.exp(x[r * length + k]! - max) / sum;
+  }
+  return y;
+}
+
+/** LayerNorm of each row with γ = β = `gamma` and ε = 1e-5, in float64. */
+function layerNormRows(x: Float32Array, gamma: Float32Array, rows: number, size: number): Float64Array {
+  const y = new Float64Array(rows * size);
+  for (let r = 0; r < rows; r++) {
+    let mean = 0;
+    for (let k = 0; k < size; k++) mean += x[r * size + k]!;
+    mean /= size;
+    let variance = 0;
+    for (let k = 0; k < size; k++) variance += (x[r * size + k]! - mean) ** 2;
+    const inv = 1 / Math.sqrt(variance / size + 1e-5);
+    for (let k = 0; k < size; k++) y[r * size + k] = (x[r * size + k]! - mean) * inv * gamma[k]! + gamma[k]!;
+  }
+  return y;
 }

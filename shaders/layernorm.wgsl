@@ -1,7 +1,9 @@
 // ONNX LayerNormalization (opset 17, stash_type 1: statistics in f32) over the trailing `size` elements of each of
-// `rows` rows. ROW_THREADS invocations share a row and combine partial sums by a fixed-order tree in workgroup
-// memory (deterministic); rows are contiguous, so neighbouring invocations read neighbouring addresses.
+// `rows` rows. ROW_THREADS invocations share a row and combine partial sums by shaders/lib/row-reduce.wgsl's fixed-
+// order tree (deterministic), or by subgroup operations in the module's subgroups variant; rows are contiguous, so
+// neighbouring invocations read neighbouring addresses.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
+// uses: row-reduce (row_sum, row_sum2 over ROW_THREADS)
 
 struct Params {
   rows: u32,
@@ -23,7 +25,6 @@ override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
 @group(0) @binding(7) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(8) var<storage, read_write> grad_x: array<f32>;
 
-var<workgroup> partial: array<vec2<f32>, WORKGROUP_SIZE>;
 
 struct Row {
   index: u32,
@@ -38,24 +39,6 @@ fn row_of(id: vec3<u32>, local: u32, groups: vec3<u32>) -> Row {
   return Row(row, row * params.size, local % ROW_THREADS, select(0u, params.size, row < params.rows));
 }
 
-// Sums two partial values over the row's invocations. Called in uniform control flow by every invocation.
-fn row_sum(local: u32, value: vec2<f32>) -> vec2<f32> {
-  if (ROW_THREADS == 1u) { return value; }
-  // llvmpipe (OpenGL ES) let the previous call's read of `partial` see this write despite the barrier after it: the
-  // forward's second sum came out wrong for every row but the first. A barrier before the write too keeps them apart.
-  workgroupBarrier();
-  partial[local] = value;
-  workgroupBarrier();
-  let lane = local % ROW_THREADS;
-  for (var s = ROW_THREADS / 2u; s > 0u; s = s / 2u) {
-    if (lane < s) { partial[local] += partial[local + s]; }
-    workgroupBarrier();
-  }
-  let total = partial[local - lane];
-  workgroupBarrier(); // everyone has read before `partial` is reused
-  return total;
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn layernorm_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32,
                      @builtin(num_workgroups) groups: vec3<u32>) {
@@ -63,11 +46,11 @@ fn layernorm_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(loca
   let n = f32(params.size);
   var s = 0.0;
   for (var k = row.lane; k < row.length; k += ROW_THREADS) { s += x[row.base + k]; }
-  let mu = row_sum(local, vec2(s, 0.0)).x / n;
+  let mu = row_sum(local, s) / n;
   // Two passes: Σ(x − μ)² does not cancel the way Σx² − nμ² does when |μ| ≫ σ.
   var q = 0.0;
   for (var k = row.lane; k < row.length; k += ROW_THREADS) { let d = x[row.base + k] - mu; q += d * d; }
-  let r = inverseSqrt(row_sum(local, vec2(q, 0.0)).x / n + params.epsilon);
+  let r = inverseSqrt(row_sum(local, q) / n + params.epsilon);
   for (var k = row.lane; k < row.length; k += ROW_THREADS) {
     let j = row.base + k;
     var v = (x[j] - mu) * r * scale[k];
@@ -97,7 +80,7 @@ fn layernorm_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(loc
     let g = grad_y[j] * scale[k];
     sums += vec2(g, g * (x[j] - mu) * r);
   }
-  let means = row_sum(local, sums) / f32(params.size);
+  let means = row_sum2(local, sums) / f32(params.size);
   for (var k = row.lane; k < row.length; k += ROW_THREADS) {
     let j = row.base + k;
     let dx = r * (grad_y[j] * scale[k] - means.x - (x[j] - mu) * r * means.y);

@@ -1,8 +1,10 @@
 // ONNX Softmax / LogSoftmax (opset 13) over one axis of a tensor viewed as (outer, axis_size, inner):
 // element (o, k, i) sits at (o·axis_size + k)·inner + i, and a row is one (o, i) pair.
 // ROW_THREADS invocations share a row (1 for short axes, up to a whole workgroup for long ones) and combine
-// their partial results by a fixed-order tree in workgroup memory, so results are deterministic.
+// their partial results by shaders/lib/row-reduce.wgsl's fixed-order tree (deterministic), or by subgroup operations
+// in the module's subgroups variant (row-reduce-subgroups.wgsl, on devices with the feature).
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
+// uses: row-reduce (row_sum, row_max over ROW_THREADS)
 
 struct Params {
   outer: u32,
@@ -22,7 +24,6 @@ override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
 @group(0) @binding(3) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad_x: array<f32>;
 
-var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 
 const LOWEST: f32 = -3.4028234663852886e38;
 
@@ -45,36 +46,17 @@ fn at(row: Row, k: u32) -> u32 {
   return row.base + k * params.inner;
 }
 
-// Combine the row's partial values: max when `take_max`, else sum. Called in uniform control flow by every invocation.
-fn row_reduce(local: u32, value: f32, take_max: bool) -> f32 {
-  if (ROW_THREADS == 1u) { return value; }
-  partial[local] = value;
-  workgroupBarrier();
-  let lane = local % ROW_THREADS;
-  for (var s = ROW_THREADS / 2u; s > 0u; s = s / 2u) {
-    if (lane < s) {
-      let a = partial[local];
-      let b = partial[local + s];
-      partial[local] = select(a + b, max(a, b), take_max);
-    }
-    workgroupBarrier();
-  }
-  let total = partial[local - lane];
-  workgroupBarrier(); // everyone has read before `partial` is reused
-  return total;
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn softmax_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32,
                    @builtin(num_workgroups) groups: vec3<u32>) {
   let row = row_of(id, local, groups);
   var m = LOWEST;
   for (var k = row.lane; k < row.length; k += ROW_THREADS) { m = max(m, x[at(row, k)]); }
-  m = row_reduce(local, m, true);
+  m = row_max(local, m);
   // Subtracting the row maximum keeps every exp ≤ 1: no overflow, and the sum is ≥ 1.
   var s = 0.0;
   for (var k = row.lane; k < row.length; k += ROW_THREADS) { s += exp(x[at(row, k)] - m); }
-  s = row_reduce(local, s, false);
+  s = row_sum(local, s);
   let log_s = log(s);
   let inv_s = 1.0 / s;
   for (var k = row.lane; k < row.length; k += ROW_THREADS) {
@@ -93,7 +75,7 @@ fn softmax_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local
     let j = at(row, k);
     s += select(grad_y[j] * y[j], grad_y[j], OP == OP_LOG_SOFTMAX);
   }
-  s = row_reduce(local, s, false);
+  s = row_sum(local, s);
   for (var k = row.lane; k < row.length; k += ROW_THREADS) {
     let j = at(row, k);
     let g = select(y[j] * (grad_y[j] - s), grad_y[j] - exp(y[j]) * s, OP == OP_LOG_SOFTMAX);

@@ -1,7 +1,9 @@
 // The gradient seed at a classifier's output: for logits [N, K] and one target class per sample, the gradient of
 // L = Σ_n score_n with respect to the logits, plus the resolved target and the score, for the caller to read back.
-// ROW_THREADS invocations share a sample's row and combine partial results by a fixed-order tree in workgroup memory.
+// ROW_THREADS invocations share a sample's row and combine partial results by shaders/lib/row-reduce.wgsl's fixed-order
+// tree in workgroup memory, or by subgroup operations in the module's subgroups variant. Classes: fewer than 2^24.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
+// uses: row-reduce (row_argmax, row_sum over ROW_THREADS)
 
 struct Params {
   n: u32,
@@ -22,49 +24,8 @@ override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
 @group(0) @binding(4) var<storage, read_write> resolved_target: array<i32>; // −1 where the target was out of range
 @group(0) @binding(5) var<storage, read_write> score: array<f32>;           // 0 where the target was out of range
 
-var<workgroup> partial_value: array<f32, WORKGROUP_SIZE>;
-var<workgroup> partial_index: array<u32, WORKGROUP_SIZE>;
-
 const LOWEST: f32 = -3.4028234663852886e38;
 const NONE: u32 = 0xffffffffu;
-
-// Whether (v, i) beats (best, best_i): larger value, or the same value at a smaller index (the first maximum wins).
-fn beats(v: f32, i: u32, best: f32, best_i: u32) -> bool {
-  return v > best || (v == best && i < best_i);
-}
-
-// The row's maximum and its first index. Called in uniform control flow by every invocation.
-fn row_argmax(local: u32, value: f32, index: u32) -> vec2<u32> {
-  if (ROW_THREADS == 1u) { return vec2(bitcast<u32>(value), index); }
-  partial_value[local] = value;
-  partial_index[local] = index;
-  workgroupBarrier();
-  let lane = local % ROW_THREADS;
-  for (var s = ROW_THREADS / 2u; s > 0u; s = s / 2u) {
-    if (lane < s && beats(partial_value[local + s], partial_index[local + s], partial_value[local], partial_index[local])) {
-      partial_value[local] = partial_value[local + s];
-      partial_index[local] = partial_index[local + s];
-    }
-    workgroupBarrier();
-  }
-  let best = vec2(bitcast<u32>(partial_value[local - lane]), partial_index[local - lane]);
-  workgroupBarrier(); // everyone has read before the arrays are reused
-  return best;
-}
-
-fn row_sum(local: u32, value: f32) -> f32 {
-  if (ROW_THREADS == 1u) { return value; }
-  partial_value[local] = value;
-  workgroupBarrier();
-  let lane = local % ROW_THREADS;
-  for (var s = ROW_THREADS / 2u; s > 0u; s = s / 2u) {
-    if (lane < s) { partial_value[local] += partial_value[local + s]; }
-    workgroupBarrier();
-  }
-  let total = partial_value[local - lane];
-  workgroupBarrier();
-  return total;
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn seed_gradient(@builtin(global_invocation_id) id: vec3<u32>, @builtin(local_invocation_index) local: u32,

@@ -4,6 +4,7 @@ import { GradlensError } from './errors.ts';
 import { KernelRegistry } from './kernels.ts';
 import { loopBudgetOf, setLoopBudget } from './limits.ts';
 import { adapterKey, Tuning } from './tune.ts';
+import { probeSubgroups } from './subgroups.ts';
 
 /** Limits taken at the adapter's maximum instead of WebGPU's defaults: the batch sizes depend on them. */
 const RAISED_LIMITS = [
@@ -32,6 +33,18 @@ export interface AdapterReport {
   featureLevel: 'core' | 'compatibility';
   /** Optional features this device was created with. */
   features: string[];
+  /**
+   * Whether the adapter offers `shader-f16` (f16 storage and arithmetic). No kernel uses it yet: docs/performance.md
+   * says what an f16 path would do and what testing it needs.
+   */
+  shaderF16: boolean;
+  /**
+   * Whether kernels with a subgroups variant run it: the `subgroups` feature, AdapterOptions.subgroups, and a probe
+   * (src/gpu/subgroups.ts) that found each subgroup an aligned block of the workgroup's invocations.
+   */
+  subgroupKernels: boolean;
+  /** The adapter's subgroup sizes [min, max] where it says (WebGPU: powers of two in 4..128). */
+  subgroupSizes?: [number, number];
   limits: Record<string, number>;
   /** Loop iterations one kernel invocation may run (src/gpu/limits.ts): 65,535 on Mesa's gallivm, null for none. */
   loopBudget: number | null;
@@ -68,7 +81,8 @@ export class GpuContext {
     private readonly keepAlive: unknown,
     tuning: Tuning,
   ) {
-    this.kernels = new KernelRegistry(device);
+    const [min, max] = report.subgroupSizes ?? [];
+    this.kernels = new KernelRegistry(device, undefined, { subgroups: report.subgroupKernels, subgroupSize: min === max ? min : undefined });
     this.tuning = tuning;
     device.lost.then((info) => {
       this.lostInfo = info;
@@ -78,7 +92,7 @@ export class GpuContext {
   static async open(options: AdapterOptions = {}): Promise<GpuContext> {
     const found = await findAdapter(options);
     const { adapter } = found;
-    const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name));
+    const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name) && !(name === 'subgroups' && options.subgroups === false));
     const requiredLimits: Record<string, number> = {};
     for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
     let device: GPUDevice;
@@ -92,6 +106,21 @@ export class GpuContext {
       );
     }
     const report = describe(found, device, options);
+    if (report.subgroupKernels) {
+      // The subgroup kernels need each subgroup to be an aligned block of the workgroup's invocations: check once.
+      const layout = await probeSubgroups(device);
+      if (!layout.usable) {
+        report.subgroupKernels = false;
+        report.note = [
+          report.note,
+          layout.error
+            ? `subgroup kernels off: their probe failed (${layout.error.split('\n')[0]})`
+            : `subgroup kernels off: this device's subgroups are not aligned blocks of one size (probe word 0x${layout.word.toString(16)})`,
+        ]
+          .filter(Boolean)
+          .join('; ');
+      }
+    }
     setLoopBudget(device, report.loopBudget ?? Infinity);
     const store = options.tuneCache === false ? undefined : tuneStore(options);
     const tuning = new Tuning(adapterKey(report), options.autotune ?? false, store);
@@ -123,9 +152,13 @@ function describe(found: FoundAdapter, device: GPUDevice, options: AdapterOption
     software: isSoftwareAdapter(info),
     featureLevel: found.adapter.features.has('core-features-and-limits') ? 'core' : (options.featureLevel ?? 'compatibility'),
     features: [...device.features].filter((name) => (OPTIONAL_FEATURES as readonly string[]).includes(name)),
+    shaderF16: found.adapter.features.has('shader-f16'),
+    subgroupKernels: device.features.has('subgroups') && options.subgroups !== false,
     limits,
     loopBudget: null,
   };
+  if (device.features.has('subgroups') && info.subgroupMinSize && info.subgroupMaxSize)
+    report.subgroupSizes = [info.subgroupMinSize, info.subgroupMaxSize];
   const budget = options.loopBudget ?? loopBudgetOf(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
   if (Number.isFinite(budget)) report.loopBudget = budget;
   if (found.note) report.note = found.note;

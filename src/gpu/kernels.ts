@@ -1,6 +1,6 @@
 import { ResourceType, WgslReflect, type StructInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { GradlensError } from './errors.ts';
-import { shaderFiles, shaderSources, withLibraries } from './shader-sources.ts';
+import { shaderFiles, shaderSources, subgroupSources, subgroupVariantName, withLibraries } from './shader-sources.ts';
 import { packUniform, type UniformValues } from './uniforms.ts';
 
 export type Overrides = Readonly<Record<string, number>>;
@@ -95,12 +95,40 @@ export class KernelRegistry {
   private readonly pipelines = new Map<string, Promise<Kernel>>();
   /** Shader modules and pipelines compiled so far and the wall time spent in the (synchronous) create calls. */
   readonly compiled = { modules: 0, pipelines: 0, ms: 0 };
+  private useSubgroups: boolean;
+  /** The adapter's one subgroup size where it has only one: SUBGROUP_SIZE of the subgroups variants (unrolled loops). */
+  private readonly subgroupSize: number | undefined;
 
   constructor(
     readonly device: GPUDevice,
     sources: Readonly<Record<string, string>> = shaderSources,
+    options: { subgroups?: boolean; subgroupSize?: number } = {},
   ) {
-    this.sources = new Map(Object.entries(sources));
+    this.subgroupSize = options.subgroupSize;
+    this.useSubgroups = (options.subgroups ?? true) && device.features.has('subgroups');
+    this.sources = new Map(Object.entries(sources === shaderSources ? { ...sources, ...subgroupSources } : sources));
+  }
+
+  /**
+   * Whether `variant` picks modules' subgroups variants: the device was created with the `subgroups` feature and the
+   * caller did not opt out (AdapterOptions.subgroups). Settable (the bench compares both on one device); kernels built
+   * before keep the variant they were built with. Setting it on a device without the feature leaves it off.
+   */
+  get subgroups(): boolean {
+    return this.useSubgroups;
+  }
+
+  set subgroups(on: boolean) {
+    this.useSubgroups = on && this.device.features.has('subgroups');
+  }
+
+  /**
+   * The module to build a kernel of `module` from on this device: its subgroups variant (shaders/lib/*-subgroups.wgsl
+   * libraries, `enable subgroups;`) where it has one and `subgroups` is on, else the module itself.
+   */
+  variant(module: string): string {
+    const name = subgroupVariantName(module);
+    return this.subgroups && this.sources.has(name) ? name : module;
   }
 
   get moduleNames(): string[] {
@@ -125,6 +153,9 @@ export class KernelRegistry {
   }
 
   kernel(moduleName: string, entry: string, overrides: Overrides = {}): Promise<Kernel> {
+    if (this.subgroupSize && moduleName.endsWith('+subgroups') && !('SUBGROUP_SIZE' in overrides)) {
+      overrides = { ...overrides, SUBGROUP_SIZE: this.subgroupSize };
+    }
     const key = `${moduleName}/${entry}${JSON.stringify(Object.entries(overrides).sort())}`;
     let kernel = this.pipelines.get(key);
     if (!kernel) {
@@ -194,7 +225,10 @@ export class KernelRegistry {
 }
 
 /** Where a module's source is, for messages (a module defined at run time has no file). */
-const fileOf = (name: string) => `shaders/${shaderFiles[name] ?? `${name}.wgsl`}`;
+const fileOf = (name: string) => {
+  const file = name.replace(/\+subgroups$/, '');
+  return `shaders/${shaderFiles[file] ?? `${file}.wgsl`}${file === name ? '' : ' (subgroups variant)'}`;
+};
 
 function toBinding(resource: VariableInfo, kernel: string): Binding {
   const base = { name: resource.name, group: resource.group, binding: resource.binding };

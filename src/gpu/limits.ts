@@ -54,3 +54,17 @@ export function stridedIterations(count: number, stride: number): number {
 export function treeIterations(width: number): number {
   return loopIterations(Math.ceil(Math.log2(Math.max(width, 1))));
 }
+
+/**
+ * The guard's cost of shaders/lib/row-reduce-subgroups.wgsl's reduction over `width` lanes, whatever the subgroup size
+ * s: a butterfly of log2(min(width, s)) steps inside the subgroup, then a tree of log2(width / s) over the subgroups'
+ * totals: log2(width) steps and two exiting tests.
+ */
+export function subgroupTreeIterations(width: number): number {
+  return treeIterations(width) + 1;
+}
+
+/** A row reduction's cost in the module chosen (KernelRegistry.variant): the plain tree or the subgroups one. */
+export function rowReduceIterations(width: number, module: string): number {
+  return module.endsWith('+subgroups') ? subgroupTreeIterations(width) : treeIterations(width);
+}

@@ -15,17 +15,32 @@ const nameOf = (path: string) => path.replace(/^.*\/(.+)\.wgsl$/, '$1');
 /** shaders/lib/ modules by name, as written (without libraries of their own). */
 export const library: ReadonlyMap<string, string> = new Map(Object.entries(libraries).map(([path, code]) => [nameOf(path), code]));
 
-/** The module with the libraries its `// uses:` lines name appended. */
-export function withLibraries(code: string): string {
-  const used = [...code.matchAll(/^\/\/ uses: ([a-z0-9-]+)/gm)].map((match) => match[1]!);
+const usedLibraries = (code: string) => [...code.matchAll(/^\/\/ uses: ([a-z0-9-]+)/gm)].map((match) => match[1]!);
+
+/**
+ * The module with the libraries its `// uses:` lines name appended. With `subgroups`, each library NAME that has a
+ * twin NAME-subgroups in shaders/lib/ is replaced by it and the module starts with `enable subgroups;` (put before its
+ * first line, so line numbers still hold): that source compiles only on a device created with the feature.
+ */
+export function withLibraries(code: string, variant: { subgroups?: boolean } = {}): string {
+  const twin = (name: string) => (variant.subgroups && library.has(`${name}${SUBGROUPS_SUFFIX}`) ? `${name}${SUBGROUPS_SUFFIX}` : name);
   return [
-    code,
-    ...used.map((name) => {
-      const source = library.get(name);
+    variant.subgroups ? `enable subgroups; ${code}` : code,
+    ...usedLibraries(code).map((name) => {
+      const source = library.get(twin(name));
       if (source === undefined) throw new Error(`WGSL library "${name}" not found in shaders/lib/`);
       return source;
     }),
   ].join('\n');
+}
+
+const SUBGROUPS_SUFFIX = '-subgroups';
+/** The name of a module's subgroups variant (see `subgroupVariants`). */
+export const subgroupVariantName = (module: string) => `${module}+subgroups`;
+
+/** Whether a module's code uses a library that has a subgroups twin, i.e. whether a subgroups variant differs from it. */
+export function hasSubgroupVariant(code: string): boolean {
+  return usedLibraries(code).some((name) => library.has(`${name}${SUBGROUPS_SUFFIX}`));
 }
 
 /** Module name → its file, relative to shaders/ (for messages). */
@@ -36,4 +51,14 @@ if (Object.keys(shaderFiles).length !== Object.keys(files).length) throw new Err
 
 export const shaderSources: Readonly<Record<string, string>> = Object.fromEntries(
   Object.entries(files).map(([path, code]) => [nameOf(path), withLibraries(code)]),
+);
+
+/**
+ * The subgroups variant of each module that has one, by `subgroupVariantName`: compiled only where the device has the
+ * `subgroups` feature (KernelRegistry.variant chooses), since `enable subgroups;` fails to compile elsewhere.
+ */
+export const subgroupSources: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(files)
+    .filter(([, code]) => hasSubgroupVariant(code))
+    .map(([path, code]) => [subgroupVariantName(nameOf(path)), withLibraries(code, { subgroups: true })]),
 );

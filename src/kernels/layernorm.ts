@@ -2,7 +2,7 @@ import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE } from './wgsl.ts';
-import { stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { rowReduceIterations, stridedIterations } from '../gpu/limits.ts';
 
 /** `rows` rows of `size` elements each: the tensor split at ONNX's `axis`, see `layerNormDims`. */
 export interface LayerNormDims {
@@ -30,14 +30,15 @@ export function layerNormRowThreads(size: number): number {
   return Math.min(WORKGROUP_SIZE, 2 ** Math.ceil(Math.log2(Math.ceil(size / 8))));
 }
 
-function plan(entry: string, dims: LayerNormDims) {
+function plan(context: GpuContext, entry: string, dims: LayerNormDims) {
+  const module = context.kernels.variant('layernorm');
   const rowThreads = dims.rowThreads ?? layerNormRowThreads(dims.size);
   if (!Number.isInteger(Math.log2(rowThreads)) || rowThreads > WORKGROUP_SIZE) {
     throw new GradlensError('BAD_PARAMS', `${entry}: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
   // Each invocation walks its share of the row at most 3 times, with a tree reduction after each of the first 2.
-  const iterations = 3 * stridedIterations(dims.size, rowThreads) + 2 * treeIterations(rowThreads);
-  return { overrides: { WORKGROUP_SIZE, ROW_THREADS: rowThreads }, workgroups: gridFor(dims.rows * rowThreads, WORKGROUP_SIZE), iterations };
+  const iterations = 3 * stridedIterations(dims.size, rowThreads) + 2 * rowReduceIterations(rowThreads, module);
+  return { module, overrides: { WORKGROUP_SIZE, ROW_THREADS: rowThreads }, workgroups: gridFor(dims.rows * rowThreads, WORKGROUP_SIZE), iterations };
 }
 
 /**
@@ -49,8 +50,8 @@ export async function layerNormForward(
   io: { x: GPUBuffer; scale: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer; mean: GPUBuffer; invStdDev: GPUBuffer },
   dims: LayerNormDims,
 ): Promise<Dispatch> {
-  const { overrides, workgroups, iterations } = plan('layernorm_forward', dims);
-  const kernel = await context.kernels.kernel('layernorm', 'layernorm_forward', overrides);
+  const { module, overrides, workgroups, iterations } = plan(context, 'layernorm_forward', dims);
+  const kernel = await context.kernels.kernel(module, 'layernorm_forward', overrides);
   const params = { rows: dims.rows, size: dims.size, epsilon: dims.epsilon ?? 1e-5, has_bias: Number(io.bias !== undefined), accumulate: 0 };
   // Without β the binding still needs a buffer: γ stands in (both read-only), and has_bias = 0 keeps it unread.
   const resources = { params, x: io.x, scale: io.scale, bias: io.bias ?? io.scale, y: io.y, mean: io.mean, inv_std_dev: io.invStdDev };
@@ -63,8 +64,8 @@ export async function layerNormBackward(
   io: { x: GPUBuffer; scale: GPUBuffer; mean: GPUBuffer; invStdDev: GPUBuffer; gradY: GPUBuffer; gradX: GPUBuffer },
   dims: LayerNormDims & { accumulate?: boolean },
 ): Promise<Dispatch> {
-  const { overrides, workgroups, iterations } = plan('layernorm_backward', dims);
-  const kernel = await context.kernels.kernel('layernorm', 'layernorm_backward', overrides);
+  const { module, overrides, workgroups, iterations } = plan(context, 'layernorm_backward', dims);
+  const kernel = await context.kernels.kernel(module, 'layernorm_backward', overrides);
   const params = { rows: dims.rows, size: dims.size, epsilon: dims.epsilon ?? 1e-5, has_bias: 0, accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, x: io.x, scale: io.scale, mean: io.mean, inv_std_dev: io.invStdDev, grad_y: io.gradY, grad_x: io.gradX };
   return { bound: kernel.bind(context.device, resources), workgroups, iterations };

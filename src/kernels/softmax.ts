@@ -2,7 +2,7 @@ import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
-import { stridedIterations, treeIterations } from '../gpu/limits.ts';
+import { rowReduceIterations, stridedIterations } from '../gpu/limits.ts';
 
 export const SOFTMAX_OPS = ['softmax', 'log-softmax'] as const;
 export type SoftmaxOp = (typeof SOFTMAX_OPS)[number];
@@ -35,21 +35,22 @@ export function softmaxRowThreads(axisSize: number): number {
   return Math.min(WORKGROUP_SIZE, 2 ** Math.ceil(Math.log2(Math.ceil(axisSize / 8))));
 }
 
-function plan(entry: string, dims: SoftmaxDims) {
+function plan(context: GpuContext, entry: string, dims: SoftmaxDims) {
+  const module = context.kernels.variant('softmax');
   const rowThreads = dims.rowThreads ?? softmaxRowThreads(dims.axisSize);
   if (!Number.isInteger(Math.log2(rowThreads)) || rowThreads > WORKGROUP_SIZE) {
     throw new GradlensError('BAD_PARAMS', `${entry}: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
   const overrides = { OP: wgslEnum('softmax', 'OP', dims.op), WORKGROUP_SIZE, ROW_THREADS: rowThreads };
   // Each invocation walks its share of the row at most 3 times, with a tree reduction after each of the first 2.
-  const iterations = 3 * stridedIterations(dims.axisSize, rowThreads) + 2 * treeIterations(rowThreads);
-  return { overrides, workgroups: gridFor(dims.outer * dims.inner * rowThreads, WORKGROUP_SIZE), iterations };
+  const iterations = 3 * stridedIterations(dims.axisSize, rowThreads) + 2 * rowReduceIterations(rowThreads, module);
+  return { module, overrides, workgroups: gridFor(dims.outer * dims.inner * rowThreads, WORKGROUP_SIZE), iterations };
 }
 
 /** y = softmax(x) or log-softmax(x) along the axis, stably (the row maximum is subtracted first). */
 export async function softmaxForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: SoftmaxDims): Promise<Dispatch> {
-  const { overrides, workgroups, iterations } = plan('softmax_forward', dims);
-  const kernel = await context.kernels.kernel('softmax', 'softmax_forward', overrides);
+  const { module, overrides, workgroups, iterations } = plan(context, 'softmax_forward', dims);
+  const kernel = await context.kernels.kernel(module, 'softmax_forward', overrides);
   const params = { outer: dims.outer, axis_size: dims.axisSize, inner: dims.inner, accumulate: 0 };
   return { bound: kernel.bind(context.device, { params, ...io }), workgroups, iterations };
 }
@@ -60,8 +61,8 @@ export async function softmaxBackward(
   io: { y: GPUBuffer; gradY: GPUBuffer; gradX: GPUBuffer },
   dims: SoftmaxDims & { accumulate?: boolean },
 ): Promise<Dispatch> {
-  const { overrides, workgroups, iterations } = plan('softmax_backward', dims);
-  const kernel = await context.kernels.kernel('softmax', 'softmax_backward', overrides);
+  const { module, overrides, workgroups, iterations } = plan(context, 'softmax_backward', dims);
+  const kernel = await context.kernels.kernel(module, 'softmax_backward', overrides);
   const params = { outer: dims.outer, axis_size: dims.axisSize, inner: dims.inner, accumulate: Number(dims.accumulate ?? false) };
   return { bound: kernel.bind(context.device, { params, y: io.y, grad_y: io.gradY, grad_x: io.gradX }), workgroups, iterations };
 }

@@ -26,6 +26,9 @@ describe('device', () => {
     const offered = ['shader-f16', 'timestamp-query', 'subgroups'].filter((name) => adapter.features.has(name));
     expect(report.features.sort()).toEqual(offered.sort());
     for (const name of offered) expect(device.features.has(name)).toBe(true);
+    // shader-f16 is reported on its own (no kernel uses it yet); neither software adapter here has it.
+    expect(report.shaderF16).toBe(adapter.features.has('shader-f16'));
+    expect(report.subgroupKernels).toBe(device.features.has('subgroups'));
   });
 
   it('a backend with no adapter gives NO_ADAPTER with what to do', async () => {

@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../../gpu/commands.ts';
 import type { GpuContext } from '../../gpu/device.ts';
 import { GradlensError } from '../../gpu/errors.ts';
-import { stridedIterations, treeIterations } from '../../gpu/limits.ts';
+import { rowReduceIterations, stridedIterations } from '../../gpu/limits.ts';
 import { WORKGROUP_SIZE, wgslEnum } from '../wgsl.ts';
 
 /** What is differentiated per sample: the target's logit, its softmax probability, or its log-probability. */
@@ -45,7 +45,8 @@ export async function seedGradient(
     throw new GradlensError('BAD_PARAMS', `seed_gradient: rowThreads ${rowThreads} is not a power of two ≤ ${WORKGROUP_SIZE}`);
   }
   if (dims.k < 1) throw new GradlensError('BAD_PARAMS', `seed_gradient: the logits need at least one class, got k = ${dims.k}`);
-  const kernel = await context.kernels.kernel('seed', 'seed_gradient', {
+  const module = context.kernels.variant('seed');
+  const kernel = await context.kernels.kernel(module, 'seed_gradient', {
     SCORE: wgslEnum('seed', 'SCORE', dims.score),
     WORKGROUP_SIZE,
     ROW_THREADS: rowThreads,
@@ -60,6 +61,6 @@ export async function seedGradient(
     score: io.score,
   };
   // Up to 3 walks over the invocation's share of the row, each followed by a tree reduction.
-  const iterations = 3 * (stridedIterations(dims.k, rowThreads) + treeIterations(rowThreads));
+  const iterations = 3 * (stridedIterations(dims.k, rowThreads) + rowReduceIterations(rowThreads, module));
   return { bound: kernel.bind(context.device, resources), workgroups: gridFor(dims.n * rowThreads, WORKGROUP_SIZE), iterations };
 }
