@@ -34,7 +34,8 @@ export default defineConfig({
     globalSetup: ['scripts/method-index.mjs'],
     // Tests run on Vulkan (SwiftShader without a GPU) unless GRADLENS_BACKEND says otherwise; test/node/dawn.test.ts
     // covers the automatic choice.
-    env: { GRADLENS_BACKEND: process.env.GRADLENS_BACKEND ?? 'vulkan' },
+    // No autotune cache unless a test names one (test/gpu/tune.test.ts): a user's ~/.cache/gradlens changes no test.
+    env: { GRADLENS_BACKEND: process.env.GRADLENS_BACKEND ?? 'vulkan', GRADLENS_TUNE_CACHE: 'off' },
     // Software adapters are slow and each test file opens its own device: keep files from starving each other.
     maxWorkers: 2,
     projects: [

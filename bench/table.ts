@@ -10,7 +10,8 @@ export function adapterLine(result: BenchResult): string {
   const { name, backend, featureLevel, software, loopBudget } = adapterIdentity(result.adapter);
   const features = result.adapter.features.length ? result.adapter.features.join(', ') : 'no optional features';
   const kernels = result.adapter.subgroupKernels ? ', subgroup kernels' : '';
-  return `${name} (${result.adapter.vendor}, ${backend}, ${featureLevel}${software ? ', software' : ''}; ${features}${kernels}; loop budget ${loopBudget ?? 'none'})`;
+  const tuned = result.adapter.tuning?.entries ? `${result.adapter.tuning.entries} shape classes autotuned` : 'not autotuned (gradlens tune)';
+  return `${name} (${result.adapter.vendor}, ${backend}, ${featureLevel}${software ? ', software' : ''}; ${features}${kernels}; loop budget ${loopBudget ?? 'none'}; ${tuned})`;
 }
 
 export function coldStartLine(cold: ColdStart): string {

@@ -459,3 +459,162 @@ fn conv2d_direct_backward_input(@builtin(global_invocation_id) id: vec3<u32>, @b
   }
   grad_x[i] = select(sum, grad_x[i] + sum, params.accumulate == 1u);
 }
+
+// Blocked direct kernels, autotune candidates (src/gpu/tune.ts): like the direct kernels (no workgroup memory, no
+// barriers), but an invocation computes BLOCK_CHANNELS (4 or 8) channels × 4 neighbouring positions along the row, so
+// each tap's 4 input and 4 (8) weight loads feed 16 (32) multiply-adds (the direct kernels: 5 loads for 4). Channels past the group's last read
+// the last one and are not stored. The input-gradient ones are for stride 1 (any dilation), where the tap walk
+// needs no phases: gradX[n, ci, ih, iw] = Σ_co Σ_kh Σ_kw dy[n, co, ih + pad_top − kh·dh, iw + pad_left − kw·dw] · w[co, ci, kh, kw].
+override BLOCK_CHANNELS: u32 = 4u; // 4 or 8: the second 4 use acc_hi
+
+fn outer4(a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(a * b.x, a * b.y, a * b.z, a * b.w);
+}
+
+fn dy_at(row: u32, ow: i32) -> f32 {
+  if (u32(ow) < params.out_width) { return grad_y[row + u32(ow)]; }
+  return 0.0;
+}
+
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_block_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = direct_index(id, groups);
+  let blocks_w = (params.out_width + 3u) / 4u;
+  let out_per_group = params.out_channels / params.group;
+  let blocks_c = (out_per_group + BLOCK_CHANNELS - 1u) / BLOCK_CHANNELS;
+  if (i >= params.batch * params.group * blocks_c * params.out_height * blocks_w) { return; }
+  let ow0 = (i % blocks_w) * 4u;
+  let oh = (i / blocks_w) % params.out_height;
+  let rest = i / (blocks_w * params.out_height);
+  let c0 = (rest % blocks_c) * BLOCK_CHANNELS;
+  let g = (rest / blocks_c) % params.group;
+  let n = rest / (blocks_c * params.group);
+  let in_per_group = params.in_channels / params.group;
+  let co = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(out_per_group - 1u)) + vec4<u32>(g * out_per_group);
+  let co_hi = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(out_per_group - 1u)) + vec4<u32>(g * out_per_group);
+  let taps_per_channel = params.kernel_height * params.kernel_width;
+  let ih0 = i32(oh * params.stride_h) - i32(params.pad_top);
+  let iw0 = i32(ow0 * params.stride_w) - i32(params.pad_left);
+  let sw = i32(params.stride_w);
+  var acc = mat4x4<f32>(); // acc[q][p]: channel c0 + q, position ow0 + p
+  var acc_hi = mat4x4<f32>(); // channels c0 + 4 + q
+  for (var c = 0u; c < in_per_group; c++) {
+    let plane = (n * params.in_channels + g * in_per_group + c) * params.height;
+    let w_base = (co * in_per_group + vec4<u32>(c)) * taps_per_channel;
+    let w_hi = (co_hi * in_per_group + vec4<u32>(c)) * taps_per_channel;
+    for (var kh = 0u; kh < params.kernel_height; kh++) {
+      let ih = ih0 + i32(kh * params.dilation_h);
+      if (u32(ih) >= params.height) { continue; }
+      let row = (plane + u32(ih)) * params.width;
+      for (var kw = 0u; kw < params.kernel_width; kw++) {
+        let iw = iw0 + i32(kw * params.dilation_w);
+        let tap = kh * params.kernel_width + kw;
+        let t = w_base + vec4<u32>(tap);
+        let xv = vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
+        acc += outer4(xv, vec4<f32>(w[t.x], w[t.y], w[t.z], w[t.w]));
+        if (BLOCK_CHANNELS == 8u) {
+          let u = w_hi + vec4<u32>(tap);
+          acc_hi += outer4(xv, vec4<f32>(w[u.x], w[u.y], w[u.z], w[u.w]));
+        }
+      }
+    }
+  }
+  for (var q = 0u; q < BLOCK_CHANNELS && c0 + q < out_per_group; q++) {
+    let channel = g * out_per_group + c0 + q;
+    let out_row = ((n * params.out_channels + channel) * params.out_height + oh) * params.out_width;
+    for (var p = 0u; p < 4u && ow0 + p < params.out_width; p++) {
+      let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
+      y[out_row + ow0 + p] = epilogue(v, channel);
+    }
+  }
+}
+
+// Stride 1: one input channel, four neighbouring positions along the row per invocation.
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_direct_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = direct_index(id, groups);
+  let blocks_w = (params.width + 3u) / 4u;
+  if (i >= params.batch * params.in_channels * params.height * blocks_w) { return; }
+  let iw0 = (i % blocks_w) * 4u;
+  let ih = (i / blocks_w) % params.height;
+  let nc = i / (blocks_w * params.height);
+  let ci = nc % params.in_channels;
+  let n = nc / params.in_channels;
+  let in_per_group = params.in_channels / params.group;
+  let out_per_group = params.out_channels / params.group;
+  let first_co = ci / in_per_group * out_per_group;
+  let oh0 = i32(ih + params.pad_top);
+  let ow0 = i32(iw0 + params.pad_left);
+  var sum = vec4<f32>();
+  for (var co = first_co; co < first_co + out_per_group; co++) {
+    let plane = (n * params.out_channels + co) * params.out_height;
+    let taps = (co * in_per_group + ci % in_per_group) * params.kernel_height;
+    for (var kh = 0u; kh < params.kernel_height; kh++) {
+      let oh = oh0 - i32(kh * params.dilation_h);
+      if (u32(oh) >= params.out_height) { continue; }
+      let row = (plane + u32(oh)) * params.out_width;
+      for (var kw = 0u; kw < params.kernel_width; kw++) {
+        let ow = ow0 - i32(kw * params.dilation_w);
+        sum += w[(taps + kh) * params.kernel_width + kw] * vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
+      }
+    }
+  }
+  let out_row = (nc * params.height + ih) * params.width;
+  for (var o = 0u; o < 4u && iw0 + o < params.width; o++) {
+    let index = out_row + iw0 + o;
+    grad_x[index] = select(sum[o], grad_x[index] + sum[o], params.accumulate == 1u);
+  }
+}
+
+// Stride 1: four input channels × four neighbouring positions along the row per invocation.
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = direct_index(id, groups);
+  let blocks_w = (params.width + 3u) / 4u;
+  let in_per_group = params.in_channels / params.group;
+  let blocks_c = (in_per_group + BLOCK_CHANNELS - 1u) / BLOCK_CHANNELS;
+  if (i >= params.batch * params.group * blocks_c * params.height * blocks_w) { return; }
+  let iw0 = (i % blocks_w) * 4u;
+  let ih = (i / blocks_w) % params.height;
+  let rest = i / (blocks_w * params.height);
+  let c0 = (rest % blocks_c) * BLOCK_CHANNELS;
+  let g = (rest / blocks_c) % params.group;
+  let n = rest / (blocks_c * params.group);
+  let out_per_group = params.out_channels / params.group;
+  let ci_local = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(in_per_group - 1u));
+  let ci_hi = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(in_per_group - 1u));
+  let taps_per_channel = params.kernel_height * params.kernel_width;
+  let oh0 = i32(ih + params.pad_top);
+  let ow0 = i32(iw0 + params.pad_left);
+  var acc = mat4x4<f32>(); // acc[q][p]: input channel c0 + q, position iw0 + p
+  var acc_hi = mat4x4<f32>(); // input channels c0 + 4 + q
+  for (var co = g * out_per_group; co < (g + 1u) * out_per_group; co++) {
+    let plane = (n * params.out_channels + co) * params.out_height;
+    let w_base = (vec4<u32>(co * in_per_group) + ci_local) * taps_per_channel;
+    let w_hi = (vec4<u32>(co * in_per_group) + ci_hi) * taps_per_channel;
+    for (var kh = 0u; kh < params.kernel_height; kh++) {
+      let oh = oh0 - i32(kh * params.dilation_h);
+      if (u32(oh) >= params.out_height) { continue; }
+      let row = (plane + u32(oh)) * params.out_width;
+      for (var kw = 0u; kw < params.kernel_width; kw++) {
+        let ow = ow0 - i32(kw * params.dilation_w);
+        let tap = kh * params.kernel_width + kw;
+        let t = w_base + vec4<u32>(tap);
+        let dy = vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
+        acc += outer4(dy, vec4<f32>(w[t.x], w[t.y], w[t.z], w[t.w]));
+        if (BLOCK_CHANNELS == 8u) {
+          let u = w_hi + vec4<u32>(tap);
+          acc_hi += outer4(dy, vec4<f32>(w[u.x], w[u.y], w[u.z], w[u.w]));
+        }
+      }
+    }
+  }
+  for (var q = 0u; q < BLOCK_CHANNELS && c0 + q < in_per_group; q++) {
+    let out_row = ((n * params.in_channels + g * in_per_group + c0 + q) * params.height + ih) * params.width;
+    for (var p = 0u; p < 4u && iw0 + p < params.width; p++) {
+      let index = out_row + iw0 + p;
+      let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
+      grad_x[index] = select(v, grad_x[index] + v, params.accumulate == 1u);
+    }
+  }
+}

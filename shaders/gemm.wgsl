@@ -179,3 +179,73 @@ fn store_block(z: u32, i0: u32, j0: u32, acc: mat4x4<f32>) {
     }
   }
 }
+
+// gemm_direct: the same product and parameters without workgroup memory or barriers, an autotune candidate
+// (src/gpu/tune.ts). Each invocation computes a 4×4 block of C (rows i0..i0+3, columns j0..j0+3) reading A and B
+// straight from storage, K four at a time. llvmpipe runs a workgroup's invocations as SIMD lanes and each barrier as a
+// coroutine switch, and the blocks are smaller than gemm_tiled's 64×64, so a small product spreads over more
+// workgroups (cores). Neighbouring invocations take neighbouring column blocks: one A row (a broadcast), B contiguous.
+override DIRECT_WORKGROUP: u32 = 64u;
+
+@compute @workgroup_size(DIRECT_WORKGROUP)
+fn gemm_direct(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let m = params.m;
+  let n = params.n;
+  let k = params.k;
+  let blocks_n = (n + 3u) / 4u;
+  let per_batch = ((m + 3u) / 4u) * blocks_n;
+  let index = id.x + id.y * groups.x * DIRECT_WORKGROUP;
+  let z = index / per_batch;
+  if (z >= params.batch) { return; }
+  let i0 = (index % per_batch) / blocks_n * 4u;
+  let j0 = (index % per_batch) % blocks_n * 4u;
+  // Rows and columns past the edge read the last one (in bounds) and are never stored: no branch in the loop.
+  let rows = min(vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(m - 1u));
+  let cols = min(vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(n - 1u));
+  // Offsets of the four rows of op(A) and columns of op(B), and the step between neighbouring depths.
+  let trans_a = params.trans_a == 1u;
+  let trans_b = params.trans_b == 1u;
+  let a_row = select(rows * k, rows, trans_a);
+  let a_step = select(1u, m, trans_a);
+  let b_col = select(cols, cols * k, trans_b);
+  let b_step = select(n, 1u, trans_b);
+  var acc = mat4x4<f32>();
+  for (var r = params.r_begin; r < params.r_end; r++) {
+    let a_base = z * params.a_batch_stride + r * params.a_reduce_stride;
+    let b_base = z * params.b_batch_stride + r * params.b_reduce_stride;
+    var kk = params.k_begin;
+    for (; kk + 4u <= params.k_end; kk += 4u) {
+      for (var u = 0u; u < 4u; u++) {
+        let ao = a_base + (kk + u) * a_step;
+        let bo = b_base + (kk + u) * b_step;
+        acc += outer(vec4(a[ao + a_row.x], a[ao + a_row.y], a[ao + a_row.z], a[ao + a_row.w]),
+                     vec4(b[bo + b_col.x], b[bo + b_col.y], b[bo + b_col.z], b[bo + b_col.w]));
+      }
+    }
+    for (; kk < params.k_end; kk++) {
+      let ao = a_base + kk * a_step;
+      let bo = b_base + kk * b_step;
+      acc += outer(vec4(a[ao + a_row.x], a[ao + a_row.y], a[ao + a_row.z], a[ao + a_row.w]),
+                   vec4(b[bo + b_col.x], b[bo + b_col.y], b[bo + b_col.z], b[bo + b_col.w]));
+    }
+  }
+  for (var p = 0u; p < 4u; p++) {
+    for (var q = 0u; q < 4u; q++) {
+      let i = i0 + p;
+      let j = j0 + q;
+      if (i < m && j < n) {
+        let index = z * params.c_batch_stride + i * n + j;
+        var v = params.alpha * acc[q][p];
+        if (params.continue_sum == 1u) { v += c[index]; }
+        if (params.finish == 1u) {
+          if (params.has_bias == 1u) {
+            v += params.beta * bias[z * params.bias_batch_stride + i * params.bias_row_stride + j * params.bias_col_stride];
+          }
+          if (params.activation == ACTIVATION_RELU) { v = max(v, 0.0); }
+        }
+        if (params.accumulate == 1u) { v += c[index]; }
+        c[index] = v;
+      }
+    }
+  }
+}

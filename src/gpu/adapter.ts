@@ -16,6 +16,14 @@ export interface AdapterOptions {
    */
   loopBudget?: number;
   /**
+   * Measure kernel choices (convolution path, GEMM tile) on this device for each new shape class a plan meets, and
+   * keep them in the autotune cache (src/gpu/tune.ts); default false: plans use cached choices where present and the
+   * built-in heuristics elsewhere, and never measure. `gradlens tune` fills the cache ahead.
+   */
+  autotune?: boolean;
+  /** Node: the autotune cache's folder (default `$XDG_CACHE_HOME/gradlens`, else `~/.cache/gradlens`); false: none. */
+  tuneCache?: string | false;
+  /**
    * Subgroup kernels (row reductions on subgroupShuffleXor: softmax, layernorm) where the device has the `subgroups`
    * feature and their probe passes (src/gpu/subgroups.ts). Default on; `false` never (the feature is then not even
    * requested). Measured 1.1–1.3× faster than the plain tree on SwiftShader (docs/performance.md).

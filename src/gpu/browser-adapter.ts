@@ -1,5 +1,6 @@
 import type { AdapterOptions, FoundAdapter } from './adapter.ts';
 import { GradlensError } from './errors.ts';
+import { browserTuneStore, type TuneStore } from './tune.ts';
 
 /** Browsers: the page's navigator.gpu. Backend and adapter choice belong to the browser. */
 export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAdapter> {
@@ -22,4 +23,11 @@ export async function findAdapter(options: AdapterOptions = {}): Promise<FoundAd
     );
   }
   return { adapter, backend: 'browser' };
+}
+
+let store: TuneStore | undefined;
+
+/** Browsers: the autotune cache in localStorage (or memory), one per page. */
+export function tuneStore(_options: AdapterOptions = {}): TuneStore | undefined {
+  return (store ??= browserTuneStore());
 }

@@ -1,8 +1,9 @@
-import { findAdapter } from '#adapter';
+import { findAdapter, tuneStore } from '#adapter';
 import { isSoftwareAdapter, type AdapterOptions, type FoundAdapter } from './adapter.ts';
 import { GradlensError } from './errors.ts';
 import { KernelRegistry } from './kernels.ts';
 import { loopBudgetOf, setLoopBudget } from './limits.ts';
+import { adapterKey, Tuning } from './tune.ts';
 import { probeSubgroups } from './subgroups.ts';
 
 /** Limits taken at the adapter's maximum instead of WebGPU's defaults: the batch sizes depend on them. */
@@ -48,6 +49,8 @@ export interface AdapterReport {
   /** Loop iterations one kernel invocation may run (src/gpu/limits.ts): 65,535 on Mesa's gallivm, null for none. */
   loopBudget: number | null;
   note?: string;
+  /** The autotune cache (src/gpu/tune.ts): where, how many shape classes it holds, and why it was ignored if it was. */
+  tuning?: { cache: string; entries: number; autotune: boolean; note?: string };
 }
 
 /** Which adapter, in which mode, produced a result: recorded beside every result so a wrong adapter can be traced. */
@@ -67,6 +70,8 @@ export function adapterIdentity(report: AdapterReport): AdapterIdentity {
 /** One WebGPU device with its kernels. Replaced as a whole when the device is lost. */
 export class GpuContext {
   readonly kernels: KernelRegistry;
+  /** Kernel choices measured on this adapter (cached across runs), consulted by the kernel wrappers. */
+  readonly tuning: Tuning;
   lostInfo: GPUDeviceLostInfo | undefined;
 
   private constructor(
@@ -74,9 +79,11 @@ export class GpuContext {
     readonly adapter: GPUAdapter,
     readonly report: AdapterReport,
     private readonly keepAlive: unknown,
+    tuning: Tuning,
   ) {
     const [min, max] = report.subgroupSizes ?? [];
     this.kernels = new KernelRegistry(device, undefined, { subgroups: report.subgroupKernels, subgroupSize: min === max ? min : undefined });
+    this.tuning = tuning;
     device.lost.then((info) => {
       this.lostInfo = info;
     });
@@ -115,7 +122,12 @@ export class GpuContext {
       }
     }
     setLoopBudget(device, report.loopBudget ?? Infinity);
-    return new GpuContext(device, adapter, report, found.keepAlive);
+    const store = options.tuneCache === false ? undefined : tuneStore(options);
+    const tuning = new Tuning(adapterKey(report), options.autotune ?? false, store);
+    if (store) {
+      report.tuning = { cache: store.where, entries: tuning.choices.size, autotune: tuning.autotune, ...(tuning.note && { note: tuning.note }) };
+    }
+    return new GpuContext(device, adapter, report, found.keepAlive, tuning);
   }
 
   get isLost(): boolean {

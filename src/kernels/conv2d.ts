@@ -3,7 +3,8 @@ import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import { tileKFor, type GemmActivation } from './gemm.ts';
-import { loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { loopBudgetOf, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { bucket } from '../gpu/tune.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
 export interface Conv2dDims {
@@ -31,8 +32,13 @@ export interface Conv2dTiles {
   k: number;
 }
 
-/** `auto` takes the direct kernels for depthwise convolutions and those with few channels, the implicit GEMM otherwise. */
-export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct';
+/**
+ * `auto`: the autotune cache's choice where one is cached, else the direct kernels for depthwise convolutions and those
+ * with few channels and the implicit GEMM otherwise. `block`: 4 channels × 4 positions per invocation (the input
+ * gradient's only for stride 1); `direct-s1`: the input gradient's direct kernel for stride 1, 4 positions per
+ * invocation. `auto` takes them where it would take `direct` and they apply (directPath).
+ */
+export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct' | 'block' | 'block8' | 'direct-s1';
 
 export interface Conv2dForwardDims extends Conv2dDims {
   /** Fused epilogue, applied after the bias. */
@@ -95,6 +101,71 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
   const group = dims.group ?? 1;
   if (path !== 'auto' || dims.tiles) return path === 'direct'; // tiles are the implicit GEMM's
   return (group === dims.inChannels && group > 1) || channels === 1 || depth <= DIRECT_DEPTH;
+}
+
+/**
+ * The implicit GEMM's replacement on Mesa's gallivm (llvmpipe) for few input channels per group, where a GEMM tile is
+ * mostly padding: the block kernels, for the forward with ≤ 4 in and ≥ 4 out (an RGB input) and for a stride-1 input
+ * gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13): 3→8 forward 828 → 531
+ * and 2,538 → 1,640 ms, input gradient 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient took block in 5 of
+ * the 6 classes measured (digit CNN and 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at 64 points). SwiftShader keeps the GEMM (the
+ * 3-channel input gradient was slower direct there, 415 → 587 ms; block unmeasured at that size).
+ */
+function gallivmPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath {
+  const { vendor, architecture, device, description } = context.report;
+  if (!Number.isFinite(loopBudgetOf(`${vendor} ${architecture} ${device} ${description}`))) return 'implicit-gemm';
+  const group = dims.group ?? 1;
+  const [sh, sw] = dims.strides ?? [1, 1];
+  if (direction === 'forward') return dims.inChannels / group <= 4 && dims.outChannels / group >= 4 ? 'block' : 'implicit-gemm';
+  return dims.inChannels / group <= 8 && sh === 1 && sw === 1 ? 'block' : 'implicit-gemm';
+}
+
+/**
+ * The heuristic's path where isDirect takes the direct kernels: the blocked forward when a group has 4 or more output
+ * channels, the stride-1 input gradient without phases. Measured by `gradlens tune` on the digit CNN's first layer
+ * (1→8, 28×28, batch 64; load average 9): forward direct → block 13.3 → 12.5 ms on llvmpipe, 73 → 27 ms on
+ * SwiftShader; input gradient direct → direct-s1 23.1 → 12.7 ms and 116 → 72 ms.
+ */
+function directPath(dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath {
+  const group = dims.group ?? 1;
+  if (direction === 'forward') return dims.outChannels / group >= 4 ? 'block' : 'direct';
+  const [sh, sw] = dims.strides ?? [1, 1];
+  return sh === 1 && sw === 1 ? 'direct-s1' : 'direct';
+}
+
+/**
+ * The path of an `auto` convolution: the autotune cache's for its shape class (src/gpu/tune.ts; measured now when the
+ * context autotunes), else isDirect's heuristic (directPath's kernel). The class: direction, channels per group in and out, depthwise or
+ * not, kernel, stride, dilation and a power-of-two bucket of the output positions (batch × height × width).
+ */
+async function tunedPath(
+  context: GpuContext,
+  direction: 'forward' | 'backward-input',
+  dims: Conv2dDims,
+  heuristic: boolean,
+  output: GPUBuffer,
+  build: (path: Conv2dPath, output: GPUBuffer) => Promise<Dispatch>,
+): Promise<Conv2dPath> {
+  const { strides: [sh, sw] = [1, 1], dilations: [dh, dw] = [1, 1], group = 1 } = dims;
+  const [outHeight, outWidth] = conv2dOutputSize(dims);
+  const depthwise = group === dims.inChannels && group > 1;
+  const key =
+    `conv2d-${direction}:${dims.inChannels / group}>${dims.outChannels / group}${depthwise ? ':dw' : ''}:k${dims.kernelHeight}x${dims.kernelWidth}` +
+    `:s${sh}x${sw}:d${dh}x${dw}:p${bucket(dims.batch * outHeight * outWidth)}`;
+  const stride1 = sh === 1 && sw === 1;
+  const names =
+    direction === 'forward'
+      ? ['direct', 'implicit-gemm', 'block', 'block8']
+      : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block', 'block8'] : [])];
+  const choice = await context.tuning.choose(
+    context.device,
+    key,
+    names,
+    heuristic ? directPath(dims, direction) : gallivmPath(context, dims, direction),
+    output,
+    async (path, out) => [await build(path as Conv2dPath, out)],
+  );
+  return choice as Conv2dPath;
 }
 
 /** The implicit GEMM's K tile: a shallower convolution fills less than one. */
@@ -167,6 +238,21 @@ export async function conv2dForward(
   // Without a bias the binding still needs a buffer; the kernel never reads it then.
   const resources = { params, x: io.x, bias: io.bias ?? io.w, y: io.y };
   const depth = (params.in_channels / params.group) * params.kernel_height * params.kernel_width;
+  if ((dims.path ?? 'auto') === 'auto' && !dims.tiles) {
+    const heuristic = isDirect(dims, params.out_channels / params.group, depth);
+    const path = await tunedPath(context, 'forward', dims, heuristic, io.y, (p, y) => conv2dForward(context, { ...io, y }, { ...dims, path: p }));
+    return conv2dForward(context, io, { ...dims, path });
+  }
+  if (dims.path === 'block' || dims.path === 'block8') {
+    const channels = dims.path === 'block8' ? 8 : 4;
+    const overrides = { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: channels };
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_block_forward', overrides);
+    const blocks = Math.ceil(params.out_channels / params.group / channels) * params.group;
+    const count = params.batch * blocks * params.out_height * Math.ceil(params.out_width / 4);
+    const iterations =
+      loopIterations(params.in_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) + nestedIterations(channels, 4);
+    return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+  }
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
@@ -200,6 +286,28 @@ export async function conv2dBackwardInput(
   const params = { ...baseParams(dims), accumulate: Number(dims.accumulate ?? false) };
   const resources = { params, grad_y: io.gradY, w: io.w, grad_x: io.gradX };
   const depth = (params.out_channels / params.group) * params.kernel_height * params.kernel_width;
+  if ((dims.path ?? 'auto') === 'auto' && !dims.tiles) {
+    const heuristic = isDirect(dims, params.in_channels / params.group, depth);
+    const path = await tunedPath(context, 'backward-input', dims, heuristic, io.gradX, (p, gradX) =>
+      conv2dBackwardInput(context, { ...io, gradX }, { ...dims, path: p }),
+    );
+    return conv2dBackwardInput(context, io, { ...dims, path });
+  }
+  if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'direct-s1') {
+    if (params.stride_h !== 1 || params.stride_w !== 1)
+      throw new GradlensError('BAD_PARAMS', `conv2d: the ${dims.path} input gradient is for stride 1`);
+    const block = dims.path === 'direct-s1' ? 1 : dims.path === 'block8' ? 8 : 4;
+    const kernel =
+      block === 1
+        ? await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input_s1', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE })
+        : await context.kernels.kernel('conv2d', 'conv2d_block_backward_input_s1', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: block });
+    const channels = block === 1 ? params.in_channels : Math.ceil(params.in_channels / params.group / block) * params.group;
+    const count = params.batch * channels * params.height * Math.ceil(params.width / 4);
+    const iterations =
+      loopIterations(params.out_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) +
+      nestedIterations(Math.max(block, 4), 4);
+    return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+  }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.in_channels * params.height * params.width;

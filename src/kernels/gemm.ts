@@ -1,7 +1,8 @@
-import type { Dispatch } from '../gpu/commands.ts';
+import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { loopBudget, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { loopBudget, loopBudgetOf, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { bucket } from '../gpu/tune.ts';
 import { wgslEnum } from './wgsl.ts';
 
 export const GEMM_ACTIVATIONS = ['none', 'relu'] as const;
@@ -25,6 +26,8 @@ export const DEFAULT_GEMM_TILE: GemmTile = { workgroupX: 8, workgroupY: 8, tileK
  */
 export const tileKFor = (multiplyAdds: number): number => (multiplyAdds < 2 ** 24 ? 8 : 16);
 const BLOCK = 8;
+/** gemm_direct's workgroup size (shaders/gemm.wgsl). */
+const DIRECT_WORKGROUP = 64;
 
 /** C[z] = alpha · op(A[z]) · op(B[z]), op(A) M×K, op(B) K×N, row-major, z < batch. */
 export interface GemmDims {
@@ -46,7 +49,11 @@ export interface GemmDims {
   /** Add into the output buffer instead of overwriting it. */
   accumulate?: boolean;
   tile?: Partial<GemmTile>;
+  /** `tiled` (workgroup memory, `tile`) or `direct` (gemm_direct: 4×4 per invocation, no workgroup memory); default: tuned, else tiled. */
+  kernel?: GemmKernel;
 }
+
+export type GemmKernel = 'tiled' | 'direct';
 
 export interface GemmForwardDims extends GemmDims {
   /** Shape of the bias (ONNX Gemm's C), broadcast unidirectionally to [batch, m, n]; needed when io.bias is given. */
@@ -114,6 +121,37 @@ interface Launch {
   bias?: { batch: number; row: number; col: number; beta: number };
   activation: GemmActivation;
   tile: GemmTile;
+  /** Set when the caller chose the tile or kernel; otherwise the autotune cache may. */
+  fixed: boolean;
+  kernel: GemmKernel;
+}
+
+/** The autotune candidates for a product without a chosen tile or kernel (src/gpu/tune.ts). */
+const CANDIDATES: Record<string, (heuristic: GemmTile) => { kernel: GemmKernel; tile: GemmTile }> = {
+  tiled: (tile) => ({ kernel: 'tiled', tile }), // tileOf's (rows adapted to M)
+  'tiled-32': () => ({ kernel: 'tiled', tile: { workgroupX: 4, workgroupY: 4, tileK: 16 } }),
+  direct: (tile) => ({ kernel: 'direct', tile }),
+};
+
+/**
+ * Without a tuned choice: gemm_direct on Mesa's gallivm (llvmpipe), where it was the fastest in all 24 GEMM shape classes
+ * `gradlens tune` measured for the digit CNN and the small CNN at 224×224×3 (the 46,656→32 dense layer 131 → 4 ms), and
+ * the 64×64 tile elsewhere (SwiftShader's choice varies with the shape: tune it).
+ */
+function untunedKernel(context: GpuContext): 'direct' | 'tiled' {
+  const { vendor, architecture, device, description } = context.report;
+  return Number.isFinite(loopBudgetOf(`${vendor} ${architecture} ${device} ${description}`)) ? 'direct' : 'tiled';
+}
+
+/** The shape class a tuned GEMM choice holds for: transposes and power-of-two buckets of the sizes. */
+function shapeClass(l: Launch): string {
+  return `gemm:${Number(l.transA)}${Number(l.transB)}:${bucket(l.batch)}x${bucket(l.m)}x${bucket(l.n)}x${bucket(l.k)}:r${bucket(l.reduceCount)}`;
+}
+
+/** Loop iterations of one gemm_direct invocation over `r` reduce terms and `k` depths: K in fours, the tail, 4 × 4 stores. */
+function directIterations(r: number, k: number): number {
+  const perR = loopIterations(Math.floor(k / 4)) + Math.floor(k / 4) * loopIterations(4) + loopIterations(k % 4);
+  return loopIterations(r) + r * perR + nestedIterations(4, 4);
 }
 
 function tileOf(dims: GemmDims, m: number): GemmTile {
@@ -145,13 +183,14 @@ function gemmIterations(tile: GemmTile, r: number, k: number): number {
  * part one dispatch adding into C after the first. Whole sums where the budget allows (every adapter but gallivm's).
  */
 function parts(l: Launch, budget: number): { r: [number, number]; k: [number, number] }[] {
-  const { tileK } = l.tile;
+  const tileK = l.kernel === 'direct' ? 4 : l.tile.tileK;
+  const cost = (r: number, k: number) => (l.kernel === 'direct' ? directIterations(r, k) : gemmIterations(l.tile, r, k));
   const steps = Math.max(1, Math.ceil(l.k / tileK));
   // The cost is linear in the K steps: the most one part may take, from the cost of one step and of none.
-  const perStep = gemmIterations(l.tile, 1, tileK) - gemmIterations(l.tile, 1, 0);
-  const kSteps = Math.min(steps, Math.max(1, Math.floor((budget - gemmIterations(l.tile, 1, 0)) / perStep)));
-  let rCount = Math.max(1, Math.floor(budget / gemmIterations(l.tile, 1, kSteps * tileK)));
-  while (rCount > 1 && gemmIterations(l.tile, rCount, kSteps * tileK) > budget) rCount--;
+  const perStep = cost(1, tileK) - cost(1, 0);
+  const kSteps = Math.min(steps, Math.max(1, Math.floor((budget - cost(1, 0)) / perStep)));
+  let rCount = Math.max(1, Math.floor(budget / cost(1, kSteps * tileK)));
+  while (rCount > 1 && cost(rCount, kSteps * tileK) > budget) rCount--;
   const result: { r: [number, number]; k: [number, number] }[] = [];
   for (let r = 0; r < l.reduceCount; r += rCount) {
     for (let step = 0; step < steps; step += kSteps) {
@@ -161,24 +200,39 @@ function parts(l: Launch, budget: number): { r: [number, number]; k: [number, nu
   return result;
 }
 
-/** No dispatch when C is empty (Dawn warns on zero workgroups); otherwise one per part of the sum (usually one). */
+/**
+ * No dispatch when C is empty (Dawn warns on zero workgroups); otherwise one per part of the sum (usually one). Without
+ * a tile or kernel from the caller, the autotune cache's choice for the shape class, else the default tile.
+ */
 async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; c: GPUBuffer }, l: Launch): Promise<Dispatch[]> {
-  const { tile } = l;
   if (l.m === 0 || l.n === 0 || l.batch === 0) return [];
+  if (l.fixed) return launchWith(context, io, l);
+  const choice = await context.tuning.choose(context.device, shapeClass(l), Object.keys(CANDIDATES), untunedKernel(context), io.c, (name, c) =>
+    launchWith(context, { ...io, c }, { ...l, ...CANDIDATES[name]!(l.tile) }),
+  );
+  return launchWith(context, io, { ...l, ...CANDIDATES[choice]!(l.tile) });
+}
+
+async function launchWith(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; c: GPUBuffer }, l: Launch): Promise<Dispatch[]> {
+  const { tile } = l;
   const split = parts(l, loopBudget(context.device));
   if (split.length > 1 && l.accumulate && l.activation !== 'none') {
     // The activation applies to the whole sum, which a split sum only has in C once the old values are mixed in.
     throw new GradlensError('DEVICE_LIMIT', "gemm: a sum split for this adapter's loop budget cannot both accumulate and apply an activation");
   }
-  const kernel = await context.kernels.kernel('gemm', 'gemm_tiled', {
-    WORKGROUP_X: tile.workgroupX,
-    WORKGROUP_Y: tile.workgroupY,
-    TILE_K: tile.tileK,
-  });
+  const direct = l.kernel === 'direct';
+  const kernel = direct
+    ? await context.kernels.kernel('gemm', 'gemm_direct', { DIRECT_WORKGROUP })
+    : await context.kernels.kernel('gemm', 'gemm_tiled', { WORKGROUP_X: tile.workgroupX, WORKGROUP_Y: tile.workgroupY, TILE_K: tile.tileK });
   const tilesN = Math.ceil(l.n / (BLOCK * tile.workgroupX));
   const slots = Math.ceil(l.m / (BLOCK * tile.workgroupY)) * l.batch; // (row tile, batch) pairs over y and z
   const max = context.device.limits.maxComputeWorkgroupsPerDimension;
-  const workgroups: [number, number, number] = slots <= max ? [tilesN, slots, 1] : [tilesN, max, Math.ceil(slots / max)];
+  const workgroups: [number, number, number] = direct
+    ? gridFor(l.batch * Math.ceil(l.m / 4) * Math.ceil(l.n / 4), DIRECT_WORKGROUP, max)
+    : slots <= max
+      ? [tilesN, slots, 1]
+      : [tilesN, max, Math.ceil(slots / max)];
+  const cost = (r: number, k: number) => (direct ? directIterations(r, k) : gemmIterations(tile, r, k));
   return split.map((part, index) => {
     const params = {
       m: l.m,
@@ -209,7 +263,7 @@ async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bia
     };
     // Without a bias, A stands in for the binding (both read-only); has_bias = 0 keeps it unread.
     const bound = kernel.bind(context.device, { params, a: io.a, b: io.b, bias: io.bias ?? io.a, c: io.c });
-    return { bound, workgroups, iterations: gemmIterations(tile, part.r[1] - part.r[0], part.k[1] - part.k[0]) };
+    return { bound, workgroups, iterations: cost(part.r[1] - part.r[0], part.k[1] - part.k[0]) };
   });
 }
 
@@ -259,6 +313,8 @@ export async function gemm(
     accumulate: dims.accumulate ?? false,
     activation: dims.activation ?? 'none',
     tile: tileOf(dims, dims.m),
+    fixed: dims.tile !== undefined || dims.kernel !== undefined,
+    kernel: dims.kernel ?? 'tiled',
     ...(bias && { bias }),
   });
 }
@@ -287,6 +343,8 @@ function gradientLaunch(
     accumulate: dims.accumulate ?? false,
     activation: 'none',
     tile: tileOf(dims, shape.m),
+    fixed: dims.tile !== undefined || dims.kernel !== undefined,
+    kernel: dims.kernel ?? 'tiled',
   };
 }
 

@@ -11,6 +11,7 @@ import { EXPLAIN_USAGE, toRun } from './explain-options.ts';
 import { EXIT } from './exit-codes.ts';
 import { fileSystemReason, isFileSystemError } from './out-folder.ts';
 import { writeReport } from './report.ts';
+import { tuneCommand } from './tune-command.ts';
 
 export { EXIT };
 
@@ -27,6 +28,9 @@ commands
   bench                      kernels, networks, attribution methods and TF.js peers measured in one run on one
                              adapter, cold start split into compile and run; bench.json, bench.html, --compare
                              a saved run; see gradlens bench --help
+  tune [MODEL.onnx ...]      measure which kernels run fastest on this adapter for the demo model's (and MODEL's)
+                             shapes and keep the choices in the autotune cache (~/.cache/gradlens) that later runs
+                             read; see gradlens tune --help
   demo [--out DIR]           the bundled digit model on the sample digits with four methods, overlays and a report
                              (default DIR gradlens-demo)
   demo --ocr [--out DIR]     PP-OCRv4 (a checkout's devDependency): which pixels of samples/text-line.png made each
@@ -55,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0]?.startsWith('-') ? undefined : argv[0];
   const rest = command ? argv.slice(1) : argv;
   const help = rest.includes('--help') || rest.includes('-h');
-  if (!command || (help && command !== 'explain' && command !== 'evaluate' && command !== 'bench')) {
+  if (!command || (help && command !== 'explain' && command !== 'evaluate' && command !== 'bench' && command !== 'tune')) {
     console.log(USAGE);
     return help ? EXIT.ok : EXIT.usage;
   }
@@ -81,6 +85,8 @@ async function main(argv: string[]): Promise<number> {
       return evaluateCommand(rest, (line) => console.error(line));
     case 'bench':
       return benchCommand(rest, (line) => console.error(line));
+    case 'tune':
+      return tuneCommand(rest, (line) => console.error(line));
     case 'report': {
       const { values, positionals } = parse(rest, {});
       adapterOptions(values, process.env);

@@ -2,6 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isSoftwareAdapter, type AdapterOptions, type Backend, type FoundAdapter } from '../gpu/adapter.ts';
 import { GradlensError } from '../gpu/errors.ts';
+import type { TuneStore } from '../gpu/tune.ts';
+import { fileTuneStore } from './tune-store.ts';
 
 /** Debian's chromium ships SwiftShader, a Vulkan driver on the CPU; other distributions put it elsewhere. */
 export const SOFTWARE_VULKAN_DRIVERS = [
@@ -154,4 +156,15 @@ function throwNoAdapter(tried: Backend[], options: AdapterOptions): never {
     'NO_ADAPTER',
     `No WebGPU adapter${wanted} on ${tried.join(' or ')}. ${advice}; or choose another backend with GRADLENS_BACKEND.`,
   );
+}
+
+/**
+ * Node: the autotune cache on disk, in `options.tuneCache`, else `GRADLENS_TUNE_CACHE` (a folder, or `off` for none:
+ * the tests' setting, so a user's cache never changes what they run), else `$XDG_CACHE_HOME/gradlens` (`~/.cache/gradlens`).
+ */
+export function tuneStore(options: AdapterOptions = {}): TuneStore | undefined {
+  if (typeof options.tuneCache === 'string') return fileTuneStore(options.tuneCache);
+  const env = process.env.GRADLENS_TUNE_CACHE;
+  if (env === 'off') return undefined;
+  return fileTuneStore(env || undefined);
 }

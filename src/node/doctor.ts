@@ -52,6 +52,11 @@ export function formatDoctor(result: DoctorResult): string {
       `loop budget  ${a.loopBudget === null ? 'none' : `${a.loopBudget.toLocaleString('en-US')} iterations per invocation (Mesa gallivm's loop guard; longer sums are split)`}`,
     );
     if (a.note) lines.push(`note         ${a.note}`);
+    const t = a.tuning;
+    if (t)
+      lines.push(
+        `autotune     ${t.entries ? `${t.entries} shape classes tuned` : 'none tuned (gradlens tune measures them)'} in ${t.cache}${t.note ? `; ${t.note}` : ''}`,
+      );
   }
   if (result.selfTest) lines.push(`self-test    ${result.selfTest}`);
   if (result.error) lines.push(`error        [${result.error.code}] ${result.error.message}`);

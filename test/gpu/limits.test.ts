@@ -41,8 +41,8 @@ for (const adapter of SOFTWARE_ADAPTERS) {
     async function largestUnsplitK(m = 1, n = 1): Promise<number> {
       const io = await uploadAll(context, { a: [0], b: [0], c: [0] });
       let k = 16;
-      while ((await gemm(context, io, { m, n, k: k + 16 })).length === 1) k += 16 * Math.max(1, Math.floor(k / 1024));
-      while ((await gemm(context, io, { m, n, k })).length > 1) k -= 16;
+      while ((await gemm(context, io, { m, n, k: k + 16, kernel: 'tiled' })).length === 1) k += 16 * Math.max(1, Math.floor(k / 1024));
+      while ((await gemm(context, io, { m, n, k, kernel: 'tiled' })).length > 1) k -= 16;
       Object.values(io).forEach((buffer) => buffer.destroy());
       return k;
     }
@@ -55,12 +55,32 @@ for (const adapter of SOFTWARE_ADAPTERS) {
         [5 * kMax + 48, 6],
       ] as const) {
         const io = await uploadAll(context, { a: new Float32Array(k).fill(1), b: new Float32Array(k).fill(1), c: [0] });
-        const dispatches = await gemm(context, io, { m: 1, n: 1, k });
+        const dispatches = await gemm(context, io, { m: 1, n: 1, k, kernel: 'tiled' });
         expect(dispatches.length, `K = ${k}`).toBe(parts);
         expect(Math.max(...dispatches.map((d) => d.iterations))).toBeLessThanOrEqual(GALLIVM_LOOP_ITERATIONS);
         await runDispatches(context, 'gemm limits', dispatches);
         expect((await read(context, io.c, 1))[0], `Σ of ${k} ones`).toBe(k);
         Object.values(io).forEach((buffer) => buffer.destroy());
+      }
+    });
+
+    it('gemm_direct (an autotune candidate): the longest unsplit sum just below the loop budget is whole, one more is split', async () => {
+      const io = await uploadAll(context, { a: [0], b: [0], c: [0] });
+      let k = 4;
+      while ((await gemm(context, io, { m: 1, n: 1, k: k + 4, kernel: 'direct' })).length === 1) k += 4 * Math.max(1, Math.floor(k / 1024));
+      while ((await gemm(context, io, { m: 1, n: 1, k, kernel: 'direct' })).length > 1) k -= 4;
+      Object.values(io).forEach((buffer) => buffer.destroy());
+      for (const [depth, parts] of [
+        [k, 1],
+        [k + 4, 2],
+      ] as const) {
+        const ones = await uploadAll(context, { a: new Float32Array(depth).fill(1), b: new Float32Array(depth).fill(1), c: [0] });
+        const dispatches = await gemm(context, ones, { m: 1, n: 1, k: depth, kernel: 'direct' });
+        expect(dispatches.length, `K = ${depth}`).toBe(parts);
+        expect(Math.max(...dispatches.map((d) => d.iterations))).toBeLessThanOrEqual(GALLIVM_LOOP_ITERATIONS);
+        await runDispatches(context, 'gemm_direct limits', dispatches);
+        expect((await read(context, ones.c, 1))[0], `Σ of ${depth} ones`).toBe(depth);
+        Object.values(ones).forEach((buffer) => buffer.destroy());
       }
     });
 
@@ -82,7 +102,7 @@ for (const adapter of SOFTWARE_ADAPTERS) {
       };
       const x = { a: randomTensor(3 * k, 1), b: randomTensor(5 * k, 2), bias: randomTensor(5, 3), c: new Float32Array(15) };
       const io = await uploadAll(context, x);
-      const dispatches = await gemm(context, io, { ...d, activation: 'relu' });
+      const dispatches = await gemm(context, io, { ...d, activation: 'relu', kernel: 'tiled' });
       expect(dispatches.length).toBe(2);
       await runDispatches(context, 'split gemm', dispatches);
       // K ≈ 31,000 random products: f32 rounding ~√K·2⁻²⁴ of Σ|ab| ≈ 1e-5 relative.

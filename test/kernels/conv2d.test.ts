@@ -220,7 +220,7 @@ describe('conv2d forward against the float64 reference', () => {
     expectAllClose(await runForward(s, { bias: true, activation: 'relu' }), reference.conv2d(s, t.x, t.w, t.bias, 'relu'), F32_SUM);
   });
 
-  for (const path of ['implicit-gemm', 'direct'] as const) {
+  for (const path of ['implicit-gemm', 'direct', 'block', 'block8'] as const) {
     it(`every shape also runs correctly through the ${path} path`, async () => {
       for (const [name, c] of Object.entries(GRID)) {
         const s = shape(c);
@@ -259,6 +259,38 @@ describe('conv2d input gradient against the float64 reference', () => {
         const s = shape(c);
         const t = tensors(s);
         expectAllClose(await runBackward(s, { path }), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM, name);
+      }
+    });
+  }
+
+  // The autotune candidates for stride 1 (any dilation, groups, pads): every stride-1 shape of the grid.
+  for (const path of ['direct-s1', 'block', 'block8'] as const) {
+    it(`every stride-1 shape also runs correctly through the ${path} path, and accumulates`, async () => {
+      const depthwise: Case = {
+        batch: 2,
+        inChannels: 6,
+        height: 7,
+        width: 10,
+        outChannels: 6,
+        kernelHeight: 3,
+        kernelWidth: 3,
+        group: 6,
+        pads: [1, 1, 1, 1],
+      };
+      const stride1 = [...Object.entries(GRID), ['depthwise stride 1', depthwise] as const].filter(([, c]) => shape(c).strides.every((v) => v === 1));
+      expect(stride1.length).toBeGreaterThan(3);
+      for (const [name, c] of stride1) {
+        const s = shape(c);
+        const t = tensors(s);
+        const expected = reference.conv2dBackwardInput(s, t.gradY, t.w);
+        expectAllClose(await runBackward(s, { path }), expected, F32_SUM, name);
+        const summed = await runBackward(s, { path, accumulate: true });
+        expectAllClose(
+          summed,
+          expected.map((v, i) => v + t.initialGradX[i]!),
+          F32_SUM,
+          `${name}, accumulate`,
+        );
       }
     });
   }

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { gemm, gemmBackwardA, gemmBackwardB, gemmDims, matmulDims, type GemmForwardDims, type GemmTile } from '../../src/kernels/gemm.ts';
+import {
+  gemm,
+  gemmBackwardA,
+  gemmBackwardB,
+  gemmDims,
+  matmulDims,
+  type GemmForwardDims,
+  type GemmKernel,
+  type GemmTile,
+} from '../../src/kernels/gemm.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { read, runDispatches, uploadAll, zeros } from '../helpers/run.ts';
@@ -48,7 +57,7 @@ interface Initial {
 }
 
 /** Forward, gradient of A and gradient of B of one case, in one submit; `initial` turns on accumulate. */
-async function runGemm(d: GemmCase, x = inputs(d), options: { tile?: Partial<GemmTile>; initial?: Initial } = {}) {
+async function runGemm(d: GemmCase, x = inputs(d), options: { tile?: Partial<GemmTile>; kernel?: GemmKernel; initial?: Initial } = {}) {
   const context = await testContext();
   const { initial } = options;
   const sizes = { c: d.batch * d.m * d.n, gradA: x.a.length, gradB: x.b.length };
@@ -63,6 +72,8 @@ async function runGemm(d: GemmCase, x = inputs(d), options: { tile?: Partial<Gem
     activation: d.relu ? 'relu' : 'none',
     accumulate: initial !== undefined,
     ...(options.tile && { tile: options.tile }),
+    // gemm_tiled unless told: the untuned default differs by adapter (gemm_direct on llvmpipe), and both are tested on both.
+    ...(!options.tile && { kernel: options.kernel ?? 'tiled' }),
   };
   await runDispatches(context, 'gemm test', [
     ...(await gemm(context, { a: io.a, b: io.b, c: io.c, ...(d.biasShape && { bias: io.bias }) }, dims)),
@@ -197,6 +208,37 @@ describe('gemm input gradients against the float64 reference', () => {
     const expected = gemmBackward(d, x.a, x.b, x.gradC);
     expectAllClose(gradA, expected.gradA, F32_SUM);
     expectAllClose(gradB, expected.gradB, F32_SUM);
+  });
+});
+
+describe('gemm_direct (no workgroup memory; an autotune candidate) against the float64 reference', () => {
+  for (const [transA, transB] of TRANSPOSES) {
+    it(`transA=${transA} transB=${transB}: forward and both gradients over odd sizes, batches and broadcast operands`, async () => {
+      for (const shape of [...SHAPES, { m: 4, n: 8, k: 4 }, { m: 6, n: 5, k: 9, batch: 70 }]) {
+        const d = gemmCase({ ...shape, transA, transB, alpha: 1.25 });
+        const x = inputs(d);
+        const { c, gradA, gradB } = await runGemm(d, x, { kernel: 'direct' });
+        const expected = gemmBackward(d, x.a, x.b, x.gradC);
+        expectAllClose(c, gemmForward(d, x.a, x.b), F32_SUM, `c ${label(d)}`);
+        expectAllClose(gradA, expected.gradA, F32_SUM, `gradA ${label(d)}`);
+        expectAllClose(gradB, expected.gradB, F32_SUM, `gradB ${label(d)}`);
+      }
+    });
+  }
+
+  it('adds the bias, applies the relu and accumulates like gemm_tiled', async () => {
+    const d = gemmCase({ m: 7, n: 66, k: 19, batch: 2, bBatchStride: 0, biasShape: [66], relu: true, transB: true });
+    const x = inputs(d);
+    const initial = { c: randomTensor(d.batch * d.m * d.n, 11), gradA: randomTensor(x.a.length, 12), gradB: randomTensor(x.b.length, 13) };
+    const result = await runGemm(d, x, { kernel: 'direct', initial });
+    const expected = gemmBackward(d, x.a, x.b, x.gradC);
+    expectAllClose(result.c, gemmForward(d, x.a, x.b, x.bias, initial.c), F32_SUM, 'c');
+    expectAllClose(
+      result.gradB,
+      expected.gradB.map((v, i) => v + initial.gradB[i]!),
+      F32_SUM,
+      'gradB',
+    );
   });
 });
 

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -53,5 +55,25 @@ describe('gradlens doctor', () => {
   it('exits 2 on a usage error', async () => {
     expect((await gradlens(['doctor', '--backend', 'directx'])).code).toBe(2);
     expect((await gradlens(['frobnicate'])).code).toBe(2);
+  });
+});
+
+describe('gradlens tune', () => {
+  it('measures the demo model’s shape classes into the cache it names, and doctor then reports them', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'gradlens-cli-tune-'));
+    // llvmpipe: the faster software adapter to tune on (about 30 s on a loaded 2-core machine).
+    const env = { ...process.env, EGL_PLATFORM: 'surfaceless', GRADLENS_TUNE_CACHE: cache };
+    const tuned = await run('node', [cli, 'tune', '--backend', 'opengles', '--cache', cache], { env, timeout: 600_000 });
+    expect(tuned.stdout).toMatch(/autotune: .* \(opengles\), \d+ shape classes measured/);
+    expect(tuned.stdout).toMatch(/conv2d-forward:1>8:k3x3:s1x1:d1x1:p\d+: (direct|implicit-gemm|block|block8) /);
+    expect(readdirSync(cache).filter((name) => /^tune-[0-9a-f]{8}\.json$/.test(name))).toHaveLength(1);
+    const doctor = await run('node', [cli, 'doctor', '--backend', 'opengles'], { env, timeout: 120_000 });
+    expect(doctor.stdout).toMatch(/autotune\s+\d+ shape classes tuned in /);
+  }, 900_000);
+
+  it('prints its usage with --help', async () => {
+    const { code, stdout } = await gradlens(['tune', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/usage: gradlens tune/);
   });
 });
