@@ -51,6 +51,15 @@ describe('activation kernels against the float64 reference', () => {
     }
   });
 
+  it('tanh to f32 relative accuracy at small arguments (DeepLift divides its change by x − x₀)', async () => {
+    // WGSL's tanh builtin errs absolutely: 6–7 % relative at 1e-6 on SwiftShader and llvmpipe, which made DeepLift on
+    // a Tanh MLP miss Captum by 1.01e-4 relative L2 on llvmpipe. Arguments from 1e-7 to 10, both signs.
+    const x = Float32Array.from({ length: 512 }, (_, i) => (i % 2 ? -1 : 1) * 10 ** (-7 + (8 * i) / 512));
+    const { y } = await runActivation(await testContext(), 'tanh', 'standard', x, new Float32Array(x.length).fill(1));
+    const worst = Math.max(...[...x].map((v, i) => Math.abs(y[i]! - Math.tanh(v)) / Math.abs(Math.tanh(v))));
+    expect(worst).toBeLessThan(4e-6);
+  });
+
   it('backward with accumulate adds into the existing gradient', async () => {
     const initial = Float32Array.from(x, (_, i) => i * 0.5);
     const { gradX } = await runActivation(await testContext(), 'sigmoid', 'standard', x, g, initial, true);
