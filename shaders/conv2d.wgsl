@@ -476,19 +476,41 @@ fn dy_at(row: u32, ow: i32) -> f32 {
   return 0.0;
 }
 
+// The block kernels' invocation i: BLOCK_CHANNELS channels (of one group) × four positions along a row, ordered
+// (n, group, channel block, row, position block) from slowest to fastest.
+struct Block {
+  w0: u32,
+  h: u32,
+  c0: u32,
+  g: u32,
+  n: u32,
+  valid: bool,
+}
+
+fn block_of(i: u32, width: u32, height: u32, per_group: u32) -> Block {
+  let blocks_w = (width + 3u) / 4u;
+  let blocks_c = (per_group + BLOCK_CHANNELS - 1u) / BLOCK_CHANNELS;
+  let rest = i / (blocks_w * height);
+  return Block(
+    (i % blocks_w) * 4u,
+    (i / blocks_w) % height,
+    (rest % blocks_c) * BLOCK_CHANNELS,
+    (rest / blocks_c) % params.group,
+    rest / (blocks_c * params.group),
+    i < params.batch * params.group * blocks_c * height * blocks_w,
+  );
+}
+
 @compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
 fn conv2d_block_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = direct_index(id, groups);
-  let blocks_w = (params.out_width + 3u) / 4u;
   let out_per_group = params.out_channels / params.group;
-  let blocks_c = (out_per_group + BLOCK_CHANNELS - 1u) / BLOCK_CHANNELS;
-  if (i >= params.batch * params.group * blocks_c * params.out_height * blocks_w) { return; }
-  let ow0 = (i % blocks_w) * 4u;
-  let oh = (i / blocks_w) % params.out_height;
-  let rest = i / (blocks_w * params.out_height);
-  let c0 = (rest % blocks_c) * BLOCK_CHANNELS;
-  let g = (rest / blocks_c) % params.group;
-  let n = rest / (blocks_c * params.group);
+  let at = block_of(direct_index(id, groups), params.out_width, params.out_height, out_per_group);
+  if (!at.valid) { return; }
+  let ow0 = at.w0;
+  let oh = at.h;
+  let c0 = at.c0;
+  let g = at.g;
+  let n = at.n;
   let in_per_group = params.in_channels / params.group;
   let co = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(out_per_group - 1u)) + vec4<u32>(g * out_per_group);
   let co_hi = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(out_per_group - 1u)) + vec4<u32>(g * out_per_group);
@@ -569,17 +591,14 @@ fn conv2d_direct_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>,
 // Stride 1: four input channels × four neighbouring positions along the row per invocation.
 @compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
 fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = direct_index(id, groups);
-  let blocks_w = (params.width + 3u) / 4u;
   let in_per_group = params.in_channels / params.group;
-  let blocks_c = (in_per_group + BLOCK_CHANNELS - 1u) / BLOCK_CHANNELS;
-  if (i >= params.batch * params.group * blocks_c * params.height * blocks_w) { return; }
-  let iw0 = (i % blocks_w) * 4u;
-  let ih = (i / blocks_w) % params.height;
-  let rest = i / (blocks_w * params.height);
-  let c0 = (rest % blocks_c) * BLOCK_CHANNELS;
-  let g = (rest / blocks_c) % params.group;
-  let n = rest / (blocks_c * params.group);
+  let at = block_of(direct_index(id, groups), params.width, params.height, in_per_group);
+  if (!at.valid) { return; }
+  let iw0 = at.w0;
+  let ih = at.h;
+  let c0 = at.c0;
+  let g = at.g;
+  let n = at.n;
   let out_per_group = params.out_channels / params.group;
   let ci_local = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(in_per_group - 1u));
   let ci_hi = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(in_per_group - 1u));

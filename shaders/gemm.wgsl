@@ -151,18 +151,19 @@ fn gemm_tiled(
 
   let i = row0 + y;
   let j = col0 + x;
-  store_block(z, i, j, acc_ll);
-  store_block(z, i, j + 4u * WORKGROUP_X, acc_lh);
-  store_block(z, i + 4u * WORKGROUP_Y, j, acc_hl);
-  store_block(z, i + 4u * WORKGROUP_Y, j + 4u * WORKGROUP_X, acc_hh);
+  store_block(z, i, j, WORKGROUP_Y, WORKGROUP_X, acc_ll);
+  store_block(z, i, j + 4u * WORKGROUP_X, WORKGROUP_Y, WORKGROUP_X, acc_lh);
+  store_block(z, i + 4u * WORKGROUP_Y, j, WORKGROUP_Y, WORKGROUP_X, acc_hl);
+  store_block(z, i + 4u * WORKGROUP_Y, j + 4u * WORKGROUP_X, WORKGROUP_Y, WORKGROUP_X, acc_hh);
 }
 
-// Epilogue for a 4×4 part of an invocation's block: rows i0 + p·WORKGROUP_Y, columns j0 + q·WORKGROUP_X.
-fn store_block(z: u32, i0: u32, j0: u32, acc: mat4x4<f32>) {
+// Epilogue for a 4×4 block of C: rows i0 + p·row_step, columns j0 + q·col_step (gemm_tiled's invocations hold
+// strided blocks, gemm_direct's contiguous ones).
+fn store_block(z: u32, i0: u32, j0: u32, row_step: u32, col_step: u32, acc: mat4x4<f32>) {
   for (var p = 0u; p < 4u; p++) {
-    let i = i0 + p * WORKGROUP_Y;
+    let i = i0 + p * row_step;
     for (var q = 0u; q < 4u; q++) {
-      let j = j0 + q * WORKGROUP_X;
+      let j = j0 + q * col_step;
       if (i < params.m && j < params.n) {
         let index = z * params.c_batch_stride + i * params.n + j;
         var v = params.alpha * acc[q][p];
@@ -229,23 +230,5 @@ fn gemm_direct(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgr
                    vec4(b[bo + b_col.x], b[bo + b_col.y], b[bo + b_col.z], b[bo + b_col.w]));
     }
   }
-  for (var p = 0u; p < 4u; p++) {
-    for (var q = 0u; q < 4u; q++) {
-      let i = i0 + p;
-      let j = j0 + q;
-      if (i < m && j < n) {
-        let index = z * params.c_batch_stride + i * n + j;
-        var v = params.alpha * acc[q][p];
-        if (params.continue_sum == 1u) { v += c[index]; }
-        if (params.finish == 1u) {
-          if (params.has_bias == 1u) {
-            v += params.beta * bias[z * params.bias_batch_stride + i * params.bias_row_stride + j * params.bias_col_stride];
-          }
-          if (params.activation == ACTIVATION_RELU) { v = max(v, 0.0); }
-        }
-        if (params.accumulate == 1u) { v += c[index]; }
-        c[index] = v;
-      }
-    }
-  }
+  store_block(z, i0, j0, 1u, 1u, acc);
 }
