@@ -117,6 +117,18 @@ function windowIterations(p: ReturnType<typeof poolParams>): number {
   return nestedIterations(p.kernel[0]!, p.kernel[1]!);
 }
 
+/** Windows that partition the input: each element in exactly one window (strides = kernel, dilation 1, no padding). */
+function tilesExactly(p: ReturnType<typeof poolParams>): boolean {
+  return [0, 1].every(
+    (a) =>
+      p.strides[a] === p.kernel[a] &&
+      p.dilations[a] === 1 &&
+      p.pads_begin[a] === 0 &&
+      p.pads_end[a] === 0 &&
+      p.out_size[a]! * p.kernel[a]! === p.in_size[a],
+  );
+}
+
 /** Loop iterations of a backward invocation: the windows that cover one input element, row by row. */
 function coveringIterations(p: ReturnType<typeof poolParams>): number {
   const windows = (a: number) => Math.floor(((p.kernel[a]! - 1) * p.dilations[a]!) / p.strides[a]!) + 1;
@@ -143,6 +155,19 @@ export async function maxPoolBackward(
   dims: PoolDims & BackwardFlags,
 ): Promise<Dispatch> {
   const params = poolParams(dims, false, dims.accumulate ?? false);
+  if (tilesExactly(params)) {
+    const bound = (await kernel(context, 'pool_max_backward_tiled')).bind(context.device, {
+      params,
+      argmax: io.argmax,
+      grad_y: io.gradY,
+      grad_x: io.gradX,
+    });
+    return {
+      bound,
+      workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE),
+      iterations: windowIterations(params),
+    };
+  }
   const bound = (await kernel(context, 'pool_max_backward')).bind(context.device, { params, argmax: io.argmax, grad_y: io.gradY, grad_x: io.gradX });
   return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE), iterations: coveringIterations(params) };
 }
