@@ -74,6 +74,35 @@ fn pool_max_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_w
   argmax[i] = best_at;
 }
 
+// The same where the windows tile the input exactly (as pool_max_backward_tiled): no bounds tests, two divisions.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn pool_max_forward_tiled(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat_index(id, groups);
+  if (i >= params.planes * out_plane()) { return; }
+  let plane = i / out_plane();
+  let o = i - plane * out_plane();
+  let oh = o / u32(params.out_size.y);
+  let ow = o - oh * u32(params.out_size.y);
+  let width = u32(params.in_size.y);
+  let first = oh * u32(params.kernel.x) * width + ow * u32(params.kernel.y);
+  let base = plane * in_plane();
+  var best = x[base + first];
+  var best_at = first;
+  for (var kh = 0u; kh < u32(params.kernel.x); kh++) {
+    for (var kw = 0u; kw < u32(params.kernel.y); kw++) {
+      let at = first + kh * width + kw;
+      let v = x[base + at];
+      // Strict >: ties keep the first maximal element in row-major window order, as PyTorch.
+      if (v > best) {
+        best = v;
+        best_at = at;
+      }
+    }
+  }
+  y[i] = best;
+  argmax[i] = best_at;
+}
+
 // grad_x[p] = Σ grad_y[o] over the outputs o whose window covers p and whose argmax is p.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn pool_max_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

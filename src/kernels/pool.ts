@@ -140,7 +140,8 @@ const kernel = (context: GpuContext, entry: string) => context.kernels.kernel('p
 /** MaxPool: y, and argmax (u32: the winner's index ih·W + iw in its (n, c) plane) for the backward. */
 export async function maxPoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer; argmax: GPUBuffer }, dims: PoolDims): Promise<Dispatch> {
   const params = poolParams(dims, false, false);
-  const bound = (await kernel(context, 'pool_max_forward')).bind(context.device, { params, x: io.x, y: io.y, argmax: io.argmax });
+  const entry = tilesExactly(params) ? 'pool_max_forward_tiled' : 'pool_max_forward';
+  const bound = (await kernel(context, entry)).bind(context.device, { params, x: io.x, y: io.y, argmax: io.argmax });
   return {
     bound,
     workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE),

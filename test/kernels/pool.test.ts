@@ -225,14 +225,19 @@ describe('max pool kernels against the float64 reference', () => {
     });
   }
 
-  it('windows that tile the input take the per-window backward kernel, others the gather', async () => {
+  it('windows that tile the input take the per-window kernels, others the general ones', async () => {
     const context = await testContext();
     const io = {
       argmax: await zeros(context, 'argmax', 1024),
       gradY: await zeros(context, 'gradY', 1024),
       gradX: await zeros(context, 'gradX', 1024),
     };
-    const name = async (c: Case) => (await maxPoolBackward(context, io, c)).bound.kernel.name;
+    const name = async (c: Case) => {
+      const forward = (await maxPoolForward(context, { x: io.gradY, y: io.gradX, argmax: io.argmax }, c)).bound.kernel.name;
+      const backward = (await maxPoolBackward(context, io, c)).bound.kernel.name;
+      expect(forward.replace('forward', 'backward'), c.name).toBe(backward);
+      return backward;
+    };
     expect(await name(CASES.find((k) => k.name.startsWith('k2 s2 tiling'))!)).toMatch(/pool_max_backward_tiled$/);
     expect(await name(CASES.find((k) => k.name.startsWith('k4×5 s4×5'))!)).toMatch(/pool_max_backward_tiled$/);
     for (const c of CASES.slice(0, 7)) expect(await name(c), c.name).toMatch(/pool_max_backward$/);
