@@ -74,6 +74,35 @@ fn pool_max_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_w
   argmax[i] = best_at;
 }
 
+// The same where the windows tile the input exactly (as pool_max_backward_tiled): no bounds tests, two divisions.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn pool_max_forward_tiled(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat_index(id, groups);
+  if (i >= params.planes * out_plane()) { return; }
+  let plane = i / out_plane();
+  let o = i - plane * out_plane();
+  let oh = o / u32(params.out_size.y);
+  let ow = o - oh * u32(params.out_size.y);
+  let width = u32(params.in_size.y);
+  let first = oh * u32(params.kernel.x) * width + ow * u32(params.kernel.y);
+  let base = plane * in_plane();
+  var best = x[base + first];
+  var best_at = first;
+  for (var kh = 0u; kh < u32(params.kernel.x); kh++) {
+    for (var kw = 0u; kw < u32(params.kernel.y); kw++) {
+      let at = first + kh * width + kw;
+      let v = x[base + at];
+      // Strict >: ties keep the first maximal element in row-major window order, as PyTorch.
+      if (v > best) {
+        best = v;
+        best_at = at;
+      }
+    }
+  }
+  y[i] = best;
+  argmax[i] = best_at;
+}
+
 // grad_x[p] = Σ grad_y[o] over the outputs o whose window covers p and whose argmax is p.
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn pool_max_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -90,6 +119,31 @@ fn pool_max_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_
     }
   }
   store_grad(i, sum);
+}
+
+// The same gradient where the windows tile the input exactly (strides = kernel, dilation 1, no padding, out·stride = in):
+// one invocation per window writes each of its taps, gradY to the argmax and 0 elsewhere. A quarter of the
+// invocations for 2×2 windows and three integer divisions for a window instead of eight an element (division by a
+// run-time value is a scalar loop on llvmpipe).
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn pool_max_backward_tiled(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat_index(id, groups);
+  if (i >= params.planes * out_plane()) { return; }
+  let plane = i / out_plane();
+  let o = i - plane * out_plane();
+  let oh = o / u32(params.out_size.y);
+  let ow = o - oh * u32(params.out_size.y);
+  let width = u32(params.in_size.y);
+  let first = oh * u32(params.kernel.x) * width + ow * u32(params.kernel.y);
+  let base = plane * in_plane();
+  let winner = argmax[i];
+  let g = grad_y[i];
+  for (var kh = 0u; kh < u32(params.kernel.x); kh++) {
+    for (var kw = 0u; kw < u32(params.kernel.y); kw++) {
+      let at = first + kh * width + kw;
+      store_grad(base + at, select(0.0, g, at == winner));
+    }
+  }
 }
 
 // Taps of window o, per axis, inside [0, in) or, with count_include_pad, inside the padded input [−pad_begin, in + pad_end):

@@ -117,6 +117,18 @@ function windowIterations(p: ReturnType<typeof poolParams>): number {
   return nestedIterations(p.kernel[0]!, p.kernel[1]!);
 }
 
+/** Windows that partition the input: each element in exactly one window (strides = kernel, dilation 1, no padding). */
+function tilesExactly(p: ReturnType<typeof poolParams>): boolean {
+  return [0, 1].every(
+    (a) =>
+      p.strides[a] === p.kernel[a] &&
+      p.dilations[a] === 1 &&
+      p.pads_begin[a] === 0 &&
+      p.pads_end[a] === 0 &&
+      p.out_size[a]! * p.kernel[a]! === p.in_size[a],
+  );
+}
+
 /** Loop iterations of a backward invocation: the windows that cover one input element, row by row. */
 function coveringIterations(p: ReturnType<typeof poolParams>): number {
   const windows = (a: number) => Math.floor(((p.kernel[a]! - 1) * p.dilations[a]!) / p.strides[a]!) + 1;
@@ -128,7 +140,8 @@ const kernel = (context: GpuContext, entry: string) => context.kernels.kernel('p
 /** MaxPool: y, and argmax (u32: the winner's index ih·W + iw in its (n, c) plane) for the backward. */
 export async function maxPoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer; argmax: GPUBuffer }, dims: PoolDims): Promise<Dispatch> {
   const params = poolParams(dims, false, false);
-  const bound = (await kernel(context, 'pool_max_forward')).bind(context.device, { params, x: io.x, y: io.y, argmax: io.argmax });
+  const entry = tilesExactly(params) ? 'pool_max_forward_tiled' : 'pool_max_forward';
+  const bound = (await kernel(context, entry)).bind(context.device, { params, x: io.x, y: io.y, argmax: io.argmax });
   return {
     bound,
     workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE),
@@ -143,6 +156,19 @@ export async function maxPoolBackward(
   dims: PoolDims & BackwardFlags,
 ): Promise<Dispatch> {
   const params = poolParams(dims, false, dims.accumulate ?? false);
+  if (tilesExactly(params)) {
+    const bound = (await kernel(context, 'pool_max_backward_tiled')).bind(context.device, {
+      params,
+      argmax: io.argmax,
+      grad_y: io.gradY,
+      grad_x: io.gradX,
+    });
+    return {
+      bound,
+      workgroups: gridFor(params.planes * params.out_size[0]! * params.out_size[1]!, WORKGROUP_SIZE),
+      iterations: windowIterations(params),
+    };
+  }
   const bound = (await kernel(context, 'pool_max_backward')).bind(context.device, { params, argmax: io.argmax, grad_y: io.gradY, grad_x: io.gradX });
   return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE), iterations: coveringIterations(params) };
 }

@@ -61,6 +61,10 @@ const CASES: Case[] = [
   },
   { name: 'stride beyond kernel leaves uncovered inputs', batch: 1, channels: 1, height: 7, width: 7, kernelShape: [2, 2], strides: [3, 3] },
   { name: 'window covers the whole input', batch: 3, channels: 2, height: 4, width: 5, kernelShape: [4, 5] },
+  // Windows that tile the input exactly: the backward's one-invocation-per-window kernel.
+  { name: 'k2 s2 tiling 6×8, batch 2', batch: 2, channels: 3, height: 6, width: 8, kernelShape: [2, 2], strides: [2, 2] },
+  { name: 'k3×2 s3×2 tiling 9×4', batch: 1, channels: 2, height: 9, width: 4, kernelShape: [3, 2], strides: [3, 2] },
+  { name: 'k4×5 s4×5: one window is the whole input', batch: 3, channels: 2, height: 4, width: 5, kernelShape: [4, 5], strides: [4, 5] },
 ];
 
 const shapeOf = (c: PoolDims): ref.PoolShape => ({ batch: c.batch, channels: c.channels, height: c.height, width: c.width });
@@ -210,14 +214,34 @@ describe('max pool kernels against the float64 reference', () => {
     expect([...gradX]).toEqual([7, 8, 9, 10]);
   });
 
-  it('backward with accumulate adds into the existing gradient', async () => {
-    const c = CASES[1]!;
-    const x = randomTensor(inCount(c), 16);
-    const gradY = randomTensor(outCount(c), 17);
-    const initial = randomTensor(inCount(c), 18);
-    const { gradX } = await runMaxPool(await testContext(), c, x, gradY, initial, true);
-    const { gradX: alone } = await runMaxPool(await testContext(), c, x, gradY);
-    expect([...gradX]).toEqual([...alone].map((v, i) => Math.fround(v + initial[i]!)));
+  for (const c of [CASES[1]!, CASES.find((k) => k.name.startsWith('k2 s2 tiling'))!]) {
+    it(`backward with accumulate adds into the existing gradient: ${c.name}`, async () => {
+      const x = randomTensor(inCount(c), 16);
+      const gradY = randomTensor(outCount(c), 17);
+      const initial = randomTensor(inCount(c), 18);
+      const { gradX } = await runMaxPool(await testContext(), c, x, gradY, initial, true);
+      const { gradX: alone } = await runMaxPool(await testContext(), c, x, gradY);
+      expect([...gradX]).toEqual([...alone].map((v, i) => Math.fround(v + initial[i]!)));
+    });
+  }
+
+  it('windows that tile the input take the per-window kernels, others the general ones', async () => {
+    const context = await testContext();
+    const io = {
+      argmax: await zeros(context, 'argmax', 1024),
+      gradY: await zeros(context, 'gradY', 1024),
+      gradX: await zeros(context, 'gradX', 1024),
+    };
+    const name = async (c: Case) => {
+      const forward = (await maxPoolForward(context, { x: io.gradY, y: io.gradX, argmax: io.argmax }, c)).bound.kernel.name;
+      const backward = (await maxPoolBackward(context, io, c)).bound.kernel.name;
+      expect(forward.replace('forward', 'backward'), c.name).toBe(backward);
+      return backward;
+    };
+    expect(await name(CASES.find((k) => k.name.startsWith('k2 s2 tiling'))!)).toMatch(/pool_max_backward_tiled$/);
+    expect(await name(CASES.find((k) => k.name.startsWith('k4×5 s4×5'))!)).toMatch(/pool_max_backward_tiled$/);
+    for (const c of CASES.slice(0, 7)) expect(await name(c), c.name).toMatch(/pool_max_backward$/);
+    Object.values(io).forEach((b) => b.destroy());
   });
 });
 
