@@ -74,18 +74,32 @@ fn pool_max_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_w
   argmax[i] = best_at;
 }
 
-// The same where the windows tile the input exactly (as pool_max_backward_tiled): no bounds tests, two divisions.
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn pool_max_forward_tiled(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat_index(id, groups);
-  if (i >= params.planes * out_plane()) { return; }
+// Output i of a pool whose windows tile the input (strides = kernel, dilation 1, no padding, out·stride = in): its
+// plane's offset in the input, its window's first tap within the plane, and the input's row width.
+struct TiledWindow {
+  base: u32,
+  first: u32,
+  width: u32,
+}
+
+fn tiled_window(i: u32) -> TiledWindow {
   let plane = i / out_plane();
   let o = i - plane * out_plane();
   let oh = o / u32(params.out_size.y);
   let ow = o - oh * u32(params.out_size.y);
   let width = u32(params.in_size.y);
-  let first = oh * u32(params.kernel.x) * width + ow * u32(params.kernel.y);
-  let base = plane * in_plane();
+  return TiledWindow(plane * in_plane(), oh * u32(params.kernel.x) * width + ow * u32(params.kernel.y), width);
+}
+
+// The same where the windows tile the input exactly (as pool_max_backward_tiled): no bounds tests, two divisions.
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn pool_max_forward_tiled(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat_index(id, groups);
+  if (i >= params.planes * out_plane()) { return; }
+  let tile = tiled_window(i);
+  let width = tile.width;
+  let first = tile.first;
+  let base = tile.base;
   var best = x[base + first];
   var best_at = first;
   for (var kh = 0u; kh < u32(params.kernel.x); kh++) {
@@ -129,13 +143,10 @@ fn pool_max_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_
 fn pool_max_backward_tiled(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = flat_index(id, groups);
   if (i >= params.planes * out_plane()) { return; }
-  let plane = i / out_plane();
-  let o = i - plane * out_plane();
-  let oh = o / u32(params.out_size.y);
-  let ow = o - oh * u32(params.out_size.y);
-  let width = u32(params.in_size.y);
-  let first = oh * u32(params.kernel.x) * width + ow * u32(params.kernel.y);
-  let base = plane * in_plane();
+  let tile = tiled_window(i);
+  let width = tile.width;
+  let first = tile.first;
+  let base = tile.base;
   let winner = argmax[i];
   let g = grad_y[i];
   for (var kh = 0u; kh < u32(params.kernel.x); kh++) {
