@@ -159,7 +159,7 @@ function describe(found: FoundAdapter, device: GPUDevice, options: AdapterOption
   };
   if (device.features.has('subgroups') && info.subgroupMinSize && info.subgroupMaxSize)
     report.subgroupSizes = [info.subgroupMinSize, info.subgroupMaxSize];
-  const budget = options.loopBudget ?? loopBudgetOf(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+  const budget = options.loopBudget ?? loopBudgetOf(info);
   if (Number.isFinite(budget)) report.loopBudget = budget;
   if (found.note) report.note = found.note;
   return report;

@@ -18,9 +18,17 @@ export const GALLIVM_LOOP_BUDGET = Math.floor(0.9 * GALLIVM_LOOP_ITERATIONS);
 
 const GALLIVM_ADAPTERS = /llvmpipe|lavapipe|softpipe/i;
 
-/** The per-invocation loop budget of an adapter named so: gallivm's guard, or none (Infinity). */
-export function loopBudgetOf(adapterNames: string): number {
-  return GALLIVM_ADAPTERS.test(adapterNames) ? GALLIVM_LOOP_BUDGET : Infinity;
+/** What an adapter says of itself (GPUAdapterInfo, AdapterReport). */
+type AdapterNames = Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description'>;
+
+/** Whether the adapter runs on Mesa's gallivm (llvmpipe, lavapipe): its loop guard, and kernel choices measured there. */
+export function isGallivm(info: AdapterNames): boolean {
+  return GALLIVM_ADAPTERS.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}
+
+/** The per-invocation loop budget of an adapter: gallivm's guard, or none (Infinity). */
+export function loopBudgetOf(info: AdapterNames): number {
+  return isGallivm(info) ? GALLIVM_LOOP_BUDGET : Infinity;
 }
 
 /** The guard's cost of a loop of n iterations (its exiting test included). */

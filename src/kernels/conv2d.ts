@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import { tileKFor, type GemmActivation } from './gemm.ts';
-import { loopBudgetOf, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { isGallivm, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
@@ -112,8 +112,7 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
  * 3-channel input gradient was slower direct there, 415 → 587 ms; block unmeasured at that size).
  */
 function gallivmPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath {
-  const { vendor, architecture, device, description } = context.report;
-  if (!Number.isFinite(loopBudgetOf(`${vendor} ${architecture} ${device} ${description}`))) return 'implicit-gemm';
+  if (!isGallivm(context.report)) return 'implicit-gemm';
   const group = dims.group ?? 1;
   const [sh, sw] = dims.strides ?? [1, 1];
   if (direction === 'forward') return dims.inChannels / group <= 4 && dims.outChannels / group >= 4 ? 'block' : 'implicit-gemm';

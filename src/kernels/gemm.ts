@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { loopBudget, loopBudgetOf, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { isGallivm, loopBudget, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
 import { wgslEnum } from './wgsl.ts';
 
@@ -139,8 +139,7 @@ const CANDIDATES: Record<string, (heuristic: GemmTile) => { kernel: GemmKernel; 
  * the 64×64 tile elsewhere (SwiftShader's choice varies with the shape: tune it).
  */
 function untunedKernel(context: GpuContext): 'direct' | 'tiled' {
-  const { vendor, architecture, device, description } = context.report;
-  return Number.isFinite(loopBudgetOf(`${vendor} ${architecture} ${device} ${description}`)) ? 'direct' : 'tiled';
+  return isGallivm(context.report) ? 'direct' : 'tiled';
 }
 
 /** The shape class a tuned GEMM choice holds for: transposes and power-of-two buckets of the sizes. */
