@@ -1,6 +1,6 @@
 import { ResourceType, WgslReflect, type StructInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { GradlensError } from './errors.ts';
-import { shaderFiles, shaderSources, subgroupSources, subgroupVariantName, withLibraries } from './shader-sources.ts';
+import { baseModule, isSubgroupVariant, shaderFiles, shaderSources, subgroupSources, subgroupVariantName, withLibraries } from './shader-sources.ts';
 import { packUniform, type UniformValues } from './uniforms.ts';
 
 export type Overrides = Readonly<Record<string, number>>;
@@ -168,7 +168,7 @@ export class KernelRegistry {
   }
 
   kernel(moduleName: string, entry: string, overrides: Overrides = {}): Promise<Kernel> {
-    if (this.subgroupSize && moduleName.endsWith('+subgroups') && !('SUBGROUP_SIZE' in overrides)) {
+    if (this.subgroupSize && isSubgroupVariant(moduleName) && !('SUBGROUP_SIZE' in overrides)) {
       overrides = { ...overrides, SUBGROUP_SIZE: this.subgroupSize };
     }
     const key = `${moduleName}/${entry}${JSON.stringify(Object.entries(overrides).sort())}`;
@@ -241,7 +241,7 @@ export class KernelRegistry {
 
 /** Where a module's source is, for messages (a module defined at run time has no file). */
 const fileOf = (name: string) => {
-  const file = name.replace(/\+subgroups$/, '');
+  const file = baseModule(name);
   return `shaders/${shaderFiles[file] ?? `${file}.wgsl`}${file === name ? '' : ' (subgroups variant)'}`;
 };
 

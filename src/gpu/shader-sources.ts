@@ -35,8 +35,16 @@ export function withLibraries(code: string, variant: { subgroups?: boolean } = {
 }
 
 const SUBGROUPS_SUFFIX = '-subgroups';
-/** The name of a module's subgroups variant (see `subgroupVariants`). */
-export const subgroupVariantName = (module: string) => `${module}+subgroups`;
+const VARIANT_SUFFIX = '+subgroups';
+
+/** The name of a module's subgroups variant (see `subgroupSources`). */
+export const subgroupVariantName = (module: string) => `${module}${VARIANT_SUFFIX}`;
+
+/** Whether a module name is a subgroups variant's (`subgroupVariantName`). */
+export const isSubgroupVariant = (module: string) => module.endsWith(VARIANT_SUFFIX);
+
+/** The module a subgroups variant was made from; any other name as it is. */
+export const baseModule = (module: string) => (isSubgroupVariant(module) ? module.slice(0, -VARIANT_SUFFIX.length) : module);
 
 /** Whether a module's code uses a library that has a subgroups twin, i.e. whether a subgroups variant differs from it. */
 export function hasSubgroupVariant(code: string): boolean {
