@@ -241,7 +241,8 @@ async function chunkSizeFor(
     if (!measured) probed.set(model, (measured = new Map()));
     for (const options of job.plans) {
       const key = { ...options, batch: group };
-      let probe = measured.get(JSON.stringify(key));
+      const name = JSON.stringify(key);
+      let probe = measured.get(name);
       if (!probe) {
         if (!model.hasPlan(key)) model.fitPlans(budget - jobBytes(job, group) - model.bytesPerSample() * group);
         const plan = await held(model, key);
@@ -249,7 +250,7 @@ async function chunkSizeFor(
         let tensor = 0;
         for (const [name, shape] of plan.shapes) if (!model.graph.constants.has(name)) tensor = Math.max(tensor, (sizeOf(shape) * 4) / group);
         probe = { perPoint: plan.bytes / group, largest: tensor };
-        measured.set(JSON.stringify(key), probe);
+        measured.set(name, probe);
       }
       perPoint.push(probe.perPoint);
       largest = Math.max(largest, probe.largest);
