@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AdapterOptions } from '../gpu/adapter.ts';
 import { createLens, type Lens } from '../lens.ts';
 import { formatSummary, runExplain } from './explain-command.ts';
 import { toRun } from './explain-options.ts';
 import { EXIT } from './exit-codes.ts';
 import { writeReport } from './report.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 
 /** The methods the demo shows, with settings that finish in seconds on a software adapter. */
 export const DEMO_METHODS: readonly (readonly string[])[] = [
@@ -16,14 +16,14 @@ export const DEMO_METHODS: readonly (readonly string[])[] = [
   ['--method', 'grad-cam'],
 ];
 
-/** The package's root, where models/ and samples/ are: two folders up from this file, built (dist/node) or not (src/node). */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
 /** `gradlens demo`: the bundled digit model on the sample digits with several methods, overlays and a report. */
 export async function runDemo(out: string, adapter: AdapterOptions, log: (line: string) => void = console.log): Promise<number> {
   // Paths as short as the working folder allows: they name the inputs in results.jsonl and the report.
-  const near = (path: string) =>
-    relative(process.cwd(), join(ROOT, path)).startsWith('..') ? join(ROOT, path) : relative(process.cwd(), join(ROOT, path));
+  const near = (path: string) => {
+    const full = join(PACKAGE_ROOT, path);
+    const short = relative(process.cwd(), full);
+    return short.startsWith('..') ? full : short;
+  };
   const model = near('models/digits.onnx');
   const samples = near('samples/digits');
   if (!existsSync(model) || !existsSync(samples)) {

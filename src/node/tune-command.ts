@@ -2,7 +2,7 @@
 // digit CNN, IG-64 midpoint and SmoothGrad-16 on one input; --large adds the small CNN at 224×224×3) and of any ONNX
 // models named, and writes them to the autotune cache that later runs read.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ExplainOptions } from '../attribution/explain.ts';
 import type { Graph } from '../graph/ir.ts';
@@ -12,6 +12,7 @@ import { createLens } from '../lens.ts';
 import { loadOnnx } from '../onnx/load.ts';
 import { adapterOptions, COMMON_OPTIONS, UsageError } from './common-options.ts';
 import { EXIT } from './exit-codes.ts';
+import { PACKAGE_ROOT } from './package-root.ts';
 
 export const TUNE_USAGE = `usage: gradlens tune [MODEL.onnx ...] [--large] [--again] [--cache DIR] [--backend B]
 
@@ -48,7 +49,7 @@ export async function tuneCommand(args: string[], log: (line: string) => void): 
     return EXIT.ok;
   }
   const models: { name: string; graph: Graph }[] = [
-    { name: 'digits.onnx', graph: loadOnnx(new Uint8Array(readFileSync(bundled('models/digits.onnx')))) },
+    { name: 'digits.onnx', graph: loadOnnx(new Uint8Array(readFileSync(join(PACKAGE_ROOT, 'models/digits.onnx')))) },
   ];
   if (values.large) models.push({ name: 'smallCnn 224×224×3', graph: smallCnn({ inputChannels: 3, inputSize: 224 }) });
   for (const path of positionals) {
@@ -101,9 +102,4 @@ export async function tuneCommand(args: string[], log: (line: string) => void): 
   } finally {
     await lens.close();
   }
-}
-
-/** A file shipped with the package: two folders up from this file, built (dist/node) or not (src/node). */
-function bundled(path: string): string {
-  return fileURLToPath(new URL(`../../${path}`, import.meta.url));
 }
