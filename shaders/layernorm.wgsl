@@ -4,6 +4,7 @@
 // neighbouring invocations read neighbouring addresses.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 // uses: row-reduce (row_sum, row_sum2 over ROW_THREADS)
+// uses: row-ops
 
 struct Params {
   rows: u32,

@@ -5,6 +5,7 @@
 // in the module's subgroups variant (row-reduce-subgroups.wgsl, on devices with the feature).
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 // uses: row-reduce (row_sum, row_max over ROW_THREADS)
+// uses: row-ops
 
 struct Params {
   outer: u32,

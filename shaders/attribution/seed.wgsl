@@ -4,6 +4,7 @@
 // tree in workgroup memory, or by subgroup operations in the module's subgroups variant. Classes: fewer than 2^24.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
 // uses: row-reduce (row_argmax, row_sum over ROW_THREADS)
+// uses: row-ops
 
 struct Params {
   n: u32,

@@ -1,6 +1,6 @@
-// shaders/lib/row-reduce.wgsl on subgroup operations: the same functions, called the same way, with fewer workgroup
-// barriers. A module using it is compiled with `enable subgroups;`, only on a device created with the feature, and only
-// after GpuContext's probe (src/gpu/subgroups.ts) found this device's subgroups to be aligned blocks of consecutive
+// shaders/lib/row-reduce.wgsl on subgroup operations: the same row_reduce2 (under row-ops.wgsl's entry points), with
+// fewer workgroup barriers. A module using it is compiled with `enable subgroups;`, only on a device created with the
+// feature, and only after GpuContext's probe (src/gpu/subgroups.ts) found this device's subgroups to be aligned blocks of consecutive
 // local_invocation_index in a 1-D workgroup: true of every implementation known, but WebGPU does not promise it, and
 // a row's lanes must share a subgroup for the butterfly below to combine them.
 // Nothing is assumed of the subgroup size (a power of two in 4..128, possibly ≠ from one pipeline to another): it is
@@ -13,17 +13,8 @@
 // src/gpu/kernels.ts); 0: read at run time (subgroupAdd(1u) in uniform control flow, every invocation active).
 override SUBGROUP_SIZE: u32 = 0u;
 
-const ROW_SUM: u32 = 0u;
-const ROW_MAX: u32 = 1u;
-const ROW_ARGMAX: u32 = 2u; // (value, index as f32): the larger value, the smaller index among equal ones
-
 var<workgroup> row_totals: array<vec2<f32>, WORKGROUP_SIZE>; // one per subgroup: at most WORKGROUP_SIZE / 4 used
 var<workgroup> row_size: u32; // the run-time subgroup size, for the loop over totals to be workgroup-uniform
-
-fn row_combine(a: vec2<f32>, b: vec2<f32>, how: u32) -> vec2<f32> {
-  if (how == ROW_ARGMAX) { return select(a, b, b.x > a.x || (b.x == a.x && b.y < a.y)); }
-  return select(a + b, max(a, b), how == ROW_MAX);
-}
 
 fn row_reduce2(local: u32, value: vec2<f32>, how: u32) -> vec2<f32> {
   if (ROW_THREADS == 1u) { return value; }
@@ -51,16 +42,4 @@ fn row_reduce2(local: u32, value: vec2<f32>, how: u32) -> vec2<f32> {
     workgroupBarrier();
   }
   return row_totals[t0];
-}
-
-fn row_sum(local: u32, value: f32) -> f32 { return row_reduce2(local, vec2(value, 0.0), ROW_SUM).x; }
-fn row_max(local: u32, value: f32) -> f32 { return row_reduce2(local, vec2(value, 0.0), ROW_MAX).x; }
-fn row_sum2(local: u32, value: vec2<f32>) -> vec2<f32> { return row_reduce2(local, value, ROW_SUM); }
-
-// The row's maximum (as bits) and its first index; `index` 0xffffffff (none) loses to any other. Indices travel as f32,
-// exact below 2^24: rows (a classifier's classes) must be shorter than that.
-fn row_argmax(local: u32, value: f32, index: u32) -> vec2<u32> {
-  let none = 16777216.0; // 2^24
-  let best = row_reduce2(local, vec2(value, select(f32(index), none, index >= 16777216u)), ROW_ARGMAX);
-  return vec2(bitcast<u32>(best.x), select(u32(best.y), 0xffffffffu, best.y >= none));
 }

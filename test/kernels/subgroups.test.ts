@@ -151,6 +151,7 @@ fn probe(@builtin(local_invocation_index) local: u32) {
 }
 // uses: grid
 // uses: row-reduce-subgroups
+// uses: row-ops
 `;
 
 describe('shaders/lib/row-reduce-subgroups.wgsl', () => {
