@@ -3,8 +3,8 @@
 // order tree (deterministic), or by subgroup operations in the module's subgroups variant; rows are contiguous, so
 // neighbouring invocations read neighbouring addresses.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
-// uses: row-reduce (row_sum, row_sum2 over ROW_THREADS)
-// uses: row-ops
+// uses: row-reduce (row_reduce2 over ROW_THREADS, or its subgroups twin)
+// uses: row-ops (row_sum, row_sum2)
 
 struct Params {
   rows: u32,

@@ -4,8 +4,8 @@
 // their partial results by shaders/lib/row-reduce.wgsl's fixed-order tree (deterministic), or by subgroup operations
 // in the module's subgroups variant (row-reduce-subgroups.wgsl, on devices with the feature).
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
-// uses: row-reduce (row_sum, row_max over ROW_THREADS)
-// uses: row-ops
+// uses: row-reduce (row_reduce2 over ROW_THREADS, or its subgroups twin)
+// uses: row-ops (row_sum, row_max)
 
 struct Params {
   outer: u32,
@@ -24,7 +24,6 @@ override ROW_THREADS: u32 = 1u; // a power of two dividing WORKGROUP_SIZE
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(4) var<storage, read_write> grad_x: array<f32>;
-
 
 const LOWEST: f32 = -3.4028234663852886e38;
 

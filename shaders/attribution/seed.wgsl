@@ -3,8 +3,8 @@
 // ROW_THREADS invocations share a sample's row and combine partial results by shaders/lib/row-reduce.wgsl's fixed-order
 // tree in workgroup memory, or by subgroup operations in the module's subgroups variant. Classes: fewer than 2^24.
 // uses: grid (WORKGROUP_SIZE, flat_index: shaders/lib/grid.wgsl)
-// uses: row-reduce (row_argmax, row_sum over ROW_THREADS)
-// uses: row-ops
+// uses: row-reduce (row_reduce2 over ROW_THREADS, or its subgroups twin)
+// uses: row-ops (row_argmax, row_sum)
 
 struct Params {
   n: u32,
