@@ -13,17 +13,30 @@ struct Params {
   steps: u32,         // K
   seed_lo: u32,
   seed_hi: u32,
-  baseline_mode: u32, // 0 one baseline per input, 1 random member of a set per (i, s)
   set_count: u32,
-  random_alpha: u32,  // 1: α ~ U(0, 1) per (i, s) (expected gradients), weights 1
-  multiply: u32,      // 0 none, 1 by x̃, 2 by x̃ − b, 3 by the layer's value at the point (a layer's gradient × activation)
   per_sample: u32,    // 1: sums kept per (i, s) (a later combine squares them), 0: summed over s directly
   combine: u32,       // finalize: 0 mean, 1 mean of squares, 2 variance
   inputs: u32,        // n
-  absolute: u32,      // 1: |w·g·m| per point (a per-sample attribution when steps = 1), as Captum's Saliency(abs=True)
-  given_noise: u32,   // 1: ε·σ is read from `noise` (samples × inputs × size) instead of drawn
-  conductance: u32,   // 1: Σ_k g_k ⊙ (y_{k+1} − y_k) over a slot's points (Captum LayerConductance), weights unused
 }
+
+// What a run's points and fold are, as override constants: the adapter's compiler drops the code of every other
+// case. Mesa's llvmpipe runs both sides of a branch on a uniform value (under a lane mask), so with these as uniforms
+// every point paid for the noise and random draws and every fold for every multiplier.
+const NOISE_NONE: u32 = 0u;
+const NOISE_DRAWN: u32 = 1u;    // σ_i·ε drawn from Philox (σ may be 0 for some inputs)
+const NOISE_GIVEN: u32 = 2u;    // ε·σ read from `noise` (samples × inputs × size)
+const MULTIPLY_NONE: u32 = 0u;
+const MULTIPLY_INPUT: u32 = 1u;               // by x̃
+const MULTIPLY_INPUT_MINUS_BASELINE: u32 = 2u; // by x̃ − b
+const MULTIPLY_ACTIVATION: u32 = 3u;          // by the layer's value at the point (a layer's gradient × activation)
+const MULTIPLY_POSITIVE: u32 = 4u;            // where that value is positive (the gradient before a Relu, from its
+                                              // output's: src/graph/linear-prefix.ts)
+override NOISE: u32 = NOISE_NONE;
+override BASELINE_SET: bool = false; // b is a random member of a set per (i, s), not the input's own
+override RANDOM_ALPHA: bool = false; // α ~ U(0, 1) per (i, s) (expected gradients), weights 1
+override MULTIPLY: u32 = MULTIPLY_NONE;
+override ABSOLUTE: bool = false;     // |w·g·m| per point (a per-sample attribution when steps = 1), Captum's Saliency(abs=True)
+override CONDUCTANCE: bool = false;  // Σ_k g_k ⊙ (y_{k+1} − y_k) over a slot's points (Captum LayerConductance)
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> inputs: array<f32>;      // n × size
@@ -56,25 +69,27 @@ fn choice(s: u32, i: u32) -> vec4<u32> {
 
 fn noisy_input(i: u32, s: u32, e: u32) -> f32 {
   let x = inputs[i * params.size + e];
-  if (params.given_noise == 1u) { return x + noise[(s * params.inputs + i) * params.size + e]; }
+  if (NOISE == NOISE_GIVEN) { return x + noise[(s * params.inputs + i) * params.size + e]; }
+  if (NOISE == NOISE_NONE) { return x; }
   let sigma = stdev[i];
   return select(x, x + sigma * normal(e, s, i), sigma > 0.0);
 }
 
 fn baseline(i: u32, s: u32, e: u32) -> f32 {
-  if (params.baseline_mode == 1u) {
+  if (BASELINE_SET) {
     return baselines[(choice(s, i).x % params.set_count) * params.size + e];
   }
   return baselines[i * params.size + e];
 }
 
 fn alpha(i: u32, s: u32, k: u32) -> f32 {
-  if (params.random_alpha == 1u) { return unit(choice(s, i).y); }
+  if (RANDOM_ALPHA) { return unit(choice(s, i).y); }
   return path[k].x;
 }
 
 fn weight(k: u32) -> f32 {
-  return select(path[k].y, 1.0, params.random_alpha == 1u);
+  if (RANDOM_ALPHA) { return 1.0; }
+  return path[k].y;
 }
 
 // Invocation → (point of the chunk, element); a 2-D grid when the chunk is large.
@@ -115,25 +130,33 @@ fn attribution_accumulate(@builtin(global_invocation_id) id: vec3<u32>, @builtin
   var total = 0.0;
   var squares = 0.0;
   let carried = slots * params.size;
+  // A slot's points share their input i; k and s step along with p (integer division is slow on CPU adapters).
+  let i = begin / (params.steps * params.samples);
+  var k = begin % params.steps;
+  var s = (begin / params.steps) % params.samples;
+  var at = (begin - params.chunk_start) * params.size + e;
   for (var p = begin; p < end; p++) {
-    let k = p % params.steps;
-    let s = (p / params.steps) % params.samples;
-    let i = p / (params.steps * params.samples);
-    let at = (p - params.chunk_start) * params.size + e;
-    if (params.conductance == 1u) {
+    if (CONDUCTANCE) {
       // The step from the previous point (carried across chunks) to this one, at the previous point's gradient.
       if (k > 0u) { total += carry[flat] * (activations[at] - carry[carried + flat]); }
       carry[flat] = gradients[at];
       carry[carried + flat] = activations[at];
-      continue;
+    } else {
+      var value = weight(k) * gradients[at];
+      if (MULTIPLY == MULTIPLY_INPUT) { value *= noisy_input(i, s, e); }
+      if (MULTIPLY == MULTIPLY_INPUT_MINUS_BASELINE) { value *= noisy_input(i, s, e) - baseline(i, s, e); }
+      if (MULTIPLY == MULTIPLY_ACTIVATION) { value *= activations[at]; }
+      if (MULTIPLY == MULTIPLY_POSITIVE) { value = select(0.0, value, activations[at] > 0.0); }
+      if (ABSOLUTE) { value = abs(value); }
+      total += value;
+      squares += value * value;
     }
-    var value = weight(k) * gradients[at];
-    if (params.multiply == 1u) { value *= noisy_input(i, s, e); }
-    if (params.multiply == 2u) { value *= noisy_input(i, s, e) - baseline(i, s, e); }
-    if (params.multiply == 3u) { value *= activations[at]; }
-    if (params.absolute == 1u) { value = abs(value); }
-    total += value;
-    squares += value * value;
+    at += params.size;
+    k += 1u;
+    if (k == params.steps) {
+      k = 0u;
+      s += 1u;
+    }
   }
   if (begin < end) {
     sums[flat] += total;

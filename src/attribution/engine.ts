@@ -1,5 +1,5 @@
 import { loopBudget } from '../gpu/limits.ts';
-import { WORKGROUP_SIZE } from '../kernels/wgsl.ts';
+import { WORKGROUP_SIZE, wgslEnum } from '../kernels/wgsl.ts';
 import { readFloats } from '../gpu/buffers.ts';
 import { CommandBatch, gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
@@ -9,6 +9,7 @@ import { pairsRows, type BackwardRules } from '../graph/op.ts';
 import type { LayerSite, ScoreKind } from '../graph/plan.ts';
 import { sizeOf } from '../graph/ir.ts';
 import { inferShapes } from '../graph/shapes.ts';
+import { linearPrefix, type LinearPrefix } from '../graph/linear-prefix.ts';
 import { streamIds } from './philox.ts';
 import { runJob, type Copy, type Job, type RunControl } from './runner.ts';
 
@@ -51,6 +52,11 @@ export interface EngineOptions extends RunControl {
   rules?: BackwardRules;
   /** Where the gradients are taken, for layer and neuron methods (default: the model's input, of its output). */
   at?: EngineSite;
+  /**
+   * Fold the points' gradients where the model stops being affine in its input and take that part's backward once per
+   * input (src/graph/linear-prefix.ts), where the result is the same; default true. Tests turn it off to compare.
+   */
+  foldAtPrefix?: boolean;
 }
 
 /**
@@ -73,7 +79,6 @@ export interface EngineResult {
   chunkSize: number;
 }
 
-const MULTIPLY = { none: 0, input: 1, 'input-minus-baseline': 2, activation: 3 } as const;
 const COMBINE = { mean: 0, 'mean-square': 1, variance: 2 } as const;
 /** Loop guard cost of attribution_points (up to 4 Philox draws of 10 rounds) and per point of attribution_accumulate. */
 const POINTS_ITERATIONS = 48;
@@ -90,7 +95,8 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const size = injected ? layerSize : inputSize;
   // Through one neuron of the layer (NeuronConductance), the gradients are the input's again.
   const atLayer = site.layer !== undefined && site.layer.neuron === undefined;
-  const gradientSize = atLayer ? layerSize : inputSize;
+  const prefix = foldsAtPrefix(model, spec, options);
+  const gradientSize = atLayer ? layerSize : (prefix?.size ?? inputSize);
   const atLayerValues = spec.multiply === 'activation' || spec.conductance === true;
   if (atLayer && !injected && !['none', 'activation'].includes(spec.multiply))
     throw new GradlensError('BAD_PARAMS', 'gradients at a layer of points made at the input cannot be multiplied by the input');
@@ -109,8 +115,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
   const slots = spec.count * (perSample ? spec.samples : 1);
   const sumFloats = slots * gradientSize * (!perSample && spec.combine !== 'mean' ? 2 : 1);
   const pathData = spec.path === 'random' ? new Float32Array(2) : interleave(spec.path.alphas, spec.path.weights);
-  const [baselineData, baselineMode, setCount] =
-    'perInput' in spec.baselines ? [spec.baselines.perInput, 0, 1] : [spec.baselines.set, 1, spec.baselines.setCount];
+  const [baselineData, setCount] = 'perInput' in spec.baselines ? [spec.baselines.perInput, 1] : [spec.baselines.set, spec.baselines.setCount];
   if (spec.noise && spec.noise.length !== spec.samples * spec.count * size) {
     throw new GradlensError(
       'BAD_INPUT',
@@ -125,22 +130,30 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
     steps,
     seed_lo: spec.seed >>> 0,
     seed_hi: Math.floor(spec.seed / 2 ** 32) >>> 0,
-    baseline_mode: baselineMode,
     set_count: setCount,
-    random_alpha: Number(spec.path === 'random'),
-    multiply: MULTIPLY[spec.multiply],
     per_sample: Number(perSample),
     combine: COMBINE[spec.combine],
     inputs: spec.count,
-    absolute: Number(spec.absolute ?? false),
-    given_noise: Number(spec.noise !== undefined),
-    conductance: Number(spec.conductance ?? false),
   });
-  const [makePoints, accumulate, finalize] = await Promise.all(
-    ['attribution_points', 'attribution_accumulate', 'attribution_finalize'].map((entry) =>
-      gpu.kernels.kernel('attribution', entry, { WORKGROUP_SIZE }),
-    ),
-  );
+  // The run's kind of points and of fold are constants of the kernels (shaders/attribution/attribution.wgsl says why).
+  const noise = spec.noise ? 'given' : spec.stdev.some((s) => s !== 0) ? 'drawn' : 'none';
+  const points = {
+    NOISE: wgslEnum('attribution', 'NOISE', noise),
+    BASELINE_SET: Number('set' in spec.baselines),
+    RANDOM_ALPHA: Number(spec.path === 'random'),
+  };
+  const multiply = prefix ? (prefix.masked ? 'positive' : 'none') : spec.multiply;
+  const fold = {
+    ...points,
+    MULTIPLY: wgslEnum('attribution', 'MULTIPLY', multiply),
+    ABSOLUTE: Number(spec.absolute ?? false),
+    CONDUCTANCE: Number(spec.conductance ?? false),
+  };
+  const [makePoints, accumulate, finalize] = await Promise.all([
+    gpu.kernels.kernel('attribution', 'attribution_points', { WORKGROUP_SIZE, ...points }),
+    gpu.kernels.kernel('attribution', 'attribution_accumulate', { WORKGROUP_SIZE, ...fold }),
+    gpu.kernels.kernel('attribution', 'attribution_finalize', { WORKGROUP_SIZE }),
+  ]);
   const job: Job<Float32Array> = {
     label: 'attribution',
     total: spec.count * perInput,
@@ -149,6 +162,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
         objective: options.score,
         rules: options.rules ?? 'standard',
         ...(site.layer ? { layer: site.layer } : {}),
+        ...(prefix ? { layer: { tensor: prefix.site } } : {}),
         ...(site.output ? { output: site.output } : {}),
       },
     ],
@@ -194,7 +208,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
           iterations,
         };
       };
-      const gradients = atLayer ? plan!.buffers.layer?.gradient : plan!.buffers.inputGradient;
+      const gradients = atLayer || prefix ? plan!.buffers.layer?.gradient : plan!.buffers.inputGradient;
       if (!gradients)
         throw new GradlensError('BAD_PARAMS', `no gradient reaches ${site.layer ? `layer "${site.layer.tensor}"` : 'the input'} from the output`);
       const modelInputs = injected ? await scope.upload('attribution model inputs', site.modelInputs!) : undefined;
@@ -207,7 +221,7 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
           sourceOffset: Math.floor((start + j) / perInput) * inputSize * 4,
           targetOffset: j * inputSize * 4,
         }));
-      const activations = atLayerValues ? plan!.buffers.layer!.value : shared.inputs; // a placeholder the kernel does not read
+      const activations = atLayerValues || prefix?.masked ? plan!.buffers.layer!.value : shared.inputs; // else a placeholder the kernel does not read
       const pointsBuffer = injected ? plan!.buffers.layer!.value : plan!.buffers.input;
       return {
         points: ({ start, count }) => [
@@ -219,14 +233,58 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
         ],
         async finish(scope) {
           const finalizing = bound(finalize!, { sums, points: result }, [0, 0], spec.count, spec.samples + 1);
-          await scope.record(new CommandBatch(gpu.device, 'attribution finalize'), [finalizing]).submit();
-          return readFloats(gpu.device, result, spec.count * gradientSize);
+          const finalizeBatch = scope.record(new CommandBatch(gpu.device, 'attribution finalize'), [finalizing]);
+          if (!prefix) {
+            await finalizeBatch.submit();
+            return readFloats(gpu.device, result, spec.count * gradientSize);
+          }
+          return prefixBackward(model, prefix, spec, result, finalizeBatch);
         },
       };
     },
   };
   const { result, ...stats } = await runJob(model, job, options);
   return { attribution: result, ...stats };
+}
+
+/**
+ * The affine beginning of the model where folding the gradients there gives the same attribution: at the model's
+ * input, standard rules, a plain mean of weighted gradients (no squares, absolute values or conductance), more than
+ * one point per input, and a multiplier that is the same at every point of an input (x or x − b without noise).
+ */
+function foldsAtPrefix(model: Model, spec: PointSpec, options: EngineOptions): LinearPrefix | undefined {
+  if (options.foldAtPrefix === false || options.at?.layer || options.at?.output) return undefined;
+  if ((options.rules ?? 'standard') !== 'standard' || spec.combine !== 'mean' || spec.absolute || spec.conductance) return undefined;
+  const steps = spec.path === 'random' ? 1 : spec.path.alphas.length;
+  if (spec.samples * steps < 2) return undefined;
+  const noiseless = spec.noise === undefined && spec.stdev.every((s) => s === 0);
+  const samePerPoint = spec.multiply === 'none' || (noiseless && 'perInput' in spec.baselines && spec.multiply !== 'activation');
+  return samePerPoint ? linearPrefix(model.graph) : undefined;
+}
+
+/**
+ * After the fold at the prefix's site: the prefix's backward once per input (a plan of the model cut at its end, its
+ * output gradient the folded sums), then the multiplier, which is the same for every point of an input.
+ */
+async function prefixBackward(model: Model, prefix: LinearPrefix, spec: PointSpec, sums: GPUBuffer, batch: CommandBatch): Promise<Float32Array> {
+  const plan = await model.cachedPlan({ batch: spec.count, objective: 'given', output: prefix.end });
+  model.hold(plan);
+  try {
+    const { outputGradient, inputGradient } = plan.buffers;
+    const rows = spec.count * sizeOf(model.graph.inputShape);
+    // A masked site is the Relu's output, the same size as the prefix's end.
+    batch.copy(sums, outputGradient!, spec.count * prefix.size * 4, 0, 0).add(...plan.dispatches);
+    await batch.submit();
+    const gradient = await readFloats(model.gpu.device, inputGradient!, rows);
+    if (spec.multiply === 'none') return gradient;
+    const baselines = 'perInput' in spec.baselines ? spec.baselines.perInput : undefined;
+    // + 0: a zero gradient times a negative multiplier is 0, as the GPU's sum of such terms is, not −0.
+    for (let j = 0; j < rows; j++)
+      gradient[j] = gradient[j]! * (spec.multiply === 'input' ? spec.inputs[j]! : Math.fround(spec.inputs[j]! - baselines![j]!)) + 0;
+    return gradient;
+  } finally {
+    model.release(plan);
+  }
 }
 
 function interleave(alphas: ArrayLike<number>, weights: ArrayLike<number>): Float32Array {

@@ -14,7 +14,13 @@ type Step =
   | { kind: 'dispatch'; bound: BoundKernel; workgroups: [number, number, number] }
   | { kind: 'copy'; source: GPUBuffer; target: GPUBuffer; size: number; sourceOffset: number; targetOffset: number };
 
-let debugDispatch = readDebugSwitch();
+type NodeProcess = { env?: Record<string, string | undefined>; on?(event: 'exit', listener: () => void): void };
+const nodeProcess = (globalThis as { process?: NodeProcess }).process;
+
+let debugDispatch = readDebugSwitch('dispatch');
+let profiling = Promise.resolve();
+/** GRADLENS_DEBUG=profile: every step submitted alone and waited for; wall time per kernel, printed at exit. */
+const profile = readDebugSwitch('profile') ? new Map<string, { ms: number; runs: number }>() : undefined;
 
 /** The one debug switch: print each dispatch's kernel, overrides and workgroup counts (or GRADLENS_DEBUG=dispatch). */
 export function setDebugDispatch(on: boolean): void {
@@ -67,10 +73,10 @@ export class CommandBatch {
   }
 
   /** Encodes the steps; reusable, so a fixed schedule is recorded once and submitted per chunk. */
-  encode(): GPUCommandBuffer {
+  encode(steps: readonly Step[] = this.steps): GPUCommandBuffer {
     const encoder = this.device.createCommandEncoder({ label: this.label });
     let pass: GPUComputePassEncoder | undefined;
-    for (const step of this.steps) {
+    for (const step of steps) {
       if (step.kind === 'copy') {
         pass?.end();
         pass = undefined;
@@ -92,10 +98,27 @@ export class CommandBatch {
   async submit(): Promise<void> {
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
-    this.device.queue.submit([this.encode()]);
+    // Batches submitted back to back are profiled one after another, so that no step's wait covers another's work.
+    if (profile) await (profiling = profiling.then(() => this.profiled(profile)));
+    else this.device.queue.submit([this.encode()]);
     const [invalid, outOfMemory] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
     const error = invalid ?? outOfMemory;
     if (error) throw fromGpuError(error, `${this.label} (kernels ${this.kernelNames().join(', ')})`);
+  }
+
+  /**
+   * Each step in a submit of its own, timed to its completion: the one method that works on every adapter (llvmpipe has
+   * no timestamp queries). An empty submit and wait costs ~0.03 ms on the software adapters, so the sums are the kernels'.
+   */
+  private async profiled(table: NonNullable<typeof profile>): Promise<void> {
+    for (const step of this.steps) {
+      const key = step.kind === 'copy' ? 'copy' : `${step.bound.kernel.name} ${JSON.stringify(step.bound.kernel.overrides)}`;
+      const start = performance.now();
+      this.device.queue.submit([this.encode([step])]);
+      await this.device.queue.onSubmittedWorkDone();
+      const entry = table.get(key) ?? { ms: 0, runs: 0 };
+      table.set(key, { ms: entry.ms + performance.now() - start, runs: entry.runs + 1 });
+    }
   }
 
   private kernelNames(): string[] {
@@ -110,7 +133,19 @@ export function gridFor(count: number, workgroupSize: number, maxPerDimension = 
   return [maxPerDimension, Math.ceil(groups / maxPerDimension), 1];
 }
 
-function readDebugSwitch(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return (env?.GRADLENS_DEBUG ?? '').split(',').includes('dispatch');
+function readDebugSwitch(name: 'dispatch' | 'profile'): boolean {
+  return (nodeProcess?.env?.GRADLENS_DEBUG ?? '').split(',').includes(name);
 }
+
+/** The profile's table, largest total first: ms in all, runs, ms per run. */
+export function profileTable(): string {
+  if (!profile) return 'profiling is off: set GRADLENS_DEBUG=profile';
+  const rows = [...profile].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((sum, [, entry]) => sum + entry.ms, 0);
+  const lines = rows.map(
+    ([key, { ms, runs }]) => `${ms.toFixed(1).padStart(10)} ms ${String(runs).padStart(6)} × ${(ms / runs).toFixed(3).padStart(9)} ms  ${key}`,
+  );
+  return [`[gradlens] profile: ${total.toFixed(1)} ms in kernels and copies`, ...lines].join('\n');
+}
+
+if (profile) nodeProcess?.on?.('exit', () => console.error(profileTable()));
