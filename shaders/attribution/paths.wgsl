@@ -13,16 +13,17 @@ struct Params {
   width: u32,
   blur_height: u32,  // blur: 1 blurs along height as well as width (inputs of rank ≥ 2)
   second: u32,       // blur: 0 blurs with the σ taps into `points`, 1 with the σ + grad_step taps into `direction`
-  fold: u32,         // accumulate: one of FOLD_*
   first_input: u32,  // accumulate: the chunk's first input
   chunk_inputs: u32, // accumulate: how many inputs the chunk's points belong to
   inputs: u32,       // finalize: inputs of the call
 }
 
-// Enum codes of params.fold, read by name in src/kernels/wgsl.ts.
+// Enum codes of FOLD, read by name in src/kernels/wgsl.ts. An override constant, not a uniform: Mesa's llvmpipe runs
+// both sides of a branch on a uniform (under a lane mask), so every fold would load what every other fold reads.
 const FOLD_GRADIENT: u32 = 0u;  // adds w·g
 const FOLD_DIRECTION: u32 = 1u; // adds g·direction (Blur IG)
 const FOLD_IDGI: u32 = 2u;      // adds c·g² (IDGI)
+override FOLD: u32 = FOLD_GRADIENT;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> inputs: array<f32>;             // n × size
@@ -166,9 +167,9 @@ fn paths_accumulate(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_w
   var total = 0.0;
   for (var p = begin; p < end; p++) {
     let g = gradients[p * params.size + e];
-    if (params.fold == FOLD_GRADIENT) { total += point_weight(p) * g; }
-    if (params.fold == FOLD_DIRECTION) { total += g * direction[p * params.size + e]; }
-    if (params.fold == FOLD_IDGI) { total += coefficients[p] * g * g; }
+    if (FOLD == FOLD_GRADIENT) { total += point_weight(p) * g; }
+    if (FOLD == FOLD_DIRECTION) { total += g * direction[p * params.size + e]; }
+    if (FOLD == FOLD_IDGI) { total += coefficients[p] * g * g; }
   }
   if (begin < end) { sums[i * params.size + e] += total; }
 }

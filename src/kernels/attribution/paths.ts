@@ -23,7 +23,6 @@ interface ParamValues {
   chunkCount?: number;
   axes?: BlurAxes;
   second?: boolean;
-  fold?: PathFold;
   firstInput?: number;
   chunkInputs?: number;
   inputs?: number;
@@ -38,14 +37,13 @@ function params(values: ParamValues) {
     width: values.axes?.width ?? 1,
     blur_height: Number(values.axes?.blurHeight ?? false),
     second: Number(values.second ?? false),
-    fold: wgslEnum('paths', 'FOLD', values.fold ?? 'gradient'),
     first_input: values.firstInput ?? 0,
     chunk_inputs: values.chunkInputs ?? 0,
     inputs: values.inputs ?? 0,
   };
 }
 
-const kernel = (context: GpuContext, entry: string) => context.kernels.kernel('paths', entry, { WORKGROUP_SIZE });
+const kernel = (context: GpuContext, entry: string, overrides = {}) => context.kernels.kernel('paths', entry, { WORKGROUP_SIZE, ...overrides });
 
 /** The blur geometry of an input shape: its two trailing axes, or a 1-D input's only axis. */
 export function blurAxes(shape: readonly number[]): BlurAxes {
@@ -128,7 +126,8 @@ export async function pathAccumulate(
   io: { info: GPUBuffer; gradients: GPUBuffer; direction: GPUBuffer; coefficients: GPUBuffer; sums: GPUBuffer },
   dims: { size: number; chunkCount: number; firstInput: number; chunkInputs: number; fold: PathFold },
 ): Promise<Dispatch> {
-  const bound = (await kernel(context, 'paths_accumulate')).bind(context.device, { params: params(dims), ...io });
+  const fold = { FOLD: wgslEnum('paths', 'FOLD', dims.fold) };
+  const bound = (await kernel(context, 'paths_accumulate', fold)).bind(context.device, { params: params(dims), ...io });
   // Two binary searches for the input's points, then its points (at most the chunk's).
   const iterations = 2 * (treeIterations(dims.chunkCount) + 1) + loopIterations(dims.chunkCount);
   return { bound, workgroups: gridFor(dims.chunkInputs * dims.size, WORKGROUP_SIZE), iterations };
