@@ -28,6 +28,11 @@ export function isGallivm(info: AdapterNames): boolean {
   return GALLIVM_ADAPTERS.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }
 
+/** Whether the adapter is Google's SwiftShader (Dawn's and Chromium's CPU Vulkan): kernel choices measured there. */
+export function isSwiftShader(info: AdapterNames): boolean {
+  return /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}
+
 /** The per-invocation loop budget of an adapter: gallivm's guard, or none (Infinity). */
 export function loopBudgetOf(info: AdapterNames): number {
   return isGallivm(info) ? GALLIVM_LOOP_BUDGET : Infinity;

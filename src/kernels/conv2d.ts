@@ -3,7 +3,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import { tileKFor, type GemmActivation } from './gemm.ts';
-import { isGallivm, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { isGallivm, isSwiftShader, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
@@ -104,19 +104,30 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
 }
 
 /**
- * The implicit GEMM's replacement on Mesa's gallivm (llvmpipe) for few input channels per group, where a GEMM tile is
- * mostly padding: the block kernels, for the forward with ≤ 4 in and ≥ 4 out (an RGB input) and for a stride-1 input
- * gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13): 3→8 forward 828 → 531
- * and 2,538 → 1,640 ms, input gradient 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient took block in 5 of
- * the 6 classes measured (digit CNN and 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at 64 points). SwiftShader keeps the GEMM (the
- * 3-channel input gradient was slower direct there, 415 → 587 ms; block unmeasured at that size).
+ * The implicit GEMM's replacement on the CPU adapters for few input channels per group, where a GEMM tile is mostly
+ * padding. On Mesa's gallivm (llvmpipe): the block kernels, for the forward with ≤ 4 in and ≥ 4 out (an RGB input) and
+ * for a stride-1 input gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13):
+ * 3→8 forward 828 → 531 and 2,538 → 1,640 ms, input gradient 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient
+ * took block in 5 of the 6 classes measured (digit CNN and 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at
+ * 64 points). On SwiftShader: block8 for the forward with ≤ 8 in and ≥ 8 out, block for a stride-1 input gradient with
+ * ≤ 4 in and block8 up to 16 (interleaved minima, load 10; implicit GEMM → chosen): 8→16 at 14×14, 64 points, forward
+ * 111 → 86 ms, input gradient 123 → 71 ms; 3→8 at 224×224, 16 points, forward 2,257 → 1,791 ms, input gradient 3,489 →
+ * 1,029 ms; 8→16 at 112×112 forward 1,654 → 1,475 ms, input gradient 1,875 → 1,324 ms; 16→32 at 56×56 input gradient 603
+ * → 517 ms (its forward, and 32→32 both ways, within 3 %: the GEMM stays). Real GPUs keep the GEMM, unmeasured.
  */
-function gallivmPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath {
-  if (!isGallivm(context.report)) return 'implicit-gemm';
+function cpuPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath {
   const group = dims.group ?? 1;
-  const [sh, sw] = dims.strides ?? [1, 1];
-  if (direction === 'forward') return dims.inChannels / group <= 4 && dims.outChannels / group >= 4 ? 'block' : 'implicit-gemm';
-  return dims.inChannels / group <= 8 && sh === 1 && sw === 1 ? 'block' : 'implicit-gemm';
+  const [inChannels, outChannels] = [dims.inChannels / group, dims.outChannels / group];
+  const stride1 = (dims.strides ?? [1, 1]).every((s) => s === 1);
+  if (isGallivm(context.report)) {
+    if (direction === 'forward') return inChannels <= 4 && outChannels >= 4 ? 'block' : 'implicit-gemm';
+    return inChannels <= 8 && stride1 ? 'block' : 'implicit-gemm';
+  }
+  if (isSwiftShader(context.report)) {
+    if (direction === 'forward') return inChannels <= 8 && outChannels >= 8 ? 'block8' : 'implicit-gemm';
+    return stride1 && inChannels <= 16 ? (inChannels <= 4 ? 'block' : 'block8') : 'implicit-gemm';
+  }
+  return 'implicit-gemm';
 }
 
 /**
@@ -160,7 +171,7 @@ async function tunedPath(
     context.device,
     key,
     names,
-    heuristic ? directPath(dims, direction) : gallivmPath(context, dims, direction),
+    heuristic ? directPath(dims, direction) : cpuPath(context, dims, direction),
     output,
     async (path, out) => [await build(path as Conv2dPath, out)],
   );
