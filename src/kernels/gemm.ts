@@ -1,7 +1,7 @@
 import { gridFor, type Dispatch } from '../gpu/commands.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import { isGallivm, loopBudget, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
+import { isGallivm, isSwiftShader, loopBudget, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
 import { wgslEnum } from './wgsl.ts';
 
@@ -135,11 +135,14 @@ const CANDIDATES: Record<string, (heuristic: GemmTile) => { kernel: GemmKernel; 
 
 /**
  * Without a tuned choice: gemm_direct on Mesa's gallivm (llvmpipe), where it was the fastest in all 24 GEMM shape classes
- * `gradlens tune` measured for the digit CNN and the small CNN at 224×224×3 (the 46,656→32 dense layer 131 → 4 ms), and
- * the 64×64 tile elsewhere (SwiftShader's choice varies with the shape: tune it).
+ * `gradlens tune` measured for the digit CNN and the small CNN at 224×224×3 (the 46,656→32 dense layer 131 → 4 ms). On
+ * SwiftShader, gemm_direct for few outputs and a long sum (K ≥ 8 × outputs), where the tiles would step through K one
+ * barrier-bound tile at a time (the 224×224×3 CNN's 46,656→32 layer at 16 rows, interleaved minima at load 10: 242 →
+ * 107 ms; its input gradient, a long N and K = 32, stays tiled: 104 against 131), and the 64×64 tile elsewhere.
  */
-function untunedKernel(context: GpuContext): 'direct' | 'tiled' {
-  return isGallivm(context.report) ? 'direct' : 'tiled';
+function untunedKernel(context: GpuContext, l: Launch): 'direct' | 'tiled' {
+  if (isGallivm(context.report)) return 'direct';
+  return isSwiftShader(context.report) && l.k * l.reduceCount >= 8 * l.batch * l.m * l.n ? 'direct' : 'tiled';
 }
 
 /** The shape class a tuned GEMM choice holds for: transposes and power-of-two buckets of the sizes. */
@@ -206,7 +209,7 @@ function parts(l: Launch, budget: number): { r: [number, number]; k: [number, nu
 async function launch(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer; bias?: GPUBuffer; c: GPUBuffer }, l: Launch): Promise<Dispatch[]> {
   if (l.m === 0 || l.n === 0 || l.batch === 0) return [];
   if (l.fixed) return launchWith(context, io, l);
-  const choice = await context.tuning.choose(context.device, shapeClass(l), Object.keys(CANDIDATES), untunedKernel(context), io.c, (name, c) =>
+  const choice = await context.tuning.choose(context.device, shapeClass(l), Object.keys(CANDIDATES), untunedKernel(context, l), io.c, (name, c) =>
     launchWith(context, { ...io, c }, { ...l, ...CANDIDATES[name]!(l.tile) }),
   );
   return launchWith(context, io, { ...l, ...CANDIDATES[choice]!(l.tile) });
