@@ -6,7 +6,6 @@ struct Params {
   count: u32,
   alpha: f32, // LeakyRelu slope; Clip lower bound; HardSigmoid, Elu, Selu α; Pow exponent
   beta: f32,  // Clip upper bound; HardSigmoid β; Selu γ
-  accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
 
 // Enums: declared here only; src/kernels/wgsl.ts reads the codes by name (OP_LEAKY_RELU is 'leaky-relu').
@@ -37,6 +36,9 @@ const RULE_DECONVNET: u32 = 2u;
 
 override OP: u32 = OP_RELU;
 override RULE: u32 = RULE_STANDARD;
+// Backward: add into grad_x (a tensor read by several nodes) instead of overwriting it; a constant, so that an
+// overwrite loads nothing.
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -193,6 +195,6 @@ fn activation_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(nu
   let i = flat_index(id, groups);
   if (i < params.count) {
     let g = backward(x[i], grad_y[i]);
-    grad_x[i] = select(g, grad_x[i] + g, params.accumulate == 1u);
+    if (ACCUMULATE) { grad_x[i] += g; } else { grad_x[i] = g; }
   }
 }

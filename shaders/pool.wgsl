@@ -12,8 +12,11 @@ struct Params {
   pads_end: vec2<i32>,      // (bottom, right)
   dilations: vec2<i32>,
   count_include_pad: u32,   // AveragePool divisor: 1 counts padding taps (PyTorch's count_include_pad)
-  accumulate: u32,          // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
 }
+
+// Backward: add into grad_x (a tensor read by several nodes) instead of overwriting it. A constant, not a uniform:
+// otherwise every store loads the old value, which the adapter cannot know is unused.
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -42,7 +45,7 @@ fn covering_windows(i: vec2<i32>) -> array<vec2<i32>, 2> {
 }
 
 fn store_grad(i: u32, g: f32) {
-  grad_x[i] = select(g, grad_x[i] + g, params.accumulate == 1u);
+  if (ACCUMULATE) { grad_x[i] += g; } else { grad_x[i] = g; }
 }
 
 @compute @workgroup_size(WORKGROUP_SIZE)

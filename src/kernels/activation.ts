@@ -41,8 +41,8 @@ export interface ActivationDims {
   beta?: number;
 }
 
-function overrides(op: ActivationOp, rule: ReluRule = 'standard') {
-  return { OP: wgslEnum('activation', 'OP', op), RULE: wgslEnum('activation', 'RULE', rule), WORKGROUP_SIZE };
+function overrides(op: ActivationOp, rule: ReluRule = 'standard', accumulate = false) {
+  return { OP: wgslEnum('activation', 'OP', op), RULE: wgslEnum('activation', 'RULE', rule), ACCUMULATE: Number(accumulate), WORKGROUP_SIZE };
 }
 
 /** Pow multiplies out integer exponents up to 8 in a loop (shaders/activation.wgsl, power); nothing else loops. */
@@ -51,7 +51,7 @@ const POWER_ITERATIONS = 9;
 /** y = act(x), elementwise over `count` values. */
 export async function activationForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: ActivationDims): Promise<Dispatch> {
   const kernel = await context.kernels.kernel('activation', 'activation_forward', overrides(dims.op));
-  const params = { count: dims.count, alpha: dims.alpha ?? 0, beta: dims.beta ?? 0, accumulate: 0 };
+  const params = { count: dims.count, alpha: dims.alpha ?? 0, beta: dims.beta ?? 0 };
   return { bound: kernel.bind(context.device, { params, ...io }), workgroups: gridFor(dims.count, WORKGROUP_SIZE), iterations: POWER_ITERATIONS };
 }
 
@@ -61,8 +61,8 @@ export async function activationBackward(
   io: { x: GPUBuffer; gradY: GPUBuffer; gradX: GPUBuffer },
   dims: ActivationDims & { rule?: ReluRule; accumulate?: boolean },
 ): Promise<Dispatch> {
-  const kernel = await context.kernels.kernel('activation', 'activation_backward', overrides(dims.op, dims.rule));
-  const params = { count: dims.count, alpha: dims.alpha ?? 0, beta: dims.beta ?? 0, accumulate: Number(dims.accumulate ?? false) };
+  const kernel = await context.kernels.kernel('activation', 'activation_backward', overrides(dims.op, dims.rule, dims.accumulate));
+  const params = { count: dims.count, alpha: dims.alpha ?? 0, beta: dims.beta ?? 0 };
   const bound = kernel.bind(context.device, { params, x: io.x, grad_y: io.gradY, grad_x: io.gradX });
   return { bound, workgroups: gridFor(dims.count, WORKGROUP_SIZE), iterations: POWER_ITERATIONS };
 }

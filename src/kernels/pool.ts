@@ -80,7 +80,7 @@ function resolve(dims: PoolDims) {
   return w;
 }
 
-function poolParams(dims: PoolDims, countIncludePad: boolean, accumulate: boolean) {
+function poolParams(dims: PoolDims, countIncludePad: boolean) {
   const w = resolve(dims);
   return {
     planes: dims.batch * dims.channels,
@@ -92,11 +92,10 @@ function poolParams(dims: PoolDims, countIncludePad: boolean, accumulate: boolea
     pads_end: [w.pads[2], w.pads[3]],
     dilations: [...w.dilations],
     count_include_pad: Number(countIncludePad),
-    accumulate: Number(accumulate),
   };
 }
 
-function globalParams(dims: GlobalPoolDims, accumulate: boolean) {
+function globalParams(dims: GlobalPoolDims) {
   const one = [1, 1];
   return {
     planes: dims.batch * dims.channels,
@@ -108,7 +107,6 @@ function globalParams(dims: GlobalPoolDims, accumulate: boolean) {
     pads_end: [0, 0],
     dilations: one,
     count_include_pad: 0,
-    accumulate: Number(accumulate),
   };
 }
 
@@ -135,11 +133,12 @@ function coveringIterations(p: ReturnType<typeof poolParams>): number {
   return nestedIterations(windows(0), windows(1));
 }
 
-const kernel = (context: GpuContext, entry: string) => context.kernels.kernel('pool', entry, { WORKGROUP_SIZE });
+const kernel = (context: GpuContext, entry: string, accumulate = false) =>
+  context.kernels.kernel('pool', entry, { WORKGROUP_SIZE, ACCUMULATE: Number(accumulate) });
 
 /** MaxPool: y, and argmax (u32: the winner's index ih·W + iw in its (n, c) plane) for the backward. */
 export async function maxPoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer; argmax: GPUBuffer }, dims: PoolDims): Promise<Dispatch> {
-  const params = poolParams(dims, false, false);
+  const params = poolParams(dims, false);
   const entry = tilesExactly(params) ? 'pool_max_forward_tiled' : 'pool_max_forward';
   const bound = (await kernel(context, entry)).bind(context.device, { params, x: io.x, y: io.y, argmax: io.argmax });
   return {
@@ -155,9 +154,10 @@ export async function maxPoolBackward(
   io: { argmax: GPUBuffer; gradY: GPUBuffer; gradX: GPUBuffer },
   dims: PoolDims & BackwardFlags,
 ): Promise<Dispatch> {
-  const params = poolParams(dims, false, dims.accumulate ?? false);
+  const params = poolParams(dims, false);
+  const accumulate = dims.accumulate ?? false;
   if (tilesExactly(params)) {
-    const bound = (await kernel(context, 'pool_max_backward_tiled')).bind(context.device, {
+    const bound = (await kernel(context, 'pool_max_backward_tiled', accumulate)).bind(context.device, {
       params,
       argmax: io.argmax,
       grad_y: io.gradY,
@@ -169,12 +169,17 @@ export async function maxPoolBackward(
       iterations: windowIterations(params),
     };
   }
-  const bound = (await kernel(context, 'pool_max_backward')).bind(context.device, { params, argmax: io.argmax, grad_y: io.gradY, grad_x: io.gradX });
+  const bound = (await kernel(context, 'pool_max_backward', accumulate)).bind(context.device, {
+    params,
+    argmax: io.argmax,
+    grad_y: io.gradY,
+    grad_x: io.gradX,
+  });
   return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE), iterations: coveringIterations(params) };
 }
 
 export async function averagePoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: AveragePoolDims): Promise<Dispatch> {
-  const params = poolParams(dims, dims.countIncludePad ?? false, false);
+  const params = poolParams(dims, dims.countIncludePad ?? false);
   const bound = (await kernel(context, 'pool_average_forward')).bind(context.device, { params, x: io.x, y: io.y });
   return {
     bound,
@@ -189,14 +194,18 @@ export async function averagePoolBackward(
   io: { gradY: GPUBuffer; gradX: GPUBuffer },
   dims: AveragePoolDims & BackwardFlags,
 ): Promise<Dispatch> {
-  const params = poolParams(dims, dims.countIncludePad ?? false, dims.accumulate ?? false);
-  const bound = (await kernel(context, 'pool_average_backward')).bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX });
+  const params = poolParams(dims, dims.countIncludePad ?? false);
+  const bound = (await kernel(context, 'pool_average_backward', dims.accumulate ?? false)).bind(context.device, {
+    params,
+    grad_y: io.gradY,
+    grad_x: io.gradX,
+  });
   return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE), iterations: coveringIterations(params) };
 }
 
 /** GlobalAveragePool: y[n, c] (shape N×C×1×1) = mean of x[n, c] over H·W; a workgroup reduction for large planes. */
 export async function globalAveragePoolForward(context: GpuContext, io: { x: GPUBuffer; y: GPUBuffer }, dims: GlobalPoolDims): Promise<Dispatch> {
-  const params = globalParams(dims, false);
+  const params = globalParams(dims);
   const reduce = dims.height * dims.width >= GLOBAL_POOL_REDUCE_FROM;
   const bound = (await kernel(context, reduce ? 'pool_global_average_forward_reduce' : 'pool_global_average_forward')).bind(context.device, {
     params,
@@ -214,7 +223,11 @@ export async function globalAveragePoolBackward(
   io: { gradY: GPUBuffer; gradX: GPUBuffer },
   dims: GlobalPoolDims & BackwardFlags,
 ): Promise<Dispatch> {
-  const params = globalParams(dims, dims.accumulate ?? false);
-  const bound = (await kernel(context, 'pool_global_average_backward')).bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX });
+  const params = globalParams(dims);
+  const bound = (await kernel(context, 'pool_global_average_backward', dims.accumulate ?? false)).bind(context.device, {
+    params,
+    grad_y: io.gradY,
+    grad_x: io.gradX,
+  });
   return { bound, workgroups: gridFor(params.planes * dims.height * dims.width, WORKGROUP_SIZE), iterations: 0 };
 }
