@@ -654,7 +654,8 @@ fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, 
 // above, but reading weights from a uniform buffer, packed so that each tap's BLOCK_CHANNELS weights are whole vec4s.
 // On gallivm a storage load whose offset is not a compile-time constant runs lane by lane with two branches per
 // lane per float, while a uniform load of a vec4 is a branch-free gather: 15–30 % per dispatch there
-// (docs/performance.md). The conv2d_pack_* kernels write the packing into w_packed_out, a dispatch before each use.
+// (docs/performance.md). The conv2d_pack_* kernels write the packing into w_packed_out, a dispatch before each use
+// (one buffer per device serves every convolution: each is recorded right after its packing).
 // Packing: w_packed[(outer · KH·KW + tap) · blocks + b] holds blocked channels 4b .. 4b + 3 of the group (zero past
 // its last): forward, outer = input channel and blocked = output channels; input gradient, outer = output channel and
 // blocked = input channels.

@@ -9,7 +9,7 @@ export interface Dispatch {
   /** Upper bound on the loop iterations one invocation runs, all loops together (src/gpu/limits.ts). */
   iterations: number;
   /**
-   * Launches recorded just before this one, every time it is (a convolution's weight packing); the buffers they write
+   * Launches recorded just before this one, every time it is (a convolution's weight packing); their uniform buffers
    * are in this one's `bound.uniforms`, so whoever frees those frees them.
    */
   before?: readonly Dispatch[];

@@ -155,8 +155,9 @@ function packedFits(dims: Conv2dDims, direction: 'forward' | 'backward-input', c
 }
 
 /**
- * The packing dispatch and the buffers it uses: the one it fills (storage for it, uniform for the convolution), 16
- * KiB, the uniform binding limit of WebGPU compatibility mode (llvmpipe through OpenGL ES), so no limit is raised.
+ * The packing dispatch and its parameters' buffer. It fills the device's one packed-weight buffer: every packed-weight
+ * convolution is recorded right after its own packing (Dispatch.before) and a queue runs dispatches in order, so one
+ * buffer serves them all instead of 16 KiB per convolution of every plan.
  */
 async function packWeights(
   context: GpuContext,
@@ -166,17 +167,25 @@ async function packWeights(
 ): Promise<{ dispatch: Dispatch; packed: GPUBuffer; buffers: GPUBuffer[] }> {
   const entry = direction === 'forward' ? 'conv2d_pack_forward' : 'conv2d_pack_backward_input';
   const kernel = await context.kernels.kernel('conv2d', entry, { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
-  const packed = context.device.createBuffer({
-    label: `${entry} weights`,
-    size: 16 * PACKED_VEC4S,
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM,
-  });
+  const packed = packedWeights(context.device);
   const bound = kernel.bind(context.device, { ...resources, w_packed_out: packed });
   const workgroups = gridFor(packedCount(dims, direction), WORKGROUP_SIZE);
-  return { dispatch: { bound: { ...bound, uniforms: [] }, workgroups, iterations: 0 }, packed, buffers: [packed, ...bound.uniforms] };
+  return { dispatch: { bound: { ...bound, uniforms: [] }, workgroups, iterations: 0 }, packed, buffers: bound.uniforms };
 }
 
-/** The packing goes before the convolution each time it is recorded, and its buffers are freed with it. */
+const packedBuffers = new WeakMap<GPUDevice, GPUBuffer>();
+
+/** The device's packed-weight buffer, 16 KiB: the uniform binding limit of WebGPU compatibility mode, so no limit is raised. */
+function packedWeights(device: GPUDevice): GPUBuffer {
+  let buffer = packedBuffers.get(device);
+  if (!buffer) {
+    buffer = device.createBuffer({ label: 'conv2d packed weights', size: 16 * PACKED_VEC4S, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM });
+    packedBuffers.set(device, buffer);
+  }
+  return buffer;
+}
+
+/** The packing goes before the convolution each time it is recorded; its parameters are freed with the convolution's. */
 function withPacking(dispatch: Dispatch, pack: { dispatch: Dispatch; buffers: GPUBuffer[] }): Dispatch {
   dispatch.bound.uniforms.push(...pack.buffers);
   return { ...dispatch, before: [pack.dispatch] };
