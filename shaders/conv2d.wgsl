@@ -501,6 +501,32 @@ fn block_of(i: u32, width: u32, height: u32, per_group: u32) -> Block {
   );
 }
 
+// y at the block's channels and positions (acc[q][p]: channel c0 + q, position w0 + p; acc_hi: channels c0 + 4 + q).
+fn store_block_forward(at: Block, acc: mat4x4<f32>, acc_hi: mat4x4<f32>) {
+  let out_per_group = params.out_channels / params.group;
+  for (var q = 0u; q < BLOCK_CHANNELS && at.c0 + q < out_per_group; q++) {
+    let channel = at.g * out_per_group + at.c0 + q;
+    let out_row = ((at.n * params.out_channels + channel) * params.out_height + at.h) * params.out_width;
+    for (var p = 0u; p < 4u && at.w0 + p < params.out_width; p++) {
+      let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
+      y[out_row + at.w0 + p] = epilogue(v, channel);
+    }
+  }
+}
+
+// grad_x (=|+=) the block's input channels and positions, laid out as in store_block_forward.
+fn store_block_input_gradient(at: Block, acc: mat4x4<f32>, acc_hi: mat4x4<f32>) {
+  let in_per_group = params.in_channels / params.group;
+  for (var q = 0u; q < BLOCK_CHANNELS && at.c0 + q < in_per_group; q++) {
+    let out_row = ((at.n * params.in_channels + at.g * in_per_group + at.c0 + q) * params.height + at.h) * params.width;
+    for (var p = 0u; p < 4u && at.w0 + p < params.width; p++) {
+      let index = out_row + at.w0 + p;
+      let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
+      grad_x[index] = select(v, grad_x[index] + v, params.accumulate == 1u);
+    }
+  }
+}
+
 @compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
 fn conv2d_block_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let out_per_group = params.out_channels / params.group;
@@ -541,14 +567,7 @@ fn conv2d_block_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(n
       }
     }
   }
-  for (var q = 0u; q < BLOCK_CHANNELS && c0 + q < out_per_group; q++) {
-    let channel = g * out_per_group + c0 + q;
-    let out_row = ((n * params.out_channels + channel) * params.out_height + oh) * params.out_width;
-    for (var p = 0u; p < 4u && ow0 + p < params.out_width; p++) {
-      let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
-      y[out_row + ow0 + p] = epilogue(v, channel);
-    }
-  }
+  store_block_forward(at, acc, acc_hi);
 }
 
 // Stride 1: one input channel, four neighbouring positions along the row per invocation.
@@ -628,12 +647,117 @@ fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, 
       }
     }
   }
-  for (var q = 0u; q < BLOCK_CHANNELS && c0 + q < in_per_group; q++) {
-    let out_row = ((n * params.in_channels + g * in_per_group + c0 + q) * params.height + ih) * params.width;
-    for (var p = 0u; p < 4u && iw0 + p < params.width; p++) {
-      let index = out_row + iw0 + p;
-      let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
-      grad_x[index] = select(v, grad_x[index] + v, params.accumulate == 1u);
+  store_block_input_gradient(at, acc, acc_hi);
+}
+
+// Packed-weight block kernels (`ubo`, `ubo8`; the default on Mesa's gallivm where the weights fit). The block kernels
+// above, but reading weights from a uniform buffer, packed so that each tap's BLOCK_CHANNELS weights are whole vec4s.
+// On gallivm a storage load whose offset is not a compile-time constant runs lane by lane with two branches per
+// lane per float, while a uniform load of a vec4 is a branch-free gather: 15–30 % per dispatch there
+// (docs/performance.md). The conv2d_pack_* kernels write the packing into w_packed_out, a dispatch before each use
+// (one buffer per device serves every convolution: each is recorded right after its packing).
+// Packing: w_packed[(outer · KH·KW + tap) · blocks + b] holds blocked channels 4b .. 4b + 3 of the group (zero past
+// its last): forward, outer = input channel and blocked = output channels; input gradient, outer = output channel and
+// blocked = input channels.
+const PACKED_VEC4S: u32 = 1024u; // 16 KiB: maxUniformBufferBindingSize in WebGPU compatibility mode (the wrapper checks)
+@group(0) @binding(8) var<uniform> w_packed: array<vec4<f32>, PACKED_VEC4S>;
+@group(0) @binding(9) var<storage, read_write> w_packed_out: array<vec4<f32>>;
+
+// w[co, ci_local, tap] at the 4 input channels ci_local (zero past in_per_group).
+fn weights_along_input(co: u32, ci_local: vec4<u32>, tap: u32) -> vec4<f32> {
+  let in_per_group = params.in_channels / params.group;
+  let taps = params.kernel_height * params.kernel_width;
+  let at = (vec4<u32>(co * in_per_group) + min(ci_local, vec4<u32>(in_per_group - 1u))) * taps + vec4<u32>(tap);
+  return select(vec4<f32>(), vec4<f32>(w[at.x], w[at.y], w[at.z], w[at.w]), ci_local < vec4<u32>(in_per_group));
+}
+
+// w[group's co_local, ci_local, tap] at the 4 output channels co_local (zero past out_per_group).
+fn weights_along_output(g: u32, co_local: vec4<u32>, ci_local: u32, tap: u32) -> vec4<f32> {
+  let in_per_group = params.in_channels / params.group;
+  let out_per_group = params.out_channels / params.group;
+  let taps = params.kernel_height * params.kernel_width;
+  let co = vec4<u32>(g * out_per_group) + min(co_local, vec4<u32>(out_per_group - 1u));
+  let at = (co * in_per_group + vec4<u32>(ci_local)) * taps + vec4<u32>(tap);
+  return select(vec4<f32>(), vec4<f32>(w[at.x], w[at.y], w[at.z], w[at.w]), co_local < vec4<u32>(out_per_group));
+}
+
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_pack_forward(@builtin(global_invocation_id) id: vec3<u32>) {
+  let taps = params.kernel_height * params.kernel_width;
+  let blocks = (params.out_channels / params.group + 3u) / 4u;
+  let e = id.x;
+  if (e >= params.in_channels * taps * blocks) { return; }
+  let ci = e / (taps * blocks);
+  let in_per_group = params.in_channels / params.group;
+  let co_local = vec4<u32>(4u * (e % blocks)) + vec4<u32>(0u, 1u, 2u, 3u);
+  w_packed_out[e] = weights_along_output(ci / in_per_group, co_local, ci % in_per_group, (e / blocks) % taps);
+}
+
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_pack_backward_input(@builtin(global_invocation_id) id: vec3<u32>) {
+  let taps = params.kernel_height * params.kernel_width;
+  let blocks = (params.in_channels / params.group + 3u) / 4u;
+  let e = id.x;
+  if (e >= params.out_channels * taps * blocks) { return; }
+  let ci_local = vec4<u32>(4u * (e % blocks)) + vec4<u32>(0u, 1u, 2u, 3u);
+  w_packed_out[e] = weights_along_input(e / (taps * blocks), ci_local, (e / blocks) % taps);
+}
+
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_ubo_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let out_per_group = params.out_channels / params.group;
+  let at = block_of(direct_index(id, groups), params.out_width, params.out_height, out_per_group);
+  if (!at.valid) { return; }
+  let in_per_group = params.in_channels / params.group;
+  let blocks = (out_per_group + 3u) / 4u;
+  let ih0 = i32(at.h * params.stride_h) - i32(params.pad_top);
+  let iw0 = i32(at.w0 * params.stride_w) - i32(params.pad_left);
+  let sw = i32(params.stride_w);
+  var acc = mat4x4<f32>();
+  var acc_hi = mat4x4<f32>();
+  for (var ci = at.g * in_per_group; ci < (at.g + 1u) * in_per_group; ci++) {
+    let plane = (at.n * params.in_channels + ci) * params.height;
+    for (var kh = 0u; kh < params.kernel_height; kh++) {
+      let ih = ih0 + i32(kh * params.dilation_h);
+      if (u32(ih) >= params.height) { continue; }
+      let row = (plane + u32(ih)) * params.width;
+      for (var kw = 0u; kw < params.kernel_width; kw++) {
+        let iw = iw0 + i32(kw * params.dilation_w);
+        let xv = vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
+        let packed = ((ci * params.kernel_height + kh) * params.kernel_width + kw) * blocks + at.c0 / 4u;
+        acc += outer4(xv, w_packed[packed]);
+        if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(xv, w_packed[packed + 1u]); }
+      }
     }
   }
+  store_block_forward(at, acc, acc_hi);
+}
+
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_ubo_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let in_per_group = params.in_channels / params.group;
+  let at = block_of(direct_index(id, groups), params.width, params.height, in_per_group);
+  if (!at.valid) { return; }
+  let out_per_group = params.out_channels / params.group;
+  let blocks = (in_per_group + 3u) / 4u;
+  let oh0 = i32(at.h + params.pad_top);
+  let ow0 = i32(at.w0 + params.pad_left);
+  var acc = mat4x4<f32>();
+  var acc_hi = mat4x4<f32>();
+  for (var co = at.g * out_per_group; co < (at.g + 1u) * out_per_group; co++) {
+    let plane = (at.n * params.out_channels + co) * params.out_height;
+    for (var kh = 0u; kh < params.kernel_height; kh++) {
+      let oh = oh0 - i32(kh * params.dilation_h);
+      if (u32(oh) >= params.out_height) { continue; }
+      let row = (plane + u32(oh)) * params.out_width;
+      for (var kw = 0u; kw < params.kernel_width; kw++) {
+        let ow = ow0 - i32(kw * params.dilation_w);
+        let dy = vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
+        let packed = ((co * params.kernel_height + kh) * params.kernel_width + kw) * blocks + at.c0 / 4u;
+        acc += outer4(dy, w_packed[packed]);
+        if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(dy, w_packed[packed + 1u]); }
+      }
+    }
+  }
+  store_block_input_gradient(at, acc, acc_hi);
 }

@@ -8,6 +8,11 @@ export interface Dispatch {
   workgroups: [number, number, number];
   /** Upper bound on the loop iterations one invocation runs, all loops together (src/gpu/limits.ts). */
   iterations: number;
+  /**
+   * Launches recorded just before this one, every time it is (a convolution's weight packing); their uniform buffers
+   * are in this one's `bound.uniforms`, so whoever frees those frees them.
+   */
+  before?: readonly Dispatch[];
 }
 
 type Step =
@@ -63,7 +68,10 @@ export class CommandBatch {
 
   /** Records prepared dispatches (from the kernel wrappers in src/kernels/). */
   add(...dispatches: readonly Dispatch[]): this {
-    for (const { bound, workgroups, iterations } of dispatches) this.dispatch(bound, workgroups, iterations);
+    for (const { bound, workgroups, iterations, before = [] } of dispatches) {
+      this.add(...before);
+      this.dispatch(bound, workgroups, iterations);
+    }
     return this;
   }
 

@@ -36,9 +36,10 @@ export interface Conv2dTiles {
  * `auto`: the autotune cache's choice where one is cached, else the direct kernels for depthwise convolutions and those
  * with few channels and the implicit GEMM otherwise. `block`: 4 channels × 4 positions per invocation (the input
  * gradient's only for stride 1); `direct-s1`: the input gradient's direct kernel for stride 1, 4 positions per
- * invocation. `auto` takes them where it would take `direct` and they apply (directPath).
+ * invocation. `auto` takes them where it would take `direct` and they apply (directPath). `ubo`, `ubo8`: `block`,
+ * `block8` with the weights packed into a uniform buffer first (packedFits; where they do not fit, `block`, `block8`).
  */
-export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct' | 'block' | 'block8' | 'direct-s1';
+export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct' | 'block' | 'block8' | 'direct-s1' | 'ubo' | 'ubo8';
 
 export interface Conv2dForwardDims extends Conv2dDims {
   /** Fused epilogue, applied after the bias. */
@@ -131,6 +132,77 @@ function cpuPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | '
 }
 
 /**
+ * gallivm's choice within the sizes measured (≤ 8 channels in, ≤ 16 out per group): the packed-weight block kernels
+ * where the weights fit, 8 channels per invocation when the group has 8 to block. Measured per dispatch against
+ * `block` and the implicit GEMM (docs/performance.md, `ubo` lane): 15–30 % faster on the digit CNN's and the 224×224
+ * CNN's convolutions (the 1→8 forward of the digit CNN included, 8.1 → 6.6 ms); not on SwiftShader, which keeps its
+ * choices. An input gradient with 1 or 2 input channels keeps its kernel (a block of 4 would be mostly padding).
+ */
+function gallivmPacked(dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath | undefined {
+  const group = dims.group ?? 1;
+  const [sh, sw] = dims.strides ?? [1, 1];
+  const [inPer, outPer] = [dims.inChannels / group, dims.outChannels / group];
+  if (inPer > 8 || outPer > 16) return undefined;
+  const blocked = direction === 'forward' ? outPer : inPer;
+  if (blocked < (direction === 'forward' ? 4 : 3) || (direction === 'backward-input' && (sh !== 1 || sw !== 1))) return undefined;
+  const path = blocked >= 8 ? 'ubo8' : 'ubo';
+  return packedFits(dims, direction, path === 'ubo8' ? 8 : 4) ? path : undefined;
+}
+
+/** Vec4s of packed weights (shaders/conv2d.wgsl, conv2d_pack_*) in the 16 KiB the kernels declare, one more read by `ubo8`. */
+const PACKED_VEC4S = 1024;
+
+function packedCount(dims: Conv2dDims, direction: 'forward' | 'backward-input'): number {
+  const group = dims.group ?? 1;
+  const taps = dims.kernelHeight * dims.kernelWidth;
+  return direction === 'forward'
+    ? dims.inChannels * taps * Math.ceil(dims.outChannels / group / 4)
+    : dims.outChannels * taps * Math.ceil(dims.inChannels / group / 4);
+}
+
+/** Whether a convolution's packed weights fit the kernels' uniform array (`ubo8` reads one vec4 past a block of 4). */
+function packedFits(dims: Conv2dDims, direction: 'forward' | 'backward-input', channels: number): boolean {
+  return packedCount(dims, direction) + (channels === 8 ? 1 : 0) <= PACKED_VEC4S;
+}
+
+/**
+ * The packing dispatch and its parameters' buffer. It fills the device's one packed-weight buffer: every packed-weight
+ * convolution is recorded right after its own packing (Dispatch.before) and a queue runs dispatches in order, so one
+ * buffer serves them all instead of 16 KiB per convolution of every plan.
+ */
+async function packWeights(
+  context: GpuContext,
+  direction: 'forward' | 'backward-input',
+  dims: Conv2dDims,
+  resources: { params: ReturnType<typeof baseParams>; w: GPUBuffer },
+): Promise<{ dispatch: Dispatch; packed: GPUBuffer; buffers: GPUBuffer[] }> {
+  const entry = direction === 'forward' ? 'conv2d_pack_forward' : 'conv2d_pack_backward_input';
+  const kernel = await context.kernels.kernel('conv2d', entry, { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
+  const packed = packedWeights(context.device);
+  const bound = kernel.bind(context.device, { ...resources, w_packed_out: packed });
+  const workgroups = gridFor(packedCount(dims, direction), WORKGROUP_SIZE);
+  return { dispatch: { bound: { ...bound, uniforms: [] }, workgroups, iterations: 0 }, packed, buffers: bound.uniforms };
+}
+
+const packedBuffers = new WeakMap<GPUDevice, GPUBuffer>();
+
+/** The device's packed-weight buffer, 16 KiB: the uniform binding limit of WebGPU compatibility mode, so no limit is raised. */
+function packedWeights(device: GPUDevice): GPUBuffer {
+  let buffer = packedBuffers.get(device);
+  if (!buffer) {
+    buffer = device.createBuffer({ label: 'conv2d packed weights', size: 16 * PACKED_VEC4S, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM });
+    packedBuffers.set(device, buffer);
+  }
+  return buffer;
+}
+
+/** The packing goes before the convolution each time it is recorded; its parameters are freed with the convolution's. */
+function withPacking(dispatch: Dispatch, pack: { dispatch: Dispatch; buffers: GPUBuffer[] }): Dispatch {
+  dispatch.bound.uniforms.push(...pack.buffers);
+  return { ...dispatch, before: [pack.dispatch] };
+}
+
+/**
  * The heuristic's path where isDirect takes the direct kernels: the blocked forward when a group has 4 or more output
  * channels, the stride-1 input gradient without phases. Measured by `gradlens tune` on the digit CNN's first layer
  * (1→8, 28×28, batch 64; load average 9): forward direct → block 13.3 → 12.5 ms on llvmpipe, 73 → 27 ms on
@@ -163,18 +235,16 @@ async function tunedPath(
     `conv2d-${direction}:${dims.inChannels / group}>${dims.outChannels / group}${depthwise ? ':dw' : ''}:k${dims.kernelHeight}x${dims.kernelWidth}` +
     `:s${sh}x${sw}:d${dh}x${dw}:p${bucket(dims.batch * outHeight * outWidth)}`;
   const stride1 = sh === 1 && sw === 1;
+  const packed = (['ubo', 'ubo8'] as const).filter((path) => packedFits(dims, direction, path === 'ubo8' ? 8 : 4));
   const names =
     direction === 'forward'
-      ? ['direct', 'implicit-gemm', 'block', 'block8']
-      : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block', 'block8'] : [])];
-  const choice = await context.tuning.choose(
-    context.device,
-    key,
-    names,
-    heuristic ? directPath(dims, direction) : cpuPath(context, dims, direction),
-    output,
-    async (path, out) => [await build(path as Conv2dPath, out)],
-  );
+      ? ['direct', 'implicit-gemm', 'block', 'block8', ...packed]
+      : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block', 'block8', ...packed] : [])];
+  const fallback =
+    (isGallivm(context.report) && gallivmPacked(dims, direction)) || (heuristic ? directPath(dims, direction) : cpuPath(context, dims, direction));
+  const choice = await context.tuning.choose(context.device, key, names, fallback, output, async (path, out) => [
+    await build(path as Conv2dPath, out),
+  ]);
   return choice as Conv2dPath;
 }
 
@@ -253,15 +323,19 @@ export async function conv2dForward(
     const path = await tunedPath(context, 'forward', dims, heuristic, io.y, (p, y) => conv2dForward(context, { ...io, y }, { ...dims, path: p }));
     return conv2dForward(context, io, { ...dims, path });
   }
-  if (dims.path === 'block' || dims.path === 'block8') {
-    const channels = dims.path === 'block8' ? 8 : 4;
+  if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'ubo' || dims.path === 'ubo8') {
+    const channels = dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
+    const packed = (dims.path === 'ubo' || dims.path === 'ubo8') && packedFits(dims, 'forward', channels);
     const overrides = { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: channels };
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_block_forward', overrides);
+    const kernel = await context.kernels.kernel('conv2d', packed ? 'conv2d_ubo_forward' : 'conv2d_block_forward', overrides);
     const blocks = Math.ceil(params.out_channels / params.group / channels) * params.group;
     const count = params.batch * blocks * params.out_height * Math.ceil(params.out_width / 4);
     const iterations =
       loopIterations(params.in_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) + nestedIterations(channels, 4);
-    return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+    if (!packed) return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+    const pack = await packWeights(context, 'forward', dims, { params, w: io.w });
+    const bound = kernel.bind(context.device, { ...resources, w_packed: pack.packed });
+    return withPacking({ bound, workgroups: gridFor(count, WORKGROUP_SIZE), iterations }, pack);
   }
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
@@ -303,20 +377,25 @@ export async function conv2dBackwardInput(
     );
     return conv2dBackwardInput(context, io, { ...dims, path });
   }
-  if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'direct-s1') {
+  if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'direct-s1' || dims.path === 'ubo' || dims.path === 'ubo8') {
     if (params.stride_h !== 1 || params.stride_w !== 1)
       throw new GradlensError('BAD_PARAMS', `conv2d: the ${dims.path} input gradient is for stride 1`);
-    const block = dims.path === 'direct-s1' ? 1 : dims.path === 'block8' ? 8 : 4;
-    const kernel =
-      block === 1
-        ? await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input_s1', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE })
-        : await context.kernels.kernel('conv2d', 'conv2d_block_backward_input_s1', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: block });
+    const block = dims.path === 'direct-s1' ? 1 : dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
+    const packed = (dims.path === 'ubo' || dims.path === 'ubo8') && packedFits(dims, 'backward-input', block);
+    const entry = block === 1 ? 'conv2d_direct_backward_input_s1' : packed ? 'conv2d_ubo_backward_input_s1' : 'conv2d_block_backward_input_s1';
+    const kernel = await context.kernels.kernel('conv2d', entry, {
+      DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE,
+      ...(block > 1 && { BLOCK_CHANNELS: block }),
+    });
     const channels = block === 1 ? params.in_channels : Math.ceil(params.in_channels / params.group / block) * params.group;
     const count = params.batch * channels * params.height * Math.ceil(params.width / 4);
     const iterations =
       loopIterations(params.out_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) +
       nestedIterations(Math.max(block, 4), 4);
-    return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+    if (!packed) return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+    const pack = await packWeights(context, 'backward-input', dims, { params, w: io.w });
+    const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, w_packed: pack.packed });
+    return withPacking({ bound, workgroups: gridFor(count, WORKGROUP_SIZE), iterations }, pack);
   }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });

@@ -90,14 +90,14 @@ describe('autotune cache', () => {
     const keys = [...tuned.tuning.choices.keys()];
     expect(keys).toEqual([expect.stringMatching(/^conv2d-forward:9>6:k3x3:s1x1/)]);
     const record = tuned.tuning.choices.get(keys[0]!)!;
-    expect(Object.keys(record.ms).sort()).toEqual(['block', 'block8', 'direct', 'implicit-gemm']);
+    expect(Object.keys(record.ms).sort()).toEqual(['block', 'block8', 'direct', 'implicit-gemm', 'ubo', 'ubo8']);
     const saved = JSON.parse(readFileSync(join(cache, readdirSync(cache)[0]!), 'utf8')) as TuneFile;
     expect(saved.choices[keys[0]!]).toEqual(record);
     expect(saved.adapter).toBe(adapterKey(tuned.report));
 
     const later = await open({ tuneCache: cache });
     expect(later.report.tuning).toMatchObject({ entries: 1, autotune: false });
-    expect(later.tuning.choice(keys[0]!, ['direct', 'implicit-gemm', 'block', 'block8'])).toBe(record.choice);
+    expect(later.tuning.choice(keys[0]!, ['direct', 'implicit-gemm', 'block', 'block8', 'ubo', 'ubo8'])).toBe(record.choice);
     for (const buffer of [io.x, io.w, y]) buffer.destroy();
   });
 

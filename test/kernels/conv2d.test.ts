@@ -220,7 +220,7 @@ describe('conv2d forward against the float64 reference', () => {
     expectAllClose(await runForward(s, { bias: true, activation: 'relu' }), reference.conv2d(s, t.x, t.w, t.bias, 'relu'), F32_SUM);
   });
 
-  for (const path of ['implicit-gemm', 'direct', 'block', 'block8'] as const) {
+  for (const path of ['implicit-gemm', 'direct', 'block', 'block8', 'ubo', 'ubo8'] as const) {
     it(`every shape also runs correctly through the ${path} path`, async () => {
       for (const [name, c] of Object.entries(GRID)) {
         const s = shape(c);
@@ -264,7 +264,7 @@ describe('conv2d input gradient against the float64 reference', () => {
   }
 
   // The autotune candidates for stride 1 (any dilation, groups, pads): every stride-1 shape of the grid.
-  for (const path of ['direct-s1', 'block', 'block8'] as const) {
+  for (const path of ['direct-s1', 'block', 'block8', 'ubo', 'ubo8'] as const) {
     it(`every stride-1 shape also runs correctly through the ${path} path, and accumulates`, async () => {
       const depthwise: Case = {
         batch: 2,
@@ -315,6 +315,46 @@ describe('conv2d input gradient against the float64 reference', () => {
       expect([...summed]).toEqual([...alone].map((v, i) => Math.fround(v + initial[i]!)));
     });
   }
+});
+
+describe('conv2d packed-weight kernels (ubo, ubo8)', () => {
+  // The grid's largest shape packs 1,800 (forward) and 1,665 (input gradient) vec4s, past the 1,024 of 16 KiB.
+  const names = async (path: 'ubo' | 'ubo8', s: ConvShape) => {
+    const context = await testContext();
+    const t = tensors(s);
+    const buffers = await uploadAll(context, { x: t.x, w: t.w, y: t.gradY, gradY: t.gradY, gradX: t.x });
+    const forward = await conv2dForward(context, buffers, { ...s, path });
+    const backward = await conv2dBackwardInput(context, buffers, { ...s, path });
+    for (const buffer of [...Object.values(buffers), ...forward.bound.uniforms, ...backward.bound.uniforms]) buffer.destroy();
+    return [forward, backward].map((d) => [...(d.before ?? []), d].map((step) => step.bound.kernel.name).join(' '));
+  };
+
+  it('pack the weights before each use where they fit 16 KiB, and take the block kernels where they do not', async () => {
+    for (const path of ['ubo', 'ubo8'] as const) {
+      expect(await names(path, shape(GRID['3×3 pad 1, batch 1']!))).toEqual([
+        'conv2d/conv2d_pack_forward conv2d/conv2d_ubo_forward',
+        'conv2d/conv2d_pack_backward_input conv2d/conv2d_ubo_backward_input_s1',
+      ]);
+      const fallback = ['conv2d/conv2d_block_forward', 'conv2d/conv2d_block_backward_input_s1'];
+      expect(await names(path, shape(GRID['several tiles in m, n and k']!))).toEqual(fallback);
+    }
+  });
+
+  it('read the weights as they are when run, not as they were when bound', async () => {
+    const context = await testContext();
+    const s = shape(GRID['groups 3 with 4 channels each (vec4 weights)']!);
+    const t = tensors(s);
+    const { x, w, gradY, gradX } = await uploadAll(context, { x: t.x, w: t.w, gradY: t.gradY, gradX: t.initialGradX });
+    const y = await zeros(context, 'y', t.gradY.length);
+    const forward = await conv2dForward(context, { x, w, y }, { ...s, path: 'ubo' });
+    const backward = await conv2dBackwardInput(context, { gradY, w, gradX }, { ...s, path: 'ubo' });
+    const doubled = t.w.map((v) => 2 * v);
+    context.device.queue.writeBuffer(w, 0, new Float32Array(doubled));
+    await runDispatches(context, 'packed conv2d', [forward, backward]);
+    expectAllClose(await read(context, y, t.gradY.length), reference.conv2d(s, t.x, doubled), F32_SUM);
+    expectAllClose(await read(context, gradX, t.x.length), reference.conv2dBackwardInput(s, t.gradY, doubled), F32_SUM);
+    for (const buffer of [x, w, gradY, gradX, y, ...forward.bound.uniforms, ...backward.bound.uniforms]) buffer.destroy();
+  });
 });
 
 describe('conv2d on a grid of more than 65535 workgroups', () => {

@@ -65,7 +65,7 @@ describe('gradlens tune', () => {
     const env = { ...process.env, EGL_PLATFORM: 'surfaceless', GRADLENS_TUNE_CACHE: cache };
     const tuned = await run('node', [cli, 'tune', '--backend', 'opengles', '--cache', cache], { env, timeout: 600_000 });
     expect(tuned.stdout).toMatch(/autotune: .* \(opengles\), \d+ shape classes measured/);
-    expect(tuned.stdout).toMatch(/conv2d-forward:1>8:k3x3:s1x1:d1x1:p\d+: (direct|implicit-gemm|block|block8) /);
+    expect(tuned.stdout).toMatch(/conv2d-forward:1>8:k3x3:s1x1:d1x1:p\d+: (direct|implicit-gemm|block|block8|ubo|ubo8) /);
     expect(readdirSync(cache).filter((name) => /^tune-[0-9a-f]{8}\.json$/.test(name))).toHaveLength(1);
     const doctor = await run('node', [cli, 'doctor', '--backend', 'opengles'], { env, timeout: 120_000 });
     expect(doctor.stdout).toMatch(/autotune\s+\d+ shape classes tuned in /);
