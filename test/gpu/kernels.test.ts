@@ -105,11 +105,7 @@ describe('errors from the device', () => {
     const kernel = await kernels.kernel('activation', 'activation_forward');
     const x = await upload(device, 'x', new Float32Array(8));
     const y = await upload(device, 'y', new Float32Array(8));
-    const batch = new CommandBatch(device, 'relu batch').dispatch(
-      kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }),
-      1,
-      0,
-    );
+    const batch = new CommandBatch(device, 'relu batch').dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0 }, x, y }), 1, 0);
     y.destroy(); // submitting work that uses a destroyed buffer is a validation error
     const error = await rejection(batch.submit());
     expect(error.code).toBe('DISPATCH_INVALID');
@@ -140,9 +136,7 @@ describe('errors from the device', () => {
     const log = vi.spyOn(console, 'error').mockImplementation((line) => lines.push(line));
     setDebugDispatch(true);
     try {
-      await new CommandBatch(device, 'debug')
-        .dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0, accumulate: 0 }, x, y }), [2, 1, 1], 0)
-        .submit();
+      await new CommandBatch(device, 'debug').dispatch(kernel.bind(device, { params: { count: 8, alpha: 0, beta: 0 }, x, y }), [2, 1, 1], 0).submit();
     } finally {
       setDebugDispatch(false);
       log.mockRestore();
