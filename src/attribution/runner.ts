@@ -205,7 +205,7 @@ function writeTargets(device: GPUDevice, plans: readonly Plan[], targets: NonNul
 
 /**
  * On a software adapter (llvmpipe, SwiftShader: src/gpu/adapter.ts), a chunk's largest tensor stays within this many
- * bytes. Measured on both (docs/performance.md, "chunk lane: chunk size on software adapters"): smallCnn at 224×224×3,
+ * bytes. Measured on both (docs/performance.md, "Chunk size on software adapters"): smallCnn at 224×224×3,
  * IG-64, whose largest tensor is 1.58 MB a point, took the least CPU time in chunks of 4–16 points (≤ 25 MB); chunks of
  * 32 and 64 (50–100 MB) took 3–10 % more CPU time, and 64 also 1.1–2× the wall time (fewer of the driver's threads
  * busy). On a CPU, tens of MB a tensor are streamed from memory by every kernel. Small inputs are untouched (the digit
