@@ -3,7 +3,7 @@ import { WORKGROUP_SIZE, wgslEnum } from '../kernels/wgsl.ts';
 import { readFloats } from '../gpu/buffers.ts';
 import { CommandBatch, gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import type { Kernel } from '../gpu/kernels.ts';
+import type { BoundKernel, Kernel } from '../gpu/kernels.ts';
 import type { Model } from '../graph/model.ts';
 import { pairsRows, type BackwardRules } from '../graph/op.ts';
 import type { LayerSite, ScoreKind } from '../graph/plan.ts';
@@ -200,13 +200,15 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
         { label: 'attribution carry', size: spec.conductance ? 2 * slots * gradientSize * 4 : 4 },
       ])) as [GPUBuffer, GPUBuffer, GPUBuffer];
       gpu.device.queue.writeBuffer(sums, 0, new Float32Array(sumFloats));
+      // Each kernel is bound once, with the same buffers every chunk; a later chunk only rewrites its parameters (the
+      // chunks before were submitted with theirs).
+      const binds = new Map<Kernel, BoundKernel>();
       const bound = (kernel: Kernel, resources: Record<string, GPUBuffer>, chunk: [number, number], count: number, iterations: number) => {
         const elements = kernel === makePoints ? size : gradientSize;
-        return {
-          bound: kernel.bind(gpu.device, { params: params(...chunk, elements), ...resources }),
-          workgroups: gridFor(count * elements, WORKGROUP_SIZE),
-          iterations,
-        };
+        let made = binds.get(kernel);
+        if (made) kernel.rewrite(gpu.device, made, { params: params(...chunk, elements) });
+        else binds.set(kernel, (made = kernel.bind(gpu.device, { params: params(...chunk, elements), ...resources })));
+        return { bound: made, workgroups: gridFor(count * elements, WORKGROUP_SIZE), iterations };
       };
       const gradients = atLayer || prefix ? plan!.buffers.layer?.gradient : plan!.buffers.inputGradient;
       if (!gradients)

@@ -203,12 +203,35 @@ function writeTargets(device: GPUDevice, plans: readonly Plan[], targets: NonNul
   for (const plan of plans) if (plan.buffers.target) device.queue.writeBuffer(plan.buffers.target, 0, data);
 }
 
+/**
+ * On a software adapter (llvmpipe, SwiftShader: src/gpu/adapter.ts), a chunk's largest tensor stays within this many
+ * bytes. Measured on both (docs/performance.md, "Chunk size on software adapters"): smallCnn at 224×224×3,
+ * IG-64, whose largest tensor is 1.58 MB a point, took the least CPU time in chunks of 4–16 points (≤ 25 MB); chunks of
+ * 32 and 64 (50–100 MB) took 3–10 % more CPU time, and 64 also 1.1–2× the wall time (fewer of the driver's threads
+ * busy). On a CPU, tens of MB a tensor are streamed from memory by every kernel. Small inputs are untouched (the digit
+ * CNN's largest tensor is 25 kB a point, so 1,300 points fit). Real GPUs keep the memory budget's chunk.
+ */
+export const SOFTWARE_WORKING_SET = 32 * 2 ** 20;
+
+/**
+ * The chunk size that covers `total` points in as few chunks as `cap` allows, as evenly as whole groups allow: every
+ * chunk runs its plan at the full batch, so 64 points in chunks of 28 would compute 84 (the last chunk 20 padding points)
+ * where 3 chunks of 22 compute 66.
+ */
+export function balanced(total: number, cap: number, group = 1, least = 1): number {
+  if (total <= cap) return cap;
+  const chunks = Math.ceil(total / cap);
+  const even = Math.ceil(Math.ceil(total / chunks) / group) * group;
+  return Math.max(least, Math.min(cap, even));
+}
+
 /** Per model, by a probe plan's options: its bytes per point and its largest tensor per point. */
 const probed = new WeakMap<Model, Map<string, { perPoint: number; largest: number }>>();
 
 /**
  * Points per chunk: the caller's `chunkSize`, or as many as fit the memory budget with no tensor beyond what the
- * device binds, within the job's bounds and its total. The budget counts everything the run allocates on the GPU but
+ * device binds (on a software adapter, none beyond SOFTWARE_WORKING_SET), within the job's bounds and its total, then
+ * evened out over the chunks that takes (`balanced`). The budget counts everything the run allocates on the GPU but
  * the model's weights: each plan at batch 1 (Plan.bytes, per point), the job's own bytes, and the cached plans held by
  * other runs; cached plans not in use are freed to make room (Model.fitPlans). Also each plan's bytes per point (the
  * estimate the runner makes room for): the probe's, or, with a chunk size given, the largest of the cached plans'.
@@ -260,7 +283,9 @@ async function chunkSizeFor(
     const byBinding = Math.floor(model.gpu.device.limits.maxStorageBufferBindingSize / largest);
     const perChunkPoint = perPoint.reduce((a, b) => a + b, 0) + (job.bytesPerPoint ?? 0);
     const byBudget = Math.floor((budget - (job.bytes ?? 0) - others) / Math.max(perChunkPoint, 1));
-    return { chunkSize: whole(Math.max(least, Math.min(most, byBudget, byBinding))), perPoint };
+    const byWorkingSet = model.gpu.report.software ? Math.floor(SOFTWARE_WORKING_SET / largest) : Infinity;
+    const cap = whole(Math.max(least, Math.min(most, byBudget, byBinding, byWorkingSet)));
+    return { chunkSize: job.roundUp ? cap : balanced(job.total, cap, group, least), perPoint };
   } finally {
     probes.forEach((probe) => model.release(probe));
   }

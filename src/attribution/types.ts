@@ -197,7 +197,10 @@ export interface ExplainOptions extends CamOptions, LayerOptions, PathOptions, R
   noise?: Float32Array;
   /** Wraps the method in a noise tunnel: SmoothGrad (mean), SmoothGrad² (mean of squares) or VarGrad (variance). */
   noiseTunnel?: NoiseTunnel;
-  /** Points per GPU chunk (Captum's internal_batch_size); default from the memory budget. */
+  /**
+   * Points per GPU chunk (Captum's internal_batch_size), used as given. Default: the most the memory budget allows (on
+   * a software adapter, also at most 32 MiB of the largest tensor a chunk), evened out over the chunks that takes.
+   */
   chunkSize?: number;
   /**
    * GPU bytes a call may allocate beyond the model's weights (default 256 MiB): its plans, the model's cached plans

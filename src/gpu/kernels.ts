@@ -39,6 +39,7 @@ export class Kernel {
     }
     const groups: GPUBindGroupEntry[][] = [];
     const uniforms: GPUBuffer[] = [];
+    const uniformNames: string[] = [];
     for (const binding of this.bindings.values()) {
       const given = resources[binding.name];
       if (given === undefined) throw new GradlensError('BAD_PARAMS', `kernel ${this.name}: binding "${binding.name}" not given`);
@@ -56,13 +57,28 @@ export class Kernel {
         });
         device.queue.writeBuffer(buffer, 0, bytes);
         uniforms.push(buffer);
+        uniformNames.push(binding.name);
       }
       (groups[binding.group] ??= []).push({ binding: binding.binding, resource: { buffer } });
     }
     const bindGroups = Array.from(groups, (entries, group) =>
       device.createBindGroup({ label: `${this.name} group ${group}`, layout: this.pipeline.getBindGroupLayout(group), entries: entries ?? [] }),
     );
-    return { kernel: this, bindGroups, uniforms };
+    return { kernel: this, bindGroups, uniforms, uniformNames };
+  }
+
+  /**
+   * New values for uniforms `bind` packed into buffers of their own, written into those buffers by
+   * `queue.writeBuffer`: work submitted before keeps the values it was submitted with, so a kernel run once per chunk
+   * is bound once (no new buffer and bind group a chunk).
+   */
+  rewrite(device: GPUDevice, bound: BoundKernel, values: Readonly<Record<string, UniformValues>>): void {
+    for (const [name, given] of Object.entries(values)) {
+      const index = bound.uniformNames.indexOf(name);
+      const struct = this.bindings.get(name)?.struct;
+      if (index < 0 || !struct) throw new GradlensError('BAD_PARAMS', `kernel ${this.name}: "${name}" was not bound as uniform values`);
+      device.queue.writeBuffer(bound.uniforms[index]!, 0, packUniform(struct, given, `kernel ${this.name}`));
+    }
   }
 }
 
@@ -71,6 +87,8 @@ export interface BoundKernel {
   bindGroups: GPUBindGroup[];
   /** Uniform buffers this binding made; they live as long as the bound kernel is used. */
   uniforms: GPUBuffer[];
+  /** The binding each of `uniforms` is for (Kernel.rewrite). */
+  uniformNames: string[];
 }
 
 /** A binding larger than the device binds would be a validation error at submit; say which and why now. */

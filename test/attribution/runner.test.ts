@@ -4,6 +4,8 @@ import { explain } from '../../src/attribution/explain.ts';
 import { hasOption } from '../../src/attribution/describe.ts';
 import { METHOD_IDS, METHODS } from '../../src/attribution/registry.ts';
 import type { ExplainOptions, MethodId } from '../../src/attribution/types.ts';
+import { balanced, SOFTWARE_WORKING_SET } from '../../src/attribution/runner.ts';
+import { GraphBuilder } from '../../src/graph/builder.ts';
 import { Model } from '../../src/graph/model.ts';
 import { trackAllocations } from '../../src/gpu/buffers.ts';
 import { resnet18, smallCnn } from '../../src/graph/models.ts';
@@ -199,6 +201,43 @@ describe('the memory budget', () => {
     } finally {
       model.destroy();
       tracker.stop();
+    }
+  });
+});
+
+describe('the default chunk size', () => {
+  it('covers the points in as few chunks as the cap allows, evenly, in whole groups', () => {
+    expect(balanced(64, 28)).toBe(22); // 3 chunks of 22 (66 points run), not 28 + 28 + 8 (84)
+    expect(balanced(64, 21)).toBe(16);
+    expect(balanced(64, 64)).toBe(64);
+    expect(balanced(64, 32)).toBe(32);
+    expect(balanced(5, 4, 1, 2)).toBe(3);
+    expect(balanced(14, 6, 2)).toBe(6); // 3 chunks: 14 / 3 rounded up to a whole pair
+    expect(balanced(12, 4, 2)).toBe(4);
+  });
+
+  it("on a software adapter, a chunk's largest tensor stays within the working set; a chunkSize given wins", async () => {
+    const context = await testContext();
+    // Its largest tensor, the convolution's output, is 64 × 64 × 64 floats (1 MiB) a point: 32 points fit 32 MiB.
+    const b = new GraphBuilder('wide-conv', 5);
+    let h = b.maxPool(b.relu(b.conv(b.input([1, 64, 64]), { channels: 64, kernel: 1 })), { kernel: 4 });
+    h = b.gemm(b.node('Flatten', [h], { axis: 1 }), 4);
+    const model = await Model.create(context, b.build(h));
+    try {
+      const input = randomTensor(64 * 64, 84, 1);
+      const options: ExplainOptions = { method: 'integrated-gradients', steps: 40, rule: 'riemann_middle', target: 1 };
+      const chosen = await explain(model, input, 1, options);
+      if (context.report.software) {
+        expect(SOFTWARE_WORKING_SET / (64 * 64 * 64 * 4)).toBe(32);
+        expect(chosen.timing).toMatchObject({ chunkSize: 20, chunks: 2 }); // 40 points under a cap of 32
+      } else {
+        expect(chosen.timing).toMatchObject({ chunkSize: 40, chunks: 1 });
+      }
+      const given = await explain(model, input, 1, { ...options, chunkSize: 40 });
+      expect(given.timing).toMatchObject({ chunkSize: 40, chunks: 1 });
+      expectAllClose(chosen.attribution, given.attribution, { abs: 1e-5, rel: 1e-4 });
+    } finally {
+      model.destroy();
     }
   });
 });
