@@ -269,7 +269,8 @@ function foldsAtPrefix(model: Model, spec: PointSpec, options: EngineOptions): L
  * output gradient the folded sums), then the multiplier, which is the same for every point of an input.
  */
 async function prefixBackward(model: Model, prefix: LinearPrefix, spec: PointSpec, sums: GPUBuffer, batch: CommandBatch): Promise<Float32Array> {
-  const plan = await model.cachedPlan({ batch: spec.count, objective: 'given', output: prefix.end });
+  // Affine: its backward reads no forward value, so the plan runs no forward.
+  const plan = await model.cachedPlan({ batch: spec.count, objective: 'given', output: prefix.end, backwardOnly: true });
   model.hold(plan);
   try {
     const { outputGradient, inputGradient } = plan.buffers;

@@ -30,6 +30,11 @@ export interface PlanOptions {
   /** Fuse ReLUs into the Conv/Gemm before them (default true); tests turn it off to check both paths. */
   fuse?: boolean;
   /**
+   * Leave the forward pass out (with objective 'given'): for a graph whose backward reads no forward value, as the
+   * affine prefix the engine folds gradients at (src/graph/linear-prefix.ts). Its output is then not computed.
+   */
+  backwardOnly?: boolean;
+  /**
    * A tensor the backward pass stops at (layer methods): only it and what lies between it and the output get
    * gradients; its value and gradient are `buffers.layer`. With `inject`, the caller writes its value.
    */
@@ -351,7 +356,9 @@ export class Plan {
     const dispatches: Dispatch[] = [];
     const contexts = nodes.map((node, k) => contextFor(node, k));
     try {
-      for (let k = 0; k < F; k++) {
+      if (options.backwardOnly && objective !== 'given')
+        throw new GradlensError('BAD_PARAMS', 'a backward-only plan needs its output gradient given (objective "given")');
+      for (let k = 0; k < F && !options.backwardOnly; k++) {
         const forward = definitions[k]!.forward;
         if (forward) dispatches.push(...(await forward(contexts[k]!)));
       }

@@ -92,14 +92,17 @@ describe('folding the gradients at the prefix', () => {
         const options: EngineOptions = { targets, score: 'logit' };
         const atInput = await integrate(model, spec, { ...options, foldAtPrefix: false });
         const prefix = linearPrefix(model.graph)!;
-        const backwardPlan = { batch: count, objective: 'given' as const, output: prefix.end };
+        const backwardPlan = { batch: count, objective: 'given' as const, output: prefix.end, backwardOnly: true };
         expect(model.hasPlan(backwardPlan)).toBe(false);
         for (const chunkSize of [undefined, 3]) {
           const folded = await integrate(model, spec, { ...options, chunkSize });
           expectAllClose(folded.attribution, atInput.attribution, { abs: 1e-6, rel: 1e-4 }, `${name}, chunk ${chunkSize ?? 'all'}`);
         }
-        // The fold ran: the prefix's backward plan was made for the inputs.
+        // The fold ran: the prefix's backward plan was made for the inputs, and runs no forward kernel.
         expect(model.hasPlan(backwardPlan)).toBe(true);
+        const kernels = (await model.cachedPlan(backwardPlan)).dispatches.map((d) => d.bound.kernel.name);
+        expect(kernels.length).toBeGreaterThan(0);
+        expect(kernels.filter((name) => name.includes('forward'))).toEqual([]);
         model.destroy();
       });
     }
@@ -115,7 +118,7 @@ describe('folding the gradients at the prefix', () => {
       { ...noisy, multiply: 'input-minus-baseline' as const },
     ]) {
       await integrate(model, { ...base, ...overrides }, { targets, score: 'logit' });
-      expect(model.hasPlan({ batch: count, objective: 'given', output: prefix.end })).toBe(false);
+      expect(model.hasPlan({ batch: count, objective: 'given', output: prefix.end, backwardOnly: true })).toBe(false);
     }
     model.destroy();
   });
