@@ -162,7 +162,8 @@ export async function runJob<R>(model: Model, job: Job<R>, control: RunControl):
       const chunk = { index: chunks, start, count: Math.min(chunkSize, job.total - start), plans };
       if (job.targets) writeTargets(device, plans, job.targets, chunk);
       const batch = scope.record(new CommandBatch(device, `${job.label} chunk ${chunks}`), await pass.points(chunk));
-      plans.forEach((plan) => batch.add(...plan.dispatches));
+      // Prologues (packed weights) once a run, in its first chunk: the weights do not change within it.
+      plans.forEach((plan) => (chunks === 0 ? batch.add(...plan.dispatches) : batch.repeat(...plan.dispatches)));
       checks.push(scope.record(batch, await pass.reduce(chunk)).submit());
       chunks++;
       points += chunk.count;

@@ -9,10 +9,12 @@ export interface Dispatch {
   /** Upper bound on the loop iterations one invocation runs, all loops together (src/gpu/limits.ts). */
   iterations: number;
   /**
-   * Launches recorded just before this one, every time it is (a convolution's weight packing); their uniform buffers
-   * are in this one's `bound.uniforms`, so whoever frees those frees them.
+   * Launches that prepare what this one reads from the weights (a convolution's packed weights), which do not change
+   * within a run: a batch records them before this launch the first time it records it, and `CommandBatch.repeat` (a
+   * run's later chunks) leaves them out. Their uniform buffers are in this one's `bound.uniforms`, so whoever frees
+   * those frees them.
    */
-  before?: readonly Dispatch[];
+  prologue?: readonly Dispatch[];
 }
 
 type Step =
@@ -38,6 +40,7 @@ export function setDebugDispatch(on: boolean): void {
  */
 export class CommandBatch {
   private readonly steps: Step[] = [];
+  private readonly prologues = new Set<Dispatch>();
 
   constructor(
     private readonly device: GPUDevice,
@@ -66,12 +69,22 @@ export class CommandBatch {
     return this;
   }
 
-  /** Records prepared dispatches (from the kernel wrappers in src/kernels/). */
+  /** Records prepared dispatches (from the kernel wrappers in src/kernels/), each after its prologue, once a batch. */
   add(...dispatches: readonly Dispatch[]): this {
-    for (const { bound, workgroups, iterations, before = [] } of dispatches) {
-      this.add(...before);
-      this.dispatch(bound, workgroups, iterations);
+    for (const dispatch of dispatches) {
+      for (const step of dispatch.prologue ?? []) {
+        if (this.prologues.has(step)) continue;
+        this.prologues.add(step);
+        this.add(step);
+      }
+      this.dispatch(dispatch.bound, dispatch.workgroups, dispatch.iterations);
     }
+    return this;
+  }
+
+  /** Records dispatches without their prologues: a run's later chunks, after a batch that recorded them (`add`). */
+  repeat(...dispatches: readonly Dispatch[]): this {
+    for (const { bound, workgroups, iterations } of dispatches) this.dispatch(bound, workgroups, iterations);
     return this;
   }
 

@@ -1,4 +1,5 @@
 import { upload } from '../gpu/buffers.ts';
+import { releasePackedWeights } from '../kernels/conv2d.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import type { Constant, Graph, Shape } from './ir.ts';
@@ -192,7 +193,10 @@ export class Model {
         () => undefined,
       );
     this.specialisations.clear();
-    for (const buffer of this.owned) buffer.destroy();
+    for (const buffer of this.owned) {
+      releasePackedWeights(buffer);
+      buffer.destroy();
+    }
   }
 }
 

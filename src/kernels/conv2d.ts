@@ -166,9 +166,9 @@ function packedFits(dims: Conv2dDims, direction: 'forward' | 'backward-input', c
 }
 
 /**
- * The packing dispatch and its parameters' buffer. It fills the device's one packed-weight buffer: every packed-weight
- * convolution is recorded right after its own packing (Dispatch.before) and a queue runs dispatches in order, so one
- * buffer serves them all instead of 16 KiB per convolution of every plan.
+ * The packing dispatch and its parameters' buffer: it fills the weights' own packed copy for this direction, a
+ * prologue of the convolution (Dispatch.prologue), so it runs once a run, before the first chunk, and again in the
+ * next run, after whatever changed the weights in between (NoiseGrad's perturbations).
  */
 async function packWeights(
   context: GpuContext,
@@ -178,28 +178,38 @@ async function packWeights(
 ): Promise<{ dispatch: Dispatch; packed: GPUBuffer; buffers: GPUBuffer[] }> {
   const entry = direction === 'forward' ? 'conv2d_pack_forward' : 'conv2d_pack_backward_input';
   const kernel = await context.kernels.kernel('conv2d', entry, { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
-  const packed = packedWeights(context.device);
+  const packed = packedWeights(context.device, resources.w, direction);
   const bound = kernel.bind(context.device, { ...resources, w_packed_out: packed });
   const workgroups = gridFor(packedCount(dims, direction), WORKGROUP_SIZE);
   return { dispatch: { bound: { ...bound, uniforms: [] }, workgroups, iterations: 0 }, packed, buffers: bound.uniforms };
 }
 
-const packedBuffers = new WeakMap<GPUDevice, GPUBuffer>();
+/** Each weight buffer's packed copies, by direction: derived weights, made once and freed with the weights. */
+const packedCopies = new WeakMap<GPUBuffer, Map<string, GPUBuffer>>();
 
-/** The device's packed-weight buffer, 16 KiB: the uniform binding limit of WebGPU compatibility mode, so no limit is raised. */
-function packedWeights(device: GPUDevice): GPUBuffer {
-  let buffer = packedBuffers.get(device);
+/** 16 KiB: the uniform binding limit of WebGPU compatibility mode, so no limit is raised. */
+function packedWeights(device: GPUDevice, weights: GPUBuffer, direction: 'forward' | 'backward-input'): GPUBuffer {
+  let copies = packedCopies.get(weights);
+  if (!copies) packedCopies.set(weights, (copies = new Map()));
+  let buffer = copies.get(direction);
   if (!buffer) {
-    buffer = device.createBuffer({ label: 'conv2d packed weights', size: 16 * PACKED_VEC4S, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM });
-    packedBuffers.set(device, buffer);
+    const label = `${weights.label} packed (${direction})`;
+    buffer = device.createBuffer({ label, size: 16 * PACKED_VEC4S, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM });
+    copies.set(direction, buffer);
   }
   return buffer;
 }
 
-/** The packing goes before the convolution each time it is recorded; its parameters are freed with the convolution's. */
+/** Frees the packed copies made of a weight buffer (Model.destroy, with the weights). */
+export function releasePackedWeights(weights: GPUBuffer): void {
+  packedCopies.get(weights)?.forEach((buffer) => buffer.destroy());
+  packedCopies.delete(weights);
+}
+
+/** The packing runs once a run before the convolution; its parameters are freed with the convolution's. */
 function withPacking(dispatch: Dispatch, pack: { dispatch: Dispatch; buffers: GPUBuffer[] }): Dispatch {
   dispatch.bound.uniforms.push(...pack.buffers);
-  return { ...dispatch, before: [pack.dispatch] };
+  return { ...dispatch, prologue: [pack.dispatch] };
 }
 
 /**

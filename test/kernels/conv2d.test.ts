@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { CommandBatch, setDebugDispatch } from '../../src/gpu/commands.ts';
 import { conv2dBackwardInput, conv2dForward, conv2dOutputSize, type Conv2dPath, type Conv2dTiles } from '../../src/kernels/conv2d.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -326,10 +327,10 @@ describe('conv2d packed-weight kernels (ubo, ubo8)', () => {
     const forward = await conv2dForward(context, buffers, { ...s, path });
     const backward = await conv2dBackwardInput(context, buffers, { ...s, path });
     for (const buffer of [...Object.values(buffers), ...forward.bound.uniforms, ...backward.bound.uniforms]) buffer.destroy();
-    return [forward, backward].map((d) => [...(d.before ?? []), d].map((step) => step.bound.kernel.name).join(' '));
+    return [forward, backward].map((d) => [...(d.prologue ?? []), d].map((step) => step.bound.kernel.name).join(' '));
   };
 
-  it('pack the weights before each use where they fit 16 KiB, and take the block kernels where they do not', async () => {
+  it('pack the weights in a prologue where they fit 16 KiB, and take the block kernels where they do not', async () => {
     for (const path of ['ubo', 'ubo8'] as const) {
       expect(await names(path, shape(GRID['3×3 pad 1, batch 1']!))).toEqual([
         'conv2d/conv2d_pack_forward conv2d/conv2d_ubo_forward',
@@ -354,6 +355,36 @@ describe('conv2d packed-weight kernels (ubo, ubo8)', () => {
     expectAllClose(await read(context, y, t.gradY.length), reference.conv2d(s, t.x, doubled), F32_SUM);
     expectAllClose(await read(context, gradX, t.x.length), reference.conv2dBackwardInput(s, t.gradY, doubled), F32_SUM);
     for (const buffer of [x, w, gradY, gradX, y, ...forward.bound.uniforms, ...backward.bound.uniforms]) buffer.destroy();
+  });
+});
+
+describe('conv2d packed weights in a run of several chunks', () => {
+  it('a batch records the packing once, before the first convolution; a repeated chunk records none', async () => {
+    const context = await testContext();
+    const s = shape(GRID['3×3 pad 1, batch 1']!);
+    const t = tensors(s);
+    const { x, w } = await uploadAll(context, { x: t.x, w: t.w });
+    const y = await zeros(context, 'y', t.gradY.length);
+    const forward = await conv2dForward(context, { x, w, y }, { ...s, path: 'ubo' });
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'error').mockImplementation((line: string) => lines.push(line));
+    setDebugDispatch(true);
+    try {
+      new CommandBatch(context.device, 'first chunk').add(forward, forward).encode();
+      new CommandBatch(context.device, 'later chunk').repeat(forward).encode();
+    } finally {
+      setDebugDispatch(false);
+      log.mockRestore();
+    }
+    const kernels = lines.map((line) => /dispatch (\S+)/.exec(line)?.[1]);
+    expect(kernels).toEqual(['conv2d/conv2d_pack_forward', 'conv2d/conv2d_ubo_forward', 'conv2d/conv2d_ubo_forward', 'conv2d/conv2d_ubo_forward']);
+    // The packed copy is the weights' own: the later chunk reads what the first one packed.
+    await runDispatches(context, 'first', [forward]);
+    context.device.queue.writeBuffer(y, 0, new Float32Array(t.gradY.length));
+    const repeated = new CommandBatch(context.device, 'later').repeat(forward);
+    await repeated.submit();
+    expectAllClose(await read(context, y, t.gradY.length), reference.conv2d(s, t.x, t.w), F32_SUM);
+    for (const buffer of [x, w, y, ...forward.bound.uniforms]) buffer.destroy();
   });
 });
 
