@@ -120,8 +120,13 @@ export class CommandBatch {
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     // Batches submitted back to back are profiled one after another, so that no step's wait covers another's work.
-    if (profile) await (profiling = profiling.then(() => this.profiled(profile)));
-    else this.device.queue.submit([this.encode()]);
+    if (profile) {
+      const profiled = profiling.then(() => this.profiled(profile));
+      profiling = profiled.catch(() => undefined); // a failed batch does not stop the ones after it
+      await profiled;
+    } else {
+      this.device.queue.submit([this.encode()]);
+    }
     const [invalid, outOfMemory] = await Promise.all([this.device.popErrorScope(), this.device.popErrorScope()]);
     const error = invalid ?? outOfMemory;
     if (error) throw fromGpuError(error, `${this.label} (kernels ${this.kernelNames().join(', ')})`);
