@@ -23,9 +23,12 @@ struct Params {
   m_tiles: u32,    // GEMM: row tiles (backward: of the largest stride phase)
   n_tiles: u32,    // GEMM: column tiles per group
   has_bias: u32,
-  accumulate: u32, // backward: 1 adds into grad_x (a tensor read by several nodes), 0 overwrites
   activation: u32, // forward: ACTIVATION_*, a uniform so that one pipeline serves convolutions with and without it
 }
+
+// Backward: add into grad_x (a tensor read by several nodes) instead of overwriting it. A constant, not a uniform, as in
+// pool.wgsl: otherwise every store loads the old value, which the adapter cannot know is unused.
+override ACCUMULATE: bool = false;
 
 // Workgroup tile TILE_M rows × TILE_N columns, stepping TILE_K along the depth. Each invocation owns ROWS rows
 // (TILE_M / ROWS apart, so neighbouring invocations touch neighbouring positions) × 4 columns (one vec4).
@@ -56,6 +59,10 @@ var<workgroup> tile_b: array<vec4<f32>, TILE_K * TILE_N / 4u>; // [k][n], four c
 var<workgroup> row_info: array<vec3<i32>, TILE_M>;
 var<workgroup> k_info: array<vec4<i32>, 2u * TILE_K>;
 var<private> acc: array<vec4<f32>, ROWS>; // the invocation's block: acc[row][column]
+
+fn store_grad_x(i: u32, v: f32) {
+  if (ACCUMULATE) { grad_x[i] += v; } else { grad_x[i] = v; }
+}
 
 const FAR: i32 = 1 << 29; // an offset that puts a position out of bounds: marks rows past M and depths past K
 
@@ -333,7 +340,7 @@ fn store_backward(tid: u32, tile: Tile, p: Phases) {
       if (col + j >= in_per_group) { break; }
       let ci = tile.group * in_per_group + col + j;
       let index = ((n * params.in_channels + ci) * params.height + position.x) * params.width + position.y;
-      grad_x[index] = select(acc[r][j], grad_x[index] + acc[r][j], params.accumulate == 1u);
+      store_grad_x(index, acc[r][j]);
     }
   }
 }
@@ -457,7 +464,7 @@ fn conv2d_direct_backward_input(@builtin(global_invocation_id) id: vec3<u32>, @b
       th = next_tap(th, h[1], params.stride_h);
     }
   }
-  grad_x[i] = select(sum, grad_x[i] + sum, params.accumulate == 1u);
+  store_grad_x(i, sum);
 }
 
 // Blocked direct kernels, autotune candidates (src/gpu/tune.ts): like the direct kernels (no workgroup memory, no
@@ -522,7 +529,7 @@ fn store_block_input_gradient(at: Block, acc: mat4x4<f32>, acc_hi: mat4x4<f32>) 
     for (var p = 0u; p < 4u && at.w0 + p < params.width; p++) {
       let index = out_row + at.w0 + p;
       let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
-      grad_x[index] = select(v, grad_x[index] + v, params.accumulate == 1u);
+      store_grad_x(index, v);
     }
   }
 }
@@ -532,22 +539,17 @@ fn conv2d_block_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(n
   let out_per_group = params.out_channels / params.group;
   let at = block_of(direct_index(id, groups), params.out_width, params.out_height, out_per_group);
   if (!at.valid) { return; }
-  let ow0 = at.w0;
-  let oh = at.h;
-  let c0 = at.c0;
-  let g = at.g;
-  let n = at.n;
   let in_per_group = params.in_channels / params.group;
-  let co = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(out_per_group - 1u)) + vec4<u32>(g * out_per_group);
-  let co_hi = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(out_per_group - 1u)) + vec4<u32>(g * out_per_group);
+  let co = min(vec4<u32>(at.c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(out_per_group - 1u)) + vec4<u32>(at.g * out_per_group);
+  let co_hi = min(vec4<u32>(at.c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(out_per_group - 1u)) + vec4<u32>(at.g * out_per_group);
   let taps_per_channel = params.kernel_height * params.kernel_width;
-  let ih0 = i32(oh * params.stride_h) - i32(params.pad_top);
-  let iw0 = i32(ow0 * params.stride_w) - i32(params.pad_left);
+  let ih0 = i32(at.h * params.stride_h) - i32(params.pad_top);
+  let iw0 = i32(at.w0 * params.stride_w) - i32(params.pad_left);
   let sw = i32(params.stride_w);
-  var acc = mat4x4<f32>(); // acc[q][p]: channel c0 + q, position ow0 + p
+  var acc = mat4x4<f32>(); // acc[q][p]: channel c0 + q, position w0 + p
   var acc_hi = mat4x4<f32>(); // channels c0 + 4 + q
   for (var c = 0u; c < in_per_group; c++) {
-    let plane = (n * params.in_channels + g * in_per_group + c) * params.height;
+    let plane = (at.n * params.in_channels + at.g * in_per_group + c) * params.height;
     let w_base = (co * in_per_group + vec4<u32>(c)) * taps_per_channel;
     let w_hi = (co_hi * in_per_group + vec4<u32>(c)) * taps_per_channel;
     for (var kh = 0u; kh < params.kernel_height; kh++) {
@@ -603,7 +605,7 @@ fn conv2d_direct_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>,
   let out_row = (nc * params.height + ih) * params.width;
   for (var o = 0u; o < 4u && iw0 + o < params.width; o++) {
     let index = out_row + iw0 + o;
-    grad_x[index] = select(sum[o], grad_x[index] + sum[o], params.accumulate == 1u);
+    store_grad_x(index, sum[o]);
   }
 }
 
@@ -613,21 +615,16 @@ fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, 
   let in_per_group = params.in_channels / params.group;
   let at = block_of(direct_index(id, groups), params.width, params.height, in_per_group);
   if (!at.valid) { return; }
-  let iw0 = at.w0;
-  let ih = at.h;
-  let c0 = at.c0;
-  let g = at.g;
-  let n = at.n;
   let out_per_group = params.out_channels / params.group;
-  let ci_local = min(vec4<u32>(c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(in_per_group - 1u));
-  let ci_hi = min(vec4<u32>(c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(in_per_group - 1u));
+  let ci_local = min(vec4<u32>(at.c0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(in_per_group - 1u));
+  let ci_hi = min(vec4<u32>(at.c0) + vec4<u32>(4u, 5u, 6u, 7u), vec4<u32>(in_per_group - 1u));
   let taps_per_channel = params.kernel_height * params.kernel_width;
-  let oh0 = i32(ih + params.pad_top);
-  let ow0 = i32(iw0 + params.pad_left);
-  var acc = mat4x4<f32>(); // acc[q][p]: input channel c0 + q, position iw0 + p
+  let oh0 = i32(at.h + params.pad_top);
+  let ow0 = i32(at.w0 + params.pad_left);
+  var acc = mat4x4<f32>(); // acc[q][p]: input channel c0 + q, position w0 + p
   var acc_hi = mat4x4<f32>(); // input channels c0 + 4 + q
-  for (var co = g * out_per_group; co < (g + 1u) * out_per_group; co++) {
-    let plane = (n * params.out_channels + co) * params.out_height;
+  for (var co = at.g * out_per_group; co < (at.g + 1u) * out_per_group; co++) {
+    let plane = (at.n * params.out_channels + co) * params.out_height;
     let w_base = (vec4<u32>(co * in_per_group) + ci_local) * taps_per_channel;
     let w_hi = (vec4<u32>(co * in_per_group) + ci_hi) * taps_per_channel;
     for (var kh = 0u; kh < params.kernel_height; kh++) {
@@ -654,8 +651,8 @@ fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, 
 // above, but reading weights from a uniform buffer, packed so that each tap's BLOCK_CHANNELS weights are whole vec4s.
 // On gallivm a storage load whose offset is not a compile-time constant runs lane by lane with two branches per
 // lane per float, while a uniform load of a vec4 is a branch-free gather: 15–30 % per dispatch there
-// (docs/performance.md). The conv2d_pack_* kernels write the packing into w_packed_out, a dispatch before each use
-// (one buffer per device serves every convolution: each is recorded right after its packing).
+// (docs/performance.md). The conv2d_pack_* kernels write the packing into w_packed_out: the weights' own packed copy,
+// made by a prologue dispatch once a run (src/kernels/conv2d.ts, Dispatch.prologue).
 // Packing: w_packed[(outer · KH·KW + tap) · blocks + b] holds blocked channels 4b .. 4b + 3 of the group (zero past
 // its last): forward, outer = input channel and blocked = output channels; input gradient, outer = output channel and
 // blocked = input channels.

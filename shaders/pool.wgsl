@@ -100,15 +100,12 @@ fn pool_max_forward_tiled(@builtin(global_invocation_id) id: vec3<u32>, @builtin
   let i = flat_index(id, groups);
   if (i >= params.planes * out_plane()) { return; }
   let tile = tiled_window(i);
-  let width = tile.width;
-  let first = tile.first;
-  let base = tile.base;
-  var best = x[base + first];
-  var best_at = first;
+  var best = x[tile.base + tile.first];
+  var best_at = tile.first;
   for (var kh = 0u; kh < u32(params.kernel.x); kh++) {
     for (var kw = 0u; kw < u32(params.kernel.y); kw++) {
-      let at = first + kh * width + kw;
-      let v = x[base + at];
+      let at = tile.first + kh * tile.width + kw;
+      let v = x[tile.base + at];
       // Strict >: ties keep the first maximal element in row-major window order, as PyTorch.
       if (v > best) {
         best = v;
@@ -147,15 +144,12 @@ fn pool_max_backward_tiled(@builtin(global_invocation_id) id: vec3<u32>, @builti
   let i = flat_index(id, groups);
   if (i >= params.planes * out_plane()) { return; }
   let tile = tiled_window(i);
-  let width = tile.width;
-  let first = tile.first;
-  let base = tile.base;
   let winner = argmax[i];
   let g = grad_y[i];
   for (var kh = 0u; kh < u32(params.kernel.x); kh++) {
     for (var kw = 0u; kw < u32(params.kernel.y); kw++) {
-      let at = first + kh * width + kw;
-      store_grad(base + at, select(0.0, g, at == winner));
+      let at = tile.first + kh * tile.width + kw;
+      store_grad(tile.base + at, select(0.0, g, at == winner));
     }
   }
 }

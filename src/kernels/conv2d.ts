@@ -312,7 +312,6 @@ function baseParams(dims: Conv2dDims) {
     m_tiles: 1,
     n_tiles: 1,
     has_bias: 0,
-    accumulate: 0,
     activation: 0,
   };
 }
@@ -377,7 +376,8 @@ export async function conv2dBackwardInput(
   io: { gradY: GPUBuffer; w: GPUBuffer; gradX: GPUBuffer },
   dims: Conv2dBackwardDims,
 ): Promise<Dispatch> {
-  const params = { ...baseParams(dims), accumulate: Number(dims.accumulate ?? false) };
+  const params = baseParams(dims);
+  const ACCUMULATE = Number(dims.accumulate ?? false); // an override constant (shaders/conv2d.wgsl says why)
   const resources = { params, grad_y: io.gradY, w: io.w, grad_x: io.gradX };
   const depth = (params.out_channels / params.group) * params.kernel_height * params.kernel_width;
   if ((dims.path ?? 'auto') === 'auto' && !dims.tiles) {
@@ -395,6 +395,7 @@ export async function conv2dBackwardInput(
     const entry = block === 1 ? 'conv2d_direct_backward_input_s1' : packed ? 'conv2d_ubo_backward_input_s1' : 'conv2d_block_backward_input_s1';
     const kernel = await context.kernels.kernel('conv2d', entry, {
       DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE,
+      ACCUMULATE,
       ...(block > 1 && { BLOCK_CHANNELS: block }),
     });
     const channels = block === 1 ? params.in_channels : Math.ceil(params.in_channels / params.group / block) * params.group;
@@ -408,7 +409,7 @@ export async function conv2dBackwardInput(
     return withPacking({ bound, workgroups: gridFor(count, WORKGROUP_SIZE), iterations }, pack);
   }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
+    const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, ACCUMULATE });
     const count = params.batch * params.in_channels * params.height * params.width;
     const taps = nestedIterations(params.kernel_height, params.kernel_width);
     const iterations = loopIterations(params.out_channels / params.group) * (taps + 1);
@@ -422,7 +423,7 @@ export async function conv2dBackwardInput(
   checkTiles(tiles);
   params.m_tiles = Math.ceil(rows / tiles.m);
   params.n_tiles = Math.ceil(params.in_channels / params.group / tiles.n);
-  const kernel = await context.kernels.kernel('conv2d', 'conv2d_backward_input', { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k });
+  const kernel = await context.kernels.kernel('conv2d', 'conv2d_backward_input', { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACCUMULATE });
   // The taps reaching a phase are at most all of them; phase_of() searches up to the stride and the kernel size.
   const kTiles = Math.ceil(depth / tiles.k);
   const phaseSearch = 2 * (params.stride_h + params.stride_w + params.kernel_height + params.kernel_width);
