@@ -3,7 +3,6 @@ import { WORKGROUP_SIZE, wgslEnum } from '../kernels/wgsl.ts';
 import { readFloats } from '../gpu/buffers.ts';
 import { CommandBatch, gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import type { BoundKernel, Kernel } from '../gpu/kernels.ts';
 import type { Model } from '../graph/model.ts';
 import { pairsRows, type BackwardRules } from '../graph/op.ts';
 import type { LayerSite, ScoreKind } from '../graph/plan.ts';
@@ -200,16 +199,6 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
         { label: 'attribution carry', size: spec.conductance ? 2 * slots * gradientSize * 4 : 4 },
       ])) as [GPUBuffer, GPUBuffer, GPUBuffer];
       gpu.device.queue.writeBuffer(sums, 0, new Float32Array(sumFloats));
-      // Each kernel is bound once, with the same buffers every chunk; a later chunk only rewrites its parameters (the
-      // chunks before were submitted with theirs).
-      const binds = new Map<Kernel, BoundKernel>();
-      const bound = (kernel: Kernel, resources: Record<string, GPUBuffer>, chunk: [number, number], count: number, iterations: number) => {
-        const elements = kernel === makePoints ? size : gradientSize;
-        let made = binds.get(kernel);
-        if (made) kernel.rewrite(gpu.device, made, { params: params(...chunk, elements) });
-        else binds.set(kernel, (made = kernel.bind(gpu.device, { params: params(...chunk, elements), ...resources })));
-        return { bound: made, workgroups: gridFor(count * elements, WORKGROUP_SIZE), iterations };
-      };
       const gradients = atLayer || prefix ? plan!.buffers.layer?.gradient : plan!.buffers.inputGradient;
       if (!gradients)
         throw new GradlensError('BAD_PARAMS', `no gradient reaches ${site.layer ? `layer "${site.layer.tensor}"` : 'the input'} from the output`);
@@ -225,16 +214,22 @@ export async function integrate(model: Model, spec: PointSpec, options: EngineOp
         }));
       const activations = atLayerValues || prefix?.masked ? plan!.buffers.layer!.value : shared.inputs; // else a placeholder the kernel does not read
       const pointsBuffer = injected ? plan!.buffers.layer!.value : plan!.buffers.input;
+      // Each kernel is bound once, with the same buffers every chunk; a later chunk only rewrites its parameters (the
+      // chunks before were submitted with theirs).
+      const rebind = {
+        points: makePoints!.rebinding(gpu.device, { ...shared, points: pointsBuffer }),
+        accumulate: accumulate!.rebinding(gpu.device, { ...shared, gradients, activations, carry, sums }),
+        finalize: finalize!.rebinding(gpu.device, { sums, points: result }),
+      };
+      const launch = (kernel: keyof typeof rebind, chunk: [number, number], count: number, iterations: number) => {
+        const elements = kernel === 'points' ? size : gradientSize;
+        return { bound: rebind[kernel]({ params: params(...chunk, elements) }), workgroups: gridFor(count * elements, WORKGROUP_SIZE), iterations };
+      };
       return {
-        points: ({ start, count }) => [
-          ...(injected ? inputRows(start, count) : []),
-          bound(makePoints!, { ...shared, points: pointsBuffer }, [start, count], count, POINTS_ITERATIONS),
-        ],
-        reduce: ({ start, count }) => [
-          bound(accumulate!, { ...shared, gradients, activations, carry, sums }, [start, count], slots, count * ACCUMULATE_ITERATIONS_PER_POINT),
-        ],
+        points: ({ start, count }) => [...(injected ? inputRows(start, count) : []), launch('points', [start, count], count, POINTS_ITERATIONS)],
+        reduce: ({ start, count }) => [launch('accumulate', [start, count], slots, count * ACCUMULATE_ITERATIONS_PER_POINT)],
         async finish(scope) {
-          const finalizing = bound(finalize!, { sums, points: result }, [0, 0], spec.count, spec.samples + 1);
+          const finalizing = launch('finalize', [0, 0], spec.count, spec.samples + 1);
           const finalizeBatch = scope.record(new CommandBatch(gpu.device, 'attribution finalize'), [finalizing]);
           if (!prefix) {
             await finalizeBatch.submit();

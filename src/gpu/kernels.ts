@@ -80,6 +80,18 @@ export class Kernel {
       device.queue.writeBuffer(bound.uniforms[index]!, 0, packUniform(struct, given, `kernel ${this.name}`));
     }
   }
+  /**
+   * The kernel bound to `resources` at the first call, its uniform values rewritten (Kernel.rewrite) at the later ones:
+   * for a run whose chunks differ only in their parameters.
+   */
+  rebinding(device: GPUDevice, resources: Readonly<Record<string, GPUBuffer>>): (values: Readonly<Record<string, UniformValues>>) => BoundKernel {
+    let bound: BoundKernel | undefined;
+    return (values) => {
+      if (bound) this.rewrite(device, bound, values);
+      else bound = this.bind(device, { ...values, ...resources });
+      return bound;
+    };
+  }
 }
 
 export interface BoundKernel {

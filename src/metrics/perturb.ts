@@ -2,7 +2,6 @@ import { WORKGROUP_SIZE } from '../kernels/wgsl.ts';
 import { readFloats } from '../gpu/buffers.ts';
 import { gridFor } from '../gpu/commands.ts';
 import { GradlensError } from '../gpu/errors.ts';
-import type { BoundKernel } from '../gpu/kernels.ts';
 import { sizeOf } from '../graph/ir.ts';
 import { modelOf, type AnyModel } from '../lens.ts';
 import { runJob, type Job } from '../attribution/runner.ts';
@@ -61,15 +60,13 @@ export async function perturbedLogits(handle: AnyModel, set: PerturbationSet, ch
       for (const [name, values] of Object.entries(data)) buffers[name] = await scope.upload(`metric ${name}`, values);
       const [logits] = (await scope.allocate([{ label: 'metric logits', size: total * classes * 4 }])) as [GPUBuffer];
       // Bound once; a later chunk rewrites its parameters (the chunks before were submitted with theirs).
-      let bound: BoundKernel | undefined;
+      const rebind = kernel.rebinding(device, { ...buffers, points: plan!.buffers.input });
       return {
         points: ({ start, count }) => {
           const params = { size, features: set.features, chunk_start: start, chunk_count: count, insert: Number(set.insert ?? false) };
-          if (bound) kernel.rewrite(device, bound, { params });
-          else bound = kernel.bind(device, { params, ...buffers, points: plan!.buffers.input });
           return [
             {
-              bound,
+              bound: rebind({ params }),
               workgroups: gridFor(count * size, WORKGROUP_SIZE),
               iterations: 0,
             },
