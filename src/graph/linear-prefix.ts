@@ -45,7 +45,15 @@ export interface LinearPrefix {
   size: number;
 }
 
+const found = new WeakMap<Graph, LinearPrefix | undefined>();
+
+/** The graph's affine beginning, found once per graph (every attribution call asks). */
 export function linearPrefix(graph: Graph): LinearPrefix | undefined {
+  if (!found.has(graph)) found.set(graph, findPrefix(graph));
+  return found.get(graph);
+}
+
+function findPrefix(graph: Graph): LinearPrefix | undefined {
   if (graph.tokenIds) return undefined; // token ids have no gradient: text models attribute at their embedding
   const readers = new Map<string, GraphNode[]>();
   for (const node of graph.nodes) for (const name of new Set(node.inputs)) readers.set(name, [...(readers.get(name) ?? []), node]);
