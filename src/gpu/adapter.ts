@@ -1,4 +1,5 @@
 /// <reference types="@webgpu/types" preserve="true" />
+import { adapterNamed } from './limits.ts';
 /** What the platform module (`#adapter`: Dawn in Node, navigator.gpu in browsers) must provide. */
 export type Backend = 'vulkan' | 'opengles' | 'metal' | 'd3d12' | 'd3d11' | 'null';
 
@@ -45,5 +46,5 @@ const SOFTWARE_ADAPTERS = /swiftshader|llvmpipe|lavapipe|softpipe|microsoft basi
 
 /** A CPU implementation rather than a GPU, by the adapter's own flag or its well-known names. */
 export function isSoftwareAdapter(info: GPUAdapterInfo): boolean {
-  return Boolean(info.isFallbackAdapter) || SOFTWARE_ADAPTERS.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+  return Boolean(info.isFallbackAdapter) || adapterNamed(info, SOFTWARE_ADAPTERS);
 }

@@ -23,14 +23,19 @@ const GALLIVM_ADAPTERS = /llvmpipe|lavapipe|softpipe/i;
 /** What an adapter says of itself (GPUAdapterInfo, AdapterReport). */
 type AdapterNames = Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description'>;
 
+/** Whether any of the names the adapter gives itself matches `pattern`. */
+export function adapterNamed(info: AdapterNames, pattern: RegExp): boolean {
+  return pattern.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+}
+
 /** Whether the adapter runs on Mesa's gallivm (llvmpipe, lavapipe): its loop guard, and kernel choices measured there. */
 export function isGallivm(info: AdapterNames): boolean {
-  return GALLIVM_ADAPTERS.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+  return adapterNamed(info, GALLIVM_ADAPTERS);
 }
 
 /** Whether the adapter is Google's SwiftShader (Dawn's and Chromium's CPU Vulkan): kernel choices measured there. */
 export function isSwiftShader(info: AdapterNames): boolean {
-  return /swiftshader/i.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
+  return adapterNamed(info, /swiftshader/i);
 }
 
 /** The per-invocation loop budget of an adapter: gallivm's guard, or none (Infinity). */
