@@ -508,29 +508,42 @@ fn block_of(i: u32, width: u32, height: u32, per_group: u32) -> Block {
   );
 }
 
+// The block stores index the accumulators only with constants (loops of fixed count, which the compilers unroll): an
+// index that varies at run time makes llvmpipe keep the whole block in memory through the main loop, 2× slower
+// (docs/performance.md, third session).
+
 // y at the block's channels and positions (acc[q][p]: channel c0 + q, position w0 + p; acc_hi: channels c0 + 4 + q).
 fn store_block_forward(at: Block, acc: mat4x4<f32>, acc_hi: mat4x4<f32>) {
+  for (var q = 0u; q < 4u; q++) { store_forward_column(at, at.c0 + q, acc[q]); }
+  if (BLOCK_CHANNELS == 8u) {
+    for (var q = 0u; q < 4u; q++) { store_forward_column(at, at.c0 + 4u + q, acc_hi[q]); }
+  }
+}
+
+fn store_forward_column(at: Block, c: u32, column: vec4<f32>) {
   let out_per_group = params.out_channels / params.group;
-  for (var q = 0u; q < BLOCK_CHANNELS && at.c0 + q < out_per_group; q++) {
-    let channel = at.g * out_per_group + at.c0 + q;
-    let out_row = ((at.n * params.out_channels + channel) * params.out_height + at.h) * params.out_width;
-    for (var p = 0u; p < 4u && at.w0 + p < params.out_width; p++) {
-      let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
-      y[out_row + at.w0 + p] = epilogue(v, channel);
-    }
+  if (c >= out_per_group) { return; }
+  let channel = at.g * out_per_group + c;
+  let out_row = ((at.n * params.out_channels + channel) * params.out_height + at.h) * params.out_width;
+  for (var p = 0u; p < 4u; p++) {
+    if (at.w0 + p < params.out_width) { y[out_row + at.w0 + p] = epilogue(column[p], channel); }
   }
 }
 
 // grad_x (=|+=) the block's input channels and positions, laid out as in store_block_forward.
 fn store_block_input_gradient(at: Block, acc: mat4x4<f32>, acc_hi: mat4x4<f32>) {
+  for (var q = 0u; q < 4u; q++) { store_input_gradient_column(at, at.c0 + q, acc[q]); }
+  if (BLOCK_CHANNELS == 8u) {
+    for (var q = 0u; q < 4u; q++) { store_input_gradient_column(at, at.c0 + 4u + q, acc_hi[q]); }
+  }
+}
+
+fn store_input_gradient_column(at: Block, c: u32, column: vec4<f32>) {
   let in_per_group = params.in_channels / params.group;
-  for (var q = 0u; q < BLOCK_CHANNELS && at.c0 + q < in_per_group; q++) {
-    let out_row = ((at.n * params.in_channels + at.g * in_per_group + at.c0 + q) * params.height + at.h) * params.width;
-    for (var p = 0u; p < 4u && at.w0 + p < params.width; p++) {
-      let index = out_row + at.w0 + p;
-      let v = select(acc_hi[q % 4u][p], acc[q % 4u][p], q < 4u);
-      store_grad_x(index, v);
-    }
+  if (c >= in_per_group) { return; }
+  let out_row = ((at.n * params.in_channels + at.g * in_per_group + c) * params.height + at.h) * params.width;
+  for (var p = 0u; p < 4u; p++) {
+    if (at.w0 + p < params.width) { store_grad_x(out_row + at.w0 + p, column[p]); }
   }
 }
 
