@@ -106,8 +106,13 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
 
 /**
  * The implicit GEMM's replacement on the CPU adapters for few input channels per group, where a GEMM tile is mostly
- * padding. On Mesa's gallivm (llvmpipe): the block kernels, for the forward with ≤ 4 in and ≥ 4 out (an RGB input) and
- * for a stride-1 input gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13):
+ * padding, and on llvmpipe for every kernel wider than 1×1. On Mesa's gallivm (llvmpipe): block8 for a 3×3 or 7×7 with
+ * ≥ 8 channels to block (the forward's outputs, any stride; a stride-1 input gradient's inputs), measured per dispatch
+ * at batch 4 once the block stores indexed their accumulators with constants (third session, load 1–2; implicit GEMM →
+ * block8, ms): 64→64 at 56×56 forward 217 → 171, input gradient 233 → 186; 128→128 at 28×28 217 → 165 and 221 → 176;
+ * 512→512 at 7×7 283 → 224 and 304 → 170; 16→16 at 112×112 86 → 47 and 89 → 45; the 7×7 stride-2 3→64 stem 266 → 154.
+ * 1×1 convolutions keep the GEMM (64→256 at 56×56: 109 against 138). Else the block kernels for the forward with ≤ 4
+ * in and ≥ 4 out (an RGB input) and for a stride-1 input gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13):
  * 3→8 forward 828 → 531 and 2,538 → 1,640 ms, input gradient 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient
  * took block in 5 of the 6 classes measured (digit CNN and 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at
  * 64 points). On SwiftShader: block8 for the forward with ≤ 8 in and ≥ 8 out, block for a stride-1 input gradient with
@@ -121,8 +126,14 @@ function cpuPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | '
   const [inChannels, outChannels] = [dims.inChannels / group, dims.outChannels / group];
   const stride1 = (dims.strides ?? [1, 1]).every((s) => s === 1);
   if (isGallivm(context.report)) {
-    if (direction === 'forward') return inChannels <= 4 && outChannels >= 4 ? 'block' : 'implicit-gemm';
-    return inChannels <= 8 && stride1 ? 'block' : 'implicit-gemm';
+    const spatial = dims.kernelHeight * dims.kernelWidth > 1;
+    if (direction === 'forward') {
+      if (spatial && outChannels >= 8) return 'block8';
+      return inChannels <= 4 && outChannels >= 4 ? 'block' : 'implicit-gemm';
+    }
+    if (!stride1) return 'implicit-gemm';
+    if (spatial && inChannels >= 8) return 'block8';
+    return inChannels <= 8 ? 'block' : 'implicit-gemm';
   }
   if (isSwiftShader(context.report)) {
     if (direction === 'forward') return inChannels <= 8 && outChannels >= 8 ? 'block8' : 'implicit-gemm';

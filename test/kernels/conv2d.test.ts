@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CommandBatch, setDebugDispatch } from '../../src/gpu/commands.ts';
+import { GpuContext } from '../../src/gpu/index.ts';
 import { conv2dBackwardInput, conv2dForward, conv2dOutputSize, type Conv2dPath, type Conv2dTiles } from '../../src/kernels/conv2d.ts';
 import { expectAllClose } from '../helpers/close.ts';
 import { testContext } from '../helpers/gpu.ts';
@@ -490,5 +491,31 @@ describe('conv2d output size', () => {
     const s = shape(GRID['3×3 pad 1, batch 1']!);
     expect(() => conv2dOutputSize({ ...s, pads: [0, 0, 0, 0], kernelHeight: 9 })).toThrow(/empty/);
     expect(() => conv2dOutputSize({ ...s, group: 2 })).toThrow(/group/);
+  });
+});
+
+describe("llvmpipe's default kernels", () => {
+  // The choice follows per-dispatch measurements (src/kernels/conv2d.ts, cpuPath): block8 for wider kernels with 8 or more
+  // channels to block, the implicit GEMM for 1×1 and for a stride-2 input gradient.
+  it('take block8 for a 3×3 of 16 channels both ways and the GEMM for a 1×1', async () => {
+    const context = await GpuContext.open({ backend: 'opengles', tuneCache: false });
+    try {
+      const kernelOf = async (s: ConvShape) => {
+        const t = tensors(s);
+        const buffers = await uploadAll(context, { x: t.x, w: t.w, y: t.gradY, gradY: t.gradY, gradX: t.x });
+        const dispatches = [await conv2dForward(context, buffers, s), await conv2dBackwardInput(context, buffers, s)];
+        const names = dispatches.map((d) => `${d.bound.kernel.name} ${JSON.stringify(d.bound.kernel.overrides)}`);
+        for (const buffer of [...Object.values(buffers), ...dispatches.flatMap((d) => d.bound.uniforms)]) buffer.destroy();
+        return names;
+      };
+      const wide = { batch: 1, inChannels: 16, height: 9, width: 9, outChannels: 16, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] };
+      const [forward, backward] = await kernelOf(shape(wide));
+      expect(forward).toMatch(/^conv2d\/conv2d_block_forward .*"BLOCK_CHANNELS":8/);
+      expect(backward).toMatch(/^conv2d\/conv2d_block_backward_input_s1 .*"BLOCK_CHANNELS":8/);
+      const pointwise = await kernelOf(shape({ ...wide, inChannels: 64, outChannels: 64, kernelHeight: 1, kernelWidth: 1, pads: [0, 0, 0, 0] }));
+      expect(pointwise.map((name) => name.split(' ')[0])).toEqual(['conv2d/conv2d_forward_vec4', 'conv2d/conv2d_backward_input']);
+    } finally {
+      context.destroy();
+    }
   });
 });
