@@ -669,6 +669,9 @@ fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, 
 // Packing: w_packed[(outer · KH·KW + tap) · blocks + b] holds blocked channels 4b .. 4b + 3 of the group (zero past
 // its last): forward, outer = input channel and blocked = output channels; input gradient, outer = output channel and
 // blocked = input channels.
+// Stride and dilation 1 along w (the wrapper sets it): the next tap's four inputs are this tap's shifted by one, so
+// one load a tap instead of four. A constant, not a uniform test: llvmpipe would run both sides of the branch.
+override SLIDE: bool = false;
 const PACKED_VEC4S: u32 = 1024u; // 16 KiB: maxUniformBufferBindingSize in WebGPU compatibility mode (the wrapper checks)
 @group(0) @binding(8) var<uniform> w_packed: array<vec4<f32>, PACKED_VEC4S>;
 @group(0) @binding(9) var<storage, read_write> w_packed_out: array<vec4<f32>>;
@@ -731,9 +734,14 @@ fn conv2d_ubo_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num
       let ih = ih0 + i32(kh * params.dilation_h);
       if (u32(ih) >= params.height) { continue; }
       let row = (plane + u32(ih)) * params.width;
+      var xv = vec4<f32>(0.0, x_at(row, iw0), x_at(row, iw0 + 1), x_at(row, iw0 + 2));
       for (var kw = 0u; kw < params.kernel_width; kw++) {
         let iw = iw0 + i32(kw * params.dilation_w);
-        let xv = vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
+        if (SLIDE) {
+          xv = vec4<f32>(xv.yzw, x_at(row, iw + 3));
+        } else {
+          xv = vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
+        }
         let packed = ((ci * params.kernel_height + kh) * params.kernel_width + kw) * blocks + at.c0 / 4u;
         acc += outer4(xv, w_packed[packed]);
         if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(xv, w_packed[packed + 1u]); }
@@ -760,9 +768,14 @@ fn conv2d_ubo_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, @b
       let oh = oh0 - i32(kh * params.dilation_h);
       if (u32(oh) >= params.out_height) { continue; }
       let row = (plane + u32(oh)) * params.out_width;
+      var dy = vec4<f32>(dy_at(row, ow0 + 1), dy_at(row, ow0 + 2), dy_at(row, ow0 + 3), 0.0);
       for (var kw = 0u; kw < params.kernel_width; kw++) {
         let ow = ow0 - i32(kw * params.dilation_w);
-        let dy = vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
+        if (SLIDE) {
+          dy = vec4<f32>(dy_at(row, ow), dy.xyz);
+        } else {
+          dy = vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
+        }
         let packed = ((co * params.kernel_height + kh) * params.kernel_width + kw) * blocks + at.c0 / 4u;
         acc += outer4(dy, w_packed[packed]);
         if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(dy, w_packed[packed + 1u]); }

@@ -346,7 +346,8 @@ export async function conv2dForward(
   if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'ubo' || dims.path === 'ubo8') {
     const channels = dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
     const packed = (dims.path === 'ubo' || dims.path === 'ubo8') && packedFits(dims, 'forward', channels);
-    const overrides = { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: channels };
+    const slide = packed && params.stride_w === 1 && params.dilation_w === 1;
+    const overrides = { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: channels, ...(packed && { SLIDE: Number(slide) }) };
     const kernel = await context.kernels.kernel('conv2d', packed ? 'conv2d_ubo_forward' : 'conv2d_block_forward', overrides);
     const blocks = Math.ceil(params.out_channels / params.group / channels) * params.group;
     const count = params.batch * blocks * params.out_height * Math.ceil(params.out_width / 4);
@@ -408,6 +409,7 @@ export async function conv2dBackwardInput(
       DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE,
       ACCUMULATE,
       ...(block > 1 && { BLOCK_CHANNELS: block }),
+      ...(packed && { SLIDE: Number(params.dilation_w === 1) }),
     });
     const channels = block === 1 ? params.in_channels : Math.ceil(params.in_channels / params.group / block) * params.group;
     const count = params.batch * channels * params.height * Math.ceil(params.width / 4);
