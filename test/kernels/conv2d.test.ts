@@ -508,7 +508,7 @@ describe("llvmpipe's default kernels", () => {
         for (const buffer of [...Object.values(buffers), ...dispatches.flatMap((d) => d.bound.uniforms)]) buffer.destroy();
         return names;
       };
-      const wide = { batch: 1, inChannels: 16, height: 9, width: 9, outChannels: 16, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] };
+      const wide: Case = { batch: 1, inChannels: 16, height: 9, width: 9, outChannels: 16, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] };
       const [forward, backward] = await kernelOf(shape(wide));
       expect(forward).toMatch(/^conv2d\/conv2d_block_forward .*"BLOCK_CHANNELS":8/);
       expect(backward).toMatch(/^conv2d\/conv2d_block_backward_input_s1 .*"BLOCK_CHANNELS":8/);
