@@ -660,20 +660,31 @@ fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, 
   store_block_input_gradient(at, acc, acc_hi);
 }
 
-// Packed-weight block kernels (`ubo`, `ubo8`; the default on Mesa's gallivm where the weights fit). The block kernels
-// above, but reading weights from a uniform buffer, packed so that each tap's BLOCK_CHANNELS weights are whole vec4s.
-// On gallivm a storage load whose offset is not a compile-time constant runs lane by lane with two branches per
-// lane per float, while a uniform load of a vec4 is a branch-free gather: 15–30 % per dispatch there
+// Packed-weight block kernels (`ubo`, `ubo8`; the defaults on Mesa's gallivm). The block kernels above, but reading
+// weights packed so that each tap's BLOCK_CHANNELS weights are whole vec4s, from a uniform buffer where they fit its
+// 16 KiB, else from a storage buffer. On gallivm a storage load whose offset is not a compile-time constant runs lane
+// by lane with a branch per lane, once per vector rather than per float, while a uniform load of a vec4 is a gather:
+// 15–30 % per dispatch against the block kernels for small weights, 1.7–1.9× for a ResNet's 3×3 layers
 // (docs/performance.md). The conv2d_pack_* kernels write the packing into w_packed_out: the weights' own packed copy,
 // made by a prologue dispatch once a run (src/kernels/conv2d.ts, Dispatch.prologue).
-// Packing: w_packed[(outer · KH·KW + tap) · blocks + b] holds blocked channels 4b .. 4b + 3 of the group (zero past
-// its last): forward, outer = input channel and blocked = output channels; input gradient, outer = output channel and
-// blocked = input channels.
+// Packing: packed_weight((outer · KH·KW + tap) · blocks + b) holds blocked channels 4b .. 4b + 3 of the group (zero
+// past its last): forward, outer = input channel and blocked = output channels; input gradient, outer = output channel
+// and blocked = input channels.
 // Stride and dilation 1 along w (the wrapper sets it): the next tap's four inputs are this tap's shifted by one, so
 // one load a tap instead of four. A constant, not a uniform test: llvmpipe would run both sides of the branch.
 override SLIDE: bool = false;
+// The packing is larger than the uniform array (the wrapper sets it): read it from w_packed_storage. Both bindings are
+// bound either way (WGSL has no conditional bindings); the one not read gets any buffer that fits.
+override PACKED_STORAGE: bool = false;
 const PACKED_VEC4S: u32 = 1024u; // 16 KiB: maxUniformBufferBindingSize in WebGPU compatibility mode (the wrapper checks)
 @group(0) @binding(8) var<uniform> w_packed: array<vec4<f32>, PACKED_VEC4S>;
+@group(0) @binding(10) var<storage, read> w_packed_storage: array<vec4<f32>>;
+
+fn packed_weight(i: u32) -> vec4<f32> {
+  if (PACKED_STORAGE) { return w_packed_storage[i]; }
+  return w_packed[i];
+}
+
 @group(0) @binding(9) var<storage, read_write> w_packed_out: array<vec4<f32>>;
 
 // w[co, ci_local, tap] at the 4 input channels ci_local (zero past in_per_group).
@@ -743,8 +754,8 @@ fn conv2d_ubo_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num
           xv = vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
         }
         let packed = ((ci * params.kernel_height + kh) * params.kernel_width + kw) * blocks + at.c0 / 4u;
-        acc += outer4(xv, w_packed[packed]);
-        if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(xv, w_packed[packed + 1u]); }
+        acc += outer4(xv, packed_weight(packed));
+        if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(xv, packed_weight(packed + 1u)); }
       }
     }
   }
@@ -777,8 +788,8 @@ fn conv2d_ubo_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, @b
           dy = vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
         }
         let packed = ((co * params.kernel_height + kh) * params.kernel_width + kw) * blocks + at.c0 / 4u;
-        acc += outer4(dy, w_packed[packed]);
-        if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(dy, w_packed[packed + 1u]); }
+        acc += outer4(dy, packed_weight(packed));
+        if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(dy, packed_weight(packed + 1u)); }
       }
     }
   }

@@ -37,7 +37,8 @@ export interface Conv2dTiles {
  * with few channels and the implicit GEMM otherwise. `block`: 4 channels × 4 positions per invocation (the input
  * gradient's only for stride 1); `direct-s1`: the input gradient's direct kernel for stride 1, 4 positions per
  * invocation. `auto` takes them where it would take `direct` and they apply (directPath). `ubo`, `ubo8`: `block`,
- * `block8` with the weights packed into a uniform buffer first (packedFits; where they do not fit, `block`, `block8`).
+ * `block8` with the weights packed into vec4s first, read from a uniform buffer where they fit 16 KiB (packedFits),
+ * else from a storage buffer.
  */
 export type Conv2dPath = 'auto' | 'implicit-gemm' | 'direct' | 'block' | 'block8' | 'direct-s1' | 'ubo' | 'ubo8';
 
@@ -106,13 +107,8 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
 
 /**
  * The implicit GEMM's replacement on the CPU adapters for few input channels per group, where a GEMM tile is mostly
- * padding, and on llvmpipe for every kernel wider than 1×1. On Mesa's gallivm (llvmpipe): block8 for a 3×3 or 7×7 with
- * ≥ 8 channels to block (the forward's outputs, any stride; a stride-1 input gradient's inputs), measured per dispatch
- * at batch 4 once the block stores indexed their accumulators with constants (third session, load 1–2; implicit GEMM →
- * block8, ms): 64→64 at 56×56 forward 217 → 171, input gradient 233 → 186; 128→128 at 28×28 217 → 165 and 221 → 176;
- * 512→512 at 7×7 283 → 224 and 304 → 170; 16→16 at 112×112 86 → 47 and 89 → 45; the 7×7 stride-2 3→64 stem 266 → 154.
- * 1×1 convolutions keep the GEMM (64→256 at 56×56: 109 against 138). Else the block kernels for the forward with ≤ 4
- * in and ≥ 4 out (an RGB input) and for a stride-1 input gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13):
+ * padding. On Mesa's gallivm (llvmpipe), where the packed kernels do not apply (gallivmPacked): the block kernels, for
+ * the forward with ≤ 4 in and ≥ 4 out (an RGB input) and for a stride-1 input gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13):
  * 3→8 forward 828 → 531 and 2,538 → 1,640 ms, input gradient 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient
  * took block in 5 of the 6 classes measured (digit CNN and 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at
  * 64 points). On SwiftShader: block8 for the forward with ≤ 8 in and ≥ 8 out, block for a stride-1 input gradient with
@@ -126,14 +122,8 @@ function cpuPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | '
   const [inChannels, outChannels] = [dims.inChannels / group, dims.outChannels / group];
   const stride1 = (dims.strides ?? [1, 1]).every((s) => s === 1);
   if (isGallivm(context.report)) {
-    const spatial = dims.kernelHeight * dims.kernelWidth > 1;
-    if (direction === 'forward') {
-      if (spatial && outChannels >= 8) return 'block8';
-      return inChannels <= 4 && outChannels >= 4 ? 'block' : 'implicit-gemm';
-    }
-    if (!stride1) return 'implicit-gemm';
-    if (spatial && inChannels >= 8) return 'block8';
-    return inChannels <= 8 ? 'block' : 'implicit-gemm';
+    if (direction === 'forward') return inChannels <= 4 && outChannels >= 4 ? 'block' : 'implicit-gemm';
+    return inChannels <= 8 && stride1 ? 'block' : 'implicit-gemm';
   }
   if (isSwiftShader(context.report)) {
     if (direction === 'forward') return inChannels <= 8 && outChannels >= 8 ? 'block8' : 'implicit-gemm';
@@ -143,24 +133,33 @@ function cpuPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | '
 }
 
 /**
- * gallivm's choice within the sizes measured (≤ 8 channels in, ≤ 16 out per group): the packed-weight block kernels
- * where the weights fit, 8 channels per invocation when the group has 8 to block. Measured per dispatch against
- * `block` and the implicit GEMM (docs/performance.md, `ubo` lane): 15–30 % faster on the digit CNN's and the 224×224
- * CNN's convolutions (the 1→8 forward of the digit CNN included, 8.1 → 6.6 ms); not on SwiftShader, which keeps its
- * choices. An input gradient with 1 or 2 input channels keeps its kernel (a block of 4 would be mostly padding).
+ * gallivm's choice: the packed-weight block kernels wherever a group has 4 or more channels to block (3 for an input
+ * gradient, stride 1 only), 8 channels per invocation from 8. Measured per dispatch (docs/performance.md): against
+ * `block` and the implicit GEMM, 15–30 % faster on the digit CNN's and the 224×224 CNN's convolutions with the weights
+ * in a uniform buffer (`ubo` lane); with larger weights read from storage as vec4s, against the implicit GEMM at batch
+ * 4 (third session): a ResNet's 3×3 layers 2.2–2.5× (64→64 at 56×56 218 → 94 ms forward, 236 → 94 ms input gradient;
+ * 512→512 at 7×7 274 → 111 and 307 → 108 ms), its 7×7 stride-2 stem forward 268 → 115 ms, 3×3 stride 2 110 → 68 ms,
+ * 1×1 layers 20–40 % (64→256 at 56×56 110 → 93 ms). Not on SwiftShader, which keeps its choices. An input gradient
+ * with 1 or 2 input channels keeps its kernel (a block of 4 would be mostly padding).
  */
 function gallivmPacked(dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath | undefined {
   const group = dims.group ?? 1;
   const [sh, sw] = dims.strides ?? [1, 1];
-  const [inPer, outPer] = [dims.inChannels / group, dims.outChannels / group];
-  if (inPer > 8 || outPer > 16) return undefined;
-  const blocked = direction === 'forward' ? outPer : inPer;
+  const blocked = (direction === 'forward' ? dims.outChannels : dims.inChannels) / group;
   if (blocked < (direction === 'forward' ? 4 : 3) || (direction === 'backward-input' && (sh !== 1 || sw !== 1))) return undefined;
-  const path = blocked >= 8 ? 'ubo8' : 'ubo';
-  return packedFits(dims, direction, path === 'ubo8' ? 8 : 4) ? path : undefined;
+  return blocked >= 8 ? 'ubo8' : 'ubo';
 }
 
-/** Vec4s of packed weights (shaders/conv2d.wgsl, conv2d_pack_*) in the 16 KiB the kernels declare, one more read by `ubo8`. */
+/**
+ * The loop guard's cost of a loop over channels around the loops over kernel rows and columns (src/gpu/limits.ts),
+ * with one more a channel than the guards count: measured on llvmpipe, a 3×3 block kernel stops being right at 18 a
+ * channel (3,600 channels right, 3,700 wrong), not 17.
+ */
+function channelTapIterations(channels: number, kernelHeight: number, kernelWidth: number): number {
+  return loopIterations(channels) + channels * (nestedIterations(kernelHeight, kernelWidth) + 1);
+}
+
+/** Vec4s of packed weights (shaders/conv2d.wgsl, conv2d_pack_*) in the 16 KiB uniform array the kernels declare. */
 const PACKED_VEC4S = 1024;
 
 function packedCount(dims: Conv2dDims, direction: 'forward' | 'backward-input'): number {
@@ -171,9 +170,14 @@ function packedCount(dims: Conv2dDims, direction: 'forward' | 'backward-input'):
     : dims.outChannels * taps * Math.ceil(dims.inChannels / group / 4);
 }
 
-/** Whether a convolution's packed weights fit the kernels' uniform array (`ubo8` reads one vec4 past a block of 4). */
-function packedFits(dims: Conv2dDims, direction: 'forward' | 'backward-input', channels: number): boolean {
-  return packedCount(dims, direction) + (channels === 8 ? 1 : 0) <= PACKED_VEC4S;
+/** Vec4s a packed copy holds: `ubo8` reads one past a block of 4. */
+function packedSize(dims: Conv2dDims, direction: 'forward' | 'backward-input'): number {
+  return packedCount(dims, direction) + 1;
+}
+
+/** Whether a convolution's packed weights fit the kernels' uniform array; else they are read as storage. */
+function packedFits(dims: Conv2dDims, direction: 'forward' | 'backward-input'): boolean {
+  return packedSize(dims, direction) <= PACKED_VEC4S;
 }
 
 /**
@@ -186,27 +190,41 @@ async function packWeights(
   direction: 'forward' | 'backward-input',
   dims: Conv2dDims,
   resources: { params: ReturnType<typeof baseParams>; w: GPUBuffer },
-): Promise<{ dispatch: Dispatch; packed: GPUBuffer; buffers: GPUBuffer[] }> {
+): Promise<{
+  dispatch: Dispatch;
+  bindings: Record<'w_packed' | 'w_packed_storage', GPUBuffer>;
+  overrides: { PACKED_STORAGE: number };
+  buffers: GPUBuffer[];
+}> {
   const entry = direction === 'forward' ? 'conv2d_pack_forward' : 'conv2d_pack_backward_input';
   const kernel = await context.kernels.kernel('conv2d', entry, { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
-  const packed = packedWeights(context.device, resources.w, direction);
+  const fits = packedFits(dims, direction);
+  const packed = packedWeights(context.device, resources.w, direction, Math.max(PACKED_VEC4S, packedSize(dims, direction)));
   const bound = kernel.bind(context.device, { ...resources, w_packed_out: packed });
   const workgroups = gridFor(packedCount(dims, direction), WORKGROUP_SIZE);
-  return { dispatch: { bound: { ...bound, uniforms: [] }, workgroups, iterations: 0 }, packed, buffers: bound.uniforms };
+  return {
+    dispatch: { bound: { ...bound, uniforms: [] }, workgroups, iterations: 0 },
+    // Both bindings are bound (shaders/conv2d.wgsl, PACKED_STORAGE): the uniform one to a stand-in where it is not read.
+    bindings: { w_packed: fits ? packed : uniformStandIn(context.device), w_packed_storage: packed },
+    overrides: { PACKED_STORAGE: Number(!fits) },
+    buffers: bound.uniforms,
+  };
 }
 
-/** Each weight buffer's packed copies, by direction: derived weights, made once and freed with the weights. */
+/** Each weight buffer's packed copies, by direction and size: derived weights, made once and freed with the weights. */
 const packedCopies = new WeakMap<GPUBuffer, Map<string, GPUBuffer>>();
 
 /** 16 KiB: the uniform binding limit of WebGPU compatibility mode, so no limit is raised. */
-function packedWeights(device: GPUDevice, weights: GPUBuffer, direction: 'forward' | 'backward-input'): GPUBuffer {
+function packedWeights(device: GPUDevice, weights: GPUBuffer, direction: 'forward' | 'backward-input', vec4s: number): GPUBuffer {
   let copies = packedCopies.get(weights);
   if (!copies) packedCopies.set(weights, (copies = new Map()));
-  let buffer = copies.get(direction);
+  // By size too: one weight buffer may serve convolutions of other shapes (LRP's derived graphs).
+  const key = `${direction} ${vec4s}`;
+  let buffer = copies.get(key);
   if (!buffer) {
     const label = `${weights.label} packed (${direction})`;
-    buffer = device.createBuffer({ label, size: 16 * PACKED_VEC4S, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM });
-    copies.set(direction, buffer);
+    buffer = device.createBuffer({ label, size: 16 * vec4s, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM });
+    copies.set(key, buffer);
   }
   return buffer;
 }
@@ -215,6 +233,18 @@ function packedWeights(device: GPUDevice, weights: GPUBuffer, direction: 'forwar
 export function releasePackedWeights(weights: GPUBuffer): void {
   packedCopies.get(weights)?.forEach((buffer) => buffer.destroy());
   packedCopies.delete(weights);
+}
+
+/** A 16 KiB uniform buffer per device for the packed kernels' uniform binding where they read storage instead. */
+const standIns = new WeakMap<GPUDevice, GPUBuffer>();
+
+function uniformStandIn(device: GPUDevice): GPUBuffer {
+  let buffer = standIns.get(device);
+  if (!buffer) {
+    buffer = device.createBuffer({ label: 'conv2d packed weights: uniform stand-in', size: 16 * PACKED_VEC4S, usage: GPUBufferUsage.UNIFORM });
+    standIns.set(device, buffer);
+  }
+  return buffer;
 }
 
 /** The packing runs once a run before the convolution; its parameters are freed with the convolution's. */
@@ -256,11 +286,10 @@ async function tunedPath(
     `conv2d-${direction}:${dims.inChannels / group}>${dims.outChannels / group}${depthwise ? ':dw' : ''}:k${dims.kernelHeight}x${dims.kernelWidth}` +
     `:s${sh}x${sw}:d${dh}x${dw}:p${bucket(dims.batch * outHeight * outWidth)}`;
   const stride1 = sh === 1 && sw === 1;
-  const packed = (['ubo', 'ubo8'] as const).filter((path) => packedFits(dims, direction, path === 'ubo8' ? 8 : 4));
   const names =
     direction === 'forward'
-      ? ['direct', 'implicit-gemm', 'block', 'block8', ...packed]
-      : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block', 'block8', ...packed] : [])];
+      ? ['direct', 'implicit-gemm', 'block', 'block8', 'ubo', 'ubo8']
+      : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block', 'block8', 'ubo', 'ubo8'] : [])];
   const fallback =
     (isGallivm(context.report) && gallivmPacked(dims, direction)) || (heuristic ? directPath(dims, direction) : cpuPath(context, dims, direction));
   const choice = await context.tuning.choose(context.device, key, names, fallback, output, async (path, out) => [
@@ -345,24 +374,23 @@ export async function conv2dForward(
   }
   if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'ubo' || dims.path === 'ubo8') {
     const channels = dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
-    const packed = (dims.path === 'ubo' || dims.path === 'ubo8') && packedFits(dims, 'forward', channels);
-    const slide = packed && params.stride_w === 1 && params.dilation_w === 1;
-    const overrides = { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: channels, ...(packed && { SLIDE: Number(slide) }) };
+    const packed = dims.path === 'ubo' || dims.path === 'ubo8';
+    const pack = packed ? await packWeights(context, 'forward', dims, { params, w: io.w }) : undefined;
+    const slide = params.stride_w === 1 && params.dilation_w === 1;
+    const overrides = { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: channels, ...(pack && { SLIDE: Number(slide), ...pack.overrides }) };
     const kernel = await context.kernels.kernel('conv2d', packed ? 'conv2d_ubo_forward' : 'conv2d_block_forward', overrides);
     const blocks = Math.ceil(params.out_channels / params.group / channels) * params.group;
     const count = params.batch * blocks * params.out_height * Math.ceil(params.out_width / 4);
     const iterations =
-      loopIterations(params.in_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) + nestedIterations(channels, 4);
-    if (!packed) return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
-    const pack = await packWeights(context, 'forward', dims, { params, w: io.w });
-    const bound = kernel.bind(context.device, { ...resources, w_packed: pack.packed });
+      channelTapIterations(params.in_channels / params.group, params.kernel_height, params.kernel_width) + nestedIterations(channels, 4);
+    if (!pack) return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+    const bound = kernel.bind(context.device, { ...resources, ...pack.bindings });
     return withPacking({ bound, workgroups: gridFor(count, WORKGROUP_SIZE), iterations }, pack);
   }
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
-    const perChannel = nestedIterations(params.kernel_height, params.kernel_width);
-    const iterations = loopIterations(params.in_channels / params.group) * perChannel + loopIterations(4);
+    const iterations = channelTapIterations(params.in_channels / params.group, params.kernel_height, params.kernel_width) + loopIterations(4);
     return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
   }
   const rows = params.batch * params.out_height * params.out_width;
@@ -403,22 +431,21 @@ export async function conv2dBackwardInput(
     if (params.stride_h !== 1 || params.stride_w !== 1)
       throw new GradlensError('BAD_PARAMS', `conv2d: the ${dims.path} input gradient is for stride 1`);
     const block = dims.path === 'direct-s1' ? 1 : dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
-    const packed = (dims.path === 'ubo' || dims.path === 'ubo8') && packedFits(dims, 'backward-input', block);
+    const packed = dims.path === 'ubo' || dims.path === 'ubo8';
+    const pack = packed ? await packWeights(context, 'backward-input', dims, { params, w: io.w }) : undefined;
     const entry = block === 1 ? 'conv2d_direct_backward_input_s1' : packed ? 'conv2d_ubo_backward_input_s1' : 'conv2d_block_backward_input_s1';
     const kernel = await context.kernels.kernel('conv2d', entry, {
       DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE,
       ACCUMULATE,
       ...(block > 1 && { BLOCK_CHANNELS: block }),
-      ...(packed && { SLIDE: Number(params.dilation_w === 1) }),
+      ...(pack && { SLIDE: Number(params.dilation_w === 1), ...pack.overrides }),
     });
     const channels = block === 1 ? params.in_channels : Math.ceil(params.in_channels / params.group / block) * params.group;
     const count = params.batch * channels * params.height * Math.ceil(params.width / 4);
     const iterations =
-      loopIterations(params.out_channels / params.group) * nestedIterations(params.kernel_height, params.kernel_width) +
-      nestedIterations(Math.max(block, 4), 4);
-    if (!packed) return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
-    const pack = await packWeights(context, 'backward-input', dims, { params, w: io.w });
-    const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, w_packed: pack.packed });
+      channelTapIterations(params.out_channels / params.group, params.kernel_height, params.kernel_width) + nestedIterations(Math.max(block, 4), 4);
+    if (!pack) return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+    const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, ...pack.bindings });
     return withPacking({ bound, workgroups: gridFor(count, WORKGROUP_SIZE), iterations }, pack);
   }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {

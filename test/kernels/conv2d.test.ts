@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { CommandBatch, setDebugDispatch } from '../../src/gpu/commands.ts';
+import { CommandBatch, setDebugDispatch, type Dispatch } from '../../src/gpu/commands.ts';
 import { GpuContext } from '../../src/gpu/index.ts';
 import { conv2dBackwardInput, conv2dForward, conv2dOutputSize, type Conv2dPath, type Conv2dTiles } from '../../src/kernels/conv2d.ts';
 import { expectAllClose } from '../helpers/close.ts';
@@ -328,17 +328,20 @@ describe('conv2d packed-weight kernels (ubo, ubo8)', () => {
     const forward = await conv2dForward(context, buffers, { ...s, path });
     const backward = await conv2dBackwardInput(context, buffers, { ...s, path });
     for (const buffer of [...Object.values(buffers), ...forward.bound.uniforms, ...backward.bound.uniforms]) buffer.destroy();
-    return [forward, backward].map((d) => [...(d.prologue ?? []), d].map((step) => step.bound.kernel.name).join(' '));
+    const name = (step: Dispatch) => `${step.bound.kernel.name}${step.bound.kernel.overrides.PACKED_STORAGE ? ' (storage)' : ''}`;
+    return [forward, backward].map((d) => [...(d.prologue ?? []), d].map(name).join(' '));
   };
 
-  it('pack the weights in a prologue where they fit 16 KiB, and take the block kernels where they do not', async () => {
+  it('pack the weights in a prologue, read from the uniform buffer where they fit 16 KiB and from storage where not', async () => {
     for (const path of ['ubo', 'ubo8'] as const) {
       expect(await names(path, shape(GRID['3×3 pad 1, batch 1']!))).toEqual([
         'conv2d/conv2d_pack_forward conv2d/conv2d_ubo_forward',
         'conv2d/conv2d_pack_backward_input conv2d/conv2d_ubo_backward_input_s1',
       ]);
-      const fallback = ['conv2d/conv2d_block_forward', 'conv2d/conv2d_block_backward_input_s1'];
-      expect(await names(path, shape(GRID['several tiles in m, n and k']!))).toEqual(fallback);
+      expect(await names(path, shape(GRID['several tiles in m, n and k']!))).toEqual([
+        'conv2d/conv2d_pack_forward conv2d/conv2d_ubo_forward (storage)',
+        'conv2d/conv2d_pack_backward_input conv2d/conv2d_ubo_backward_input_s1 (storage)',
+      ]);
     }
   });
 
@@ -495,25 +498,29 @@ describe('conv2d output size', () => {
 });
 
 describe("llvmpipe's default kernels", () => {
-  // The choice follows per-dispatch measurements (src/kernels/conv2d.ts, cpuPath): block8 for wider kernels with 8 or more
-  // channels to block, the implicit GEMM for 1×1 and for a stride-2 input gradient.
-  it('take block8 for a 3×3 of 16 channels both ways and the GEMM for a 1×1', async () => {
+  // The choice follows per-dispatch measurements (src/kernels/conv2d.ts, gallivmPacked): the packed-weight kernels
+  // wherever there are channels to block (weights from storage where they pass 16 KiB), the implicit GEMM for a
+  // stride-2 input gradient.
+  it('take the packed kernels for 3×3 and 1×1 layers, from storage for large weights, and the GEMM for a stride-2 input gradient', async () => {
     const context = await GpuContext.open({ backend: 'opengles', tuneCache: false });
     try {
       const kernelOf = async (s: ConvShape) => {
         const t = tensors(s);
         const buffers = await uploadAll(context, { x: t.x, w: t.w, y: t.gradY, gradY: t.gradY, gradX: t.x });
         const dispatches = [await conv2dForward(context, buffers, s), await conv2dBackwardInput(context, buffers, s)];
-        const names = dispatches.map((d) => `${d.bound.kernel.name} ${JSON.stringify(d.bound.kernel.overrides)}`);
+        const names = dispatches.map((d) => {
+          const { BLOCK_CHANNELS, PACKED_STORAGE } = d.bound.kernel.overrides;
+          return `${d.bound.kernel.name}${BLOCK_CHANNELS ? ` ${BLOCK_CHANNELS}` : ''}${PACKED_STORAGE ? ' storage' : ''}`;
+        });
         for (const buffer of [...Object.values(buffers), ...dispatches.flatMap((d) => d.bound.uniforms)]) buffer.destroy();
         return names;
       };
       const wide: Case = { batch: 1, inChannels: 16, height: 9, width: 9, outChannels: 16, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] };
-      const [forward, backward] = await kernelOf(shape(wide));
-      expect(forward).toMatch(/^conv2d\/conv2d_block_forward .*"BLOCK_CHANNELS":8/);
-      expect(backward).toMatch(/^conv2d\/conv2d_block_backward_input_s1 .*"BLOCK_CHANNELS":8/);
-      const pointwise = await kernelOf(shape({ ...wide, inChannels: 64, outChannels: 64, kernelHeight: 1, kernelWidth: 1, pads: [0, 0, 0, 0] }));
-      expect(pointwise.map((name) => name.split(' ')[0])).toEqual(['conv2d/conv2d_forward_vec4', 'conv2d/conv2d_backward_input']);
+      expect(await kernelOf(shape(wide))).toEqual(['conv2d/conv2d_ubo_forward 8', 'conv2d/conv2d_ubo_backward_input_s1 8']);
+      const pointwise: Case = { ...wide, inChannels: 64, outChannels: 64, kernelHeight: 1, kernelWidth: 1, pads: [0, 0, 0, 0] };
+      expect(await kernelOf(shape(pointwise))).toEqual(['conv2d/conv2d_ubo_forward 8 storage', 'conv2d/conv2d_ubo_backward_input_s1 8 storage']);
+      const [, strided] = await kernelOf(shape({ ...wide, strides: [2, 2] }));
+      expect(strided).toBe('conv2d/conv2d_backward_input');
     } finally {
       context.destroy();
     }
