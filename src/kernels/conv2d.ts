@@ -159,6 +159,12 @@ function channelTapIterations(channels: number, kernelHeight: number, kernelWidt
   return loopIterations(channels) + channels * (nestedIterations(kernelHeight, kernelWidth) + 1);
 }
 
+/** The most taps of a kernel dimension that reach one stride phase: kh · dilation ≡ r (mod stride) recurs every stride / gcd. */
+function tapsReaching(kernel: number, stride: number, dilation: number): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  return Math.ceil(kernel / (stride / gcd(stride, dilation)));
+}
+
 /** Vec4s of packed weights (shaders/conv2d.wgsl, conv2d_pack_*) in the 16 KiB uniform array the kernels declare. */
 const PACKED_VEC4S = 1024;
 
@@ -464,8 +470,13 @@ export async function conv2dBackwardInput(
   params.m_tiles = Math.ceil(rows / tiles.m);
   params.n_tiles = Math.ceil(params.in_channels / params.group / tiles.n);
   const kernel = await context.kernels.kernel('conv2d', 'conv2d_backward_input', { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACCUMULATE });
-  // The taps reaching a phase are at most all of them; phase_of() searches up to the stride and the kernel size.
-  const kTiles = Math.ceil(depth / tiles.k);
+  // Each workgroup sums over the taps reaching its phase (kernel_h·kernel_w at stride 1, one per phase for a patchify
+  // layer); phase_of() searches up to the stride and the kernel size.
+  const phaseDepth =
+    (params.out_channels / params.group) *
+    tapsReaching(params.kernel_height, params.stride_h, params.dilation_h) *
+    tapsReaching(params.kernel_width, params.stride_w, params.dilation_w);
+  const kTiles = Math.ceil(phaseDepth / tiles.k);
   const phaseSearch = 2 * (params.stride_h + params.stride_w + params.kernel_height + params.kernel_width);
   const iterations = implicitGemmIterations(tiles, kTiles, false, phaseSearch);
   return {

@@ -525,4 +525,22 @@ describe("llvmpipe's default kernels", () => {
       context.destroy();
     }
   });
+
+  // The implicit GEMM's loop estimate counts the taps that reach one stride phase, not the whole kernel: a ViT-B/16
+  // patchify layer (one tap a phase) was refused over gallivm's loop budget, counting 16·16 taps for each of 768 channels.
+  it("run a patchify layer's input gradient (ViT-B/16: 16×16, stride 16, 768 channels) within the loop budget, right", async () => {
+    const context = await GpuContext.open({ backend: 'opengles', tuneCache: false });
+    try {
+      const s = shape({ batch: 1, inChannels: 3, height: 32, width: 32, outChannels: 768, kernelHeight: 16, kernelWidth: 16, strides: [16, 16] });
+      const t = tensors(s);
+      const io = await uploadAll(context, { gradY: t.gradY, w: t.w, gradX: new Float32Array(t.x.length) });
+      const dispatch = await conv2dBackwardInput(context, io, s);
+      expect(dispatch.bound.kernel.name).toBe('conv2d/conv2d_backward_input');
+      await runDispatches(context, 'patchify input gradient', [dispatch]);
+      expectAllClose(await read(context, io.gradX, t.x.length), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM);
+      for (const buffer of [...Object.values(io), ...dispatch.bound.uniforms]) buffer.destroy();
+    } finally {
+      context.destroy();
+    }
+  });
 });
