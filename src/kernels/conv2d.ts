@@ -108,10 +108,10 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
 /**
  * The implicit GEMM's replacement on the CPU adapters for few input channels per group, where a GEMM tile is mostly
  * padding. On Mesa's gallivm (llvmpipe), where the packed kernels do not apply (gallivmPacked): the block kernels, for
- * the forward with ≤ 4 in and ≥ 4 out (an RGB input) and for a stride-1 input gradient with ≤ 8. Measured by `gradlens tune --large` (224×224, 16 and 64 points, load 5–13):
- * 3→8 forward 828 → 531 and 2,538 → 1,640 ms, input gradient 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient
- * took block in 5 of the 6 classes measured (digit CNN and 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at
- * 64 points). On SwiftShader: block8 for the forward with ≤ 8 in and ≥ 8 out, block for a stride-1 input gradient with
+ * the forward with ≤ 4 in and ≥ 4 out (an RGB input) and for a stride-1 input gradient with ≤ 8. Measured by `gradlens
+ * tune --large` (224×224, 16 and 64 points, load 5–13): 3→8 forward 828 → 531 and 2,538 → 1,640 ms, input gradient
+ * 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient took block in 5 of the 6 classes measured (digit CNN and
+ * 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at 64 points). On SwiftShader: block8 for the forward with ≤ 8 in and ≥ 8 out, block for a stride-1 input gradient with
  * ≤ 4 in and block8 up to 16 (interleaved minima, load 10; implicit GEMM → chosen): 8→16 at 14×14, 64 points, forward
  * 111 → 86 ms, input gradient 123 → 71 ms; 3→8 at 224×224, 16 points, forward 2,257 → 1,791 ms, input gradient 3,489 →
  * 1,029 ms; 8→16 at 112×112 forward 1,654 → 1,475 ms, input gradient 1,875 → 1,324 ms; 16→32 at 56×56 input gradient 603
@@ -220,7 +220,10 @@ async function packWeights(
 /** Each weight buffer's packed copies, by direction and size: derived weights, made once and freed with the weights. */
 const packedCopies = new WeakMap<GPUBuffer, Map<string, GPUBuffer>>();
 
-/** 16 KiB: the uniform binding limit of WebGPU compatibility mode, so no limit is raised. */
+/**
+ * A weight buffer's packed copy of `vec4s` vec4s: 16 KiB (the uniform binding limit of WebGPU compatibility mode, so
+ * no limit is raised) where the packing fits it, else the packing's size, read as storage.
+ */
 function packedWeights(device: GPUDevice, weights: GPUBuffer, direction: 'forward' | 'backward-input', vec4s: number): GPUBuffer {
   let copies = packedCopies.get(weights);
   if (!copies) packedCopies.set(weights, (copies = new Map()));
