@@ -530,20 +530,22 @@ fn store_forward_column(at: Block, c: u32, column: vec4<f32>) {
   }
 }
 
-// grad_x (=|+=) the block's input channels and positions, laid out as in store_block_forward.
-fn store_block_input_gradient(at: Block, acc: mat4x4<f32>, acc_hi: mat4x4<f32>) {
-  for (var q = 0u; q < 4u; q++) { store_input_gradient_column(at, at.c0 + q, acc[q]); }
+// grad_x (=|+=) the block's input channels, laid out as in store_block_forward, at the positions first + step·p of
+// row ih (the block's own at stride 1; the strided kernel's are a stride phase's).
+fn store_block_input_gradient(at: Block, ih: u32, first: u32, step: u32, acc: mat4x4<f32>, acc_hi: mat4x4<f32>) {
+  for (var q = 0u; q < 4u; q++) { store_input_gradient_column(at, at.c0 + q, ih, first, step, acc[q]); }
   if (BLOCK_CHANNELS == 8u) {
-    for (var q = 0u; q < 4u; q++) { store_input_gradient_column(at, at.c0 + 4u + q, acc_hi[q]); }
+    for (var q = 0u; q < 4u; q++) { store_input_gradient_column(at, at.c0 + 4u + q, ih, first, step, acc_hi[q]); }
   }
 }
 
-fn store_input_gradient_column(at: Block, c: u32, column: vec4<f32>) {
+fn store_input_gradient_column(at: Block, c: u32, ih: u32, first: u32, step: u32, column: vec4<f32>) {
   let in_per_group = params.in_channels / params.group;
   if (c >= in_per_group) { return; }
-  let out_row = ((at.n * params.in_channels + at.g * in_per_group + c) * params.height + at.h) * params.width;
+  let out_row = ((at.n * params.in_channels + at.g * in_per_group + c) * params.height + ih) * params.width;
   for (var p = 0u; p < 4u; p++) {
-    if (at.w0 + p < params.width) { store_grad_x(out_row + at.w0 + p, column[p]); }
+    let iw = first + step * p;
+    if (iw < params.width) { store_grad_x(out_row + iw, column[p]); }
   }
 }
 
@@ -657,7 +659,7 @@ fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, 
       }
     }
   }
-  store_block_input_gradient(at, acc, acc_hi);
+  store_block_input_gradient(at, at.h, at.w0, 1u, acc, acc_hi);
 }
 
 // Packed-weight block kernels (`ubo`, `ubo8`; the defaults on Mesa's gallivm). The block kernels above, but reading
@@ -793,5 +795,49 @@ fn conv2d_ubo_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, @b
       }
     }
   }
-  store_block_input_gradient(at, acc, acc_hi);
+  store_block_input_gradient(at, at.h, at.w0, 1u, acc, acc_hi);
+}
+
+// Any stride: one stride phase per layer of workgroups (global_invocation_id.z, as conv2d_backward_input), so all the
+// invocations of a workgroup loop over the same taps: llvmpipe runs a loop as long as its longest lane, and a tap
+// skipped by some lanes only. Within the phase, four positions stride_w apart along a row, which each tap reaches at
+// neighbouring dy positions.
+@compute @workgroup_size(DIRECT_WORKGROUP_SIZE)
+fn conv2d_ubo_backward_input(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let phase_h = phase_of(params.height, params.kernel_height, params.stride_h, params.dilation_h, params.pad_top, id.z / params.stride_w);
+  let phase_w = phase_of(params.width, params.kernel_width, params.stride_w, params.dilation_w, params.pad_left, id.z % params.stride_w);
+  let in_per_group = params.in_channels / params.group;
+  let at = block_of(direct_index(id, groups), phase_w.rows, phase_h.rows, in_per_group);
+  if (!at.valid) { return; }
+  let ih = phase_h.first_row + at.h * params.stride_h;
+  let first = phase_w.first_row + at.w0 * params.stride_w;
+  let out_per_group = params.out_channels / params.group;
+  let blocks = (in_per_group + 3u) / 4u;
+  // The output row and column the phase's first tap reaches, and the steps between its taps' (all exact: the taps
+  // reach the phase's positions at multiples of the stride; negative before the first output row). Divided once here:
+  // llvmpipe divides integers lane by lane.
+  let oh0 = (i32(ih + params.pad_top) - i32(phase_h.first_tap * params.dilation_h)) / i32(params.stride_h);
+  let ow0 = (i32(first + params.pad_left) - i32(phase_w.first_tap * params.dilation_w)) / i32(params.stride_w);
+  let oh_step = i32(phase_h.period * params.dilation_h / params.stride_h);
+  let ow_step = i32(phase_w.period * params.dilation_w / params.stride_w);
+  var acc = mat4x4<f32>();
+  var acc_hi = mat4x4<f32>();
+  for (var co = at.g * out_per_group; co < (at.g + 1u) * out_per_group; co++) {
+    let plane = (at.n * params.out_channels + co) * params.out_height;
+    for (var jh = 0u; jh < phase_h.taps; jh++) {
+      let kh = phase_h.first_tap + jh * phase_h.period;
+      let oh = oh0 - i32(jh) * oh_step;
+      if (u32(oh) >= params.out_height) { continue; }
+      let row = (plane + u32(oh)) * params.out_width;
+      for (var jw = 0u; jw < phase_w.taps; jw++) {
+        let kw = phase_w.first_tap + jw * phase_w.period;
+        let ow = ow0 - i32(jw) * ow_step;
+        let dy = vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
+        let packed = ((co * params.kernel_height + kh) * params.kernel_width + kw) * blocks + at.c0 / 4u;
+        acc += outer4(dy, packed_weight(packed));
+        if (BLOCK_CHANNELS == 8u) { acc_hi += outer4(dy, packed_weight(packed + 1u)); }
+      }
+    }
+  }
+  store_block_input_gradient(at, ih, first, params.stride_w, acc, acc_hi);
 }

@@ -134,19 +134,24 @@ function cpuPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | '
 
 /**
  * gallivm's choice: the packed-weight block kernels wherever a group has 4 or more channels to block (3 for an input
- * gradient, stride 1 only), 8 channels per invocation from 8. Measured per dispatch (docs/performance.md): against
+ * gradient; not a strided 1×1's), 8 channels per invocation from 8. Measured per dispatch (docs/performance.md): against
  * `block` and the implicit GEMM, 15–30 % faster on the digit CNN's and the 224×224 CNN's convolutions with the weights
  * in a uniform buffer (`ubo` lane); with larger weights read from storage as vec4s, against the implicit GEMM at batch
  * 4 (third session): a ResNet's 3×3 layers 2.2–2.5× (64→64 at 56×56 218 → 94 ms forward, 236 → 94 ms input gradient;
  * 512→512 at 7×7 274 → 111 and 307 → 108 ms), its 7×7 stride-2 stem forward 268 → 115 ms, 3×3 stride 2 110 → 68 ms,
- * 1×1 layers 20–40 % (64→256 at 56×56 110 → 93 ms). Not on SwiftShader, which keeps its choices. An input gradient
+ * 1×1 layers 20–40 % (64→256 at 56×56 110 → 93 ms); strided input gradients (a stride phase a workgroup layer)
+ * 1.5–1.7× for 3×3 stride 2 (64→128 at 56×56 141 → 92 ms, 256→512 at 14×14 180 → 107 ms) and 4× for the 7×7 stem
+ * (1,045 → 249 ms), but a stride-2 1×1's is slower (27 against 33–45 ms). Not on SwiftShader, which keeps its
+ * choices. An input gradient
  * with 1 or 2 input channels keeps its kernel (a block of 4 would be mostly padding).
  */
 function gallivmPacked(dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath | undefined {
   const group = dims.group ?? 1;
-  const [sh, sw] = dims.strides ?? [1, 1];
   const blocked = (direction === 'forward' ? dims.outChannels : dims.inChannels) / group;
-  if (blocked < (direction === 'forward' ? 4 : 3) || (direction === 'backward-input' && (sh !== 1 || sw !== 1))) return undefined;
+  if (blocked < (direction === 'forward' ? 4 : 3)) return undefined;
+  const strided = (dims.strides ?? [1, 1]).some((s) => s !== 1);
+  // A strided 1×1's input gradient is a quarter (at stride 2) of a small GEMM: the implicit GEMM stays ahead there.
+  if (direction === 'backward-input' && strided && dims.kernelHeight * dims.kernelWidth === 1) return undefined;
   return blocked >= 8 ? 'ubo8' : 'ubo';
 }
 
@@ -298,7 +303,7 @@ async function tunedPath(
   const names =
     direction === 'forward'
       ? ['direct', 'implicit-gemm', 'block', 'block8', 'ubo', 'ubo8']
-      : ['direct', 'implicit-gemm', ...(stride1 ? ['direct-s1', 'block', 'block8', 'ubo', 'ubo8'] : [])];
+      : ['direct', 'implicit-gemm', 'ubo', 'ubo8', ...(stride1 ? ['direct-s1', 'block', 'block8'] : [])];
   const fallback =
     (isGallivm(context.report) && gallivmPacked(dims, direction)) || (heuristic ? directPath(dims, direction) : cpuPath(context, dims, direction));
   const choice = await context.tuning.choose(context.device, key, names, fallback, output, async (path, out) => [
@@ -437,25 +442,41 @@ export async function conv2dBackwardInput(
     return conv2dBackwardInput(context, io, { ...dims, path });
   }
   if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'direct-s1' || dims.path === 'ubo' || dims.path === 'ubo8') {
-    if (params.stride_h !== 1 || params.stride_w !== 1)
-      throw new GradlensError('BAD_PARAMS', `conv2d: the ${dims.path} input gradient is for stride 1`);
-    const block = dims.path === 'direct-s1' ? 1 : dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
     const packed = dims.path === 'ubo' || dims.path === 'ubo8';
+    const strided = params.stride_h !== 1 || params.stride_w !== 1;
+    if (strided && !packed) throw new GradlensError('BAD_PARAMS', `conv2d: the ${dims.path} input gradient is for stride 1`);
+    const block = dims.path === 'direct-s1' ? 1 : dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
     const pack = packed ? await packWeights(context, 'backward-input', dims, { params, w: io.w }) : undefined;
-    const entry = block === 1 ? 'conv2d_direct_backward_input_s1' : packed ? 'conv2d_ubo_backward_input_s1' : 'conv2d_block_backward_input_s1';
+    const entry =
+      block === 1
+        ? 'conv2d_direct_backward_input_s1'
+        : !packed
+          ? 'conv2d_block_backward_input_s1'
+          : strided
+            ? 'conv2d_ubo_backward_input'
+            : 'conv2d_ubo_backward_input_s1';
     const kernel = await context.kernels.kernel('conv2d', entry, {
       DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE,
       ACCUMULATE,
       ...(block > 1 && { BLOCK_CHANNELS: block }),
-      ...(pack && { SLIDE: Number(params.dilation_w === 1), ...pack.overrides }),
+      ...(pack && { ...(!strided && { SLIDE: Number(params.dilation_w === 1) }), ...pack.overrides }),
     });
     const channels = block === 1 ? params.in_channels : Math.ceil(params.in_channels / params.group / block) * params.group;
-    const count = params.batch * channels * params.height * Math.ceil(params.width / 4);
-    const iterations =
-      channelTapIterations(params.out_channels / params.group, params.kernel_height, params.kernel_width) + nestedIterations(Math.max(block, 4), 4);
-    if (!pack) return { bound: kernel.bind(context.device, resources), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
+    // Strided: one layer of workgroups per stride phase (z), each sized for the largest phase.
+    const [rows, columns] = [Math.ceil(params.height / params.stride_h), Math.ceil(params.width / params.stride_w)];
+    const count = params.batch * channels * rows * Math.ceil(columns / 4);
+    const [x, y] = gridFor(count, WORKGROUP_SIZE);
+    const workgroups: [number, number, number] = [x, y, params.stride_h * params.stride_w];
+    const taps = [
+      tapsReaching(params.kernel_height, params.stride_h, params.dilation_h),
+      tapsReaching(params.kernel_width, params.stride_w, params.dilation_w),
+    ] as const;
+    // phase_of's searches, where strided: up to the stride and the kernel size in each dimension.
+    const phaseSearch = strided ? 2 * (params.stride_h + params.stride_w + params.kernel_height + params.kernel_width) : 0;
+    const iterations = channelTapIterations(params.out_channels / params.group, ...taps) + nestedIterations(Math.max(block, 4), 4) + phaseSearch;
+    if (!pack) return { bound: kernel.bind(context.device, resources), workgroups, iterations };
     const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, ...pack.bindings });
-    return withPacking({ bound, workgroups: gridFor(count, WORKGROUP_SIZE), iterations }, pack);
+    return withPacking({ bound, workgroups, iterations }, pack);
   }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {
     const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, ACCUMULATE });

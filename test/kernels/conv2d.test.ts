@@ -297,6 +297,38 @@ describe('conv2d input gradient against the float64 reference', () => {
     });
   }
 
+  // The packed kernels also take strided input gradients (a stride phase per layer of workgroups); a patchify layer
+  // (kernel = stride, as ViT's) and a stride larger than the kernel (phases no tap reaches) besides the grid's.
+  for (const path of ['ubo', 'ubo8'] as const) {
+    it(`every shape at any stride runs correctly through the ${path} input gradient, and accumulates`, async () => {
+      const patchify: Case = { batch: 2, inChannels: 3, height: 12, width: 13, outChannels: 9, kernelHeight: 4, kernelWidth: 4, strides: [4, 4] };
+      const sparse: Case = {
+        batch: 1,
+        inChannels: 4,
+        height: 9,
+        width: 11,
+        outChannels: 8,
+        kernelHeight: 2,
+        kernelWidth: 2,
+        strides: [3, 3],
+        pads: [1, 0, 0, 1],
+      };
+      for (const [name, c] of [...Object.entries(GRID), ['patchify', patchify] as const, ['stride 3 over a 2×2 kernel', sparse] as const]) {
+        const s = shape(c);
+        const t = tensors(s);
+        const expected = reference.conv2dBackwardInput(s, t.gradY, t.w);
+        expectAllClose(await runBackward(s, { path }), expected, F32_SUM, name);
+        const summed = await runBackward(s, { path, accumulate: true });
+        expectAllClose(
+          summed,
+          expected.map((v, i) => v + t.initialGradX[i]!),
+          F32_SUM,
+          `${name}, accumulate`,
+        );
+      }
+    });
+  }
+
   it('other tiles cover the tails', async () => {
     const s = shape({ ...GRID['several tiles in m, n and k']!, strides: [2, 3], pads: [1, 0, 1, 2] });
     const t = tensors(s);
@@ -499,9 +531,8 @@ describe('conv2d output size', () => {
 
 describe("llvmpipe's default kernels", () => {
   // The choice follows per-dispatch measurements (src/kernels/conv2d.ts, gallivmPacked): the packed-weight kernels
-  // wherever there are channels to block (weights from storage where they pass 16 KiB), the implicit GEMM for a
-  // stride-2 input gradient.
-  it('take the packed kernels for 3×3 and 1×1 layers, from storage for large weights, and the GEMM for a stride-2 input gradient', async () => {
+  // wherever there are channels to block (weights from storage where they pass 16 KiB), at any stride.
+  it('take the packed kernels for 3×3 and 1×1 layers, from storage for large weights, and for strided input gradients', async () => {
     const context = await GpuContext.open({ backend: 'opengles', tuneCache: false });
     try {
       const kernelOf = async (s: ConvShape) => {
@@ -520,25 +551,32 @@ describe("llvmpipe's default kernels", () => {
       const pointwise: Case = { ...wide, inChannels: 64, outChannels: 64, kernelHeight: 1, kernelWidth: 1, pads: [0, 0, 0, 0] };
       expect(await kernelOf(shape(pointwise))).toEqual(['conv2d/conv2d_ubo_forward 8 storage', 'conv2d/conv2d_ubo_backward_input_s1 8 storage']);
       const [, strided] = await kernelOf(shape({ ...wide, strides: [2, 2] }));
-      expect(strided).toBe('conv2d/conv2d_backward_input');
+      expect(strided).toBe('conv2d/conv2d_ubo_backward_input 8');
     } finally {
       context.destroy();
     }
   });
 
-  // The implicit GEMM's loop estimate counts the taps that reach one stride phase, not the whole kernel: a ViT-B/16
-  // patchify layer (one tap a phase) was refused over gallivm's loop budget, counting 16·16 taps for each of 768 channels.
+  // The strided input gradients' loop estimates count the taps that reach one stride phase, not the whole kernel: a
+  // ViT-B/16 patchify layer (one tap a phase) was refused over gallivm's loop budget, counting 16·16 taps for each of 768
+  // channels. Both kernels that take it: the implicit GEMM and the default, the packed kernel.
   it("run a patchify layer's input gradient (ViT-B/16: 16×16, stride 16, 768 channels) within the loop budget, right", async () => {
     const context = await GpuContext.open({ backend: 'opengles', tuneCache: false });
     try {
       const s = shape({ batch: 1, inChannels: 3, height: 32, width: 32, outChannels: 768, kernelHeight: 16, kernelWidth: 16, strides: [16, 16] });
       const t = tensors(s);
-      const io = await uploadAll(context, { gradY: t.gradY, w: t.w, gradX: new Float32Array(t.x.length) });
-      const dispatch = await conv2dBackwardInput(context, io, s);
-      expect(dispatch.bound.kernel.name).toBe('conv2d/conv2d_backward_input');
-      await runDispatches(context, 'patchify input gradient', [dispatch]);
-      expectAllClose(await read(context, io.gradX, t.x.length), reference.conv2dBackwardInput(s, t.gradY, t.w), F32_SUM);
-      for (const buffer of [...Object.values(io), ...dispatch.bound.uniforms]) buffer.destroy();
+      const expected = reference.conv2dBackwardInput(s, t.gradY, t.w);
+      for (const [path, name] of [
+        ['implicit-gemm', 'conv2d/conv2d_backward_input'],
+        ['auto', 'conv2d/conv2d_ubo_backward_input'],
+      ] as const) {
+        const io = await uploadAll(context, { gradY: t.gradY, w: t.w, gradX: new Float32Array(t.x.length) });
+        const dispatch = await conv2dBackwardInput(context, io, { ...s, path });
+        expect(dispatch.bound.kernel.name).toBe(name);
+        await runDispatches(context, 'patchify input gradient', [dispatch]);
+        expectAllClose(await read(context, io.gradX, t.x.length), expected, F32_SUM, path);
+        for (const buffer of [...Object.values(io), ...dispatch.bound.uniforms]) buffer.destroy();
+      }
     } finally {
       context.destroy();
     }
