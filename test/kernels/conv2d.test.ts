@@ -198,6 +198,20 @@ async function runBackward(s: ConvShape, options: Options & { accumulate?: boole
   return result;
 }
 
+/** The path's input gradient against the float64 reference, overwriting and accumulating into a nonzero gradient. */
+async function expectInputGradient(name: string, s: ConvShape, path: Conv2dPath): Promise<void> {
+  const t = tensors(s);
+  const expected = reference.conv2dBackwardInput(s, t.gradY, t.w);
+  expectAllClose(await runBackward(s, { path }), expected, F32_SUM, name);
+  const summed = await runBackward(s, { path, accumulate: true });
+  expectAllClose(
+    summed,
+    expected.map((v, i) => v + t.initialGradX[i]!),
+    F32_SUM,
+    `${name}, accumulate`,
+  );
+}
+
 describe('conv2d forward against the float64 reference', () => {
   Object.entries(GRID).forEach(([name, c], i) => {
     const s = shape(c);
@@ -281,19 +295,7 @@ describe('conv2d input gradient against the float64 reference', () => {
       };
       const stride1 = [...Object.entries(GRID), ['depthwise stride 1', depthwise] as const].filter(([, c]) => shape(c).strides.every((v) => v === 1));
       expect(stride1.length).toBeGreaterThan(3);
-      for (const [name, c] of stride1) {
-        const s = shape(c);
-        const t = tensors(s);
-        const expected = reference.conv2dBackwardInput(s, t.gradY, t.w);
-        expectAllClose(await runBackward(s, { path }), expected, F32_SUM, name);
-        const summed = await runBackward(s, { path, accumulate: true });
-        expectAllClose(
-          summed,
-          expected.map((v, i) => v + t.initialGradX[i]!),
-          F32_SUM,
-          `${name}, accumulate`,
-        );
-      }
+      for (const [name, c] of stride1) await expectInputGradient(name, shape(c), path);
     });
   }
 
@@ -313,19 +315,8 @@ describe('conv2d input gradient against the float64 reference', () => {
         strides: [3, 3],
         pads: [1, 0, 0, 1],
       };
-      for (const [name, c] of [...Object.entries(GRID), ['patchify', patchify] as const, ['stride 3 over a 2×2 kernel', sparse] as const]) {
-        const s = shape(c);
-        const t = tensors(s);
-        const expected = reference.conv2dBackwardInput(s, t.gradY, t.w);
-        expectAllClose(await runBackward(s, { path }), expected, F32_SUM, name);
-        const summed = await runBackward(s, { path, accumulate: true });
-        expectAllClose(
-          summed,
-          expected.map((v, i) => v + t.initialGradX[i]!),
-          F32_SUM,
-          `${name}, accumulate`,
-        );
-      }
+      const shapes = [...Object.entries(GRID), ['patchify', patchify] as const, ['stride 3 over a 2×2 kernel', sparse] as const];
+      for (const [name, c] of shapes) await expectInputGradient(name, shape(c), path);
     });
   }
 
