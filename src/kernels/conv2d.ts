@@ -164,10 +164,18 @@ function channelTapIterations(channels: number, kernelHeight: number, kernelWidt
   return loopIterations(channels) + channels * (nestedIterations(kernelHeight, kernelWidth) + 1);
 }
 
-/** The most taps of a kernel dimension that reach one stride phase: kh · dilation ≡ r (mod stride) recurs every stride / gcd. */
-function tapsReaching(kernel: number, stride: number, dilation: number): number {
+/**
+ * The loops of shaders/conv2d.wgsl's phase_of and of the taps it finds, for the input gradients' loop estimates: the
+ * most taps of each kernel dimension that reach one stride phase (kh · dilation ≡ r (mod stride) recurs every stride /
+ * gcd), and the iterations of its searches (up to the stride and the kernel size in each dimension).
+ */
+function phaseLoops(params: ReturnType<typeof baseParams>): { taps: [number, number]; search: number } {
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-  return Math.ceil(kernel / (stride / gcd(stride, dilation)));
+  const reaching = (kernel: number, stride: number, dilation: number) => Math.ceil(kernel / (stride / gcd(stride, dilation)));
+  return {
+    taps: [reaching(params.kernel_height, params.stride_h, params.dilation_h), reaching(params.kernel_width, params.stride_w, params.dilation_w)],
+    search: 2 * (params.stride_h + params.stride_w + params.kernel_height + params.kernel_width),
+  };
 }
 
 /** Vec4s of packed weights (shaders/conv2d.wgsl, conv2d_pack_*) in the 16 KiB uniform array the kernels declare. */
@@ -467,13 +475,11 @@ export async function conv2dBackwardInput(
     const count = params.batch * channels * rows * Math.ceil(columns / 4);
     const [x, y] = gridFor(count, WORKGROUP_SIZE);
     const workgroups: [number, number, number] = [x, y, params.stride_h * params.stride_w];
-    const taps = [
-      tapsReaching(params.kernel_height, params.stride_h, params.dilation_h),
-      tapsReaching(params.kernel_width, params.stride_w, params.dilation_w),
-    ] as const;
-    // phase_of's searches, where strided: up to the stride and the kernel size in each dimension.
-    const phaseSearch = strided ? 2 * (params.stride_h + params.stride_w + params.kernel_height + params.kernel_width) : 0;
-    const iterations = channelTapIterations(params.out_channels / params.group, ...taps) + nestedIterations(Math.max(block, 4), 4) + phaseSearch;
+    const phase = phaseLoops(params); // the stride-1 kernels search no phase
+    const iterations =
+      channelTapIterations(params.out_channels / params.group, ...phase.taps) +
+      nestedIterations(Math.max(block, 4), 4) +
+      (strided ? phase.search : 0);
     if (!pack) return { bound: kernel.bind(context.device, resources), workgroups, iterations };
     const bound = kernel.bind(context.device, { params, grad_y: io.gradY, grad_x: io.gradX, ...pack.bindings });
     return withPacking({ bound, workgroups, iterations }, pack);
@@ -495,14 +501,10 @@ export async function conv2dBackwardInput(
   params.n_tiles = Math.ceil(params.in_channels / params.group / tiles.n);
   const kernel = await context.kernels.kernel('conv2d', 'conv2d_backward_input', { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACCUMULATE });
   // Each workgroup sums over the taps reaching its phase (kernel_h·kernel_w at stride 1, one per phase for a patchify
-  // layer); phase_of() searches up to the stride and the kernel size.
-  const phaseDepth =
-    (params.out_channels / params.group) *
-    tapsReaching(params.kernel_height, params.stride_h, params.dilation_h) *
-    tapsReaching(params.kernel_width, params.stride_w, params.dilation_w);
-  const kTiles = Math.ceil(phaseDepth / tiles.k);
-  const phaseSearch = 2 * (params.stride_h + params.stride_w + params.kernel_height + params.kernel_width);
-  const iterations = implicitGemmIterations(tiles, kTiles, false, phaseSearch);
+  // layer).
+  const phase = phaseLoops(params);
+  const kTiles = Math.ceil(((params.out_channels / params.group) * phase.taps[0] * phase.taps[1]) / tiles.k);
+  const iterations = implicitGemmIterations(tiles, kTiles, false, phase.search);
   return {
     bound: kernel.bind(context.device, resources),
     workgroups: gridFor(params.m_tiles * params.n_tiles * params.group * phases, 1),
