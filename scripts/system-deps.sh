@@ -4,6 +4,7 @@
 #                           chromium also runs the browser tests
 #   libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri   Mesa's llvmpipe through OpenGL ES (WebGPU compatibility mode)
 #   libonnx-testdata        ONNX's backend node tests, run as a conformance suite
+# then, on Debian bookworm, scripts/lavapipe.sh unpacks a newer lavapipe for the f16 tests (into .cache/, not installed).
 # Elsewhere (macOS, Windows, other Linux) it installs nothing: a GPU driver is all gradlens needs there.
 set -euo pipefail
 if ! command -v apt-get > /dev/null || ! command -v dpkg-query > /dev/null; then
@@ -17,10 +18,11 @@ for package in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present"
-  exit 0
+else
+  echo "system packages: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
 fi
-echo "system packages: installing ${missing[*]}"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -q
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+bash "$(dirname "$0")/lavapipe.sh"

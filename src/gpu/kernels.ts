@@ -1,6 +1,6 @@
 import { ResourceType, WgslReflect, type StructInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { GradlensError } from './errors.ts';
-import { baseModule, isSubgroupVariant, shaderFiles, shaderSources, subgroupSources, subgroupVariantName, withLibraries } from './shader-sources.ts';
+import { baseModule, isVariant, shaderFiles, shaderSources, variantName, variantSources, withLibraries } from './shader-sources.ts';
 import { packUniform, type UniformValues } from './uniforms.ts';
 
 export type Overrides = Readonly<Record<string, number>>;
@@ -151,7 +151,7 @@ export class KernelRegistry {
   ) {
     this.subgroupSize = options.subgroupSize;
     this.useSubgroups = (options.subgroups ?? true) && device.features.has('subgroups');
-    this.sources = new Map(Object.entries(sources === shaderSources ? { ...sources, ...subgroupSources } : sources));
+    this.sources = new Map(Object.entries(sources === shaderSources ? { ...sources, ...variantSources } : sources));
   }
 
   /**
@@ -172,8 +172,20 @@ export class KernelRegistry {
    * libraries, `enable subgroups;`) where it has one and `subgroups` is on, else the module itself.
    */
   variant(module: string): string {
-    const name = subgroupVariantName(module);
+    const name = variantName(module, 'subgroups');
     return this.subgroups && this.sources.has(name) ? name : module;
+  }
+
+  /**
+   * The module to build a kernel of `module` from that reads its weights as f16 (shaders/lib/*-f16.wgsl libraries,
+   * `enable f16;`): only on a device created with `shader-f16` (AdapterOptions.precision 'f16' asks for it).
+   */
+  halfVariant(module: string): string {
+    const name = variantName(module, 'f16');
+    if (!this.device.features.has('shader-f16'))
+      throw new GradlensError('DEVICE_LIMIT', `kernel module ${module}: f16 weights need the shader-f16 feature`);
+    if (!this.sources.has(name)) throw new GradlensError('UNKNOWN_KERNEL', `kernel module ${module} has no f16 variant`);
+    return name;
   }
 
   get moduleNames(): string[] {
@@ -198,7 +210,7 @@ export class KernelRegistry {
   }
 
   kernel(moduleName: string, entry: string, overrides: Overrides = {}): Promise<Kernel> {
-    if (this.subgroupSize && isSubgroupVariant(moduleName) && !('SUBGROUP_SIZE' in overrides)) {
+    if (this.subgroupSize && isVariant(moduleName, 'subgroups') && !('SUBGROUP_SIZE' in overrides)) {
       overrides = { ...overrides, SUBGROUP_SIZE: this.subgroupSize };
     }
     const key = `${moduleName}/${entry}${JSON.stringify(Object.entries(overrides).sort())}`;
@@ -272,7 +284,7 @@ export class KernelRegistry {
 /** Where a module's source is, for messages (a module defined at run time has no file). */
 const fileOf = (name: string) => {
   const file = baseModule(name);
-  return `shaders/${shaderFiles[file] ?? `${file}.wgsl`}${file === name ? '' : ' (subgroups variant)'}`;
+  return `shaders/${shaderFiles[file] ?? `${file}.wgsl`}${file === name ? '' : ` (${name.slice(file.length + 1)} variant)`}`;
 };
 
 function toBinding(resource: VariableInfo, kernel: string): Binding {

@@ -6,7 +6,7 @@
 // flattened features) summed only its first 20,160 terms there. So each dispatch states an upper bound on the loop
 // iterations of one invocation, and a dispatch over the adapter's budget is split by its wrapper or refused here.
 
-import { isSubgroupVariant } from './shader-sources.ts';
+import { isVariant } from './shader-sources.ts';
 
 // Counting: gallivm decrements its guard at every loop header, the exiting test included, so a loop of n iterations
 // costs n + 1 (measured: a 64×64 GEMM tile step with three inner loops of 16 costs 52, not 49). The helpers below
@@ -86,5 +86,5 @@ export function subgroupTreeIterations(width: number): number {
 
 /** A row reduction's cost in the module chosen (KernelRegistry.variant): the plain tree or the subgroups one. */
 export function rowReduceIterations(width: number, module: string): number {
-  return isSubgroupVariant(module) ? subgroupTreeIterations(width) : treeIterations(width);
+  return isVariant(module, 'subgroups') ? subgroupTreeIterations(width) : treeIterations(width);
 }

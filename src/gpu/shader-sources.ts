@@ -18,14 +18,20 @@ export const library: ReadonlyMap<string, string> = new Map(Object.entries(libra
 const usedLibraries = (code: string) => [...code.matchAll(/^\/\/ uses: ([a-z0-9-]+)/gm)].map((match) => match[1]!);
 
 /**
- * The module with the libraries its `// uses:` lines name appended. With `subgroups`, each library NAME that has a
- * twin NAME-subgroups in shaders/lib/ is replaced by it and the module starts with `enable subgroups;` (put before its
- * first line, so line numbers still hold): that source compiles only on a device created with the feature.
+ * A module variant that swaps libraries for their twins and needs a WebGPU feature: `subgroups` (shaders/lib/NAME-subgroups.wgsl,
+ * row reductions on subgroup operations) and `f16` (shaders/lib/NAME-f16.wgsl: weights stored as f16).
  */
-export function withLibraries(code: string, variant: { subgroups?: boolean } = {}): string {
-  const twin = (name: string) => (variant.subgroups && library.has(`${name}${SUBGROUPS_SUFFIX}`) ? `${name}${SUBGROUPS_SUFFIX}` : name);
+export type ShaderVariant = 'subgroups' | 'f16';
+
+/**
+ * The module with the libraries its `// uses:` lines name appended. With a variant, each library NAME that has a twin
+ * NAME-variant in shaders/lib/ is replaced by it and the module starts with `enable variant;` (put before its first
+ * line, so line numbers still hold): that source compiles only on a device created with the feature.
+ */
+export function withLibraries(code: string, variant?: ShaderVariant): string {
+  const twin = (name: string) => (variant && library.has(`${name}-${variant}`) ? `${name}-${variant}` : name);
   return [
-    variant.subgroups ? `enable subgroups; ${code}` : code,
+    variant ? `enable ${variant}; ${code}` : code,
     ...usedLibraries(code).map((name) => {
       const source = library.get(twin(name));
       if (source === undefined) throw new Error(`WGSL library "${name}" not found in shaders/lib/`);
@@ -34,21 +40,18 @@ export function withLibraries(code: string, variant: { subgroups?: boolean } = {
   ].join('\n');
 }
 
-const SUBGROUPS_SUFFIX = '-subgroups';
-const VARIANT_SUFFIX = '+subgroups';
+/** The name of a module's variant (see `variantSources`). */
+export const variantName = (module: string, variant: ShaderVariant) => `${module}+${variant}`;
 
-/** The name of a module's subgroups variant (see `subgroupSources`). */
-export const subgroupVariantName = (module: string) => `${module}${VARIANT_SUFFIX}`;
+/** Whether a module name is a variant's of `variant` (`variantName`). */
+export const isVariant = (module: string, variant: ShaderVariant) => module.endsWith(`+${variant}`);
 
-/** Whether a module name is a subgroups variant's (`subgroupVariantName`). */
-export const isSubgroupVariant = (module: string) => module.endsWith(VARIANT_SUFFIX);
+/** The module a variant was made from; any other name as it is. */
+export const baseModule = (module: string) => module.replace(/\+[a-z0-9]+$/, '');
 
-/** The module a subgroups variant was made from; any other name as it is. */
-export const baseModule = (module: string) => (isSubgroupVariant(module) ? module.slice(0, -VARIANT_SUFFIX.length) : module);
-
-/** Whether a module's code uses a library that has a subgroups twin, i.e. whether a subgroups variant differs from it. */
-export function hasSubgroupVariant(code: string): boolean {
-  return usedLibraries(code).some((name) => library.has(`${name}${SUBGROUPS_SUFFIX}`));
+/** Whether a module's code uses a library that has a twin for `variant`, i.e. whether that variant differs from it. */
+export function hasVariant(code: string, variant: ShaderVariant): boolean {
+  return usedLibraries(code).some((name) => library.has(`${name}-${variant}`));
 }
 
 /** Module name → its file, relative to shaders/ (for messages). */
@@ -62,11 +65,13 @@ export const shaderSources: Readonly<Record<string, string>> = Object.fromEntrie
 );
 
 /**
- * The subgroups variant of each module that has one, by `subgroupVariantName`: compiled only where the device has the
- * `subgroups` feature (KernelRegistry.variant chooses), since `enable subgroups;` fails to compile elsewhere.
+ * The variants of each module that has them, by `variantName`: compiled only where the device has the feature
+ * (KernelRegistry.variant chooses), since `enable subgroups;` or `enable f16;` fails to compile elsewhere.
  */
-export const subgroupSources: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(files)
-    .filter(([, code]) => hasSubgroupVariant(code))
-    .map(([path, code]) => [subgroupVariantName(nameOf(path)), withLibraries(code, { subgroups: true })]),
+export const variantSources: Readonly<Record<string, string>> = Object.fromEntries(
+  (['subgroups', 'f16'] as const).flatMap((variant) =>
+    Object.entries(files)
+      .filter(([, code]) => hasVariant(code, variant))
+      .map(([path, code]) => [variantName(nameOf(path), variant), withLibraries(code, variant)]),
+  ),
 );

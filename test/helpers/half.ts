@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
+import { GpuContext } from '../../src/gpu/index.ts';
+import type { AdapterOptions } from '../../src/gpu/adapter.ts';
+
+/** Mesa's lavapipe, unpacked by scripts/lavapipe.sh (npm run setup on Debian bookworm): an adapter with `shader-f16`. */
+export const LAVAPIPE_ICD = fileURLToPath(new URL('../../.cache/lavapipe/lvp_icd.json', import.meta.url));
+
+/**
+ * A device with `shader-f16` for a test file's f16 tests, opened before any other in its process: lavapipe where
+ * scripts/lavapipe.sh unpacked it (its driver chosen by VK_ICD_FILENAMES, which the Vulkan loader reads when Dawn
+ * starts), else the test adapter if it has the feature (a GPU); otherwise `why` it is skipped.
+ */
+export async function halfContext(options: AdapterOptions = {}): Promise<{ context?: GpuContext; why: string }> {
+  const lavapipe = existsSync(LAVAPIPE_ICD);
+  if (lavapipe) process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
+  const context = await GpuContext.open({ ...options, ...(lavapipe && { backend: 'vulkan' }) });
+  if (!context.report.shaderF16) {
+    context.destroy();
+    return { why: `no adapter with shader-f16 (${context.report.description}; run scripts/lavapipe.sh on Debian bookworm)` };
+  }
+  afterAll(() => context.destroy());
+  return { context, why: '' };
+}
+
+/** An IEEE binary16 value from its bits. */
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 31) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/** The distance between the two binary16 values nearest to x (finite, within ±65504). */
+export function halfSpacing(x: number): number {
+  const magnitude = Math.abs(x);
+  return magnitude < 2 ** -14 ? 2 ** -24 : 2 ** (Math.floor(Math.log2(magnitude)) - 10);
+}
