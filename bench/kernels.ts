@@ -18,9 +18,14 @@ export interface KernelRow {
   gflops?: number;
   /** Bytes read and written per second, for memory-bound kernels. */
   gbps?: number;
-  /** Row reductions on a device with `subgroups`: the plain tree's median time, measured interleaved with `ms`. */
+  /**
+   * The alternative's median time, measured interleaved with `ms`: the plain tree of a row reduction run with
+   * `subgroups`, the f32 weights of a GEMM run with f16 weights (`plainName` says which).
+   */
   plainMs?: number;
-  /** Row reductions: the largest |output − float64 reference| of the kernel timed in `ms` (and of the plain tree). */
+  /** What `plainMs` timed; 'plain tree' when absent. */
+  plainName?: string;
+  /** The largest |output − float64 reference| of the kernel timed in `ms` (and of the alternative). */
   maxError?: number;
   plainMaxError?: number;
 }
@@ -45,6 +50,20 @@ const SIZES = {
     ],
   } as Record<Scale, [number, number][]>,
   bandwidth: { tiny: 1 << 16, quick: 1 << 22, full: 1 << 24 },
+  // Dense layers whose weights f16 halves (AdapterOptions.precision): ViT-B/16's MLP (768 → 3072) for a chunk of 8
+  // tokens and for one image's 197; [m, k, n].
+  halfGemm: {
+    tiny: [[8, 64, 64]],
+    quick: [
+      [8, 768, 3072],
+      [197, 768, 3072],
+    ],
+    full: [
+      [8, 768, 3072],
+      [197, 768, 3072],
+      [1576, 768, 3072],
+    ],
+  } as Record<Scale, [number, number, number][]>,
   // ViT-B/16 at 224×224 (197 tokens, 12 heads, width 768): attention softmax rows and layernorm rows, per batch.
   vitBatch: { tiny: 1, quick: 1, full: 8 },
   repeats: { tiny: 1, quick: 3, full: 10 },
@@ -139,6 +158,27 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
     release();
   }
 
+  // f16 weights, where the device has `shader-f16`: the same product with B (the weights, N×K as a Linear layer keeps
+  // them) read from its f16 copy (ms) and as f32 (plainMs), interleaved, each checked against float64.
+  if (gpu.device.features.has('shader-f16')) {
+    for (const [m, k, n] of SIZES.halfGemm[scale]) {
+      const [a, b, c] = await Promise.all([filled(m * k, 19), filled(n * k, 20), filled(m * n, 21)]);
+      const dims = { m, n, k, transB: true };
+      const [full, half] = [await gemm(gpu, { a, b, c }, dims), await gemm(gpu, { a, b, c }, { ...dims, halfB: true })];
+      const [plainMs, ms] = await interleaved(full, half);
+      const expected = gemmReference(uniform(rng(19), m * k, 1), uniform(rng(20), n * k, 1), m, k, n);
+      const error = async (dispatches: Dispatch[]) => {
+        await new CommandBatch(gpu.device, 'bench check').add(...dispatches).submit();
+        const actual = await readFloats(gpu.device, c, m * n);
+        return expected.reduce((worst, v, i) => Math.max(worst, Math.abs(actual[i]! - v)), 0);
+      };
+      const [plainMaxError, maxError] = [await error(full), await error(half)];
+      const name = `gemm ${m}×${n}×${k}, f16 weights (ViT-B/16 MLP)`;
+      rows.push({ name, ms, plainMs, plainName: 'f32 weights', gflops: (2 * m * n * k) / ms / 1e6, maxError, plainMaxError });
+      release();
+    }
+  }
+
   // Row reductions of a ViT-B/16 at 224×224: with the `subgroups` feature, the subgroups variant (ms) against the plain
   // tree (plainMs), interleaved on the same buffers; without it, the plain kernels alone.
   {
@@ -194,6 +234,18 @@ export async function kernelSuite(gpu: GpuContext, scale: Scale): Promise<Kernel
     release();
   }
   return rows;
+}
+
+/** a (m×k) times bᵀ (b n×k), in float64. */
+function gemmReference(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let kk = 0; kk < k; kk++) sum += a[i * k + kk]! * b[j * k + kk]!;
+      c[i * n + j] = sum;
+    }
+  return c;
 }
 
 /** Softmax of each of `rows` rows of `length`, in float64. */

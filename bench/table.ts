@@ -9,7 +9,7 @@ import type { BenchResult } from './result.ts';
 export function adapterLine(result: BenchResult): string {
   const { name, backend, featureLevel, software, loopBudget } = adapterIdentity(result.adapter);
   const features = result.adapter.features.length ? result.adapter.features.join(', ') : 'no optional features';
-  const kernels = result.adapter.subgroupKernels ? ', subgroup kernels' : '';
+  const kernels = `${result.adapter.subgroupKernels ? ', subgroup kernels' : ''}${result.adapter.precision === 'f16' ? ', f16 weights' : ''}`;
   const tuned = result.adapter.tuning?.entries ? `${result.adapter.tuning.entries} shape classes autotuned` : 'not autotuned (gradlens tune)';
   return `${name} (${result.adapter.vendor}, ${backend}, ${featureLevel}${software ? ', software' : ''}; ${features}${kernels}; loop budget ${loopBudget ?? 'none'}; ${tuned})`;
 }
@@ -45,9 +45,11 @@ export function formatBench(result: BenchResult): string {
     for (const row of result.kernels) {
       const rate = row.gflops !== undefined ? `${fmt(row.gflops)} GFLOP/s` : `${fmt(row.gbps!)} GB/s`;
       const plain =
-        row.plainMs !== undefined ? `  (plain tree ${row.plainMs.toFixed(2)} ms, interleaved: ×${(row.plainMs / row.ms).toFixed(2)})` : '';
+        row.plainMs !== undefined
+          ? `  (${row.plainName ?? 'plain tree'} ${row.plainMs.toFixed(2)} ms, interleaved: ×${(row.plainMs / row.ms).toFixed(2)})`
+          : '';
       const check = row.maxError === undefined ? '' : `; max |error| vs float64 ${row.maxError.toExponential(1)}`;
-      const plainCheck = row.plainMaxError === undefined ? '' : ` (plain ${row.plainMaxError.toExponential(1)})`;
+      const plainCheck = row.plainMaxError === undefined ? '' : ` (${row.plainName ?? 'plain'} ${row.plainMaxError.toExponential(1)})`;
       lines.push(`  ${row.name.padEnd(58)} ${row.ms.toFixed(2).padStart(9)} ms  ${rate}${plain}${check}${plainCheck}`);
     }
   }

@@ -2,6 +2,9 @@
 // The general kernels are implicit GEMMs, one per group: forward rows m = (n, oh, ow), columns co, depth
 // k = (ci, kh, kw); backward rows (n, ih, iw) of one stride phase, columns ci, depth (co, kh, kw) of the taps that
 // reach that phase. Depthwise convolutions and those with few channels per group take the direct kernels at the end.
+// The weights may be stored as f16 (the +f16 variant: AdapterOptions.precision 'f16'); each is widened to f32 as it is
+// read, so every product and sum stays f32.
+// uses: weights (Weight: f32, or f16 in the +f16 variant)
 
 struct Params {
   batch: u32,
@@ -44,8 +47,8 @@ override DIRECT_WORKGROUP_SIZE: u32 = 128u;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> w_vec4: array<vec4<f32>>; // the same weights, when K % 4 == 0
+@group(0) @binding(2) var<storage, read> w: array<Weight>; // f16 in the +f16 variant: read through f32()
+@group(0) @binding(3) var<storage, read> w_vec4: array<vec4<Weight>>; // the same weights, when K % 4 == 0
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 @group(0) @binding(6) var<storage, read> grad_y: array<f32>;
@@ -166,7 +169,7 @@ fn stage_forward_b(tid: u32, k0: u32, n0: u32, group: u32) {
     let kk = e % TILE_K;
     let co = n0 + e / TILE_K;
     var v = 0.0;
-    if (co < out_per_group && k0 + kk < k_total) { v = w[(group * out_per_group + co) * k_total + k0 + kk]; }
+    if (co < out_per_group && k0 + kk < k_total) { v = f32(w[(group * out_per_group + co) * k_total + k0 + kk]); }
     set_b(kk, e / TILE_K, v);
   }
 }
@@ -179,7 +182,7 @@ fn stage_forward_b_vec4(tid: u32, k0: u32, n0: u32, group: u32) {
     let kq = e % (TILE_K / 4u);
     let co = n0 + e / (TILE_K / 4u);
     var v = vec4<f32>();
-    if (co < out_per_group && k0 + 4u * kq < k_total) { v = w_vec4[((group * out_per_group + co) * k_total + k0) / 4u + kq]; }
+    if (co < out_per_group && k0 + 4u * kq < k_total) { v = vec4<f32>(w_vec4[((group * out_per_group + co) * k_total + k0) / 4u + kq]); }
     for (var j = 0u; j < 4u; j++) { set_b(4u * kq + j, e / (TILE_K / 4u), v[j]); }
   }
 }
@@ -323,7 +326,7 @@ fn stage_backward_b(tid: u32, n0: u32, buffer: u32) {
     let nn = e % TILE_N;
     let w_offset = k_info[buffer * TILE_K + kk].w;
     var v = 0.0;
-    if (w_offset >= 0 && n0 + nn < in_per_group) { v = w[u32(w_offset) + (n0 + nn) * kernel_size]; }
+    if (w_offset >= 0 && n0 + nn < in_per_group) { v = f32(w[u32(w_offset) + (n0 + nn) * kernel_size]); }
     set_b(kk, nn, v);
   }
 }
@@ -410,7 +413,7 @@ fn conv2d_direct_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(
       let row = (plane + u32(ih)) * params.width;
       for (var kw = 0u; kw < params.kernel_width; kw++) {
         let iw = iw0 + i32(kw * params.dilation_w);
-        let tap = w[(taps + kh) * params.kernel_width + kw];
+        let tap = f32(w[(taps + kh) * params.kernel_width + kw]);
         sum += tap * vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
       }
     }
@@ -456,7 +459,7 @@ fn conv2d_direct_backward_input(@builtin(global_invocation_id) id: vec3<u32>, @b
         var tw = w0[0];
         for (var kw = 0u; kw < params.kernel_width; kw++) {
           if (tw.y == 0 && u32(tw.x) < params.out_width) {
-            sum += grad_y[(plane + u32(th.x)) * params.out_width + u32(tw.x)] * w[(taps + kh) * params.kernel_width + kw];
+            sum += grad_y[(plane + u32(th.x)) * params.out_width + u32(tw.x)] * f32(w[(taps + kh) * params.kernel_width + kw]);
           }
           tw = next_tap(tw, w0[1], params.stride_w);
         }
@@ -576,10 +579,10 @@ fn conv2d_block_forward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(n
         let tap = kh * params.kernel_width + kw;
         let t = w_base + vec4<u32>(tap);
         let xv = vec4<f32>(x_at(row, iw), x_at(row, iw + sw), x_at(row, iw + 2 * sw), x_at(row, iw + 3 * sw));
-        acc += outer4(xv, vec4<f32>(w[t.x], w[t.y], w[t.z], w[t.w]));
+        acc += outer4(xv, vec4<f32>(vec4(w[t.x], w[t.y], w[t.z], w[t.w])));
         if (BLOCK_CHANNELS == 8u) {
           let u = w_hi + vec4<u32>(tap);
-          acc_hi += outer4(xv, vec4<f32>(w[u.x], w[u.y], w[u.z], w[u.w]));
+          acc_hi += outer4(xv, vec4<f32>(vec4(w[u.x], w[u.y], w[u.z], w[u.w])));
         }
       }
     }
@@ -613,7 +616,7 @@ fn conv2d_direct_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>,
       let row = (plane + u32(oh)) * params.out_width;
       for (var kw = 0u; kw < params.kernel_width; kw++) {
         let ow = ow0 - i32(kw * params.dilation_w);
-        sum += w[(taps + kh) * params.kernel_width + kw] * vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
+        sum += f32(w[(taps + kh) * params.kernel_width + kw]) * vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
       }
     }
   }
@@ -651,10 +654,10 @@ fn conv2d_block_backward_input_s1(@builtin(global_invocation_id) id: vec3<u32>, 
         let tap = kh * params.kernel_width + kw;
         let t = w_base + vec4<u32>(tap);
         let dy = vec4<f32>(dy_at(row, ow), dy_at(row, ow + 1), dy_at(row, ow + 2), dy_at(row, ow + 3));
-        acc += outer4(dy, vec4<f32>(w[t.x], w[t.y], w[t.z], w[t.w]));
+        acc += outer4(dy, vec4<f32>(vec4(w[t.x], w[t.y], w[t.z], w[t.w])));
         if (BLOCK_CHANNELS == 8u) {
           let u = w_hi + vec4<u32>(tap);
-          acc_hi += outer4(dy, vec4<f32>(w[u.x], w[u.y], w[u.z], w[u.w]));
+          acc_hi += outer4(dy, vec4<f32>(vec4(w[u.x], w[u.y], w[u.z], w[u.w])));
         }
       }
     }
@@ -694,7 +697,7 @@ fn weights_along_input(co: u32, ci_local: vec4<u32>, tap: u32) -> vec4<f32> {
   let in_per_group = params.in_channels / params.group;
   let taps = params.kernel_height * params.kernel_width;
   let at = (vec4<u32>(co * in_per_group) + min(ci_local, vec4<u32>(in_per_group - 1u))) * taps + vec4<u32>(tap);
-  return select(vec4<f32>(), vec4<f32>(w[at.x], w[at.y], w[at.z], w[at.w]), ci_local < vec4<u32>(in_per_group));
+  return select(vec4<f32>(), vec4<f32>(vec4(w[at.x], w[at.y], w[at.z], w[at.w])), ci_local < vec4<u32>(in_per_group));
 }
 
 // w[group's co_local, ci_local, tap] at the 4 output channels co_local (zero past out_per_group).
@@ -704,7 +707,7 @@ fn weights_along_output(g: u32, co_local: vec4<u32>, ci_local: u32, tap: u32) ->
   let taps = params.kernel_height * params.kernel_width;
   let co = vec4<u32>(g * out_per_group) + min(co_local, vec4<u32>(out_per_group - 1u));
   let at = (co * in_per_group + vec4<u32>(ci_local)) * taps + vec4<u32>(tap);
-  return select(vec4<f32>(), vec4<f32>(w[at.x], w[at.y], w[at.z], w[at.w]), co_local < vec4<u32>(out_per_group));
+  return select(vec4<f32>(), vec4<f32>(vec4(w[at.x], w[at.y], w[at.z], w[at.w])), co_local < vec4<u32>(out_per_group));
 }
 
 @compute @workgroup_size(DIRECT_WORKGROUP_SIZE)

@@ -15,6 +15,9 @@
 // costs ~30 cycles against ~1 per multiply-add, so the 16 loads per 64 multiply-adds of an 8×8 block beat a 4×4
 // block's 8 per 16 (16×16 invocations) twice over: 512³ at 1.2 against 0.6 GFLOP per CPU-second (one thread per
 // output: 0.17). TILE_K 8, 16 or 32 and 128×128 tiles measured within 10%.
+// B may be weights stored as f16 (the +f16 variant: AdapterOptions.precision 'f16'); each is widened to f32 as it
+// is read, so the tiles, products and sums stay f32.
+// uses: weights (Weight: f32, or f16 in the +f16 variant)
 
 struct Params {
   m: u32,
@@ -55,7 +58,7 @@ const BLOCK: u32 = 8u; // the accumulators below are written out for 8
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<Weight>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
@@ -131,7 +134,7 @@ fn gemm_tiled(
         let row = k0 + kk;
         let col = col0 + j;
         var v = 0.0;
-        if (row < k && col < n) { v = b[b_base + select(row * n + col, col * k + row, trans_b)]; }
+        if (row < k && col < n) { v = f32(b[b_base + select(row * n + col, col * k + row, trans_b)]); }
         b_tile[kk * tile_n + j] = v;
       }
       workgroupBarrier();
@@ -220,14 +223,14 @@ fn gemm_direct(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgr
         let ao = a_base + (kk + u) * a_step;
         let bo = b_base + (kk + u) * b_step;
         acc += outer(vec4(a[ao + a_row.x], a[ao + a_row.y], a[ao + a_row.z], a[ao + a_row.w]),
-                     vec4(b[bo + b_col.x], b[bo + b_col.y], b[bo + b_col.z], b[bo + b_col.w]));
+                     vec4<f32>(vec4(b[bo + b_col.x], b[bo + b_col.y], b[bo + b_col.z], b[bo + b_col.w])));
       }
     }
     for (; kk < params.k_end; kk++) {
       let ao = a_base + kk * a_step;
       let bo = b_base + kk * b_step;
       acc += outer(vec4(a[ao + a_row.x], a[ao + a_row.y], a[ao + a_row.z], a[ao + a_row.w]),
-                   vec4(b[bo + b_col.x], b[bo + b_col.y], b[bo + b_col.z], b[bo + b_col.w]));
+                   vec4<f32>(vec4(b[bo + b_col.x], b[bo + b_col.y], b[bo + b_col.z], b[bo + b_col.w])));
     }
   }
   store_block(z, i0, j0, 1u, 1u, acc);

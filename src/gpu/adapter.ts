@@ -30,6 +30,12 @@ export interface AdapterOptions {
    * requested). Measured 1.1–1.3× faster than the plain tree on SwiftShader (docs/performance.md).
    */
   subgroups?: boolean;
+  /**
+   * 'f16' keeps a copy of the weights of Conv, ConvTranspose, Gemm and MatMul-by-a-constant as f16, which the kernels
+   * read instead (half the bytes), widening each to f32, so products and sums stay f32; needs the adapter's
+   * `shader-f16` (an error otherwise). Default 'f32'. The error against f32, measured, is in docs/performance.md.
+   */
+  precision?: 'f32' | 'f16';
 }
 
 export interface FoundAdapter {

@@ -33,11 +33,10 @@ export interface AdapterReport {
   featureLevel: 'core' | 'compatibility';
   /** Optional features this device was created with. */
   features: string[];
-  /**
-   * Whether the adapter offers `shader-f16` (f16 storage and arithmetic). No kernel uses it yet: docs/performance.md
-   * says what an f16 path would do and what testing it needs.
-   */
+  /** Whether the adapter offers `shader-f16` (f16 storage and arithmetic), which AdapterOptions.precision 'f16' needs. */
   shaderF16: boolean;
+  /** How the kernels read the weights (AdapterOptions.precision): 'f16' from f16 copies, else 'f32'. */
+  precision: 'f32' | 'f16';
   /**
    * Whether kernels with a subgroups variant run it: the `subgroups` feature, AdapterOptions.subgroups, and a probe
    * (src/gpu/subgroups.ts) that found each subgroup an aligned block of the workgroup's invocations.
@@ -60,11 +59,20 @@ export interface AdapterIdentity {
   featureLevel: 'core' | 'compatibility';
   software: boolean;
   loopBudget: number | null;
+  /** Present when the weights were stored as f16 (AdapterOptions.precision). */
+  precision?: 'f16';
 }
 
 export function adapterIdentity(report: AdapterReport): AdapterIdentity {
   const name = report.description || report.device || report.architecture || 'unnamed adapter';
-  return { name, backend: report.backend, featureLevel: report.featureLevel, software: report.software, loopBudget: report.loopBudget };
+  const identity: AdapterIdentity = {
+    name,
+    backend: report.backend,
+    featureLevel: report.featureLevel,
+    software: report.software,
+    loopBudget: report.loopBudget,
+  };
+  return report.precision === 'f16' ? { ...identity, precision: 'f16' } : identity;
 }
 
 /** One WebGPU device with its kernels. Replaced as a whole when the device is lost. */
@@ -92,6 +100,10 @@ export class GpuContext {
   static async open(options: AdapterOptions = {}): Promise<GpuContext> {
     const found = await findAdapter(options);
     const { adapter } = found;
+    if (options.precision === 'f16' && !adapter.features.has('shader-f16')) {
+      const name = adapter.info.description || adapter.info.device || adapter.info.vendor || 'this adapter';
+      throw new GradlensError('DEVICE_LIMIT', `precision 'f16' needs the shader-f16 feature, which ${name} does not offer; use precision 'f32'`);
+    }
     const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name) && !(name === 'subgroups' && options.subgroups === false));
     const requiredLimits: Record<string, number> = {};
     for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
@@ -153,6 +165,7 @@ function describe(found: FoundAdapter, device: GPUDevice, options: AdapterOption
     featureLevel: found.adapter.features.has('core-features-and-limits') ? 'core' : (options.featureLevel ?? 'compatibility'),
     features: [...device.features].filter((name) => (OPTIONAL_FEATURES as readonly string[]).includes(name)),
     shaderF16: found.adapter.features.has('shader-f16'),
+    precision: options.precision === 'f16' ? 'f16' : 'f32',
     subgroupKernels: device.features.has('subgroups') && options.subgroups !== false,
     limits,
     loopBudget: null,

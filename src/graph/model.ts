@@ -1,5 +1,6 @@
 import { upload } from '../gpu/buffers.ts';
 import { releasePackedWeights } from '../kernels/conv2d.ts';
+import { releaseHalfWeights } from '../kernels/half.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import type { Constant, Graph, Shape } from './ir.ts';
@@ -195,6 +196,7 @@ export class Model {
     this.specialisations.clear();
     for (const buffer of this.owned) {
       releasePackedWeights(buffer);
+      void releaseHalfWeights(buffer, releasePackedWeights); // and the packed copies of the f16 copy
       buffer.destroy();
     }
   }

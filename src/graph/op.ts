@@ -86,6 +86,9 @@ export interface OpContext {
   rules: BackwardRules;
 }
 
+/** Whether input `index` (a weight) is read from its f16 copy: the context reads weights so (AdapterOptions.precision 'f16') and it is a constant. */
+export const halfWeightsOf = (c: OpContext, index = 1): boolean => c.gpu.report.precision === 'f16' && c.isConstant(index);
+
 export interface OpDefinition {
   /** Output shapes from input shapes (batch included) and attributes; throws GradlensError('BAD_MODEL') on a mismatch. */
   shape(inputs: Shape[], node: GraphNode, constant: (index: number) => Float32Array | undefined): Shape[];

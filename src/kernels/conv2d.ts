@@ -5,6 +5,7 @@ import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import { tileKFor, type GemmActivation } from './gemm.ts';
 import { isGallivm, isSwiftShader, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
+import { halfWeights, type HalfWeights } from './half.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
 export interface Conv2dDims {
@@ -23,6 +24,11 @@ export interface Conv2dDims {
   pads?: readonly [number, number, number, number];
   /** Default 1; group = inChannels is depthwise. */
   group?: number;
+  /**
+   * Read the weights from their f16 copy (AdapterOptions.precision 'f16', device with `shader-f16`; src/kernels/half.ts),
+   * filled before the convolution, through the `+f16` variant, which widens each to f32.
+   */
+  halfW?: boolean;
 }
 
 /** Implicit-GEMM workgroup tile: m output positions × n channels, stepping k along the depth. */
@@ -206,6 +212,7 @@ function packedFits(dims: Conv2dDims, direction: 'forward' | 'backward-input'): 
  */
 async function packWeights(
   context: GpuContext,
+  module: string,
   direction: 'forward' | 'backward-input',
   dims: Conv2dDims,
   resources: { params: ReturnType<typeof baseParams>; w: GPUBuffer },
@@ -216,7 +223,7 @@ async function packWeights(
   buffers: GPUBuffer[];
 }> {
   const entry = direction === 'forward' ? 'conv2d_pack_forward' : 'conv2d_pack_backward_input';
-  const kernel = await context.kernels.kernel('conv2d', entry, { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
+  const kernel = await context.kernels.kernel(module, entry, { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
   const fits = packedFits(dims, direction);
   const packed = packedWeights(context.device, resources.w, direction, Math.max(PACKED_VEC4S, packedSize(dims, direction)));
   const bound = kernel.bind(context.device, { ...resources, w_packed_out: packed });
@@ -267,6 +274,11 @@ function uniformStandIn(device: GPUDevice): GPUBuffer {
     standIns.set(device, buffer);
   }
   return buffer;
+}
+
+/** The f16 copy is filled once a run before the convolution (and before its packing, which reads it). */
+function withHalf(dispatch: Dispatch, half: HalfWeights): Dispatch {
+  return { ...dispatch, prologue: [half.fill, ...(dispatch.prologue ?? [])] };
 }
 
 /** The packing runs once a run before the convolution; its parameters are freed with the convolution's. */
@@ -384,6 +396,18 @@ export async function conv2dForward(
   io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
   dims: Conv2dForwardDims,
 ): Promise<Dispatch> {
+  if (!dims.halfW) return forwardWith(context, io, dims, 'conv2d');
+  const half = await halfWeights(context, io.w);
+  return withHalf(await forwardWith(context, { ...io, w: half.buffer }, dims, context.kernels.halfVariant('conv2d')), half);
+}
+
+/** conv2dForward with the kernels of `module` (conv2d, or its +f16 variant reading `io.w` as f16). */
+async function forwardWith(
+  context: GpuContext,
+  io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
+  dims: Conv2dForwardDims,
+  module: string,
+): Promise<Dispatch> {
   const activation = wgslEnum('conv2d', 'ACTIVATION', dims.activation ?? 'none');
   const params = { ...baseParams(dims), has_bias: io.bias ? 1 : 0, activation };
   // Without a bias the binding still needs a buffer; the kernel never reads it then.
@@ -391,16 +415,18 @@ export async function conv2dForward(
   const depth = (params.in_channels / params.group) * params.kernel_height * params.kernel_width;
   if ((dims.path ?? 'auto') === 'auto' && !dims.tiles) {
     const heuristic = isDirect(dims, params.out_channels / params.group, depth);
-    const path = await tunedPath(context, 'forward', dims, heuristic, io.y, (p, y) => conv2dForward(context, { ...io, y }, { ...dims, path: p }));
-    return conv2dForward(context, io, { ...dims, path });
+    const path = await tunedPath(context, 'forward', dims, heuristic, io.y, (p, y) =>
+      forwardWith(context, { ...io, y }, { ...dims, path: p }, module),
+    );
+    return forwardWith(context, io, { ...dims, path }, module);
   }
   if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'ubo' || dims.path === 'ubo8') {
     const channels = dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
     const packed = dims.path === 'ubo' || dims.path === 'ubo8';
-    const pack = packed ? await packWeights(context, 'forward', dims, { params, w: io.w }) : undefined;
+    const pack = packed ? await packWeights(context, module, 'forward', dims, { params, w: io.w }) : undefined;
     const slide = params.stride_w === 1 && params.dilation_w === 1;
     const overrides = { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, BLOCK_CHANNELS: channels, ...(pack && { SLIDE: Number(slide), ...pack.overrides }) };
-    const kernel = await context.kernels.kernel('conv2d', packed ? 'conv2d_ubo_forward' : 'conv2d_block_forward', overrides);
+    const kernel = await context.kernels.kernel(module, packed ? 'conv2d_ubo_forward' : 'conv2d_block_forward', overrides);
     const blocks = Math.ceil(params.out_channels / params.group / channels) * params.group;
     const count = params.batch * blocks * params.out_height * Math.ceil(params.out_width / 4);
     const iterations =
@@ -410,7 +436,7 @@ export async function conv2dForward(
     return withPacking({ bound, workgroups: gridFor(count, WORKGROUP_SIZE), iterations }, pack);
   }
   if (isDirect(dims, params.out_channels / params.group, depth, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_forward', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
+    const kernel = await context.kernels.kernel(module, 'conv2d_direct_forward', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE });
     const count = params.batch * params.out_channels * params.out_height * Math.ceil(params.out_width / 4); // 4 outputs per invocation
     const iterations = channelTapIterations(params.in_channels / params.group, params.kernel_height, params.kernel_width) + loopIterations(4);
     return { bound: kernel.bind(context.device, { ...resources, w: io.w }), workgroups: gridFor(count, WORKGROUP_SIZE), iterations };
@@ -423,7 +449,7 @@ export async function conv2dForward(
   // Weight rows start on 16-byte boundaries when K = (Cin/group)·KH·KW is a multiple of 4.
   const vec4 = depth % 4 === 0;
   const overrides = { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k };
-  const kernel = await context.kernels.kernel('conv2d', vec4 ? 'conv2d_forward_vec4' : 'conv2d_forward', overrides);
+  const kernel = await context.kernels.kernel(module, vec4 ? 'conv2d_forward_vec4' : 'conv2d_forward', overrides);
   const bound = kernel.bind(context.device, { ...resources, ...(vec4 ? { w_vec4: io.w } : { w: io.w }) });
   const kTiles = Math.ceil(depth / tiles.k);
   return { bound, workgroups: gridFor(params.m_tiles * params.n_tiles * params.group, 1), iterations: implicitGemmIterations(tiles, kTiles, vec4) };
@@ -438,6 +464,18 @@ export async function conv2dBackwardInput(
   io: { gradY: GPUBuffer; w: GPUBuffer; gradX: GPUBuffer },
   dims: Conv2dBackwardDims,
 ): Promise<Dispatch> {
+  if (!dims.halfW) return backwardInputWith(context, io, dims, 'conv2d');
+  const half = await halfWeights(context, io.w);
+  return withHalf(await backwardInputWith(context, { ...io, w: half.buffer }, dims, context.kernels.halfVariant('conv2d')), half);
+}
+
+/** conv2dBackwardInput with the kernels of `module` (as forwardWith). */
+async function backwardInputWith(
+  context: GpuContext,
+  io: { gradY: GPUBuffer; w: GPUBuffer; gradX: GPUBuffer },
+  dims: Conv2dBackwardDims,
+  module: string,
+): Promise<Dispatch> {
   const params = baseParams(dims);
   const ACCUMULATE = Number(dims.accumulate ?? false); // an override constant (shaders/conv2d.wgsl says why)
   const resources = { params, grad_y: io.gradY, w: io.w, grad_x: io.gradX };
@@ -445,16 +483,16 @@ export async function conv2dBackwardInput(
   if ((dims.path ?? 'auto') === 'auto' && !dims.tiles) {
     const heuristic = isDirect(dims, params.in_channels / params.group, depth);
     const path = await tunedPath(context, 'backward-input', dims, heuristic, io.gradX, (p, gradX) =>
-      conv2dBackwardInput(context, { ...io, gradX }, { ...dims, path: p }),
+      backwardInputWith(context, { ...io, gradX }, { ...dims, path: p }, module),
     );
-    return conv2dBackwardInput(context, io, { ...dims, path });
+    return backwardInputWith(context, io, { ...dims, path }, module);
   }
   if (dims.path === 'block' || dims.path === 'block8' || dims.path === 'direct-s1' || dims.path === 'ubo' || dims.path === 'ubo8') {
     const packed = dims.path === 'ubo' || dims.path === 'ubo8';
     const strided = params.stride_h !== 1 || params.stride_w !== 1;
     if (strided && !packed) throw new GradlensError('BAD_PARAMS', `conv2d: the ${dims.path} input gradient is for stride 1`);
     const block = dims.path === 'direct-s1' ? 1 : dims.path === 'block8' || dims.path === 'ubo8' ? 8 : 4;
-    const pack = packed ? await packWeights(context, 'backward-input', dims, { params, w: io.w }) : undefined;
+    const pack = packed ? await packWeights(context, module, 'backward-input', dims, { params, w: io.w }) : undefined;
     const entry =
       block === 1
         ? 'conv2d_direct_backward_input_s1'
@@ -463,7 +501,7 @@ export async function conv2dBackwardInput(
           : strided
             ? 'conv2d_ubo_backward_input'
             : 'conv2d_ubo_backward_input_s1';
-    const kernel = await context.kernels.kernel('conv2d', entry, {
+    const kernel = await context.kernels.kernel(module, entry, {
       DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE,
       ACCUMULATE,
       ...(block > 1 && { BLOCK_CHANNELS: block }),
@@ -485,7 +523,7 @@ export async function conv2dBackwardInput(
     return withPacking({ bound, workgroups, iterations }, pack);
   }
   if (isDirect(dims, params.in_channels / params.group, depth, dims.path)) {
-    const kernel = await context.kernels.kernel('conv2d', 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, ACCUMULATE });
+    const kernel = await context.kernels.kernel(module, 'conv2d_direct_backward_input', { DIRECT_WORKGROUP_SIZE: WORKGROUP_SIZE, ACCUMULATE });
     const count = params.batch * params.in_channels * params.height * params.width;
     const taps = nestedIterations(params.kernel_height, params.kernel_width);
     const iterations = loopIterations(params.out_channels / params.group) * (taps + 1);
@@ -499,7 +537,7 @@ export async function conv2dBackwardInput(
   checkTiles(tiles);
   params.m_tiles = Math.ceil(rows / tiles.m);
   params.n_tiles = Math.ceil(params.in_channels / params.group / tiles.n);
-  const kernel = await context.kernels.kernel('conv2d', 'conv2d_backward_input', { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACCUMULATE });
+  const kernel = await context.kernels.kernel(module, 'conv2d_backward_input', { TILE_M: tiles.m, TILE_N: tiles.n, TILE_K: tiles.k, ACCUMULATE });
   // Each workgroup sums over the taps reaching its phase (kernel_h·kernel_w at stride 1, one per phase for a patchify
   // layer).
   const phase = phaseLoops(params);

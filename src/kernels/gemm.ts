@@ -3,6 +3,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { GradlensError } from '../gpu/errors.ts';
 import { isGallivm, isSwiftShader, loopBudget, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
+import { halfWeights } from './half.ts';
 import { wgslEnum } from './wgsl.ts';
 
 export const GEMM_ACTIVATIONS = ['none', 'relu'] as const;
@@ -51,6 +52,11 @@ export interface GemmDims {
   tile?: Partial<GemmTile>;
   /** `tiled` (workgroup memory, `tile`) or `direct` (gemm_direct: 4×4 per invocation, no workgroup memory); default: tuned, else tiled. */
   kernel?: GemmKernel;
+  /**
+   * B is a weight buffer to read as f16 (AdapterOptions.precision 'f16', device with `shader-f16`): its f16 copy
+   * (src/kernels/half.ts) is filled before the product and read by the `+f16` variant, which sums in f32.
+   */
+  halfB?: boolean;
 }
 
 export type GemmKernel = 'tiled' | 'direct';
@@ -124,6 +130,8 @@ interface Launch {
   /** Set when the caller chose the tile or kernel; otherwise the autotune cache may. */
   fixed: boolean;
   kernel: GemmKernel;
+  /** B read as f16 (GemmDims.halfB). */
+  halfB: boolean;
 }
 
 /** The autotune candidates for a product without a chosen tile or kernel (src/gpu/tune.ts). */
@@ -223,9 +231,11 @@ async function launchWith(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer;
     throw new GradlensError('DEVICE_LIMIT', "gemm: a sum split for this adapter's loop budget cannot both accumulate and apply an activation");
   }
   const direct = l.kernel === 'direct';
+  const module = l.halfB ? context.kernels.halfVariant('gemm') : 'gemm';
+  const half = l.halfB ? await halfWeights(context, io.b) : undefined;
   const kernel = direct
-    ? await context.kernels.kernel('gemm', 'gemm_direct', { DIRECT_WORKGROUP })
-    : await context.kernels.kernel('gemm', 'gemm_tiled', { WORKGROUP_X: tile.workgroupX, WORKGROUP_Y: tile.workgroupY, TILE_K: tile.tileK });
+    ? await context.kernels.kernel(module, 'gemm_direct', { DIRECT_WORKGROUP })
+    : await context.kernels.kernel(module, 'gemm_tiled', { WORKGROUP_X: tile.workgroupX, WORKGROUP_Y: tile.workgroupY, TILE_K: tile.tileK });
   const tilesN = Math.ceil(l.n / (BLOCK * tile.workgroupX));
   const slots = Math.ceil(l.m / (BLOCK * tile.workgroupY)) * l.batch; // (row tile, batch) pairs over y and z
   const max = context.device.limits.maxComputeWorkgroupsPerDimension;
@@ -264,8 +274,8 @@ async function launchWith(context: GpuContext, io: { a: GPUBuffer; b: GPUBuffer;
       activation: wgslEnum('gemm', 'ACTIVATION', l.activation),
     };
     // Without a bias, A stands in for the binding (both read-only); has_bias = 0 keeps it unread.
-    const bound = kernel.bind(context.device, { params, a: io.a, b: io.b, bias: io.bias ?? io.a, c: io.c });
-    return { bound, workgroups, iterations: cost(part.r[1] - part.r[0], part.k[1] - part.k[0]) };
+    const bound = kernel.bind(context.device, { params, a: io.a, b: half?.buffer ?? io.b, bias: io.bias ?? io.a, c: io.c });
+    return { bound, workgroups, iterations: cost(part.r[1] - part.r[0], part.k[1] - part.k[0]), ...(half && { prologue: [half.fill] }) };
   });
 }
 
@@ -317,6 +327,7 @@ export async function gemm(
     tile: tileOf(dims, dims.m),
     fixed: dims.tile !== undefined || dims.kernel !== undefined,
     kernel: dims.kernel ?? 'tiled',
+    halfB: dims.halfB ?? false,
     ...(bias && { bias }),
   });
 }
@@ -331,6 +342,7 @@ function gradientLaunch(
   x: { trans: boolean; stride: number },
   y: { trans: boolean; stride: number },
   outStride: number,
+  halfB = false,
 ): Launch {
   const batch = dims.batch ?? 1;
   const reduce = outStride === 0;
@@ -347,6 +359,7 @@ function gradientLaunch(
     tile: tileOf(dims, shape.m),
     fixed: dims.tile !== undefined || dims.kernel !== undefined,
     kernel: dims.kernel ?? 'tiled',
+    halfB,
   };
 }
 
@@ -365,7 +378,7 @@ export async function gemmBackwardA(
   const transB = dims.transB ?? false;
   const l = dims.transA
     ? gradientLaunch(dims, { m: k, n: m, k: n }, { trans: transB, stride: s.b }, { trans: true, stride: s.c }, s.a) // op(B)·dCᵀ
-    : gradientLaunch(dims, { m, n: k, k: n }, { trans: false, stride: s.c }, { trans: !transB, stride: s.b }, s.a); // dC·op(B)ᵀ
+    : gradientLaunch(dims, { m, n: k, k: n }, { trans: false, stride: s.c }, { trans: !transB, stride: s.b }, s.a, dims.halfB); // dC·op(B)ᵀ
   const [x, y] = dims.transA ? [io.b, io.gradC] : [io.gradC, io.b];
   return launch(context, { a: x, b: y, c: io.gradA }, l);
 }

@@ -27,7 +27,7 @@ export const BENCH_USAGE = `usage: gradlens bench [--quick|--full|--tiny] [--sui
   --repeats N       timed calls per attribution figure (default 3)
   --out DIR         where bench.json and bench.html go (default gradlens-bench)
   --compare FILE    print each metric's speed-up against a saved bench.json
-  --backend B, --adapter S, --json   as for every command`;
+  --backend B, --adapter S, --precision P, --json   as for every command`;
 
 export interface BenchOptions {
   adapter: AdapterOptions;

@@ -39,6 +39,7 @@ commands
 options (every command)
   --backend B   vulkan | opengles | metal | d3d12 | d3d11   (env GRADLENS_BACKEND)
   --adapter S   use the adapter whose name contains S        (env GRADLENS_ADAPTER)
+  --precision P f32 (default) | f16: the kernels read f16 copies of the weights (needs shader-f16; docs/performance.md)
   --json        print machine-readable JSON
   -h, --help    this text
 

@@ -45,6 +45,7 @@ export function formatDoctor(result: DoctorResult): string {
       `vendor       ${a.vendor || '-'}   architecture ${a.architecture || '-'}   device ${a.device || '-'}`,
       `backend      ${a.backend}   feature level ${a.featureLevel}   ${a.software ? 'software (CPU)' : 'hardware (GPU)'}`,
       `features     ${a.features.length ? a.features.join(', ') : '(none of shader-f16, timestamp-query, subgroups)'}`,
+      `precision    ${a.precision === 'f16' ? 'f16 weights (--precision f16), products and sums in f32' : `f32${a.shaderF16 ? ' (--precision f16 would read f16 copies of the weights)' : ''}`}`,
       'limits',
       ...Object.entries(a.limits).map(([name, value]) => `  ${name.padEnd(36)} ${value.toLocaleString('en-US')}`),
     );

@@ -89,7 +89,7 @@ async function explainInto(run: ExplainRun, refs: InputRef[], modelBytes: Uint8A
     checkAgainstModel(run, model.graph);
     const report = await lens.adapter();
     const identity = adapterIdentity(report);
-    adapterName = `${identity.name} (${identity.backend}, ${identity.featureLevel}${identity.software ? ', software' : ''})`;
+    adapterName = `${identity.name} (${identity.backend}, ${identity.featureLevel}${identity.software ? ', software' : ''}${identity.precision ? ', f16 weights' : ''})`;
   } catch (error) {
     await close();
     if (isGradlensError(error) && ['BAD_MODEL', 'CORRUPT_MODEL', 'UNSUPPORTED_OP', 'MISSING_INITIALIZER', 'EXTERNAL_DATA'].includes(error.code)) {

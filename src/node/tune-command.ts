@@ -25,7 +25,7 @@ they use built-in heuristics. Default workload: the demo digit CNN (IG-64 and Sm
   --large      also the small CNN at 224×224×3 (minutes on a software adapter)
   --again      measure again shapes already in the cache
   --cache DIR  the cache folder (default $XDG_CACHE_HOME/gradlens, else ~/.cache/gradlens)
-  --backend B, --adapter S, --json   as for every command`;
+  --backend B, --adapter S, --precision P, --json   as for every command`;
 
 const METHODS: { label: string; options: ExplainOptions }[] = [
   { label: 'IG-64 midpoint', options: { method: 'integrated-gradients', steps: 64, rule: 'riemann_middle' } as ExplainOptions },

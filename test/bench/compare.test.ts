@@ -35,7 +35,7 @@ function run(figures: { gemm: number; bandwidth: number; firstMs: number; compil
     gradlens: '0.1.0',
     date: '2026-12-02T00:00:00Z',
     scale: 'quick',
-    adapter: { ...adapter, features: [], shaderF16: false, subgroupKernels: false },
+    adapter: { ...adapter, features: [], shaderF16: false, precision: 'f32', subgroupKernels: false },
     coldStart: {
       model: 'digits.onnx',
       method: 'ig',

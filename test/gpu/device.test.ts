@@ -26,9 +26,18 @@ describe('device', () => {
     const offered = ['shader-f16', 'timestamp-query', 'subgroups'].filter((name) => adapter.features.has(name));
     expect(report.features.sort()).toEqual(offered.sort());
     for (const name of offered) expect(device.features.has(name)).toBe(true);
-    // shader-f16 is reported on its own (no kernel uses it yet); neither software adapter here has it.
+    // shader-f16 is reported on its own: f16 weights are opt-in (AdapterOptions.precision), f32 by default.
     expect(report.shaderF16).toBe(adapter.features.has('shader-f16'));
+    expect(report.precision).toBe('f32');
     expect(report.subgroupKernels).toBe(device.features.has('subgroups'));
+  });
+
+  it("precision 'f16' on an adapter without shader-f16 is DEVICE_LIMIT, saying what to use instead", async () => {
+    const { report } = await testContext();
+    if (report.shaderF16) return; // test/attribution/half-precision.test.ts runs f16 where the feature is
+    const error = (await GpuContext.open({ precision: 'f16' }).catch((e: GradlensError) => e)) as GradlensError;
+    expect(error.code).toBe('DEVICE_LIMIT');
+    expect(error.message).toMatch(/precision 'f16' needs the shader-f16 feature.*use precision 'f32'/);
   });
 
   it('a backend with no adapter gives NO_ADAPTER with what to do', async () => {

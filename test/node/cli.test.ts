@@ -52,7 +52,14 @@ describe('gradlens doctor', () => {
     expect(code).toBe(3);
   });
 
+  it('--precision f16 on SwiftShader (no shader-f16): says why and what to use instead', async () => {
+    const { stdout } = await gradlens(['doctor', '--precision', 'f16']);
+    expect(stdout).toMatch(/DEVICE_LIMIT\] precision 'f16' needs the shader-f16 feature, which SwiftShader.*use precision 'f32'/);
+    expect(stdout).toMatch(/verdict\s+no usable WebGPU adapter/);
+  });
+
   it('exits 2 on a usage error', async () => {
+    expect((await gradlens(['doctor', '--precision', 'f64'])).code).toBe(2);
     expect((await gradlens(['doctor', '--backend', 'directx'])).code).toBe(2);
     expect((await gradlens(['frobnicate'])).code).toBe(2);
   });

@@ -3,7 +3,7 @@ import { GradlensError } from '../../gpu/errors.ts';
 import { binaryForward } from '../../kernels/binary.ts';
 import { transposeBackward } from '../../kernels/tensor.ts';
 import { attribute, type GraphNode, type Shape } from '../ir.ts';
-import type { OpDefinition } from '../op.ts';
+import { halfWeightsOf, type OpDefinition } from '../op.ts';
 import { fusedActivation, preActivationGradient } from './fused.ts';
 import { explicitPads, lifted, unlifted, type Pair } from './window.ts';
 
@@ -41,13 +41,14 @@ const conv: OpDefinition = {
   },
   forward: async (c) => {
     const io = { x: c.input(0), w: c.input(1), ...(c.node.inputs[2] ? { bias: c.input(2) } : {}), y: c.output(0) };
-    return [await conv2dForward(c.gpu, io, { ...convDims(c.inputShapes[0]!, c.inputShapes[1]!, c.node), activation: fusedActivation(c.node) })];
+    const dims = { ...convDims(c.inputShapes[0]!, c.inputShapes[1]!, c.node), activation: fusedActivation(c.node), halfW: halfWeightsOf(c) };
+    return [await conv2dForward(c.gpu, io, dims)];
   },
   backward: async (c) => {
     const target = c.inputGradient(0);
     if (!target) return [];
     const { dispatches, gradient } = await preActivationGradient(c);
-    const dims = { ...convDims(c.inputShapes[0]!, c.inputShapes[1]!, c.node), accumulate: target.accumulate };
+    const dims = { ...convDims(c.inputShapes[0]!, c.inputShapes[1]!, c.node), accumulate: target.accumulate, halfW: halfWeightsOf(c) };
     return [...dispatches, await conv2dBackwardInput(c.gpu, { gradY: gradient, w: c.input(1), gradX: target.buffer }, dims)];
   },
 };
@@ -118,7 +119,9 @@ const convTranspose: OpDefinition = {
     const count = output.reduce((a, b) => a * b, 1);
     const bias = c.node.inputs[2] ? c.input(2) : undefined;
     const transposed = bias ? c.saved('before the bias', count * 4) : c.output(0);
-    const dispatches = [await conv2dBackwardInput(c.gpu, { gradY: c.input(0), w: c.input(1), gradX: transposed }, conv)];
+    const dispatches = [
+      await conv2dBackwardInput(c.gpu, { gradY: c.input(0), w: c.input(1), gradX: transposed }, { ...conv, halfW: halfWeightsOf(c) }),
+    ];
     if (bias) {
       const shape = [conv.batch, conv.inChannels, conv.height, conv.width];
       dispatches.push(
@@ -134,7 +137,7 @@ const convTranspose: OpDefinition = {
     const x = c.inputShapes[0]!;
     // The Conv kernel overwrites its output: into a scratch buffer first when the gradient must be added.
     const into = target.accumulate ? c.saved('input gradient', x.reduce((a, b) => a * b, 1) * 4) : target.buffer;
-    const dispatches = [await conv2dForward(c.gpu, { x: c.outputGradient(0), w: c.input(1), y: into }, conv)];
+    const dispatches = [await conv2dForward(c.gpu, { x: c.outputGradient(0), w: c.input(1), y: into }, { ...conv, halfW: halfWeightsOf(c) })];
     if (target.accumulate)
       dispatches.push(
         await transposeBackward(c.gpu, { gradY: into, gradX: target.buffer }, { shape: x, perm: x.map((_, d) => d), accumulate: true }),

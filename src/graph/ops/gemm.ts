@@ -1,12 +1,13 @@
 import type { Dispatch } from '../../gpu/commands.ts';
 import { gemm, gemmBackwardA, gemmBackwardB, gemmDims, matmulDims } from '../../kernels/gemm.ts';
 import { attribute, type GraphNode, type Shape } from '../ir.ts';
-import type { OpContext, OpDefinition } from '../op.ts';
+import { halfWeightsOf, type OpContext, type OpDefinition } from '../op.ts';
 import { fusedActivation, preActivationGradient } from './fused.ts';
 
 const gemmOf = (c: OpContext | { inputShapes: Shape[]; node: GraphNode }) => ({
   ...gemmDims(c.inputShapes[0]!, c.inputShapes[1]!, attribute<number>(c.node, 'transA', 0) === 1, attribute<number>(c.node, 'transB', 0) === 1),
   alpha: attribute<number>(c.node, 'alpha', 1),
+  ...('gpu' in c && { halfB: halfWeightsOf(c) }),
 });
 
 /** ONNX Gemm: Y = alpha·op(A)·op(B) + beta·C, C broadcast; an activation may be fused after it. */
@@ -27,8 +28,9 @@ const gemmOp: OpDefinition = {
 /** ONNX MatMul (numpy semantics): either operand may be an activation, and both may need gradients. */
 const matmul: OpDefinition = {
   shape: ([a, b]) => [matmulDims(a!, b!).outputShape],
-  forward: (c) => gemm(c.gpu, { a: c.input(0), b: c.input(1), c: c.output(0) }, matmulDims(c.inputShapes[0]!, c.inputShapes[1]!)),
-  backward: (c) => linearBackward(c, matmulDims(c.inputShapes[0]!, c.inputShapes[1]!)),
+  forward: (c) =>
+    gemm(c.gpu, { a: c.input(0), b: c.input(1), c: c.output(0) }, { ...matmulDims(c.inputShapes[0]!, c.inputShapes[1]!), halfB: halfWeightsOf(c) }),
+  backward: (c) => linearBackward(c, { ...matmulDims(c.inputShapes[0]!, c.inputShapes[1]!), halfB: halfWeightsOf(c) }),
 };
 
 async function linearBackward(c: OpContext, dims: Parameters<typeof gemmBackwardA>[2]): Promise<Dispatch[]> {
