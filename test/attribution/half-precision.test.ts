@@ -57,6 +57,18 @@ describe.skipIf(!half.context)(`precision 'f16' on whole models (${half.why || h
     expect(Math.abs(a16.delta![0]!)).toBeLessThan(Math.max(2 * Math.abs(a32.delta![0]!), 1e-3 * Math.abs(a32.score[0]!)));
   });
 
+  it("NoiseGrad's perturbed weights reach the f16 copies (made again each run): within 5e-3 of f32's NoiseGrad", async () => {
+    const [model16, model32] = await both(bytesOf('digits.onnx'));
+    const input = Float32Array.from({ length: 784 }, (_, i) => ((i * 7919) % 255) / 255);
+    const noisy = { method: 'noisegrad', baseMethod: 'saliency', weightSamples: 3, weightStdev: 0.3, target: 3, seed: 7 } as const;
+    const [n16, n32] = [await explain(model16, input, 1, noisy), await explain(model32, input, 1, noisy)];
+    const plain16 = await explain(model16, input, 1, { method: 'saliency', target: 3 });
+    const error = ofPeak(n16.attribution, n32.attribution);
+    expect(error).toBeLessThan(5e-3);
+    // A stale copy (the unperturbed weights) would give plain saliency: far from the noisy mean.
+    expect(ofPeak(plain16.attribution, n32.attribution)).toBeGreaterThan(20 * error);
+  });
+
   it('tabular.onnx (Gemm): logits within 2e-3 of onnxruntime; saliency within 3e-4 of f32', async () => {
     const bytes = bytesOf('tabular.onnx');
     const [model16, model32] = await both(bytes);
