@@ -54,11 +54,12 @@ node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
   console.log(`adapter: ${a.description || a.device} (${a.vendor}, ${a.backend}${a.software ? ", SOFTWARE" : ""}); features ${(a.features ?? []).join(", ") || "none"}; shader-f16 ${a.shaderF16}; subgroup kernels ${a.subgroupKernels} ${JSON.stringify(a.subgroupSizes ?? null)}${a.note ? "; " + a.note : ""}`)' \
   "$out/doctor.log" 2>/dev/null | tee -a "$summary" || note "doctor: no JSON report (see doctor.log)"
 
-# 2. Correctness: the subgroup variants against the float64 references (and the plain kernels, the loop-budget and
-#    device tests) on this adapter only: the llvmpipe cases are filtered out, OpenGL ES is not there.
+# 2. Correctness: the subgroup variants and the f16-weight kernels against the float64 references (and the plain
+#    kernels, the loop-budget and device tests) on this adapter only: the llvmpipe cases are filtered out, OpenGL ES is
+#    not there.
 if [ "${GPU_CHECK_TESTS:-1}" != 0 ] && [ -e node_modules/vitest/package.json ]; then
   GRADLENS_EXPECT_SOFTWARE=0 step tests 200 node node_modules/vitest/vitest.mjs run --project node \
-    test/kernels/subgroups.test.ts test/kernels/softmax.test.ts test/kernels/layernorm.test.ts test/gpu/ \
+    test/kernels/subgroups.test.ts test/kernels/half.test.ts test/kernels/softmax.test.ts test/kernels/layernorm.test.ts test/gpu/ \
     -t '^(?!.*llvmpipe)' --reporter=default --reporter=json --outputFile.json="$out/tests.json"
 elif [ "${GPU_CHECK_TESTS:-1}" != 0 ]; then
   note "tests: vitest did not travel (pack with: bash ../shared/gpu/pack.sh \$(node bench/gpu-test-deps.mjs)); the bench's row-reduction check (max |error| vs float64) still runs"

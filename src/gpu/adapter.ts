@@ -32,8 +32,9 @@ export interface AdapterOptions {
   subgroups?: boolean;
   /**
    * 'f16' keeps a copy of the weights of Conv, ConvTranspose, Gemm and MatMul-by-a-constant as f16, which the kernels
-   * read instead (half the bytes), widening each to f32, so products and sums stay f32; needs the adapter's
-   * `shader-f16` (an error otherwise). Default 'f32'. The error against f32, measured, is in docs/performance.md.
+   * read instead (half the bytes read; the f32 weights stay too, so memory grows by half the weights), widening each
+   * to f32, so products and sums stay f32; needs the adapter's `shader-f16` (an error otherwise). Default 'f32'. The
+   * error against f32, measured, is in docs/performance.md.
    */
   precision?: 'f32' | 'f16';
 }
