@@ -98,6 +98,9 @@ export class GpuContext {
   }
 
   static async open(options: AdapterOptions = {}): Promise<GpuContext> {
+    if (options.precision !== undefined && options.precision !== 'f32' && options.precision !== 'f16') {
+      throw new GradlensError('BAD_PARAMS', `precision must be 'f32' or 'f16', not ${JSON.stringify(options.precision)}`);
+    }
     const found = await findAdapter(options);
     const { adapter } = found;
     if (options.precision === 'f16' && !adapter.features.has('shader-f16')) {

@@ -40,6 +40,12 @@ describe('device', () => {
     expect(error.message).toMatch(/precision 'f16' needs the shader-f16 feature.*use precision 'f32'/);
   });
 
+  it('an unknown precision is BAD_PARAMS before any adapter is asked', async () => {
+    const error = (await GpuContext.open({ precision: 'f64' as 'f32' }).catch((e: GradlensError) => e)) as GradlensError;
+    expect(error.code).toBe('BAD_PARAMS');
+    expect(error.message).toMatch(/precision must be 'f32' or 'f16', not "f64"/);
+  });
+
   it('a backend with no adapter gives NO_ADAPTER with what to do', async () => {
     const error = (await GpuContext.open({ backend: 'd3d12' }).catch((e: GradlensError) => e)) as GradlensError;
     expect(error.code).toBe('NO_ADAPTER');
