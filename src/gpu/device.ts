@@ -121,6 +121,12 @@ export class GpuContext {
       );
     }
     const report = describe(found, device, options);
+    if (report.precision === 'f16' && report.software) {
+      // Measured on lavapipe (docs/performance.md): the conversions cost what the halved reads save on a CPU.
+      report.note = [report.note, 'f16 weights on a software adapter are no faster (0.44–1.0× f32 on lavapipe); they are for GPUs']
+        .filter(Boolean)
+        .join('; ');
+    }
     if (report.subgroupKernels) {
       // The subgroup kernels need each subgroup to be an aligned block of the workgroup's invocations: check once.
       const layout = await probeSubgroups(device);
