@@ -5,7 +5,7 @@ import { WORKGROUP_SIZE, wgslEnum } from './wgsl.ts';
 import { tileKFor, type GemmActivation } from './gemm.ts';
 import { isGallivm, isSwiftShader, loopIterations, nestedIterations, stridedIterations } from '../gpu/limits.ts';
 import { bucket } from '../gpu/tune.ts';
-import { halfWeights, type HalfWeights } from './half.ts';
+import { halfWeights } from './half.ts';
 
 /** ONNX Conv over NCHW: x [batch, inChannels, height, width], w [outChannels, inChannels/group, kernelHeight, kernelWidth]. */
 export interface Conv2dDims {
@@ -276,8 +276,19 @@ function uniformStandIn(device: GPUDevice): GPUBuffer {
   return buffer;
 }
 
-/** The f16 copy is filled once a run before the convolution (and before its packing, which reads it). */
-function withHalf(dispatch: Dispatch, half: HalfWeights): Dispatch {
+/**
+ * `run` with the weights as given and the conv2d module, or (dims.halfW) with their f16 copy and the +f16 variant, the
+ * copy filled once a run before the convolution (and before its packing, which reads it).
+ */
+async function withWeights<IO extends { w: GPUBuffer }>(
+  context: GpuContext,
+  io: IO,
+  dims: Conv2dDims,
+  run: (io: IO, module: string) => Promise<Dispatch>,
+): Promise<Dispatch> {
+  if (!dims.halfW) return run(io, 'conv2d');
+  const half = await halfWeights(context, io.w);
+  const dispatch = await run({ ...io, w: half.buffer }, context.kernels.halfVariant('conv2d'));
   return { ...dispatch, prologue: [half.fill, ...(dispatch.prologue ?? [])] };
 }
 
@@ -396,9 +407,7 @@ export async function conv2dForward(
   io: { x: GPUBuffer; w: GPUBuffer; bias?: GPUBuffer; y: GPUBuffer },
   dims: Conv2dForwardDims,
 ): Promise<Dispatch> {
-  if (!dims.halfW) return forwardWith(context, io, dims, 'conv2d');
-  const half = await halfWeights(context, io.w);
-  return withHalf(await forwardWith(context, { ...io, w: half.buffer }, dims, context.kernels.halfVariant('conv2d')), half);
+  return withWeights(context, io, dims, (weighted, module) => forwardWith(context, weighted, dims, module));
 }
 
 /** conv2dForward with the kernels of `module` (conv2d, or its +f16 variant reading `io.w` as f16). */
@@ -464,9 +473,7 @@ export async function conv2dBackwardInput(
   io: { gradY: GPUBuffer; w: GPUBuffer; gradX: GPUBuffer },
   dims: Conv2dBackwardDims,
 ): Promise<Dispatch> {
-  if (!dims.halfW) return backwardInputWith(context, io, dims, 'conv2d');
-  const half = await halfWeights(context, io.w);
-  return withHalf(await backwardInputWith(context, { ...io, w: half.buffer }, dims, context.kernels.halfVariant('conv2d')), half);
+  return withWeights(context, io, dims, (weighted, module) => backwardInputWith(context, weighted, dims, module));
 }
 
 /** conv2dBackwardInput with the kernels of `module` (as forwardWith). */

@@ -94,58 +94,24 @@ describe.skipIf(!context)(`f16 weights in gemm (${why || context?.report.descrip
 
   // Every convolution path reads the f16 copy: 3×3 stride 1 (block, packed, implicit GEMM, direct), stride 2 (the
   // strided packed input gradient and the GEMM's phases), a 1×1 with K % 4 == 0 (the GEMM's vec4 weights).
+  const conv = (s: Pick<convReference.ConvShape, 'inChannels' | 'outChannels' | 'kernelHeight' | 'kernelWidth'> & Partial<convReference.ConvShape>) =>
+    ({ batch: 2, height: 9, width: 10, strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], group: 1, ...s }) as convReference.ConvShape;
   const CONVS: [string, convReference.ConvShape, Conv2dPath[], Conv2dPath[]][] = [
     [
       '3×3 6→8 stride 1',
-      {
-        batch: 2,
-        inChannels: 6,
-        height: 9,
-        width: 10,
-        outChannels: 8,
-        kernelHeight: 3,
-        kernelWidth: 3,
-        strides: [1, 1],
-        dilations: [1, 1],
-        pads: [1, 1, 1, 1],
-        group: 1,
-      },
+      conv({ inChannels: 6, outChannels: 8, kernelHeight: 3, kernelWidth: 3, pads: [1, 1, 1, 1] }),
       ['implicit-gemm', 'direct', 'block', 'block8', 'ubo', 'ubo8'],
       ['implicit-gemm', 'direct', 'direct-s1', 'block', 'block8', 'ubo', 'ubo8'],
     ],
     [
       '3×3 4→5 stride 2',
-      {
-        batch: 1,
-        inChannels: 4,
-        height: 11,
-        width: 9,
-        outChannels: 5,
-        kernelHeight: 3,
-        kernelWidth: 3,
-        strides: [2, 2],
-        dilations: [1, 1],
-        pads: [1, 1, 1, 1],
-        group: 1,
-      },
+      conv({ batch: 1, inChannels: 4, height: 11, width: 9, outChannels: 5, kernelHeight: 3, kernelWidth: 3, strides: [2, 2], pads: [1, 1, 1, 1] }),
       ['implicit-gemm', 'ubo'],
       ['implicit-gemm', 'direct', 'ubo'],
     ],
     [
       '1×1 8→12',
-      {
-        batch: 2,
-        inChannels: 8,
-        height: 5,
-        width: 6,
-        outChannels: 12,
-        kernelHeight: 1,
-        kernelWidth: 1,
-        strides: [1, 1],
-        dilations: [1, 1],
-        pads: [0, 0, 0, 0],
-        group: 1,
-      },
+      conv({ inChannels: 8, height: 5, width: 6, outChannels: 12, kernelHeight: 1, kernelWidth: 1 }),
       ['implicit-gemm'],
       ['implicit-gemm'],
     ],
