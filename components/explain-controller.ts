@@ -1,6 +1,7 @@
 import {
   createLens,
   GradlensError,
+  type AdapterOptions,
   isGradlensError,
   type ExplainOptions,
   type Explanation,
@@ -15,12 +16,22 @@ import {
 // No DOM in this file: the widgets' logic, runnable in Node for headless parity.
 
 let sharedLens: Promise<Lens> | undefined;
+let sharedOptions: AdapterOptions = {};
 const sharedModels = new Map<string, Promise<LensModel>>();
 
 /** The page's one Lens. Creating it opens no device: the GPU is requested on the first predict or explain. */
 export function lens(): Promise<Lens> {
-  sharedLens ??= createLens();
+  sharedLens ??= createLens(sharedOptions);
   return sharedLens;
+}
+
+/**
+ * How the page's Lens opens its device (`powerPreference`, `precision: 'f16'`, …): before any widget runs, or after
+ * releaseLens(); later it would not apply, so it throws BAD_PARAMS.
+ */
+export function configureLens(options: AdapterOptions): void {
+  if (sharedLens) throw new GradlensError('BAD_PARAMS', 'configureLens: the shared Lens is already open; call releaseLens() first');
+  sharedOptions = { ...options };
 }
 
 /** Closes the shared Lens and forgets the shared models (tests; a page leaving). The next use opens a new one. */

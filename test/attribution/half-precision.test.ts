@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { configureLens, lens, releaseLens } from '../../components/explain-controller.ts';
 import { explain } from '../../src/attribution/explain.ts';
 import { Model } from '../../src/graph/model.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
@@ -68,6 +69,17 @@ describe.skipIf(!half.context)(`precision 'f16' on whole models (${half.why || h
     expect(error).toBeLessThan(5e-3);
     // A stale copy (the unperturbed weights) would give plain saliency: far from the noisy mean.
     expect(ofPeak(plain16.attribution, n32.attribution)).toBeGreaterThan(20 * error);
+  });
+
+  it("the widgets' shared Lens opens with configureLens's options, and refuses new ones once open", async () => {
+    configureLens({ backend: 'vulkan', precision: 'f16' });
+    try {
+      expect((await (await lens()).adapter()).precision).toBe('f16');
+      expect(() => configureLens({})).toThrow(expect.objectContaining({ code: 'BAD_PARAMS', message: expect.stringMatching(/releaseLens/) }));
+    } finally {
+      await releaseLens();
+      configureLens({});
+    }
   });
 
   it('tabular.onnx (Gemm): logits within 2e-3 of onnxruntime; saliency within 3e-4 of f32', async () => {
