@@ -8,6 +8,7 @@ import { readNpy, toFloat32 } from '../../src/io/npy.ts';
 import { loadOnnx } from '../../src/onnx/load.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { oracleLogits } from '../helpers/oracle.ts';
+import { directoryOf, SUPPORTED, type Meta } from './zoo.ts';
 
 /**
  * The zoo (issue 13): torchvision classification families with seeded weights at small input sizes, exported by
@@ -21,35 +22,10 @@ import { oracleLogits } from '../helpers/oracle.ts';
  * its gradient is the one at the token embedding output.
  */
 
-const SUPPORTED = [
-  'resnet18',
-  'mobilenet_v2',
-  'mobilenet_v3_small',
-  'efficientnet',
-  'regnet_y',
-  'densenet',
-  'squeezenet1_1',
-  'shufflenet_v2',
-  'googlenet',
-  'vgg11',
-  'alexnet',
-  'mnasnet',
-  'convnext',
-  'bert',
-  'resnext',
-  'wide_resnet',
-  'inception_v3',
-  'vit',
-  'vit_b_16',
-  'swin',
-];
-
 /** Planned: the op types each still needs (ops lane, issue 13). */
 const EXPECTED_UNSUPPORTED: Readonly<Record<string, readonly string[]>> = {};
 
-const here = fileURLToPath(new URL('./', import.meta.url));
-const script = `${here}make_zoo.py`;
-const directoryOf = (name: string) => [`${here}models/${name}`, `${here}generated/${name}`].find((dir) => existsSync(`${dir}/meta.json`));
+const script = `${fileURLToPath(new URL('./', import.meta.url))}make_zoo.py`;
 
 // Models over 5 MB are not committed: made here (about a minute) into the git-ignored generated/ folder.
 const missing = [...SUPPORTED, ...Object.keys(EXPECTED_UNSUPPORTED)].filter((name) => !directoryOf(name));
@@ -57,15 +33,6 @@ const torch = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'],
 if (missing.length > 0 && torch) {
   const made = spawnSync('/usr/bin/python3', [script, ...missing], { encoding: 'utf8', timeout: 900_000 });
   if (made.status !== 0) throw new Error(`make_zoo.py ${missing.join(' ')} failed: ${made.stderr.slice(-2000)}`);
-}
-
-interface Meta {
-  family: string;
-  inputShape: number[];
-  target: number;
-  logitDifference32: number;
-  gradientDifference32: number | null;
-  gradientPeak64: number;
 }
 
 const npy = (dir: string, file: string) => readNpy(new Uint8Array(readFileSync(`${dir}/${file}`)));
