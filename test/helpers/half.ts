@@ -7,15 +7,23 @@ import type { AdapterOptions } from '../../src/gpu/adapter.ts';
 /** Mesa's lavapipe, unpacked by scripts/lavapipe.sh (npm run setup on Debian bookworm): an adapter with `shader-f16`. */
 export const LAVAPIPE_ICD = fileURLToPath(new URL('../../.cache/lavapipe/lvp_icd.json', import.meta.url));
 
+/** The system's own lavapipe (Mesa 23 and later offer `shader-f16` through Dawn; bookworm's 22.3 is refused). */
+const SYSTEM_LAVAPIPE = ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', '/usr/share/vulkan/icd.d/lvp_icd.json'];
+
 /**
  * A device with `shader-f16` for a test file's f16 tests, opened before any other in its process: lavapipe where
- * scripts/lavapipe.sh unpacked it (its driver chosen by VK_ICD_FILENAMES, which the Vulkan loader reads when Dawn
- * starts), else the test adapter if it has the feature (a GPU); otherwise `why` it is skipped.
+ * scripts/lavapipe.sh unpacked it or the system has one (its driver chosen by VK_ICD_FILENAMES, which the Vulkan
+ * loader reads when Dawn starts), else the test adapter if it has the feature (a GPU); otherwise `why` it is skipped.
  */
 export async function halfContext(options: AdapterOptions = {}): Promise<{ context?: GpuContext; why: string }> {
-  const lavapipe = existsSync(LAVAPIPE_ICD);
-  if (lavapipe) process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
-  const context = await GpuContext.open({ ...options, ...(lavapipe && { backend: 'vulkan' }) });
+  const lavapipe = [LAVAPIPE_ICD, ...SYSTEM_LAVAPIPE].find((path) => existsSync(path));
+  if (lavapipe) process.env.VK_ICD_FILENAMES = lavapipe;
+  let context: GpuContext;
+  try {
+    context = await GpuContext.open({ ...options, ...(lavapipe && { backend: 'vulkan' }) });
+  } catch (error) {
+    return { why: `no adapter with shader-f16 (${lavapipe ?? 'the test adapter'}: ${(error as Error).message.split('\n')[0]})` };
+  }
   if (!context.report.shaderF16) {
     context.destroy();
     return { why: `no adapter with shader-f16 (${context.report.description}; run scripts/lavapipe.sh on Debian bookworm)` };
