@@ -106,6 +106,8 @@ function linearRule(definition: OpDefinition, node: GraphNode, rules: LrpRules):
           ...c,
           node: { ...linear, inputs: bias ? node.inputs : node.inputs.slice(0, 2) },
           input: (i) => (i === act ? input : i === w ? weight : i === 2 && bias ? bias : c.input(i)),
+          // A modified weight is a scratch slot other layers reuse, not the model's constant: no f16 copy is made of it.
+          isConstant: (i) => (i === w ? term.weight === 'same' && c.isConstant(i) : c.isConstant(i)),
           output: () => z,
           saved: (label, bytes) => c.saved(`lrp ${k} ${label}`, bytes),
         };

@@ -314,7 +314,7 @@ function directPath(dims: Conv2dDims, direction: 'forward' | 'backward-input'): 
 /**
  * The path of an `auto` convolution: the autotune cache's for its shape class (src/gpu/tune.ts; measured now when the
  * context autotunes), else isDirect's heuristic (directPath's kernel). The class: direction, channels per group in and out, depthwise or
- * not, kernel, stride, dilation and a power-of-two bucket of the output positions (batch × height × width).
+ * not, kernel, stride, dilation, a power-of-two bucket of the output positions (batch × height × width), f16 weights.
  */
 async function tunedPath(
   context: GpuContext,
@@ -329,7 +329,7 @@ async function tunedPath(
   const depthwise = group === dims.inChannels && group > 1;
   const key =
     `conv2d-${direction}:${dims.inChannels / group}>${dims.outChannels / group}${depthwise ? ':dw' : ''}:k${dims.kernelHeight}x${dims.kernelWidth}` +
-    `:s${sh}x${sw}:d${dh}x${dw}:p${bucket(dims.batch * outHeight * outWidth)}`;
+    `:s${sh}x${sw}:d${dh}x${dw}:p${bucket(dims.batch * outHeight * outWidth)}${dims.halfW ? ':f16' : ''}`;
   const stride1 = sh === 1 && sw === 1;
   const names =
     direction === 'forward'

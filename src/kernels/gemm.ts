@@ -153,9 +153,10 @@ function untunedKernel(context: GpuContext, l: Launch): 'direct' | 'tiled' {
   return isSwiftShader(context.report) && l.k * l.reduceCount >= 8 * l.batch * l.m * l.n ? 'direct' : 'tiled';
 }
 
-/** The shape class a tuned GEMM choice holds for: transposes and power-of-two buckets of the sizes. */
+/** The shape class a tuned GEMM choice holds for: transposes, power-of-two buckets of the sizes, f16 weights. */
 function shapeClass(l: Launch): string {
-  return `gemm:${Number(l.transA)}${Number(l.transB)}:${bucket(l.batch)}x${bucket(l.m)}x${bucket(l.n)}x${bucket(l.k)}:r${bucket(l.reduceCount)}`;
+  const shape = `${bucket(l.batch)}x${bucket(l.m)}x${bucket(l.n)}x${bucket(l.k)}:r${bucket(l.reduceCount)}`;
+  return `gemm:${Number(l.transA)}${Number(l.transB)}:${shape}${l.halfB ? ':f16' : ''}`;
 }
 
 /** Loop iterations of one gemm_direct invocation over `r` reduce terms and `k` depths: K in fours, the tail, 4 × 4 stores. */

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { GpuContext } from '../../src/gpu/index.ts';
@@ -10,13 +10,19 @@ export const LAVAPIPE_ICD = fileURLToPath(new URL('../../.cache/lavapipe/lvp_icd
 /** The system's own lavapipe (Mesa 23 and later offer `shader-f16` through Dawn; bookworm's 22.3 is refused). */
 const SYSTEM_LAVAPIPE = ['/usr/share/vulkan/icd.d/lvp_icd.x86_64.json', '/usr/share/vulkan/icd.d/lvp_icd.json'];
 
+/** Whether the machine has a GPU (DRM render nodes, NVIDIA's device files, WSL's dxg), as src/node/dawn.ts asks. */
+function hasGpu(): boolean {
+  const dri = existsSync('/dev/dri') && readdirSync('/dev/dri').some((name) => name.startsWith('renderD'));
+  return dri || existsSync('/dev/nvidia0') || existsSync('/dev/dxg');
+}
+
 /**
- * A device with `shader-f16` for a test file's f16 tests, opened before any other in its process: lavapipe where
- * scripts/lavapipe.sh unpacked it or the system has one (its driver chosen by VK_ICD_FILENAMES, which the Vulkan
- * loader reads when Dawn starts), else the test adapter if it has the feature (a GPU); otherwise `why` it is skipped.
+ * A device with `shader-f16` for a test file's f16 tests, opened before any other in its process: on a machine with
+ * a GPU the test adapter; without one lavapipe, where scripts/lavapipe.sh unpacked it or the system has one (its
+ * driver chosen by VK_ICD_FILENAMES, which the Vulkan loader reads when Dawn starts); otherwise `why` it is skipped.
  */
 export async function halfContext(options: AdapterOptions = {}): Promise<{ context?: GpuContext; why: string }> {
-  const lavapipe = [LAVAPIPE_ICD, ...SYSTEM_LAVAPIPE].find((path) => existsSync(path));
+  const lavapipe = hasGpu() ? undefined : [LAVAPIPE_ICD, ...SYSTEM_LAVAPIPE].find((path) => existsSync(path));
   if (lavapipe) process.env.VK_ICD_FILENAMES = lavapipe;
   let context: GpuContext;
   try {

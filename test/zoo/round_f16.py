@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """For test/zoo/half.test.ts: a zoo model with the weights gradlens reads as f16 (input 1 of Conv, ConvTranspose, Gemm
 and MatMul, where it is a float32 initializer) rounded to f16 and back, so onnxruntime computes in float32 what
-gradlens's f16 weights compute. Run: /usr/bin/python3 test/zoo/round_f16.py IN.onnx OUT.onnx (needs python3-onnx)."""
+gradlens's f16 weights compute. gradlens rounds a convolution's weights after folding a BatchNorm into them: the same
+here only because torch.onnx.export has already folded them (as in every zoo model).
+Run: /usr/bin/python3 test/zoo/round_f16.py IN.onnx OUT.onnx (needs python3-onnx)."""
 import sys
 
 import numpy as np
