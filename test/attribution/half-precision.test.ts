@@ -92,6 +92,16 @@ describe.skipIf(!half.context)(`precision 'f16' on whole models (${half.why || h
     }
   });
 
+  it('the other backward rule sets and a layer method: DeepLift, Guided Backprop, RectGrad, Grad-CAM within 5e-3 of f32', async () => {
+    const [model16, model32] = await both(bytesOf('digits.onnx'));
+    const input = Float32Array.from({ length: 784 }, (_, i) => ((i * 7919) % 255) / 255);
+    for (const method of ['deeplift', 'guided-backprop', 'rectgrad', 'grad-cam'] as const) {
+      const options = { method, target: 3 } as const;
+      const error = ofPeak((await explain(model16, input, 1, options)).attribution, (await explain(model32, input, 1, options)).attribution);
+      expect(error, method).toBeLessThan(5e-3);
+    }
+  });
+
   it('tabular.onnx (Gemm): logits within 2e-3 of onnxruntime; saliency within 3e-4 of f32', async () => {
     const bytes = bytesOf('tabular.onnx');
     const [model16, model32] = await both(bytes);
