@@ -1,7 +1,16 @@
 // The widgets: importing this module defines the <gradlens-*> elements.
 export { GradlensExplainer } from './gradlens-explainer.ts';
 export { GradlensHeatmap } from './gradlens-heatmap.ts';
-export { ExplainController, configureLens, lens, releaseLens, topK, type ExplainStatus, type Prediction, type RunOptions } from './explain-controller.ts';
+export {
+  ExplainController,
+  configureLens,
+  lens,
+  releaseLens,
+  topK,
+  type ExplainStatus,
+  type Prediction,
+  type RunOptions,
+} from './explain-controller.ts';
 export type * from './events.ts';
 export { GradlensFeatures } from './gradlens-features.ts';
 export { GradlensText } from './gradlens-text.ts';
