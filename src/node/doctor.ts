@@ -18,7 +18,10 @@ export async function doctor(options: AdapterOptions): Promise<DoctorResult> {
     context = await GpuContext.open(options);
   } catch (error) {
     if (!(error instanceof GradlensError)) throw error;
-    return { usable: false, verdict: 'no usable WebGPU adapter', error: { code: error.code, message: error.message } };
+    // An adapter refused only for what was asked of it (precision 'f16' without shader-f16) is still there.
+    const refusedF16 = error.code === 'DEVICE_LIMIT' && options.precision === 'f16';
+    const verdict = refusedF16 ? 'not usable as asked (without --precision f16 it may be)' : 'no usable WebGPU adapter';
+    return { usable: false, verdict, error: { code: error.code, message: error.message } };
   }
   try {
     const test = await selfTest(context);
