@@ -117,11 +117,12 @@ function isDirect(dims: Conv2dDims & { tiles?: Conv2dTiles }, channels: number, 
  * the forward with ≤ 4 in and ≥ 4 out (an RGB input) and for a stride-1 input gradient with ≤ 8. Measured by `gradlens
  * tune --large` (224×224, 16 and 64 points, load 5–13): 3→8 forward 828 → 531 and 2,538 → 1,640 ms, input gradient
  * 1,687 → 647 and 5,356 → 1,954 ms; the 8→16 input gradient took block in 5 of the 6 classes measured (digit CNN and
- * 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at 64 points). On SwiftShader: block8 for the forward with ≤ 8 in and ≥ 8 out, block for a stride-1 input gradient with
- * ≤ 4 in and block8 up to 16 (interleaved minima, load 10; implicit GEMM → chosen): 8→16 at 14×14, 64 points, forward
- * 111 → 86 ms, input gradient 123 → 71 ms; 3→8 at 224×224, 16 points, forward 2,257 → 1,791 ms, input gradient 3,489 →
- * 1,029 ms; 8→16 at 112×112 forward 1,654 → 1,475 ms, input gradient 1,875 → 1,324 ms; 16→32 at 56×56 input gradient 603
- * → 517 ms (its forward, and 32→32 both ways, within 3 %: the GEMM stays). Real GPUs keep the GEMM, unmeasured.
+ * 224×224, e.g. 43.3 → 33.8 ms; against 1,237 → 1,576 ms at 64 points). On SwiftShader: block8 for the forward with
+ * ≤ 8 in and ≥ 8 out, block for a stride-1 input gradient with ≤ 4 in and block8 up to 16 (interleaved minima, load
+ * 10; implicit GEMM → chosen): 8→16 at 14×14, 64 points, forward 111 → 86 ms, input gradient 123 → 71 ms; 3→8 at
+ * 224×224, 16 points, forward 2,257 → 1,791 ms, input gradient 3,489 → 1,029 ms; 8→16 at 112×112 forward 1,654 →
+ * 1,475 ms, input gradient 1,875 → 1,324 ms; 16→32 at 56×56 input gradient 603 → 517 ms (its forward, and 32→32 both
+ * ways, within 3 %: the GEMM stays). Real GPUs keep the GEMM, unmeasured.
  */
 function cpuPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath {
   const group = dims.group ?? 1;
@@ -148,8 +149,7 @@ function cpuPath(context: GpuContext, dims: Conv2dDims, direction: 'forward' | '
  * 1×1 layers 20–40 % (64→256 at 56×56 110 → 93 ms); strided input gradients (a stride phase a workgroup layer)
  * 1.5–1.7× for 3×3 stride 2 (64→128 at 56×56 141 → 92 ms, 256→512 at 14×14 180 → 107 ms) and 4× for the 7×7 stem
  * (1,045 → 249 ms), but a stride-2 1×1's is slower (27 against 33–45 ms). Not on SwiftShader, which keeps its
- * choices. An input gradient
- * with 1 or 2 input channels keeps its kernel (a block of 4 would be mostly padding).
+ * choices. An input gradient with 1 or 2 input channels keeps its kernel (a block of 4 would be mostly padding).
  */
 function gallivmPacked(dims: Conv2dDims, direction: 'forward' | 'backward-input'): Conv2dPath | undefined {
   const group = dims.group ?? 1;

@@ -7,14 +7,13 @@ import { fusedActivation, preActivationGradient } from './fused.ts';
 const gemmOf = (c: OpContext | { inputShapes: Shape[]; node: GraphNode }) => ({
   ...gemmDims(c.inputShapes[0]!, c.inputShapes[1]!, attribute<number>(c.node, 'transA', 0) === 1, attribute<number>(c.node, 'transB', 0) === 1),
   alpha: attribute<number>(c.node, 'alpha', 1),
-  ...('gpu' in c && { halfB: halfWeightsOf(c) }),
 });
 
 /** ONNX Gemm: Y = alpha·op(A)·op(B) + beta·C, C broadcast; an activation may be fused after it. */
 const gemmOp: OpDefinition = {
   shape: (inputs, node) => [gemmOf({ inputShapes: inputs, node }).outputShape],
   forward: async (c) => {
-    const dims = { ...gemmOf(c), activation: fusedActivation(c.node), beta: attribute<number>(c.node, 'beta', 1) };
+    const dims = { ...gemmOf(c), activation: fusedActivation(c.node), beta: attribute<number>(c.node, 'beta', 1), halfB: halfWeightsOf(c) };
     const bias = c.node.inputs[2] ? { bias: c.input(2) } : {};
     return gemm(
       c.gpu,
@@ -30,17 +29,17 @@ const matmul: OpDefinition = {
   shape: ([a, b]) => [matmulDims(a!, b!).outputShape],
   forward: (c) =>
     gemm(c.gpu, { a: c.input(0), b: c.input(1), c: c.output(0) }, { ...matmulDims(c.inputShapes[0]!, c.inputShapes[1]!), halfB: halfWeightsOf(c) }),
-  backward: (c) => linearBackward(c, { ...matmulDims(c.inputShapes[0]!, c.inputShapes[1]!), halfB: halfWeightsOf(c) }),
+  backward: (c) => linearBackward(c, matmulDims(c.inputShapes[0]!, c.inputShapes[1]!)),
 };
 
 async function linearBackward(c: OpContext, dims: Parameters<typeof gemmBackwardA>[2]): Promise<Dispatch[]> {
   const [gradA, gradB] = [c.inputGradient(0), c.inputGradient(1)];
   if (!gradA && !gradB) return [];
   const { dispatches, gradient } = await preActivationGradient(c);
-  if (gradA)
-    dispatches.push(
-      ...(await gemmBackwardA(c.gpu, { b: c.input(1), gradC: gradient, gradA: gradA.buffer }, { ...dims, accumulate: gradA.accumulate })),
-    );
+  if (gradA) {
+    const through = { ...dims, accumulate: gradA.accumulate, halfB: halfWeightsOf(c) };
+    dispatches.push(...(await gemmBackwardA(c.gpu, { b: c.input(1), gradC: gradient, gradA: gradA.buffer }, through)));
+  }
   if (gradB)
     dispatches.push(
       ...(await gemmBackwardB(c.gpu, { a: c.input(0), gradC: gradient, gradB: gradB.buffer }, { ...dims, accumulate: gradB.accumulate })),
